@@ -1,0 +1,170 @@
+"""The two entry points: `send` (QingLong-compatible, returns per-channel results) and `plan` (dry run)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import ChainMap
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import result as R
+from .config import as_text, channel_env, is_configured, is_true, resolve_var
+from .deliver import deliver
+from .planner import ChannelPlan, plan_channel
+from .specs import ChannelSpec, known_env_names, load_channels, load_settings
+
+log = logging.getLogger("mcp_push")
+
+# Extra seconds a channel thread may run past its own request timeouts before it is reported as hung.
+JOIN_MARGIN_S = 5.0
+
+
+def _setting(name: str, source: Mapping[str, Any]) -> str:
+    return resolve_var(load_settings()["env"][name], source)
+
+
+def configured_channels(
+    source: Mapping[str, Any], only: Iterable[str] | None = None
+) -> list[tuple[ChannelSpec, dict[str, str]]]:
+    """(spec, resolved env) for every channel whose env says it is in use, in spec order."""
+    wanted = set(only) if only is not None else None
+    found = []
+    for spec in load_channels().values():
+        if wanted is not None and spec.name not in wanted:
+            continue
+        env = channel_env(spec, source)
+        if is_configured(spec, env):
+            found.append((spec, env))
+    return found
+
+
+def _skip_reason(title: str, content: str, source: Mapping[str, Any]) -> str | None:
+    if not content:
+        return "content is empty"
+    skip_titles = _setting("SKIP_PUSH_TITLE", source).split("\n")
+    if title in skip_titles:
+        return "title is listed in SKIP_PUSH_TITLE"
+    return None
+
+
+def _plans(
+    title: str, content: str, source: Mapping[str, Any], params: Mapping[str, Any], now: float,
+    channels: Iterable[str] | None = None,
+) -> list[ChannelPlan]:
+    return [
+        plan_channel(spec, env, title, content, params, now)
+        for spec, env in configured_channels(source, channels)
+    ]
+
+
+def plan(
+    title: str,
+    content: str,
+    env: Mapping[str, Any] | None = None,
+    now: float | None = None,
+    params: Mapping[str, Any] | None = None,
+    redact: bool = True,
+) -> list[dict[str, Any]]:
+    """The requests `send` would make, without sending (no hitokoto, no token fetch).
+
+    `env` replaces os.environ; `now` is Unix time in seconds (signatures depend on it). Each entry is
+    {channel, step, method, url, headers, body[, proxy]} with body exactly as on the wire, or
+    {channel, error} for a channel whose configuration cannot work. With redact=True (the default)
+    secrets are masked; redact=False is for tests and conformance.
+    """
+    source = os.environ if env is None else env
+    title, content = as_text(title), as_text(content)
+    if _skip_reason(title, content, source):
+        return []
+    entries: list[dict[str, Any]] = []
+    for channel_plan in _plans(title, content, source, params or {}, time.time() if now is None else now):
+        mask = channel_plan.redactor.tree if redact else (lambda tree: tree)
+        if channel_plan.error:
+            entries.append({"channel": channel_plan.spec.name, "error": channel_plan.error})
+            continue
+        steps = [channel_plan.token_request] if channel_plan.token_request else []
+        entries.extend(mask(request.to_dict()) for request in steps + channel_plan.requests)
+    return entries
+
+
+def dispatch(
+    title: str,
+    content: str,
+    source: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+    channels: Iterable[str] | None = None,
+) -> R.SendResult:
+    """Sends to every configured channel (or the named subset) concurrently; always returns results."""
+    title, content = as_text(title), as_text(content)
+    targets = configured_channels(source, channels)
+    reason = _skip_reason(title, content, source)
+    if reason:
+        log.info("not pushed: %s", reason)
+        return R.SendResult(
+            [R.ChannelResult(spec.name, False, R.SKIPPED, reason) for spec, _ in targets], skipped=reason
+        )
+    if not targets:
+        log.warning("no push channel is configured; see docs/CHANNEL_CONFIG.md")
+        return R.SendResult([], skipped="no channel is configured")
+    if is_true(_setting("HITOKOTO", source)):
+        from .hitokoto import fetch_quote
+
+        quote = fetch_quote()
+        if quote:
+            content = f"{content}\n\n{quote}"
+    try:
+        timeout = float(_setting("MCP_PUSH_TIMEOUT", source))
+    except ValueError:
+        timeout = float(load_settings()["env"]["MCP_PUSH_TIMEOUT"].default)
+    now = time.time()
+    plans = [plan_channel(spec, env, title, content, params or {}, now) for spec, env in targets]
+    return R.SendResult(_run_concurrently(plans, timeout))
+
+
+def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.ChannelResult]:
+    results: list[R.ChannelResult | None] = [None] * len(plans)
+
+    def work(index: int) -> None:
+        results[index] = deliver(plans[index], timeout)
+
+    # Daemon threads: a channel stuck past every timeout must not keep the process alive at exit.
+    threads = [
+        threading.Thread(target=work, args=(i,), name=f"mcp-push-{p.spec.name}", daemon=True)
+        for i, p in enumerate(plans)
+    ]
+    for thread in threads:
+        thread.start()
+    started = time.monotonic()
+    for index, (thread, channel_plan) in enumerate(zip(threads, plans)):
+        requests = len(channel_plan.requests) + (1 if channel_plan.token_request else 0)
+        budget = timeout * max(requests, 1) * 2 + JOIN_MARGIN_S
+        thread.join(max(budget - (time.monotonic() - started), 0))
+        if results[index] is None:
+            results[index] = R.ChannelResult(
+                channel_plan.spec.name, False, R.TIMEOUT, f"no result within {budget:g} s", 0,
+                round((time.monotonic() - started) * 1000),
+            )
+    return [r for r in results if r is not None]
+
+
+def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """kwargs named like env vars are config for this call; the rest are vendor params (PushMe date/type)."""
+    names = known_env_names()
+    config = {k: v for k, v in kwargs.items() if k in names}
+    params = {k: v for k, v in kwargs.items() if k not in names}
+    return config, params
+
+
+def send(title: str, content: str, ignore_default_config: bool = False, **kwargs: Any) -> R.SendResult:
+    """Pushes to every configured channel, like QingLong's notify.send, and says what happened.
+
+    kwargs use env var names (DD_BOT_TOKEN=...) and apply to this call only. With
+    ignore_default_config=True the environment is not read at all: only kwargs and spec defaults count.
+    Other kwargs (QingLong's PushMe `date` and `type`) are passed to channels that take parameters.
+    """
+    config, params = split_kwargs(kwargs)
+    source: Mapping[str, Any] = config if ignore_default_config else ChainMap(config, os.environ)
+    return dispatch(title, content, source, params)

@@ -1,0 +1,53 @@
+"""Reads a channel's env vars the way QingLong does: a non-empty value wins, otherwise the spec default."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .specs import ChannelSpec, EnvVar
+
+_FALSE_WORDS = frozenset({"", "false", "0", "no", "off"})
+
+
+class ConfigError(Exception):
+    """The channel is configured but its configuration cannot work; the message names what to fix."""
+
+
+def as_text(value: Any) -> str:
+    """kwargs may carry Python values (QingLong passes them through); specs only ever see text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def is_true(value: str) -> bool:
+    return value.strip().lower() not in _FALSE_WORDS
+
+
+def resolve_var(var: EnvVar, source: Mapping[str, Any]) -> str:
+    value = as_text(source.get(var.name))
+    return value if value != "" else var.default
+
+
+def is_set(var: EnvVar, value: str) -> bool:
+    return is_true(value) if var.type == "bool" else value != ""
+
+
+def channel_env(spec: ChannelSpec, source: Mapping[str, Any]) -> dict[str, str]:
+    return {name: resolve_var(var, source) for name, var in spec.env.items()}
+
+
+def is_configured(spec: ChannelSpec, env: Mapping[str, str]) -> bool:
+    return any(is_set(spec.env[name], env[name]) for name in spec.active_when)
+
+
+def missing_config(spec: ChannelSpec, env: Mapping[str, str]) -> list[str]:
+    """What a configured channel still lacks, as readable phrases (empty when complete)."""
+    missing = [name for name, var in spec.env.items() if var.required and not is_set(var, env[name])]
+    for group in spec.require_one_of:
+        if not any(is_set(spec.env[name], env[name]) for name in group):
+            missing.append(" or ".join(group))
+    return missing

@@ -1,0 +1,126 @@
+"""Delivers one channel's planned requests and reads the outcome from the vendor's replies."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from . import result as R
+from .planner import ChannelPlan, PlannedRequest, render_request
+from .specs import load_settings
+from .success import evaluate, parse_json, rule_holds, vendor_message
+from .templates import lookup, render
+from .tokens import TOKENS
+from .transports import Reply, TransportError, transport_for
+
+log = logging.getLogger("mcp_push")
+
+
+class _Failed(Exception):
+    def __init__(self, status: str, error: str, http_status: int | None = None, reply_text: str | None = None):
+        super().__init__(error)
+        self.status, self.error, self.http_status = status, error, http_status
+        self.reply_text = reply_text
+
+
+def _error_paths(plan: ChannelPlan) -> tuple[str, ...]:
+    return plan.spec.error_paths or tuple(load_settings()["error_paths"])
+
+
+class _Delivery:
+    def __init__(self, plan: ChannelPlan, timeout: float):
+        self.plan = plan
+        self.timeout = timeout
+        self.attempts = 0
+        self.send = transport_for(plan.spec.transport)
+
+    def call(self, request: PlannedRequest, success: dict) -> Reply:
+        self.attempts += 1
+        try:
+            reply = self.send(request, self.timeout)
+        except TransportError as exc:
+            raise _Failed(exc.kind, str(exc)) from exc
+        ok, why = evaluate(success, reply.status, reply.text)
+        if not ok:
+            said = vendor_message(reply.text, _error_paths(self.plan))
+            raise _Failed(R.REJECTED, f"{why}: {said}" if said else why, reply.status, reply.text)
+        return reply
+
+    def fetch_token(self, refresh: bool = False) -> str:
+        spec, context = self.plan.spec, self.plan.context
+        cache_key = render(spec.token["cache_key"], context)
+        if refresh:
+            TOKENS.drop(cache_key)
+        token = TOKENS.get(cache_key)
+        if token:
+            return token
+        reply = self.call(self.plan.token_request, spec.token["success"])
+        data = parse_json(reply.text)
+        try:
+            token = str(lookup(data, spec.token["value"]))
+        except (KeyError, TypeError) as exc:
+            raise _Failed(R.REJECTED, f"token reply has no {spec.token['value']}", reply.status) from exc
+        ttl = spec.token.get("default_ttl", 3600)
+        if spec.token.get("expires_in"):
+            try:
+                ttl = float(lookup(data, spec.token["expires_in"]))
+            except (KeyError, TypeError, ValueError):
+                pass
+        self.plan.redactor.add([token])
+        TOKENS.put(cache_key, token, ttl)
+        return token
+
+    def requests_with(self, token: str | None) -> list[PlannedRequest]:
+        if token is None:
+            return self.plan.requests
+        context = {**self.plan.context, "token": token}
+        return render_request(self.plan.spec, self.plan.spec.request, context)
+
+    def run(self) -> int | None:
+        spec = self.plan.spec
+        token = self.fetch_token() if spec.token else None
+        refresh_rule = (spec.token or {}).get("refresh_on")
+        last_status = None
+        for index, request in enumerate(self.requests_with(token)):
+            try:
+                last_status = self.call(request, spec.success).status
+            except _Failed as failed:
+                stale = (
+                    refresh_rule is not None
+                    and failed.reply_text is not None
+                    and rule_holds(parse_json(failed.reply_text), refresh_rule)
+                )
+                if not stale:
+                    raise
+                # The cached token was revoked early: fetch a fresh one and try this request once more.
+                token = self.fetch_token(refresh=True)
+                last_status = self.call(self.requests_with(token)[index], spec.success).status
+        return last_status
+
+
+def deliver(plan: ChannelPlan, timeout: float) -> R.ChannelResult:
+    """Runs one channel to completion; every failure becomes a result, never an exception."""
+    started = time.monotonic()
+    name = plan.spec.name
+    redact = plan.redactor.text
+    delivery = _Delivery(plan, timeout)
+    try:
+        if plan.error:
+            raise _Failed(R.CONFIG_ERROR, plan.error)
+        http_status = delivery.run()
+        result = R.ChannelResult(name, True, R.DELIVERED, None, delivery.attempts, 0, http_status)
+    except _Failed as failed:
+        result = R.ChannelResult(
+            name, False, failed.status, redact(failed.error), delivery.attempts, 0, failed.http_status
+        )
+    except Exception as exc:  # a bug in a hook or spec must not take other channels down
+        log.debug("channel %s raised", name, exc_info=False)
+        result = R.ChannelResult(
+            name, False, R.INTERNAL_ERROR, redact(f"{type(exc).__name__}: {exc}"), delivery.attempts
+        )
+    result.elapsed_ms = round((time.monotonic() - started) * 1000)
+    if result.ok:
+        log.info("%s: delivered (%d ms)", plan.spec.display_name, result.elapsed_ms)
+    else:
+        log.warning("%s: %s: %s", plan.spec.display_name, result.status, result.error)
+    return result

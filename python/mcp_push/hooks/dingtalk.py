@@ -1,0 +1,24 @@
+"""DingTalk robot signing ("加签"): HMAC-SHA256 keyed by the secret over "timestamp\\nsecret"."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from . import HookInput
+
+
+def sign(secret: str, timestamp_ms: int) -> str:
+    message = f"{timestamp_ms}\n{secret}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def dingtalk_sign(data: HookInput) -> dict:
+    secret = data.env.get("DD_BOT_SECRET", "")
+    if not secret:
+        # Keyword- or IP-secured robots take unsigned requests.
+        return {"timestamp": "", "sign": ""}
+    timestamp_ms = round(data.now * 1000)
+    return {"timestamp": str(timestamp_ms), "sign": sign(secret, timestamp_ms)}

@@ -1,0 +1,22 @@
+"""Feishu bot signature: unlike DingTalk, "timestamp\\nsecret" is the HMAC *key* and the message is empty."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from . import HookInput
+
+
+def sign(secret: str, timestamp_s: int) -> str:
+    key = f"{timestamp_s}\n{secret}".encode()
+    return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode("ascii")
+
+
+def feishu_sign(data: HookInput) -> dict:
+    secret = data.env.get("FSSECRET", "")
+    if not secret:
+        return {"timestamp": "", "sign": ""}
+    timestamp_s = int(data.now)
+    return {"timestamp": str(timestamp_s), "sign": sign(secret, timestamp_s)}

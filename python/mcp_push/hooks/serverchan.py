@@ -1,0 +1,17 @@
+"""ServerChan: a Server酱³ key (sctp<uid>t...) has its own host; Turbo keys (SCT...) use sctapi.ftqq.com."""
+
+from __future__ import annotations
+
+import re
+
+from . import HookInput
+
+_SC3_KEY = re.compile(r"^sctp(\d+)t", re.IGNORECASE)
+
+
+def serverchan_endpoint(data: HookInput) -> dict:
+    key = data.env["PUSH_KEY"]
+    match = _SC3_KEY.match(key)
+    if match:
+        return {"url": f"https://{match.group(1)}.push.ft07.com/send/{key}.send"}
+    return {"url": f"https://sctapi.ftqq.com/{key}.send"}

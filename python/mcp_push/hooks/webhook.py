@@ -1,0 +1,106 @@
+"""Custom webhook: WEBHOOK_URL / WEBHOOK_BODY / WEBHOOK_HEADERS with $title and $content placeholders.
+
+The body template is parsed first and the message substituted afterwards, so nothing in a title or
+content can change the body's structure; a value that is literal JSON in the template keeps its type.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..config import ConfigError
+from ..wire import pct
+from . import HookInput
+
+_FIELD = re.compile(r"(\w+):\s*((?:(?!\n\w+:).)*)", re.S)
+_PLACEHOLDER = re.compile(r"\$(title|content)")
+# Header values that are never credentials; every other header value is treated as a secret.
+_PLAIN_HEADERS = frozenset({"content-type", "accept", "user-agent", "accept-language", "cache-control"})
+
+
+def _substitute(template: str, title: str, content: str) -> str:
+    return _PLACEHOLDER.sub(lambda m: title if m.group(1) == "title" else content, template)
+
+
+def _fill(node: Any, title: str, content: str) -> Any:
+    if isinstance(node, str):
+        return _substitute(node, title, content)
+    if isinstance(node, list):
+        return [_fill(item, title, content) for item in node]
+    if isinstance(node, dict):
+        return {key: _fill(value, title, content) for key, value in node.items()}
+    return node
+
+
+def parse_fields(body: str, title: str, content: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key, raw in _FIELD.findall(body):
+        template = raw.strip()
+        try:
+            parsed = json.loads(template)
+        except ValueError:
+            fields[key] = _substitute(template, title, content)
+        else:
+            fields[key] = _fill(parsed, title, content)
+    return fields
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in text.splitlines():
+        if ":" not in line:
+            continue
+        name, value = (part.strip() for part in line.split(":", 1))
+        if not name:
+            continue
+        existing = next((k for k in headers if k.lower() == name.lower()), None)
+        if existing:
+            headers[existing] = f"{headers[existing]}, {value}"
+        else:
+            headers[name] = value
+    return headers
+
+
+def _encoding_for(content_type: str, body: str) -> str:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json"):
+        return "json"
+    if kind == "application/x-www-form-urlencoded":
+        return "form"
+    if kind == "multipart/form-data":
+        return "multipart"
+    if kind == "" and _FIELD.search(body):
+        return "form"
+    return "text"
+
+
+def _url_secrets(url: str) -> list[str]:
+    # The URL often carries a token (path or query); keep scheme and host readable, mask the rest.
+    parts = urlsplit(url)
+    tail = url[len(f"{parts.scheme}://{parts.netloc}") :] if parts.netloc else url
+    return [piece for piece in _PLACEHOLDER.split(tail) if len(piece) >= 6 and piece not in ("title", "content")]
+
+
+def webhook_request(data: HookInput) -> dict:
+    env = data.env
+    url_template, body_template = env["WEBHOOK_URL"], env.get("WEBHOOK_BODY", "")
+    if not (_PLACEHOLDER.search(url_template) or _PLACEHOLDER.search(body_template)):
+        raise ConfigError("WEBHOOK_URL or WEBHOOK_BODY must contain $title or $content")
+    url = _PLACEHOLDER.sub(lambda m: pct(data.title if m.group(1) == "title" else data.content), url_template)
+    headers = parse_headers(env.get("WEBHOOK_HEADERS", ""))
+    content_type = env.get("WEBHOOK_CONTENT_TYPE", "").strip()
+    encoding = _encoding_for(content_type, body_template) if body_template else "none"
+    body: Any = None
+    if encoding == "text":
+        body = _substitute(body_template, data.title, data.content)
+    elif encoding != "none":
+        body = parse_fields(body_template, data.title, data.content)
+    has_type = any(k.lower() == "content-type" for k in headers)
+    if content_type and encoding not in ("multipart", "none") and not has_type:
+        headers["Content-Type"] = content_type
+    secrets = _url_secrets(url_template)
+    secrets += [v for k, v in headers.items() if k.lower() not in _PLAIN_HEADERS and len(v) >= 4]
+    return {"url": url, "headers": headers, "encoding": encoding, "body": body, "secrets": secrets}

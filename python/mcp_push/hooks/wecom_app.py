@@ -1,0 +1,32 @@
+"""WeCom app: QYWX_AM = corpid,corpsecret,touser,agentid[,media]; the 5th field picks the message type."""
+
+from __future__ import annotations
+
+from ..config import ConfigError
+from . import HookInput
+
+
+def wecom_app_config(data: HookInput) -> dict:
+    fields = [part.strip() for part in data.env["QYWX_AM"].split(",")]
+    if len(fields) < 4 or len(fields) > 5:
+        raise ConfigError(
+            f"QYWX_AM must be corpid,corpsecret,touser,agentid[,media_id]; it has {len(fields)} fields"
+        )
+    corpid, corpsecret, touser, agentid = fields[:4]
+    media = fields[4] if len(fields) == 5 else ""
+    if not corpid or not corpsecret or not agentid:
+        raise ConfigError("QYWX_AM has an empty corpid, corpsecret or agentid")
+    # Empty or "1" is text, "0" a text card, anything else an mpnews article with that thumb media id.
+    msgtype = "text" if media in ("", "1") else "textcard" if media == "0" else "mpnews"
+    return {
+        "corpid": corpid,
+        "corpsecret": corpsecret,
+        "touser": touser or "@all",
+        "agentid": int(agentid) if agentid.isdigit() else agentid,
+        "msgtype": msgtype,
+        "is_text": msgtype == "text",
+        "is_textcard": msgtype == "textcard",
+        "is_mpnews": msgtype == "mpnews",
+        "media_id": media if msgtype == "mpnews" else "",
+        "secrets": [corpsecret],
+    }

@@ -1,0 +1,17 @@
+"""WxPusher simple push: one SPT goes as `spt`, two to ten as `sptList`."""
+
+from __future__ import annotations
+
+from ..config import ConfigError
+from . import HookInput
+
+MAX_SPTS = 10
+
+
+def wxpusher_spt_targets(data: HookInput) -> dict:
+    spts = [part.strip() for part in data.env["WXPUSHER_SPT_LIST"].split(",") if part.strip()]
+    if len(spts) > MAX_SPTS:
+        raise ConfigError(f"WXPUSHER_SPT_LIST has {len(spts)} SPTs; WxPusher accepts at most {MAX_SPTS}")
+    if len(spts) == 1:
+        return {"spt": spts[0], "spt_list": None}
+    return {"spt": None, "spt_list": spts}

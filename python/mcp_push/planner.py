@@ -1,0 +1,150 @@
+"""Turns a channel spec, its env and a message into the exact requests that would go on the wire."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import ConfigError, missing_config
+from .hooks import HookInput, run_hook
+from .redact import Redactor
+from .specs import ChannelSpec, load_settings
+from .templates import OMIT, lookup, render, render_tree
+from .wire import append_query, encode_body, normalize_url
+
+
+@dataclass
+class PlannedRequest:
+    """One request as it goes on the wire. `body` is text for HTTP; SMTP keeps its parts as a mapping."""
+
+    channel: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any
+    step: str = "send"
+    proxy: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "channel": self.channel,
+            "step": self.step,
+            "method": self.method,
+            "url": self.url,
+            "headers": dict(self.headers),
+            "body": self.body,
+        }
+        if self.proxy:
+            out["proxy"] = self.proxy
+        return out
+
+
+@dataclass
+class ChannelPlan:
+    """Everything needed to deliver one channel's message, or why it cannot be."""
+
+    spec: ChannelSpec
+    context: dict[str, Any]
+    redactor: Redactor
+    token_request: PlannedRequest | None = None
+    requests: list[PlannedRequest] = field(default_factory=list)
+    error: str | None = None
+
+
+def _render_map(node: Any, context: dict[str, Any]) -> dict[str, str]:
+    if not node:
+        return {}
+    if "$ref" in node and len(node) == 1:
+        value = lookup(context, node["$ref"]) or {}
+        return {str(k): str(v) for k, v in value.items()}
+    out = {}
+    for key, child in node.items():
+        value = render_tree(child, context)
+        if value is not OMIT:
+            out[key] = value if isinstance(value, str) else str(value)
+    return out
+
+
+def _has_header(headers: Mapping[str, str], name: str) -> bool:
+    lowered = name.lower()
+    return any(k.lower() == lowered for k in headers)
+
+
+def render_request(
+    spec: ChannelSpec, request: dict[str, Any], context: dict[str, Any], step: str = "send"
+) -> list[PlannedRequest]:
+    """Renders one request template; `for_each` yields one request per item of a context list."""
+    items: list[Any] = [None]
+    if "for_each" in request:
+        items = list(lookup(context, request["for_each"]))
+    planned = []
+    for item in items:
+        ctx = context if item is None else {**context, "item": item}
+        method = render(request["method"], ctx).upper()
+        url = normalize_url(render(request["url"], ctx))
+        url = append_query(url, _render_map(request.get("query"), ctx))
+        headers = _render_map(request.get("headers"), ctx)
+        body_tree = render_tree(request["body"], ctx) if "body" in request else None
+        if body_tree is OMIT:
+            body_tree = None
+        if spec.transport == "http":
+            encoding = render(request.get("encoding", "json" if body_tree is not None else "none"), ctx)
+            body, content_type = encode_body(encoding, body_tree)
+            if content_type and not _has_header(headers, "Content-Type"):
+                headers["Content-Type"] = content_type
+        else:
+            body = body_tree
+        proxy = render(request["proxy"], ctx) if request.get("proxy") else ""
+        planned.append(PlannedRequest(spec.name, method, url, headers, body, step, proxy or None))
+    return planned
+
+
+def build_context(
+    spec: ChannelSpec,
+    env: dict[str, str],
+    title: str,
+    content: str,
+    params: Mapping[str, Any],
+    now: float,
+) -> tuple[dict[str, Any], list[str]]:
+    """The template context, and the secrets the hook derived (to be redacted like the env secrets)."""
+    hook_values: dict[str, Any] = {}
+    derived: list[str] = []
+    if spec.hook:
+        hook_values = dict(run_hook(spec.hook, HookInput(env, title, content, now, dict(params), spec.data)))
+        derived = [str(s) for s in hook_values.pop("secrets", [])]
+    context = {
+        "title": title,
+        "content": content,
+        "env": env,
+        "params": dict(params),
+        "hook": hook_values,
+        "token": load_settings()["token_placeholder"],
+    }
+    return context, derived
+
+
+def plan_channel(
+    spec: ChannelSpec,
+    env: dict[str, str],
+    title: str,
+    content: str,
+    params: Mapping[str, Any],
+    now: float,
+) -> ChannelPlan:
+    redactor = Redactor(env[name] for name in spec.secret_env)
+    plan = ChannelPlan(spec=spec, context={}, redactor=redactor)
+    missing = missing_config(spec, env)
+    if missing:
+        plan.error = f"{spec.name} is missing {', '.join(missing)}"
+        return plan
+    try:
+        plan.context, derived = build_context(spec, env, title, content, params, now)
+        redactor.add(derived)
+        if spec.token:
+            plan.token_request = render_request(spec, spec.token["request"], plan.context, step="token")[0]
+        plan.requests = render_request(spec, spec.request, plan.context)
+    except ConfigError as exc:
+        plan.error = redactor.text(str(exc))
+    return plan

@@ -1,0 +1,68 @@
+"""Removes secret values, in every form they travel in, from text that leaves the engine.
+
+Which values are secret is data: the spec's `secret: true` env vars, plus values a hook derives from
+them (a Basic-auth header, a fetched token) and declares under `secrets`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from .wire import pct
+
+MASK = "***"
+
+_registry_lock = threading.Lock()
+_registry: set[str] = set()  # every secret this process has seen, for the logging filter
+
+
+def _forms(secret: str) -> set[str]:
+    """The raw value and how it looks once URL- or JSON-encoded."""
+    forms = {secret, pct(secret), quote_plus(secret), quote(secret, safe="/:"), json.dumps(secret)[1:-1]}
+    return {f for f in forms if f}
+
+
+class Redactor:
+    def __init__(self, secrets: Iterable[str] = ()):
+        self._forms: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        new = set()
+        for secret in secrets:
+            if secret:
+                new |= _forms(str(secret))
+        if not new:
+            return
+        with _registry_lock:
+            _registry.update(new)
+        # Longest first, so a secret that contains another is masked whole.
+        self._forms = sorted(set(self._forms) | new, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for form in self._forms:
+            if form in value:
+                value = value.replace(form, MASK)
+        return value
+
+    def tree(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.tree(v) for v in value]
+        if isinstance(value, dict):
+            return {self.text(str(k)): self.tree(v) for k, v in value.items()}
+        return value
+
+
+def process_redactor() -> Redactor:
+    """A redactor for every secret seen so far in this process (used by the logging filter)."""
+    with _registry_lock:
+        forms = sorted(_registry, key=len, reverse=True)
+    redactor = Redactor()
+    redactor._forms = forms
+    return redactor

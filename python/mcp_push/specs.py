@@ -1,0 +1,144 @@
+"""Finds, loads and validates the channel specs (spec/channels/*.yaml) once per process."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class SpecError(Exception):
+    """A channel spec is missing or does not match spec/channel.schema.json."""
+
+
+def spec_dir() -> Path:
+    """The spec folder: MCP_PUSH_SPEC_DIR, the copy inside an installed wheel, or the repo's spec/."""
+    override = os.environ.get("MCP_PUSH_SPEC_DIR")
+    if override:
+        return Path(override)
+    packaged = Path(__file__).with_name("spec")
+    if packaged.is_dir():
+        return packaged
+    repo = Path(__file__).resolve().parents[2] / "spec"
+    if repo.is_dir():
+        return repo
+    raise SpecError("spec folder not found: set MCP_PUSH_SPEC_DIR or reinstall mcp-push")
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    description: str
+    required: bool = False
+    secret: bool = False
+    default: str = ""
+    type: str = "string"
+    example: str | None = None
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    name: str
+    display_name: str
+    docs: str
+    env: dict[str, EnvVar]
+    active_when: tuple[str, ...]
+    request: dict[str, Any]
+    success: dict[str, Any]
+    limits: dict[str, Any]
+    require_one_of: tuple[tuple[str, ...], ...] = ()
+    hook: str | None = None
+    transport: str = "http"
+    token: dict[str, Any] | None = None
+    error_paths: tuple[str, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def secret_env(self) -> tuple[str, ...]:
+        return tuple(name for name, var in self.env.items() if var.secret)
+
+
+def _load_yaml(path: Path) -> Any:
+    with path.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@functools.lru_cache(maxsize=1)
+def channel_schema() -> dict[str, Any]:
+    with (spec_dir() / "channel.schema.json").open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def validate_spec(data: Any, source: str) -> ChannelSpec:
+    """Validates one parsed spec document and turns it into a ChannelSpec."""
+    import jsonschema  # imported here: validation happens once, at first use
+
+    validator = jsonschema.Draft202012Validator(channel_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
+        raise SpecError(f"{source}: {where}: {first.message}")
+    env = {
+        name: EnvVar(name=name, **{k: v for k, v in props.items()}) for name, props in data["env"].items()
+    }
+    declared = set(env)
+    referenced = set(data["active_when"]) | {n for group in data.get("require_one_of", []) for n in group}
+    unknown = sorted(referenced - declared)
+    if unknown:
+        raise SpecError(f"{source}: active_when/require_one_of name undeclared env vars: {', '.join(unknown)}")
+    if Path(source).stem != data["name"]:
+        raise SpecError(f"{source}: name {data['name']!r} must match the file name")
+    return ChannelSpec(
+        name=data["name"],
+        display_name=data["display_name"],
+        docs=data["docs"],
+        env=env,
+        active_when=tuple(data["active_when"]),
+        require_one_of=tuple(tuple(g) for g in data.get("require_one_of", [])),
+        request=data["request"],
+        success=data["success"],
+        limits=data["limits"],
+        hook=data.get("hook"),
+        transport=data.get("transport", "http"),
+        token=data.get("token"),
+        error_paths=tuple(data.get("error_paths", ())),
+        data=data.get("data", {}),
+        raw=data,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def load_channels() -> dict[str, ChannelSpec]:
+    """All channel specs by name, in file-name order. Cached: specs are read and validated once."""
+    folder = spec_dir() / "channels"
+    specs: dict[str, ChannelSpec] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        spec = validate_spec(_load_yaml(path), str(path))
+        specs[spec.name] = spec
+    if not specs:
+        raise SpecError(f"no channel specs in {folder}")
+    return specs
+
+
+@functools.lru_cache(maxsize=1)
+def load_settings() -> dict[str, Any]:
+    data = _load_yaml(spec_dir() / "settings.yaml")
+    data["env"] = {
+        name: EnvVar(name=name, **props) for name, props in data.get("env", {}).items()
+    }
+    return data
+
+
+def known_env_names() -> frozenset[str]:
+    """Every env var any channel or the global settings read: what `send(**kwargs)` treats as config."""
+    names = set(load_settings()["env"])
+    for spec in load_channels().values():
+        names.update(spec.env)
+    return frozenset(names)

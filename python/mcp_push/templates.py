@@ -1,0 +1,144 @@
+"""Renders spec templates and body trees in a sandbox.
+
+Only the subset that nunjucks renders identically is used: variables, `if`, and the filters below,
+which the Node runtime registers under the same names. Values are data: a `{{ x }}` inside a title or
+content is never evaluated, because templates come from specs and values only fill them.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+from typing import Any
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .wire import pct, to_json
+
+
+def _b64(value: str) -> str:
+    return base64.b64encode(str(value).encode("utf-8")).decode("ascii")
+
+
+def _rfc2047(value: str) -> str:
+    """An encoded-word header value (RFC 2047, UTF-8, base64); empty stays empty."""
+    value = str(value)
+    return f"=?utf-8?B?{_b64(value)}?=" if value else ""
+
+
+def _replace_all(value: str, old: str, new: str) -> str:
+    return str(value).replace(old, new)
+
+
+def _nl2br(value: str) -> str:
+    return str(value).replace("\r\n", "\n").replace("\n", "<br/>")
+
+
+def _startswith(value: str, prefix: str) -> bool:
+    return str(value).startswith(prefix)
+
+
+def _rstrip(value: str, chars: str = " ") -> str:
+    return str(value).rstrip(chars)
+
+
+def _chars(value: str) -> int:
+    """Length in Unicode code points (the JS side counts code points too, not UTF-16 units)."""
+    return len(str(value))
+
+
+def _html_escape(value: str) -> str:
+    return html.escape(str(value), quote=True)
+
+
+FILTERS = {
+    "pct": lambda v: pct(str(v)),
+    "b64": _b64,
+    "rfc2047": _rfc2047,
+    "replace_all": _replace_all,
+    "nl2br": _nl2br,
+    "html_escape": _html_escape,
+    "startswith": _startswith,
+    "rstrip": _rstrip,
+    "lower": lambda v: str(v).lower(),
+    "chars": _chars,
+    "to_json": to_json,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,  # nunjucks keeps it; so must we
+    )
+    env.filters.clear()  # only the shared filters: a jinja-only filter would drift from nunjucks
+    env.filters.update(FILTERS)
+    env.tests.clear()
+    env.globals.clear()
+    return env
+
+
+@functools.lru_cache(maxsize=2048)
+def _compiled(source: str):
+    return environment().from_string(source)
+
+
+def render(source: str, context: dict[str, Any]) -> str:
+    if "{" not in source:  # most leaves are literals; skip the template machinery
+        return source
+    return _compiled(source).render(context)
+
+
+class _Omit:
+    """Marks a key whose value rendered empty ($optional) or whose $when was false."""
+
+
+OMIT = _Omit()
+
+
+def lookup(context: dict[str, Any], path: str) -> Any:
+    """Resolves a dotted path like `hook.agentid` in the context; a missing step is a spec error."""
+    value: Any = context
+    for step in path.split("."):
+        if isinstance(value, dict) and step in value:
+            value = value[step]
+        else:
+            raise KeyError(f"context has no {path!r}")
+    return value
+
+
+def render_tree(node: Any, context: dict[str, Any]) -> Any:
+    """Renders a body tree: template strings, literals, lists, mappings and the $-forms of spec/README.md."""
+    if isinstance(node, str):
+        return render(node, context)
+    if isinstance(node, list):
+        out = [render_tree(item, context) for item in node]
+        return [item for item in out if item is not OMIT]
+    if isinstance(node, dict):
+        if "$ref" in node:
+            value = lookup(context, node["$ref"])
+            return OMIT if value is None else value
+        if "$optional" in node:
+            text = render(node["$optional"], context)
+            return OMIT if text == "" else text
+        if "$json" in node:
+            return to_json(render_tree(node["$json"], context))
+        if "$when" in node and not lookup(context, node["$when"]):
+            return OMIT
+        result: dict[str, Any] = {}
+        for key, child in node.items():
+            if key == "$when":
+                continue
+            if key == "$merge":
+                merged = lookup(context, child) or {}
+                result.update(merged)
+                continue
+            value = render_tree(child, context)
+            if value is not OMIT:
+                result[key] = value
+        return result
+    return node

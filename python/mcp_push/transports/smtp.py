@@ -1,0 +1,64 @@
+"""SMTP transport: implicit TLS (smtps://) or STARTTLS whenever the server offers it (smtp://).
+
+The message is plain text with an HTML alternative. Login happens only after TLS when TLS is available.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import unquote, urlsplit
+
+from ..planner import PlannedRequest
+from . import Reply, TransportError
+
+
+def build_message(body: dict) -> EmailMessage:
+    msg = EmailMessage()
+    sender = body["from"]
+    msg["From"] = Address(display_name=sender.get("name") or "", addr_spec=sender["address"])
+    msg["To"] = ", ".join(body["to"])
+    msg["Subject"] = body["subject"]
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain=sender["address"].rpartition("@")[2] or None)
+    msg.set_content(body["text"], charset="utf-8")
+    msg.add_alternative(body["html"], subtype="html", charset="utf-8")
+    return msg
+
+
+def send_smtp(request: PlannedRequest, timeout: float) -> Reply:
+    url = urlsplit(request.url)
+    user, password = unquote(url.username or ""), unquote(url.password or "")
+    host, port = url.hostname or "", url.port or (465 if url.scheme == "smtps" else 25)
+    message = build_message(request.body)
+    context = ssl.create_default_context()
+    try:
+        if url.scheme == "smtps":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+        with client:
+            client.ehlo()
+            if url.scheme == "smtp" and client.has_extn("starttls"):
+                client.starttls(context=context)
+                client.ehlo()
+            if user:
+                client.login(user, password)
+            refused = client.send_message(message, from_addr=request.body["from"]["address"], to_addrs=request.body["to"])
+    except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
+            smtplib.SMTPDataError) as exc:
+        code = getattr(exc, "smtp_code", 550)
+        detail = getattr(exc, "smtp_error", b"")
+        detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(exc)
+        return Reply(code if isinstance(code, int) else 550, detail)
+    except (TimeoutError, socket.timeout) as exc:
+        raise TransportError("timeout", f"SMTP server gave no reply within {timeout:g} s") from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise TransportError("network_error", f"{type(exc).__name__}: {exc}") from exc
+    if refused:
+        return Reply(550, "refused recipients: " + ", ".join(sorted(refused)))
+    return Reply(250, "")
