@@ -96,8 +96,12 @@ def dispatch(
     source: Mapping[str, Any],
     params: Mapping[str, Any] | None = None,
     channels: Iterable[str] | None = None,
+    now: float | None = None,
 ) -> R.SendResult:
-    """Sends to every configured channel (or the named subset) concurrently; always returns results."""
+    """Sends to every configured channel (or the named subset) concurrently; always returns results.
+
+    `now` fixes the clock signatures use (tests and conformance); by default it is the current time.
+    """
     title, content = as_text(title), as_text(content)
     targets = configured_channels(source, channels)
     reason = _skip_reason(title, content, source)
@@ -119,7 +123,7 @@ def dispatch(
         timeout = float(_setting("MCP_PUSH_TIMEOUT", source))
     except ValueError:
         timeout = float(load_settings()["env"]["MCP_PUSH_TIMEOUT"].default)
-    now = time.time()
+    now = time.time() if now is None else now
     plans = [plan_channel(spec, env, title, content, params or {}, now) for spec, env in targets]
     return R.SendResult(_run_concurrently(plans, timeout))
 

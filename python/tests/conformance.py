@@ -1,0 +1,103 @@
+"""Loads conformance/cases/*.yaml and replays them against the Python runtime (plan and send)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import requests
+import responses
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CASES = REPO / "conformance" / "cases"
+DEFAULT_NOW = 1700000000.0
+
+
+@dataclass
+class Case:
+    file: str
+    channel: str
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}: {self.data['description']}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {"HITOKOTO": "false"}
+        env.update(self.data["env"])
+        return env
+
+    @property
+    def now(self) -> float:
+        return self.data.get("now", DEFAULT_NOW)
+
+    @property
+    def expected_requests(self) -> list[dict[str, Any]]:
+        out = []
+        for entry in self.data["requests"]:
+            if "error" in entry:
+                out.append({"channel": entry["channel"], "error": entry["error"]})
+                continue
+            full = {"channel": entry["channel"], "step": entry.get("step", "send"), "method": entry["method"],
+                    "url": entry["url"], "headers": entry.get("headers", {}), "body": entry.get("body")}
+            if "proxy" in entry:
+                full["proxy"] = entry["proxy"]
+            out.append(full)
+        return out
+
+
+def load_cases() -> list[Case]:
+    schema = json.loads((REPO / "conformance" / "case.schema.json").read_text(encoding="utf-8"))
+    cases = []
+    for path in sorted(CASES.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        jsonschema.validate(doc, schema)
+        for data in doc["cases"]:
+            cases.append(Case(path.name, doc["channel"], data))
+    return cases
+
+
+@dataclass
+class Recorded:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str | None
+
+
+@dataclass
+class ScriptedVendor:
+    """Answers each HTTP request with the case's next scripted reply and records what was sent."""
+
+    replies: list[dict[str, Any]]
+    received: list[Recorded] = field(default_factory=list)
+
+    def __call__(self, request: requests.PreparedRequest):
+        body = request.body
+        if isinstance(body, bytes):
+            body = body.decode("utf-8")
+        self.received.append(Recorded(request.method, request.url, dict(request.headers), body))
+        if not self.replies:
+            raise AssertionError(f"unscripted request: {request.method} {request.url}")
+        reply = self.replies.pop(0)
+        if reply.get("error") == "timeout":
+            raise requests.exceptions.ReadTimeout(f"Read timed out. (url: {request.url})")
+        if reply.get("error") == "connection":
+            # Like requests' own message, it carries the URL, and with it any token in the path or query.
+            raise requests.exceptions.ConnectionError(f"Max retries exceeded with url: {request.url}")
+        return reply["status"], reply.get("headers", {}), reply.get("body", "")
+
+
+def mock_vendor(replies: list[dict[str, Any]]) -> tuple[responses.RequestsMock, ScriptedVendor]:
+    vendor = ScriptedVendor(list(replies))
+    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        mock.add_callback(method, re.compile(r".*"), callback=vendor)
+    return mock, vendor

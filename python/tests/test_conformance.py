@@ -1,0 +1,71 @@
+"""Replays the language-neutral conformance cases against the Python runtime.
+
+Each case pins the exact planned requests; a case with scripted replies is also sent through the real
+HTTP transport (intercepted by `responses`), and the bytes that left must equal the plan.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from mcp_push import dispatch, plan
+from mcp_push.specs import load_channels
+from mcp_push.tokens import TOKENS
+
+from .conformance import load_cases, mock_vendor
+
+CASES = load_cases()
+
+
+def _secrets(case) -> list[str]:
+    secret_names = {n for spec in load_channels().values() for n in spec.secret_env}
+    return [v for k, v in case.env.items() if k in secret_names and v]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_plan_matches_case(case):
+    got = plan(
+        case.data["input"]["title"], case.data["input"]["content"], env=case.env, now=case.now,
+        params=case.data["input"].get("params"), redact=False,
+    )
+    assert got == case.expected_requests
+
+
+SENT = [c for c in CASES if "replies" in c.data]
+
+
+@pytest.mark.parametrize("case", SENT, ids=[c.id for c in SENT])
+def test_send_matches_case(case, caplog):
+    TOKENS.clear()
+    caplog.set_level(logging.DEBUG, logger="mcp_push")
+    mock, vendor = mock_vendor(case.data["replies"])
+    with mock:
+        result = dispatch(
+            case.data["input"]["title"], case.data["input"]["content"], case.env,
+            params=case.data["input"].get("params"), now=case.now,
+        )
+    expected = case.data.get("result", {})
+    if "skipped" in expected:
+        assert result.skipped == expected["skipped"]
+        assert vendor.received == []
+        return
+    http_requests = [r for r in case.expected_requests if "error" not in r]
+    sent_count = len(vendor.received)
+    for sent, want in zip(vendor.received, http_requests):
+        assert (sent.method, sent.url) == (want["method"], want["url"])
+        assert sent.body == want["body"]
+        for name, value in want["headers"].items():
+            assert sent.headers.get(name) == value, name
+    assert sent_count <= len(http_requests), "more requests went out than were planned"
+    [channel_result] = [r for r in result if r.channel == case.channel]
+    for key in ("ok", "status", "http_status", "attempts"):
+        if key in expected:
+            assert getattr(channel_result, key) == expected[key], key
+    if "error_contains" in expected:
+        assert expected["error_contains"] in (channel_result.error or "")
+    shown = json.dumps(result.to_dict(), ensure_ascii=False) + caplog.text
+    for secret in _secrets(case):
+        assert secret not in shown
