@@ -44,7 +44,8 @@ def configured_channels(
 def _skip_reason(title: str, content: str, source: Mapping[str, Any]) -> str | None:
     if not content:
         return "content is empty"
-    skip_titles = _setting("SKIP_PUSH_TITLE", source).split("\n")
+    # Whole-line matches only, as QingLong; an empty line (or an unset variable) skips nothing.
+    skip_titles = [line for line in _setting("SKIP_PUSH_TITLE", source).split("\n") if line]
     if title in skip_titles:
         return "title is listed in SKIP_PUSH_TITLE"
     return None
@@ -142,7 +143,7 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.Channe
     for thread in threads:
         thread.start()
     started = time.monotonic()
-    for index, (thread, channel_plan) in enumerate(zip(threads, plans)):
+    for index, (thread, channel_plan) in enumerate(zip(threads, plans, strict=True)):
         requests = len(channel_plan.requests) + (1 if channel_plan.token_request else 0)
         budget = timeout * max(requests, 1) * 2 + JOIN_MARGIN_S
         thread.join(max(budget - (time.monotonic() - started), 0))

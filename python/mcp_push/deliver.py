@@ -106,7 +106,7 @@ def deliver(plan: ChannelPlan, timeout: float) -> R.ChannelResult:
     delivery = _Delivery(plan, timeout)
     try:
         if plan.error:
-            raise _Failed(R.CONFIG_ERROR, plan.error)
+            raise _Failed(plan.error_status, plan.error)
         http_status = delivery.run()
         result = R.ChannelResult(name, True, R.DELIVERED, None, delivery.attempts, 0, http_status)
     except _Failed as failed:

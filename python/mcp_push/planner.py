@@ -50,6 +50,7 @@ class ChannelPlan:
     token_request: PlannedRequest | None = None
     requests: list[PlannedRequest] = field(default_factory=list)
     error: str | None = None
+    error_status: str = "config_error"  # or internal_error: a bug in a hook or spec, not the user's config
 
 
 def _render_map(node: Any, context: dict[str, Any]) -> dict[str, str]:
@@ -147,4 +148,7 @@ def plan_channel(
         plan.requests = render_request(spec, spec.request, plan.context)
     except ConfigError as exc:
         plan.error = redactor.text(str(exc))
+    except Exception as exc:  # a broken hook or template fails this channel only
+        plan.error = redactor.text(f"{type(exc).__name__}: {exc}")
+        plan.error_status = "internal_error"
     return plan

@@ -17,3 +17,12 @@ def isolated_env(monkeypatch):
     TOKENS.clear()
     yield os.environ
     TOKENS.clear()
+
+
+@pytest.fixture
+def vendor():
+    from .local_server import VendorServer
+
+    server = VendorServer().start()
+    yield server
+    server.stop()

@@ -54,7 +54,7 @@ def test_send_matches_case(case, caplog):
         return
     http_requests = [r for r in case.expected_requests if "error" not in r]
     sent_count = len(vendor.received)
-    for sent, want in zip(vendor.received, http_requests):
+    for sent, want in zip(vendor.received, http_requests, strict=False):
         assert (sent.method, sent.url) == (want["method"], want["url"])
         assert sent.body == want["body"]
         for name, value in want["headers"].items():

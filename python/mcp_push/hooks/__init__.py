@@ -8,8 +8,9 @@ credentials that must be redacted like them. The Node runtime has the same hooks
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 # hook name -> module under mcp_push.hooks that defines a function of that name
 REGISTRY = {

@@ -1,0 +1,82 @@
+"""A real HTTP server on 127.0.0.1 standing in for vendors: it records requests and can delay or hang."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Behaviour:
+    status: int = 200
+    body: str = '{"ok":true,"errcode":0,"code":0,"id":1}'
+    delay_s: float = 0.0
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class VendorServer:
+    """Routes by path prefix to a Behaviour; unknown paths get the default Behaviour."""
+
+    routes: dict[str, Behaviour] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+
+    def start(self) -> VendorServer:
+        vendor = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                vendor.received.append(Received(self.command, self.path, dict(self.headers), body))
+                behaviour = vendor.behaviour_for(self.path)
+                if behaviour.delay_s:
+                    time.sleep(behaviour.delay_s)
+                payload = behaviour.body.encode()
+                try:
+                    self.send_response(behaviour.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the client gave up (timeout test); nothing to report
+
+            do_GET = do_POST = do_PUT = _serve
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def behaviour_for(self, path: str) -> Behaviour:
+        for prefix in sorted(self.routes, key=len, reverse=True):
+            if path.startswith(prefix):
+                return self.routes[prefix]
+        return Behaviour()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def json_bodies(self) -> list:
+        return [json.loads(r.body) for r in self.received if r.body]

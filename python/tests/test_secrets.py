@@ -1,0 +1,69 @@
+"""Secrets never leak: every secret value used in the conformance suite is grepped for in results,
+logs, stderr and redacted plans, with vendors that fail in every way, including replies that echo
+the request (URL with its token, body with its key) back inside their error message."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pytest
+import requests
+import responses
+
+from mcp_push import dispatch, plan
+from mcp_push.specs import load_channels
+
+from .conformance import load_cases
+
+SECRET_NAMES = {name for spec in load_channels().values() for name in spec.secret_env}
+CASES = [c for c in load_cases() if any(k in SECRET_NAMES and v for k, v in c.env.items())]
+
+
+def _secrets(case) -> list[str]:
+    return [v for k, v in case.env.items() if k in SECRET_NAMES and v]
+
+
+def _echo(status: int):
+    def reply(request: requests.PreparedRequest):
+        body = request.body.decode() if isinstance(request.body, bytes) else (request.body or "")
+        echoed = f"{request.url} {body} {json.dumps(dict(request.headers))}"
+        fields = ["errmsg", "msg", "message", "description", "error", "errMsg", "reason", "wording"]
+        payload = {name: echoed for name in fields} | {"errcode": 1, "code": 1, "ok": False}
+        return status, {}, json.dumps(payload)
+
+    return reply
+
+
+def _connection_error(request: requests.PreparedRequest):
+    raise requests.exceptions.ConnectionError(f"Max retries exceeded with url: {request.url} ({request.body!r})")
+
+
+FAILURES = {"echo-200": _echo(200), "echo-500": _echo(500), "connection": _connection_error}
+
+
+def test_the_suite_uses_secrets_at_all():
+    assert len(CASES) >= 20
+
+
+@pytest.mark.parametrize("failure", list(FAILURES))
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_no_secret_in_results_logs_or_stderr(case, failure, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            mock.add_callback(method, re.compile(".*"), callback=FAILURES[failure])
+        result = dispatch(case.data["input"]["title"], case.data["input"]["content"], case.env, now=case.now)
+    out, err = capsys.readouterr()
+    shown = json.dumps(result.to_dict(), ensure_ascii=False) + repr(result) + caplog.text + out + err
+    for secret in _secrets(case):
+        assert secret not in shown
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_no_secret_in_a_redacted_plan(case):
+    shown = json.dumps(plan(case.data["input"]["title"], case.data["input"]["content"], env=case.env,
+                            now=case.now), ensure_ascii=False)
+    for secret in _secrets(case):
+        assert secret not in shown

@@ -1,0 +1,208 @@
+"""send(): QingLong's signature, per-channel results, per-call config, concurrency and isolation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import responses
+
+import mcp_push
+from mcp_push import send
+
+from .local_server import Behaviour
+
+
+def _webhook(vendor, path="/hook"):
+    return {
+        "WEBHOOK_URL": f"{vendor.url}{path}",
+        "WEBHOOK_CONTENT_TYPE": "application/json",
+        "WEBHOOK_BODY": "title: $title\ncontent: $content",
+    }
+
+
+def test_send_returns_a_truthy_result_with_one_entry_per_configured_channel(vendor, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_URL", f"{vendor.url}/hook?t=$title")
+    monkeypatch.setenv("NTFY_URL", vendor.url)
+    monkeypatch.setenv("NTFY_TOPIC", "alerts")
+    result = send("Deploy", "finished")
+    assert bool(result) is True
+    assert sorted(r.channel for r in result) == ["ntfy", "webhook"]
+    for entry in result:
+        assert (entry.ok, entry.status, entry.attempts, entry.error) == (True, "delivered", 1, None)
+        assert entry.elapsed_ms >= 0
+    assert sorted(r.path for r in vendor.received) == ["/alerts", "/hook?t=Deploy"]
+
+
+def test_result_is_falsy_when_no_channel_delivered(vendor):
+    vendor.routes["/hook"] = Behaviour(status=500, body="boom")
+    result = send("t", "c", **_webhook(vendor))
+    assert bool(result) is False
+    assert result["webhook"].status == "rejected"
+    assert result["webhook"].http_status == 500
+
+
+def test_kwargs_configure_one_call_without_changing_later_calls(vendor):
+    first = send("t", "c", **_webhook(vendor))
+    second = send("t", "c")
+    assert [r.channel for r in first] == ["webhook"]
+    assert len(second) == 0 and second.skipped == "no channel is configured"
+    assert "WEBHOOK_URL" not in os.environ
+
+
+def test_kwargs_override_environment_values_for_that_call(vendor, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_URL", "http://127.0.0.1:9/unused?t=$title")
+    send("t", "c", **_webhook(vendor, "/from-kwargs"))
+    assert [r.path for r in vendor.received] == ["/from-kwargs"]
+
+
+def test_ignore_default_config_reads_only_kwargs(vendor, monkeypatch):
+    monkeypatch.setenv("NTFY_TOPIC", "from-env")
+    monkeypatch.setenv("NTFY_URL", vendor.url)
+    result = send("t", "c", ignore_default_config=True, HITOKOTO="false", **_webhook(vendor))
+    assert [r.channel for r in result] == ["webhook"]
+
+
+def test_kwargs_not_named_like_env_vars_become_vendor_params(vendor):
+    # QingLong passes PushMe's `date` and `type` this way.
+    send("t", "c", PUSHME_KEY="pm_key_123", PUSHME_URL=f"{vendor.url}/pushme", type="markdown")
+    [request] = vendor.received
+    assert request.body == b"push_key=pm_key_123&title=t&content=c&type=markdown"
+
+
+def test_a_hanging_channel_neither_delays_nor_breaks_the_others(vendor):
+    vendor.routes["/slow"] = Behaviour(delay_s=3)
+    started = time.monotonic()
+    result = send(
+        "t", "c", MCP_PUSH_TIMEOUT="0.5", NTFY_URL=f"{vendor.url}/slow", NTFY_TOPIC="x", **_webhook(vendor)
+    )
+    elapsed = time.monotonic() - started
+    assert result["webhook"].ok is True
+    assert result["webhook"].elapsed_ms < 500
+    assert (result["ntfy"].ok, result["ntfy"].status) == (False, "timeout")
+    assert elapsed < 2.5, "send waited for the slow vendor instead of its timeout"
+
+
+def test_a_channel_whose_hook_raises_is_reported_and_others_still_deliver(vendor, monkeypatch):
+    from mcp_push.hooks import ntfy as ntfy_hook
+
+    def broken(_data):
+        raise RuntimeError("hook bug")
+
+    monkeypatch.setattr(ntfy_hook, "ntfy_auth", broken)
+    result = send("t", "c", NTFY_URL=vendor.url, NTFY_TOPIC="x", **_webhook(vendor))
+    assert result["webhook"].ok is True
+    assert result["ntfy"].status == "internal_error"
+    assert "hook bug" in result["ntfy"].error
+
+
+def test_empty_content_is_skipped_with_a_reason_for_each_channel(vendor):
+    result = send("title", "", **_webhook(vendor))
+    assert result.skipped == "content is empty"
+    assert [(r.channel, r.ok, r.status) for r in result] == [("webhook", False, "skipped")]
+    assert vendor.received == []
+
+
+def test_skip_push_title_matches_whole_lines_only(vendor, monkeypatch):
+    monkeypatch.setenv("SKIP_PUSH_TITLE", "Daily check-in\nNoise")
+    assert send("Noise", "c", **_webhook(vendor)).skipped == "title is listed in SKIP_PUSH_TITLE"
+    assert bool(send("Noise 2", "c", **_webhook(vendor))) is True
+    assert len(vendor.received) == 1
+
+
+def test_a_configured_channel_missing_a_required_var_gets_a_config_error(vendor):
+    result = send("t", "c", CHAT_URL="https://nas.example/webapi/entry.cgi?token=", **_webhook(vendor))
+    assert result["synology_chat"].status == "config_error"
+    assert "CHAT_TOKEN" in result["synology_chat"].error
+    assert result["webhook"].ok is True
+
+
+def test_wecom_app_with_too_few_fields_is_a_clear_config_error():
+    result = send("t", "c", QYWX_AM="ww_corp_1,corp_secret_value_9,@all")
+    assert result["wecom_app"].status == "config_error"
+    assert "corpid,corpsecret,touser,agentid" in result["wecom_app"].error
+    assert "corp_secret_value_9" not in json.dumps(result.to_dict())
+
+
+@responses.activate
+def test_hitokoto_quote_is_appended_when_enabled(monkeypatch):
+    responses.get("https://v1.hitokoto.cn/", json={"hitokoto": "山高水长", "from": "古文"})
+    responses.post("https://hook.example/in", json={"ok": True})
+    monkeypatch.setenv("HITOKOTO", "true")
+    send("t", "c", WEBHOOK_URL="https://hook.example/in", WEBHOOK_CONTENT_TYPE="text/plain",
+         WEBHOOK_BODY="$content")
+    assert responses.calls[-1].request.body == "c\n\n山高水长    ----古文".encode()
+
+
+@responses.activate
+def test_hitokoto_failure_never_blocks_or_fails_the_send(monkeypatch):
+    responses.get("https://v1.hitokoto.cn/", body=ConnectionError("offline"))
+    responses.post("https://hook.example/in", json={"ok": True})
+    monkeypatch.setenv("HITOKOTO", "true")
+    result = send("t", "c", WEBHOOK_URL="https://hook.example/in", WEBHOOK_CONTENT_TYPE="text/plain",
+                  WEBHOOK_BODY="$content")
+    assert result["webhook"].ok is True
+    assert responses.calls[-1].request.body == b"c"
+
+
+def test_hitokoto_that_hangs_costs_at_most_its_short_timeout(vendor, monkeypatch):
+    from mcp_push.specs import load_settings
+
+    vendor.routes["/hitokoto"] = Behaviour(delay_s=5)
+    monkeypatch.setitem(load_settings()["hitokoto"], "url", f"{vendor.url}/hitokoto")
+    monkeypatch.setitem(load_settings()["hitokoto"], "timeout", 0.3)
+    monkeypatch.setenv("HITOKOTO", "true")
+    started = time.monotonic()
+    result = send("t", "c", **_webhook(vendor))
+    assert result["webhook"].ok is True
+    assert time.monotonic() - started < 2
+
+
+def test_hitokoto_is_on_by_default_as_documented():
+    from mcp_push.specs import load_settings
+
+    assert load_settings()["env"]["HITOKOTO"].default == "true"
+
+
+def test_console_writes_to_stderr_and_never_stdout(capsys):
+    result = send("Title 标题", "body", CONSOLE="true")
+    out, err = capsys.readouterr()
+    assert result["console"].ok is True
+    assert out == ""
+    assert "Title 标题\n\nbody" in err
+
+
+def test_console_false_means_off():
+    assert send("t", "c", CONSOLE="false").skipped == "no channel is configured"
+
+
+def test_notify_dropin_works_from_a_plain_script(vendor, tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(
+        "from notify import send\n"
+        "result = send('Job done', 'all good')\n"
+        "print('delivered' if result else 'failed')\n"
+    )
+    env = {**os.environ, "HITOKOTO": "false", "NTFY_URL": vendor.url, "NTFY_TOPIC": "jobs"}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "delivered\n"
+    assert "ntfy: delivered" in proc.stderr
+    assert vendor.received[0].body == b"all good"
+
+
+def test_version_is_exposed():
+    assert isinstance(mcp_push.__version__, str) and mcp_push.__version__
+
+
+@pytest.mark.parametrize("value", [None, 123, True])
+def test_non_string_title_and_content_are_sent_as_text(vendor, value):
+    result = send(value, "content", **_webhook(vendor))
+    assert result["webhook"].ok is True
+    expected = "" if value is None else ("true" if value is True else str(value))
+    assert vendor.json_bodies()[0]["title"] == expected
