@@ -98,6 +98,10 @@ def webhook_request(data: HookInput) -> dict:
         body = _substitute(body_template, data.title, data.content)
     elif encoding != "none":
         body = parse_fields(body_template, data.title, data.content)
+    if encoding == "multipart":
+        # The boundary is chosen when the body is encoded; a Content-Type from WEBHOOK_HEADERS cannot
+        # name it, so it is dropped and the encoder's `multipart/form-data; boundary=...` is sent.
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     has_type = any(k.lower() == "content-type" for k in headers)
     if content_type and encoding not in ("multipart", "none") and not has_type:
         headers["Content-Type"] = content_type

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..config import ConfigError
 from . import HookInput
 
@@ -13,7 +15,13 @@ def _split(value: str) -> list[str]:
 def wxpusher_targets(data: HookInput) -> dict:
     topic_ids = []
     for part in _split(data.env.get("WXPUSHER_TOPIC_IDS", "")):
-        if not part.isdigit():
+        # ASCII digits only: str.isdigit() also accepts "²" (int() then raises) and full-width digits
+        # (which JS parseInt rejects), so both runtimes agree on what a topic id is.
+        if not re.fullmatch(r"[0-9]+", part):
             raise ConfigError(f"WXPUSHER_TOPIC_IDS must be numbers separated by ';', got {part!r}")
         topic_ids.append(int(part))
-    return {"topic_ids": topic_ids, "uids": _split(data.env.get("WXPUSHER_UIDS", ""))}
+    uids = _split(data.env.get("WXPUSHER_UIDS", ""))
+    if not topic_ids and not uids:
+        # e.g. WXPUSHER_TOPIC_IDS=";": set, but names nobody; WxPusher would only refuse the request.
+        raise ConfigError("WXPUSHER_TOPIC_IDS or WXPUSHER_UIDS must name at least one topic id or uid")
+    return {"topic_ids": topic_ids, "uids": uids}

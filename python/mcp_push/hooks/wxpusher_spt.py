@@ -10,6 +10,8 @@ MAX_SPTS = 10
 
 def wxpusher_spt_targets(data: HookInput) -> dict:
     spts = [part.strip() for part in data.env["WXPUSHER_SPT_LIST"].split(",") if part.strip()]
+    if not spts:
+        raise ConfigError("WXPUSHER_SPT_LIST names no SPT: give one to ten SPTs separated by ,")
     if len(spts) > MAX_SPTS:
         raise ConfigError(f"WXPUSHER_SPT_LIST has {len(spts)} SPTs; WxPusher accepts at most {MAX_SPTS}")
     if len(spts) == 1:
