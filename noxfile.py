@@ -14,8 +14,9 @@ ROOT = Path(__file__).parent
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6")
+    session.install("ruff>=0.6", "pyyaml")
     session.run("ruff", "check", "python", "tools", "noxfile.py")
+    session.run("python", "tools/gen_docs.py", "--check")
 
 
 @nox.session

@@ -1,6 +1,6 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 for the SMTP channel tests: it records what it is told.
 
-Modes: "plain" (no TLS at all), "starttls" (offers and requires STARTTLS, AUTH only after it) and
+Modes: "plain" (no TLS at all; AUTH allowed in the clear), "plain_auth_needs_tls" (no TLS, no AUTH), "starttls" (offers and requires STARTTLS, AUTH only after it) and
 "implicit" (TLS from the first byte, as on port 465). Certificates come from a trustme CA.
 """
 
@@ -100,6 +100,8 @@ class SmtpServer:
         kwargs: dict = {"authenticator": recorder.authenticator, "server_hostname": "mx.test"}
         if mode == "plain":
             kwargs["auth_require_tls"] = False
+        elif mode == "plain_auth_needs_tls":  # no TLS offered, and AUTH neither advertised nor accepted without it
+            kwargs["auth_require_tls"] = True
         elif mode == "starttls":
             kwargs.update(tls_context=tls_context(cert), require_starttls=True, auth_require_tls=True)
         elif mode == "implicit":
@@ -137,15 +139,17 @@ class SilentServer:
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen()
+        self._sock.settimeout(0.05)  # so the accept loop notices stop() promptly
         self._held: list[socket.socket] = []
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     def _accept(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except OSError:
-                return  # closed by stop()
+            except OSError:  # socket.timeout included: look at _stopping again
+                continue
             self._held.append(conn)
 
     def start(self) -> SilentServer:
@@ -161,7 +165,8 @@ class SilentServer:
         return len(self._held)
 
     def stop(self) -> None:
-        self._sock.close()
+        self._stopping.set()
         self._thread.join(timeout=2)
+        self._sock.close()
         for conn in self._held:
             conn.close()
