@@ -74,8 +74,12 @@ class Recorder:
     async def handle_DATA(self, server, session, envelope) -> str:
         self.events.append("DATA")
         self.received.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content,
-                     _over_tls(server))
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                envelope.original_content or envelope.content,
+                _over_tls(server),
+            )
         )
         return "250 2.0.0 OK queued"
 
@@ -133,9 +137,11 @@ def closed_port() -> int:
 
 
 class SilentServer:
-    """Accepts TCP connections and never writes a byte: an SMTP server that hangs before its greeting."""
+    """Accepts TCP connections and then never answers: hangs before its greeting, or (with `greeting`)
+    greets and then ignores every command."""
 
-    def __init__(self):
+    def __init__(self, greeting: bytes = b""):
+        self._greeting = greeting
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen()
@@ -150,6 +156,8 @@ class SilentServer:
                 conn, _ = self._sock.accept()
             except OSError:  # socket.timeout included: look at _stopping again
                 continue
+            if self._greeting:
+                conn.sendall(self._greeting)
             self._held.append(conn)
 
     def start(self) -> SilentServer:

@@ -6,7 +6,6 @@ The message is plain text with an HTML alternative. Login happens only after TLS
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -48,15 +47,27 @@ def send_smtp(request: PlannedRequest, timeout: float) -> Reply:
                 client.ehlo()
             if user:
                 client.login(user, password)
-            refused = client.send_message(message, from_addr=request.body["from"]["address"], to_addrs=request.body["to"])
-    except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
-            smtplib.SMTPDataError) as exc:
+            refused = client.send_message(
+                message, from_addr=request.body["from"]["address"], to_addrs=request.body["to"]
+            )
+    except (
+        smtplib.SMTPAuthenticationError,
+        smtplib.SMTPRecipientsRefused,
+        smtplib.SMTPSenderRefused,
+        smtplib.SMTPDataError,
+    ) as exc:
         code = getattr(exc, "smtp_code", 550)
         detail = getattr(exc, "smtp_error", b"")
         detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(exc)
         return Reply(code if isinstance(code, int) else 550, detail)
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         raise TransportError("timeout", f"SMTP server gave no reply within {timeout:g} s") from exc
+    except smtplib.SMTPServerDisconnected as exc:
+        # smtplib turns a reply read that timed out into "Connection unexpectedly closed: timed out",
+        # keeping the TimeoutError only as the context: that is still a timeout, not a network error.
+        if isinstance(exc.__context__, TimeoutError):
+            raise TransportError("timeout", f"SMTP server gave no reply within {timeout:g} s") from exc
+        raise TransportError("network_error", f"{type(exc).__name__}: {exc}") from exc
     except (OSError, smtplib.SMTPException) as exc:
         raise TransportError("network_error", f"{type(exc).__name__}: {exc}") from exc
     if refused:
