@@ -1,7 +1,8 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 for the SMTP channel tests: it records what it is told.
 
-Modes: "plain" (no TLS at all; AUTH allowed in the clear), "plain_auth_needs_tls" (no TLS, no AUTH), "starttls" (offers and requires STARTTLS, AUTH only after it) and
-"implicit" (TLS from the first byte, as on port 465). Certificates come from a trustme CA.
+Modes: "plain" (no TLS at all; AUTH allowed in the clear), "plain_auth_needs_tls" (no TLS, so no AUTH),
+"starttls" (offers and requires STARTTLS, AUTH only after it) and "implicit" (TLS from the first byte, as on
+port 465). Certificates come from a trustme CA.
 """
 
 from __future__ import annotations

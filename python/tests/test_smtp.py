@@ -102,9 +102,23 @@ def test_server_without_starttls_still_delivers_over_plain_connection(smtp):
 def test_password_is_not_sent_in_clear_when_server_only_allows_auth_over_tls(smtp):
     server = smtp("plain_auth_needs_tls")  # no STARTTLS offered and no AUTH advertised without TLS
     result = push(server.address)
-    assert result.ok is False
+    assert (result.ok, result.status) == (False, "config_error")
+    assert "offers no AUTH" in result.error
     assert server.recorder.auths == [] and server.recorder.received == []
     assert PASSWORD not in str(result.to_dict())
+
+
+def test_non_ascii_credentials_log_in_as_utf8_auth_plain(ca, tmp_path, monkeypatch):
+    # smtplib alone would raise UnicodeEncodeError; nodemailer sends UTF-8, so must we.
+    _trust(ca, tmp_path / "ca.pem", monkeypatch)
+    password = "pässwörd 密码"
+    server = SmtpServer("starttls", Recorder(USER, password), ca.issue_cert("127.0.0.1")).start()
+    try:
+        result = send("t", "c", SMTP_SERVER=server.address, SMTP_EMAIL=USER, SMTP_PASSWORD=password)["smtp"]
+    finally:
+        server.stop()
+    assert (result.ok, result.status) == (True, "delivered")
+    assert [(a.mechanism, a.password, a.over_tls) for a in server.recorder.auths] == [("PLAIN", password, True)]
 
 
 def test_wrong_password_is_rejected_with_the_servers_535(smtp, caplog):

@@ -5,6 +5,7 @@ The message is plain text with an HTML alternative. Login happens only after TLS
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import ssl
 from email.headerregistry import Address
@@ -29,6 +30,21 @@ def build_message(body: dict) -> EmailMessage:
     return msg
 
 
+def login(client: smtplib.SMTP, user: str, password: str) -> None:
+    """smtplib encodes AUTH as ASCII; non-ASCII credentials go as UTF-8 AUTH PLAIN (RFC 4616) instead."""
+    if not client.has_extn("auth"):
+        raise TransportError(
+            "config_error", "the SMTP server offers no AUTH on this connection; check SMTP_SERVER and SMTP_SSL"
+        )
+    if (user + password).isascii():
+        client.login(user, password)
+        return
+    token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode("ascii")
+    code, reply = client.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
 def send_smtp(request: PlannedRequest, timeout: float) -> Reply:
     url = urlsplit(request.url)
     user, password = unquote(url.username or ""), unquote(url.password or "")
@@ -46,7 +62,7 @@ def send_smtp(request: PlannedRequest, timeout: float) -> Reply:
                 client.starttls(context=context)
                 client.ehlo()
             if user:
-                client.login(user, password)
+                login(client, user, password)
             refused = client.send_message(
                 message, from_addr=request.body["from"]["address"], to_addrs=request.body["to"]
             )
