@@ -76,25 +76,38 @@ class _Delivery:
         context = {**self.plan.context, "token": token}
         return render_request(self.plan.spec, self.plan.spec.request, context)
 
-    def run(self) -> int | None:
+    def send_one(self, index: int, request: PlannedRequest, token: str | None) -> int:
         spec = self.plan.spec
-        token = self.fetch_token() if spec.token else None
         refresh_rule = (spec.token or {}).get("refresh_on")
-        last_status = None
-        for index, request in enumerate(self.requests_with(token)):
+        try:
+            return self.call(request, spec.success).status
+        except _Failed as failed:
+            stale = (
+                refresh_rule is not None
+                and failed.reply_text is not None
+                and rule_holds(parse_json(failed.reply_text), refresh_rule)
+            )
+            if not stale:
+                raise
+            # The cached token was revoked early: fetch a fresh one and try this request once more.
+            token = self.fetch_token(refresh=True)
+            return self.call(self.requests_with(token)[index], spec.success).status
+
+    def run(self) -> int | None:
+        token = self.fetch_token() if self.plan.spec.token else None
+        requests = self.requests_with(token)
+        last_status, failures = None, []
+        # Every target gets its message even when an earlier one failed (Chronocat's several QQ ids).
+        for index, request in enumerate(requests):
             try:
-                last_status = self.call(request, spec.success).status
+                last_status = self.send_one(index, request, token)
             except _Failed as failed:
-                stale = (
-                    refresh_rule is not None
-                    and failed.reply_text is not None
-                    and rule_holds(parse_json(failed.reply_text), refresh_rule)
-                )
-                if not stale:
-                    raise
-                # The cached token was revoked early: fetch a fresh one and try this request once more.
-                token = self.fetch_token(refresh=True)
-                last_status = self.call(self.requests_with(token)[index], spec.success).status
+                failures.append(failed)
+        if failures:
+            first = failures[0]
+            if len(requests) > 1:
+                first.error = f"{len(failures)} of {len(requests)} targets failed; first: {first.error}"
+            raise first
         return last_status
 
 

@@ -15,7 +15,9 @@ from ..config import ConfigError
 from ..wire import pct
 from . import HookInput
 
-_FIELD = re.compile(r"(\w+):\s*((?:(?!\n\w+:).)*)", re.S)
+# Keys are ASCII words (as JS's \w); a value runs until the next line that starts a key, so JSON values
+# may span lines.
+_FIELD = re.compile(r"(\w+):\s*((?:(?!\n\w+:).)*)", re.S | re.ASCII)
 _PLACEHOLDER = re.compile(r"\$(title|content)")
 # Header values that are never credentials; every other header value is treated as a secret.
 _PLAIN_HEADERS = frozenset({"content-type", "accept", "user-agent", "accept-language", "cache-control"})

@@ -26,5 +26,7 @@ def send_http(request: PlannedRequest, timeout: float) -> Reply:
             raise TransportError("timeout", f"no reply within {timeout:g} s ({type(exc).__name__})") from exc
         except requests.RequestException as exc:
             raise TransportError("network_error", f"{type(exc).__name__}: {exc}") from exc
-        response.encoding = response.encoding or "utf-8"
+        # requests assumes ISO-8859-1 for text/* without a charset; vendors mean UTF-8 (Chinese messages).
+        if "charset=" not in response.headers.get("Content-Type", "").lower():
+            response.encoding = "utf-8"
         return Reply(response.status_code, response.text)
