@@ -15,6 +15,9 @@ from .transports import Reply, TransportError, transport_for
 
 log = logging.getLogger("mcp_push")
 
+# Longest error text in a result; cut only after secrets are masked.
+MAX_ERROR_CHARS = 300
+
 
 class _Failed(Exception):
     def __init__(self, status: str, error: str, http_status: int | None = None, reply_text: str | None = None):
@@ -115,7 +118,10 @@ def deliver(plan: ChannelPlan, timeout: float) -> R.ChannelResult:
     """Runs one channel to completion; every failure becomes a result, never an exception."""
     started = time.monotonic()
     name = plan.spec.name
-    redact = plan.redactor.text
+    def redact(text: str) -> str:
+        masked = plan.redactor.text(text)
+        return masked if len(masked) <= MAX_ERROR_CHARS else masked[: MAX_ERROR_CHARS - 1] + "…"
+
     delivery = _Delivery(plan, timeout)
     try:
         if plan.error:

@@ -70,7 +70,7 @@ def evaluate(success: dict[str, Any], status: int, text: str) -> tuple[bool, str
 
 def _describe(rule: dict[str, Any], data: Any) -> str:
     value = _get(data, rule["path"])
-    shown = "missing" if value is _MISSING else json.dumps(value, ensure_ascii=False)[:60]
+    shown = "missing" if value is _MISSING else json.dumps(value, ensure_ascii=False)
     if "equals" in rule:
         return f"{rule['path']}={shown}, expected {json.dumps(rule['equals'], ensure_ascii=False)}"
     if "in" in rule:
@@ -81,13 +81,17 @@ def _describe(rule: dict[str, Any], data: Any) -> str:
 
 
 def vendor_message(text: str, paths: tuple[str, ...] | list[str]) -> str | None:
-    """The vendor's own explanation, when the reply carries one at a known path."""
+    """The vendor's own explanation, when the reply carries one at a known path (or is short plain text).
+
+    Not shortened here: the caller masks secrets first and shortens after, so a secret can never be
+    cut in two and slip past the mask.
+    """
     data = parse_json(text)
     if data is _MISSING:
         stripped = text.strip()
-        return stripped[:200] if stripped and len(stripped) < 200 and "<" not in stripped else None
+        return stripped if stripped and len(stripped) < 200 and "<" not in stripped else None
     for path in paths:
         value = _get(data, path)
         if value is not _MISSING and value not in (None, "", {}, []):
-            return (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))[:200]
+            return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return None

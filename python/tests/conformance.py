@@ -40,8 +40,16 @@ class Case:
 
     @property
     def expected_requests(self) -> list[dict[str, Any]]:
+        return self._full(self.data["requests"])
+
+    @property
+    def expected_sent(self) -> list[dict[str, Any]] | None:
+        return self._full(self.data["sent"]) if "sent" in self.data else None
+
+    @staticmethod
+    def _full(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
-        for entry in self.data["requests"]:
+        for entry in entries:
             if "error" in entry:
                 out.append({"channel": entry["channel"], "error": entry["error"]})
                 continue

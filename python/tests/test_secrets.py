@@ -13,6 +13,8 @@ import requests
 import responses
 
 from mcp_push import dispatch, plan
+from mcp_push.api import configured_channels
+from mcp_push.planner import build_context
 from mcp_push.specs import load_channels
 
 from .conformance import load_cases
@@ -25,7 +27,16 @@ SENT_CASES = [c for c in CASES if c.channel in HTTP_CHANNELS]
 
 
 def _secrets(case) -> list[str]:
-    return [v for k, v in case.env.items() if k in SECRET_NAMES and v]
+    """The case's secret env values, and what hooks derive from them (corpsecret, Basic auth, headers)."""
+    found = [v for k, v in case.env.items() if k in SECRET_NAMES and v]
+    title, content = case.data["input"]["title"], case.data["input"]["content"]
+    for spec, env in configured_channels(case.env):
+        try:
+            _, derived = build_context(spec, env, title, content, {}, case.now)
+        except Exception:  # noqa: S112 - a config error derives nothing
+            continue
+        found += derived
+    return found
 
 
 def _echo(status: int):
@@ -80,3 +91,16 @@ def test_no_secret_in_a_redacted_plan(case):
                             now=case.now), ensure_ascii=False)
     for secret in _secrets(case):
         assert secret not in shown
+
+
+def test_a_secret_straddling_the_error_length_limit_is_masked_whole():
+    # Cutting the vendor's message before masking would leave the secret's first half visible.
+    key = "PDU8123secretKeyValue9"
+    for prefix in range(150, 320, 7):
+        body = json.dumps({"code": 80501, "error": "x" * prefix + f" pushkey={key} end"})
+        with responses.RequestsMock() as mock:
+            mock.post("https://api2.pushdeer.com/message/push", body=body, status=200)
+            result = dispatch("t", "c", {"DEER_KEY": key, "HITOKOTO": "false"})
+        error = result["pushdeer"].error
+        assert key[:6] not in error, (prefix, error)
+        assert len(error) <= 300
