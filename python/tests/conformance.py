@@ -64,11 +64,11 @@ class Case:
 def load_cases() -> list[Case]:
     schema = json.loads((REPO / "conformance" / "case.schema.json").read_text(encoding="utf-8"))
     cases = []
-    for path in sorted(CASES.glob("*.yaml")):
+    for path in sorted(CASES.glob("*/*.yaml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         jsonschema.validate(doc, schema)
         for data in doc["cases"]:
-            cases.append(Case(path.name, doc["channel"], data))
+            cases.append(Case(f"{path.parent.name}/{path.name}", doc["channel"], data))
     return cases
 
 
