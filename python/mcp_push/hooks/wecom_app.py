@@ -22,7 +22,8 @@ def wecom_app_config(data: HookInput) -> dict:
         "corpid": corpid,
         "corpsecret": corpsecret,
         "touser": touser or "@all",
-        "agentid": int(agentid) if agentid.isdigit() else agentid,
+        # ASCII digits only: str.isdigit() also accepts "²", which int() then rejects (and JS's Number too).
+        "agentid": int(agentid) if agentid.isascii() and agentid.isdigit() else agentid,
         "msgtype": msgtype,
         "is_text": msgtype == "text",
         "is_textcard": msgtype == "textcard",
