@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .wire import to_json
+
 _MISSING = object()
 
 
@@ -54,7 +56,7 @@ def evaluate(success: dict[str, Any], status: int, text: str) -> tuple[bool, str
     if allowed is None and not 200 <= status < 300:
         return False, f"HTTP {status}"
     if "text" in success and text.strip() != success["text"]:
-        return False, "reply is not " + json.dumps(success["text"])
+        return False, "reply is not " + to_json(success["text"])
     if "json" in success or "json_any" in success:
         data = parse_json(text)
         if data is _MISSING:
@@ -70,11 +72,11 @@ def evaluate(success: dict[str, Any], status: int, text: str) -> tuple[bool, str
 
 def _describe(rule: dict[str, Any], data: Any) -> str:
     value = _get(data, rule["path"])
-    shown = "missing" if value is _MISSING else json.dumps(value, ensure_ascii=False)
+    shown = "missing" if value is _MISSING else to_json(value)
     if "equals" in rule:
-        return f"{rule['path']}={shown}, expected {json.dumps(rule['equals'], ensure_ascii=False)}"
+        return f"{rule['path']}={shown}, expected {to_json(rule['equals'])}"
     if "in" in rule:
-        return f"{rule['path']}={shown}, expected one of {json.dumps(rule['in'], ensure_ascii=False)}"
+        return f"{rule['path']}={shown}, expected one of {to_json(rule['in'])}"
     if "truthy" in rule:
         return f"{rule['path']}={shown}, expected a true value"
     return f"{rule['path']}={shown}, expected a non-empty value"
@@ -93,5 +95,5 @@ def vendor_message(text: str, paths: tuple[str, ...] | list[str]) -> str | None:
     for path in paths:
         value = _get(data, path)
         if value is not _MISSING and value not in (None, "", {}, []):
-            return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            return value if isinstance(value, str) else to_json(value)
     return None

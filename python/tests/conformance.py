@@ -13,6 +13,8 @@ import requests
 import responses
 import yaml
 
+from mcp_push.specs import load_channels, load_settings
+
 REPO = Path(__file__).resolve().parents[2]
 CASES = REPO / "conformance" / "cases"
 DEFAULT_NOW = 1700000000.0
@@ -46,6 +48,35 @@ class Case:
     def expected_sent(self) -> list[dict[str, Any]] | None:
         return self._full(self.data["sent"]) if "sent" in self.data else None
 
+    @property
+    def expected_wire(self) -> list[dict[str, Any]]:
+        """What must go on the wire: `sent`, or the plan with __TOKEN__ replaced by the issued token."""
+        if self.expected_sent is not None:
+            return self.expected_sent
+        spec = load_channels()[self.channel]
+        placeholder = load_settings()["token_placeholder"]
+        wire, token = [], None
+        for index, entry in enumerate(r for r in self.expected_requests if "error" not in r):
+            entry = dict(entry)
+            if token is not None:
+                entry["url"] = entry["url"].replace(placeholder, token)
+                if isinstance(entry["body"], str):
+                    entry["body"] = entry["body"].replace(placeholder, token)
+            if entry.get("step") == "token" and index < len(self.data.get("replies", [])):
+                reply = _json_or_none(self.data["replies"][index].get("body")) or {}
+                token = str(reply.get(spec.token["value"], "")) or None
+            wire.append(entry)
+        return wire
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Credentials the scripted replies hand out (they must never show in results or logs)."""
+        spec = load_channels().get(self.channel)
+        if not spec or not spec.token:
+            return []
+        values = (_json_or_none(r.get("body")) for r in self.data.get("replies", []))
+        return [str(v[spec.token["value"]]) for v in values if isinstance(v, dict) and v.get(spec.token["value"])]
+
     @staticmethod
     def _full(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
@@ -59,6 +90,13 @@ class Case:
                 full["proxy"] = entry["proxy"]
             out.append(full)
         return out
+
+
+def _json_or_none(text: str | None) -> Any:
+    try:
+        return json.loads(text or "null")
+    except ValueError:
+        return None
 
 
 def load_cases() -> list[Case]:
@@ -99,7 +137,10 @@ class ScriptedVendor:
             raise requests.exceptions.ReadTimeout(f"Read timed out. (url: {request.url})")
         if reply.get("error") == "connection":
             # Like requests' own message, it carries the URL, and with it any token in the path or query.
-            raise requests.exceptions.ConnectionError(f"Max retries exceeded with url: {request.url}")
+            raise requests.exceptions.ConnectionError(
+                f"Max retries exceeded with url: {request.url} (Caused by NewConnectionError("
+                "'Failed to establish a new connection: [Errno 111] Connection refused'))"
+            )
         return reply["status"], reply.get("headers", {}), reply.get("body", "")
 
 

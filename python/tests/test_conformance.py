@@ -12,7 +12,7 @@ import logging
 import pytest
 
 from mcp_push import dispatch, plan
-from mcp_push.specs import load_channels, load_settings
+from mcp_push.specs import load_channels
 from mcp_push.tokens import TOKENS
 
 from .conformance import load_cases, mock_vendor
@@ -37,39 +37,6 @@ def test_plan_matches_case(case):
 SENT = [c for c in CASES if "replies" in c.data]
 
 
-def _with_tokens(case, planned: list[dict]) -> list[dict]:
-    """The plan as it goes on the wire: __TOKEN__ replaced by the token the scripted token reply issued."""
-    spec = load_channels()[case.channel]
-    placeholder = load_settings()["token_placeholder"]
-    wire, token = [], None
-    for index, entry in enumerate(planned):
-        entry = dict(entry)
-        if token is not None:
-            entry["url"] = entry["url"].replace(placeholder, token)
-            if isinstance(entry["body"], str):
-                entry["body"] = entry["body"].replace(placeholder, token)
-        if entry.get("step") == "token" and index < len(case.data["replies"]):
-            reply = json.loads(case.data["replies"][index].get("body") or "null") or {}
-            token = str(reply.get(spec.token["value"], "")) or None
-        wire.append(entry)
-    return wire
-
-
-def _issued_tokens(case) -> list[str]:
-    spec = load_channels().get(case.channel)
-    if not spec or not spec.token:
-        return []
-    tokens = []
-    for reply in case.data["replies"]:
-        try:
-            value = json.loads(reply.get("body") or "null")
-        except ValueError:
-            continue
-        if isinstance(value, dict) and value.get(spec.token["value"]):
-            tokens.append(str(value[spec.token["value"]]))
-    return tokens
-
-
 @pytest.mark.parametrize("case", SENT, ids=[c.id for c in SENT])
 def test_send_matches_case(case, caplog):
     TOKENS.clear()
@@ -85,11 +52,10 @@ def test_send_matches_case(case, caplog):
         assert result.skipped == expected["skipped"]
         assert vendor.received == []
         return
+    wire = case.expected_wire
     if case.expected_sent is not None:
-        wire = case.expected_sent
         assert len(vendor.received) == len(wire), "requests sent differ from the case's `sent` list"
     else:
-        wire = _with_tokens(case, [r for r in case.expected_requests if "error" not in r])
         assert len(vendor.received) <= len(wire), "more requests went out than were planned"
     for sent, want in zip(vendor.received, wire, strict=False):
         assert (sent.method, sent.url) == (want["method"], want["url"])
@@ -103,5 +69,5 @@ def test_send_matches_case(case, caplog):
     if "error_contains" in expected:
         assert expected["error_contains"] in (channel_result.error or "")
     shown = json.dumps(result.to_dict(), ensure_ascii=False) + caplog.text
-    for secret in _secrets(case) + _issued_tokens(case):
+    for secret in _secrets(case) + case.issued_tokens:
         assert secret not in shown

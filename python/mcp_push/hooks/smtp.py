@@ -18,7 +18,7 @@ def _server(data: HookInput) -> tuple[str, int, bool]:
     if server:
         ssl = is_true(data.env.get("SMTP_SSL", ""))
         host, _, port = server.rpartition(":") if ":" in server else (server, "", "")
-        if port and not port.isdigit():
+        if port and not (port.isascii() and port.isdigit()):
             raise ConfigError("SMTP_SERVER must be host or host:port")
         return host, int(port) if port else (465 if ssl else 25), ssl
     name = data.env.get("SMTP_SERVICE", "")
@@ -26,7 +26,7 @@ def _server(data: HookInput) -> tuple[str, int, bool]:
     known = services.get(service_key(name))
     if known is None:
         raise ConfigError(
-            f"SMTP_SERVICE {name!r} is not a known provider; set SMTP_SERVER=host:port instead"
+            f"SMTP_SERVICE '{name}' is not a known provider; set SMTP_SERVER=host:port instead"
         )
     return known["host"], int(known["port"]), bool(known["ssl"])
 

@@ -17,8 +17,15 @@ from . import HookInput
 
 # Keys are ASCII words (as JS's \w); a value runs until the next line that starts a key, so JSON values
 # may span lines.
-_FIELD = re.compile(r"(\w+):\s*((?:(?!\n\w+:).)*)", re.S | re.ASCII)
+_FIELD = re.compile(r"(\w+):[ \t\n\r\f\v]*((?:(?!\n\w+:).)*)", re.S | re.ASCII)
 _PLACEHOLDER = re.compile(r"\$(title|content)")
+# ASCII white space only, trimmed the same way in both runtimes (str.strip and String.trim differ).
+_SPACE = " \t\n\r\f\v"
+_LINES = re.compile(r"\r\n|\n|\r")
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON that both runtimes read")
 # Header values that are never credentials; every other header value is treated as a secret.
 _PLAIN_HEADERS = frozenset({"content-type", "accept", "user-agent", "accept-language", "cache-control"})
 
@@ -40,9 +47,9 @@ def _fill(node: Any, title: str, content: str) -> Any:
 def parse_fields(body: str, title: str, content: str) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for key, raw in _FIELD.findall(body):
-        template = raw.strip()
+        template = raw.strip(_SPACE)
         try:
-            parsed = json.loads(template)
+            parsed = json.loads(template, parse_constant=_reject_constant)
         except ValueError:
             fields[key] = _substitute(template, title, content)
         else:
@@ -52,10 +59,10 @@ def parse_fields(body: str, title: str, content: str) -> dict[str, Any]:
 
 def parse_headers(text: str) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in _LINES.split(text):
         if ":" not in line:
             continue
-        name, value = (part.strip() for part in line.split(":", 1))
+        name, value = (part.strip(_SPACE) for part in line.split(":", 1))
         if not name:
             continue
         existing = next((k for k in headers if k.lower() == name.lower()), None)

@@ -18,7 +18,7 @@ def wxpusher_targets(data: HookInput) -> dict:
         # ASCII digits only: str.isdigit() also accepts "²" (int() then raises) and full-width digits
         # (which JS parseInt rejects), so both runtimes agree on what a topic id is.
         if not re.fullmatch(r"[0-9]+", part):
-            raise ConfigError(f"WXPUSHER_TOPIC_IDS must be numbers separated by ';', got {part!r}")
+            raise ConfigError(f"WXPUSHER_TOPIC_IDS must be numbers separated by ';', got '{part}'")
         topic_ids.append(int(part))
     uids = _split(data.env.get("WXPUSHER_UIDS", ""))
     if not topic_ids and not uids:

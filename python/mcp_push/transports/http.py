@@ -7,6 +7,22 @@ import requests
 from ..planner import PlannedRequest
 from . import Reply, TransportError
 
+# Why a connection failed, in the words both runtimes use (the Node transport classifies alike).
+_REASONS = (
+    (("Connection refused", "ECONNREFUSED"), "connection refused"),
+    (("Failed to resolve", "Name or service not known", "nodename nor servname", "getaddrinfo"), "host not found"),
+    (("SSLError", "CERTIFICATE_VERIFY_FAILED", "SSL:", "TLS"), "TLS failed"),
+    (("Connection reset", "ConnectionResetError", "RemoteDisconnected", "Connection aborted"), "connection reset"),
+)
+
+
+def failure_reason(exc: BaseException) -> str:
+    text = f"{exc!r} {exc}"
+    for needles, reason in _REASONS:
+        if any(needle in text for needle in needles):
+            return reason
+    return "connection failed"
+
 
 def send_http(request: PlannedRequest, timeout: float) -> Reply:
     body = request.body.encode("utf-8") if isinstance(request.body, str) else None
@@ -23,9 +39,10 @@ def send_http(request: PlannedRequest, timeout: float) -> Reply:
                 proxies=proxies,
             )
         except requests.Timeout as exc:
-            raise TransportError("timeout", f"no reply within {timeout:g} s ({type(exc).__name__})") from exc
+            raise TransportError("timeout", f"no reply within {timeout:g} s") from exc
         except requests.RequestException as exc:
-            raise TransportError("network_error", f"{type(exc).__name__}: {exc}") from exc
+            reason = failure_reason(exc)
+            raise TransportError("network_error", f"{reason} ({request.method} {request.url})") from exc
         # requests assumes ISO-8859-1 for text/* without a charset; vendors mean UTF-8 (Chinese messages).
         if "charset=" not in response.headers.get("Content-Type", "").lower():
             response.encoding = "utf-8"

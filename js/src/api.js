@@ -1,0 +1,116 @@
+'use strict';
+// The entry points: `send`/`sendNotify` (per-channel results, never rejects, never hangs) and `plan`.
+
+const log = require('./log');
+const { STATUS, SendResult, channelResult } = require('./result');
+const { asText, channelEnv, isConfigured, isTrue, resolveVar } = require('./config');
+const { deliver } = require('./deliver');
+const { planChannel, requestToDict } = require('./planner');
+const { loadChannels, loadSettings } = require('./specs');
+
+// Extra seconds a channel may run past its own request timeouts before it is reported as hung.
+const JOIN_MARGIN_S = 5;
+
+const setting = (name, source) => resolveVar(loadSettings().env[name], source);
+
+/** [spec, resolved env] for every channel whose env says it is in use, in spec order. */
+function configuredChannels(source, only = null) {
+  const wanted = only ? new Set(only) : null;
+  const found = [];
+  for (const spec of Object.values(loadChannels())) {
+    if (wanted && !wanted.has(spec.name)) continue;
+    const env = channelEnv(spec, source);
+    if (isConfigured(spec, env)) found.push([spec, env]);
+  }
+  return found;
+}
+
+function skipReason(title, content, source) {
+  if (!content) return 'content is empty';
+  // Whole-line matches only, as QingLong; an empty line (or an unset variable) skips nothing.
+  const skipTitles = setting('SKIP_PUSH_TITLE', source).split('\n').filter(Boolean);
+  if (skipTitles.includes(title)) return 'title is listed in SKIP_PUSH_TITLE';
+  return null;
+}
+
+/**
+ * The requests `send` would make, without sending (no hitokoto, no token fetch). The same JSON as
+ * Python's mcp_push.plan: [{channel, step, method, url, headers, body[, proxy]}] or {channel, error}.
+ */
+function plan(title, content, { env = null, now = null, params = null, redact = true } = {}) {
+  const source = env === null ? process.env : env;
+  title = asText(title);
+  content = asText(content);
+  if (skipReason(title, content, source)) return [];
+  const at = now === null ? Date.now() / 1000 : now;
+  const entries = [];
+  for (const [spec, channelVars] of configuredChannels(source)) {
+    const channelPlan = planChannel(spec, channelVars, title, content, params || {}, at);
+    const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
+    if (channelPlan.error) {
+      entries.push({ channel: spec.name, error: channelPlan.error });
+      continue;
+    }
+    const steps = channelPlan.tokenRequest ? [channelPlan.tokenRequest] : [];
+    for (const request of [...steps, ...channelPlan.requests]) entries.push(mask(requestToDict(request)));
+  }
+  return entries;
+}
+
+function withDeadline(promise, ms, onTimeout) {
+  let timer;
+  const deadline = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(onTimeout()), ms);
+    timer.unref(); // a channel stuck past every timeout must not keep the process alive
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Sends to every configured channel (or the named subset) concurrently; always resolves to results. */
+async function dispatch(title, content, source, { params = null, channels = null, now = null } = {}) {
+  title = asText(title);
+  content = asText(content);
+  const targets = configuredChannels(source, channels);
+  const reason = skipReason(title, content, source);
+  if (reason) {
+    log.info(`not pushed: ${reason}`);
+    return new SendResult(targets.map(([spec]) => channelResult(spec.name, false, STATUS.SKIPPED, reason)), reason);
+  }
+  if (!targets.length) {
+    log.warning('no push channel is configured; see docs/CHANNEL_CONFIG.md');
+    return new SendResult([], 'no channel is configured');
+  }
+  if (isTrue(setting('HITOKOTO', source))) {
+    const { fetchQuote } = require('./hitokoto');
+    const quote = await fetchQuote();
+    if (quote) content = `${content}\n\n${quote}`;
+  }
+  let timeout = Number(setting('MCP_PUSH_TIMEOUT', source));
+  if (!Number.isFinite(timeout) || timeout <= 0) timeout = Number(loadSettings().env.MCP_PUSH_TIMEOUT.default);
+  const at = now === null ? Date.now() / 1000 : now;
+  const plans = targets.map(([spec, env]) => planChannel(spec, env, title, content, params || {}, at));
+  const started = performance.now();
+  const results = await Promise.all(
+    plans.map((channelPlan) => {
+      const requests = channelPlan.requests.length + (channelPlan.tokenRequest ? 1 : 0);
+      const budget = timeout * Math.max(requests, 1) * 2 + JOIN_MARGIN_S;
+      const guarded = deliver(channelPlan, timeout).catch((error) =>
+        channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), 0),
+      );
+      return withDeadline(guarded, budget * 1000, () =>
+        channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${budget} s`, 0, Math.round(performance.now() - started)),
+      );
+    }),
+  );
+  return new SendResult(results);
+}
+
+/**
+ * Pushes to every configured channel, reading process.env (or `env`), and says what happened.
+ * `params` are vendor parameters merged into Bark and PushMe bodies and appended to iGot's form.
+ */
+function send(title, content, { env = null, params = null, channels = null, now = null } = {}) {
+  return dispatch(title, content, env === null ? process.env : env, { params, channels, now });
+}
+
+module.exports = { plan, dispatch, send, configuredChannels };

@@ -1,0 +1,43 @@
+'use strict';
+// Reads a channel's env vars the way QingLong does: a non-empty value wins, otherwise the spec default.
+
+const FALSE_WORDS = new Set(['', 'false', '0', 'no', 'off']);
+
+class ConfigError extends Error {}
+
+/** Parameters may carry JS values; specs only ever see text. */
+function asText(value) {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  return String(value);
+}
+
+const isTrue = (value) => !FALSE_WORDS.has(value.trim().toLowerCase());
+
+function resolveVar(variable, source) {
+  const value = asText(source[variable.name]);
+  return value !== '' ? value : variable.default;
+}
+
+const isSet = (variable, value) => (variable.type === 'bool' ? isTrue(value) : value !== '');
+
+function channelEnv(spec, source) {
+  const env = {};
+  for (const [name, variable] of Object.entries(spec.env)) env[name] = resolveVar(variable, source);
+  return env;
+}
+
+const isConfigured = (spec, env) => spec.active_when.some((name) => isSet(spec.env[name], env[name]));
+
+/** What a configured channel still lacks, as readable phrases (empty when complete). */
+function missingConfig(spec, env) {
+  const missing = Object.entries(spec.env)
+    .filter(([name, variable]) => variable.required && !isSet(variable, env[name]))
+    .map(([name]) => name);
+  for (const group of spec.require_one_of) {
+    if (!group.some((name) => isSet(spec.env[name], env[name]))) missing.push(group.join(' or '));
+  }
+  return missing;
+}
+
+module.exports = { ConfigError, asText, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig };

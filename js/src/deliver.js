@@ -1,0 +1,153 @@
+'use strict';
+// Delivers one channel's planned requests and reads the outcome from the vendor's replies.
+
+const log = require('./log');
+const { STATUS, channelResult } = require('./result');
+const { renderRequest } = require('./planner');
+const { loadSettings } = require('./specs');
+const { evaluate, parseJson, ruleHolds, vendorMessage } = require('./success');
+const { lookup, render } = require('./templates');
+const { TOKENS } = require('./tokens');
+const { TransportError, transportFor } = require('./transports');
+
+// Longest error text in a result; cut only after secrets are masked.
+const MAX_ERROR_CHARS = 300;
+
+class Failed extends Error {
+  constructor(status, error, httpStatus = null, replyText = null) {
+    super(error);
+    this.status = status;
+    this.error = error;
+    this.httpStatus = httpStatus;
+    this.replyText = replyText;
+  }
+}
+
+class Delivery {
+  constructor(plan, timeout) {
+    this.plan = plan;
+    this.timeout = timeout;
+    this.attempts = 0;
+    this.send = transportFor(plan.spec.transport);
+  }
+
+  errorPaths() {
+    return this.plan.spec.error_paths.length ? this.plan.spec.error_paths : loadSettings().error_paths;
+  }
+
+  async call(request, success) {
+    this.attempts += 1;
+    let reply;
+    try {
+      reply = await this.send(request, this.timeout);
+    } catch (error) {
+      if (error instanceof TransportError) throw new Failed(error.kind, error.message);
+      throw error;
+    }
+    const [ok, why] = evaluate(success, reply.status, reply.text);
+    if (!ok) {
+      const said = vendorMessage(reply.text, this.errorPaths());
+      throw new Failed(STATUS.REJECTED, said ? `${why}: ${said}` : why, reply.status, reply.text);
+    }
+    return reply;
+  }
+
+  async fetchToken(refresh = false) {
+    const { spec, context } = this.plan;
+    const cacheKey = render(spec.token.cache_key, context);
+    if (refresh) TOKENS.drop(cacheKey);
+    const cached = TOKENS.get(cacheKey);
+    if (cached) return cached;
+    const reply = await this.call(this.plan.tokenRequest, spec.token.success);
+    const data = parseJson(reply.text);
+    let token;
+    try {
+      token = String(lookup(data, spec.token.value));
+    } catch {
+      throw new Failed(STATUS.REJECTED, `token reply has no ${spec.token.value}`, reply.status);
+    }
+    let ttl = spec.token.default_ttl || 3600;
+    if (spec.token.expires_in) {
+      try {
+        const value = Number(lookup(data, spec.token.expires_in));
+        if (Number.isFinite(value)) ttl = value;
+      } catch {
+        // no lifetime in the reply: keep the default
+      }
+    }
+    this.plan.redactor.add([token]);
+    TOKENS.put(cacheKey, token, ttl);
+    return token;
+  }
+
+  requestsWith(token) {
+    if (token === null) return this.plan.requests;
+    return renderRequest(this.plan.spec, this.plan.spec.request, { ...this.plan.context, token });
+  }
+
+  async sendOne(index, request) {
+    const { spec } = this.plan;
+    const refreshRule = spec.token ? spec.token.refresh_on : undefined;
+    try {
+      return (await this.call(request, spec.success)).status;
+    } catch (failed) {
+      const stale = refreshRule && failed instanceof Failed && failed.replyText !== null && ruleHolds(parseJson(failed.replyText), refreshRule);
+      if (!stale) throw failed;
+      // The cached token was revoked early: fetch a fresh one and try this request once more.
+      const token = await this.fetchToken(true);
+      return (await this.call(this.requestsWith(token)[index], spec.success)).status;
+    }
+  }
+
+  async run() {
+    const token = this.plan.spec.token ? await this.fetchToken() : null;
+    const requests = this.requestsWith(token);
+    let lastStatus = null;
+    const failures = [];
+    // Every target gets its message even when an earlier one failed (Chronocat's several QQ ids).
+    for (const [index, request] of requests.entries()) {
+      try {
+        lastStatus = await this.sendOne(index, request);
+      } catch (failed) {
+        if (!(failed instanceof Failed)) throw failed;
+        failures.push(failed);
+      }
+    }
+    if (failures.length) {
+      const first = failures[0];
+      if (requests.length > 1) first.error = `${failures.length} of ${requests.length} targets failed; first: ${first.error}`;
+      throw first;
+    }
+    return lastStatus;
+  }
+}
+
+/** Runs one channel to completion; every failure becomes a result, never a rejection. */
+async function deliver(plan, timeout) {
+  const started = performance.now();
+  const { name } = plan.spec;
+  const redact = (text) => {
+    const masked = plan.redactor.text(text);
+    return masked.length <= MAX_ERROR_CHARS ? masked : `${masked.slice(0, MAX_ERROR_CHARS - 1)}…`;
+  };
+  const delivery = new Delivery(plan, timeout);
+  let result;
+  try {
+    if (plan.error) throw new Failed(plan.errorStatus, plan.error);
+    const httpStatus = await delivery.run();
+    result = channelResult(name, true, STATUS.DELIVERED, null, delivery.attempts, 0, httpStatus);
+  } catch (failed) {
+    if (failed instanceof Failed) {
+      result = channelResult(name, false, failed.status, redact(failed.error), delivery.attempts, 0, failed.httpStatus);
+    } else {
+      // A bug in a hook or spec must not take other channels down.
+      result = channelResult(name, false, STATUS.INTERNAL_ERROR, redact(`${failed.name}: ${failed.message}`), delivery.attempts);
+    }
+  }
+  result.elapsed_ms = Math.round(performance.now() - started);
+  if (result.ok) log.info(`${plan.spec.display_name}: delivered (${result.elapsed_ms} ms)`);
+  else log.warning(`${plan.spec.display_name}: ${result.status}: ${result.error}`);
+  return result;
+}
+
+module.exports = { deliver };

@@ -1,0 +1,38 @@
+'use strict';
+// SMTP server and recipients: SMTP_SERVER (host:port) + SMTP_SSL, or a well-known SMTP_SERVICE.
+
+const { ConfigError, isTrue } = require('../config');
+
+// Service names match loosely, as nodemailer's well-known list does: "QQ Mail" == "qqmail".
+const serviceKey = (name) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+function server({ env, data }) {
+  const address = (env.SMTP_SERVER || '').trim();
+  if (address) {
+    const ssl = isTrue(env.SMTP_SSL || '');
+    const cut = address.lastIndexOf(':');
+    const host = cut >= 0 ? address.slice(0, cut) : address;
+    const port = cut >= 0 ? address.slice(cut + 1) : '';
+    if (port && !/^[0-9]+$/.test(port)) throw new ConfigError('SMTP_SERVER must be host or host:port');
+    return [host, port ? Number(port) : ssl ? 465 : 25, ssl];
+  }
+  const name = env.SMTP_SERVICE || '';
+  const services = {};
+  for (const [key, value] of Object.entries((data && data.services) || {})) services[serviceKey(key)] = value;
+  const known = services[serviceKey(name)];
+  if (!known) throw new ConfigError(`SMTP_SERVICE '${name}' is not a known provider; set SMTP_SERVER=host:port instead`);
+  return [known.host, Number(known.port), Boolean(known.ssl)];
+}
+
+function recipients({ env }) {
+  const listed = [env.SMTP_EMAIL_TO || '', env.SMTP_TO || ''].filter(Boolean).join(';');
+  const found = listed.split(/[;；,]/).map((p) => p.trim()).filter(Boolean);
+  return found.length ? found : [env.SMTP_EMAIL];
+}
+
+function smtp_server(input) {
+  const [host, port, ssl] = server(input);
+  return { scheme: ssl ? 'smtps' : 'smtp', host, port, recipients: recipients(input) };
+}
+
+module.exports = { smtp_server, serviceKey };

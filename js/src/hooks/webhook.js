@@ -1,0 +1,111 @@
+'use strict';
+// Custom webhook: WEBHOOK_URL / WEBHOOK_BODY / WEBHOOK_HEADERS with $title and $content placeholders.
+// The body template is parsed first and the message substituted afterwards, so nothing in a title or
+// content can change the body's structure; a value that is literal JSON in the template keeps its type.
+
+const { ConfigError } = require('../config');
+const { pct } = require('../wire');
+
+// Keys are ASCII words; a value runs until the next line that starts a key, so JSON values may span lines.
+const FIELD = /(\w+):[ \t\n\r\f\v]*((?:(?!\n\w+:)[\s\S])*)/g;
+const PLACEHOLDER = /\$(title|content)/g;
+const SPACE = ' \t\n\r\f\v';
+// Header values that are never credentials; every other header value is treated as a secret.
+const PLAIN_HEADERS = new Set(['content-type', 'accept', 'user-agent', 'accept-language', 'cache-control']);
+
+// The same ASCII white space as the Python hook (String.trim also strips Unicode spaces).
+function strip(text) {
+  let start = 0;
+  let end = text.length;
+  while (start < end && SPACE.includes(text[start])) start += 1;
+  while (end > start && SPACE.includes(text[end - 1])) end -= 1;
+  return text.slice(start, end);
+}
+
+const substitute = (template, title, content) => template.replace(PLACEHOLDER, (_, which) => (which === 'title' ? title : content));
+
+function fill(node, title, content) {
+  if (typeof node === 'string') return substitute(node, title, content);
+  if (Array.isArray(node)) return node.map((item) => fill(item, title, content));
+  if (node !== null && typeof node === 'object') {
+    const out = {};
+    for (const [key, value] of Object.entries(node)) out[key] = fill(value, title, content);
+    return out;
+  }
+  return node;
+}
+
+function parseFields(body, title, content) {
+  const fields = {};
+  for (const [, key, raw] of body.matchAll(FIELD)) {
+    const template = strip(raw);
+    let parsed;
+    try {
+      parsed = JSON.parse(template);
+    } catch {
+      fields[key] = substitute(template, title, content);
+      continue;
+    }
+    fields[key] = fill(parsed, title, content);
+  }
+  return fields;
+}
+
+function parseHeaders(text) {
+  const headers = {};
+  for (const line of text.split(/\r\n|\n|\r/)) {
+    const cut = line.indexOf(':');
+    if (cut < 0) continue;
+    const name = strip(line.slice(0, cut));
+    const value = strip(line.slice(cut + 1));
+    if (!name) continue;
+    const existing = Object.keys(headers).find((k) => k.toLowerCase() === name.toLowerCase());
+    if (existing) headers[existing] = `${headers[existing]}, ${value}`;
+    else headers[name] = value;
+  }
+  return headers;
+}
+
+function encodingFor(contentType, body) {
+  const kind = strip(contentType.split(';', 1)[0]).toLowerCase();
+  if (kind === 'application/json' || kind.endsWith('+json')) return 'json';
+  if (kind === 'application/x-www-form-urlencoded') return 'form';
+  if (kind === 'multipart/form-data') return 'multipart';
+  if (kind === '' && new RegExp(FIELD.source).test(body)) return 'form';
+  return 'text';
+}
+
+// The URL often carries a token (path or query); keep scheme and host readable, mask the rest.
+function urlSecrets(url) {
+  const origin = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+/.exec(url);
+  const tail = origin ? url.slice(origin[0].length) : url;
+  return tail.split(/\$(title|content)/).filter((piece) => piece.length >= 6 && piece !== 'title' && piece !== 'content');
+}
+
+function webhook_request({ env, title, content }) {
+  const urlTemplate = env.WEBHOOK_URL;
+  const bodyTemplate = env.WEBHOOK_BODY || '';
+  if (!new RegExp(PLACEHOLDER.source).test(urlTemplate) && !new RegExp(PLACEHOLDER.source).test(bodyTemplate)) {
+    throw new ConfigError('WEBHOOK_URL or WEBHOOK_BODY must contain $title or $content');
+  }
+  const url = urlTemplate.replace(PLACEHOLDER, (_, which) => pct(which === 'title' ? title : content));
+  let headers = parseHeaders(env.WEBHOOK_HEADERS || '');
+  const contentType = strip(env.WEBHOOK_CONTENT_TYPE || '');
+  const encoding = bodyTemplate ? encodingFor(contentType, bodyTemplate) : 'none';
+  let body = null;
+  if (encoding === 'text') body = substitute(bodyTemplate, title, content);
+  else if (encoding !== 'none') body = parseFields(bodyTemplate, title, content);
+  if (encoding === 'multipart') {
+    // The boundary is chosen when the body is encoded; a Content-Type from WEBHOOK_HEADERS cannot name it.
+    headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'content-type'));
+  }
+  const hasType = Object.keys(headers).some((k) => k.toLowerCase() === 'content-type');
+  if (contentType && encoding !== 'multipart' && encoding !== 'none' && !hasType) headers['Content-Type'] = contentType;
+  const secrets = [
+    ...urlSecrets(urlTemplate),
+    ...Object.entries(headers).filter(([k, v]) => !PLAIN_HEADERS.has(k.toLowerCase()) && v.length >= 4).map(([, v]) => v),
+  ];
+  return { url, headers, encoding, body, secrets };
+}
+
+module.exports = { webhook_request, parseFields, parseHeaders };

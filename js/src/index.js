@@ -1,0 +1,14 @@
+'use strict';
+// mcp-push for Node: the same channel specs and behaviour as the Python runtime.
+//   const { send, plan, sendNotify } = require('mcp-push');
+
+const { plan, dispatch, send } = require('./api');
+const { SendResult, STATUS } = require('./result');
+const { useDispatcher } = require('./transports/http');
+
+/** QingLong's signature: sendNotify(text, desp, params = {}); resolves to per-channel results. */
+function sendNotify(text, desp, params = {}) {
+  return send(text, desp, { params });
+}
+
+module.exports = { send, sendNotify, plan, dispatch, SendResult, STATUS, useDispatcher, version: require('../package.json').version };

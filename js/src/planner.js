@@ -1,0 +1,109 @@
+'use strict';
+// Turns a channel spec, its env and a message into the exact requests that would go on the wire.
+
+const { ConfigError, missingConfig } = require('./config');
+const { runHook } = require('./hooks');
+const { Redactor } = require('./redact');
+const { loadSettings } = require('./specs');
+const { OMIT, lookup, render, renderTree } = require('./templates');
+const { appendQuery, encodeBody, normalizeUrl } = require('./wire');
+
+function plannedRequest(channel, method, url, headers, body, step = 'send', proxy = null) {
+  return { channel, step, method, url, headers, body, proxy };
+}
+
+/** The plan entry shape shared with Python's PlannedRequest.to_dict(). */
+function requestToDict(request) {
+  const out = {
+    channel: request.channel,
+    step: request.step,
+    method: request.method,
+    url: request.url,
+    headers: { ...request.headers },
+    body: request.body,
+  };
+  if (request.proxy) out.proxy = request.proxy;
+  return out;
+}
+
+function renderMap(node, context) {
+  if (!node) return {};
+  if ('$ref' in node && Object.keys(node).length === 1) {
+    const value = lookup(context, node.$ref) || {};
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [String(k), String(v)]));
+  }
+  const out = {};
+  for (const [key, child] of Object.entries(node)) {
+    const value = renderTree(child, context);
+    if (value !== OMIT) out[key] = typeof value === 'string' ? value : String(value);
+  }
+  return out;
+}
+
+const hasHeader = (headers, name) => Object.keys(headers).some((k) => k.toLowerCase() === name.toLowerCase());
+
+/** Renders one request template; `for_each` yields one request per item of a context list. */
+function renderRequest(spec, request, context, step = 'send') {
+  const items = 'for_each' in request ? [...lookup(context, request.for_each)] : [undefined];
+  return items.map((item) => {
+    const ctx = item === undefined ? context : { ...context, item };
+    const method = render(request.method, ctx).toUpperCase();
+    let url = normalizeUrl(render(request.url, ctx));
+    url = appendQuery(url, renderMap(request.query, ctx));
+    const headers = renderMap(request.headers, ctx);
+    let bodyTree = 'body' in request ? renderTree(request.body, ctx) : null;
+    if (bodyTree === OMIT) bodyTree = null;
+    let body;
+    if (spec.transport === 'http') {
+      const encoding = render(request.encoding || (bodyTree !== null ? 'json' : 'none'), ctx);
+      const [text, contentType] = encodeBody(encoding, bodyTree);
+      body = text;
+      if (contentType && !hasHeader(headers, 'Content-Type')) headers['Content-Type'] = contentType;
+    } else {
+      body = bodyTree;
+    }
+    const proxy = request.proxy ? render(request.proxy, ctx) : '';
+    return plannedRequest(spec.name, method, url, headers, body, step, proxy || null);
+  });
+}
+
+/** The template context, and the secrets the hook derived (masked like the env secrets). */
+function buildContext(spec, env, title, content, params, now) {
+  let hookValues = {};
+  let derived = [];
+  if (spec.hook) {
+    hookValues = { ...runHook(spec.hook, { env, title, content, now, params: { ...params }, data: spec.data }) };
+    derived = (hookValues.secrets || []).map(String);
+    delete hookValues.secrets;
+  }
+  const context = { title, content, env, params: { ...params }, hook: hookValues, token: loadSettings().token_placeholder };
+  return [context, derived];
+}
+
+function planChannel(spec, env, title, content, params, now) {
+  const redactor = new Redactor(spec.secretEnv.map((name) => env[name]));
+  const plan = { spec, context: {}, redactor, tokenRequest: null, requests: [], error: null, errorStatus: 'config_error' };
+  const missing = missingConfig(spec, env);
+  if (missing.length) {
+    plan.error = `${spec.name} is missing ${missing.join(', ')}`;
+    return plan;
+  }
+  try {
+    const [context, derived] = buildContext(spec, env, title, content, params, now);
+    plan.context = context;
+    redactor.add(derived);
+    if (spec.token) plan.tokenRequest = renderRequest(spec, spec.token.request, context, 'token')[0];
+    plan.requests = renderRequest(spec, spec.request, context);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      plan.error = redactor.text(error.message);
+    } else {
+      // A broken hook or template fails this channel only.
+      plan.error = redactor.text(`${error.name}: ${error.message}`);
+      plan.errorStatus = 'internal_error';
+    }
+  }
+  return plan;
+}
+
+module.exports = { planChannel, renderRequest, buildContext, requestToDict };

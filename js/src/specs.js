@@ -1,0 +1,76 @@
+'use strict';
+// Loads and validates the channel specs once per process.
+
+const { readSpecSource } = require('./specSource');
+
+class SpecError extends Error {}
+
+let cache = null;
+
+function envVar(name, props) {
+  return { name, required: false, secret: false, default: '', type: 'string', ...props };
+}
+
+function validateSpec(data, source, validate) {
+  if (validate && !validate(data)) {
+    const first = validate.errors[0];
+    const where = first.instancePath.replace(/^\//, '') || '(top level)';
+    throw new SpecError(`${source}: ${where}: ${first.message}`);
+  }
+  const env = {};
+  for (const [name, props] of Object.entries(data.env)) env[name] = envVar(name, props);
+  const referenced = [...data.active_when, ...(data.require_one_of || []).flat()];
+  const unknown = [...new Set(referenced.filter((n) => !(n in env)))].sort();
+  if (unknown.length) throw new SpecError(`${source}: active_when/require_one_of name undeclared env vars: ${unknown.join(', ')}`);
+  if (source.replace(/^.*\//, '').replace(/\.yaml$/, '') !== data.name) {
+    throw new SpecError(`${source}: name '${data.name}' must match the file name`);
+  }
+  return {
+    name: data.name,
+    display_name: data.display_name,
+    docs: data.docs,
+    env,
+    active_when: data.active_when,
+    require_one_of: data.require_one_of || [],
+    request: data.request,
+    success: data.success,
+    limits: data.limits,
+    hook: data.hook || null,
+    transport: data.transport || 'http',
+    token: data.token || null,
+    error_paths: data.error_paths || [],
+    data: data.data || {},
+    secretEnv: Object.keys(env).filter((n) => env[n].secret),
+  };
+}
+
+function load() {
+  if (cache) return cache;
+  const source = readSpecSource();
+  let validate = null;
+  if (!source.validated) {
+    // Bundles are validated at build time; a checkout is validated here, once.
+    const Ajv2020 = require('ajv/dist/2020');
+    validate = new Ajv2020({ allErrors: false, strict: false }).compile(source.schema);
+  }
+  const channels = {};
+  for (const [file, data] of Object.entries(source.channels)) {
+    const spec = validateSpec(data, `spec/channels/${file}`, validate);
+    channels[spec.name] = spec;
+  }
+  const settings = { ...source.settings, env: {} };
+  for (const [name, props] of Object.entries(source.settings.env || {})) settings.env[name] = envVar(name, props);
+  cache = { channels, settings };
+  return cache;
+}
+
+const loadChannels = () => load().channels;
+const loadSettings = () => load().settings;
+
+function knownEnvNames() {
+  const names = new Set(Object.keys(loadSettings().env));
+  for (const spec of Object.values(loadChannels())) for (const name of Object.keys(spec.env)) names.add(name);
+  return names;
+}
+
+module.exports = { SpecError, loadChannels, loadSettings, knownEnvNames, validateSpec };

@@ -1,0 +1,96 @@
+'use strict';
+// Decides from a vendor's reply whether a message was delivered, as the spec's `success` block says.
+
+const MISSING = Symbol('missing');
+
+function get(data, path) {
+  let value = data;
+  for (const step of path.split('.')) {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, step)) {
+      value = value[step];
+    } else if (Array.isArray(value) && /^[0-9]+$/.test(step) && Number(step) < value.length) {
+      value = value[Number(step)];
+    } else {
+      return MISSING;
+    }
+  }
+  return value;
+}
+
+// Python's truthiness (empty list/object false), so both runtimes read `truthy` alike.
+function truthy(value) {
+  if (Array.isArray(value)) return value.length > 0;
+  if (value !== null && typeof value === 'object') return Object.keys(value).length > 0;
+  return Boolean(value);
+}
+
+function ruleHolds(data, rule) {
+  const value = get(data, rule.path);
+  if (value === MISSING) return false;
+  if ('equals' in rule) {
+    // 0 and "0" are the same answer from vendors loose with types; true is not 1.
+    const expected = rule.equals;
+    if (typeof value === 'boolean' || typeof expected === 'boolean') return value === expected;
+    if (value === null || expected === null) return value === expected;
+    return value === expected || (typeof value !== 'object' && String(value) === String(expected));
+  }
+  if ('in' in rule) return rule.in.some((option) => ruleHolds(data, { path: rule.path, equals: option }));
+  if ('truthy' in rule) return truthy(value);
+  if ('nonempty' in rule) {
+    if (typeof value === 'string' || Array.isArray(value)) return value.length > 0;
+    return value !== null && typeof value === 'object' && Object.keys(value).length > 0;
+  }
+  throw new Error(`rule has no test: ${JSON.stringify(rule)}`);
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return MISSING;
+  }
+}
+
+function describe(rule, data) {
+  const value = get(data, rule.path);
+  const shown = value === MISSING ? 'missing' : JSON.stringify(value);
+  if ('equals' in rule) return `${rule.path}=${shown}, expected ${JSON.stringify(rule.equals)}`;
+  if ('in' in rule) return `${rule.path}=${shown}, expected one of ${JSON.stringify(rule.in)}`;
+  if ('truthy' in rule) return `${rule.path}=${shown}, expected a true value`;
+  return `${rule.path}=${shown}, expected a non-empty value`;
+}
+
+/** [delivered?, why not]. */
+function evaluate(success, status, text) {
+  const allowed = success.status;
+  if (allowed && !allowed.includes(status)) return [false, `HTTP ${status}`];
+  if (!allowed && !(status >= 200 && status < 300)) return [false, `HTTP ${status}`];
+  if ('text' in success && text.trim() !== success.text) return [false, `reply is not ${JSON.stringify(success.text)}`];
+  if (success.json || success.json_any) {
+    const data = parseJson(text);
+    if (data === MISSING) return [false, 'reply is not JSON'];
+    for (const rule of success.json || []) if (!ruleHolds(data, rule)) return [false, describe(rule, data)];
+    const anyRules = success.json_any || [];
+    if (anyRules.length && !anyRules.some((r) => ruleHolds(data, r))) {
+      return [false, anyRules.map((r) => describe(r, data)).join(' and ')];
+    }
+  }
+  return [true, null];
+}
+
+/** The vendor's own explanation (not shortened: the caller masks secrets first, then shortens). */
+function vendorMessage(text, paths) {
+  const data = parseJson(text);
+  if (data === MISSING) {
+    const stripped = text.trim();
+    return stripped && stripped.length < 200 && !stripped.includes('<') ? stripped : null;
+  }
+  for (const path of paths) {
+    const value = get(data, path);
+    const empty = value === null || value === '' || (typeof value === 'object' && !truthy(value));
+    if (value !== MISSING && !empty) return typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return null;
+}
+
+module.exports = { evaluate, vendorMessage, ruleHolds, parseJson, MISSING };

@@ -1,0 +1,106 @@
+'use strict';
+// Renders spec templates and body trees with nunjucks, in the subset Jinja2 renders identically:
+// variables, `if`, and the filters below, which the Python runtime registers under the same names.
+// Values are data: a `{{ x }}` inside a title or content is never evaluated.
+
+const nunjucks = require('nunjucks');
+const { pct, toJson } = require('./wire');
+
+const b64 = (v) => Buffer.from(String(v), 'utf8').toString('base64');
+
+function rstrip(value, chars = ' ') {
+  let s = String(value);
+  while (s.length && chars.includes(s[s.length - 1])) s = s.slice(0, -1);
+  return s;
+}
+
+const HTML_ENTITIES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;' };
+
+const FILTERS = {
+  pct: (v) => pct(String(v)),
+  b64,
+  rfc2047: (v) => (String(v) ? `=?utf-8?B?${b64(v)}?=` : ''),
+  replace_all: (v, oldText, newText) => String(v).split(oldText).join(newText),
+  nl2br: (v) => String(v).replace(/\r\n/g, '\n').replace(/\n/g, '<br/>'),
+  html_escape: (v) => String(v).replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]),
+  startswith: (v, prefix) => String(v).startsWith(prefix),
+  rstrip,
+  lower: (v) => String(v).toLowerCase(),
+  chars: (v) => [...String(v)].length, // code points, as Python's len(); not UTF-16 units
+  to_json: toJson,
+};
+
+let environment = null;
+
+function getEnvironment() {
+  if (environment) return environment;
+  environment = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
+  environment.filters = {}; // only the shared filters: a nunjucks-only one would drift from Jinja2
+  for (const [name, fn] of Object.entries(FILTERS)) environment.addFilter(name, fn);
+  return environment;
+}
+
+const compiled = new Map();
+
+function render(source, context) {
+  if (!source.includes('{')) return source; // most leaves are literals
+  let template = compiled.get(source);
+  if (!template) {
+    template = nunjucks.compile(source, getEnvironment());
+    compiled.set(source, template);
+  }
+  return template.render(context);
+}
+
+const OMIT = Symbol('omit');
+
+const isMapping = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Resolves a dotted path like `hook.agentid`; a missing step is a spec error. */
+function lookup(context, path) {
+  let value = context;
+  for (const step of path.split('.')) {
+    if (isMapping(value) && Object.prototype.hasOwnProperty.call(value, step)) value = value[step];
+    else throw new Error(`context has no '${path}'`);
+  }
+  return value;
+}
+
+/** Renders a body tree: template strings, literals, lists, mappings and the $-forms of spec/README.md. */
+function renderTree(node, context) {
+  if (typeof node === 'string') return render(node, context);
+  if (Array.isArray(node)) return node.map((item) => renderTree(item, context)).filter((item) => item !== OMIT);
+  if (isMapping(node)) {
+    if ('$ref' in node) {
+      const value = lookup(context, node.$ref);
+      return value === null || value === undefined ? OMIT : value;
+    }
+    if ('$optional' in node) {
+      const text = render(node.$optional, context);
+      return text === '' ? OMIT : text;
+    }
+    if ('$json' in node) return toJson(renderTree(node.$json, context));
+    if ('$when' in node && !truthy(lookup(context, node.$when))) return OMIT;
+    const result = {};
+    for (const [key, child] of Object.entries(node)) {
+      if (key === '$when') continue;
+      if (key === '$merge') {
+        Object.assign(result, lookup(context, child) || {});
+        continue;
+      }
+      const value = renderTree(child, context);
+      if (value !== OMIT) result[key] = value;
+    }
+    return result;
+  }
+  return node;
+}
+
+// Python's truthiness: empty strings, lists and mappings are false.
+function truthy(value) {
+  if (Array.isArray(value)) return value.length > 0;
+  if (isMapping(value)) return Object.keys(value).length > 0;
+  return Boolean(value);
+}
+
+module.exports = { FILTERS, getEnvironment, render, renderTree, lookup, OMIT, truthy, isMapping };

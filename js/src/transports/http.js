@@ -1,0 +1,88 @@
+'use strict';
+// HTTP transport: sends the planned bytes unchanged, with a timeout on connect, on the headers and on
+// every body read (undici ignores a plain `timeout` option, QingLong's 300 s hang; these apply).
+
+const { Agent, ProxyAgent, interceptors, request } = require('undici');
+const { TransportError } = require('./index');
+
+let injected = null;
+const agents = new Map();
+
+/** Routes every request through `dispatcher` (undici MockAgent in tests); null restores the default. */
+function useDispatcher(dispatcher) {
+  injected = dispatcher;
+}
+
+function agentFor(ms) {
+  if (!agents.has(ms)) {
+    agents.set(ms, new Agent({ connect: { timeout: ms } }).compose(interceptors.redirect({ maxRedirections: 5 })));
+  }
+  return agents.get(ms);
+}
+
+function proxyFor(proxyUrl, ms) {
+  const url = new URL(proxyUrl);
+  const options = { uri: `${url.protocol}//${url.host}`, connect: { timeout: ms }, proxyTls: { timeout: ms } };
+  if (url.username || url.password) {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    options.token = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+  }
+  return new ProxyAgent(options);
+}
+
+// Vendors mean UTF-8 unless they say otherwise (Chinese error messages).
+function decode(buffer, contentType) {
+  const match = /charset=["']?([^;"'\s]+)/i.exec(contentType || '');
+  if (match) {
+    try {
+      return new TextDecoder(match[1]).decode(buffer);
+    } catch {
+      // an unknown charset label: fall through to UTF-8
+    }
+  }
+  return new TextDecoder('utf-8').decode(buffer);
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+// Why a connection failed, in the words both runtimes use (the Python transport classifies alike).
+function failureReason(code, message) {
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
+  if ((code && (code.startsWith('ERR_TLS') || code.includes('CERT'))) || /SSL|TLS|certificate/i.test(message)) return 'TLS failed';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return 'connection reset';
+  return 'connection failed';
+}
+
+async function sendHttp(planned, timeoutS) {
+  const ms = Math.max(1, Math.round(timeoutS * 1000));
+  let proxy = null;
+  let dispatcher = injected;
+  if (!dispatcher) {
+    proxy = planned.proxy ? proxyFor(planned.proxy, ms) : null;
+    dispatcher = proxy || agentFor(ms);
+  }
+  try {
+    const response = await request(planned.url, {
+      method: planned.method,
+      headers: planned.headers,
+      body: typeof planned.body === 'string' ? Buffer.from(planned.body, 'utf8') : undefined,
+      headersTimeout: ms,
+      bodyTimeout: ms,
+      dispatcher,
+    });
+    const buffer = Buffer.from(await response.body.arrayBuffer());
+    return { status: response.statusCode, text: decode(buffer, response.headers['content-type']) };
+  } catch (error) {
+    const code = error.code || (error.cause && error.cause.code);
+    if (TIMEOUT_CODES.has(code) || error.name === 'TimeoutError') {
+      throw new TransportError('timeout', `no reply within ${Number(timeoutS)} s`);
+    }
+    const message = `${error.message} ${error.cause ? error.cause.message : ''}`;
+    throw new TransportError('network_error', `${failureReason(code, message)} (${planned.method} ${planned.url})`);
+  } finally {
+    if (proxy) proxy.close().catch(() => {});
+  }
+}
+
+module.exports = { sendHttp, useDispatcher };
