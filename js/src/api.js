@@ -3,13 +3,22 @@
 
 const log = require('./log');
 const { STATUS, SendResult, channelResult } = require('./result');
-const { asText, channelEnv, isConfigured, isTrue, resolveVar } = require('./config');
+const { ConfigError, channelEnv, isConfigured, isTrue, messageText, requestTimeout, resolveVar } = require('./config');
 const { deliver } = require('./deliver');
 const { planChannel, requestToDict } = require('./planner');
 const { loadChannels, loadSettings } = require('./specs');
 
+
 // Extra seconds a channel may run past its own request timeouts before it is reported as hung.
 const JOIN_MARGIN_S = 5;
+// Round trips one request may take, each allowed the full timeout (an SMTP send is a dialogue).
+const ROUND_TRIPS = { http: 2, console: 1, smtp: 8 };
+
+/** Seconds a channel may take before it is reported as hung (a stale token costs two more requests). */
+function timeBudget(channelPlan, timeout) {
+  const requests = channelPlan.requests.length + (channelPlan.tokenRequest ? 3 : 0);
+  return timeout * Math.max(requests, 1) * ROUND_TRIPS[channelPlan.spec.transport] + JOIN_MARGIN_S;
+}
 
 const setting = (name, source) => resolveVar(loadSettings().env[name], source);
 
@@ -39,8 +48,8 @@ function skipReason(title, content, source) {
  */
 function plan(title, content, { env = null, now = null, params = null, redact = true } = {}) {
   const source = env === null ? process.env : env;
-  title = asText(title);
-  content = asText(content);
+  title = messageText(title);
+  content = messageText(content);
   if (skipReason(title, content, source)) return [];
   const at = now === null ? Date.now() / 1000 : now;
   const entries = [];
@@ -68,8 +77,8 @@ function withDeadline(promise, ms, onTimeout) {
 
 /** Sends to every configured channel (or the named subset) concurrently; always resolves to results. */
 async function dispatch(title, content, source, { params = null, channels = null, now = null } = {}) {
-  title = asText(title);
-  content = asText(content);
+  title = messageText(title);
+  content = messageText(content);
   const targets = configuredChannels(source, channels);
   const reason = skipReason(title, content, source);
   if (reason) {
@@ -77,28 +86,34 @@ async function dispatch(title, content, source, { params = null, channels = null
     return new SendResult(targets.map(([spec]) => channelResult(spec.name, false, STATUS.SKIPPED, reason)), reason);
   }
   if (!targets.length) {
-    log.warning('no push channel is configured; see docs/CHANNEL_CONFIG.md');
+    log.warning("no push channel is configured; see the channel table in mcp-push's README");
     return new SendResult([], 'no channel is configured');
+  }
+  let timeout;
+  try {
+    timeout = requestTimeout(setting('MCP_PUSH_TIMEOUT', source));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    log.warning(error.message);
+    return new SendResult(targets.map(([spec]) => channelResult(spec.name, false, STATUS.CONFIG_ERROR, error.message)));
   }
   if (isTrue(setting('HITOKOTO', source))) {
     const { fetchQuote } = require('./hitokoto');
     const quote = await fetchQuote();
     if (quote) content = `${content}\n\n${quote}`;
   }
-  let timeout = Number(setting('MCP_PUSH_TIMEOUT', source));
-  if (!Number.isFinite(timeout) || timeout <= 0) timeout = Number(loadSettings().env.MCP_PUSH_TIMEOUT.default);
   const at = now === null ? Date.now() / 1000 : now;
   const plans = targets.map(([spec, env]) => planChannel(spec, env, title, content, params || {}, at));
   const started = performance.now();
   const results = await Promise.all(
     plans.map((channelPlan) => {
-      const requests = channelPlan.requests.length + (channelPlan.tokenRequest ? 1 : 0);
-      const budget = timeout * Math.max(requests, 1) * 2 + JOIN_MARGIN_S;
+      const budget = timeBudget(channelPlan, timeout);
       const guarded = deliver(channelPlan, timeout).catch((error) =>
-        channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), 0),
+        channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), channelPlan.attempts),
       );
+      // Still running at the deadline: it may deliver late, but the caller is not kept waiting for it.
       return withDeadline(guarded, budget * 1000, () =>
-        channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${budget} s`, 0, Math.round(performance.now() - started)),
+        channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${budget} s`, channelPlan.attempts, Math.round(performance.now() - started)),
       );
     }),
   );

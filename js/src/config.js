@@ -12,6 +12,18 @@ function asText(value) {
   return String(value);
 }
 
+/** Title or content as text, made well-formed (a lone surrogate becomes U+FFFD), as the Python side. */
+const messageText = (value) => asText(value).toWellFormed();
+
+/** MCP_PUSH_TIMEOUT in seconds: a finite number above zero, or a ConfigError naming the variable. */
+function requestTimeout(text) {
+  const value = text.trim() === '' ? NaN : Number(text);
+  if (!(value > 0 && Number.isFinite(value))) {
+    throw new ConfigError(`MCP_PUSH_TIMEOUT must be a positive number of seconds, got '${text}'`);
+  }
+  return value;
+}
+
 const isTrue = (value) => !FALSE_WORDS.has(value.trim().toLowerCase());
 
 function resolveVar(variable, source) {
@@ -40,4 +52,4 @@ function missingConfig(spec, env) {
   return missing;
 }
 
-module.exports = { ConfigError, asText, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig };
+module.exports = { ConfigError, asText, messageText, requestTimeout, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig };

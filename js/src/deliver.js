@@ -27,7 +27,6 @@ class Delivery {
   constructor(plan, timeout) {
     this.plan = plan;
     this.timeout = timeout;
-    this.attempts = 0;
     this.send = transportFor(plan.spec.transport);
   }
 
@@ -35,8 +34,12 @@ class Delivery {
     return this.plan.spec.error_paths.length ? this.plan.spec.error_paths : loadSettings().error_paths;
   }
 
+  get attempts() {
+    return this.plan.attempts;
+  }
+
   async call(request, success) {
-    this.attempts += 1;
+    this.plan.attempts += 1;
     let reply;
     try {
       reply = await this.send(request, this.timeout);

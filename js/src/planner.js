@@ -82,7 +82,8 @@ function buildContext(spec, env, title, content, params, now) {
 
 function planChannel(spec, env, title, content, params, now) {
   const redactor = new Redactor(spec.secretEnv.map((name) => env[name]));
-  const plan = { spec, context: {}, redactor, tokenRequest: null, requests: [], error: null, errorStatus: 'config_error' };
+  // attempts: requests made so far, counted as they happen (a hung channel still reports them).
+  const plan = { spec, context: {}, redactor, tokenRequest: null, requests: [], error: null, errorStatus: 'config_error', attempts: 0 };
   const missing = missingConfig(spec, env);
   if (missing.length) {
     plan.error = `${spec.name} is missing ${missing.join(', ')}`;

@@ -10,7 +10,9 @@ const registry = new Set(); // every secret form this process has seen, for the 
 function forms(secret) {
   const plus = pct(secret).replace(/%20/g, '+');
   const keepSlashColon = pct(secret).replace(/%2F/g, '/').replace(/%3A/g, ':');
-  return [secret, pct(secret), plus, keepSlashColon, JSON.stringify(secret).slice(1, -1)].filter(Boolean);
+  const json = JSON.stringify(secret).slice(1, -1);
+  const asciiJson = json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return [secret, pct(secret), plus, keepSlashColon, json, asciiJson].filter(Boolean);
 }
 
 class Redactor {

@@ -40,6 +40,8 @@ function ruleHolds(data, rule) {
     if (typeof value === 'string' || Array.isArray(value)) return value.length > 0;
     return value !== null && typeof value === 'object' && Object.keys(value).length > 0;
   }
+  // Every item of a list passes the inner rule (WxPusher reports each recipient separately).
+  if ('all' in rule) return Array.isArray(value) && value.every((item) => ruleHolds(item, rule.all));
   throw new Error(`rule has no test: ${JSON.stringify(rule)}`);
 }
 
@@ -57,6 +59,7 @@ function describe(rule, data) {
   if ('equals' in rule) return `${rule.path}=${shown}, expected ${JSON.stringify(rule.equals)}`;
   if ('in' in rule) return `${rule.path}=${shown}, expected one of ${JSON.stringify(rule.in)}`;
   if ('truthy' in rule) return `${rule.path}=${shown}, expected a true value`;
+  if ('all' in rule) return `${rule.path}=${shown}, expected every item to have ${rule.all.path} as required`;
   return `${rule.path}=${shown}, expected a non-empty value`;
 }
 

@@ -22,6 +22,8 @@ const FILTERS = {
   rfc2047: (v) => (String(v) ? `=?utf-8?B?${b64(v)}?=` : ''),
   replace_all: (v, oldText, newText) => String(v).split(oldText).join(newText),
   nl2br: (v) => String(v).replace(/\r\n/g, '\n').replace(/\n/g, '<br/>'),
+  // Line breaks become spaces: for header fields such as an e-mail subject.
+  one_line: (v) => String(v).replace(/\r\n/g, ' ').replace(/[\r\n]/g, ' '),
   html_escape: (v) => String(v).replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]),
   startswith: (v, prefix) => String(v).startsWith(prefix),
   rstrip,

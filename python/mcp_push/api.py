@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import result as R
-from .config import as_text, channel_env, is_configured, is_true, resolve_var
+from .config import ConfigError, channel_env, is_configured, is_true, message_text, request_timeout, resolve_var
 from .deliver import deliver
 from .planner import ChannelPlan, plan_channel
 from .specs import ChannelSpec, known_env_names, load_channels, load_settings
@@ -20,6 +20,15 @@ log = logging.getLogger("mcp_push")
 
 # Extra seconds a channel thread may run past its own request timeouts before it is reported as hung.
 JOIN_MARGIN_S = 5.0
+# Round trips one request may take, each allowed the full timeout (an SMTP send is a dialogue).
+ROUND_TRIPS = {"http": 2, "console": 1, "smtp": 8}
+
+
+def time_budget(channel_plan: ChannelPlan, timeout: float) -> float:
+    """Seconds a channel may take before it is reported as hung: every request it may make (a stale
+    token costs two more) times its round trips, plus a margin."""
+    requests = len(channel_plan.requests) + (3 if channel_plan.token_request else 0)
+    return timeout * max(requests, 1) * ROUND_TRIPS[channel_plan.spec.transport] + JOIN_MARGIN_S
 
 
 def _setting(name: str, source: Mapping[str, Any]) -> str:
@@ -77,7 +86,7 @@ def plan(
     secrets are masked; redact=False is for tests and conformance.
     """
     source = os.environ if env is None else env
-    title, content = as_text(title), as_text(content)
+    title, content = message_text(title), message_text(content)
     if _skip_reason(title, content, source):
         return []
     entries: list[dict[str, Any]] = []
@@ -103,7 +112,7 @@ def dispatch(
 
     `now` fixes the clock signatures use (tests and conformance); by default it is the current time.
     """
-    title, content = as_text(title), as_text(content)
+    title, content = message_text(title), message_text(content)
     targets = configured_channels(source, channels)
     reason = _skip_reason(title, content, source)
     if reason:
@@ -112,18 +121,19 @@ def dispatch(
             [R.ChannelResult(spec.name, False, R.SKIPPED, reason) for spec, _ in targets], skipped=reason
         )
     if not targets:
-        log.warning("no push channel is configured; see docs/CHANNEL_CONFIG.md")
+        log.warning("no push channel is configured; see the channel table in mcp-push's README")
         return R.SendResult([], skipped="no channel is configured")
+    try:
+        timeout = request_timeout(_setting("MCP_PUSH_TIMEOUT", source))
+    except ConfigError as exc:
+        log.warning("%s", exc)
+        return R.SendResult([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in targets])
     if is_true(_setting("HITOKOTO", source)):
         from .hitokoto import fetch_quote
 
         quote = fetch_quote()
         if quote:
             content = f"{content}\n\n{quote}"
-    try:
-        timeout = float(_setting("MCP_PUSH_TIMEOUT", source))
-    except ValueError:
-        timeout = float(load_settings()["env"]["MCP_PUSH_TIMEOUT"].default)
     now = time.time() if now is None else now
     plans = [plan_channel(spec, env, title, content, params or {}, now) for spec, env in targets]
     return R.SendResult(_run_concurrently(plans, timeout))
@@ -144,22 +154,27 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.Channe
         thread.start()
     started = time.monotonic()
     for index, (thread, channel_plan) in enumerate(zip(threads, plans, strict=True)):
-        requests = len(channel_plan.requests) + (1 if channel_plan.token_request else 0)
-        budget = timeout * max(requests, 1) * 2 + JOIN_MARGIN_S
+        budget = time_budget(channel_plan, timeout)
         thread.join(max(budget - (time.monotonic() - started), 0))
         if results[index] is None:
+            # Still running: it may deliver late, but the caller is not kept waiting for it.
             results[index] = R.ChannelResult(
-                channel_plan.spec.name, False, R.TIMEOUT, f"no result within {budget:g} s", 0,
+                channel_plan.spec.name, False, R.TIMEOUT, f"no result within {budget:g} s", channel_plan.attempts,
                 round((time.monotonic() - started) * 1000),
             )
     return [r for r in results if r is not None]
 
 
 def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """kwargs named like env vars are config for this call; the rest are vendor params (PushMe date/type)."""
+    """kwargs named like env vars are config for this call; lower-case ones are vendor params (QingLong's
+    PushMe `date` and `type`). An upper-case name no channel reads is a typo: dropped, with a warning,
+    rather than sent to a vendor as a parameter."""
     names = known_env_names()
     config = {k: v for k, v in kwargs.items() if k in names}
-    params = {k: v for k, v in kwargs.items() if k not in names}
+    unknown = sorted(k for k in kwargs if k not in names and k.isupper())
+    if unknown:
+        log.warning("ignored unknown settings: %s", ", ".join(unknown))
+    params = {k: v for k, v in kwargs.items() if k not in names and not k.isupper()}
     return config, params
 
 
@@ -171,5 +186,9 @@ def send(title: str, content: str, ignore_default_config: bool = False, **kwargs
     Other kwargs (QingLong's PushMe `date` and `type`) are passed to channels that take parameters.
     """
     config, params = split_kwargs(kwargs)
-    source: Mapping[str, Any] = config if ignore_default_config else ChainMap(config, os.environ)
+    if ignore_default_config:
+        # QingLong reads SKIP_PUSH_TITLE from the environment whatever the config says.
+        source: Mapping[str, Any] = ChainMap(config, {"SKIP_PUSH_TITLE": os.environ.get("SKIP_PUSH_TITLE", "")})
+    else:
+        source = ChainMap(config, os.environ)
     return dispatch(title, content, source, params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,26 @@ def as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def message_text(value: Any) -> str:
+    """Title or content as text, made well-formed: a lone surrogate (from a mis-decoded file name, say)
+    cannot be encoded as UTF-8, so it becomes U+FFFD, as JavaScript's String.toWellFormed() does."""
+    text = as_text(value)
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def request_timeout(text: str) -> float:
+    """MCP_PUSH_TIMEOUT in seconds: a finite number above zero, or a ConfigError naming the variable."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"MCP_PUSH_TIMEOUT must be a positive number of seconds, got '{text}'")
+    return value
 
 
 def is_true(value: str) -> bool:

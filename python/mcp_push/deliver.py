@@ -34,11 +34,14 @@ class _Delivery:
     def __init__(self, plan: ChannelPlan, timeout: float):
         self.plan = plan
         self.timeout = timeout
-        self.attempts = 0
         self.send = transport_for(plan.spec.transport)
 
+    @property
+    def attempts(self) -> int:
+        return self.plan.attempts
+
     def call(self, request: PlannedRequest, success: dict) -> Reply:
-        self.attempts += 1
+        self.plan.attempts += 1
         try:
             reply = self.send(request, self.timeout)
         except TransportError as exc:

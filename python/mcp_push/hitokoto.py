@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import requests
 
@@ -12,7 +13,17 @@ log = logging.getLogger("mcp_push")
 
 
 def fetch_quote() -> str | None:
+    """The quote, or None when it is not had within the configured timeout (a hard deadline: a server
+    trickling bytes or a slow DNS lookup cannot hold the send up longer)."""
     settings = load_settings()["hitokoto"]
+    found: list[str | None] = [None]
+    worker = threading.Thread(target=lambda: found.__setitem__(0, _fetch(settings)), daemon=True)
+    worker.start()
+    worker.join(settings["timeout"])
+    return found[0]
+
+
+def _fetch(settings: dict) -> str | None:
     try:
         reply = requests.get(settings["url"], timeout=(settings["timeout"], settings["timeout"]))
         data = reply.json()

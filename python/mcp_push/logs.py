@@ -19,11 +19,16 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# Loggers whose records can carry a request URL (with its token) or body.
+REDACTED_LOGGERS = ("mcp_push", "urllib3.connectionpool", "urllib3.util.retry", "requests")
+
+
 def logger() -> logging.Logger:
-    log = logging.getLogger("mcp_push")
-    if not any(isinstance(f, RedactingFilter) for f in log.filters):
-        log.addFilter(RedactingFilter())
-    return log
+    for name in REDACTED_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(RedactingFilter())
+    return logging.getLogger("mcp_push")
 
 
 def log_to_stderr(level: int = logging.INFO) -> None:
@@ -32,6 +37,7 @@ def log_to_stderr(level: int = logging.INFO) -> None:
     if log.handlers or logging.getLogger().handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s mcp-push %(levelname)s %(message)s", "%H:%M:%S"))
     log.addHandler(handler)
     log.setLevel(level)

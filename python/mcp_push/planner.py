@@ -26,6 +26,10 @@ class PlannedRequest:
     step: str = "send"
     proxy: str | None = None
 
+    def __repr__(self) -> str:
+        # URL, headers and body carry credentials; the raw form is for tests, through to_dict().
+        return f"PlannedRequest({self.channel}, {self.step}, {self.method})"
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             "channel": self.channel,
@@ -45,12 +49,16 @@ class ChannelPlan:
     """Everything needed to deliver one channel's message, or why it cannot be."""
 
     spec: ChannelSpec
-    context: dict[str, Any]
-    redactor: Redactor
+    context: dict[str, Any] = field(repr=False)  # holds the env, secrets included
+    redactor: Redactor = field(repr=False)
     token_request: PlannedRequest | None = None
     requests: list[PlannedRequest] = field(default_factory=list)
     error: str | None = None
     error_status: str = "config_error"  # or internal_error: a bug in a hook or spec, not the user's config
+    attempts: int = 0  # requests made so far, counted as they happen (a hung channel still reports them)
+
+    def __repr__(self) -> str:
+        return f"ChannelPlan({self.spec.name}, {len(self.requests)} requests, error={self.error!r})"
 
 
 def _render_map(node: Any, context: dict[str, Any]) -> dict[str, str]:

@@ -22,7 +22,15 @@ _registry: set[str] = set()  # every secret this process has seen, for the loggi
 
 def _forms(secret: str) -> set[str]:
     """The raw value and how it looks once URL- or JSON-encoded."""
-    forms = {secret, pct(secret), quote_plus(secret), quote(secret, safe="/:"), json.dumps(secret)[1:-1]}
+    forms = {
+        secret,
+        pct(secret),
+        quote_plus(secret),
+        quote(secret, safe="/:"),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],  # exception texts quote header values with repr()
+    }
     return {f for f in forms if f}
 
 

@@ -38,6 +38,9 @@ def rule_holds(data: Any, rule: dict[str, Any]) -> bool:
         return bool(value)
     if "nonempty" in rule:
         return isinstance(value, (list, str, dict)) and len(value) > 0
+    if "all" in rule:
+        # Every item of a list passes the inner rule (WxPusher reports each recipient separately).
+        return isinstance(value, list) and all(rule_holds(item, rule["all"]) for item in value)
     raise ValueError(f"rule has no test: {rule}")
 
 
@@ -79,6 +82,8 @@ def _describe(rule: dict[str, Any], data: Any) -> str:
         return f"{rule['path']}={shown}, expected one of {to_json(rule['in'])}"
     if "truthy" in rule:
         return f"{rule['path']}={shown}, expected a true value"
+    if "all" in rule:
+        return f"{rule['path']}={shown}, expected every item to have {rule['all']['path']} as required"
     return f"{rule['path']}={shown}, expected a non-empty value"
 
 

@@ -44,6 +44,11 @@ def _rstrip(value: str, chars: str = " ") -> str:
     return str(value).rstrip(chars)
 
 
+def _one_line(value: str) -> str:
+    """Line breaks (CRLF, CR or LF) become spaces: for header fields such as an e-mail subject."""
+    return str(value).replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+
+
 def _chars(value: str) -> int:
     """Length in Unicode code points (the JS side counts code points too, not UTF-16 units)."""
     return len(str(value))
@@ -59,6 +64,7 @@ FILTERS = {
     "rfc2047": _rfc2047,
     "replace_all": _replace_all,
     "nl2br": _nl2br,
+    "one_line": _one_line,
     "html_escape": _html_escape,
     "startswith": _startswith,
     "rstrip": _rstrip,

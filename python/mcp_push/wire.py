@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -34,9 +35,14 @@ def scalar_text(value: Any) -> str:
     return str(value)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def to_json(value: Any) -> str:
-    """Compact JSON, UTF-8 (no \\u escapes for non-ASCII), keys in the order given."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON, UTF-8 (no \\u escapes for non-ASCII), keys in the order given; a lone surrogate
+    is escaped as \\udXXX, as JSON.stringify does (it cannot be encoded as UTF-8)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def form_encode(fields: dict[str, Any]) -> str:

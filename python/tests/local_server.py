@@ -14,6 +14,8 @@ class Behaviour:
     status: int = 200
     body: str = '{"ok":true,"errcode":0,"code":0,"id":1}'
     delay_s: float = 0.0
+    trickle_s: float = 0.0  # send the body one byte at a time, this far apart (defeats per-read timeouts)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -47,8 +49,16 @@ class VendorServer:
                     self.send_response(behaviour.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
+                    for name, value in behaviour.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if behaviour.trickle_s:
+                        for byte in payload:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(behaviour.trickle_s)
+                    else:
+                        self.wfile.write(payload)
                 except OSError:
                     pass  # the client gave up (timeout test); nothing to report
 

@@ -90,9 +90,18 @@ def test_plain_smtp_upgrades_with_starttls_before_auth_and_delivers(smtp):
     assert server.recorder.auths[0].over_tls and server.recorder.received[0].over_tls
 
 
-def test_server_without_starttls_still_delivers_over_plain_connection(smtp):
-    server = smtp("plain")  # no TLS; allows AUTH in the clear
+def test_server_without_tls_gets_no_password_unless_plaintext_is_allowed(smtp):
+    # Without TLS on offer (a plain relay, or STARTTLS stripped in transit) the password stays home.
+    server = smtp("plain")
     result = push(server.address)
+    assert (result.ok, result.status) == (False, "config_error")
+    assert "SMTP_ALLOW_PLAINTEXT" in result.error
+    assert server.recorder.auths == [] and server.recorder.received == []
+
+
+def test_server_without_starttls_delivers_when_plaintext_is_allowed(smtp):
+    server = smtp("plain")  # no TLS; allows AUTH in the clear
+    result = push(server.address, SMTP_ALLOW_PLAINTEXT="true")
     assert (result.ok, result.status) == (True, "delivered")
     assert server.recorder.events == ["AUTH", "DATA"]
     assert [(a.login, a.password, a.over_tls) for a in server.recorder.auths] == [(USER, PASSWORD, False)]
@@ -101,7 +110,7 @@ def test_server_without_starttls_still_delivers_over_plain_connection(smtp):
 
 def test_password_is_not_sent_in_clear_when_server_only_allows_auth_over_tls(smtp):
     server = smtp("plain_auth_needs_tls")  # no STARTTLS offered and no AUTH advertised without TLS
-    result = push(server.address)
+    result = push(server.address, SMTP_ALLOW_PLAINTEXT="true")
     assert (result.ok, result.status) == (False, "config_error")
     assert "offers no AUTH" in result.error
     assert server.recorder.auths == [] and server.recorder.received == []
@@ -155,7 +164,7 @@ def test_certificate_from_an_untrusted_ca_is_refused(smtp, mode, ssl_flag, tmp_p
 
 
 def test_email_to_lists_every_recipient_split_on_ascii_and_fullwidth_semicolons(smtp):
-    server = smtp("plain")
+    server = smtp("starttls")
     result = push(server.address, SMTP_EMAIL_TO="a@x.test;b@x.test；c@x.test")
     assert result.ok
     [received] = server.recorder.received
@@ -164,7 +173,7 @@ def test_email_to_lists_every_recipient_split_on_ascii_and_fullwidth_semicolons(
 
 
 def test_recipient_defaults_to_the_sender(smtp):
-    server = smtp("plain")
+    server = smtp("starttls")
     assert push(server.address).ok
     assert server.recorder.received[0].rcpt_tos == [USER]
 

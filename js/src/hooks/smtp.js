@@ -32,7 +32,14 @@ function recipients({ env }) {
 
 function smtp_server(input) {
   const [host, port, ssl] = server(input);
-  return { scheme: ssl ? 'smtps' : 'smtp', host, port, recipients: recipients(input) };
+  return {
+    scheme: ssl ? 'smtps' : 'smtp',
+    host,
+    port,
+    recipients: recipients(input),
+    // Only an explicit opt-in lets a password travel unencrypted (stripped STARTTLS, plain relays).
+    plaintext_auth: !ssl && isTrue(input.env.SMTP_ALLOW_PLAINTEXT || ''),
+  };
 }
 
 module.exports = { smtp_server, serviceKey };

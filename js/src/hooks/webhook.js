@@ -10,8 +10,9 @@ const { pct } = require('../wire');
 const FIELD = /(\w+):[ \t\n\r\f\v]*((?:(?!\n\w+:)[\s\S])*)/g;
 const PLACEHOLDER = /\$(title|content)/g;
 const SPACE = ' \t\n\r\f\v';
-// Header values that are never credentials; every other header value is treated as a secret.
-const PLAIN_HEADERS = new Set(['content-type', 'accept', 'user-agent', 'accept-language', 'cache-control']);
+// A header value is a secret when its name says so, or when it is long enough to be a token.
+const SECRET_HEADER = /auth|token|key|secret|sign|cookie|pass|session/i;
+const SECRET_LENGTH = 16;
 
 // The same ASCII white space as the Python hook (String.trim also strips Unicode spaces).
 function strip(text) {
@@ -35,7 +36,18 @@ function fill(node, title, content) {
   return node;
 }
 
+/** A JSON object template is the body itself; otherwise one `key: value` per line. */
 function parseFields(body, title, content) {
+  const whole = strip(body);
+  if (whole.startsWith('{')) {
+    let parsed = null;
+    try {
+      parsed = JSON.parse(whole);
+    } catch {
+      // not JSON: read it as key: value lines
+    }
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return fill(parsed, title, content);
+  }
   const fields = {};
   for (const [, key, raw] of body.matchAll(FIELD)) {
     const template = strip(raw);
@@ -71,15 +83,18 @@ function encodingFor(contentType, body) {
   if (kind === 'application/json' || kind.endsWith('+json')) return 'json';
   if (kind === 'application/x-www-form-urlencoded') return 'form';
   if (kind === 'multipart/form-data') return 'multipart';
-  if (kind === '' && new RegExp(FIELD.source).test(body)) return 'form';
+  if (kind === '' && (new RegExp(FIELD.source).test(body) || strip(body).startsWith('{'))) return 'form';
   return 'text';
 }
 
 // The URL often carries a token (path or query); keep scheme and host readable, mask the rest.
 function urlSecrets(url) {
-  const origin = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+/.exec(url);
+  const origin = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]+)/.exec(url);
   const tail = origin ? url.slice(origin[0].length) : url;
-  return tail.split(/\$(title|content)/).filter((piece) => piece.length >= 6 && piece !== 'title' && piece !== 'content');
+  const secrets = tail.split(/\$(title|content)/).filter((piece) => piece.length >= 6 && piece !== 'title' && piece !== 'content');
+  const at = origin ? origin[1].lastIndexOf('@') : -1;
+  if (at > 0) secrets.push(origin[1].slice(0, at)); // user:password@host
+  return secrets;
 }
 
 function webhook_request({ env, title, content }) {
@@ -94,7 +109,10 @@ function webhook_request({ env, title, content }) {
   const encoding = bodyTemplate ? encodingFor(contentType, bodyTemplate) : 'none';
   let body = null;
   if (encoding === 'text') body = substitute(bodyTemplate, title, content);
-  else if (encoding !== 'none') body = parseFields(bodyTemplate, title, content);
+  else if (encoding !== 'none') {
+    body = parseFields(bodyTemplate, title, content);
+    if (!Object.keys(body).length) throw new ConfigError('WEBHOOK_BODY has no `key: value` lines and is not a JSON object');
+  }
   if (encoding === 'multipart') {
     // The boundary is chosen when the body is encoded; a Content-Type from WEBHOOK_HEADERS cannot name it.
     headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'content-type'));
@@ -103,7 +121,7 @@ function webhook_request({ env, title, content }) {
   if (contentType && encoding !== 'multipart' && encoding !== 'none' && !hasType) headers['Content-Type'] = contentType;
   const secrets = [
     ...urlSecrets(urlTemplate),
-    ...Object.entries(headers).filter(([k, v]) => !PLAIN_HEADERS.has(k.toLowerCase()) && v.length >= 4).map(([, v]) => v),
+    ...Object.entries(headers).filter(([k, v]) => v && (SECRET_HEADER.test(k) || v.length >= SECRET_LENGTH)).map(([, v]) => v),
   ];
   return { url, headers, encoding, body, secrets };
 }

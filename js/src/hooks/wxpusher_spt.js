@@ -11,8 +11,9 @@ function wxpusher_spt_targets({ env }) {
   if (spts.length > MAX_SPTS) {
     throw new ConfigError(`WXPUSHER_SPT_LIST has ${spts.length} SPTs; WxPusher accepts at most ${MAX_SPTS}`);
   }
-  if (spts.length === 1) return { spt: spts[0], spt_list: null };
-  return { spt: null, spt_list: spts };
+  // Each SPT is a credential on its own; the env value as a whole never appears on the wire.
+  if (spts.length === 1) return { spt: spts[0], spt_list: null, secrets: spts };
+  return { spt: null, spt_list: spts, secrets: spts };
 }
 
 module.exports = { wxpusher_spt_targets };

@@ -2,7 +2,7 @@
 // HTTP transport: sends the planned bytes unchanged, with a timeout on connect, on the headers and on
 // every body read (undici ignores a plain `timeout` option, QingLong's 300 s hang; these apply).
 
-const { Agent, ProxyAgent, interceptors, request } = require('undici');
+const { Agent, ProxyAgent, request } = require('undici');
 const { TransportError } = require('./index');
 
 let injected = null;
@@ -15,7 +15,8 @@ function useDispatcher(dispatcher) {
 
 function agentFor(ms) {
   if (!agents.has(ms)) {
-    agents.set(ms, new Agent({ connect: { timeout: ms } }).compose(interceptors.redirect({ maxRedirections: 5 })));
+    // No redirect following: the planned request is the request (a redirect would turn a POST into a GET).
+    agents.set(ms, new Agent({ connect: { timeout: ms } }));
   }
   return agents.get(ms);
 }
@@ -75,6 +76,10 @@ async function sendHttp(planned, timeoutS) {
     return { status: response.statusCode, text: decode(buffer, response.headers['content-type']) };
   } catch (error) {
     const code = error.code || (error.cause && error.cause.code);
+    if (code === 'UND_ERR_INVALID_ARG' || error.name === 'InvalidArgumentError') {
+      // A control character in a header value or a malformed URL: the configuration, not the network.
+      throw new TransportError('config_error', `the request cannot be sent as configured (${error.name})`);
+    }
     if (TIMEOUT_CODES.has(code) || error.name === 'TimeoutError') {
       throw new TransportError('timeout', `no reply within ${Number(timeoutS)} s`);
     }

@@ -12,10 +12,13 @@ async function sendSmtp(planned, timeoutS) {
   const secure = url.protocol === 'smtps:';
   const ms = Math.max(1, Math.round(timeoutS * 1000));
   const user = decodeURIComponent(url.username);
+  const plaintextAllowed = url.search === '?auth=plaintext';
   const transport = nodemailer.createTransport({
     host: url.hostname,
     port: url.port ? Number(url.port) : secure ? 465 : 25,
     secure,
+    // Without TLS on offer (or STARTTLS stripped in transit) the password stays home unless allowed.
+    requireTLS: !secure && Boolean(user) && !plaintextAllowed,
     auth: user ? { user, pass: decodeURIComponent(url.password) } : undefined,
     connectionTimeout: ms,
     greetingTimeout: ms,
@@ -33,6 +36,12 @@ async function sendSmtp(planned, timeoutS) {
     if (info.rejected && info.rejected.length) return { status: 550, text: `refused recipients: ${info.rejected.sort().join(', ')}` };
     return { status: 250, text: '' };
   } catch (error) {
+    if (error.code === 'ETLS' && !secure && !plaintextAllowed) {
+      throw new TransportError(
+        'config_error',
+        'the SMTP server offers no TLS; refusing to send the password unencrypted (use SMTP_SSL=true, or SMTP_ALLOW_PLAINTEXT=true for a trusted relay)',
+      );
+    }
     if (error.responseCode) return { status: error.responseCode, text: String(error.response || error.message) };
     if (TIMEOUT_CODES.has(error.code) || /timeout/i.test(error.message)) {
       throw new TransportError('timeout', `SMTP server gave no reply within ${Number(timeoutS)} s`);

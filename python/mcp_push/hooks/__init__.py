@@ -30,7 +30,7 @@ REGISTRY = {
 
 @dataclass(frozen=True)
 class HookInput:
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # secrets included
     title: str
     content: str
     now: float  # Unix time in seconds

@@ -39,4 +39,11 @@ def recipients(data: HookInput) -> list[str]:
 
 def smtp_server(data: HookInput) -> dict:
     host, port, ssl = _server(data)
-    return {"scheme": "smtps" if ssl else "smtp", "host": host, "port": port, "recipients": recipients(data)}
+    return {
+        "scheme": "smtps" if ssl else "smtp",
+        "host": host,
+        "port": port,
+        "recipients": recipients(data),
+        # Only an explicit opt-in lets a password travel unencrypted (stripped STARTTLS, plain relays).
+        "plaintext_auth": not ssl and is_true(data.env.get("SMTP_ALLOW_PLAINTEXT", "")),
+    }

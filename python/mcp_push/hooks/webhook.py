@@ -26,8 +26,9 @@ _LINES = re.compile(r"\r\n|\n|\r")
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON that both runtimes read")
-# Header values that are never credentials; every other header value is treated as a secret.
-_PLAIN_HEADERS = frozenset({"content-type", "accept", "user-agent", "accept-language", "cache-control"})
+# A header value is a secret when its name says so, or when it is long enough to be a token.
+_SECRET_HEADER = re.compile(r"auth|token|key|secret|sign|cookie|pass|session", re.I)
+_SECRET_LENGTH = 16
 
 
 def _substitute(template: str, title: str, content: str) -> str:
@@ -45,6 +46,15 @@ def _fill(node: Any, title: str, content: str) -> Any:
 
 
 def parse_fields(body: str, title: str, content: str) -> dict[str, Any]:
+    """A JSON object template is the body itself; otherwise one `key: value` per line."""
+    whole = body.strip(_SPACE)
+    if whole.startswith("{"):
+        try:
+            parsed = json.loads(whole, parse_constant=_reject_constant)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return _fill(parsed, title, content)
     fields: dict[str, Any] = {}
     for key, raw in _FIELD.findall(body):
         template = raw.strip(_SPACE)
@@ -81,16 +91,18 @@ def _encoding_for(content_type: str, body: str) -> str:
         return "form"
     if kind == "multipart/form-data":
         return "multipart"
-    if kind == "" and _FIELD.search(body):
+    if kind == "" and (_FIELD.search(body) or body.strip(_SPACE).startswith("{")):
         return "form"
     return "text"
 
 
 def _url_secrets(url: str) -> list[str]:
-    # The URL often carries a token (path or query); keep scheme and host readable, mask the rest.
+    # The URL often carries a token (path or query) or user:password@; keep scheme and host readable.
     parts = urlsplit(url)
     tail = url[len(f"{parts.scheme}://{parts.netloc}") :] if parts.netloc else url
-    return [piece for piece in _PLACEHOLDER.split(tail) if len(piece) >= 6 and piece not in ("title", "content")]
+    secrets = [piece for piece in _PLACEHOLDER.split(tail) if len(piece) >= 6 and piece not in ("title", "content")]
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    return secrets + ([userinfo] if at and userinfo else [])
 
 
 def webhook_request(data: HookInput) -> dict:
@@ -107,6 +119,8 @@ def webhook_request(data: HookInput) -> dict:
         body = _substitute(body_template, data.title, data.content)
     elif encoding != "none":
         body = parse_fields(body_template, data.title, data.content)
+        if not body:
+            raise ConfigError("WEBHOOK_BODY has no `key: value` lines and is not a JSON object")
     if encoding == "multipart":
         # The boundary is chosen when the body is encoded; a Content-Type from WEBHOOK_HEADERS cannot
         # name it, so it is dropped and the encoder's `multipart/form-data; boundary=...` is sent.
@@ -115,5 +129,5 @@ def webhook_request(data: HookInput) -> dict:
     if content_type and encoding not in ("multipart", "none") and not has_type:
         headers["Content-Type"] = content_type
     secrets = _url_secrets(url_template)
-    secrets += [v for k, v in headers.items() if k.lower() not in _PLAIN_HEADERS and len(v) >= 4]
+    secrets += [v for k, v in headers.items() if v and (_SECRET_HEADER.search(k) or len(v) >= _SECRET_LENGTH)]
     return {"url": url, "headers": headers, "encoding": encoding, "body": body, "secrets": secrets}

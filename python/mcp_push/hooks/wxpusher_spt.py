@@ -14,6 +14,7 @@ def wxpusher_spt_targets(data: HookInput) -> dict:
         raise ConfigError("WXPUSHER_SPT_LIST names no SPT: give one to ten SPTs separated by ,")
     if len(spts) > MAX_SPTS:
         raise ConfigError(f"WXPUSHER_SPT_LIST has {len(spts)} SPTs; WxPusher accepts at most {MAX_SPTS}")
+    # Each SPT is a credential on its own; the env value as a whole never appears on the wire.
     if len(spts) == 1:
-        return {"spt": spts[0], "spt_list": None}
-    return {"spt": None, "spt_list": spts}
+        return {"spt": spts[0], "spt_list": None, "secrets": spts}
+    return {"spt": None, "spt_list": spts, "secrets": spts}

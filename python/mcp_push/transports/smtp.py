@@ -30,8 +30,15 @@ def build_message(body: dict) -> EmailMessage:
     return msg
 
 
-def login(client: smtplib.SMTP, user: str, password: str) -> None:
+def login(client: smtplib.SMTP, user: str, password: str, encrypted: bool, plaintext_allowed: bool) -> None:
     """smtplib encodes AUTH as ASCII; non-ASCII credentials go as UTF-8 AUTH PLAIN (RFC 4616) instead."""
+    if not encrypted and not plaintext_allowed:
+        # A server (or someone in between stripping STARTTLS) offered no TLS: keep the password.
+        raise TransportError(
+            "config_error",
+            "the SMTP server offers no TLS; refusing to send the password unencrypted "
+            "(use SMTP_SSL=true, or SMTP_ALLOW_PLAINTEXT=true for a trusted relay)",
+        )
     if not client.has_extn("auth"):
         raise TransportError(
             "config_error", "the SMTP server offers no AUTH on this connection; check SMTP_SERVER and SMTP_SSL"
@@ -58,11 +65,13 @@ def send_smtp(request: PlannedRequest, timeout: float) -> Reply:
             client = smtplib.SMTP(host, port, timeout=timeout)
         with client:
             client.ehlo()
-            if url.scheme == "smtp" and client.has_extn("starttls"):
+            encrypted = url.scheme == "smtps"
+            if not encrypted and client.has_extn("starttls"):
                 client.starttls(context=context)
                 client.ehlo()
+                encrypted = True
             if user:
-                login(client, user, password)
+                login(client, user, password, encrypted, plaintext_allowed=url.query == "auth=plaintext")
             refused = client.send_message(
                 message, from_addr=request.body["from"]["address"], to_addrs=request.body["to"]
             )
