@@ -42,7 +42,8 @@ def send_http(request: PlannedRequest, timeout: float) -> Reply:
             )
         except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, ValueError) as exc:
             # A control character in a header value or a malformed URL: the configuration, not the network.
-            raise TransportError("config_error", f"the request cannot be sent as configured ({type(exc).__name__})") from exc
+            why = f"the request cannot be sent as configured ({type(exc).__name__})"
+            raise TransportError("config_error", why) from exc
         except requests.Timeout as exc:
             raise TransportError("timeout", f"no reply within {timeout:g} s") from exc
         except requests.RequestException as exc:
