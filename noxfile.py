@@ -1,4 +1,5 @@
-"""Developer and CI sessions. `nox` runs lint, tests and the installed-wheel check."""
+"""Developer and CI sessions. `nox` runs them all: lint, the Python tests, the installed-wheel check,
+the Node tests and the cross-runtime conformance suite."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "wheel"]
+nox.options.sessions = ["lint", "tests", "wheel", "js", "conformance"]
 nox.options.reuse_existing_virtualenvs = True
 ROOT = Path(__file__).parent
+JS = ROOT / "js"
+
+
+def npm_ci(session: nox.Session) -> None:
+    """Installs js/ exactly as package-lock.json says (the Node runtime and its build tools)."""
+    with session.chdir(JS):
+        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
 
 
 @nox.session
@@ -22,7 +30,8 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
-    session.run("pytest", *(session.posargs or ["-q"]))
+    # The Python-vs-Node cross-check needs js/node_modules: it runs in the conformance session.
+    session.run("pytest", *(session.posargs or ["-q", "-m", "not crosscheck"]))
 
 
 @nox.session
@@ -36,3 +45,21 @@ def wheel(session: nox.Session) -> None:
         session.install("--force-reinstall", str(wheel_file))
     with tempfile.TemporaryDirectory() as elsewhere, session.chdir(elsewhere):
         session.run("python", str(ROOT / "tools" / "wheel_smoke.py"), env={"MCP_PUSH_SPEC_DIR": ""})
+
+
+@nox.session
+def js(session: nox.Session) -> None:
+    """The Node runtime's own tests (node --test), including the single-file bundle in a bare folder."""
+    npm_ci(session)
+    with session.chdir(JS):
+        session.run("node", "--test", "test/", external=True)
+
+
+@nox.session
+def conformance(session: nox.Session) -> None:
+    """Every conformance case against both runtimes (they must agree exactly), then the randomized
+    cross-check: generated titles and contents must give byte-identical plans in Python and Node."""
+    session.install("-e", ".[test]")
+    npm_ci(session)
+    session.run("python", "tools/conformance.py")
+    session.run("pytest", "-q", "-m", "crosscheck", "python/tests/test_crosscheck.py")

@@ -1,0 +1,53 @@
+'use strict';
+// `npm run build`: dist/sendNotify.js, one file with the specs and every dependency inlined, for a
+// QingLong scripts folder: `require('./sendNotify')` works there with no node_modules.
+// The specs are validated here, once, so the bundle needs neither js-yaml nor ajv at run time.
+
+const path = require('node:path');
+const esbuild = require('esbuild');
+const Ajv2020 = require('ajv/dist/2020');
+const { readSpecSource } = require('./src/specSource');
+
+function embeddedSpecs() {
+  const source = readSpecSource();
+  const validate = new Ajv2020({ strict: false }).compile(source.schema);
+  for (const [file, data] of Object.entries(source.channels)) {
+    if (!validate(data)) throw new Error(`spec/channels/${file}: ${validate.errors[0].instancePath} ${validate.errors[0].message}`);
+  }
+  return { ...source, validated: true };
+}
+
+// Replaces src/specSource.js (which reads spec/ from disk) with the same data, inline.
+const inlineSpecs = (data) => ({
+  name: 'inline-specs',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/specSource$/ }, () => ({ path: 'specSource', namespace: 'inline-specs' }));
+    build.onLoad({ filter: /.*/, namespace: 'inline-specs' }, () => ({
+      contents: `'use strict';\nconst DATA = ${JSON.stringify(data)};\nmodule.exports = { readSpecSource: () => DATA, specDir: () => '(bundled)' };\n`,
+      loader: 'js',
+    }));
+  },
+});
+
+async function main() {
+  const outfile = path.join(__dirname, 'dist', 'sendNotify.js');
+  await esbuild.build({
+    entryPoints: [path.join(__dirname, 'sendNotify.js')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    legalComments: 'eof', // one file: licenses at its end
+    // Never loaded by a bundle: specs come pre-validated; nunjucks' file watcher is unused.
+    external: ['ajv', 'ajv/*', 'js-yaml', 'chokidar', 'fsevents'],
+    plugins: [inlineSpecs(embeddedSpecs())],
+    logLevel: 'warning',
+  });
+  process.stdout.write(`built ${path.relative(process.cwd(), outfile)}\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack || error}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+'use strict';
+// The single-file drop-in: `npm run build` output works from a folder with no node_modules.
+
+const assert = require('node:assert/strict');
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const { test } = require('node:test');
+
+const JS = path.join(__dirname, '..');
+
+function listen(handler) {
+  return new Promise((resolve) => {
+    const server = http.createServer(handler);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+test('the bundled sendNotify.js delivers from a folder without node_modules', async () => {
+  execFileSync(process.execPath, [path.join(JS, 'build.js')], { stdio: 'pipe' });
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'qlscripts-'));
+  fs.copyFileSync(path.join(JS, 'dist', 'sendNotify.js'), path.join(folder, 'sendNotify.js'));
+  assert.deepEqual(fs.readdirSync(folder), ['sendNotify.js']);
+  fs.writeFileSync(
+    path.join(folder, 'job.js'),
+    "const { sendNotify } = require('./sendNotify');\n" +
+      "sendNotify('签到结果', 'ok & done', { ignored: 'x' }).then((r) => process.stdout.write(JSON.stringify(r)));\n",
+  );
+  const received = [];
+  const server = await listen((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      received.push({ url: req.url, body, title: req.headers.title });
+      res.setHeader('content-type', 'application/json');
+      res.end('{"id":"abc"}');
+    });
+  });
+  try {
+    const env = { PATH: process.env.PATH, HITOKOTO: 'false', NTFY_URL: `http://127.0.0.1:${server.address().port}`, NTFY_TOPIC: 'jobs' };
+    // Async child: the server above must keep answering while the script runs.
+    const child = require('node:child_process').spawn(process.execPath, ['job.js'], { cwd: folder, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, stderr);
+    const result = JSON.parse(stdout);
+    assert.equal(result.ok, true);
+    assert.deepEqual(result.channels.map((c) => [c.channel, c.status]), [['ntfy', 'delivered']]);
+    assert.deepEqual(received.map((r) => [r.url, r.body]), [['/jobs', 'ok & done']]);
+    assert.equal(received[0].title, `=?utf-8?B?${Buffer.from('签到结果').toString('base64')}?=`);
+    assert.match(stderr, /ntfy: delivered/);
+  } finally {
+    server.close();
+  }
+});
+
+test('the bundle carries the specs: no spec folder, js-yaml or ajv is read at run time', () => {
+  const bundle = fs.readFileSync(path.join(JS, 'dist', 'sendNotify.js'), 'utf8');
+  assert.match(bundle, /oapi\.dingtalk\.com\/robot\/send/);
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'qlscripts-'));
+  fs.copyFileSync(path.join(JS, 'dist', 'sendNotify.js'), path.join(folder, 'sendNotify.js'));
+  const probe = spawnSync(
+    process.execPath,
+    ['-e', "const { plan } = require('./sendNotify'); process.stdout.write(JSON.stringify(plan('t', 'c', { env: { DD_BOT_TOKEN: 'tok_bundle_1' }, now: 1700000000, redact: false })))"],
+    { cwd: folder, env: { PATH: process.env.PATH }, encoding: 'utf8' },
+  );
+  assert.equal(probe.status, 0, probe.stderr);
+  const [entry] = JSON.parse(probe.stdout);
+  assert.equal(entry.url, 'https://oapi.dingtalk.com/robot/send?access_token=tok_bundle_1');
+});
