@@ -112,9 +112,10 @@ async function dispatch(title, content, source, { params = null, channels = null
         channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), channelPlan.attempts),
       );
       // Still running at the deadline: it may deliver late, but the caller is not kept waiting for it.
-      return withDeadline(guarded, budget * 1000, () =>
-        channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${budget} s`, channelPlan.attempts, Math.round(performance.now() - started)),
-      );
+      return withDeadline(guarded, budget * 1000, () => {
+        log.warning(`${channelPlan.spec.display_name}: no result within ${budget} s; not waiting for it`);
+        return channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${budget} s`, channelPlan.attempts, Math.round(performance.now() - started));
+      });
     }),
   );
   return new SendResult(results);

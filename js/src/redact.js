@@ -15,6 +15,21 @@ function forms(secret) {
   return [secret, pct(secret), plus, keepSlashColon, json, asciiJson].filter(Boolean);
 }
 
+const URL_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)([\s\S]*)$/;
+// A piece of a secret URL shorter than this is a path word ("send", "api"), not a key.
+const MIN_URL_PIECE = 6;
+
+/** A secret that is a URL (BARK_PUSH=https://host/KEY) travels in pieces: a vendor echoes the key alone. */
+function urlPieces(secret) {
+  const match = URL_RE.exec(secret);
+  if (!match) return [];
+  const [, authority, rest] = match;
+  const at = authority.lastIndexOf('@');
+  const pieces = at > 0 ? [authority.slice(0, at)] : [];
+  pieces.push(...rest.split(/[/?&=#;]/));
+  return pieces.filter((piece) => piece.length >= MIN_URL_PIECE);
+}
+
 class Redactor {
   constructor(secrets = []) {
     this.forms = [];
@@ -25,9 +40,11 @@ class Redactor {
     const all = new Set(this.forms);
     for (const secret of secrets) {
       if (!secret) continue;
-      for (const form of forms(String(secret))) {
-        all.add(form);
-        registry.add(form);
+      for (const value of [String(secret), ...urlPieces(String(secret))]) {
+        for (const form of forms(value)) {
+          all.add(form);
+          registry.add(form);
+        }
       }
     }
     // Longest first, so a secret that contains another is masked whole.

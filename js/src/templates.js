@@ -44,6 +44,33 @@ function getEnvironment() {
 
 const compiled = new Map();
 
+// nunjucks' throwOnUndefined only checks what is output; Jinja2's StrictUndefined also raises when a
+// missing name is tested (`{% if env.TYPO %}`). Mappings in the context are wrapped so a lookup of a
+// missing key throws in both places, and a spec typo fails in Node as it does in Python.
+const PASS_THROUGH = new Set(['__keywords', 'then', 'toJSON', 'length', 'constructor', 'toString', 'valueOf']);
+
+function strict(value, path) {
+  if (!isMapping(value)) return value;
+  return new Proxy(value, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'symbol' || PASS_THROUGH.has(prop)) return Reflect.get(target, prop, receiver);
+      if (!Object.prototype.hasOwnProperty.call(target, prop)) throw new Error(`'${path}' has no attribute '${prop}'`);
+      return strict(target[prop], `${path}.${prop}`);
+    },
+  });
+}
+
+const strictContexts = new WeakMap();
+
+function strictContext(context) {
+  let wrapped = strictContexts.get(context);
+  if (!wrapped) {
+    wrapped = Object.fromEntries(Object.entries(context).map(([name, value]) => [name, strict(value, name)]));
+    strictContexts.set(context, wrapped);
+  }
+  return wrapped;
+}
+
 function render(source, context) {
   if (!source.includes('{')) return source; // most leaves are literals
   let template = compiled.get(source);
@@ -51,7 +78,7 @@ function render(source, context) {
     template = nunjucks.compile(source, getEnvironment());
     compiled.set(source, template);
   }
-  return template.render(context);
+  return template.render(strictContext(context));
 }
 
 const OMIT = Symbol('omit');

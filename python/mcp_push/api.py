@@ -158,6 +158,7 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.Channe
         thread.join(max(budget - (time.monotonic() - started), 0))
         if results[index] is None:
             # Still running: it may deliver late, but the caller is not kept waiting for it.
+            log.warning("%s: no result within %g s; not waiting for it", channel_plan.spec.display_name, budget)
             results[index] = R.ChannelResult(
                 channel_plan.spec.name, False, R.TIMEOUT, f"no result within {budget:g} s", channel_plan.attempts,
                 round((time.monotonic() - started) * 1000),

@@ -7,6 +7,7 @@ them (a Basic-auth header, a fetched token) and declares under `secrets`.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -18,6 +19,23 @@ MASK = "***"
 
 _registry_lock = threading.Lock()
 _registry: set[str] = set()  # every secret this process has seen, for the logging filter
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)(.*)$", re.S)
+# A piece of a secret URL shorter than this is a path word ("send", "api"), not a key.
+MIN_URL_PIECE = 6
+
+
+def _url_pieces(secret: str) -> list[str]:
+    """A secret that is a URL (BARK_PUSH=https://host/KEY) travels in pieces: a vendor echoes the key
+    alone. Its userinfo, path segments and query values are masked too."""
+    match = _URL.match(secret)
+    if not match:
+        return []
+    authority, rest = match.groups()
+    pieces = [authority.rpartition("@")[0]] if "@" in authority else []
+    pieces += re.split(r"[/?&=#;]", rest)
+    return [piece for piece in pieces if len(piece) >= MIN_URL_PIECE]
 
 
 def _forms(secret: str) -> set[str]:
@@ -43,7 +61,8 @@ class Redactor:
         new = set()
         for secret in secrets:
             if secret:
-                new |= _forms(str(secret))
+                for value in [str(secret), *_url_pieces(str(secret))]:
+                    new |= _forms(value)
         if not new:
             return
         with _registry_lock:

@@ -110,3 +110,13 @@ def test_repr_of_a_channel_plan_and_hook_input_shows_no_secret():
     [(spec, env)] = configured_channels({"DD_BOT_TOKEN": "tok_repr_check_77"})
     assert "tok_repr_check_77" not in repr(plan_channel(spec, env, "t", "c", {}, 1700000000.0))
     assert "tok_repr_check_77" not in repr(HookInput(env, "t", "c", 0.0))
+
+
+def test_a_key_inside_a_secret_url_is_masked_when_the_vendor_names_it_alone(vendor):
+    # bark-server's answer for an unknown device key names the key, not the whole BARK_PUSH URL.
+    message = "failed to get device token: failed to get [bark_secret_D4] device token from database"
+    vendor.routes["/bark_secret_D4"] = Behaviour(status=400, body=json.dumps({"code": 400, "message": message}))
+    result = send("t", "c", BARK_PUSH=f"{vendor.url}/bark_secret_D4")
+    assert result["bark"].status == "rejected"
+    assert "bark_secret_D4" not in json.dumps(result.to_dict())
+    assert "[***]" in result["bark"].error

@@ -13,6 +13,7 @@ const SPACE = ' \t\n\r\f\v';
 // A header value is a secret when its name says so, or when it is long enough to be a token.
 const SECRET_HEADER = /auth|token|key|secret|sign|cookie|pass|session/i;
 const SECRET_LENGTH = 16;
+const PLAIN_HEADERS = new Set(['content-type', 'accept', 'user-agent', 'accept-language', 'cache-control']);
 
 // The same ASCII white space as the Python hook (String.trim also strips Unicode spaces).
 function strip(text) {
@@ -121,7 +122,7 @@ function webhook_request({ env, title, content }) {
   if (contentType && encoding !== 'multipart' && encoding !== 'none' && !hasType) headers['Content-Type'] = contentType;
   const secrets = [
     ...urlSecrets(urlTemplate),
-    ...Object.entries(headers).filter(([k, v]) => v && (SECRET_HEADER.test(k) || v.length >= SECRET_LENGTH)).map(([, v]) => v),
+    ...Object.entries(headers).filter(([k, v]) => v && (SECRET_HEADER.test(k) || (v.length >= SECRET_LENGTH && !PLAIN_HEADERS.has(k.toLowerCase())))).map(([, v]) => v),
   ];
   return { url, headers, encoding, body, secrets };
 }

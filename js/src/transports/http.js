@@ -2,7 +2,7 @@
 // HTTP transport: sends the planned bytes unchanged, with a timeout on connect, on the headers and on
 // every body read (undici ignores a plain `timeout` option, QingLong's 300 s hang; these apply).
 
-const { Agent, ProxyAgent, request } = require('undici');
+const { EnvHttpProxyAgent, ProxyAgent, request } = require('undici');
 const { TransportError } = require('./index');
 
 let injected = null;
@@ -16,16 +16,23 @@ function useDispatcher(dispatcher) {
 function agentFor(ms) {
   if (!agents.has(ms)) {
     // No redirect following: the planned request is the request (a redirect would turn a POST into a GET).
-    agents.set(ms, new Agent({ connect: { timeout: ms } }));
+    // HTTP(S)_PROXY / NO_PROXY from the environment apply, as they do for Python's requests.
+    agents.set(ms, new EnvHttpProxyAgent({ connect: { timeout: ms } }));
   }
   return agents.get(ms);
+}
+
+// Python's urllib.parse.unquote, which the Python runtime applies to proxy credentials: %XX runs are
+// UTF-8, a stray % stays as it is (decodeURIComponent threw on TG_PROXY_AUTH=user:p@ss:w%rd).
+function unquote(text) {
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
 }
 
 function proxyFor(proxyUrl, ms) {
   const url = new URL(proxyUrl);
   const options = { uri: `${url.protocol}//${url.host}`, connect: { timeout: ms }, proxyTls: { timeout: ms } };
   if (url.username || url.password) {
-    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    const credentials = `${unquote(url.username)}:${unquote(url.password)}`;
     options.token = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
   }
   return new ProxyAgent(options);
@@ -59,11 +66,19 @@ async function sendHttp(planned, timeoutS) {
   const ms = Math.max(1, Math.round(timeoutS * 1000));
   let proxy = null;
   let dispatcher = injected;
-  if (!dispatcher) {
-    proxy = planned.proxy ? proxyFor(planned.proxy, ms) : null;
-    dispatcher = proxy || agentFor(ms);
-  }
+  // undici runs headersTimeout/bodyTimeout on a coarse timer wheel (0.5 s ticks): 0.5 s fired after
+  // 1-1.5 s. A native timer, restarted whenever bytes arrive, keeps MCP_PUSH_TIMEOUT what it says.
+  const idle = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    idle.abort();
+  }, ms);
   try {
+    if (!dispatcher) {
+      proxy = planned.proxy ? proxyFor(planned.proxy, ms) : null;
+      dispatcher = proxy || agentFor(ms);
+    }
     const response = await request(planned.url, {
       method: planned.method,
       headers: planned.headers,
@@ -71,11 +86,23 @@ async function sendHttp(planned, timeoutS) {
       headersTimeout: ms,
       bodyTimeout: ms,
       dispatcher,
+      signal: idle.signal,
     });
-    const buffer = Buffer.from(await response.body.arrayBuffer());
-    return { status: response.statusCode, text: decode(buffer, response.headers['content-type']) };
+    timer.refresh();
+    const chunks = [];
+    for await (const chunk of response.body) {
+      chunks.push(chunk);
+      timer.refresh();
+    }
+    return { status: response.statusCode, text: decode(Buffer.concat(chunks), response.headers['content-type']) };
   } catch (error) {
     const code = error.code || (error.cause && error.cause.code);
+    if (timedOut) throw new TransportError('timeout', `no reply within ${Number(timeoutS)} s`);
+    if (code === 'ERR_INVALID_URL') {
+      // A proxy URL from TG_PROXY_* that does not parse (a '/' in TG_PROXY_AUTH, a port that is no
+      // number): Python's requests says InvalidURL; this was an internal_error here.
+      throw new TransportError('config_error', 'the request cannot be sent as configured (InvalidURL)');
+    }
     if (code === 'UND_ERR_INVALID_ARG' || error.name === 'InvalidArgumentError') {
       // A control character in a header value or a malformed URL: the configuration, not the network.
       throw new TransportError('config_error', `the request cannot be sent as configured (${error.name})`);
@@ -86,6 +113,7 @@ async function sendHttp(planned, timeoutS) {
     const message = `${error.message} ${error.cause ? error.cause.message : ''}`;
     throw new TransportError('network_error', `${failureReason(code, message)} (${planned.method} ${planned.url})`);
   } finally {
+    clearTimeout(timer);
     if (proxy) proxy.close().catch(() => {});
   }
 }

@@ -29,6 +29,7 @@ def _reject_constant(name: str) -> None:
 # A header value is a secret when its name says so, or when it is long enough to be a token.
 _SECRET_HEADER = re.compile(r"auth|token|key|secret|sign|cookie|pass|session", re.I)
 _SECRET_LENGTH = 16
+_PLAIN_HEADERS = frozenset({"content-type", "accept", "user-agent", "accept-language", "cache-control"})
 
 
 def _substitute(template: str, title: str, content: str) -> str:
@@ -129,5 +130,8 @@ def webhook_request(data: HookInput) -> dict:
     if content_type and encoding not in ("multipart", "none") and not has_type:
         headers["Content-Type"] = content_type
     secrets = _url_secrets(url_template)
-    secrets += [v for k, v in headers.items() if v and (_SECRET_HEADER.search(k) or len(v) >= _SECRET_LENGTH)]
+    secrets += [
+        v for k, v in headers.items()
+        if v and (_SECRET_HEADER.search(k) or (len(v) >= _SECRET_LENGTH and k.lower() not in _PLAIN_HEADERS))
+    ]
     return {"url": url, "headers": headers, "encoding": encoding, "body": body, "secrets": secrets}

@@ -1,0 +1,96 @@
+'use strict';
+// Failures below HTTP: no connection, or a connection that ends without an answer. Both are results
+// (network_error) in the words the Python runtime uses, with every secret masked.
+
+const assert = require('node:assert/strict');
+const http = require('node:http');
+const { test } = require('node:test');
+
+const { send } = require('../src');
+const { captureStderr, closedPort, json, startVendor } = require('../test-helpers');
+
+const gotify = (url, token = 'gotify_tok_2') => ({ HITOKOTO: 'false', GOTIFY_URL: url, GOTIFY_TOKEN: token });
+
+test('a refused connection is a network_error saying "connection refused", with the token masked', async () => {
+  const port = await closedPort();
+  const started = performance.now();
+  const { value: result, stderr } = await captureStderr(() => send('t', 'c', { env: gotify(`http://127.0.0.1:${port}`) }));
+  const entry = result.get('gotify');
+  assert.deepEqual(
+    { ...entry, elapsed_ms: 0 },
+    {
+      channel: 'gotify',
+      ok: false,
+      status: 'network_error',
+      error: `connection refused (POST http://127.0.0.1:${port}/message?token=***)`,
+      attempts: 1,
+      elapsed_ms: 0,
+      http_status: null,
+    },
+  );
+  assert.ok(performance.now() - started < 1000, 'a refused connection should fail at once');
+  assert.ok(!stderr.includes('gotify_tok_2'));
+});
+
+test('a server that closes the connection without answering is a network_error saying "connection reset"', async (t) => {
+  const server = http.createServer((req) => req.socket.destroy());
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  const { value: result } = await captureStderr(() => send('t', 'c', { env: gotify(url) }));
+  const entry = result.get('gotify');
+  assert.deepEqual([entry.status, entry.error], ['network_error', `connection reset (POST ${url}/message?token=***)`]);
+});
+
+test('a redirect is not followed: the planned request is the only request', async (t) => {
+  const vendor = await startVendor();
+  t.after(() => vendor.close());
+  vendor.route('/message', (req, res) => {
+    res.writeHead(302, { Location: '/elsewhere' });
+    res.end();
+  });
+  const { value: result } = await captureStderr(() => send('t', 'c', { env: gotify(vendor.url) }));
+  assert.deepEqual([result.get('gotify').status, result.get('gotify').http_status], ['rejected', 302]);
+  assert.deepEqual(vendor.paths(), ['/message?token=gotify_tok_2']);
+});
+
+test('a reply without a charset is read as UTF-8, so a Chinese error message survives', async (t) => {
+  const vendor = await startVendor();
+  t.after(() => vendor.close());
+  vendor.route('/message', (req, res) => {
+    res.writeHead(400, { 'Content-Type': 'application/json' });
+    res.end(Buffer.from('{"error":"令牌无效"}', 'utf8'));
+  });
+  const { value: result } = await captureStderr(() => send('t', 'c', { env: gotify(vendor.url) }));
+  assert.equal(result.get('gotify').error, 'HTTP 400: 令牌无效');
+});
+
+test('a reply in the charset it names (GBK) is decoded with that charset', async (t) => {
+  const vendor = await startVendor();
+  t.after(() => vendor.close());
+  // "令牌无效" in GBK, as some Chinese vendors still answer.
+  const gbk = Buffer.concat([Buffer.from('{"error":"'), Buffer.from('c1eec5c6ceded0a7', 'hex'), Buffer.from('"}')]);
+  vendor.route('/message', (req, res) => {
+    res.writeHead(400, { 'Content-Type': 'application/json; charset=GBK' });
+    res.end(gbk);
+  });
+  const { value: result } = await captureStderr(() => send('t', 'c', { env: gotify(vendor.url) }));
+  assert.equal(result.get('gotify').error, 'HTTP 400: 令牌无效');
+});
+
+test('the request goes out with exactly the planned method, headers and body bytes', async (t) => {
+  const vendor = await startVendor();
+  t.after(() => vendor.close());
+  vendor.route('/message', json(200, { id: 5 }));
+  const title = 'a&b=c+d %e 标题 😀';
+  const { value: result } = await captureStderr(() => send(title, 'line1\nline2', { env: gotify(vendor.url) }));
+  assert.equal(result.get('gotify').ok, true);
+  const [request] = vendor.received;
+  assert.equal(request.method, 'POST');
+  assert.equal(request.headers['content-type'], 'application/x-www-form-urlencoded');
+  assert.equal(
+    request.body,
+    'title=a%26b%3Dc%2Bd%20%25e%20%E6%A0%87%E9%A2%98%20%F0%9F%98%80&message=line1%0Aline2&priority=0',
+  );
+  assert.equal(request.headers['content-length'], String(Buffer.byteLength(request.body)));
+});

@@ -1,0 +1,91 @@
+'use strict';
+// The library entry point send(title, content, { env }): per-call configuration, settings that apply
+// to the whole send (MCP_PUSH_TIMEOUT, HITOKOTO), and isolation between channels.
+
+const assert = require('node:assert/strict');
+const { after, before, beforeEach, test } = require('node:test');
+
+const { send } = require('../src');
+const { loadSettings } = require('../src/specs');
+const { after: delayed, captureStderr, json, never, startVendor, withProcessEnv } = require('../test-helpers');
+
+let vendor;
+before(async () => {
+  vendor = await startVendor();
+});
+after(() => vendor.close());
+beforeEach(() => {
+  vendor.received.length = 0;
+});
+
+const ntfy = (topic = 'alerts') => ({ HITOKOTO: 'false', NTFY_URL: vendor.url, NTFY_TOPIC: topic });
+
+test('send with { env } reads that env only: process.env configures nothing', async () => {
+  const result = await withProcessEnv({ NTFY_URL: vendor.url, NTFY_TOPIC: 'from-process-env', GOTIFY_URL: vendor.url, GOTIFY_TOKEN: 'x' }, () =>
+    send('t', 'c', { env: ntfy('from-option') }),
+  );
+  assert.deepEqual(result.channels.map((r) => r.channel), ['ntfy']);
+  assert.deepEqual(vendor.paths(), ['/from-option']);
+});
+
+test('channels are sent concurrently: two slow vendors cost one delay, not two', async () => {
+  vendor.route('/slow', delayed(300, json(200, { id: 1 })));
+  const env = { ...ntfy('slow/ntfy'), GOTIFY_URL: `${vendor.url}/slow`, GOTIFY_TOKEN: 'gotify_tok_1' };
+  const started = performance.now();
+  const result = await send('t', 'c', { env });
+  const elapsed = performance.now() - started;
+  assert.equal(result.channels.every((r) => r.ok), true);
+  assert.ok(elapsed < 550, `the send took ${elapsed} ms`);
+});
+
+test('an MCP_PUSH_TIMEOUT that is not a positive number is a config_error for every channel, and nothing is sent', async () => {
+  const { value: result } = await captureStderr(() => send('t', 'c', { env: { ...ntfy(), MCP_PUSH_TIMEOUT: 'soon' } }));
+  assert.deepEqual(result.channels.map((r) => [r.channel, r.status]), [['ntfy', 'config_error']]);
+  assert.match(result.get('ntfy').error, /MCP_PUSH_TIMEOUT/);
+  assert.deepEqual(vendor.received, []);
+});
+
+test('a configured channel missing a required variable gets a config_error and the others still deliver', async () => {
+  const { value: result } = await captureStderr(() => send('t', 'c', { env: { ...ntfy(), GOTIFY_URL: vendor.url } }));
+  assert.deepEqual(
+    result.channels.map((r) => [r.channel, r.status, r.attempts]),
+    [['gotify', 'config_error', 0], ['ntfy', 'delivered', 1]],
+  );
+  assert.match(result.get('gotify').error, /GOTIFY_TOKEN/);
+});
+
+test('a title listed in SKIP_PUSH_TITLE is not pushed; whole lines only', async () => {
+  const env = { ...ntfy(), SKIP_PUSH_TITLE: 'Daily check-in\nNoise' };
+  const skipped = await send('Noise', 'c', { env });
+  const sent = await send('Noise 2', 'c', { env });
+  assert.equal(skipped.skipped, 'title is listed in SKIP_PUSH_TITLE');
+  assert.equal(sent.ok, true);
+  assert.equal(vendor.received.length, 1);
+});
+
+/** Points the hitokoto setting at this vendor for one test. */
+function useHitokoto(t, timeout) {
+  const settings = loadSettings().hitokoto;
+  const saved = { ...settings };
+  Object.assign(settings, { url: `${vendor.url}/hitokoto`, timeout });
+  t.after(() => Object.assign(settings, saved));
+}
+
+test('with HITOKOTO on, the quote is appended to the content', async (t) => {
+  useHitokoto(t, 2);
+  vendor.route('/hitokoto', json(200, { hitokoto: '山高水长', from: '古文' }));
+  const result = await send('t', 'c', { env: { ...ntfy(), HITOKOTO: 'true' } });
+  assert.equal(result.ok, true);
+  assert.equal(vendor.received.find((r) => r.path === '/alerts').body, 'c\n\n山高水长    ----古文');
+});
+
+test('a hitokoto service that hangs costs at most its own short timeout and the message still goes', { timeout: 5000 }, async (t) => {
+  useHitokoto(t, 0.3);
+  vendor.route('/hitokoto', never());
+  const started = performance.now();
+  const result = await send('t', 'c', { env: { ...ntfy(), HITOKOTO: 'true' } });
+  const elapsed = performance.now() - started;
+  assert.equal(result.ok, true);
+  assert.equal(vendor.received.find((r) => r.path === '/alerts').body, 'c');
+  assert.ok(elapsed < 800, `the send took ${elapsed} ms`);
+});
