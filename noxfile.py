@@ -62,4 +62,7 @@ def conformance(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     npm_ci(session)
     session.run("python", "tools/conformance.py")
-    session.run("pytest", "-q", "-m", "crosscheck", "python/tests/test_crosscheck.py")
+    # MCP_PUSH_REQUIRE_NODE: fail rather than skip when node or js/node_modules is missing.
+    session.run(
+        "pytest", "-q", "-m", "crosscheck", "python/tests/test_crosscheck.py", env={"MCP_PUSH_REQUIRE_NODE": "1"}
+    )

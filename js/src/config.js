@@ -2,6 +2,17 @@
 // Reads a channel's env vars the way QingLong does: a non-empty value wins, otherwise the spec default.
 
 const FALSE_WORDS = new Set(['', 'false', '0', 'no', 'off']);
+// ASCII white space: String.trim() and Python's str.strip() disagree beyond it (\ufeff, \x1c-\x1f,
+// \x85), so both runtimes strip exactly these.
+const SPACE = ' \t\n\r\f\v';
+
+function stripSpace(text) {
+  let start = 0;
+  let end = text.length;
+  while (start < end && SPACE.includes(text[start])) start += 1;
+  while (end > start && SPACE.includes(text[end - 1])) end -= 1;
+  return text.slice(start, end);
+}
 
 class ConfigError extends Error {}
 
@@ -24,7 +35,7 @@ function requestTimeout(text) {
   return value;
 }
 
-const isTrue = (value) => !FALSE_WORDS.has(value.trim().toLowerCase());
+const isTrue = (value) => !FALSE_WORDS.has(stripSpace(value).toLowerCase());
 
 function resolveVar(variable, source) {
   const value = asText(source[variable.name]);
@@ -52,4 +63,4 @@ function missingConfig(spec, env) {
   return missing;
 }
 
-module.exports = { ConfigError, asText, messageText, requestTimeout, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig };
+module.exports = { ConfigError, SPACE, stripSpace, asText, messageText, requestTimeout, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig };

@@ -85,6 +85,13 @@ const OMIT = Symbol('omit');
 
 const isMapping = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+// `obj[key] = v` and Object.assign treat a "__proto__" key as the prototype setter and drop it; data
+// keys (params, WEBHOOK_BODY fields) are always own properties, as in Python's dicts.
+function setOwn(obj, key, value) {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  return obj;
+}
+
 /** Resolves a dotted path like `hook.agentid`; a missing step is a spec error. */
 function lookup(context, path) {
   let value = context;
@@ -114,11 +121,11 @@ function renderTree(node, context) {
     for (const [key, child] of Object.entries(node)) {
       if (key === '$when') continue;
       if (key === '$merge') {
-        Object.assign(result, lookup(context, child) || {});
+        for (const [mergedKey, mergedValue] of Object.entries(lookup(context, child) || {})) setOwn(result, mergedKey, mergedValue);
         continue;
       }
       const value = renderTree(child, context);
-      if (value !== OMIT) result[key] = value;
+      if (value !== OMIT) setOwn(result, key, value);
     }
     return result;
   }
@@ -132,4 +139,4 @@ function truthy(value) {
   return Boolean(value);
 }
 
-module.exports = { FILTERS, getEnvironment, render, renderTree, lookup, OMIT, truthy, isMapping };
+module.exports = { FILTERS, getEnvironment, render, renderTree, lookup, OMIT, truthy, isMapping, setOwn };

@@ -9,6 +9,13 @@ from typing import Any
 from .specs import ChannelSpec, EnvVar
 
 _FALSE_WORDS = frozenset({"", "false", "0", "no", "off"})
+# ASCII white space: str.strip() and JS's String.trim() disagree beyond it (\x1c-\x1f, \x85, \ufeff),
+# so both runtimes strip exactly these.
+SPACE = " \t\n\r\f\v"
+
+
+def strip_space(value: str) -> str:
+    return value.strip(SPACE)
 
 
 class ConfigError(Exception):
@@ -45,7 +52,7 @@ def request_timeout(text: str) -> float:
 
 
 def is_true(value: str) -> bool:
-    return value.strip().lower() not in _FALSE_WORDS
+    return strip_space(value).lower() not in _FALSE_WORDS
 
 
 def resolve_var(var: EnvVar, source: Mapping[str, Any]) -> str:

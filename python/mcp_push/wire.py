@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -26,27 +28,110 @@ def normalize_url(url: str) -> str:
     return quote(url, safe=_URL_SAFE)
 
 
+# Numbers are IEEE-754 doubles written as JavaScript writes them (Number.prototype.toString), so the
+# Node runtime, whose numbers are all doubles, produces the same bytes: 5.0 is "5", 1e-7 is "1e-7",
+# 1e21 is "1e+21", and an integer beyond 2**53 is rounded to the nearest double.
+_SAFE_INTEGER = 2**53
+
+
+def js_number(value: int | float) -> str:
+    if isinstance(value, int) and abs(value) <= _SAFE_INTEGER:
+        return str(value)
+    number = float(value)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    if number == 0:
+        return "0"
+    sign = "-" if number < 0 else ""
+    # The shortest digits that round-trip, as repr() finds them; n places the decimal point.
+    shortest = repr(abs(number)).lower()
+    mantissa, _, exp = shortest.partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0") or "0"
+    point = len(whole.lstrip("0")) if whole.strip("0") else -(len(fraction) - len(fraction.lstrip("0")))
+    n = point + (int(exp) if exp else 0)
+    digits = digits.rstrip("0") or "0"
+    k = len(digits)
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = f"{digits[:n]}.{digits[n:]}"
+    elif -6 < n <= 0:
+        text = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        text = (digits[0] + ("." + digits[1:] if k > 1 else "")) + ("e+" if e >= 0 else "e-") + str(abs(e))
+    return sign + text
+
+
+_INDEX_KEY = re.compile(r"^(?:0|[1-9][0-9]*)$")
+_MAX_INDEX = 2**32 - 2
+
+
+def _is_index(key: str) -> bool:
+    return bool(_INDEX_KEY.match(key)) and int(key) <= _MAX_INDEX
+
+
+def js_key_order(mapping: dict[str, Any]) -> dict[str, Any]:
+    """Keys as a JavaScript object holds them: integer-like keys first, ascending, then the rest in
+    insertion order. Plain JS objects cannot keep "2" before "1", so the canonical order is theirs."""
+    keys = list(mapping)
+    if not any(_is_index(str(k)) for k in keys):
+        return mapping
+    index = sorted((k for k in keys if _is_index(str(k))), key=lambda k: int(k))
+    return {k: mapping[k] for k in index + [k for k in keys if not _is_index(str(k))]}
+
+
 def scalar_text(value: Any) -> str:
     """How a non-string leaf becomes text in a form, query or multipart field."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return js_number(value)
+    if value is None:
+        return "null"
     if isinstance(value, (dict, list)):
         return to_json(value)
     return str(value)
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A per-process nonce keeps message text from ever looking like the marker.
+_NUMBER_MARK = f"\x00{uuid.uuid4().hex}\x00"
+
+
+def _canonical(value: Any, numbers: list[str]) -> Any:
+    """The tree with JS key order and every number that Python would write differently swapped for a
+    marker (json.dumps cannot be told how to write a float)."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v, numbers) for k, v in js_key_order(value).items()}
+    if isinstance(value, list):
+        return [_canonical(v, numbers) for v in value]
+    big_int = isinstance(value, int) and not isinstance(value, bool) and abs(value) > _SAFE_INTEGER
+    if isinstance(value, float) or big_int:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None  # JSON.stringify writes NaN and Infinity as null
+        numbers.append(js_number(value))
+        return f"{_NUMBER_MARK}{len(numbers) - 1}"
+    return value
 
 
 def to_json(value: Any) -> str:
-    """Compact JSON, UTF-8 (no \\u escapes for non-ASCII), keys in the order given; a lone surrogate
-    is escaped as \\udXXX, as JSON.stringify does (it cannot be encoded as UTF-8)."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON, UTF-8 (no \\u escapes for non-ASCII), keys in the canonical order, numbers as
+    JavaScript writes them; a lone surrogate is escaped as \\udXXX, as JSON.stringify does."""
+    numbers: list[str] = []
+    text = json.dumps(_canonical(value, numbers), ensure_ascii=False, separators=(",", ":"))
+    if numbers:
+        marker = re.escape(json.dumps(_NUMBER_MARK)[1:-1])
+        text = re.sub(f'"{marker}(\\d+)"', lambda m: numbers[int(m.group(1))], text)
     return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def form_encode(fields: dict[str, Any]) -> str:
-    return "&".join(f"{pct(str(k))}={pct(scalar_text(v))}" for k, v in fields.items() if v is not None)
+    ordered = js_key_order(fields)
+    return "&".join(f"{pct(str(k))}={pct(scalar_text(v))}" for k, v in ordered.items() if v is not None)
 
 
 def append_query(url: str, query: dict[str, Any]) -> str:
@@ -62,13 +147,14 @@ def append_query(url: str, query: dict[str, Any]) -> str:
 
 def multipart_boundary(fields: dict[str, Any]) -> str:
     # Derived from the content so a plan is deterministic and identical in both runtimes.
-    digest = hashlib.sha256(to_json({k: scalar_text(v) for k, v in fields.items()}).encode()).hexdigest()
+    as_text = {k: scalar_text(v) for k, v in js_key_order(fields).items()}
+    digest = hashlib.sha256(to_json(as_text).encode()).hexdigest()
     return f"mcp-push-{digest[:32]}"
 
 
 def multipart_encode(fields: dict[str, Any], boundary: str) -> str:
     parts = []
-    for key, value in fields.items():
+    for key, value in js_key_order(fields).items():
         if value is None:
             continue
         name = str(key).replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")

@@ -4,7 +4,8 @@
 const { ConfigError } = require('../config');
 
 function gocqhttp_target({ env }) {
-  const match = /^\s*(user_id|group_id)\s*=\s*([0-9]+)\s*$/.exec(env.GOBOT_QQ);
+  // ASCII digits and white space only, exactly as the Python hook reads it (JS's \s is wider).
+  const match = /^[ \t\n\r\f\v]*(user_id|group_id)[ \t\n\r\f\v]*=[ \t\n\r\f\v]*([0-9]+)[ \t\n\r\f\v]*$/.exec(env.GOBOT_QQ);
   if (!match) throw new ConfigError('GOBOT_QQ must be user_id=<QQ number> or group_id=<group number>');
   return { target: { [match[1]]: Number(match[2]) } };
 }

@@ -1,13 +1,13 @@
 'use strict';
 // SMTP server and recipients: SMTP_SERVER (host:port) + SMTP_SSL, or a well-known SMTP_SERVICE.
 
-const { ConfigError, isTrue } = require('../config');
+const { ConfigError, isTrue, stripSpace } = require('../config');
 
 // Service names match loosely, as nodemailer's well-known list does: "QQ Mail" == "qqmail".
 const serviceKey = (name) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 function server({ env, data }) {
-  const address = (env.SMTP_SERVER || '').trim();
+  const address = stripSpace(env.SMTP_SERVER || '');
   if (address) {
     const ssl = isTrue(env.SMTP_SSL || '');
     const cut = address.lastIndexOf(':');
@@ -26,7 +26,7 @@ function server({ env, data }) {
 
 function recipients({ env }) {
   const listed = [env.SMTP_EMAIL_TO || '', env.SMTP_TO || ''].filter(Boolean).join(';');
-  const found = listed.split(/[;；,]/).map((p) => p.trim()).filter(Boolean);
+  const found = listed.split(/[;；,]/).map(stripSpace).filter(Boolean);
   return found.length ? found : [env.SMTP_EMAIL];
 }
 

@@ -3,26 +3,17 @@
 // The body template is parsed first and the message substituted afterwards, so nothing in a title or
 // content can change the body's structure; a value that is literal JSON in the template keeps its type.
 
-const { ConfigError } = require('../config');
+const { ConfigError, stripSpace: strip } = require('../config');
+const { setOwn } = require('../templates');
 const { pct } = require('../wire');
 
 // Keys are ASCII words; a value runs until the next line that starts a key, so JSON values may span lines.
 const FIELD = /(\w+):[ \t\n\r\f\v]*((?:(?!\n\w+:)[\s\S])*)/g;
 const PLACEHOLDER = /\$(title|content)/g;
-const SPACE = ' \t\n\r\f\v';
 // A header value is a secret when its name says so, or when it is long enough to be a token.
 const SECRET_HEADER = /auth|token|key|secret|sign|cookie|pass|session/i;
 const SECRET_LENGTH = 16;
 const PLAIN_HEADERS = new Set(['content-type', 'accept', 'user-agent', 'accept-language', 'cache-control']);
-
-// The same ASCII white space as the Python hook (String.trim also strips Unicode spaces).
-function strip(text) {
-  let start = 0;
-  let end = text.length;
-  while (start < end && SPACE.includes(text[start])) start += 1;
-  while (end > start && SPACE.includes(text[end - 1])) end -= 1;
-  return text.slice(start, end);
-}
 
 const substitute = (template, title, content) => template.replace(PLACEHOLDER, (_, which) => (which === 'title' ? title : content));
 
@@ -31,7 +22,7 @@ function fill(node, title, content) {
   if (Array.isArray(node)) return node.map((item) => fill(item, title, content));
   if (node !== null && typeof node === 'object') {
     const out = {};
-    for (const [key, value] of Object.entries(node)) out[key] = fill(value, title, content);
+    for (const [key, value] of Object.entries(node)) setOwn(out, key, fill(value, title, content));
     return out;
   }
   return node;
@@ -56,10 +47,10 @@ function parseFields(body, title, content) {
     try {
       parsed = JSON.parse(template);
     } catch {
-      fields[key] = substitute(template, title, content);
+      setOwn(fields, key, substitute(template, title, content));
       continue;
     }
-    fields[key] = fill(parsed, title, content);
+    setOwn(fields, key, fill(parsed, title, content));
   }
   return fields;
 }
@@ -74,7 +65,7 @@ function parseHeaders(text) {
     if (!name) continue;
     const existing = Object.keys(headers).find((k) => k.toLowerCase() === name.toLowerCase());
     if (existing) headers[existing] = `${headers[existing]}, ${value}`;
-    else headers[name] = value;
+    else setOwn(headers, name, value);
   }
   return headers;
 }

@@ -1,10 +1,10 @@
 'use strict';
 // WeCom app: QYWX_AM = corpid,corpsecret,touser,agentid[,media]; the 5th field picks the message type.
 
-const { ConfigError } = require('../config');
+const { ConfigError, stripSpace } = require('../config');
 
 function wecom_app_config({ env }) {
-  const fields = env.QYWX_AM.split(',').map((p) => p.trim());
+  const fields = env.QYWX_AM.split(',').map(stripSpace);
   if (fields.length < 4 || fields.length > 5) {
     throw new ConfigError(`QYWX_AM must be corpid,corpsecret,touser,agentid[,media_id]; it has ${fields.length} fields`);
   }

@@ -1,9 +1,9 @@
 'use strict';
 // WxPusher targets: `;`-separated topic ids (integers) and uids.
 
-const { ConfigError } = require('../config');
+const { ConfigError, stripSpace } = require('../config');
 
-const split = (value) => value.split(';').map((p) => p.trim()).filter(Boolean);
+const split = (value) => value.split(';').map(stripSpace).filter(Boolean);
 
 function wxpusher_targets({ env }) {
   const topicIds = [];

@@ -1,12 +1,12 @@
 'use strict';
 // WxPusher simple push: one SPT goes as `spt`, two to ten as `sptList`.
 
-const { ConfigError } = require('../config');
+const { ConfigError, stripSpace } = require('../config');
 
 const MAX_SPTS = 10;
 
 function wxpusher_spt_targets({ env }) {
-  const spts = env.WXPUSHER_SPT_LIST.split(',').map((p) => p.trim()).filter(Boolean);
+  const spts = env.WXPUSHER_SPT_LIST.split(',').map(stripSpace).filter(Boolean);
   if (!spts.length) throw new ConfigError('WXPUSHER_SPT_LIST names no SPT: give one to ten SPTs separated by ,');
   if (spts.length > MAX_SPTS) {
     throw new ConfigError(`WXPUSHER_SPT_LIST has ${spts.length} SPTs; WxPusher accepts at most ${MAX_SPTS}`);

@@ -12,8 +12,8 @@ PRIVATE, GROUP = 1, 2
 
 def chronocat_targets(data: HookInput) -> dict:
     spec = data.env["CHRONOCAT_QQ"]
-    users = re.findall(r"user_id=(\d+)", spec)
-    groups = re.findall(r"group_id=(\d+)", spec)
+    users = re.findall(r"user_id=([0-9]+)", spec)  # ASCII digits, as in JS
+    groups = re.findall(r"group_id=([0-9]+)", spec)
     if not users and not groups:
         raise ConfigError("CHRONOCAT_QQ names no target: use user_id=<QQ>;group_id=<group>")
     targets = [{"chat_type": PRIVATE, "peer": uin} for uin in users]

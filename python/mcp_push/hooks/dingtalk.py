@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 
 from . import HookInput
 
@@ -20,5 +21,5 @@ def dingtalk_sign(data: HookInput) -> dict:
     if not secret:
         # Keyword- or IP-secured robots take unsigned requests.
         return {"timestamp": "", "sign": ""}
-    timestamp_ms = round(data.now * 1000)
+    timestamp_ms = math.floor(data.now * 1000 + 0.5)  # ties up, as JS Math.round (round() ties to even)
     return {"timestamp": str(timestamp_ms), "sign": sign(secret, timestamp_ms)}

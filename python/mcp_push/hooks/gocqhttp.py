@@ -7,7 +7,8 @@ import re
 from ..config import ConfigError
 from . import HookInput
 
-_TARGET = re.compile(r"^\s*(user_id|group_id)\s*=\s*(\d+)\s*$")
+# ASCII digits and white space only, exactly as the JS hook reads it.
+_TARGET = re.compile(r"^[ \t\n\r\f\v]*(user_id|group_id)[ \t\n\r\f\v]*=[ \t\n\r\f\v]*([0-9]+)[ \t\n\r\f\v]*$")
 
 
 def gocqhttp_target(data: HookInput) -> dict:

@@ -6,7 +6,8 @@ import re
 
 from . import HookInput
 
-_SC3_KEY = re.compile(r"^sctp(\d+)t", re.IGNORECASE)
+# Spelled-out cases and ASCII digits: re.IGNORECASE would also match "ſ" (long s), JS's /i differently.
+_SC3_KEY = re.compile(r"^[sS][cC][tT][pP]([0-9]+)[tT]")
 
 
 def serverchan_endpoint(data: HookInput) -> dict:

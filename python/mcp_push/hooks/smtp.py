@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..config import ConfigError, is_true
+from ..config import ConfigError, is_true, strip_space
 from . import HookInput
 
 
@@ -14,7 +14,7 @@ def service_key(name: str) -> str:
 
 
 def _server(data: HookInput) -> tuple[str, int, bool]:
-    server = data.env.get("SMTP_SERVER", "").strip()
+    server = strip_space(data.env.get("SMTP_SERVER", ""))
     if server:
         ssl = is_true(data.env.get("SMTP_SSL", ""))
         host, _, port = server.rpartition(":") if ":" in server else (server, "", "")
@@ -33,7 +33,7 @@ def _server(data: HookInput) -> tuple[str, int, bool]:
 
 def recipients(data: HookInput) -> list[str]:
     listed = ";".join(filter(None, [data.env.get("SMTP_EMAIL_TO", ""), data.env.get("SMTP_TO", "")]))
-    found = [part.strip() for part in re.split(r"[;；,]", listed) if part.strip()]
+    found = [strip_space(part) for part in re.split(r"[;；,]", listed) if strip_space(part)]
     return found or [data.env["SMTP_EMAIL"]]
 
 

@@ -85,7 +85,7 @@ def parse_headers(text: str) -> dict[str, str]:
 
 
 def _encoding_for(content_type: str, body: str) -> str:
-    kind = content_type.split(";", 1)[0].strip().lower()
+    kind = content_type.split(";", 1)[0].strip(_SPACE).lower()
     if kind == "application/json" or kind.endswith("+json"):
         return "json"
     if kind == "application/x-www-form-urlencoded":
@@ -113,7 +113,7 @@ def webhook_request(data: HookInput) -> dict:
         raise ConfigError("WEBHOOK_URL or WEBHOOK_BODY must contain $title or $content")
     url = _PLACEHOLDER.sub(lambda m: pct(data.title if m.group(1) == "title" else data.content), url_template)
     headers = parse_headers(env.get("WEBHOOK_HEADERS", ""))
-    content_type = env.get("WEBHOOK_CONTENT_TYPE", "").strip()
+    content_type = env.get("WEBHOOK_CONTENT_TYPE", "").strip(_SPACE)
     encoding = _encoding_for(content_type, body_template) if body_template else "none"
     body: Any = None
     if encoding == "text":

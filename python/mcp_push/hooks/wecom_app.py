@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..config import ConfigError
+from ..config import ConfigError, strip_space
 from . import HookInput
 
 
 def wecom_app_config(data: HookInput) -> dict:
-    fields = [part.strip() for part in data.env["QYWX_AM"].split(",")]
+    fields = [strip_space(part) for part in data.env["QYWX_AM"].split(",")]
     if len(fields) < 4 or len(fields) > 5:
         raise ConfigError(
             f"QYWX_AM must be corpid,corpsecret,touser,agentid[,media_id]; it has {len(fields)} fields"

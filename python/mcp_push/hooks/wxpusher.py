@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-from ..config import ConfigError
+from ..config import ConfigError, strip_space
 from . import HookInput
 
 
 def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(";") if part.strip()]
+    return [strip_space(part) for part in value.split(";") if strip_space(part)]
 
 
 def wxpusher_targets(data: HookInput) -> dict:

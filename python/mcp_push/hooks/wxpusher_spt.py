@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ..config import ConfigError
+from ..config import ConfigError, strip_space
 from . import HookInput
 
 MAX_SPTS = 10
 
 
 def wxpusher_spt_targets(data: HookInput) -> dict:
-    spts = [part.strip() for part in data.env["WXPUSHER_SPT_LIST"].split(",") if part.strip()]
+    spts = [strip_space(part) for part in data.env["WXPUSHER_SPT_LIST"].split(",") if strip_space(part)]
     if not spts:
         raise ConfigError("WXPUSHER_SPT_LIST names no SPT: give one to ten SPTs separated by ,")
     if len(spts) > MAX_SPTS:
