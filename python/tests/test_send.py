@@ -149,17 +149,27 @@ def test_hitokoto_failure_never_blocks_or_fails_the_send(monkeypatch):
     assert responses.calls[-1].request.body == b"c"
 
 
-def test_hitokoto_that_hangs_costs_at_most_its_short_timeout(vendor, monkeypatch):
+def _send_with_hitokoto_served_as(vendor, monkeypatch, behaviour: Behaviour, timeout: float) -> float:
+    """Sends with HITOKOTO on, the quote served by the local vendor; returns the seconds send() took."""
     from mcp_push.specs import load_settings
 
-    vendor.routes["/hitokoto"] = Behaviour(delay_s=5)
+    vendor.routes["/hitokoto"] = behaviour
     monkeypatch.setitem(load_settings()["hitokoto"], "url", f"{vendor.url}/hitokoto")
-    monkeypatch.setitem(load_settings()["hitokoto"], "timeout", 0.3)
+    monkeypatch.setitem(load_settings()["hitokoto"], "timeout", timeout)
     monkeypatch.setenv("HITOKOTO", "true")
     started = time.monotonic()
-    result = send("t", "c", **_webhook(vendor))
-    assert result["webhook"].ok is True
-    assert time.monotonic() - started < 2
+    assert send("t", "c", **_webhook(vendor))["webhook"].ok is True
+    return time.monotonic() - started
+
+
+def test_hitokoto_that_hangs_costs_at_most_its_short_timeout(vendor, monkeypatch):
+    assert _send_with_hitokoto_served_as(vendor, monkeypatch, Behaviour(delay_s=5), timeout=0.3) < 2
+
+
+def test_a_trickling_hitokoto_server_cannot_hold_the_send_past_its_timeout(vendor, monkeypatch):
+    # One byte every 0.3 s: each read is within a 0.5 s timeout, the whole fetch takes seconds.
+    trickle = Behaviour(body='{"hitokoto":"' + "x" * 40 + '","from":"y"}', trickle_s=0.3)
+    assert _send_with_hitokoto_served_as(vendor, monkeypatch, trickle, timeout=0.5) < 1.5
 
 
 def test_hitokoto_is_on_by_default_as_documented():
