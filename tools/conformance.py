@@ -20,22 +20,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 
-from mcp_push import dispatch, plan  # noqa: E402
 from mcp_push.tokens import TOKENS  # noqa: E402
-from tests.conformance import Case, load_cases, mock_vendor  # noqa: E402
+from tests.conformance import Case, load_cases, mock_vendor, plan_case, send_case  # noqa: E402
 
 RESULT_FIELDS = ("ok", "status", "http_status", "attempts")
 
 
 def run_python(case: Case) -> dict[str, Any]:
-    title, content = case.data["input"]["title"], case.data["input"]["content"]
-    params = case.data["input"].get("params")
-    out: dict[str, Any] = {"plan": plan(title, content, env=case.env, now=case.now, params=params, redact=False)}
+    planned, error = plan_case(case)
+    out: dict[str, Any] = {"plan": planned, "error": error}
     if "replies" in case.data:
         TOKENS.clear()
         mock, vendor = mock_vendor(case.data["replies"])
         with mock:
-            result = dispatch(title, content, case.env, params=params, now=case.now)
+            result = send_case(case)
         out["sent"] = [
             {"method": r.method, "url": r.url, "headers": r.headers, "body": r.body} for r in vendor.received
         ]
@@ -79,6 +77,7 @@ def diff(path: str, want: Any, got: Any, out: list[str]) -> None:
 
 def check_against_case(case: Case, got: dict[str, Any]) -> list[str]:
     problems: list[str] = []
+    diff("error", case.data.get("error"), got.get("error"), problems)
     diff("plan", case.expected_requests, got["plan"], problems)
     if "replies" not in case.data:
         return problems
@@ -111,6 +110,7 @@ def check_against_case(case: Case, got: dict[str, Any]) -> list[str]:
 
 def check_runtimes_agree(python: dict[str, Any], js: dict[str, Any]) -> list[str]:
     problems: list[str] = []
+    diff("error", python.get("error"), js.get("error"), problems)
     diff("plan", python["plan"], js["plan"], problems)
     if "result" in python:
         for side in (python, js):

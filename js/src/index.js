@@ -3,6 +3,7 @@
 //   const { send, plan, sendNotify } = require('mcp-push');
 
 const { plan, dispatch, send } = require('./api');
+const { sendEvent, planEvent, validateEnvelope, renderEvent, EnvelopeError } = require('./events');
 const { SendResult, STATUS } = require('./result');
 const { useDispatcher } = require('./transports/http');
 
@@ -11,4 +12,4 @@ function sendNotify(text, desp, params = {}) {
   return send(text, desp, { params });
 }
 
-module.exports = { send, sendNotify, plan, dispatch, SendResult, STATUS, useDispatcher, version: require('../package.json').version };
+module.exports = { send, sendNotify, sendEvent, planEvent, validateEnvelope, renderEvent, EnvelopeError, plan, dispatch, SendResult, STATUS, useDispatcher, version: require('../package.json').version };

@@ -14,19 +14,26 @@ function specDir() {
   throw new Error('spec folder not found: set MCP_PUSH_SPEC_DIR or reinstall mcp-push');
 }
 
+let cached = null;
+
 function readSpecSource() {
+  if (cached) return cached;
   const dir = specDir();
   const channelsDir = path.join(dir, 'channels');
   const channels = {};
   for (const file of fs.readdirSync(channelsDir).filter((f) => f.endsWith('.yaml')).sort()) {
     channels[file] = yaml.load(fs.readFileSync(path.join(channelsDir, file), 'utf8'));
   }
-  return {
+  const source = {
     schema: JSON.parse(fs.readFileSync(path.join(dir, 'channel.schema.json'), 'utf8')),
     settings: yaml.load(fs.readFileSync(path.join(dir, 'settings.yaml'), 'utf8')),
     channels,
+    envelopeSchema: JSON.parse(fs.readFileSync(path.join(dir, 'envelope.schema.json'), 'utf8')),
+    eventTemplate: yaml.load(fs.readFileSync(path.join(dir, 'templates', 'event.yaml'), 'utf8')),
     validated: false,
   };
+  cached = source;
+  return source;
 }
 
 module.exports = { readSpecSource, specDir };

@@ -59,7 +59,22 @@ test('the bundled sendNotify.js delivers from a folder without node_modules', as
   }
 });
 
-test('the bundle carries the specs: no spec folder, js-yaml or ajv is read at run time', () => {
+test('sendEvent works from the bundle: envelopes validated and rendered with nothing but the one file', () => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'qlscripts-'));
+  fs.copyFileSync(path.join(JS, 'dist', 'sendNotify.js'), path.join(folder, 'sendNotify.js'));
+  const script =
+    "const { sendEvent } = require('./sendNotify');" +
+    "(async () => { try { await sendEvent({ run_id: 'r', event: 'update', message: 'm', data: { progress: 2 } }); }" +
+    " catch (e) { process.stdout.write(e.message + '\\n'); }" +
+    " const r = await sendEvent({ run_id: 'r', event: 'update', message: 'm', data: { progress: 0.5 } }, { env: { CONSOLE: 'true', HITOKOTO: 'false' } });" +
+    " process.stdout.write(JSON.stringify(r.channels.map((c) => c.status))); })();";
+  const probe = spawnSync(process.execPath, ['-e', script], { cwd: folder, env: { PATH: process.env.PATH }, encoding: 'utf8' });
+  assert.equal(probe.status, 0, probe.stderr);
+  assert.equal(probe.stdout, 'data.progress: must be at most 1\n["delivered"]');
+  assert.match(probe.stderr, /⏳ r 50%\n\nm\nProgress: █████░░░░░ 50%/);
+});
+
+test('the bundle carries the specs: no spec folder or js-yaml is read at run time', () => {
   const bundle = fs.readFileSync(path.join(JS, 'dist', 'sendNotify.js'), 'utf8');
   assert.match(bundle, /oapi\.dingtalk\.com\/robot\/send/);
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'qlscripts-'));

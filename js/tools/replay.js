@@ -6,6 +6,7 @@
 
 const { MockAgent } = require('undici');
 const { plan, dispatch, useDispatcher } = require('../src');
+const { EnvelopeError, RunLog, planEvent, renderEvent, sendEvent, validateEnvelope } = require('../src/events');
 const { TOKENS } = require('../src/tokens');
 
 function errorFor(kind, url) {
@@ -48,8 +49,15 @@ async function sendCase(testCase) {
   }
   useDispatcher(agent);
   try {
-    const { title, content, params } = testCase.input;
-    const result = await dispatch(title, content, testCase.env, { params: params || null, now: testCase.now });
+    const { title, content, params, event, seen } = testCase.input;
+    let result;
+    if (event === undefined) {
+      result = await dispatch(title, content, testCase.env, { params: params || null, now: testCase.now });
+    } else {
+      const runs = new RunLog();
+      for (const earlier of seen || []) renderEvent(validateEnvelope(earlier, testCase.now), runs);
+      result = await sendEvent(event, { env: testCase.env, runs, now: testCase.now });
+    }
     return { sent, result: result.toJSON() };
   } finally {
     useDispatcher(null);
@@ -63,8 +71,19 @@ async function main() {
   const out = [];
   for (const testCase of JSON.parse(input)) {
     TOKENS.clear();
-    const { title, content, params } = testCase.input;
-    const entry = { id: testCase.id, plan: plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false }) };
+    const { title, content, params, event, seen } = testCase.input;
+    const entry = { id: testCase.id, error: null };
+    if (event === undefined) {
+      entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false });
+    } else {
+      try {
+        entry.plan = planEvent(event, { env: testCase.env, now: testCase.now, seen: seen || [], redact: false });
+      } catch (error) {
+        if (!(error instanceof EnvelopeError)) throw error;
+        entry.plan = [];
+        entry.error = error.message;
+      }
+    }
     if (testCase.replies) Object.assign(entry, await sendCase(testCase));
     out.push(entry);
   }

@@ -92,6 +92,35 @@ class Case:
         return out
 
 
+def plan_case(case: Case, redact: bool = False) -> tuple[list[dict[str, Any]], str | None]:
+    """The case's unredacted plan, and the envelope error for an invalid event (then nothing is planned)."""
+    from mcp_push import plan
+    from mcp_push.events import EnvelopeError, plan_event
+
+    given = case.data["input"]
+    if "event" not in given:
+        return plan(given["title"], given["content"], env=case.env, now=case.now, params=given.get("params"),
+                    redact=redact), None
+    try:
+        return plan_event(given["event"], env=case.env, now=case.now, seen=given.get("seen", []), redact=redact), None
+    except EnvelopeError as exc:
+        return [], str(exc)
+
+
+def send_case(case: Case):
+    """Sends the case through the real transports (the caller mocks the vendor); returns the SendResult."""
+    from mcp_push import dispatch
+    from mcp_push.events import RunLog, render_event, send_event, validate_envelope
+
+    given = case.data["input"]
+    if "event" not in given:
+        return dispatch(given["title"], given["content"], case.env, params=given.get("params"), now=case.now)
+    runs = RunLog()
+    for earlier in given.get("seen", []):
+        render_event(validate_envelope(earlier, now=case.now), runs)
+    return send_event(given["event"], env=case.env, runs=runs, now=case.now)
+
+
 def _json_or_none(text: str | None) -> Any:
     try:
         return json.loads(text or "null")

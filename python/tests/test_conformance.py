@@ -11,11 +11,10 @@ import logging
 
 import pytest
 
-from mcp_push import dispatch, plan
 from mcp_push.specs import load_channels
 from mcp_push.tokens import TOKENS
 
-from .conformance import load_cases, mock_vendor
+from .conformance import load_cases, mock_vendor, plan_case, send_case
 
 CASES = load_cases()
 
@@ -27,10 +26,8 @@ def _secrets(case) -> list[str]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_plan_matches_case(case):
-    got = plan(
-        case.data["input"]["title"], case.data["input"]["content"], env=case.env, now=case.now,
-        params=case.data["input"].get("params"), redact=False,
-    )
+    got, error = plan_case(case)
+    assert error == case.data.get("error")
     assert got == case.expected_requests
 
 
@@ -43,10 +40,7 @@ def test_send_matches_case(case, caplog):
     caplog.set_level(logging.DEBUG, logger="mcp_push")
     mock, vendor = mock_vendor(case.data["replies"])
     with mock:
-        result = dispatch(
-            case.data["input"]["title"], case.data["input"]["content"], case.env,
-            params=case.data["input"].get("params"), now=case.now,
-        )
+        result = send_case(case)
     expected = case.data.get("result", {})
     if "skipped" in expected:
         assert result.skipped == expected["skipped"]

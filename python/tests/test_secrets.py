@@ -12,12 +12,12 @@ import pytest
 import requests
 import responses
 
-from mcp_push import dispatch, plan
+from mcp_push import dispatch
 from mcp_push.api import configured_channels
 from mcp_push.planner import build_context
 from mcp_push.specs import load_channels
 
-from .conformance import load_cases
+from .conformance import load_cases, plan_case, send_case
 
 SECRET_NAMES = {name for spec in load_channels().values() for name in spec.secret_env}
 HTTP_CHANNELS = {name for name, spec in load_channels().items() if spec.transport == "http"}
@@ -29,7 +29,7 @@ SENT_CASES = [c for c in CASES if c.channel in HTTP_CHANNELS]
 def _secrets(case) -> list[str]:
     """The case's secret env values, and what hooks derive from them (corpsecret, Basic auth, headers)."""
     found = [v for k, v in case.env.items() if k in SECRET_NAMES and v]
-    title, content = case.data["input"]["title"], case.data["input"]["content"]
+    title, content = case.data["input"].get("title", "t"), case.data["input"].get("content", "c")
     for spec, env in configured_channels(case.env):
         try:
             _, derived = build_context(spec, env, title, content, {}, case.now)
@@ -74,7 +74,7 @@ def test_no_secret_in_results_logs_or_stderr(case, failure, caplog, capsys):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             mock.add_callback(method, re.compile(".*"), callback=FAILURES[failure])
-        result = dispatch(case.data["input"]["title"], case.data["input"]["content"], case.env, now=case.now)
+        result = send_case(case)
     out, err = capsys.readouterr()
     shown = json.dumps(result.to_dict(), ensure_ascii=False) + repr(result) + caplog.text + out + err
     for secret in _secrets(case):
@@ -87,8 +87,7 @@ def test_no_secret_in_results_logs_or_stderr(case, failure, caplog, capsys):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_no_secret_in_a_redacted_plan(case):
-    shown = json.dumps(plan(case.data["input"]["title"], case.data["input"]["content"], env=case.env,
-                            now=case.now), ensure_ascii=False)
+    shown = json.dumps(plan_case(case, redact=True)[0], ensure_ascii=False)
     for secret in _secrets(case):
         assert secret not in shown
 

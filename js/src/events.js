@@ -1,0 +1,186 @@
+'use strict';
+// Agent events: validate an envelope (spec/envelope.schema.json), render it as a title and content
+// (spec/templates/event.yaml), and send it. Word for word what python/mcp_push/events.py does:
+// conformance cases pin both the rendering and the validation messages.
+
+const { dispatch, plan } = require('./api');
+const { readSpecSource } = require('./specSource');
+const { render } = require('./templates');
+
+class EnvelopeError extends Error {
+  constructor(field, rule) {
+    super(`${field}: ${rule}`);
+    this.field = field;
+    this.rule = rule;
+  }
+}
+
+let validator = null;
+
+function getValidator() {
+  if (!validator) {
+    const Ajv2020 = require('ajv/dist/2020');
+    // allErrors + verbose: every problem, with the schema value, so they are worded and ordered as in Python.
+    validator = new Ajv2020({ allErrors: true, verbose: true, strict: false }).compile(readSpecSource().envelopeSchema);
+  }
+  return validator;
+}
+
+const TYPE_WORDS = { string: 'a string', number: 'a number', integer: 'an integer', object: 'an object' };
+const PATTERN_RULES = { artifact_url: 'must be an http(s) URL', timestamp: 'must be an RFC 3339 date-time' };
+
+const typeRule = (expected) => `must be ${[].concat(expected).map((k) => TYPE_WORDS[k] || k).join(' or ')}`;
+
+function fieldOf(instancePath, name) {
+  const parts = instancePath.split('/').filter(Boolean);
+  if (name) parts.push(name);
+  return parts.join('.') || 'envelope';
+}
+
+function problemOf(error) {
+  const { keyword, instancePath, params } = error;
+  if (keyword === 'required') return [fieldOf(instancePath, params.missingProperty), 'is required'];
+  if (keyword === 'additionalProperties') return [fieldOf(instancePath, params.additionalProperty), 'is not a known field'];
+  const field = fieldOf(instancePath);
+  const leaf = instancePath.split('/').pop();
+  switch (keyword) {
+    case 'type':
+      return [field, typeRule(error.schema)];
+    case 'enum':
+      return [field, `must be one of ${error.schema.join(', ')}`];
+    case 'minLength':
+      return [field, params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters`];
+    case 'maxLength':
+      return [field, `must be at most ${params.limit} characters`];
+    case 'minimum':
+      return [field, `must be at least ${params.limit}`];
+    case 'maximum':
+      return [field, `must be at most ${params.limit}`];
+    case 'pattern':
+      return [field, PATTERN_RULES[leaf] || 'has the wrong form'];
+    default:
+      return [field, error.message];
+  }
+}
+
+// Python sorts (field, rule) tuples by code point; compare the same way (not localeCompare).
+const byFieldThenRule = (a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
+
+/** Unix seconds as RFC 3339 UTC with milliseconds. */
+const rfc3339 = (now) => new Date(Math.floor(now * 1000)).toISOString();
+
+const STAMP = /^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$/;
+
+/** RFC 3339 to Unix milliseconds; digits past the millisecond are dropped. */
+function timestampMs(stamp) {
+  const match = STAMP.exec(stamp);
+  if (!match) throw new EnvelopeError('timestamp', 'must be an RFC 3339 date-time');
+  const [, year, month, day, hour, minute, second, fraction, , sign, offH, offM] = match;
+  const parts = [year, month, day, hour, minute, second].map(Number);
+  const utc = Date.UTC(parts[0], parts[1] - 1, parts[2], parts[3], parts[4], parts[5]);
+  const back = new Date(utc);
+  // A date that does not exist (month 13, 30 February, second 60) is no date-time.
+  const real = [back.getUTCFullYear(), back.getUTCMonth() + 1, back.getUTCDate(), back.getUTCHours(), back.getUTCMinutes(), back.getUTCSeconds()];
+  if (real.some((value, i) => value !== parts[i])) throw new EnvelopeError('timestamp', 'must be an RFC 3339 date-time');
+  const offset = sign === undefined ? 0 : (sign === '+' ? 1 : -1) * (Number(offH) * 60 + Number(offM)) * 60000;
+  return utc - offset + Number((fraction || '0').slice(0, 3).padEnd(3, '0'));
+}
+
+/** A normalized copy (timestamp filled in when absent), or EnvelopeError naming the first problem. */
+function validateEnvelope(data, now = null) {
+  const validate = getValidator();
+  if (!validate(data)) {
+    const problems = validate.errors.map(problemOf).sort(byFieldThenRule);
+    throw new EnvelopeError(...problems[0]);
+  }
+  const envelope = { ...data };
+  if (!('timestamp' in envelope)) envelope.timestamp = rfc3339(now === null ? Date.now() / 1000 : now);
+  timestampMs(envelope.timestamp);
+  return envelope;
+}
+
+function formatElapsed(ms) {
+  const total = Math.floor(Math.max(ms, 0) / 1000);
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = total % 60;
+  if (hours) return `${hours}h ${minutes}m ${seconds}s`;
+  if (minutes) return `${minutes}m ${seconds}s`;
+  return `${seconds}s`;
+}
+
+/** When this process saw each run start, so `end` and `error` can say how long the run took. */
+class RunLog {
+  constructor(limit = 1000) {
+    this.limit = limit; // runs remembered; the oldest are forgotten first
+    this.starts = new Map();
+  }
+
+  elapsed(envelope) {
+    const at = timestampMs(envelope.timestamp);
+    const { run_id: runId, event } = envelope;
+    if (event === 'start') {
+      this.starts.delete(runId);
+      this.starts.set(runId, at);
+      while (this.starts.size > this.limit) this.starts.delete(this.starts.keys().next().value);
+      return '';
+    }
+    if ((event === 'end' || event === 'error') && this.starts.has(runId)) {
+      const started = this.starts.get(runId);
+      this.starts.delete(runId);
+      return formatElapsed(at - started);
+    }
+    return '';
+  }
+}
+
+const RUNS = new RunLog();
+
+const text = (value) => (value === null || value === undefined ? '' : typeof value === 'boolean' ? String(value) : String(value));
+
+/** [title, content] for a validated envelope, from spec/templates/event.yaml. */
+function renderEvent(envelope, runs = RUNS) {
+  const template = readSpecSource().eventTemplate;
+  const data = envelope.data || {};
+  let percent = '';
+  let bar = '';
+  if (data.progress !== undefined && data.progress !== null) {
+    const { cells, full, empty } = template.bar;
+    const filled = Math.floor(data.progress * cells);
+    percent = String(Math.floor(data.progress * 100 + 0.5));
+    bar = full.repeat(filled) + empty.repeat(cells - filled);
+  }
+  const context = {
+    mark: template.marks[envelope.event],
+    run_id: envelope.run_id,
+    event: envelope.event,
+    message: envelope.message,
+    timestamp: envelope.timestamp,
+    step: text(data.step),
+    artifact_url: text(data.artifact_url),
+    error_code: text(data.error_code),
+    percent,
+    bar,
+    elapsed: runs.elapsed(envelope),
+  };
+  const title = render(template.title, context);
+  const content = template.lines.map((line) => render(line, context)).filter(Boolean).join('\n');
+  return [title, content];
+}
+
+/** Validates (rejects with EnvelopeError when invalid), renders and sends an event. */
+async function sendEvent(envelope, { channels = null, env = null, runs = RUNS, now = null } = {}) {
+  const valid = validateEnvelope(envelope, now);
+  const [title, content] = renderEvent(valid, runs);
+  return dispatch(title, content, env === null ? process.env : env, { channels, now });
+}
+
+/** The dry run of an event; `seen` are earlier events of this process, rendered into a fresh run log. */
+function planEvent(envelope, { env = null, now = null, seen = [], redact = true } = {}) {
+  const runs = new RunLog();
+  for (const earlier of seen) renderEvent(validateEnvelope(earlier, now), runs);
+  const [title, content] = renderEvent(validateEnvelope(envelope, now), runs);
+  return plan(title, content, { env, now, redact });
+}
+
+module.exports = { EnvelopeError, validateEnvelope, renderEvent, sendEvent, planEvent, RunLog, RUNS, rfc3339, timestampMs };

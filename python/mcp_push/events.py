@@ -1,0 +1,235 @@
+"""Agent events: validate an envelope (spec/envelope.schema.json), render it as a title and content
+(spec/templates/event.yaml), and send it. The Node runtime's events.js does the same, word for word:
+conformance cases pin both the rendering and the validation messages."""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import json
+import math
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import yaml
+
+from .specs import spec_dir
+from .templates import render
+
+
+class EnvelopeError(ValueError):
+    """An invalid envelope; the message names the field and the rule it breaks."""
+
+    def __init__(self, field: str, rule: str):
+        super().__init__(f"{field}: {rule}")
+        self.field, self.rule = field, rule
+
+
+@functools.lru_cache(maxsize=1)
+def envelope_schema() -> dict[str, Any]:
+    return json.loads((spec_dir() / "envelope.schema.json").read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def event_template() -> dict[str, Any]:
+    return yaml.safe_load((spec_dir() / "templates" / "event.yaml").read_text(encoding="utf-8"))
+
+
+# --- validation ----------------------------------------------------------------------------------------
+
+_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer", "object": "an object"}
+_PATTERN_RULES = {"artifact_url": "must be an http(s) URL", "timestamp": "must be an RFC 3339 date-time"}
+
+
+def _type_rule(expected: str | list[str]) -> str:
+    kinds = expected if isinstance(expected, list) else [expected]
+    return "must be " + " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
+
+
+def _field(path: Iterable[Any], name: str | None = None) -> str:
+    parts = [str(p) for p in path] + ([name] if name else [])
+    return ".".join(parts) or "envelope"
+
+
+def _problems(error: Any) -> list[tuple[str, str]]:
+    """One jsonschema error as (field, rule) pairs, worded as the Node runtime words ajv's errors."""
+    path, kind, expected = list(error.absolute_path), error.validator, error.validator_value
+    if kind == "required":
+        return [(_field(path, name), "is required") for name in expected if name not in error.instance]
+    if kind == "additionalProperties":
+        known = set(error.schema.get("properties", {}))
+        return [(_field(path, name), "is not a known field") for name in error.instance if name not in known]
+    field = _field(path)
+    leaf = str(path[-1]) if path else ""
+    rules = {
+        "type": lambda: _type_rule(expected),
+        "enum": lambda: "must be one of " + ", ".join(expected),
+        "minLength": lambda: "must not be empty" if expected == 1 else f"must be at least {expected} characters",
+        "maxLength": lambda: f"must be at most {expected} characters",
+        "minimum": lambda: f"must be at least {expected}",
+        "maximum": lambda: f"must be at most {expected}",
+        "pattern": lambda: _PATTERN_RULES.get(leaf, "has the wrong form"),
+    }
+    return [(field, rules[kind]())] if kind in rules else [(field, str(error.message))]
+
+
+def rfc3339(now: float) -> str:
+    """Unix seconds as RFC 3339 UTC with milliseconds, as JavaScript's Date.toISOString() writes it."""
+    stamp = datetime.fromtimestamp(math.floor(now * 1000) / 1000, tz=timezone.utc)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def validate_envelope(data: Any, now: float | None = None) -> dict[str, Any]:
+    """A normalized copy of the envelope (timestamp filled in when absent), or EnvelopeError naming the
+    first problem (fields in alphabetical order, so both runtimes report the same one)."""
+    import jsonschema  # the first event pays for it, not the import of mcp_push
+
+    validator = jsonschema.Draft202012Validator(envelope_schema())
+    problems = sorted(p for error in validator.iter_errors(data) for p in _problems(error))
+    if problems:
+        raise EnvelopeError(*problems[0])
+    envelope = dict(data)
+    if "timestamp" not in envelope:
+        envelope["timestamp"] = rfc3339(time.time() if now is None else now)
+    timestamp_ms(envelope["timestamp"])  # the pattern admits month 13; the calendar does not
+    return envelope
+
+
+# --- rendering -----------------------------------------------------------------------------------------
+
+_STAMP = re.compile(
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$"
+)
+
+
+def timestamp_ms(stamp: str) -> int:
+    """RFC 3339 to Unix milliseconds; digits past the millisecond are dropped (as in JavaScript)."""
+    match = _STAMP.match(stamp)
+    if not match:
+        raise EnvelopeError("timestamp", "must be an RFC 3339 date-time")
+    year, month, day, hour, minute, second, fraction, _, sign, off_h, off_m = match.groups()
+    try:  # a date that does not exist (month 13, 30 February, second 60) is no date-time
+        datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+    except ValueError:
+        raise EnvelopeError("timestamp", "must be an RFC 3339 date-time") from None
+    seconds = calendar.timegm((int(year), int(month), int(day), int(hour), int(minute), int(second)))
+    offset = 0 if sign is None else (1 if sign == "+" else -1) * (int(off_h) * 60 + int(off_m)) * 60
+    millis = int((fraction or "0")[:3].ljust(3, "0"))
+    return (seconds - offset) * 1000 + millis
+
+
+def format_elapsed(ms: int) -> str:
+    seconds = max(ms, 0) // 1000
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m {seconds}s"
+    if minutes:
+        return f"{minutes}m {seconds}s"
+    return f"{seconds}s"
+
+
+class RunLog:
+    """When this process saw each run start, so `end` and `error` can say how long the run took."""
+
+    LIMIT = 1000  # runs remembered; the oldest are forgotten first
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._starts: OrderedDict[str, int] = OrderedDict()
+
+    def elapsed(self, envelope: Mapping[str, Any]) -> str:
+        """Records a start; for an end or error of a run whose start was seen, the time since it."""
+        at = timestamp_ms(envelope["timestamp"])
+        run_id, event = envelope["run_id"], envelope["event"]
+        with self._lock:
+            if event == "start":
+                self._starts[run_id] = at
+                self._starts.move_to_end(run_id)
+                while len(self._starts) > self.LIMIT:
+                    self._starts.popitem(last=False)
+                return ""
+            if event in ("end", "error") and run_id in self._starts:
+                return format_elapsed(at - self._starts.pop(run_id))
+        return ""
+
+
+RUNS = RunLog()
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def render_event(envelope: Mapping[str, Any], runs: RunLog = RUNS) -> tuple[str, str]:
+    """(title, content) for a validated envelope, from spec/templates/event.yaml."""
+    template = event_template()
+    data = envelope.get("data") or {}
+    progress = data.get("progress")
+    percent, bar = "", ""
+    if progress is not None:
+        cells, filled = template["bar"]["cells"], math.floor(progress * template["bar"]["cells"])
+        percent = str(math.floor(progress * 100 + 0.5))  # ties up, as JavaScript's Math.round
+        bar = template["bar"]["full"] * filled + template["bar"]["empty"] * (cells - filled)
+    context = {
+        "mark": template["marks"][envelope["event"]],
+        "run_id": envelope["run_id"],
+        "event": envelope["event"],
+        "message": envelope["message"],
+        "timestamp": envelope["timestamp"],
+        "step": _text(data.get("step")),
+        "artifact_url": _text(data.get("artifact_url")),
+        "error_code": _text(data.get("error_code")),
+        "percent": percent,
+        "bar": bar,
+        "elapsed": runs.elapsed(envelope),
+    }
+    title = render(template["title"], context)
+    lines = (render(line, context) for line in template["lines"])
+    return title, "\n".join(line for line in lines if line)
+
+
+# --- sending -------------------------------------------------------------------------------------------
+
+def send_event(
+    envelope: Mapping[str, Any],
+    channels: Iterable[str] | None = None,
+    env: Mapping[str, Any] | None = None,
+    runs: RunLog = RUNS,
+    now: float | None = None,
+):
+    """Validates (EnvelopeError when invalid), renders and sends an event to the configured channels."""
+    from .api import dispatch
+
+    valid = validate_envelope(envelope, now=now)
+    title, content = render_event(valid, runs)
+    return dispatch(title, content, os.environ if env is None else env, channels=channels, now=now)
+
+
+def plan_event(
+    envelope: Mapping[str, Any],
+    env: Mapping[str, Any] | None = None,
+    now: float | None = None,
+    seen: Iterable[Mapping[str, Any]] = (),
+    redact: bool = True,
+) -> list[dict[str, Any]]:
+    """The dry run of an event: `seen` are earlier events of this process (a run's start), rendered
+    into a fresh run log first so elapsed times are deterministic."""
+    from .api import plan
+
+    runs = RunLog()
+    for earlier in seen:
+        render_event(validate_envelope(earlier, now=now), runs)
+    title, content = render_event(validate_envelope(envelope, now=now), runs)
+    return plan(title, content, env=env, now=now, redact=redact)
