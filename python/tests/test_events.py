@@ -9,7 +9,7 @@ from mcp_push.events import EnvelopeError, RunLog, render_event, rfc3339, timest
 
 def test_a_missing_timestamp_is_filled_as_rfc3339_utc_with_milliseconds():
     envelope = validate_envelope({"run_id": "r", "event": "start", "message": "m"}, now=1795488000.1239)
-    assert envelope["timestamp"] == "2026-11-24T00:00:00.123Z"
+    assert envelope["timestamp"] == "2026-11-24T02:40:00.123Z"  # as JS new Date(ms).toISOString()
     assert timestamp_ms(envelope["timestamp"]) == 1795488000123
 
 
