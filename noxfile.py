@@ -30,8 +30,8 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
-    # The Python-vs-Node cross-check needs js/node_modules: it runs in the conformance session.
-    session.run("pytest", *(session.posargs or ["-q", "-m", "not crosscheck"]))
+    # The Python-vs-Node cross-check and the Inspector CLI need js/node_modules: they run in the conformance session.
+    session.run("pytest", *(session.posargs or ["-q", "-m", "not crosscheck and not inspector"]))
 
 
 @nox.session
@@ -65,4 +65,8 @@ def conformance(session: nox.Session) -> None:
     # MCP_PUSH_REQUIRE_NODE: fail rather than skip when node or js/node_modules is missing.
     session.run(
         "pytest", "-q", "-m", "crosscheck", "python/tests/test_crosscheck.py", env={"MCP_PUSH_REQUIRE_NODE": "1"}
+    )
+    # The MCP Inspector CLI (a devDependency in js/) as an independent MCP client of `python -m mcp_push`.
+    session.run(
+        "pytest", "-q", "-m", "inspector", "python/tests/test_inspector.py", env={"MCP_PUSH_REQUIRE_NODE": "1"}
     )

@@ -1,0 +1,7 @@
+"""`python -m mcp_push`: the same as the `mcp-push` command (with no arguments: serve MCP over stdio)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

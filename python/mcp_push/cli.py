@@ -1,0 +1,361 @@
+"""The `mcp-push` command: `serve` (the MCP server; the default), `send`, `event` and `channels`.
+
+Exit codes: 0 every channel delivered (or the message was deliberately skipped), 1 some channel failed,
+2 a usage or configuration error. Errors are one line on stderr; results for people go to stdout
+(`--json` for machines). In `serve` over stdio, stdout carries nothing but JSON-RPC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
+
+from . import __version__
+from .redact import MASK, process_redactor
+
+OK, FAILED, USAGE = 0, 1, 2
+TOKEN_VAR = "MCP_PUSH_HTTP_TOKEN"  # noqa: S105 (a variable name, not a token)
+
+
+class UsageError(Exception):
+    """A usage or configuration error: one line on stderr, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors are one line (usage is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mcp-push",
+        description="Push notifications to DingTalk, Feishu, WeCom, Telegram, e-mail, ntfy, Bark and more. "
+        "Channels are configured with environment variables (see `mcp-push channels`). "
+        "With no command, serves MCP over stdio (how an MCP host starts it).",
+        epilog="Exit codes: 0 all delivered, 1 some channel failed, 2 usage or configuration error.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcp-push {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="serve MCP (stdio by default, or streamable HTTP)",
+                           description="Serve the MCP tools notify_send, notify_event (and notify_channel_<name> "
+                           "with MCP_PUSH_CHANNEL_TOOLS=true). Over HTTP, MCP_PUSH_HTTP_TOKEN makes every request "
+                           "need 'Authorization: Bearer <token>'.")
+    serve.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP: address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="HTTP: port (default 8000)")
+    serve.add_argument("--path", default="/mcp", help="HTTP: endpoint path (default /mcp)")
+
+    send = sub.add_parser("send", help="send a message to the configured channels")
+    send.add_argument("title")
+    send.add_argument("content")
+    _channel_and_output_args(send)
+    send.add_argument("--dry-run", action="store_true",
+                      help="print the requests that would be made, as JSON with secrets masked; send nothing")
+
+    event = sub.add_parser("event", help="send an event of a run (start, update, end, error)")
+    event.add_argument("--run-id", required=True, help="names the run; events of one run share it")
+    event.add_argument("--event", required=True, choices=("start", "update", "end", "error"))
+    event.add_argument("--message", required=True)
+    event.add_argument("--step")
+    event.add_argument("--progress", type=_number, help="fraction done, 0 to 1")
+    event.add_argument("--artifact-url", help="http(s) link to the result")
+    event.add_argument("--error-code")
+    event.add_argument("--timestamp", help="RFC 3339; default: now")
+    event.add_argument("--data", type=_json_object, help="more data fields, as a JSON object")
+    _channel_and_output_args(event)
+    event.add_argument("--dry-run", action="store_true",
+                       help="print the requests that would be made, as JSON with secrets masked; send nothing")
+
+    channels = sub.add_parser("channels", help="list channels: configured ones, and what the others lack")
+    channels.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _channel_and_output_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--channel", action="append", metavar="NAME",
+                        help="only this configured channel (repeatable); default: all configured")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each channel's outcome on stderr")
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: '{text}'") from None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
+# --- send, event ---------------------------------------------------------------------------------------
+
+
+def _check_channels(names: Sequence[str] | None, env: Mapping[str, Any]) -> list[str] | None:
+    from .api import configured_channels
+
+    configured = [spec.name for spec, _ in configured_channels(env)]
+    if not configured:
+        raise UsageError("no channel is configured; set a channel's env vars (`mcp-push channels` lists them)")
+    if names is None:
+        return None
+    unknown = [name for name in dict.fromkeys(names) if name not in configured]
+    if unknown:
+        raise UsageError(f"not configured: {', '.join(unknown)}; configured channels: {', '.join(configured)}")
+    return list(dict.fromkeys(names))
+
+
+def _envelope(args: argparse.Namespace) -> dict[str, Any]:
+    data = dict(args.data or {})
+    for field in ("step", "progress", "artifact_url", "error_code"):
+        value = getattr(args, field)
+        if value is not None:
+            data[field] = value
+    envelope: dict[str, Any] = {"run_id": args.run_id, "event": args.event, "message": args.message}
+    if data:
+        envelope["data"] = data
+    if args.timestamp is not None:
+        envelope["timestamp"] = args.timestamp
+    return envelope
+
+
+def _dry_run(entries: list[dict[str, Any]], channels: list[str] | None) -> int:
+    if channels is not None:
+        entries = [e for e in entries if e.get("channel") in channels]
+    print(json.dumps(entries, ensure_ascii=False, indent=2))
+    return USAGE if any("error" in e for e in entries) else OK
+
+
+def _send(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from .api import dispatch, plan
+
+    if not args.content.strip():
+        raise UsageError("CONTENT is empty: nothing to send")
+    channels = _check_channels(args.channel, env)
+    if args.dry_run:
+        return _dry_run(plan(args.title, args.content, env=env), channels)
+    return _report(dispatch(args.title, args.content, env, channels=channels), args.json, env)
+
+
+def _event(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from .events import EnvelopeError, plan_event, send_event, validate_envelope
+
+    envelope = _envelope(args)
+    try:
+        validate_envelope(envelope)
+    except EnvelopeError as exc:
+        raise UsageError(f"invalid event: {exc}") from None
+    channels = _check_channels(args.channel, env)
+    if args.dry_run:
+        return _dry_run(plan_event(envelope, env=env), channels)
+    return _report(send_event(envelope, channels=channels, env=env), args.json, env)
+
+
+def _report(result: Any, as_json: bool, env: Mapping[str, Any]) -> int:
+    from .outcome import outcome, secret_redactor
+
+    report = outcome(result, secret_redactor(env))
+    channels = report["channels"]
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        rows = [(c["channel"], c["status"], f"{c['elapsed_ms']} ms", c["error"] or "") for c in channels]
+        _table(("channel", "status", "time", "detail"), rows)
+        print(report["summary"])
+    if report["skipped"]:
+        return OK  # deliberately not pushed: the title is listed in SKIP_PUSH_TITLE
+    if channels and all(c["status"] == "config_error" for c in channels):
+        return USAGE  # nothing could be attempted: every channel lacks configuration
+    return OK if report["delivered"] == report["total"] else FAILED
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    if not rows:
+        return
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+# --- channels ------------------------------------------------------------------------------------------
+
+
+def channel_overview(env: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every channel: configured or not, what it lacks, and its set variables (secrets as ***)."""
+    from .config import channel_env, is_configured, missing_config
+    from .specs import load_channels
+
+    overview = []
+    for spec in load_channels().values():
+        resolved = channel_env(spec, env)
+        configured = is_configured(spec, resolved)
+        missing = missing_config(spec, resolved)
+        if not configured and not missing:
+            missing = [" or ".join(spec.active_when)]
+        shown = {
+            name: (MASK if var.secret else str(env.get(name)))
+            for name, var in spec.env.items()
+            if str(env.get(name) or "") != ""
+        }
+        overview.append({
+            "channel": spec.name, "display_name": spec.display_name, "configured": configured,
+            "complete": configured and not missing, "missing": missing, "env": shown,
+        })
+    return overview
+
+
+def _channels(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from .outcome import secret_redactor
+
+    overview = channel_overview(env)
+    redactor = secret_redactor(env)
+    if args.json:
+        print(redactor.text(json.dumps(overview, ensure_ascii=False, indent=2)))
+        return OK
+    configured = [c for c in overview if c["configured"]]
+    others = [c for c in overview if not c["configured"]]
+    print(f"configured ({len(configured)}):" if configured else "configured: none")
+    rows = []
+    for c in configured:
+        state = "ready" if c["complete"] else "missing " + ", ".join(c["missing"])
+        rows.append(("  " + c["channel"], state, " ".join(f"{k}={v}" for k, v in c["env"].items())))
+    _table(("  channel", "state", "set"), [tuple(redactor.text(cell) for cell in row) for row in rows])
+    print(f"not configured ({len(others)}):")
+    _table(("  channel", "needs"), [("  " + c["channel"], ", ".join(c["missing"])) for c in others])
+    return OK
+
+
+# --- serve ---------------------------------------------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class BearerAuth:
+    """ASGI middleware: every HTTP request needs `Authorization: Bearer <token>` (compared in constant
+    time); others get 401."""
+
+    def __init__(self, app: Any, token: str):
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                body = b'{"error":"unauthorized: send Authorization: Bearer <MCP_PUSH_HTTP_TOKEN>"}'
+                await send({"type": "http.response.start", "status": 401, "headers": [
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Bearer realm="mcp-push"'),
+                ]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def _serve(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from .server import ServerConfigError, create_server
+
+    try:
+        server = create_server()
+    except ServerConfigError as exc:
+        raise UsageError(str(exc)) from None
+    log = logging.getLogger("mcp_push")
+    if args.transport == "stdio":
+        if sys.stdin.isatty():
+            log.warning("serving MCP on stdio: an MCP host runs this; see `mcp-push --help` for the commands")
+        server.run()
+        return OK
+
+    import uvicorn
+
+    token = str(env.get(TOKEN_VAR) or "")
+    if not _is_loopback(args.host) and not token:
+        raise UsageError(f"refusing to serve on {args.host} without {TOKEN_VAR}: anyone who reaches it could "
+                         "push through your channels; set the token or bind 127.0.0.1")
+    app: Any = server.streamable_http_app(
+        streamable_http_path=args.path, stateless_http=True, json_response=True, host=args.host
+    )
+    if token:
+        app = BearerAuth(app, token)
+    log.info("serving MCP on http://%s:%d%s%s", args.host, args.port, args.path,
+             " (bearer token required)" if token else "")
+    # log_config=None: uvicorn's records go through logging to stderr, never to stdout.
+    uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_config=None, log_level="warning")).run()
+    return OK
+
+
+# --- main ----------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["serve", *argv]  # what an MCP host runs: `mcp-push`, `mcp-push --transport http`
+    args = _parser().parse_args(argv)
+    _setup_logging(args)
+    env = os.environ
+    handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels}
+    try:
+        return handlers[args.command](args, env)
+    except UsageError as exc:
+        return _fail(str(exc), USAGE)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `mcp-push channels | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return FAILED
+    except Exception as exc:  # one line, never a traceback; the cause is logged at debug level
+        from .specs import SpecError
+
+        logging.getLogger("mcp_push").debug("unexpected error", exc_info=True)
+        if isinstance(exc, SpecError):
+            return _fail(str(exc), USAGE)
+        return _fail(f"{type(exc).__name__}: {exc}", FAILED)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"mcp-push: error: {process_redactor().text(message)}", file=sys.stderr)
+    return code
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    """Everything to stderr, secrets masked. Quiet for send/event (the table says it all) unless -v."""
+    from .logs import RedactingFilter, logger
+
+    level = logging.INFO if args.command == "serve" or getattr(args, "verbose", False) else logging.ERROR
+    log = logger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s mcp-push %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    log.setLevel(level)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

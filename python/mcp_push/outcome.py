@@ -1,0 +1,56 @@
+"""What a send reports to a tool caller or a person: per channel ok/status/error/time, a one-line summary,
+and no secret (the engine's errors are already redacted; every secret env value is masked again here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .redact import Redactor, process_redactor
+from .result import SendResult
+from .specs import load_channels
+
+
+class SecretRedactor:
+    """Masks every channel's secret env values in `source`, then every secret this process has seen."""
+
+    def __init__(self, source: Mapping[str, Any]):
+        self._env = Redactor(str(source.get(name) or "") for spec in load_channels().values()
+                             for name in spec.secret_env)
+
+    def text(self, value: str) -> str:
+        return process_redactor().text(self._env.text(value))
+
+
+def secret_redactor(source: Mapping[str, Any]) -> SecretRedactor:
+    return SecretRedactor(source)
+
+
+def summary_line(result: SendResult) -> str:
+    """'2 of 3 channels delivered: ntfy; webhook; dingtalk rejected (…)', or why nothing was sent."""
+    if result.skipped:
+        return f"Nothing sent: {result.skipped}."
+    delivered = sum(1 for r in result if r.ok)
+    parts = [r.channel if r.ok else f"{r.channel} {r.status}" + (f" ({r.error})" if r.error else "") for r in result]
+    noun = "channel" if len(result) == 1 else "channels"
+    return f"{delivered} of {len(result)} {noun} delivered: " + "; ".join(parts)
+
+
+def outcome(result: SendResult, redactor: SecretRedactor | Redactor) -> dict[str, Any]:
+    """{ok, delivered, total, skipped, summary, channels: [{channel, ok, status, error, elapsed_ms,
+    http_status, attempts}]}: only these fields, errors and summary redacted."""
+    return {
+        "ok": bool(result),
+        "delivered": sum(1 for r in result if r.ok),
+        "total": len(result),
+        "skipped": result.skipped,
+        "summary": redactor.text(summary_line(result)),
+        "channels": [
+            {
+                "channel": r.channel, "ok": r.ok, "status": r.status,
+                "error": redactor.text(r.error) if r.error else None,
+                "elapsed_ms": r.elapsed_ms, "http_status": r.http_status, "attempts": r.attempts,
+            }
+            for r in result
+        ],
+    }

@@ -1,0 +1,74 @@
+"""Shared by the MCP tests: channels pointed at the local vendor server, and mcp-push run as a process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SERVER_VARS = ("MCP_PUSH_TOOL_NAMES", "MCP_PUSH_CHANNEL_TOOLS", "MCP_PUSH_HTTP_TOKEN")
+
+
+def webhook_env(vendor, path: str = "/hook") -> dict[str, str]:
+    """The custom webhook posting {"title": …, "content": …} as JSON to the vendor server."""
+    return {
+        "WEBHOOK_URL": f"{vendor.url}{path}",
+        "WEBHOOK_CONTENT_TYPE": "application/json",
+        "WEBHOOK_BODY": "title: $title\ncontent: $content",
+    }
+
+
+def ntfy_env(vendor, topic: str = "alerts") -> dict[str, str]:
+    return {"NTFY_URL": vendor.url, "NTFY_TOPIC": topic}
+
+
+def child_env(extra: Mapping[str, str] = {}) -> dict[str, str]:  # noqa: B006 - never mutated
+    """The (already isolated) test environment for a child process, no hitokoto, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_VARS}
+    env.update({"HITOKOTO": "false", "PYTHONUNBUFFERED": "1"}, **extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def http_server(extra: Mapping[str, str] = {}, timeout: float = 20.0) -> Iterator[str]:  # noqa: B006
+    """`python -m mcp_push serve --transport http` on a free loopback port; yields its /mcp URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mcp_push", "serve", "--transport", "http", "--port", str(port)],
+        env=child_env(extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}: {process.stderr.read().decode()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the HTTP server did not start listening") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        stdout, _ = process.communicate()
+        # Over HTTP stdout is not the wire, but it still gets nothing: logs go to stderr.
+        assert stdout == b"", stdout[:500]

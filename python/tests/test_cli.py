@@ -1,0 +1,240 @@
+"""The `mcp-push` command, run as `python -m mcp_push` in a child process: exit codes (0 all delivered,
+1 some failed, 2 usage or configuration error), one-line errors without tracebacks, tables for people,
+JSON for machines, and secrets masked in dry runs and in `channels`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .local_server import Behaviour
+from .mcp_helpers import REPO, child_env, ntfy_env, webhook_env
+
+SECRET_PATH_KEY = "wh_5e8d1c9a7b3f2e6d"
+SECRET_TOKEN = "tk_m4n5b6v7c8x9z0a1"
+SECRET_DINGTALK = "dd_0f1e2d3c4b5a69788796"
+
+
+def mcp_push(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mcp_push", *args], env=child_env(env or {}), cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+
+
+def assert_one_line_error(process: subprocess.CompletedProcess, code: int, *phrases: str) -> None:
+    assert process.returncode == code, process.stderr
+    assert process.stdout == ""
+    lines = process.stderr.splitlines()
+    assert len(lines) == 1, process.stderr
+    assert lines[0].startswith("mcp-push") and "error: " in lines[0]
+    for phrase in phrases:
+        assert phrase in lines[0]
+
+
+# --- send ----------------------------------------------------------------------------------------------
+
+
+def test_send_delivered_prints_a_table_and_exits_0(vendor):
+    process = mcp_push("send", "Backup", "finished in 3 min", env={**webhook_env(vendor), **ntfy_env(vendor)})
+    assert process.returncode == 0, process.stderr
+    assert process.stderr == ""
+    lines = process.stdout.splitlines()
+    assert lines[0].split() == ["channel", "status", "time", "detail"]
+    assert [line.split()[:2] for line in lines[1:3]] == [["ntfy", "delivered"], ["webhook", "delivered"]]
+    assert lines[-1] == "2 of 2 channels delivered: ntfy; webhook"
+    by_path = {r.path: r.body for r in vendor.received}
+    assert json.loads(by_path["/hook"]) == {"title": "Backup", "content": "finished in 3 min"}
+    assert by_path["/alerts"] == b"finished in 3 min"
+
+
+def test_send_with_some_channel_failing_exits_1(vendor):
+    vendor.routes["/hook"] = Behaviour(status=500, body='{"message":"db down"}')
+    process = mcp_push("send", "t", "c", env={**webhook_env(vendor), **ntfy_env(vendor)})
+    assert process.returncode == 1
+    assert "webhook  rejected" in process.stdout and "HTTP 500: db down" in process.stdout
+    assert process.stdout.splitlines()[-1].startswith("1 of 2 channels delivered")
+
+
+def test_send_with_every_channel_failing_exits_1(vendor):
+    vendor.routes["/hook"] = Behaviour(status=500, body="boom")
+    assert mcp_push("send", "t", "c", env=webhook_env(vendor)).returncode == 1
+
+
+def test_send_json_output(vendor):
+    process = mcp_push("send", "t", "c", "--json", env=webhook_env(vendor))
+    assert process.returncode == 0
+    report = json.loads(process.stdout)
+    assert set(report) == {"ok", "delivered", "total", "skipped", "summary", "channels"}
+    [channel] = report["channels"]
+    assert set(channel) == {"channel", "ok", "status", "error", "elapsed_ms", "http_status", "attempts"}
+    assert (channel["channel"], channel["status"]) == ("webhook", "delivered")
+
+
+def test_send_to_named_channels_only(vendor):
+    process = mcp_push("send", "t", "c", "--channel", "ntfy", env={**webhook_env(vendor), **ntfy_env(vendor)})
+    assert process.returncode == 0
+    assert [r.path for r in vendor.received] == ["/alerts"]
+
+
+def test_no_channel_configured_is_a_configuration_error():
+    assert_one_line_error(mcp_push("send", "t", "c"), 2, "no channel is configured", "mcp-push channels")
+
+
+def test_an_unconfigured_channel_is_a_usage_error_listing_the_configured_ones(vendor):
+    process = mcp_push("send", "t", "c", "--channel", "dingtalk", env={**webhook_env(vendor), **ntfy_env(vendor)})
+    assert_one_line_error(process, 2, "not configured: dingtalk; configured channels: ntfy, webhook")
+    assert vendor.received == []
+
+
+def test_a_channel_that_cannot_work_is_a_configuration_error(vendor):
+    process = mcp_push("send", "t", "c", env={"GOTIFY_URL": vendor.url})
+    assert process.returncode == 2
+    assert "config_error" in process.stdout and "GOTIFY_TOKEN" in process.stdout
+
+
+def test_a_title_in_skip_push_title_is_not_a_failure(vendor):
+    process = mcp_push("send", "noisy", "c", env={**webhook_env(vendor), "SKIP_PUSH_TITLE": "noisy"})
+    assert process.returncode == 0
+    assert "Nothing sent: title is listed in SKIP_PUSH_TITLE." in process.stdout
+    assert vendor.received == []
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (["send"], "the following arguments are required: title, content"),
+        (["send", "t", "c", "--bogus"], "unrecognized arguments: --bogus"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["event", "--run-id", "r", "--event", "start", "--message", "m", "--progress", "half"],
+         "not a number: 'half'"),
+        (["event", "--run-id", "r", "--event", "finish", "--message", "m"], "invalid choice: 'finish'"),
+        (["event", "--run-id", "r", "--event", "start"], "the following arguments are required: --message"),
+        (["send", "t", ""], "CONTENT is empty"),
+        (["serve", "--transport", "carrier-pigeon"], "invalid choice: 'carrier-pigeon'"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(vendor, args, phrase):
+    assert_one_line_error(mcp_push(*args, env=webhook_env(vendor)), 2, phrase)
+    assert vendor.received == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "phrase"),
+    [
+        (["--progress", "1.5"], "invalid event: data.progress: must be at most 1"),
+        (["--artifact-url", "file:///etc/passwd"], "invalid event: data.artifact_url: must be an http(s) URL"),
+        (["--timestamp", "2026-13-01T00:00:00Z"], "invalid event: timestamp: must be an RFC 3339 date-time"),
+    ],
+)
+def test_an_invalid_event_is_one_line_naming_the_field(vendor, flags, phrase):
+    process = mcp_push("event", "--run-id", "r", "--event", "update", "--message", "m", *flags,
+                       env=webhook_env(vendor))
+    assert_one_line_error(process, 2, phrase)
+    assert vendor.received == []
+
+
+def test_configuration_errors_outside_channels_are_one_line(tmp_path):
+    assert_one_line_error(mcp_push("channels", env={"MCP_PUSH_SPEC_DIR": str(tmp_path)}), 2, "no channel specs")
+    assert_one_line_error(mcp_push("serve", env={"MCP_PUSH_TOOL_NAMES": "both"}), 2,
+                          "MCP_PUSH_TOOL_NAMES must be underscore or dotted")
+    assert_one_line_error(mcp_push(env={"MCP_PUSH_TOOL_NAMES": "both"}), 2, "MCP_PUSH_TOOL_NAMES")
+    assert_one_line_error(mcp_push("serve", "--transport", "http", "--host", "0.0.0.0"), 2,  # noqa: S104
+                          "refusing to serve on 0.0.0.0 without MCP_PUSH_HTTP_TOKEN")
+
+
+def test_version():
+    process = mcp_push("--version")
+    assert process.returncode == 0 and process.stdout.startswith("mcp-push ")
+
+
+# --- event ---------------------------------------------------------------------------------------------
+
+
+def test_event_is_rendered_and_delivered(vendor):
+    process = mcp_push("event", "--run-id", "train-7", "--event", "update", "--message", "epoch 5 of 10",
+                       "--progress", "0.5", "--step", "training", "--data", '{"loss": 0.31}',
+                       env=webhook_env(vendor))
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.splitlines()[-1] == "1 of 1 channel delivered: webhook"
+    [body] = vendor.json_bodies()
+    assert "train-7" in body["title"] and "50%" in body["title"]
+    assert "epoch 5 of 10" in body["content"] and "training" in body["content"]
+
+
+def test_error_event_with_error_code_as_json(vendor):
+    process = mcp_push("event", "--run-id", "nightly", "--event", "error", "--message", "DB timeout",
+                       "--error-code", "E_DB_TIMEOUT", "--json", env=webhook_env(vendor))
+    assert process.returncode == 0
+    assert json.loads(process.stdout)["delivered"] == 1
+    [body] = vendor.json_bodies()
+    assert "E_DB_TIMEOUT" in body["content"] and "DB timeout" in body["content"]
+
+
+# --- dry run and channels: secrets masked --------------------------------------------------------------
+
+
+def _secret_env(vendor) -> dict[str, str]:
+    return {**webhook_env(vendor, f"/hook/{SECRET_PATH_KEY}"), **ntfy_env(vendor), "NTFY_TOKEN": SECRET_TOKEN,
+            "DD_BOT_TOKEN": SECRET_DINGTALK}
+
+
+def test_dry_run_prints_the_redacted_plan_and_sends_nothing(vendor):
+    process = mcp_push("send", "t", "c", "--dry-run", env=_secret_env(vendor))
+    assert process.returncode == 0, process.stderr
+    plan = json.loads(process.stdout)
+    assert sorted(entry["channel"] for entry in plan) == ["dingtalk", "ntfy", "webhook"]
+    ntfy = next(entry for entry in plan if entry["channel"] == "ntfy")
+    assert ntfy["headers"]["Authorization"] == "Bearer ***"
+    for secret in (SECRET_PATH_KEY, SECRET_TOKEN, SECRET_DINGTALK):
+        assert secret not in process.stdout + process.stderr
+    assert vendor.received == []
+
+
+def test_dry_run_of_one_channel_and_of_an_event(vendor):
+    process = mcp_push("event", "--run-id", "r", "--event", "start", "--message", "go", "--channel", "ntfy",
+                       "--dry-run", env=_secret_env(vendor))
+    assert process.returncode == 0, process.stderr
+    [entry] = json.loads(process.stdout)
+    assert entry["channel"] == "ntfy" and entry["body"].startswith("go")
+    assert SECRET_TOKEN not in process.stdout
+    assert vendor.received == []
+
+
+def test_channels_lists_configured_and_missing_with_secrets_masked(vendor):
+    env = {**_secret_env(vendor), "GOTIFY_URL": "http://127.0.0.1:9"}
+    process = mcp_push("channels", env=env)
+    assert process.returncode == 0, process.stderr
+    out = process.stdout
+    for secret in (SECRET_PATH_KEY, SECRET_TOKEN, SECRET_DINGTALK):
+        assert secret not in out
+    assert "NTFY_TOKEN=***" in out and "DD_BOT_TOKEN=***" in out and "WEBHOOK_URL=***" in out
+    assert "NTFY_TOPIC=alerts" in out  # not a secret
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    assert "ready" in lines["ntfy"] and "ready" in lines["dingtalk"]
+    assert "missing GOTIFY_TOKEN" in lines["gotify"]
+    assert lines["bark"].split()[1:] == ["BARK_PUSH"]
+    assert lines["aibotk"].split(None, 1)[1] == "AIBOTK_KEY, AIBOTK_TYPE, AIBOTK_NAME"
+
+    as_json = mcp_push("channels", "--json", env=env)
+    assert as_json.returncode == 0
+    channels = {c["channel"]: c for c in json.loads(as_json.stdout)}
+    assert channels["ntfy"]["env"] == {"NTFY_URL": vendor.url, "NTFY_TOPIC": "alerts", "NTFY_TOKEN": "***"}
+    assert channels["webhook"]["env"]["WEBHOOK_URL"] == "***"
+    assert (channels["gotify"]["configured"], channels["gotify"]["complete"]) == (True, False)
+    assert channels["bark"] | {"env": None} == {"channel": "bark", "display_name": "Bark", "configured": False,
+                                                "complete": False, "missing": ["BARK_PUSH"], "env": None}
+    for secret in (SECRET_PATH_KEY, SECRET_TOKEN, SECRET_DINGTALK):
+        assert secret not in as_json.stdout
+
+
+def test_secrets_never_reach_the_output_of_a_failed_send(vendor):
+    vendor.routes["/"] = Behaviour(status=401, body=json.dumps({"message": f"bad {SECRET_PATH_KEY} {SECRET_TOKEN}"}))
+    env = {k: v for k, v in _secret_env(vendor).items() if k != "DD_BOT_TOKEN"}
+    for extra in ([], ["--json"], ["-v"]):
+        process = mcp_push("send", "t", "c", *extra, env=env)
+        assert process.returncode == 1
+        assert "bad ***" in process.stdout + process.stderr
+        for secret in (SECRET_PATH_KEY, SECRET_TOKEN):
+            assert secret not in process.stdout + process.stderr
