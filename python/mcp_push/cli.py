@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from . import __version__
+from .config import agent_defaults
 from .redact import MASK, process_redactor
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -317,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = ["serve", *argv]  # what an MCP host runs: `mcp-push`, `mcp-push --transport http`
     args = _parser().parse_args(argv)
     _setup_logging(args)
-    env = os.environ
+    env = agent_defaults(os.environ)
     handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels}
     try:
         return handlers[args.command](args, env)

@@ -51,6 +51,16 @@ def request_timeout(text: str) -> float:
     return value
 
 
+def agent_defaults(source: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Defaults for the MCP server and the CLI, which speak for agents: no hitokoto quote appended
+    unless HITOKOTO is set (QingLong's drop-ins keep its default, on)."""
+    from collections import ChainMap
+
+    if as_text(source.get("HITOKOTO")):
+        return source
+    return ChainMap({"HITOKOTO": "false"}, source)
+
+
 def is_true(value: str) -> bool:
     return strip_space(value).lower() not in _FALSE_WORDS
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from . import __version__
 from .api import configured_channels, dispatch
-from .config import is_true
+from .config import agent_defaults, is_true
 from .events import EnvelopeError, envelope_schema, send_event, validate_envelope
 from .outcome import outcome, secret_redactor
 from .result import SendResult
@@ -192,7 +192,7 @@ def create_server(env: Mapping[str, Any] | None = None) -> MCPServer:
     """The mcp-push MCP server. `env` replaces os.environ (read at each call, so a live mapping works);
     MCP_PUSH_TOOL_NAMES and MCP_PUSH_CHANNEL_TOOLS are read now, and so is the list of configured
     channels for the per-channel tools. Raises ServerConfigError for a bad MCP_PUSH_TOOL_NAMES."""
-    source: Mapping[str, Any] = os.environ if env is None else env
+    source: Mapping[str, Any] = agent_defaults(os.environ if env is None else env)
     style = name_style(source)
     pick = 1 if style == "dotted" else 0
     tools = _Tools(source)

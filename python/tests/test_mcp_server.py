@@ -482,3 +482,23 @@ async def test_streamable_http_with_a_token_requires_the_bearer_header(vendor):
             async with Client(url) as client:
                 await client.list_tools()
     assert vendor.json_bodies() == [{"title": "with token", "content": "ok"}]
+
+
+@pytest.mark.anyio
+async def test_the_server_appends_no_hitokoto_quote_unless_asked(vendor, monkeypatch):
+    # QingLong's drop-ins keep HITOKOTO on by default; an agent's messages should not get a random quote.
+    from mcp_push.specs import load_settings
+
+    from .local_server import Behaviour
+
+    vendor.routes["/hitokoto"] = Behaviour(body='{"hitokoto":"quote","from":"book"}')
+    monkeypatch.setitem(load_settings()["hitokoto"], "url", f"{vendor.url}/hitokoto")
+    configure(monkeypatch, webhook_env(vendor))
+    monkeypatch.delenv("HITOKOTO", raising=False)
+    async with Client(create_server()) as client:
+        assert not (await client.call_tool("notify_send", {"title": "t", "content": "c"})).is_error
+    assert [r.path for r in vendor.received if r.path.startswith("/hitokoto")] == []
+    monkeypatch.setenv("HITOKOTO", "true")
+    async with Client(create_server()) as client:
+        assert not (await client.call_tool("notify_send", {"title": "t", "content": "c"})).is_error
+    assert vendor.json_bodies()[-1]["content"] == "c\n\nquote    ----book"
