@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from .config import as_text
 from .specs import spec_dir
 from .templates import render
 
@@ -164,14 +165,6 @@ class RunLog:
 RUNS = RunLog()
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def render_event(envelope: Mapping[str, Any], runs: RunLog = RUNS) -> tuple[str, str]:
     """(title, content) for a validated envelope, from spec/templates/event.yaml."""
     template = event_template()
@@ -188,9 +181,9 @@ def render_event(envelope: Mapping[str, Any], runs: RunLog = RUNS) -> tuple[str,
         "event": envelope["event"],
         "message": envelope["message"],
         "timestamp": envelope["timestamp"],
-        "step": _text(data.get("step")),
-        "artifact_url": _text(data.get("artifact_url")),
-        "error_code": _text(data.get("error_code")),
+        "step": as_text(data.get("step")),
+        "artifact_url": as_text(data.get("artifact_url")),
+        "error_code": as_text(data.get("error_code")),
         "percent": percent,
         "bar": bar,
         "elapsed": runs.elapsed(envelope),
