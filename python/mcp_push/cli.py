@@ -170,9 +170,9 @@ def _event(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 
 
 def _report(result: Any, as_json: bool, env: Mapping[str, Any]) -> int:
-    from .outcome import outcome, secret_redactor
+    from .outcome import SecretRedactor, outcome
 
-    report = outcome(result, secret_redactor(env))
+    report = outcome(result, SecretRedactor(env))
     channels = report["channels"]
     if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -223,10 +223,10 @@ def channel_overview(env: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _channels(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
-    from .outcome import secret_redactor
+    from .outcome import SecretRedactor
 
     overview = channel_overview(env)
-    redactor = secret_redactor(env)
+    redactor = SecretRedactor(env)
     if args.json:
         print(redactor.text(json.dumps(overview, ensure_ascii=False, indent=2)))
         return OK

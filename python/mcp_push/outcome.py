@@ -22,10 +22,6 @@ class SecretRedactor:
         return process_redactor().text(self._env.text(value))
 
 
-def secret_redactor(source: Mapping[str, Any]) -> SecretRedactor:
-    return SecretRedactor(source)
-
-
 def summary_line(result: SendResult) -> str:
     """'2 of 3 channels delivered: ntfy; webhook; dingtalk rejected (…)', or why nothing was sent."""
     if result.skipped:

@@ -30,7 +30,7 @@ from . import __version__
 from .api import configured_channels, dispatch
 from .config import agent_defaults, is_true
 from .events import EnvelopeError, envelope_schema, send_event, validate_envelope
-from .outcome import outcome, secret_redactor
+from .outcome import SecretRedactor, outcome
 from .result import SendResult
 
 log = logging.getLogger("mcp_push.server")
@@ -154,7 +154,7 @@ class _Tools:
         return wanted
 
     def _result(self, result: SendResult) -> CallToolResult:
-        structured = PushResult.model_validate(outcome(result, secret_redactor(self.source)))
+        structured = PushResult.model_validate(outcome(result, SecretRedactor(self.source)))
         return CallToolResult(
             content=[TextContent(type="text", text=structured.summary)],
             structured_content=structured.model_dump(mode="json"),
