@@ -38,6 +38,7 @@ def run_python(case: Case) -> dict[str, Any]:
             {"method": r.method, "url": r.url, "headers": r.headers, "body": r.body} for r in vendor.received
         ]
         out["result"] = result.to_dict()
+        out["delays"] = case.slept
     return out
 
 
@@ -105,6 +106,8 @@ def check_against_case(case: Case, got: dict[str, Any]) -> list[str]:
     needle = expected_result.get("error_contains")
     if needle and needle not in (matching[0]["error"] or ""):
         problems.append(f"result.error: expected to contain {_show(needle)}, got {_show(matching[0]['error'])}")
+    if "delays" in case.data:
+        diff("delays", case.data["delays"], got.get("delays"), problems)
     return problems
 
 
@@ -117,6 +120,7 @@ def check_runtimes_agree(python: dict[str, Any], js: dict[str, Any]) -> list[str
             for entry in side["result"]["channels"]:
                 entry.pop("elapsed_ms", None)
         diff("result", python["result"], js["result"], problems)
+        diff("delays", python.get("delays"), js.get("delays"), problems)
         wire = [{k: r[k] for k in ("method", "url", "body")} for r in python["sent"]]
         diff("sent", wire, [{k: r[k] for k in ("method", "url", "body")} for r in js["sent"]], problems)
     return problems

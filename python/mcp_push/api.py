@@ -14,6 +14,7 @@ from . import result as R
 from .config import ConfigError, channel_env, is_configured, is_true, message_text, request_timeout, resolve_var
 from .deliver import deliver
 from .planner import ChannelPlan, plan_channel
+from .retry import RetryPolicy
 from .specs import ChannelSpec, known_env_names, load_channels, load_settings
 
 log = logging.getLogger("mcp_push")
@@ -28,7 +29,10 @@ def time_budget(channel_plan: ChannelPlan, timeout: float) -> float:
     """Seconds a channel may take before it is reported as hung: every request it may make (a stale
     token costs two more) times its round trips, plus a margin."""
     requests = len(channel_plan.requests) + (3 if channel_plan.token_request else 0)
-    return timeout * max(requests, 1) * ROUND_TRIPS[channel_plan.spec.transport] + JOIN_MARGIN_S
+    policy = RetryPolicy.for_spec(channel_plan.spec)
+    # Retried tries start within the deadline; the last may then take its whole timeout.
+    retries = policy.deadline_seconds + timeout * ROUND_TRIPS[channel_plan.spec.transport] if policy.attempts > 1 else 0
+    return timeout * max(requests, 1) * ROUND_TRIPS[channel_plan.spec.transport] + retries + JOIN_MARGIN_S
 
 
 def _setting(name: str, source: Mapping[str, Any]) -> str:

@@ -6,11 +6,13 @@ import logging
 import time
 
 from . import result as R
+from . import retry
 from .planner import ChannelPlan, PlannedRequest, render_request
 from .specs import load_settings
 from .success import evaluate, parse_json, rule_holds, vendor_message
 from .templates import lookup, render
 from .tokens import TOKENS
+from .retry import Pace, RetryPolicy, next_delay, retryable_status
 from .transports import Reply, TransportError, transport_for
 
 log = logging.getLogger("mcp_push")
@@ -20,10 +22,14 @@ MAX_ERROR_CHARS = 300
 
 
 class _Failed(Exception):
-    def __init__(self, status: str, error: str, http_status: int | None = None, reply_text: str | None = None):
+    def __init__(
+        self, status: str, error: str, http_status: int | None = None, reply_text: str | None = None,
+        retryable: bool = False, reply: Reply | None = None,
+    ):
         super().__init__(error)
         self.status, self.error, self.http_status = status, error, http_status
         self.reply_text = reply_text
+        self.retryable, self.reply = retryable, reply
 
 
 def _error_paths(plan: ChannelPlan) -> tuple[str, ...]:
@@ -31,26 +37,58 @@ def _error_paths(plan: ChannelPlan) -> tuple[str, ...]:
 
 
 class _Delivery:
-    def __init__(self, plan: ChannelPlan, timeout: float):
+    def __init__(self, plan: ChannelPlan, timeout: float, pace: Pace | None = None):
         self.plan = plan
         self.timeout = timeout
         self.send = transport_for(plan.spec.transport)
+        self.policy = RetryPolicy.for_spec(plan.spec)
+        self.pace = pace or retry.PACE
+        # The retry deadline covers the whole send, every target and part, not each request.
+        self.started = self.pace.monotonic()
 
     @property
     def attempts(self) -> int:
         return self.plan.attempts
 
-    def call(self, request: PlannedRequest, success: dict) -> Reply:
+    def try_once(self, request: PlannedRequest, success: dict) -> Reply:
         self.plan.attempts += 1
         try:
             reply = self.send(request, self.timeout)
         except TransportError as exc:
-            raise _Failed(exc.kind, str(exc)) from exc
+            raise _Failed(exc.kind, str(exc), retryable=exc.retryable) from exc
         ok, why = evaluate(success, reply.status, reply.text)
         if not ok:
             said = vendor_message(reply.text, _error_paths(self.plan))
-            raise _Failed(R.REJECTED, f"{why}: {said}" if said else why, reply.status, reply.text)
+            retryable = retryable_status(self.plan.spec.transport, reply.status)
+            raise _Failed(
+                R.REJECTED, f"{why}: {said}" if said else why, reply.status, reply.text, retryable, reply
+            )
         return reply
+
+    def call(self, request: PlannedRequest, success: dict) -> Reply:
+        """One request, tried again on failures that say "later", within the policy's bounds."""
+        policy, pace = self.policy, self.pace
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return self.try_once(request, success)
+            except _Failed as failed:
+                if not failed.retryable or tries >= policy.attempts:
+                    if failed.retryable:
+                        failed.error += f" (after {tries} tries)"
+                    raise
+                delay = next_delay(policy, tries, failed.reply, pace)
+                if pace.monotonic() - self.started + delay > policy.deadline_seconds:
+                    failed.error += (
+                        f" (not retried: waiting {delay:g} s would pass the {policy.deadline_seconds:g} s deadline)"
+                    )
+                    raise
+                log.info(
+                    "%s: %s; trying again in %.3g s",
+                    self.plan.spec.display_name, self.plan.redactor.text(failed.error)[:200], delay,
+                )
+                pace.sleep(delay)
 
     def fetch_token(self, refresh: bool = False) -> str:
         spec, context = self.plan.spec, self.plan.context
@@ -117,7 +155,7 @@ class _Delivery:
         return last_status
 
 
-def deliver(plan: ChannelPlan, timeout: float) -> R.ChannelResult:
+def deliver(plan: ChannelPlan, timeout: float, pace: Pace | None = None) -> R.ChannelResult:
     """Runs one channel to completion; every failure becomes a result, never an exception."""
     started = time.monotonic()
     name = plan.spec.name
@@ -125,7 +163,7 @@ def deliver(plan: ChannelPlan, timeout: float) -> R.ChannelResult:
         masked = plan.redactor.text(text)
         return masked if len(masked) <= MAX_ERROR_CHARS else masked[: MAX_ERROR_CHARS - 1] + "…"
 
-    delivery = _Delivery(plan, timeout)
+    delivery = _Delivery(plan, timeout, pace)
     try:
         if plan.error:
             raise _Failed(plan.error_status, plan.error)

@@ -57,6 +57,8 @@ class ChannelSpec:
     token: dict[str, Any] | None = None
     error_paths: tuple[str, ...] = ()
     data: dict[str, Any] = field(default_factory=dict)
+    retry: dict[str, Any] | None = None
+    edit: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -110,6 +112,8 @@ def validate_spec(data: Any, source: str) -> ChannelSpec:
         token=data.get("token"),
         error_paths=tuple(data.get("error_paths", ())),
         data=data.get("data", {}),
+        retry=data.get("retry"),
+        edit=data.get("edit"),
         raw=data,
     )
 

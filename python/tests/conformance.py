@@ -25,6 +25,8 @@ class Case:
     file: str
     channel: str
     data: dict[str, Any]
+    # Seconds the runtime slept between tries in the last send_case (retries use a fake clock).
+    slept: list[float] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -55,6 +57,7 @@ class Case:
             return self.expected_sent
         spec = load_channels()[self.channel]
         placeholder = load_settings()["token_placeholder"]
+        replies = self.data.get("replies", [])
         wire, token = [], None
         for index, entry in enumerate(r for r in self.expected_requests if "error" not in r):
             entry = dict(entry)
@@ -62,10 +65,11 @@ class Case:
                 entry["url"] = entry["url"].replace(placeholder, token)
                 if isinstance(entry["body"], str):
                     entry["body"] = entry["body"].replace(placeholder, token)
-            if entry.get("step") == "token" and index < len(self.data.get("replies", [])):
-                reply = _json_or_none(self.data["replies"][index].get("body")) or {}
+            if entry.get("step") == "token" and index < len(replies):
+                reply = _json_or_none(replies[index].get("body")) or {}
                 token = str(reply.get(spec.token["value"], "")) or None
-            wire.append(entry)
+            # A reply given `times: N` answers N tries of the same request.
+            wire.extend([entry] * (replies[index].get("times", 1) if index < len(replies) else 1))
         return wire
 
     @property
@@ -107,18 +111,44 @@ def plan_case(case: Case, redact: bool = False) -> tuple[list[dict[str, Any]], s
         return [], str(exc)
 
 
+class FakePace:
+    """Retries' clock for replays: sleeping only advances the clock and is recorded; the jitter draws 0."""
+
+    def __init__(self) -> None:
+        self.clock = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.clock += seconds
+
+    def monotonic(self) -> float:
+        return self.clock
+
+    @staticmethod
+    def random() -> float:
+        return 0.0
+
+
 def send_case(case: Case):
-    """Sends the case through the real transports (the caller mocks the vendor); returns the SendResult."""
-    from mcp_push import dispatch
+    """Sends the case through the real transports (the caller mocks the vendor); returns the SendResult.
+    Retry waits are not slept but recorded in case.slept."""
+    from mcp_push import dispatch, retry
     from mcp_push.events import RunLog, render_event, send_event, validate_envelope
 
     given = case.data["input"]
-    if "event" not in given:
-        return dispatch(given["title"], given["content"], case.env, params=given.get("params"), now=case.now)
-    runs = RunLog()
-    for earlier in given.get("seen", []):
-        render_event(validate_envelope(earlier, now=case.now), runs)
-    return send_event(given["event"], env=case.env, runs=runs, now=case.now)
+    fake = FakePace()
+    saved, retry.PACE = retry.PACE, retry.Pace(fake.sleep, fake.monotonic, fake.random)
+    try:
+        if "event" not in given:
+            return dispatch(given["title"], given["content"], case.env, params=given.get("params"), now=case.now)
+        runs = RunLog()
+        for earlier in given.get("seen", []):
+            render_event(validate_envelope(earlier, now=case.now), runs)
+        return send_event(given["event"], env=case.env, runs=runs, now=case.now)
+    finally:
+        retry.PACE = saved
+        case.slept = fake.slept
 
 
 def _json_or_none(text: str | None) -> Any:
@@ -174,7 +204,7 @@ class ScriptedVendor:
 
 
 def mock_vendor(replies: list[dict[str, Any]]) -> tuple[responses.RequestsMock, ScriptedVendor]:
-    vendor = ScriptedVendor(list(replies))
+    vendor = ScriptedVendor([reply for reply in replies for _ in range(reply.get("times", 1))])
     mock = responses.RequestsMock(assert_all_requests_are_fired=False)
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         mock.add_callback(method, re.compile(r".*"), callback=vendor)

@@ -19,6 +19,19 @@ def isolated_env(monkeypatch):
     TOKENS.clear()
 
 
+@pytest.fixture(autouse=True)
+def fake_retry_pace(monkeypatch):
+    """Retry waits pass on a fake clock in-process (a test wanting real waits installs its own Pace);
+    the waits asked for are in the returned list."""
+    from mcp_push import retry
+
+    from .conformance import FakePace
+
+    fake = FakePace()
+    monkeypatch.setattr(retry, "PACE", retry.Pace(fake.sleep, fake.monotonic, fake.random))
+    return fake.slept
+
+
 @pytest.fixture
 def vendor():
     from .local_server import VendorServer

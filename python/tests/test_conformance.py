@@ -60,6 +60,8 @@ def test_send_matches_case(case, caplog):
             assert getattr(channel_result, key) == expected[key], key
     if "error_contains" in expected:
         assert expected["error_contains"] in (channel_result.error or "")
+    if "delays" in case.data:
+        assert case.slept == case.data["delays"]
     shown = json.dumps(result.to_dict(), ensure_ascii=False) + caplog.text
     for secret in _secrets(case) + case.issued_tokens:
         assert secret not in shown

@@ -7,6 +7,9 @@ import requests
 from ..planner import PlannedRequest
 from . import Reply, TransportError
 
+# Failures worth another try: the vendor may be restarting. DNS and TLS failures are configuration.
+RETRYABLE_REASONS = frozenset({"connection refused", "connection reset", "connection failed"})
+
 # Why a connection failed, in the words both runtimes use (the Node transport classifies alike).
 _REASONS = (
     (("Connection refused", "ECONNREFUSED"), "connection refused"),
@@ -48,8 +51,11 @@ def send_http(request: PlannedRequest, timeout: float) -> Reply:
             raise TransportError("timeout", f"no reply within {timeout:g} s") from exc
         except requests.RequestException as exc:
             reason = failure_reason(exc)
-            raise TransportError("network_error", f"{reason} ({request.method} {request.url})") from exc
+            raise TransportError(
+                "network_error", f"{reason} ({request.method} {request.url})", reason in RETRYABLE_REASONS
+            ) from exc
         # requests assumes ISO-8859-1 for text/* without a charset; vendors mean UTF-8 (Chinese messages).
         if "charset=" not in response.headers.get("Content-Type", "").lower():
             response.encoding = "utf-8"
-        return Reply(response.status_code, response.text)
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        return Reply(response.status_code, response.text, headers)

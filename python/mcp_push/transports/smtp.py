@@ -94,7 +94,8 @@ def send_smtp(request: PlannedRequest, timeout: float) -> Reply:
             raise TransportError("timeout", f"SMTP server gave no reply within {timeout:g} s") from exc
         raise TransportError("network_error", f"{type(exc).__name__}: {exc}") from exc
     except (OSError, smtplib.SMTPException) as exc:
-        raise TransportError("network_error", f"{type(exc).__name__}: {exc}") from exc
+        unreached = isinstance(exc, (ConnectionRefusedError, ConnectionResetError))
+        raise TransportError("network_error", f"{type(exc).__name__}: {exc}", unreached) from exc
     if refused:
         return Reply(550, "refused recipients: " + ", ".join(sorted(refused)))
     return Reply(250, "")
