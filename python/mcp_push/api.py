@@ -13,6 +13,7 @@ from typing import Any
 from . import result as R
 from .config import ConfigError, channel_env, is_configured, is_true, message_text, request_timeout, resolve_var
 from .deliver import deliver
+from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
 from .retry import RetryPolicy
 from .specs import ChannelSpec, known_env_names, load_channels, load_settings
@@ -68,8 +69,9 @@ def _plans(
     title: str, content: str, source: Mapping[str, Any], params: Mapping[str, Any], now: float,
     channels: Iterable[str] | None = None,
 ) -> list[ChannelPlan]:
+    overflow = overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
     return [
-        plan_channel(spec, env, title, content, params, now)
+        plan_channel(spec, env, title, content, params, now, overflow)
         for spec, env in configured_channels(source, channels)
     ]
 
@@ -129,6 +131,7 @@ def dispatch(
         return R.SendResult([], skipped="no channel is configured")
     try:
         timeout = request_timeout(_setting("MCP_PUSH_TIMEOUT", source))
+        overflow = overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
     except ConfigError as exc:
         log.warning("%s", exc)
         return R.SendResult([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in targets])
@@ -139,7 +142,7 @@ def dispatch(
         if quote:
             content = f"{content}\n\n{quote}"
     now = time.time() if now is None else now
-    plans = [plan_channel(spec, env, title, content, params or {}, now) for spec, env in targets]
+    plans = [plan_channel(spec, env, title, content, params or {}, now, overflow) for spec, env in targets]
     return R.SendResult(_run_concurrently(plans, timeout))
 
 

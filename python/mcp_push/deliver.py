@@ -117,8 +117,11 @@ class _Delivery:
     def requests_with(self, token: str | None) -> list[PlannedRequest]:
         if token is None:
             return self.plan.requests
-        context = {**self.plan.context, "token": token}
-        return render_request(self.plan.spec, self.plan.spec.request, context)
+        return [
+            request
+            for context in self.plan.part_contexts
+            for request in render_request(self.plan.spec, self.plan.spec.request, {**context, "token": token})
+        ]
 
     def send_one(self, index: int, request: PlannedRequest, token: str | None) -> int:
         spec = self.plan.spec

@@ -8,6 +8,7 @@ from typing import Any
 
 from .config import ConfigError, missing_config
 from .hooks import HookInput, run_hook
+from .overflow import fit_message
 from .redact import Redactor
 from .specs import ChannelSpec, load_settings
 from .templates import OMIT, lookup, render, render_tree
@@ -49,13 +50,15 @@ class ChannelPlan:
     """Everything needed to deliver one channel's message, or why it cannot be."""
 
     spec: ChannelSpec
-    context: dict[str, Any] = field(repr=False)  # holds the env, secrets included
+    context: dict[str, Any] = field(repr=False)  # holds the env, secrets included (the first part's)
     redactor: Redactor = field(repr=False)
     token_request: PlannedRequest | None = None
     requests: list[PlannedRequest] = field(default_factory=list)
     error: str | None = None
     error_status: str = "config_error"  # or internal_error: a bug in a hook or spec, not the user's config
     attempts: int = 0  # requests made so far, counted as they happen (a hung channel still reports them)
+    # One context per part of a message split to fit the channel's limit, in order.
+    part_contexts: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def __repr__(self) -> str:
         return f"ChannelPlan({self.spec.name}, {len(self.requests)} requests, error={self.error!r})"
@@ -141,7 +144,10 @@ def plan_channel(
     content: str,
     params: Mapping[str, Any],
     now: float,
+    overflow: str = "split",
 ) -> ChannelPlan:
+    """The requests for one channel; a message over the spec's size limit becomes several parts
+    (or one truncated part), each planned alike, in order."""
     redactor = Redactor(env[name] for name in spec.secret_env)
     plan = ChannelPlan(spec=spec, context={}, redactor=redactor)
     missing = missing_config(spec, env)
@@ -149,11 +155,14 @@ def plan_channel(
         plan.error = f"{spec.name} is missing {', '.join(missing)}"
         return plan
     try:
-        plan.context, derived = build_context(spec, env, title, content, params, now)
-        redactor.add(derived)
+        for part_title, part_content in fit_message(title, content, spec.limits.get("message"), overflow):
+            context, derived = build_context(spec, env, part_title, part_content, params, now)
+            redactor.add(derived)
+            plan.part_contexts.append(context)
+            plan.requests.extend(render_request(spec, spec.request, context))
+        plan.context = plan.part_contexts[0]
         if spec.token:
             plan.token_request = render_request(spec, spec.token["request"], plan.context, step="token")[0]
-        plan.requests = render_request(spec, spec.request, plan.context)
     except ConfigError as exc:
         plan.error = redactor.text(str(exc))
     except Exception as exc:  # a broken hook or template fails this channel only
