@@ -8,11 +8,11 @@ import time
 from . import result as R
 from . import retry
 from .planner import ChannelPlan, PlannedRequest, render_request
+from .retry import Pace, RetryPolicy, next_delay, retryable_status
 from .specs import load_settings
 from .success import evaluate, parse_json, rule_holds, vendor_message
 from .templates import lookup, render
 from .tokens import TOKENS
-from .retry import Pace, RetryPolicy, next_delay, retryable_status
 from .transports import Reply, TransportError, transport_for
 
 log = logging.getLogger("mcp_push")
