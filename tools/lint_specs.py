@@ -1,0 +1,258 @@
+"""Checks what the schema alone cannot: every channel spec loads as the runtimes load it, has its
+conformance cases, names hooks both runtimes have, gives a shared env var one meaning, marks its
+credentials secret, and has no TODO left from tools/new_channel.py.
+
+    python tools/lint_specs.py [--root DIR]
+
+Prints one line per problem, `spec/channels/x.yaml: problem`, and exits 1 when there is any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _runtime_specs() -> ModuleType:
+    """The runtime's spec loader (python/mcp_push/specs.py), loaded alone: importing the mcp_push package
+    would pull in the HTTP, template and MCP dependencies, which the lint session does not install."""
+    location = importlib.util.spec_from_file_location("mcp_push_specs", ROOT / "python" / "mcp_push" / "specs.py")
+    module = importlib.util.module_from_spec(location)
+    sys.modules[location.name] = module  # dataclasses look their module up while the class is created
+    location.loader.exec_module(module)
+    return module
+
+
+runtime_specs = _runtime_specs()
+
+MIN_CASES = 3
+
+# An env var whose name has one of these words (as a `_`-separated part, or ending a part: FSKEY,
+# SENDKEY; AM: WeCom's QYWX_AM, which carries the corpsecret) holds a credential and must be `secret: true`.
+CREDENTIAL_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "PWD", "AUTH", "CREDENTIAL", "CREDENTIALS",
+                    "KEY", "SENDKEY", "PUSHKEY", "APIKEY", "SPT", "COOKIE", "SIGNATURE", "AM")
+CREDENTIAL_ENDINGS = ("KEY", "TOKEN", "SECRET")
+# So does a webhook URL: it carries its credential in the path (Slack, Discord, Teams, Google Chat).
+WEBHOOK_URL = re.compile(r"(^|_)(WEB)?HOOK(_URL)?$")
+# ...unless its last part says it is a setting about the credential rather than the credential.
+SETTING_PARTS = ("TYPE", "METHOD", "MODE", "VERSION", "ENABLED", "HOST", "PORT", "NAME")
+# Known names that look like credentials and are not, with the reason.
+NOT_SECRETS = {
+    "PUSH_PLUS_WEBHOOK": "names a webhook configured in PushPlus (its code), not a URL; the token is PUSH_PLUS_TOKEN",
+    "GOOGLE_CHAT_THREAD_KEY": "Google Chat's threadKey: names the thread messages go to, grants nothing",
+}
+
+
+def looks_like_credential(name: str) -> bool:
+    if name in NOT_SECRETS:
+        return False
+    parts = name.split("_")
+    if parts[-1] in SETTING_PARTS:
+        return False
+    return bool(WEBHOOK_URL.search(name)) or any(p in CREDENTIAL_WORDS or p.endswith(CREDENTIAL_ENDINGS) for p in parts)
+
+
+@contextlib.contextmanager
+def spec_dir(folder: Path) -> Iterator[None]:
+    """The runtime's loader reading `folder` (MCP_PUSH_SPEC_DIR), its caches cleared before and after."""
+    cached = (runtime_specs.channel_schema, runtime_specs.load_channels, runtime_specs.load_settings)
+    before = os.environ.get("MCP_PUSH_SPEC_DIR")
+    os.environ["MCP_PUSH_SPEC_DIR"] = str(folder)
+    for fn in cached:
+        fn.cache_clear()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["MCP_PUSH_SPEC_DIR"]
+        else:
+            os.environ["MCP_PUSH_SPEC_DIR"] = before
+        for fn in cached:
+            fn.cache_clear()
+
+
+def _load(path: Path, root: Path, problems: list[str]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        problems.append(f"{path.relative_to(root).as_posix()}: cannot be read as YAML: {' '.join(str(exc).split())}")
+        return None
+
+
+def _schema_errors(validator: jsonschema.protocols.Validator, data: Any) -> list[str]:
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in errors]
+
+
+# A plain (unquoted) description with " #" in it: YAML reads the rest of the line as a comment.
+CUT_DESCRIPTION = re.compile(r"^\s*description:\s+[^\s\"'|>].*\s#")
+
+
+def _cut_descriptions(path: Path) -> list[int]:
+    text = path.read_text(encoding="utf-8")
+    return [n for n, line in enumerate(text.splitlines(), 1) if CUT_DESCRIPTION.match(line)]
+
+
+def _todo_lines(path: Path) -> list[int]:
+    text = path.read_text(encoding="utf-8")
+    return [n for n, line in enumerate(text.splitlines(), 1) if "TODO" in line]
+
+
+def python_hooks(root: Path) -> dict[str, str]:
+    """Hook name -> module, from the REGISTRY literal in python/mcp_push/hooks/__init__.py."""
+    tree = ast.parse((root / "python" / "mcp_push" / "hooks" / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "REGISTRY" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def js_hooks(root: Path) -> dict[str, str]:
+    """Hook name -> module, from `name: () => require('./module').name` entries in js/src/hooks/index.js."""
+    text = (root / "js" / "src" / "hooks" / "index.js").read_text(encoding="utf-8")
+    block = text.partition("const REGISTRY = {")[2].partition("\n};")[0]
+    entries = re.findall(r"^\s*(\w+)\s*:\s*\(\)\s*=>\s*require\('\./([\w/]+)(?:\.js)?'\)\.(\w+)", block, re.M)
+    return {name: module for name, module, attr in entries if name == attr}
+
+
+def hook_problems(root: Path) -> tuple[set[str], set[str], list[str]]:
+    """The hooks each runtime really has (registered, and defined in the module named), and problems with them."""
+    problems: list[str] = []
+    py_dir, js_dir = root / "python" / "mcp_push" / "hooks", root / "js" / "src" / "hooks"
+    py_ok, js_ok = set(), set()
+    for name, module in python_hooks(root).items():
+        path = py_dir / f"{module}.py"
+        if path.is_file() and re.search(rf"^def {name}\(", path.read_text(encoding="utf-8"), re.M):
+            py_ok.add(name)
+        else:
+            problems.append(f"python/mcp_push/hooks/__init__.py: hook {name} is registered but {module}.py lacks it")
+    for name, module in js_hooks(root).items():
+        path = js_dir / f"{module}.js"
+        exports = path.read_text(encoding="utf-8").rpartition("module.exports")[2] if path.is_file() else ""
+        if re.search(rf"\b{name}\b", exports):
+            js_ok.add(name)
+        else:
+            problems.append(f"js/src/hooks/index.js: hook {name} is registered but {module}.js does not export it")
+    for name in sorted(py_ok - js_ok):
+        problems.append(f"python/mcp_push/hooks/__init__.py: hook {name} has no Node twin in js/src/hooks/index.js")
+    for name in sorted(js_ok - py_ok):
+        problems.append(f"js/src/hooks/index.js: hook {name} has no Python twin in python/mcp_push/hooks/__init__.py")
+    return py_ok, js_ok, problems
+
+
+def lint(root: Path = ROOT) -> list[str]:
+    """Every problem found under root, one line each, in a stable order."""
+    problems: list[str] = []
+    channels_dir, cases_dir = root / "spec" / "channels", root / "conformance" / "cases"
+    schema = json.loads((root / "spec" / "channel.schema.json").read_text(encoding="utf-8"))
+    spec_validator = jsonschema.Draft202012Validator(schema)
+    case_schema = json.loads((root / "conformance" / "case.schema.json").read_text(encoding="utf-8"))
+    case_validator = jsonschema.Draft202012Validator(case_schema)
+    py_hooks, js_hooks_found, hook_lines = hook_problems(root)
+    problems += hook_lines
+
+    # name -> (first file declaring it, its meaning), for env vars several channels share
+    shared: dict[str, tuple[str, tuple[str, bool, str]]] = {}
+    settings = _load(root / "spec" / "settings.yaml", root, problems) or {}
+    for name, props in (settings.get("env") or {}).items():
+        shared[name] = ("spec/settings.yaml", (props.get("default", ""), props.get("secret", False),
+                                               props.get("type", "string")))
+
+    for path in sorted(channels_dir.glob("*.yaml")):
+        where = path.relative_to(root).as_posix()
+        data = _load(path, root, problems)
+        if data is None:
+            continue
+        errors = _schema_errors(spec_validator, data)
+        if errors:
+            problems += [f"{where}: {e}" for e in errors]
+            continue
+        try:
+            with spec_dir(root / "spec"):
+                spec = runtime_specs.validate_spec(data, where)
+        except runtime_specs.SpecError as exc:
+            problems.append(str(exc))
+            continue
+        name = spec.name
+
+        todos = _todo_lines(path)
+        if todos:
+            problems.append(f"{where}: {len(todos)} TODO left from the scaffold (first on line {todos[0]})")
+
+        for line in _cut_descriptions(path):
+            problems.append(f"{where}: line {line}: the description is cut at ' #', which YAML reads as a comment: "
+                            "quote the text")
+
+        case_files = sorted((cases_dir / name).glob("*.yaml"))
+        count = 0
+        for case_path in case_files:
+            case_where = case_path.relative_to(root).as_posix()
+            cases = _load(case_path, root, problems)
+            if cases is None:
+                continue
+            case_errors = _schema_errors(case_validator, cases)
+            problems += [f"{case_where}: {e}" for e in case_errors]
+            if not case_errors:
+                count += len(cases["cases"])
+            todos = _todo_lines(case_path)
+            if todos:
+                problems.append(f"{case_where}: {len(todos)} TODO left from the scaffold (first on line {todos[0]})")
+        if count < MIN_CASES:
+            problems.append(
+                f"{where}: {count} conformance case(s) in conformance/cases/{name}/, at least {MIN_CASES} needed "
+                "(plain message with the real success reply, special characters, the documented error)"
+            )
+
+        if spec.hook:
+            runtimes = (("Python", py_hooks), ("Node", js_hooks_found))
+            missing = [lang for lang, found in runtimes if spec.hook not in found]
+            if missing:
+                problems.append(f"{where}: hook {spec.hook} is missing in {' and '.join(missing)} "
+                                "(python/mcp_push/hooks/__init__.py, js/src/hooks/index.js)")
+
+        for var in spec.env.values():
+            meaning = (var.default, var.secret, var.type)
+            first = shared.setdefault(var.name, (where, meaning))
+            if first[1] != meaning:
+                diffs = [f"{label} {theirs!r} there, {ours!r} here"
+                         for label, theirs, ours in zip(("default", "secret", "type"), first[1], meaning, strict=True)
+                         if theirs != ours]
+                problems.append(f"{where}: env {var.name} is shared with {first[0]} but differs: {'; '.join(diffs)}")
+            if not var.secret and looks_like_credential(var.name):
+                problems.append(f"{where}: env {var.name} looks like a credential: mark it secret: true "
+                                "(or add it to NOT_SECRETS in tools/lint_specs.py with the reason)")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=ROOT, help="the repository to check (default: this one)")
+    args = parser.parse_args(argv)
+    problems = lint(args.root.resolve())
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    count = len(list((args.root / "spec" / "channels").glob("*.yaml")))
+    print(f"{count} channel specs: no problems")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
