@@ -15,6 +15,8 @@ const REGISTRY = {
   chronocat_targets: () => require('./chronocat').chronocat_targets,
   webhook_request: () => require('./webhook').webhook_request,
   smtp_server: () => require('./smtp').smtp_server,
+  matrix_txn_id: () => require('./matrix').matrix_txn_id,
+  lark_sign: () => require('./lark').lark_sign,
 };
 
 function getHook(name) {

@@ -25,6 +25,8 @@ REGISTRY = {
     "chronocat_targets": "chronocat",
     "webhook_request": "webhook",
     "smtp_server": "smtp",
+    "matrix_txn_id": "matrix",
+    "lark_sign": "lark",
 }
 
 
