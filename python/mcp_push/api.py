@@ -8,6 +8,7 @@ import threading
 import time
 from collections import ChainMap
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from . import result as R
@@ -106,6 +107,54 @@ def plan(
     return entries
 
 
+@dataclass
+class Prepared:
+    """A message ready to go: its final text, the channels it goes to and their settings, or (`result`)
+    why nothing goes: skipped, no channel, a setting that cannot work."""
+
+    title: str
+    content: str
+    targets: list[tuple[ChannelSpec, dict[str, str]]]
+    timeout: float = 0.0
+    overflow: str = "split"
+    result: R.SendResult | None = None
+
+
+def prepare_message(
+    title: Any, content: Any, source: Mapping[str, Any], channels: Iterable[str] | None = None
+) -> Prepared:
+    title, content = message_text(title), message_text(content)
+    targets = configured_channels(source, channels)
+    prepared = Prepared(title, content, targets)
+    reason = _skip_reason(title, content, source)
+    if reason:
+        log.info("not pushed: %s", reason)
+        prepared.result = R.SendResult(
+            [R.ChannelResult(spec.name, False, R.SKIPPED, reason) for spec, _ in targets], skipped=reason
+        )
+        return prepared
+    if not targets:
+        log.warning("no push channel is configured; see the channel table in mcp-push's README")
+        prepared.result = R.SendResult([], skipped="no channel is configured")
+        return prepared
+    try:
+        prepared.timeout = request_timeout(_setting("MCP_PUSH_TIMEOUT", source))
+        prepared.overflow = overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
+    except ConfigError as exc:
+        log.warning("%s", exc)
+        prepared.result = R.SendResult(
+            [R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in targets]
+        )
+        return prepared
+    if is_true(_setting("HITOKOTO", source)):
+        from .hitokoto import fetch_quote
+
+        quote = fetch_quote()
+        if quote:
+            prepared.content = f"{content}\n\n{quote}"
+    return prepared
+
+
 def dispatch(
     title: str,
     content: str,
@@ -118,32 +167,15 @@ def dispatch(
 
     `now` fixes the clock signatures use (tests and conformance); by default it is the current time.
     """
-    title, content = message_text(title), message_text(content)
-    targets = configured_channels(source, channels)
-    reason = _skip_reason(title, content, source)
-    if reason:
-        log.info("not pushed: %s", reason)
-        return R.SendResult(
-            [R.ChannelResult(spec.name, False, R.SKIPPED, reason) for spec, _ in targets], skipped=reason
-        )
-    if not targets:
-        log.warning("no push channel is configured; see the channel table in mcp-push's README")
-        return R.SendResult([], skipped="no channel is configured")
-    try:
-        timeout = request_timeout(_setting("MCP_PUSH_TIMEOUT", source))
-        overflow = overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
-    except ConfigError as exc:
-        log.warning("%s", exc)
-        return R.SendResult([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in targets])
-    if is_true(_setting("HITOKOTO", source)):
-        from .hitokoto import fetch_quote
-
-        quote = fetch_quote()
-        if quote:
-            content = f"{content}\n\n{quote}"
+    prepared = prepare_message(title, content, source, channels)
+    if prepared.result is not None:
+        return prepared.result
     now = time.time() if now is None else now
-    plans = [plan_channel(spec, env, title, content, params or {}, now, overflow) for spec, env in targets]
-    return R.SendResult(_run_concurrently(plans, timeout))
+    plans = [
+        plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow)
+        for spec, env in prepared.targets
+    ]
+    return R.SendResult(_run_concurrently(plans, prepared.timeout))
 
 
 def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.ChannelResult]:

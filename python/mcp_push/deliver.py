@@ -63,6 +63,8 @@ class _Delivery:
             raise _Failed(
                 R.REJECTED, f"{why}: {said}" if said else why, reply.status, reply.text, retryable, reply
             )
+        if request.step == "send":
+            self.plan.reply_texts.append(reply.text)
         return reply
 
     def call(self, request: PlannedRequest, success: dict) -> Reply:
@@ -120,14 +122,16 @@ class _Delivery:
         return [
             request
             for context in self.plan.part_contexts
-            for request in render_request(self.plan.spec, self.plan.spec.request, {**context, "token": token})
+            for request in render_request(
+                self.plan.spec, self.plan.request_template or self.plan.spec.request, {**context, "token": token}
+            )
         ]
 
     def send_one(self, index: int, request: PlannedRequest, token: str | None) -> int:
         spec = self.plan.spec
         refresh_rule = (spec.token or {}).get("refresh_on")
         try:
-            return self.call(request, spec.success).status
+            return self.call(request, self.plan.success or spec.success).status
         except _Failed as failed:
             stale = (
                 refresh_rule is not None
@@ -138,7 +142,7 @@ class _Delivery:
                 raise
             # The cached token was revoked early: fetch a fresh one and try this request once more.
             token = self.fetch_token(refresh=True)
-            return self.call(self.requests_with(token)[index], spec.success).status
+            return self.call(self.requests_with(token)[index], self.plan.success or spec.success).status
 
     def run(self) -> int | None:
         token = self.fetch_token() if self.plan.spec.token else None

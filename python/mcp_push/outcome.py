@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .redact import Redactor, process_redactor
-from .result import SendResult
+from .result import QUEUED, SendResult
 from .specs import load_channels
 
 
@@ -23,21 +23,26 @@ class SecretRedactor:
 
 
 def summary_line(result: SendResult) -> str:
-    """'2 of 3 channels delivered: ntfy; webhook; dingtalk rejected (…)', or why nothing was sent."""
+    """'2 of 3 channels delivered: ntfy; webhook; dingtalk rejected (…)' ('…, 1 queued' when some are
+    still waiting), or why nothing was sent."""
     if result.skipped:
         return f"Nothing sent: {result.skipped}."
     delivered = sum(1 for r in result if r.ok)
+    queued = sum(1 for r in result if r.status == QUEUED)
     parts = [r.channel if r.ok else f"{r.channel} {r.status}" + (f" ({r.error})" if r.error else "") for r in result]
     noun = "channel" if len(result) == 1 else "channels"
-    return f"{delivered} of {len(result)} {noun} delivered: " + "; ".join(parts)
+    waiting = f", {queued} queued" if queued else ""
+    return f"{delivered} of {len(result)} {noun} delivered{waiting}: " + "; ".join(parts)
 
 
 def outcome(result: SendResult, redactor: SecretRedactor | Redactor) -> dict[str, Any]:
     """{ok, delivered, total, skipped, summary, channels: [{channel, ok, status, error, elapsed_ms,
     http_status, attempts}]}: only these fields, errors and summary redacted."""
+    queued = sum(1 for r in result if r.status == QUEUED)
     return {
-        "ok": bool(result),
+        "ok": bool(result) or queued > 0,
         "delivered": sum(1 for r in result if r.ok),
+        "queued": queued,
         "total": len(result),
         "skipped": result.skipped,
         "summary": redactor.text(summary_line(result)),

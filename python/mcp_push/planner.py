@@ -59,6 +59,11 @@ class ChannelPlan:
     attempts: int = 0  # requests made so far, counted as they happen (a hung channel still reports them)
     # One context per part of a message split to fit the channel's limit, in order.
     part_contexts: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # An edit of an earlier message (spec `edit`): its request template and success rules.
+    request_template: dict[str, Any] | None = field(default=None, repr=False)
+    success: dict[str, Any] | None = field(default=None, repr=False)
+    # Bodies of the vendor's successful replies, in order (the first post's names the message to edit).
+    reply_texts: list[str] = field(default_factory=list, repr=False)
 
     def __repr__(self) -> str:
         return f"ChannelPlan({self.spec.name}, {len(self.requests)} requests, error={self.error!r})"
@@ -145,11 +150,17 @@ def plan_channel(
     params: Mapping[str, Any],
     now: float,
     overflow: str = "split",
+    edit_ref: Any = None,
 ) -> ChannelPlan:
     """The requests for one channel; a message over the spec's size limit becomes several parts
-    (or one truncated part), each planned alike, in order."""
+    (or one truncated part), each planned alike, in order. With `edit_ref` (and a spec `edit` block)
+    the message edits the one that ref names instead, cut to one part."""
     redactor = Redactor(env[name] for name in spec.secret_env)
     plan = ChannelPlan(spec=spec, context={}, redactor=redactor)
+    editing = edit_ref is not None and spec.edit is not None
+    if editing:
+        plan.request_template, plan.success = spec.edit["request"], spec.edit.get("success")
+        overflow = "truncate"
     missing = missing_config(spec, env)
     if missing:
         plan.error = f"{spec.name} is missing {', '.join(missing)}"
@@ -157,9 +168,11 @@ def plan_channel(
     try:
         for part_title, part_content in fit_message(title, content, spec.limits.get("message"), overflow):
             context, derived = build_context(spec, env, part_title, part_content, params, now)
+            if editing:
+                context["ref"] = edit_ref
             redactor.add(derived)
             plan.part_contexts.append(context)
-            plan.requests.extend(render_request(spec, spec.request, context))
+            plan.requests.extend(render_request(spec, plan.request_template or spec.request, context))
         plan.context = plan.part_contexts[0]
         if spec.token:
             plan.token_request = render_request(spec, spec.token["request"], plan.context, step="token")[0]

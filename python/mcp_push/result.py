@@ -14,6 +14,9 @@ TIMEOUT = "timeout"
 CONFIG_ERROR = "config_error"  # configured, but the configuration cannot work
 SKIPPED = "skipped"
 INTERNAL_ERROR = "internal_error"  # a bug on our side; reported, never raised
+# The MCP server's delivery engine: accepted and not final yet; replaced by a newer update of its run.
+QUEUED = "queued"
+SUPERSEDED = "superseded"
 
 
 @dataclass

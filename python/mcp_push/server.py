@@ -17,6 +17,7 @@ import inspect
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -27,11 +28,12 @@ from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotatio
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from . import __version__
-from .api import configured_channels, dispatch
+from .api import configured_channels
 from .config import agent_defaults, is_true
-from .events import EnvelopeError, envelope_schema, send_event, validate_envelope
+from .engine import Engine, Ticket
+from .events import EnvelopeError, envelope_schema, render_event, validate_envelope
+from .outbox import Outbox
 from .outcome import SecretRedactor, outcome
-from .result import SendResult
 
 log = logging.getLogger("mcp_push.server")
 
@@ -40,7 +42,11 @@ CHANNEL_TOOLS_VAR = "MCP_PUSH_CHANNEL_TOOLS"
 NAME_STYLES = ("underscore", "dotted")
 MAX_TOOL_NAME = 64  # hosts prefix tool names (mcp__<server>__…) and some truncate at 64
 
-Status = Literal["delivered", "rejected", "network_error", "timeout", "config_error", "skipped", "internal_error"]
+Status = Literal["delivered", "queued", "superseded", "rejected", "network_error", "timeout", "config_error",
+                 "skipped", "internal_error"]
+# Longest a `wait: true` call blocks (MCP hosts time requests out at about a minute); what is not final by
+# then is reported as queued and still delivered.
+WAIT_LIMIT_SECONDS = 50.0
 
 
 class ServerConfigError(ValueError):
@@ -53,8 +59,9 @@ class ServerConfigError(ValueError):
 class ChannelOutcome(BaseModel):
     channel: str = Field(description="Channel id, as in spec/channels (e.g. ntfy, dingtalk)")
     ok: bool = Field(description="True when the vendor accepted the message")
-    status: Status = Field(description="delivered, rejected, network_error, timeout, config_error, skipped or "
-                                       "internal_error")
+    status: Status = Field(description="delivered; queued (accepted, not sent yet: a rate limit or a retry); "
+                                       "superseded (a newer update of the run replaced it); rejected, "
+                                       "network_error, timeout, config_error, skipped or internal_error")
     error: str | None = Field(None, description="What went wrong, with the vendor's explanation; secrets masked")
     elapsed_ms: int = Field(description="Milliseconds this channel took")
     http_status: int | None = Field(None, description="The vendor's HTTP status, when it answered over HTTP")
@@ -62,8 +69,9 @@ class ChannelOutcome(BaseModel):
 
 
 class PushResult(BaseModel):
-    ok: bool = Field(description="True when at least one channel delivered")
+    ok: bool = Field(description="True when at least one channel delivered or has the message queued")
     delivered: int = Field(description="Channels that delivered")
+    queued: int = Field(0, description="Channels that accepted the message and will deliver it (wait=false)")
     total: int = Field(description="Channels tried")
     skipped: str | None = Field(None, description="Why nothing was sent at all (no channel configured, empty "
                                                   "content, title listed in SKIP_PUSH_TITLE)")
@@ -107,8 +115,10 @@ Send updates at meaningful milestones, not every few seconds: each one reaches a
 - For a one-off message, use notify_send with a short title and the content.
 - Leave out `channels` to reach every configured channel; name some to reach only those.
 - Channels and credentials are configured in the server's environment by the user; no tool takes them.
-- The result says, per channel, whether it was delivered (status, error). If nothing was delivered the \
-call is an error: tell the user rather than retrying in a loop."""
+- Calls return as soon as the message is accepted: channels still waiting for a vendor rate limit are \
+`queued` and will be delivered; pass wait=true to get the final per-channel results instead.
+- The result says, per channel, whether it was delivered (status, error). If nothing was delivered or \
+queued the call is an error: tell the user rather than retrying in a loop."""
 
 ANNOTATIONS = dict(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 
@@ -130,11 +140,31 @@ def _envelope_field(name: str, description: str, **extra: Any) -> WithJsonSchema
     return WithJsonSchema({**extra, **envelope_schema()["properties"][name], "description": description})
 
 
-class _Tools:
-    """The tool bodies, bound to the environment the server reads at call time."""
+WaitArg = Annotated[
+    bool,
+    WithJsonSchema({
+        "type": "boolean", "default": False,
+        "description": "Wait for the final per-channel results (up to about 50 s) instead of returning once "
+                       "the message is accepted",
+    }),
+]
 
-    def __init__(self, source: Mapping[str, Any]):
+
+class _Tools:
+    """The tool bodies, bound to the environment the server reads at call time. Messages go through the
+    delivery engine (rate limits, coalescing, the outbox), started with the first call."""
+
+    def __init__(self, source: Mapping[str, Any], engine: Engine | None = None):
         self.source = source
+        self._engine = engine
+        self._engine_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = Engine(self.source, Outbox.for_source(self.source)).start()
+            return self._engine
 
     def _targets(self, channels: Iterable[str] | None) -> list[str] | None:
         """The requested channels, or ToolError naming the ones that are not configured."""
@@ -153,31 +183,35 @@ class _Tools:
             )
         return wanted
 
-    def _result(self, result: SendResult) -> CallToolResult:
-        structured = PushResult.model_validate(outcome(result, SecretRedactor(self.source)))
+    def _result(self, ticket: Ticket, wait: bool) -> CallToolResult:
+        if wait:
+            ticket.wait(WAIT_LIMIT_SECONDS)
+        structured = PushResult.model_validate(outcome(ticket.result(), SecretRedactor(self.source)))
         return CallToolResult(
             content=[TextContent(type="text", text=structured.summary)],
             structured_content=structured.model_dump(mode="json"),
             is_error=not structured.ok,
         )
 
-    def send(self, title: str, content: str, channels: list[str] | None = None) -> CallToolResult:
+    def send(self, title: str, content: str, channels: list[str] | None = None, wait: bool = False) -> CallToolResult:
         targets = self._targets(channels)
-        return self._result(dispatch(title, content, self.source, channels=targets))
+        return self._result(self.engine.submit(title, content, channels=targets), wait)
 
-    def event(self, envelope: dict[str, Any], channels: list[str] | None = None) -> CallToolResult:
+    def event(self, envelope: dict[str, Any], channels: list[str] | None = None, wait: bool = False) -> CallToolResult:
         targets = self._targets(channels)
         try:
-            result = send_event(envelope, channels=targets, env=self.source)
+            valid = validate_envelope(envelope)
         except EnvelopeError as exc:
             raise ToolError(f"invalid event: {exc}") from None
-        return self._result(result)
+        title, content = render_event(valid)
+        ticket = self.engine.submit(title, content, kind=valid["event"], run_id=valid["run_id"], channels=targets)
+        return self._result(ticket, wait)
 
 
 def envelope_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The envelope in notify_event's arguments. A null stands for an omitted field (some hosts send
     null for every optional parameter), at the top level and in data."""
-    envelope = {k: v for k, v in arguments.items() if k != "channels" and v is not None}
+    envelope = {k: v for k, v in arguments.items() if k not in ("channels", "wait") and v is not None}
     if isinstance(envelope.get("data"), dict):
         envelope["data"] = {k: v for k, v in envelope["data"].items() if v is not None}
     return envelope
@@ -188,14 +222,14 @@ def _error_result(tool: str, message: str) -> CallToolResult:
                           is_error=True)
 
 
-def create_server(env: Mapping[str, Any] | None = None) -> MCPServer:
+def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = None) -> MCPServer:
     """The mcp-push MCP server. `env` replaces os.environ (read at each call, so a live mapping works);
     MCP_PUSH_TOOL_NAMES and MCP_PUSH_CHANNEL_TOOLS are read now, and so is the list of configured
     channels for the per-channel tools. Raises ServerConfigError for a bad MCP_PUSH_TOOL_NAMES."""
     source: Mapping[str, Any] = agent_defaults(os.environ if env is None else env)
     style = name_style(source)
     pick = 1 if style == "dotted" else 0
-    tools = _Tools(source)
+    tools = _Tools(source, engine)
     configured = [spec for spec, _ in configured_channels(source)]
 
     server = MCPServer(
@@ -224,8 +258,9 @@ def create_server(env: Mapping[str, Any] | None = None) -> MCPServer:
         title: Annotated[str, Field(description="Short headline, e.g. 'Backup finished'")],
         content: Annotated[str, Field(description="The message body (plain text)")],
         channels: ChannelsArg = None,
+        wait: WaitArg = False,
     ) -> Annotated[CallToolResult, PushResult]:
-        return tools.send(title, content, channels)
+        return tools.send(title, content, channels, wait)
 
     def notify_event(
         run_id: Annotated[str, _envelope_field("run_id", "Names the run; every event of one task shares it")],
@@ -238,9 +273,10 @@ def create_server(env: Mapping[str, Any] | None = None) -> MCPServer:
         timestamp: Annotated[str | None, _envelope_field(
             "timestamp", "RFC 3339 time of the event, e.g. 2026-05-01T12:00:00Z; default: now")] = None,
         channels: ChannelsArg = None,
+        wait: WaitArg = False,
     ) -> Annotated[CallToolResult, PushResult]:
         arguments = {"run_id": run_id, "event": event, "message": message, "data": data, "timestamp": timestamp}
-        return tools.event(envelope_arguments(arguments), channels)
+        return tools.event(envelope_arguments(arguments), channels, wait)
 
     register(notify_send, "send", "Send a notification",
              "Push a message (title and content) to every configured notification channel, or to the named "
@@ -291,8 +327,9 @@ def _channel_tool(tools: _Tools, channel: str) -> Callable[..., Any]:
     def notify_channel(
         title: Annotated[str, Field(description="Short headline")],
         content: Annotated[str, Field(description="The message body (plain text)")],
+        wait: WaitArg = False,
     ) -> Annotated[CallToolResult, PushResult]:
-        return tools.send(title, content, [channel])
+        return tools.send(title, content, [channel], wait)
 
     notify_channel.__name__ = f"notify_channel_{tool_slug(channel)}"
     return notify_channel

@@ -9,11 +9,13 @@ from mcp_push.tokens import TOKENS
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(monkeypatch):
+def isolated_env(monkeypatch, tmp_path):
     """No test sees the developer's real channel config, and none fetches a hitokoto quote by accident."""
     for name in known_env_names():
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HITOKOTO", "false")
+    # The MCP server's outbox goes to a folder of the test's own (subprocesses inherit it).
+    monkeypatch.setenv("MCP_PUSH_STATE_DIR", str(tmp_path / "state"))
     TOKENS.clear()
     yield os.environ
     TOKENS.clear()

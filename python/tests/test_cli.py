@@ -66,7 +66,7 @@ def test_send_json_output(vendor):
     process = mcp_push("send", "t", "c", "--json", env=webhook_env(vendor))
     assert process.returncode == 0
     report = json.loads(process.stdout)
-    assert set(report) == {"ok", "delivered", "total", "skipped", "summary", "channels"}
+    assert set(report) == {"ok", "delivered", "queued", "total", "skipped", "summary", "channels"}
     [channel] = report["channels"]
     assert set(channel) == {"channel", "ok", "status", "error", "elapsed_ms", "http_status", "attempts"}
     assert (channel["channel"], channel["status"]) == ("webhook", "delivered")

@@ -67,9 +67,9 @@ async def test_tools_list_advertises_underscore_names_with_schemas_annotations_a
         out = tool.output_schema
         assert {"ok", "delivered", "total", "skipped", "summary", "channels"} <= set(out["properties"])
         assert "channels" in tool.input_schema["properties"]
-    assert set(tools["notify_send"].input_schema["properties"]) == {"title", "content", "channels"}
+    assert set(tools["notify_send"].input_schema["properties"]) == {"title", "content", "channels", "wait"}
     event = tools["notify_event"].input_schema
-    assert set(event["properties"]) == {"run_id", "event", "message", "data", "timestamp", "channels"}
+    assert set(event["properties"]) == {"run_id", "event", "message", "data", "timestamp", "channels", "wait"}
     assert set(event["required"]) == {"run_id", "event", "message"}
     assert event["properties"]["event"]["enum"] == ["start", "update", "end", "error"]
     # Optional arguments carry a plain `type`, so simple clients can turn CLI text into JSON values.
@@ -100,12 +100,12 @@ async def test_per_channel_tools_for_configured_channels_only(vendor, monkeypatc
     async with Client(create_server()) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         # Both spellings reach the webhook's tool, whichever is advertised; only that channel is used.
-        first = await client.call_tool("notify_channel_webhook", {"title": "only", "content": "the webhook"})
-        second = await client.call_tool("notify.channel.webhook", {"title": "again", "content": "dotted"})
+        first = await client.call_tool("notify_channel_webhook", {"wait": True, "title": "only", "content": "the webhook"})
+        second = await client.call_tool("notify.channel.webhook", {"wait": True, "title": "again", "content": "dotted"})
     sep = "." if style == "dotted" else "_"
     channel_tools = {name for name in tools if name.startswith(f"notify{sep}channel")}
     assert channel_tools == {f"notify{sep}channel{sep}ntfy", f"notify{sep}channel{sep}webhook"}
-    assert set(tools[f"notify{sep}channel{sep}ntfy"].input_schema["properties"]) == {"title", "content"}
+    assert set(tools[f"notify{sep}channel{sep}ntfy"].input_schema["properties"]) == {"title", "content", "wait"}
     for result in (first, second):
         assert not result.is_error
         assert [c["channel"] for c in result.structured_content["channels"]] == ["webhook"]
@@ -128,7 +128,7 @@ async def test_channel_tools_are_off_by_default(vendor, monkeypatch):
     async with Client(create_server()) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         with pytest.raises(MCPError):
-            await client.call_tool("notify_channel_webhook", {"title": "t", "content": "c"})
+            await client.call_tool("notify_channel_webhook", {"wait": True, "title": "t", "content": "c"})
     assert names == {"notify_send", "notify_event"}
     assert vendor.received == []
 
@@ -141,7 +141,7 @@ async def test_notify_event_is_rendered_and_delivered(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
     async with Client(create_server()) as client:
         result = await client.call_tool("notify_event", {
-            "run_id": "nightly-42", "event": "update", "message": "halfway through the tests",
+            "wait": True, "run_id": "nightly-42", "event": "update", "message": "halfway through the tests",
             "data": {"step": "tests", "progress": 0.5, "shard": 3},
         })
     assert not result.is_error, text_of(result)
@@ -163,7 +163,7 @@ async def test_notify_event_end_says_how_long_the_run_took(vendor, monkeypatch):
     async with Client(create_server()) as client:
         for event, stamp in (("start", "2026-05-01T12:00:00Z"), ("end", "2026-05-01T12:03:05Z")):
             result = await client.call_tool("notify_event", {
-                "run_id": "deploy-7", "event": event, "message": f"deploy {event}", "timestamp": stamp,
+                "wait": True, "run_id": "deploy-7", "event": event, "message": f"deploy {event}", "timestamp": stamp,
                 "data": {"artifact_url": "https://ci.example.com/runs/7"} if event == "end" else None,
             })
             assert not result.is_error, text_of(result)
@@ -177,7 +177,7 @@ async def test_notify_event_end_says_how_long_the_run_took(vendor, monkeypatch):
 async def test_dotted_notify_send_is_delivered_to_every_configured_channel(vendor, monkeypatch):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "ops")})
     async with Client(create_server()) as client:
-        result = await client.call_tool("notify.send", {"title": "Backup", "content": "finished in 3 min"})
+        result = await client.call_tool("notify.send", {"wait": True, "title": "Backup", "content": "finished in 3 min"})
     assert not result.is_error, text_of(result)
     assert result.structured_content["delivered"] == 2
     assert text_of(result) == "2 of 2 channels delivered: ntfy; webhook"
@@ -190,7 +190,7 @@ async def test_dotted_notify_send_is_delivered_to_every_configured_channel(vendo
 async def test_channels_argument_picks_among_configured_channels(vendor, monkeypatch):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "ops")})
     async with Client(create_server()) as client:
-        result = await client.call_tool("notify_send", {"title": "t", "content": "c", "channels": ["ntfy"]})
+        result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c", "channels": ["ntfy"]})
     assert [c["channel"] for c in result.structured_content["channels"]] == ["ntfy"]
     assert [r.path for r in vendor.received] == ["/ops"]
 
@@ -200,7 +200,7 @@ async def test_some_channels_failing_is_reported_per_channel_but_not_an_error(ve
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "ops")})
     vendor.routes["/hook"] = Behaviour(status=503, body='{"message":"maintenance"}')
     async with Client(create_server()) as client:
-        result = await client.call_tool("notify_send", {"title": "t", "content": "c"})
+        result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})
     assert not result.is_error
     assert text_of(result).startswith("1 of 2 channels delivered: ntfy; webhook rejected (")
     webhook = result.structured_content["channels"][1]
@@ -216,7 +216,7 @@ async def test_no_channel_delivered_is_an_error_result_with_the_details(vendor, 
     configure(monkeypatch, webhook_env(vendor))
     vendor.routes["/hook"] = Behaviour(status=500, body="boom")
     async with Client(create_server()) as client:
-        result = await client.call_tool("notify_send", {"title": "t", "content": "c"})
+        result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})
     assert result.is_error
     assert result.structured_content["ok"] is False
     assert result.structured_content["channels"][0]["status"] == "rejected"
@@ -226,7 +226,7 @@ async def test_no_channel_delivered_is_an_error_result_with_the_details(vendor, 
 @pytest.mark.anyio
 async def test_no_channel_configured_is_an_error_result():
     async with Client(create_server()) as client:
-        result = await client.call_tool("notify_send", {"title": "t", "content": "c"})
+        result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})
     assert result.is_error
     assert result.structured_content["skipped"] == "no channel is configured"
     assert text_of(result) == "Nothing sent: no channel is configured."
@@ -261,7 +261,7 @@ async def test_an_invalid_envelope_is_an_error_naming_the_field_and_rule(vendor,
 async def test_a_missing_required_field_is_an_error_result(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
     async with Client(create_server()) as client:
-        result = await client.call_tool("notify_event", {"run_id": "r1", "event": "start"})
+        result = await client.call_tool("notify_event", {"wait": True, "run_id": "r1", "event": "start"})
     assert result.is_error and "message: is required" in text_of(result)
     assert vendor.received == []
 
@@ -284,8 +284,8 @@ async def test_channels_naming_an_unconfigured_channel_is_an_error_listing_the_c
 ):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor)})
     async with Client(create_server()) as client:
-        send = await client.call_tool("notify_send", {"title": "t", "content": "c", "channels": channels})
-        event = await client.call_tool("notify_event", {"run_id": "r", "event": "start", "message": "m",
+        send = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c", "channels": channels})
+        event = await client.call_tool("notify_event", {"wait": True, "run_id": "r", "event": "start", "message": "m",
                                                         "channels": channels})
     for result in (send, event):
         assert result.is_error
@@ -298,7 +298,7 @@ async def test_channels_naming_an_unconfigured_channel_is_an_error_listing_the_c
 async def test_an_empty_channels_list_is_an_error(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
     async with Client(create_server()) as client:
-        result = await client.call_tool("notify_send", {"title": "t", "content": "c", "channels": []})
+        result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c", "channels": []})
     assert result.is_error and "channels: must name at least one channel" in text_of(result)
     assert vendor.received == []
 
@@ -309,8 +309,8 @@ async def test_an_empty_channels_list_is_an_error(vendor, monkeypatch):
 async def test_credentials_and_config_are_not_accepted_as_arguments(vendor, monkeypatch, extra):
     configure(monkeypatch, webhook_env(vendor))
     async with Client(create_server()) as client:
-        send = await client.call_tool("notify_send", {"title": "t", "content": "c", **extra})
-        event = await client.call_tool("notify.event", {"run_id": "r", "event": "start", "message": "m", **extra})
+        send = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c", **extra})
+        event = await client.call_tool("notify.event", {"wait": True, "run_id": "r", "event": "start", "message": "m", **extra})
     for result in (send, event):
         assert result.is_error
         assert f"{next(iter(extra))}: not an argument of this tool" in text_of(result)
@@ -342,9 +342,10 @@ async def test_secrets_never_appear_in_results_listings_or_instructions(vendor, 
     async with Client(create_server()) as client:
         seen = [client.instructions, (await client.list_tools()).model_dump_json()]
         for name, arguments in [
-            ("notify_send", {"title": "t", "content": "c"}),
-            ("notify_event", {"run_id": "r", "event": "error", "message": "m", "data": {"error_code": "E1"}}),
-            ("notify_channel_ntfy", {"title": "t", "content": "c"}),
+            ("notify_send", {"title": "t", "content": "c", "wait": True}),
+            ("notify_event", {"run_id": "r", "event": "error", "message": "m", "data": {"error_code": "E1"},
+                              "wait": True}),
+            ("notify_channel_ntfy", {"title": "t", "content": "c", "wait": True}),
             ("notify_send", {"title": "t", "content": "c", "channels": ["dingtalk"]}),
         ]:
             result = await client.call_tool(name, arguments)
@@ -366,10 +367,10 @@ async def test_stdio_subprocess_with_the_sdk_client(vendor):
                                    env=child_env(webhook_env(vendor)))
     async with Client(params) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
-        sent = await client.call_tool("notify.send", {"title": "over stdio", "content": "hello"})
-        event = await client.call_tool("notify_event", {"run_id": "r9", "event": "error", "message": "DB timeout",
+        sent = await client.call_tool("notify.send", {"wait": True, "title": "over stdio", "content": "hello"})
+        event = await client.call_tool("notify_event", {"wait": True, "run_id": "r9", "event": "error", "message": "DB timeout",
                                                         "data": {"error_code": "E_DB"}})
-        invalid = await client.call_tool("notify_event", {"run_id": "r9", "event": "update", "message": "m",
+        invalid = await client.call_tool("notify_event", {"wait": True, "run_id": "r9", "event": "update", "message": "m",
                                                           "data": {"progress": -0.1}})
         with pytest.raises(MCPError) as unknown:
             await client.call_tool("notify.nothing", {})
@@ -417,12 +418,12 @@ def test_stdio_server_writes_nothing_but_json_rpc_to_stdout(vendor):
         listed = _rpc(process, lines, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
         assert {t["name"] for t in listed["result"]["tools"]} == {"notify_send", "notify_event"}
         sent = _rpc(process, lines, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-            "name": "notify.send", "arguments": {"title": "raw", "content": "to console and webhook"}}})
+            "name": "notify.send", "arguments": {"wait": True, "title": "raw", "content": "to console and webhook"}}})
         assert sent["result"]["isError"] is False
         assert sent["result"]["structuredContent"]["delivered"] == 2
         vendor.routes["/hook"] = Behaviour(status=500, body="down")
         event = _rpc(process, lines, {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {
-            "name": "notify_event", "arguments": {"run_id": "x", "event": "end", "message": "done"}}})
+            "name": "notify_event", "arguments": {"wait": True, "run_id": "x", "event": "end", "message": "done"}}})
         assert event["result"]["structuredContent"]["channels"][1]["status"] == "rejected"
         unknown = _rpc(process, lines, {"jsonrpc": "2.0", "id": 5, "method": "tools/call",
                                         "params": {"name": "nope", "arguments": {}}})
@@ -448,8 +449,8 @@ async def test_streamable_http_serves_the_sdk_client(vendor):
     with http_server(webhook_env(vendor)) as url:
         async with Client(url) as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
-            result = await client.call_tool("notify.send", {"title": "over http", "content": "hi"})
-            invalid = await client.call_tool("notify_event", {"run_id": "r", "event": "begin", "message": "m"})
+            result = await client.call_tool("notify.send", {"wait": True, "title": "over http", "content": "hi"})
+            invalid = await client.call_tool("notify_event", {"wait": True, "run_id": "r", "event": "begin", "message": "m"})
             with pytest.raises(MCPError) as unknown:
                 await client.call_tool("notify_unknown", {})
     assert names == {"notify_send", "notify_event"}
@@ -476,7 +477,7 @@ async def test_streamable_http_with_a_token_requires_the_bearer_header(vendor):
             assert allowed.status_code == 200
         async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
             async with Client(streamable_http_client(url, http_client=http)) as client:
-                result = await client.call_tool("notify_send", {"title": "with token", "content": "ok"})
+                result = await client.call_tool("notify_send", {"wait": True, "title": "with token", "content": "ok"})
         assert not result.is_error, text_of(result)
         with pytest.raises(Exception):  # noqa: B017 - the SDK's exception for a 401 is not part of this test
             async with Client(url) as client:
@@ -496,9 +497,9 @@ async def test_the_server_appends_no_hitokoto_quote_unless_asked(vendor, monkeyp
     configure(monkeypatch, webhook_env(vendor))
     monkeypatch.delenv("HITOKOTO", raising=False)
     async with Client(create_server()) as client:
-        assert not (await client.call_tool("notify_send", {"title": "t", "content": "c"})).is_error
+        assert not (await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})).is_error
     assert [r.path for r in vendor.received if r.path.startswith("/hitokoto")] == []
     monkeypatch.setenv("HITOKOTO", "true")
     async with Client(create_server()) as client:
-        assert not (await client.call_tool("notify_send", {"title": "t", "content": "c"})).is_error
+        assert not (await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})).is_error
     assert vendor.json_bodies()[-1]["content"] == "c\n\nquote    ----book"

@@ -1,0 +1,378 @@
+"""The delivery engine of the long-running MCP server: lanes, rate limits, coalescing, the outbox.
+
+Every accepted message becomes one delivery per channel. Deliveries to one channel credential share a
+lane, which sends them one at a time, in order, when the vendor's rate limit has room (ratelimit.py).
+An agent's burst of progress updates is coalesced while it waits: a newer `update` of a run replaces
+the waiting one, and the run's `end` or `error` drops its waiting updates. `start`, `end`, `error` and
+plain messages are never dropped, and nothing overtakes an older delivery of its own run. Deliveries
+are kept in the outbox (outbox.py) until final, so a killed server finishes them at its next start.
+
+The engine runs on a clock it is given: lane worker threads in the server (`start()`), or `pump()`
+called by a test that advances a fake clock, so a minute of rate limiting takes no time to test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import result as R
+from .api import prepare_message
+from .config import ConfigError, channel_env, is_configured, is_true, request_timeout
+from .deliver import deliver
+from .outbox import Outbox, Row
+from .overflow import overflow_mode
+from .planner import plan_channel
+from .ratelimit import RateLimiter
+from .specs import ChannelSpec, load_channels, load_settings
+from .success import parse_json
+from .templates import lookup
+
+log = logging.getLogger("mcp_push")
+
+EDIT_VAR = "MCP_PUSH_EDIT_PROGRESS"
+KINDS = ("message", "start", "update", "end", "error")
+TERMINAL = ("end", "error")
+# Edit refs remembered per lane (runs that never end must not grow memory without bound).
+MAX_REFS = 1000
+# A lane worker wakes at least this often (heartbeat for the outbox, a changed clock).
+IDLE_WAKE_SECONDS = 30.0
+
+
+def lane_key(spec: ChannelSpec, env: Mapping[str, str]) -> str:
+    """The channel and a digest of its secret values: one lane, one rate limit, per credential."""
+    secrets = "\0".join(env.get(name, "") for name in spec.secret_env)
+    return f"{spec.name}:{hashlib.sha256(secrets.encode('utf-8')).hexdigest()[:16]}"
+
+
+@dataclass(eq=False)
+class Delivery:
+    """One message to one channel."""
+
+    row: int
+    lane: str
+    channel: str
+    kind: str
+    run_id: str | None
+    title: str
+    content: str
+    params: dict[str, Any] = field(default_factory=dict)
+    result: R.ChannelResult | None = None
+    done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def is_update(self) -> bool:
+        return self.kind == "update"
+
+    def settle(self, result: R.ChannelResult) -> None:
+        self.result = result
+        self.done.set()
+
+
+class Lane:
+    """The deliveries waiting for one credential, and its rate limit. Guarded by the engine's lock."""
+
+    def __init__(self, key: str, spec: ChannelSpec, limiter: RateLimiter | None):
+        self.key, self.spec, self.limiter = key, spec, limiter
+        self.queue: list[Delivery] = []
+        self.busy = False
+        self.refs: OrderedDict[str, Any] = OrderedDict()
+        self.thread: threading.Thread | None = None
+
+    def add(self, delivery: Delivery) -> list[Delivery]:
+        """Queues a delivery; returns the waiting ones it supersedes."""
+        run = delivery.run_id
+        if run is not None and delivery.is_update:
+            for index, waiting in enumerate(self.queue):
+                if waiting.is_update and waiting.run_id == run:
+                    # The newest progress takes the old one's place in line.
+                    self.queue[index] = delivery
+                    return [waiting]
+        superseded = []
+        if run is not None and delivery.kind in TERMINAL:
+            superseded = [d for d in self.queue if d.is_update and d.run_id == run]
+            self.queue = [d for d in self.queue if d not in superseded]
+        self.queue.append(delivery)
+        return superseded
+
+    def _eligible(self) -> Iterable[Delivery]:
+        """Waiting deliveries no older one of the same run is ahead of, in line order."""
+        ahead: set[str] = set()
+        for delivery in self.queue:
+            if delivery.run_id is None or delivery.run_id not in ahead:
+                yield delivery
+            if delivery.run_id is not None:
+                ahead.add(delivery.run_id)
+
+    def next_ready(self, now: float) -> tuple[Delivery | None, float | None]:
+        """(a delivery that may go now, None) or (None, seconds until one may)."""
+        if self.busy or not self.queue:
+            return None, None
+        soonest: float | None = None
+        for delivery in self._eligible():
+            wait = self.limiter.wait(now, 1, delivery.is_update) if self.limiter else 0.0
+            if wait <= 0:
+                return delivery, None
+            soonest = wait if soonest is None else min(soonest, wait)
+        return None, soonest
+
+
+class Ticket:
+    """What one accepted message became: a delivery per channel, or a result settled at once."""
+
+    def __init__(self, entries: list[Delivery | R.ChannelResult], skipped: str | None = None):
+        self.entries, self.skipped = entries, skipped
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for entry in self.entries:
+            if isinstance(entry, Delivery):
+                left = None if deadline is None else max(deadline - time.monotonic(), 0)
+                if not entry.done.wait(left):
+                    return False
+        return True
+
+    def result(self) -> R.SendResult:
+        """Results so far: a delivery still waiting or on the wire is `queued`."""
+        channels = []
+        for entry in self.entries:
+            if isinstance(entry, R.ChannelResult):
+                channels.append(entry)
+            elif entry.result is not None:
+                channels.append(entry.result)
+            else:
+                channels.append(R.ChannelResult(entry.channel, False, R.QUEUED))
+        return R.SendResult(channels, skipped=self.skipped)
+
+
+class Engine:
+    def __init__(self, source: Mapping[str, Any], outbox: Outbox | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.source = source
+        self.outbox = outbox or Outbox(None, clock)
+        self.clock = clock
+        self.lanes: dict[str, Lane] = {}
+        self._cond = threading.Condition()
+        self._threaded = False
+        self._closed = False
+
+    # --- accepting ------------------------------------------------------------------------------------
+
+    def submit(self, title: str, content: str, kind: str = "message", run_id: str | None = None,
+               channels: Iterable[str] | None = None, params: Mapping[str, Any] | None = None) -> Ticket:
+        """Accepts a message for every configured channel (or the named ones); returns at once."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        prepared = prepare_message(title, content, self.source, channels)
+        if prepared.result is not None:
+            return Ticket(list(prepared.result.channels), prepared.result.skipped)
+        entries: list[Delivery | R.ChannelResult] = []
+        for spec, env in prepared.targets:
+            key = lane_key(spec, env)
+            row = self.outbox.add(key, spec.name, kind, run_id, prepared.title, prepared.content, params or {})
+            delivery = Delivery(row, key, spec.name, kind, run_id, prepared.title, prepared.content,
+                                dict(params or {}))
+            self._enqueue(spec, delivery)
+            entries.append(delivery)
+        return Ticket(entries)
+
+    def _lane(self, spec: ChannelSpec, key: str) -> Lane:
+        lane = self.lanes.get(key)
+        if lane is None:
+            limiter = RateLimiter.for_limits(spec.limits.get("rate"))
+            if limiter is not None:
+                limiter.seed(self.outbox.recent_sends(key, self.clock() - limiter.per_seconds))
+            lane = self.lanes[key] = Lane(key, spec, limiter)
+        return lane
+
+    def _enqueue(self, spec: ChannelSpec, delivery: Delivery) -> None:
+        with self._cond:
+            lane = self._lane(spec, delivery.lane)
+            superseded = lane.add(delivery)
+            if self._threaded and lane.thread is None:
+                lane.thread = threading.Thread(target=self._work, args=(lane,), daemon=True,
+                                               name=f"mcp-push-lane-{spec.name}")
+                lane.thread.start()
+            self._cond.notify_all()
+        for old in superseded:
+            old.settle(R.ChannelResult(old.channel, False, R.SUPERSEDED, "a newer event of the run replaced it"))
+        self.outbox.finish(old.row for old in superseded)
+
+    def resume(self) -> int:
+        """Takes over what killed or ended processes left in the outbox; returns how many deliveries."""
+        specs = load_channels()
+        rows: list[Row] = self.outbox.adopt()
+        for row in rows:
+            spec = specs.get(row.channel)
+            env = channel_env(spec, self.source) if spec else {}
+            if spec is None or not is_configured(spec, env):
+                log.warning("outbox: %s is no longer configured; dropping a %s from %s", row.channel, row.kind,
+                            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created)))
+                self.outbox.finish([row.id])
+                continue
+            # The lane follows today's credential: a rotated token still gets the message.
+            delivery = Delivery(row.id, lane_key(spec, env), spec.name, row.kind, row.run_id, row.title,
+                                row.content, row.params)
+            self._enqueue(spec, delivery)
+        if rows:
+            log.info("outbox: resuming %d unfinished deliveries", len(rows))
+        return len(rows)
+
+    # --- sending --------------------------------------------------------------------------------------
+
+    def _take(self, lane: Lane, now: float) -> tuple[Delivery | None, float | None]:
+        delivery, wait = lane.next_ready(now)
+        if delivery is not None:
+            lane.queue.remove(delivery)
+            lane.busy = True
+        return delivery, wait
+
+    def _send(self, lane: Lane, delivery: Delivery) -> None:
+        """Outside the lock: plan at send time (fresh signatures, the current env) and deliver."""
+        try:
+            result = self._deliver(lane, delivery)
+        except Exception as exc:  # a bug must not kill the lane; the delivery is reported, not retried forever
+            log.exception("engine: %s failed", delivery.channel)
+            result = R.ChannelResult(delivery.channel, False, R.INTERNAL_ERROR, type(exc).__name__)
+        self.outbox.finish([delivery.row])
+        with self._cond:
+            lane.busy = False
+            self._cond.notify_all()
+        delivery.settle(result)
+
+    def _deliver(self, lane: Lane, delivery: Delivery) -> R.ChannelResult:
+        spec = lane.spec
+        env = channel_env(spec, self.source)
+        try:
+            timeout = request_timeout(self._setting("MCP_PUSH_TIMEOUT"))
+            overflow = overflow_mode(self._setting("MCP_PUSH_OVERFLOW"))
+        except ConfigError as exc:
+            return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
+        editing = spec.edit is not None and is_true(str(self.source.get(EDIT_VAR) or "")) and delivery.run_id
+        ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None
+
+        def attempt(edit_ref: Any) -> tuple[R.ChannelResult, Any]:
+            plan = plan_channel(spec, env, delivery.title, delivery.content, delivery.params, self.clock(),
+                                overflow, edit_ref)
+            cost = max(len(plan.requests), 1)
+            if lane.limiter is not None:
+                with self._cond:
+                    lane.limiter.record(self.clock(), cost)
+            self.outbox.record_sends(lane.key, self.clock(), cost)
+            return deliver(plan, timeout), plan
+
+        result, plan = attempt(ref)
+        if ref is not None and not result.ok and result.status == R.REJECTED:
+            # The message to edit is gone or too old: post anew, and that becomes the run's message.
+            log.info("%s: editing the run's message failed (%s); posting a new one", spec.display_name, result.error)
+            result, plan = attempt(None)
+            ref = None
+        if editing and result.ok:
+            if delivery.kind in TERMINAL:
+                self._set_ref(lane, delivery.run_id, None)
+            elif ref is None and plan.reply_texts:
+                self._set_ref(lane, delivery.run_id, self._read_ref(spec, plan.reply_texts[0]))
+        return result
+
+    def _setting(self, name: str) -> str:
+        from .config import resolve_var
+
+        return resolve_var(load_settings()["env"][name], self.source)
+
+    @staticmethod
+    def _read_ref(spec: ChannelSpec, reply_text: str) -> Any:
+        try:
+            return lookup(parse_json(reply_text), spec.edit["ref"])
+        except (KeyError, TypeError, IndexError):
+            return None
+
+    def _ref(self, lane: Lane, run_id: str) -> Any:
+        if run_id in lane.refs:
+            return lane.refs[run_id]
+        stored = self.outbox.get_ref(lane.key, run_id)
+        return json.loads(stored) if stored is not None else None
+
+    def _set_ref(self, lane: Lane, run_id: str, ref: Any) -> None:
+        if ref is None:
+            lane.refs.pop(run_id, None)
+            self.outbox.set_ref(lane.key, run_id, None)
+            return
+        lane.refs[run_id] = ref
+        lane.refs.move_to_end(run_id)
+        while len(lane.refs) > MAX_REFS:
+            old, _ = lane.refs.popitem(last=False)
+            self.outbox.set_ref(lane.key, old, None)
+        self.outbox.set_ref(lane.key, run_id, json.dumps(ref))
+
+    # --- driving: a test's fake clock, or worker threads ------------------------------------------------
+
+    def pump(self) -> float | None:
+        """Sends everything that may go at the clock's current time, one lane after another, in this
+        thread; returns the seconds until something more may go (None: nothing is waiting)."""
+        while True:
+            soonest: float | None = None
+            sent = False
+            for lane in list(self.lanes.values()):
+                with self._cond:
+                    delivery, wait = self._take(lane, self.clock())
+                if delivery is not None:
+                    self._send(lane, delivery)
+                    sent = True
+                elif wait is not None:
+                    soonest = wait if soonest is None else min(soonest, wait)
+            if not sent:
+                return soonest
+
+    def start(self) -> Engine:
+        """Worker threads from now on (one per lane, started with its first delivery); resumes the outbox."""
+        with self._cond:
+            self._threaded = True
+            for lane in self.lanes.values():
+                if lane.thread is None and lane.queue:
+                    lane.thread = threading.Thread(target=self._work, args=(lane,), daemon=True,
+                                                   name=f"mcp-push-lane-{lane.spec.name}")
+                    lane.thread.start()
+        self.resume()
+        return self
+
+    def _work(self, lane: Lane) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                delivery, wait = self._take(lane, self.clock())
+                if delivery is None:
+                    self._cond.wait(min(wait, IDLE_WAKE_SECONDS) if wait is not None else IDLE_WAKE_SECONDS)
+                    if wait is None:
+                        self.outbox.heartbeat()
+                    continue
+            self._send(lane, delivery)
+
+    def idle(self) -> bool:
+        with self._cond:
+            return all(not lane.queue and not lane.busy for lane in self.lanes.values())
+
+    def drain(self, timeout: float) -> bool:
+        """Waits (threaded) until nothing is waiting or on the wire, or the timeout passes."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not all(not lane.queue and not lane.busy for lane in self.lanes.values()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 1.0))
+        return True
+
+    def close(self) -> None:
+        """Stops the workers; what is still waiting stays in the outbox for the next start."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self.outbox.close()

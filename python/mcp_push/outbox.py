@@ -1,0 +1,227 @@
+"""The durable outbox: deliveries the MCP server accepted and has not finished, in SQLite.
+
+An MCP host kills its stdio server when a chat ends; what was still waiting for a rate limit or a retry
+is kept here and sent by the next server to start, or by `mcp-push flush`. A row is deleted the moment
+its delivery is final (delivered, refused, superseded), so a delivery that succeeded is never sent again.
+A row whose request was on the wire when the process died cannot be known to have arrived: it is sent
+again (at least once, never lost).
+
+Credentials are not stored: a row names its channel, and the env is read again when it is sent. The file
+is private to the user (0600, in a 0700 folder): message texts may be private too.
+
+Rows belong to the process that accepted them (its owner id); a process adopts rows only from owners
+that are gone, so two servers sharing a state folder never send the same row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import is_true
+
+log = logging.getLogger("mcp_push")
+
+STATE_DIR_VAR, OUTBOX_VAR = "MCP_PUSH_STATE_DIR", "MCP_PUSH_OUTBOX"
+FILE_NAME = "outbox.sqlite3"
+# An owner that has not been heard from for this long is gone (where its pid cannot be checked).
+STALE_OWNER_SECONDS = 120.0
+# Request times are kept this long for the rate limiters (the longest vendor window is a day).
+SEND_HISTORY_SECONDS = 2 * 86400.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL,
+    created REAL NOT NULL,
+    lane TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    run_id TEXT,
+    title TEXT NOT NULL,
+    content TEXT NOT NULL,
+    params TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sends (lane TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS sends_lane ON sends (lane, at);
+CREATE TABLE IF NOT EXISTS refs (lane TEXT NOT NULL, run_id TEXT NOT NULL, ref TEXT NOT NULL,
+                                 PRIMARY KEY (lane, run_id));
+CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, pid INTEGER NOT NULL, seen REAL NOT NULL);
+"""
+
+
+@dataclass
+class Row:
+    id: int
+    created: float
+    lane: str
+    channel: str
+    kind: str
+    run_id: str | None
+    title: str
+    content: str
+    params: dict[str, Any]
+
+
+def default_state_dir() -> Path:
+    """Where a user's state lives on this platform (XDG on Linux and BSDs)."""
+    home = Path.home()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "mcp-push"
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "mcp-push"
+    return Path(os.environ.get("XDG_STATE_HOME") or home / ".local" / "state") / "mcp-push"
+
+
+def state_dir(source: Mapping[str, Any]) -> Path:
+    return Path(str(source.get(STATE_DIR_VAR) or "") or default_state_dir())
+
+
+def outbox_enabled(source: Mapping[str, Any]) -> bool:
+    value = str(source.get(OUTBOX_VAR) or "true")
+    return is_true(value)
+
+
+def _pid_alive(pid: int) -> bool | None:
+    """True/False when it can be told (POSIX), None elsewhere (os.kill ends processes on Windows)."""
+    if os.name != "posix":
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Outbox:
+    """SQLite-backed; every method is safe to call from any thread."""
+
+    def __init__(self, path: Path | None, clock=time.time):
+        self.path = path
+        self.clock = clock
+        self.owner = uuid.uuid4().hex
+        self._lock = threading.Lock()
+        if path is None:
+            target = ":memory:"
+        else:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.touch(mode=0o600, exist_ok=True)
+            target = str(path)
+        # isolation_level=None: autocommit, with explicit BEGIN IMMEDIATE where rows change hands.
+        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=10)
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._db.execute("INSERT OR REPLACE INTO owners VALUES (?, ?, ?)", (self.owner, os.getpid(), clock()))
+
+    @classmethod
+    def for_source(cls, source: Mapping[str, Any]) -> Outbox:
+        """The user's outbox, or one in memory (nothing survives the process) with MCP_PUSH_OUTBOX=false."""
+        if not outbox_enabled(source):
+            return cls(None)
+        return cls(state_dir(source) / FILE_NAME)
+
+    @property
+    def durable(self) -> bool:
+        return self.path is not None
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
+            finally:
+                self._db.close()
+
+    def add(self, lane: str, channel: str, kind: str, run_id: str | None, title: str, content: str,
+            params: Mapping[str, Any]) -> int:
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO deliveries (owner, created, lane, channel, kind, run_id, title, content, params)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.owner, self.clock(), lane, channel, kind, run_id, title, content,
+                 json.dumps(dict(params), ensure_ascii=False)),
+            )
+            return int(cursor.lastrowid)
+
+    def replace(self, row_id: int, title: str, content: str) -> None:
+        """A newer update took this waiting update's place."""
+        with self._lock:
+            self._db.execute("UPDATE deliveries SET title = ?, content = ? WHERE id = ?", (title, content, row_id))
+
+    def finish(self, row_ids: Iterable[int]) -> None:
+        """Final (delivered, refused or superseded): never to be sent again."""
+        ids = [(i,) for i in row_ids]
+        with self._lock:
+            self._db.executemany("DELETE FROM deliveries WHERE id = ?", ids)
+
+    def pending(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
+
+    def heartbeat(self) -> None:
+        with self._lock:
+            self._db.execute("UPDATE owners SET seen = ? WHERE owner = ?", (self.clock(), self.owner))
+
+    def adopt(self) -> list[Row]:
+        """Takes over the rows of owners that are gone (killed, or ended before finishing), oldest first."""
+        now = self.clock()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                gone = []
+                for owner, pid, seen in self._db.execute("SELECT owner, pid, seen FROM owners WHERE owner != ?",
+                                                         (self.owner,)).fetchall():
+                    alive = _pid_alive(pid) if pid != os.getpid() else True
+                    if alive is False or (alive is None and now - seen > STALE_OWNER_SECONDS):
+                        gone.append(owner)
+                known = {o for (o,) in self._db.execute("SELECT owner FROM owners").fetchall()}
+                orphans = {o for (o,) in self._db.execute("SELECT DISTINCT owner FROM deliveries").fetchall()}
+                gone.extend(orphans - known)
+                for owner in gone:
+                    self._db.execute("UPDATE deliveries SET owner = ? WHERE owner = ?", (self.owner, owner))
+                    self._db.execute("DELETE FROM owners WHERE owner = ?", (owner,))
+                rows = self._db.execute(
+                    "SELECT id, created, lane, channel, kind, run_id, title, content, params FROM deliveries"
+                    " WHERE owner = ? ORDER BY id", (self.owner,)).fetchall()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return [Row(*row[:8], json.loads(row[8])) for row in rows]
+
+    # --- rate-limit history and edit refs ---------------------------------------------------------------
+
+    def record_sends(self, lane: str, at: float, count: int) -> None:
+        with self._lock:
+            self._db.executemany("INSERT INTO sends VALUES (?, ?)", [(lane, at)] * count)
+
+    def recent_sends(self, lane: str, since: float) -> list[float]:
+        with self._lock:
+            self._db.execute("DELETE FROM sends WHERE at < ?", (self.clock() - SEND_HISTORY_SECONDS,))
+            return [at for (at,) in self._db.execute("SELECT at FROM sends WHERE lane = ? AND at > ? ORDER BY at",
+                                                     (lane, since))]
+
+    def get_ref(self, lane: str, run_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT ref FROM refs WHERE lane = ? AND run_id = ?", (lane, run_id)).fetchone()
+        return row[0] if row else None
+
+    def set_ref(self, lane: str, run_id: str, ref: str | None) -> None:
+        with self._lock:
+            if ref is None:
+                self._db.execute("DELETE FROM refs WHERE lane = ? AND run_id = ?", (lane, run_id))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (lane, run_id, ref))

@@ -1,0 +1,58 @@
+"""A vendor's rate limit for one credential (spec `limits.rate`): at most `count` requests in any
+`per_seconds` window, and `min_interval_seconds` between two. Sends wait for room instead of being
+refused (DingTalk and WeCom robots block for 10 minutes after the 21st message in a minute).
+
+Updates leave headroom: they may fill only `count - headroom` of a window, so a run's end or error
+always finds room without waiting for the window to pass.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def headroom(count: int) -> int:
+    """Slots of a window kept for non-update messages: a tenth, at least one (none when count is 1)."""
+    return min(max(1, count // 10), count - 1)
+
+
+class RateLimiter:
+    """A sliding log of recent request times (seconds on one clock). Not thread-safe: its lane's lock guards it."""
+
+    def __init__(self, count: int, per_seconds: float, min_interval: float = 0.0):
+        self.count, self.per_seconds, self.min_interval = count, per_seconds, min_interval
+        self.sent: deque[float] = deque(maxlen=count)
+
+    @classmethod
+    def for_limits(cls, rate: Mapping[str, Any] | None) -> RateLimiter | None:
+        if not rate:
+            return None
+        return cls(int(rate["count"]), float(rate["per_seconds"]), float(rate.get("min_interval_seconds", 0)))
+
+    def seed(self, times: Iterable[float]) -> None:
+        """Requests made before (by an earlier process, from the outbox) count against the window."""
+        for at in sorted(times)[-self.count:]:
+            self.sent.append(at)
+
+    def capacity(self, update: bool) -> int:
+        return self.count - headroom(self.count) if update else self.count
+
+    def wait(self, now: float, cost: int, update: bool) -> float:
+        """Seconds from `now` until `cost` requests may go (0 when they may go now)."""
+        allowed = self.capacity(update)
+        cost = min(max(cost, 1), allowed)
+        recent = [at for at in self.sent if at > now - self.per_seconds]
+        ready = now
+        excess = len(recent) + cost - allowed
+        if excess > 0:
+            # The oldest `excess` requests must leave the window first.
+            ready = max(ready, recent[excess - 1] + self.per_seconds)
+        if self.min_interval and self.sent:
+            ready = max(ready, self.sent[-1] + self.min_interval)
+        return max(ready - now, 0.0)
+
+    def record(self, now: float, cost: int) -> None:
+        for _ in range(max(cost, 1)):
+            self.sent.append(now)
