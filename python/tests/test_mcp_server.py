@@ -100,7 +100,8 @@ async def test_per_channel_tools_for_configured_channels_only(vendor, monkeypatc
     async with Client(create_server()) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         # Both spellings reach the webhook's tool, whichever is advertised; only that channel is used.
-        first = await client.call_tool("notify_channel_webhook", {"wait": True, "title": "only", "content": "the webhook"})
+        first = await client.call_tool("notify_channel_webhook", {
+            "wait": True, "title": "only", "content": "the webhook"})
         second = await client.call_tool("notify.channel.webhook", {"wait": True, "title": "again", "content": "dotted"})
     sep = "." if style == "dotted" else "_"
     channel_tools = {name for name in tools if name.startswith(f"notify{sep}channel")}
@@ -177,7 +178,8 @@ async def test_notify_event_end_says_how_long_the_run_took(vendor, monkeypatch):
 async def test_dotted_notify_send_is_delivered_to_every_configured_channel(vendor, monkeypatch):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "ops")})
     async with Client(create_server()) as client:
-        result = await client.call_tool("notify.send", {"wait": True, "title": "Backup", "content": "finished in 3 min"})
+        result = await client.call_tool("notify.send", {
+            "wait": True, "title": "Backup", "content": "finished in 3 min"})
     assert not result.is_error, text_of(result)
     assert result.structured_content["delivered"] == 2
     assert text_of(result) == "2 of 2 channels delivered: ntfy; webhook"
@@ -190,7 +192,8 @@ async def test_dotted_notify_send_is_delivered_to_every_configured_channel(vendo
 async def test_channels_argument_picks_among_configured_channels(vendor, monkeypatch):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "ops")})
     async with Client(create_server()) as client:
-        result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c", "channels": ["ntfy"]})
+        result = await client.call_tool("notify_send", {
+            "wait": True, "title": "t", "content": "c", "channels": ["ntfy"]})
     assert [c["channel"] for c in result.structured_content["channels"]] == ["ntfy"]
     assert [r.path for r in vendor.received] == ["/ops"]
 
@@ -310,7 +313,8 @@ async def test_credentials_and_config_are_not_accepted_as_arguments(vendor, monk
     configure(monkeypatch, webhook_env(vendor))
     async with Client(create_server()) as client:
         send = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c", **extra})
-        event = await client.call_tool("notify.event", {"wait": True, "run_id": "r", "event": "start", "message": "m", **extra})
+        event = await client.call_tool("notify.event", {
+            "wait": True, "run_id": "r", "event": "start", "message": "m", **extra})
     for result in (send, event):
         assert result.is_error
         assert f"{next(iter(extra))}: not an argument of this tool" in text_of(result)
@@ -368,9 +372,11 @@ async def test_stdio_subprocess_with_the_sdk_client(vendor):
     async with Client(params) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         sent = await client.call_tool("notify.send", {"wait": True, "title": "over stdio", "content": "hello"})
-        event = await client.call_tool("notify_event", {"wait": True, "run_id": "r9", "event": "error", "message": "DB timeout",
+        event = await client.call_tool("notify_event", {
+            "wait": True, "run_id": "r9", "event": "error", "message": "DB timeout",
                                                         "data": {"error_code": "E_DB"}})
-        invalid = await client.call_tool("notify_event", {"wait": True, "run_id": "r9", "event": "update", "message": "m",
+        invalid = await client.call_tool("notify_event", {
+            "wait": True, "run_id": "r9", "event": "update", "message": "m",
                                                           "data": {"progress": -0.1}})
         with pytest.raises(MCPError) as unknown:
             await client.call_tool("notify.nothing", {})
@@ -450,7 +456,8 @@ async def test_streamable_http_serves_the_sdk_client(vendor):
         async with Client(url) as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
             result = await client.call_tool("notify.send", {"wait": True, "title": "over http", "content": "hi"})
-            invalid = await client.call_tool("notify_event", {"wait": True, "run_id": "r", "event": "begin", "message": "m"})
+            invalid = await client.call_tool("notify_event", {
+                "wait": True, "run_id": "r", "event": "begin", "message": "m"})
             with pytest.raises(MCPError) as unknown:
                 await client.call_tool("notify_unknown", {})
     assert names == {"notify_send", "notify_event"}
