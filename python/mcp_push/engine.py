@@ -350,6 +350,8 @@ class Engine:
                 delivery, wait = self._take(lane, self.clock())
                 if delivery is None:
                     self._cond.wait(min(wait, IDLE_WAKE_SECONDS) if wait is not None else IDLE_WAKE_SECONDS)
+                    if self._closed:
+                        return
                     if wait is None:
                         self.outbox.heartbeat()
                     continue

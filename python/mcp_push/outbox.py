@@ -139,11 +139,10 @@ class Outbox:
         return self.path is not None
 
     def close(self) -> None:
+        """Gives up ownership: rows still unfinished become orphans, for the next process to adopt. The
+        connection stays open for a delivery still on the wire to record its end."""
         with self._lock:
-            try:
-                self._db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
-            finally:
-                self._db.close()
+            self._db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
 
     def add(self, lane: str, channel: str, kind: str, run_id: str | None, title: str, content: str,
             params: Mapping[str, Any]) -> int:

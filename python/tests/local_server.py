@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +25,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # the server's clock when the request arrived
 
 
 @dataclass
@@ -32,6 +34,9 @@ class VendorServer:
 
     routes: dict[str, Behaviour] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
+    # Answers for the next requests, in order, before the routes apply (429 then 200, say).
+    script: list[Behaviour] = field(default_factory=list)
+    clock: Callable[[], float] = time.time
 
     def start(self) -> VendorServer:
         vendor = self
@@ -40,8 +45,8 @@ class VendorServer:
             def _serve(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                vendor.received.append(Received(self.command, self.path, dict(self.headers), body))
-                behaviour = vendor.behaviour_for(self.path)
+                vendor.received.append(Received(self.command, self.path, dict(self.headers), body, vendor.clock()))
+                behaviour = vendor.script.pop(0) if vendor.script else vendor.behaviour_for(self.path)
                 if behaviour.delay_s:
                     time.sleep(behaviour.delay_s)
                 payload = behaviour.body.encode()

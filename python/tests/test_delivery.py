@@ -1,0 +1,318 @@
+"""The delivery engine against a real local vendor: retries, rate limits, coalescing, edit in place,
+the outbox. Rate limiting runs on a fake clock (Engine.pump), so a minute of it takes no time."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import tracemalloc
+
+import pytest
+
+from mcp_push import dispatch, retry
+from mcp_push.engine import Engine, Lane
+from mcp_push.outbox import Outbox
+from mcp_push.ratelimit import RateLimiter, headroom
+from mcp_push.specs import load_channels
+
+from .local_server import Behaviour, VendorServer
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wecom_env(vendor: VendorServer) -> dict[str, str]:
+    # A WeCom group robot (20 messages/min) pointed at the local vendor.
+    return {"QYWX_KEY": "key_wb_test", "QYWX_ORIGIN": vendor.url, "HITOKOTO": "false"}
+
+
+def wecom_texts(vendor: VendorServer) -> list[str]:
+    return [json.loads(r.body)["text"]["content"] for r in vendor.received]
+
+
+def run_until(engine: Engine, clock: FakeClock, until: float) -> None:
+    """Advances the fake clock to `until`, sending whatever becomes due on the way."""
+    while True:
+        wait = engine.pump()
+        if wait is None or clock.now + wait > until:
+            break
+        clock.now += max(wait, 1e-6)
+    clock.now = until
+    engine.pump()
+
+
+# --- retries ---------------------------------------------------------------------------------------------
+
+
+def test_a_429_with_retry_after_then_200_is_delivered_after_two_attempts_waiting_as_asked(vendor, monkeypatch):
+    monkeypatch.setattr(retry, "PACE", retry.Pace())  # real time: the wait is measured
+    vendor.script = [Behaviour(status=429, body='{"errcode":45009,"errmsg":"slow down"}',
+                               headers={"Retry-After": "1"})]
+    started = time.monotonic()
+    result = dispatch("t", "c", wecom_env(vendor))
+    took = time.monotonic() - started
+    [channel] = result.channels
+    assert (channel.ok, channel.attempts) == (True, 2)
+    assert len(vendor.received) == 2
+    assert vendor.received[1].at - vendor.received[0].at >= 1.0
+    assert took < 5
+
+
+def test_a_vendor_rejection_is_not_retried(vendor, fake_retry_pace):
+    vendor.routes["/"] = Behaviour(body='{"errcode":93000,"errmsg":"invalid webhook url, hint: [x]"}')
+    [channel] = dispatch("t", "c", wecom_env(vendor)).channels
+    assert (channel.ok, channel.status, channel.attempts) == (False, "rejected", 1)
+    assert fake_retry_pace == [] and len(vendor.received) == 1
+
+
+def test_5xx_is_retried_with_doubling_backoff_until_attempts_run_out(vendor, fake_retry_pace):
+    vendor.routes["/"] = Behaviour(status=503, body="busy")
+    [channel] = dispatch("t", "c", wecom_env(vendor)).channels
+    assert (channel.status, channel.attempts, channel.http_status) == ("rejected", 4, 503)
+    assert fake_retry_pace == [1, 2, 4]
+    assert channel.error.endswith("(after 4 tries)")
+
+
+def test_a_refused_connection_is_retried_and_a_timeout_is_not(fake_retry_pace):
+    refused = dispatch("t", "c", {"QYWX_KEY": "k", "QYWX_ORIGIN": "http://127.0.0.1:9", "HITOKOTO": "false"})
+    assert (refused.channels[0].status, refused.channels[0].attempts) == ("network_error", 4)
+    hanging = VendorServer(routes={"/": Behaviour(delay_s=1.5)}).start()
+    try:
+        timed_out = dispatch("t", "c", {**wecom_env(hanging), "MCP_PUSH_TIMEOUT": "0.3"})
+    finally:
+        hanging.stop()
+    assert (timed_out.channels[0].status, timed_out.channels[0].attempts) == ("timeout", 1)
+
+
+def test_an_http_date_retry_after_is_read():
+    from mcp_push.retry import RetryPolicy, retry_after
+    from mcp_push.transports import Reply
+
+    policy = RetryPolicy.for_spec(load_channels()["webhook"])
+    reply = Reply(503, "", {"retry-after": "Wed, 21 Oct 2015 07:28:30 GMT"})
+    assert retry_after(reply, policy, now=lambda: 1445412500.0) == pytest.approx(10.0)
+    assert retry_after(Reply(503, "", {"retry-after": "soon"}), policy) is None
+
+
+# --- rate limits and coalescing -------------------------------------------------------------------------
+
+
+def test_rate_limiter_window_headroom_and_min_interval():
+    limiter = RateLimiter(20, 60, 0)
+    for second in range(18):
+        assert limiter.wait(float(second), 1, update=True) == 0
+        limiter.record(float(second), 1)
+    # Updates may use 20 - 2; the other two slots stay for a start, end or error.
+    assert headroom(20) == 2
+    assert limiter.wait(18.0, 1, update=True) == pytest.approx(60.0 - 18.0)
+    assert limiter.wait(18.0, 1, update=False) == 0
+    paced = RateLimiter(20, 60, 1.0)
+    paced.record(100.0, 1)
+    assert paced.wait(100.25, 1, update=False) == pytest.approx(0.75)
+
+
+def _delivery(row, kind, run="r1", title=None):
+    from mcp_push.engine import Delivery
+
+    return Delivery(row, "lane", "wecom_bot", kind, run, title or f"{kind}{row}", "c")
+
+
+def test_lane_coalesces_updates_and_drops_them_at_the_end_without_reordering_a_run():
+    lane = Lane("lane", load_channels()["wecom_bot"], None)
+    start, first, second = _delivery(1, "start"), _delivery(2, "update"), _delivery(3, "update")
+    other = _delivery(4, "update", run="r2")
+    assert lane.add(start) == [] and lane.add(first) == [] and lane.add(other) == []
+    assert lane.add(second) == [first]  # the newer update takes the older one's place in line
+    assert [d.row for d in lane.queue] == [1, 3, 4]
+    end = _delivery(5, "end")
+    assert lane.add(end) == [second]
+    assert [d.row for d in lane.queue] == [1, 4, 5]
+    # r1's end may not overtake r1's start: the first eligible delivery is the start.
+    assert lane.next_ready(0.0)[0] is start
+
+
+def test_a_burst_to_a_20_per_minute_robot_stays_in_quota_and_the_end_is_not_held_back(vendor):
+    clock = FakeClock()
+    vendor.clock = clock
+    engine = Engine(wecom_env(vendor), clock=clock)
+    t0 = clock.now
+    engine.submit("start", "begin", kind="start", run_id="burst")
+    # 200 updates, one every 0.4 s (80 s), then the end.
+    for index in range(1, 201):
+        run_until(engine, clock, t0 + index * 0.4)
+        engine.submit(f"update {index}", f"progress {index}", kind="update", run_id="burst")
+    end_sent_at = t0 + 80.1
+    run_until(engine, clock, end_sent_at)
+    engine.submit("end", "done", kind="end", run_id="burst")
+    run_until(engine, clock, t0 + 300)
+    assert engine.idle()
+
+    titles = [text.split("\n\n")[0] for text in wecom_texts(vendor)]
+    times = [r.at for r in vendor.received]
+    # At most 20 requests in any 60 s window, the first minute included.
+    assert sum(1 for at in times if at < t0 + 60) <= 20
+    for index, at in enumerate(times):
+        assert sum(1 for other in times[index:] if other < at + 60) <= 20
+    assert titles[0] == "start"
+    assert titles[-1] == "end" and times[-1] - end_sent_at <= 3.0
+    updates = [int(title.split()[1]) for title in titles if title.startswith("update")]
+    assert updates == sorted(updates) and len(set(updates)) == len(updates)  # never an older one after a newer
+    assert len(updates) >= 18  # the quota was used, not wasted
+    assert engine.outbox.pending() == 0
+
+
+def test_an_end_waiting_behind_updates_of_other_runs_uses_the_headroom(vendor):
+    clock = FakeClock()
+    vendor.clock = clock
+    engine = Engine(wecom_env(vendor), clock=clock)
+    for index in range(18):
+        engine.submit(f"u{index}", "c", kind="update", run_id=f"run{index}")
+        engine.pump()
+    for index in range(5):
+        engine.submit(f"late update {index}", "c", kind="update", run_id=f"late{index}")
+    engine.submit("end", "c", kind="end", run_id="run3")
+    engine.pump()
+    assert wecom_texts(vendor)[-1].startswith("end")  # sent at once, past the waiting updates
+    assert len(vendor.received) == 19
+
+
+def test_memory_stays_flat_over_10000_update_events(vendor, tmp_path):
+    clock = FakeClock()
+    engine = Engine(wecom_env(vendor), Outbox(tmp_path / "outbox.sqlite3", clock), clock=clock)
+    tracemalloc.start()
+    try:
+        for index in range(10_000):
+            engine.submit(f"update {index}", "x" * 200, kind="update", run_id=f"run{index % 10}")
+            engine.pump()
+            clock.now += 0.05
+            if index == 1_000:
+                baseline = tracemalloc.get_traced_memory()[0]
+        grown = tracemalloc.get_traced_memory()[0] - baseline
+    finally:
+        tracemalloc.stop()
+    assert grown < 2_000_000, f"memory grew by {grown} bytes from event 1,000 to 10,000"
+    assert engine.outbox.pending() <= 10  # one waiting update per run at most
+
+
+# --- wait / accepted results and the threaded engine ------------------------------------------------------
+
+
+def test_threaded_engine_returns_queued_at_once_and_final_results_on_wait(vendor, tmp_path):
+    vendor.routes["/"] = Behaviour(delay_s=0.3, body='{"errcode":0,"errmsg":"ok"}')
+    engine = Engine(wecom_env(vendor), Outbox(tmp_path / "o.sqlite3")).start()
+    try:
+        ticket = engine.submit("t", "c")
+        assert [r.status for r in ticket.result()] == ["queued"]
+        assert ticket.wait(5)
+        assert [r.status for r in ticket.result()] == ["delivered"]
+    finally:
+        engine.close()
+
+
+# --- edit in place --------------------------------------------------------------------------------------
+
+
+def test_telegram_updates_edit_the_runs_message_and_the_end_is_posted(vendor):
+    vendor.routes["/"] = Behaviour(body='{"ok":true,"result":{"message_id":42}}')
+    env = {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "77", "TG_API_HOST": vendor.url, "HITOKOTO": "false",
+           "MCP_PUSH_EDIT_PROGRESS": "true"}
+    clock = FakeClock()
+    engine = Engine(env, clock=clock)
+    for kind in ("start", "update", "update", "end"):
+        engine.submit(kind, "c", kind=kind, run_id="r")
+        clock.now += 5
+        engine.pump()
+    paths = [r.path.rsplit("/", 1)[1] for r in vendor.received]
+    assert paths == ["sendMessage", "editMessageText", "editMessageText", "sendMessage"]
+    edit = json.loads(vendor.received[1].body)
+    assert edit["message_id"] == 42 and edit["chat_id"] == "77"
+
+
+def test_ntfy_updates_replace_the_first_notification_by_its_id(vendor):
+    vendor.routes["/"] = Behaviour(body='{"id":"Ab3dE","event":"message"}')
+    env = {"NTFY_URL": vendor.url, "NTFY_TOPIC": "runs", "HITOKOTO": "false", "MCP_PUSH_EDIT_PROGRESS": "true"}
+    engine = Engine(env)
+    for kind in ("update", "update", "end"):
+        engine.submit(kind, "c", kind=kind, run_id="r")
+        engine.pump()
+    assert [r.path for r in vendor.received] == ["/runs", "/runs/Ab3dE", "/runs"]
+
+
+def test_without_the_opt_in_updates_are_posted(vendor):
+    vendor.routes["/"] = Behaviour(body='{"ok":true,"result":{"message_id":42}}')
+    env = {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "77", "TG_API_HOST": vendor.url, "HITOKOTO": "false"}
+    clock = FakeClock()
+    engine = Engine(env, clock=clock)
+    for kind in ("start", "update"):
+        engine.submit(kind, "c", kind=kind, run_id="r")
+        clock.now += 5
+        engine.pump()
+    assert [r.path.rsplit("/", 1)[1] for r in vendor.received] == ["sendMessage", "sendMessage"]
+
+
+# --- the outbox -----------------------------------------------------------------------------------------
+
+
+def test_unfinished_deliveries_of_a_dead_owner_are_adopted_once(vendor, tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    dead = Outbox(path)
+    row = dead.add("lane", "wecom_bot", "end", "r", "end", "done", {})
+    dead._db.execute("UPDATE owners SET pid = ? WHERE owner = ?", (2**22 + 12345, dead.owner))  # no such process
+    alive = Outbox(path)
+    alive.add("lane", "wecom_bot", "start", "r2", "start", "c", {})
+    engine = Engine(wecom_env(vendor), Outbox(path))
+    assert engine.resume() == 1  # the dead owner's row only; the live owner keeps its own
+    engine.pump()
+    assert wecom_texts(vendor) == ["end\n\ndone"]
+    assert Engine(wecom_env(vendor), Outbox(path)).resume() == 0
+    assert row > 0
+
+
+def test_the_limiter_remembers_sends_across_restarts(vendor, tmp_path):
+    clock = FakeClock()
+    path = tmp_path / "outbox.sqlite3"
+    first = Engine(wecom_env(vendor), Outbox(path, clock), clock=clock)
+    for index in range(20):
+        first.submit(f"m{index}", "c")
+    first.pump()
+    assert len(vendor.received) == 20
+    second = Engine(wecom_env(vendor), Outbox(path, clock), clock=clock)
+    second.submit("one more", "c")
+    clock.now += 30
+    assert second.pump() is not None and len(vendor.received) == 20  # the minute is not over
+    clock.now += 31
+    second.pump()
+    assert len(vendor.received) == 21
+
+
+def test_outbox_off_keeps_nothing_on_disk(tmp_path):
+    outbox = Outbox.for_source({"MCP_PUSH_OUTBOX": "false", "MCP_PUSH_STATE_DIR": str(tmp_path)})
+    assert not outbox.durable and list(tmp_path.iterdir()) == []
+
+
+def test_outbox_file_is_private(tmp_path):
+    outbox = Outbox.for_source({"MCP_PUSH_STATE_DIR": str(tmp_path / "state")})
+    assert outbox.durable
+    assert (tmp_path / "state").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "state" / "outbox.sqlite3").stat().st_mode & 0o077 == 0
+
+
+def test_concurrent_submits_from_threads_all_arrive(vendor, tmp_path):
+    engine = Engine({"WEBHOOK_URL": f"{vendor.url}/hook", "WEBHOOK_CONTENT_TYPE": "text/plain",
+                     "WEBHOOK_BODY": "$title $content", "HITOKOTO": "false"}, Outbox(tmp_path / "o.sqlite3")).start()
+    try:
+        threads = [threading.Thread(target=lambda i=i: engine.submit(f"m{i}", "c")) for i in range(50)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert engine.drain(10)
+    finally:
+        engine.close()
+    assert len(vendor.received) == 50
