@@ -77,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     event.add_argument("--dry-run", action="store_true",
                        help="print the requests that would be made, as JSON with secrets masked; send nothing")
 
+    flush = sub.add_parser("flush", help="deliver what the MCP server left unfinished in its outbox",
+                           description="Sends the deliveries an MCP server accepted but did not finish (it was "
+                           "killed, or stopped while waiting for a rate limit), from the outbox in "
+                           "MCP_PUSH_STATE_DIR. A running server keeps its own.")
+    flush.add_argument("--timeout", type=_number, default=300.0,
+                       help="seconds to wait for rate limits and retries (default 300); what is left stays queued")
+    flush.add_argument("--json", action="store_true", help="print the result as JSON")
+    flush.add_argument("-v", "--verbose", action="store_true", help="log each channel's outcome on stderr")
+
     channels = sub.add_parser("channels", help="list channels: configured ones, and what the others lack")
     channels.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -185,6 +194,23 @@ def _report(result: Any, as_json: bool, env: Mapping[str, Any]) -> int:
     if channels and all(c["status"] == "config_error" for c in channels):
         return USAGE  # nothing could be attempted: every channel lacks configuration
     return OK if report["delivered"] == report["total"] else FAILED
+
+
+def _flush(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from .engine import Engine, Ticket
+    from .outbox import Outbox, outbox_enabled, state_dir
+
+    if not outbox_enabled(env):
+        return _fail("the outbox is off (MCP_PUSH_OUTBOX=false): nothing is kept to flush", USAGE)
+    engine = Engine(env, Outbox.for_source(env))
+    deliveries = engine.adopt()
+    if not deliveries:
+        print(f"Nothing to flush in {state_dir(env)}.", file=sys.stderr)
+        return OK
+    engine.start(resume=False)
+    engine.drain(args.timeout)
+    engine.close()
+    return _report(Ticket(list(deliveries)).result(), args.json, env)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -319,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
     env = agent_defaults(os.environ)
-    handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels}
+    handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush}
     try:
         return handlers[args.command](args, env)
     except UsageError as exc:

@@ -207,8 +207,13 @@ class Engine:
 
     def resume(self) -> int:
         """Takes over what killed or ended processes left in the outbox; returns how many deliveries."""
+        return len(self.adopt())
+
+    def adopt(self) -> list[Delivery]:
+        """Queues what killed or ended processes left in the outbox, oldest first; returns those deliveries."""
         specs = load_channels()
         rows: list[Row] = self.outbox.adopt()
+        adopted = []
         for row in rows:
             spec = specs.get(row.channel)
             env = channel_env(spec, self.source) if spec else {}
@@ -221,9 +226,10 @@ class Engine:
             delivery = Delivery(row.id, lane_key(spec, env), spec.name, row.kind, row.run_id, row.title,
                                 row.content, row.params)
             self._enqueue(spec, delivery)
+            adopted.append(delivery)
         if rows:
             log.info("outbox: resuming %d unfinished deliveries", len(rows))
-        return len(rows)
+        return adopted
 
     # --- sending --------------------------------------------------------------------------------------
 
@@ -330,7 +336,7 @@ class Engine:
             if not sent:
                 return soonest
 
-    def start(self) -> Engine:
+    def start(self, resume: bool = True) -> Engine:
         """Worker threads from now on (one per lane, started with its first delivery); resumes the outbox."""
         with self._cond:
             self._threaded = True
@@ -339,7 +345,8 @@ class Engine:
                     lane.thread = threading.Thread(target=self._work, args=(lane,), daemon=True,
                                                    name=f"mcp-push-lane-{lane.spec.name}")
                     lane.thread.start()
-        self.resume()
+        if resume:
+            self.resume()
         return self
 
     def _work(self, lane: Lane) -> None:

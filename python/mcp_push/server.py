@@ -152,7 +152,7 @@ WaitArg = Annotated[
 
 class _Tools:
     """The tool bodies, bound to the environment the server reads at call time. Messages go through the
-    delivery engine (rate limits, coalescing, the outbox), started with the first call."""
+    delivery engine (rate limits, coalescing, the outbox)."""
 
     def __init__(self, source: Mapping[str, Any], engine: Engine | None = None):
         self.source = source
@@ -230,6 +230,8 @@ def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = 
     style = name_style(source)
     pick = 1 if style == "dotted" else 0
     tools = _Tools(source, engine)
+    # Started now, not at the first call: what a killed predecessor left in the outbox goes out at once.
+    tools.engine  # noqa: B018
     configured = [spec for spec, _ in configured_channels(source)]
 
     server = MCPServer(

@@ -26,6 +26,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float = 0.0  # the server's clock when the request arrived
+    status: int = 0  # what it was answered
 
 
 @dataclass
@@ -45,8 +46,10 @@ class VendorServer:
             def _serve(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                vendor.received.append(Received(self.command, self.path, dict(self.headers), body, vendor.clock()))
                 behaviour = vendor.script.pop(0) if vendor.script else vendor.behaviour_for(self.path)
+                vendor.received.append(
+                    Received(self.command, self.path, dict(self.headers), body, vendor.clock(), behaviour.status)
+                )
                 if behaviour.delay_s:
                     time.sleep(behaviour.delay_s)
                 payload = behaviour.body.encode()
