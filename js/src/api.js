@@ -5,7 +5,10 @@ const log = require('./log');
 const { STATUS, SendResult, channelResult } = require('./result');
 const { ConfigError, channelEnv, isConfigured, isTrue, messageText, requestTimeout, resolveVar } = require('./config');
 const { deliver } = require('./deliver');
+const { formatG } = require('./format');
+const { overflowMode } = require('./overflow');
 const { planChannel, requestToDict } = require('./planner');
+const { RetryPolicy } = require('./retry');
 const { loadChannels, loadSettings } = require('./specs');
 
 
@@ -14,10 +17,17 @@ const JOIN_MARGIN_S = 5;
 // Round trips one request may take, each allowed the full timeout (an SMTP send is a dialogue).
 const ROUND_TRIPS = { http: 2, console: 1, smtp: 8 };
 
-/** Seconds a channel may take before it is reported as hung (a stale token costs two more requests). */
+/**
+ * Seconds a channel may take before it is reported as hung: every request it may make (a stale token
+ * costs two more) times its round trips, plus a margin.
+ */
 function timeBudget(channelPlan, timeout) {
   const requests = channelPlan.requests.length + (channelPlan.tokenRequest ? 3 : 0);
-  return timeout * Math.max(requests, 1) * ROUND_TRIPS[channelPlan.spec.transport] + JOIN_MARGIN_S;
+  const roundTrips = ROUND_TRIPS[channelPlan.spec.transport];
+  const policy = RetryPolicy.forSpec(channelPlan.spec);
+  // Retried tries start within the deadline; the last may then take its whole timeout.
+  const retries = policy.attempts > 1 ? policy.deadline_seconds + timeout * roundTrips : 0;
+  return timeout * Math.max(requests, 1) * roundTrips + retries + JOIN_MARGIN_S;
 }
 
 const setting = (name, source) => resolveVar(loadSettings().env[name], source);
@@ -52,9 +62,10 @@ function plan(title, content, { env = null, now = null, params = null, redact = 
   content = messageText(content);
   if (skipReason(title, content, source)) return [];
   const at = now === null ? Date.now() / 1000 : now;
+  const overflow = overflowMode(setting('MCP_PUSH_OVERFLOW', source)); // a ConfigError here is thrown
   const entries = [];
   for (const [spec, channelVars] of configuredChannels(source)) {
-    const channelPlan = planChannel(spec, channelVars, title, content, params || {}, at);
+    const channelPlan = planChannel(spec, channelVars, title, content, params || {}, at, overflow);
     const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
     if (channelPlan.error) {
       entries.push({ channel: spec.name, error: channelPlan.error });
@@ -90,8 +101,10 @@ async function dispatch(title, content, source, { params = null, channels = null
     return new SendResult([], 'no channel is configured');
   }
   let timeout;
+  let overflow;
   try {
     timeout = requestTimeout(setting('MCP_PUSH_TIMEOUT', source));
+    overflow = overflowMode(setting('MCP_PUSH_OVERFLOW', source));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log.warning(error.message);
@@ -103,7 +116,7 @@ async function dispatch(title, content, source, { params = null, channels = null
     if (quote) content = `${content}\n\n${quote}`;
   }
   const at = now === null ? Date.now() / 1000 : now;
-  const plans = targets.map(([spec, env]) => planChannel(spec, env, title, content, params || {}, at));
+  const plans = targets.map(([spec, env]) => planChannel(spec, env, title, content, params || {}, at, overflow));
   const started = performance.now();
   const results = await Promise.all(
     plans.map((channelPlan) => {
@@ -113,8 +126,8 @@ async function dispatch(title, content, source, { params = null, channels = null
       );
       // Still running at the deadline: it may deliver late, but the caller is not kept waiting for it.
       return withDeadline(guarded, budget * 1000, () => {
-        log.warning(`${channelPlan.spec.display_name}: no result within ${budget} s; not waiting for it`);
-        return channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${budget} s`, channelPlan.attempts, Math.round(performance.now() - started));
+        log.warning(`${channelPlan.spec.display_name}: no result within ${formatG(budget)} s; not waiting for it`);
+        return channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${formatG(budget)} s`, channelPlan.attempts, Math.round(performance.now() - started));
       });
     }),
   );
@@ -129,4 +142,4 @@ function send(title, content, { env = null, params = null, channels = null, now 
   return dispatch(title, content, env === null ? process.env : env, { params, channels, now });
 }
 
-module.exports = { plan, dispatch, send, configuredChannels };
+module.exports = { plan, dispatch, send, configuredChannels, timeBudget };

@@ -1,8 +1,11 @@
 'use strict';
 // Delivers one channel's planned requests and reads the outcome from the vendor's replies.
 
+const { formatG } = require('./format');
 const log = require('./log');
 const { STATUS, channelResult } = require('./result');
+const retry = require('./retry');
+const { RetryPolicy, nextDelay, retryableStatus } = retry;
 const { renderRequest } = require('./planner');
 const { loadSettings } = require('./specs');
 const { evaluate, parseJson, ruleHolds, vendorMessage } = require('./success');
@@ -14,20 +17,26 @@ const { TransportError, transportFor } = require('./transports');
 const MAX_ERROR_CHARS = 300;
 
 class Failed extends Error {
-  constructor(status, error, httpStatus = null, replyText = null) {
+  constructor(status, error, httpStatus = null, replyText = null, retryable = false, reply = null) {
     super(error);
     this.status = status;
     this.error = error;
     this.httpStatus = httpStatus;
     this.replyText = replyText;
+    this.retryable = retryable;
+    this.reply = reply;
   }
 }
 
 class Delivery {
-  constructor(plan, timeout) {
+  constructor(plan, timeout, pace = null) {
     this.plan = plan;
     this.timeout = timeout;
     this.send = transportFor(plan.spec.transport);
+    this.policy = RetryPolicy.forSpec(plan.spec);
+    this.pace = pace || retry.PACE;
+    // The retry deadline covers the whole send, every target and part, not each request.
+    this.started = this.pace.monotonic();
   }
 
   errorPaths() {
@@ -38,21 +47,47 @@ class Delivery {
     return this.plan.attempts;
   }
 
-  async call(request, success) {
+  async tryOnce(request, success) {
     this.plan.attempts += 1;
     let reply;
     try {
       reply = await this.send(request, this.timeout);
     } catch (error) {
-      if (error instanceof TransportError) throw new Failed(error.kind, error.message);
+      if (error instanceof TransportError) throw new Failed(error.kind, error.message, null, null, error.retryable);
       throw error;
     }
     const [ok, why] = evaluate(success, reply.status, reply.text);
     if (!ok) {
       const said = vendorMessage(reply.text, this.errorPaths());
-      throw new Failed(STATUS.REJECTED, said ? `${why}: ${said}` : why, reply.status, reply.text);
+      const retryable = retryableStatus(this.plan.spec.transport, reply.status);
+      throw new Failed(STATUS.REJECTED, said ? `${why}: ${said}` : why, reply.status, reply.text, retryable, reply);
     }
     return reply;
+  }
+
+  /** One request, tried again on failures that say "later", within the policy's bounds. */
+  async call(request, success) {
+    const { policy, pace } = this;
+    let tries = 0;
+    for (;;) {
+      tries += 1;
+      try {
+        return await this.tryOnce(request, success);
+      } catch (failed) {
+        if (!(failed instanceof Failed)) throw failed;
+        if (!failed.retryable || tries >= policy.attempts) {
+          if (failed.retryable) failed.error += ` (after ${tries} tries)`;
+          throw failed;
+        }
+        const delay = nextDelay(policy, tries, failed.reply, pace);
+        if (pace.monotonic() - this.started + delay > policy.deadline_seconds) {
+          failed.error += ` (not retried: waiting ${formatG(delay)} s would pass the ${formatG(policy.deadline_seconds)} s deadline)`;
+          throw failed;
+        }
+        log.info(`${this.plan.spec.display_name}: ${this.plan.redactor.text(failed.error).slice(0, 200)}; trying again in ${formatG(delay, 3)} s`);
+        await pace.sleep(delay);
+      }
+    }
   }
 
   async fetchToken(refresh = false) {
@@ -85,7 +120,7 @@ class Delivery {
 
   requestsWith(token) {
     if (token === null) return this.plan.requests;
-    return renderRequest(this.plan.spec, this.plan.spec.request, { ...this.plan.context, token });
+    return this.plan.partContexts.flatMap((context) => renderRequest(this.plan.spec, this.plan.spec.request, { ...context, token }));
   }
 
   async sendOne(index, request) {
@@ -126,14 +161,14 @@ class Delivery {
 }
 
 /** Runs one channel to completion; every failure becomes a result, never a rejection. */
-async function deliver(plan, timeout) {
+async function deliver(plan, timeout, pace = null) {
   const started = performance.now();
   const { name } = plan.spec;
   const redact = (text) => {
     const masked = plan.redactor.text(text);
     return masked.length <= MAX_ERROR_CHARS ? masked : `${masked.slice(0, MAX_ERROR_CHARS - 1)}…`;
   };
-  const delivery = new Delivery(plan, timeout);
+  const delivery = new Delivery(plan, timeout, pace);
   let result;
   try {
     if (plan.error) throw new Failed(plan.errorStatus, plan.error);

@@ -3,6 +3,7 @@
 
 const { ConfigError, missingConfig } = require('./config');
 const { runHook } = require('./hooks');
+const { fitMessage } = require('./overflow');
 const { Redactor } = require('./redact');
 const { loadSettings } = require('./specs');
 const { OMIT, lookup, render, renderTree } = require('./templates');
@@ -80,21 +81,31 @@ function buildContext(spec, env, title, content, params, now) {
   return [context, derived];
 }
 
-function planChannel(spec, env, title, content, params, now) {
+/**
+ * The requests for one channel; a message over the spec's size limit becomes several parts (or one
+ * truncated part), each planned alike, in order.
+ */
+function planChannel(spec, env, title, content, params, now, overflow = 'split') {
   const redactor = new Redactor(spec.secretEnv.map((name) => env[name]));
   // attempts: requests made so far, counted as they happen (a hung channel still reports them).
-  const plan = { spec, context: {}, redactor, tokenRequest: null, requests: [], error: null, errorStatus: 'config_error', attempts: 0 };
+  // context: the first part's (it holds the env, secrets included); partContexts: one per part, in order.
+  const plan = {
+    spec, context: {}, partContexts: [], redactor, tokenRequest: null, requests: [], error: null, errorStatus: 'config_error', attempts: 0,
+  };
   const missing = missingConfig(spec, env);
   if (missing.length) {
     plan.error = `${spec.name} is missing ${missing.join(', ')}`;
     return plan;
   }
   try {
-    const [context, derived] = buildContext(spec, env, title, content, params, now);
-    plan.context = context;
-    redactor.add(derived);
-    if (spec.token) plan.tokenRequest = renderRequest(spec, spec.token.request, context, 'token')[0];
-    plan.requests = renderRequest(spec, spec.request, context);
+    for (const [partTitle, partContent] of fitMessage(title, content, spec.limits.message, overflow)) {
+      const [context, derived] = buildContext(spec, env, partTitle, partContent, params, now);
+      redactor.add(derived);
+      plan.partContexts.push(context);
+      plan.requests.push(...renderRequest(spec, spec.request, context));
+    }
+    plan.context = plan.partContexts[0];
+    if (spec.token) plan.tokenRequest = renderRequest(spec, spec.token.request, plan.context, 'token')[0];
   } catch (error) {
     if (error instanceof ConfigError) {
       plan.error = redactor.text(error.message);

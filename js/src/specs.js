@@ -40,6 +40,8 @@ function validateSpec(data, source, validate) {
     token: data.token || null,
     error_paths: data.error_paths || [],
     data: data.data || {},
+    retry: data.retry || null,
+    edit: data.edit || null,
     secretEnv: Object.keys(env).filter((n) => env[n].secret),
   };
 }

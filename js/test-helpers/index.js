@@ -156,6 +156,38 @@ async function closedPort() {
   return port;
 }
 
+// ---- retries ------------------------------------------------------------------------------------------
+
+/**
+ * Retry waits pass on a fake clock for the rest of this test file (python/tests/conftest.py does the
+ * same for every Python test): sleeping only advances the clock and is recorded, the jitter draws 0.
+ * Returns the list the waits are recorded in. A file that wants real waits does not call it.
+ */
+function fakeRetryPace() {
+  const pace = {
+    clock: 0,
+    slept: [],
+    sleep: async (seconds) => {
+      pace.slept.push(seconds);
+      pace.clock += seconds;
+    },
+    monotonic: () => pace.clock,
+    random: () => 0,
+  };
+  require('../src/retry').PACE = pace;
+  return pace.slept;
+}
+
+/** settings.yaml's `retry` with `overrides`, until the returned function restores it. */
+function overrideRetrySettings(overrides) {
+  const settings = require('../src/specs').loadSettings();
+  const saved = settings.retry;
+  settings.retry = { ...saved, ...overrides };
+  return () => {
+    settings.retry = saved;
+  };
+}
+
 // ---- process.env, stderr, child processes -----------------------------------------------------------
 
 /** Every env var name mcp-push reads (channel and settings vars). */
@@ -254,6 +286,8 @@ module.exports = {
   startVendor,
   startConnectProxy,
   closedPort,
+  fakeRetryPace,
+  overrideRetrySettings,
   knownEnvNames,
   withProcessEnv,
   captureStderr,

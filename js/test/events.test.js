@@ -5,6 +5,10 @@
 const assert = require('node:assert/strict');
 const { test } = require('node:test');
 const { EnvelopeError, RunLog, renderEvent, rfc3339, sendEvent, timestampMs, validateEnvelope } = require('../src/events');
+const { fakeRetryPace } = require('../test-helpers');
+
+// Retry waits (refused connections are tried again) pass on a fake clock.
+fakeRetryPace();
 
 test('a missing timestamp is filled as RFC 3339 UTC with milliseconds', () => {
   const envelope = validateEnvelope({ run_id: 'r', event: 'start', message: 'm' }, 1795488000.1239);

@@ -7,12 +7,15 @@ const http = require('node:http');
 const { test } = require('node:test');
 
 const { send } = require('../src');
-const { captureStderr, closedPort, json, startVendor } = require('../test-helpers');
+const { captureStderr, closedPort, fakeRetryPace, json, startVendor } = require('../test-helpers');
+
+const slept = fakeRetryPace();
 
 const gotify = (url, token = 'gotify_tok_2') => ({ HITOKOTO: 'false', GOTIFY_URL: url, GOTIFY_TOKEN: token });
 
-test('a refused connection is a network_error saying "connection refused", with the token masked', async () => {
+test('a refused connection is a network_error saying "connection refused" after every try, with the token masked', async () => {
   const port = await closedPort();
+  slept.length = 0;
   const started = performance.now();
   const { value: result, stderr } = await captureStderr(() => send('t', 'c', { env: gotify(`http://127.0.0.1:${port}`) }));
   const entry = result.get('gotify');
@@ -22,12 +25,14 @@ test('a refused connection is a network_error saying "connection refused", with 
       channel: 'gotify',
       ok: false,
       status: 'network_error',
-      error: `connection refused (POST http://127.0.0.1:${port}/message?token=***)`,
-      attempts: 1,
+      error: `connection refused (POST http://127.0.0.1:${port}/message?token=***) (after 4 tries)`,
+      attempts: 4,
       elapsed_ms: 0,
       http_status: null,
     },
   );
+  // The connection never reached the vendor, so it was tried again after 1, 2 and 4 s (on the fake clock).
+  assert.deepEqual(slept, [1, 2, 4]);
   assert.ok(performance.now() - started < 1000, 'a refused connection should fail at once');
   assert.ok(!stderr.includes('gotify_tok_2'));
 });
@@ -39,7 +44,7 @@ test('a server that closes the connection without answering is a network_error s
   const url = `http://127.0.0.1:${server.address().port}`;
   const { value: result } = await captureStderr(() => send('t', 'c', { env: gotify(url) }));
   const entry = result.get('gotify');
-  assert.deepEqual([entry.status, entry.error], ['network_error', `connection reset (POST ${url}/message?token=***)`]);
+  assert.deepEqual([entry.status, entry.error], ['network_error', `connection reset (POST ${url}/message?token=***) (after 4 tries)`]);
 });
 
 test('a redirect is not followed: the planned request is the only request', async (t) => {

@@ -8,7 +8,10 @@ const assert = require('node:assert/strict');
 const { after, before, test } = require('node:test');
 
 const { send } = require('../src');
-const { captureStderr, closedPort, json, runNode, startConnectProxy, startVendor } = require('../test-helpers');
+const { captureStderr, closedPort, fakeRetryPace, json, runNode, startConnectProxy, startVendor } = require('../test-helpers');
+
+// Retry waits (refused connections are tried again) pass on a fake clock.
+fakeRetryPace();
 
 const FIELDS = ['errmsg', 'msg', 'message', 'description', 'error', 'errMsg', 'reason', 'errorDescription'];
 
@@ -76,8 +79,11 @@ test('a failing send to many secret-bearing channels shows no secret in results,
     OPENILINK_APP_TOKEN: SECRETS.OPENILINK_APP_TOKEN,
     OPENILINK_HUB_URL: vendor.url,
   };
+  // The refused channels are tried again; their waits pass at once (the jitter drawn at 0), but the
+  // retries' log lines are written, and checked below like every other line.
   const child = await runNode(
-    `require('./sendNotify').sendNotify('t', 'c').then((result) => { report(result.toJSON()); console.log(JSON.stringify(result)); });`,
+    `Object.assign(require('./src/retry').PACE, { sleep: async () => {}, random: () => 0 });
+    require('./sendNotify').sendNotify('t', 'c').then((result) => { report(result.toJSON()); console.log(JSON.stringify(result)); });`,
     env,
   );
   assert.equal(child.code, 0, child.stderr);
@@ -108,6 +114,7 @@ test('a failing send to many secret-bearing channels shows no secret in results,
 
   const shown = `${child.stdout}\n${child.stderr}\n${JSON.stringify(child.report)}`;
   assert.match(child.stderr, /WARNING Gotify: network_error/); // the failures were logged
+  assert.match(child.stderr, /INFO Gotify: connection refused .*; trying again in 1 s/); // and the retries
   const forms = (secret) => [secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64')];
   const secrets = [...Object.values(SECRETS), 'wecom_secret_G7', 'proxy_secret_C3', 'ntfy_user:ntfy_secret_E5'];
   for (const secret of secrets) {

@@ -8,7 +8,10 @@ const { MockAgent } = require('undici');
 
 const { sendNotify, plan } = require('../sendNotify');
 const { useDispatcher } = require('../src');
-const { captureStderr, closedPort, json, startVendor, text, withProcessEnv } = require('../test-helpers');
+const { captureStderr, closedPort, fakeRetryPace, json, startVendor, text, withProcessEnv } = require('../test-helpers');
+
+// Retry waits (refused connections are tried again) pass on a fake clock.
+fakeRetryPace();
 
 let vendor;
 before(async () => {

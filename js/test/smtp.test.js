@@ -11,8 +11,11 @@ const path = require('node:path');
 const { after, before, describe, test } = require('node:test');
 
 const { send } = require('../src');
-const { closedPort, captureStderr, runNode } = require('../test-helpers');
+const { closedPort, captureStderr, fakeRetryPace, runNode } = require('../test-helpers');
 const { makeTls, parseMail, startSmtp } = require('../test-helpers/mail');
+
+// Retry waits (refused connections are tried again) pass on a fake clock.
+fakeRetryPace();
 
 const USER = 'bot+push@x.test';
 const PASSWORD = 'p@ss:w/rd %?#&=1'; // every character that must survive the smtp://user:password@ URL

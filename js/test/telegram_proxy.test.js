@@ -7,7 +7,9 @@ const assert = require('node:assert/strict');
 const { after, before, beforeEach, test } = require('node:test');
 
 const { send } = require('../src');
-const { captureStderr, closedPort, startConnectProxy, startVendor } = require('../test-helpers');
+const { captureStderr, closedPort, fakeRetryPace, startConnectProxy, startVendor } = require('../test-helpers');
+
+fakeRetryPace();
 
 const BOT_TOKEN = '123456:tg_token_abc';
 
@@ -67,7 +69,7 @@ test('a proxy password with URL delimiters and a stray % reaches the proxy uncha
 test('a proxy that refuses connections is a network_error, and Telegram is not contacted directly', async () => {
   const { result, stderr } = await sendTelegram({ ...through, TG_PROXY_PORT: String(await closedPort()), TG_PROXY_AUTH: 'proxy_user:proxy_pass_77' });
   assert.deepEqual([result.ok, result.status], [false, 'network_error']);
-  assert.match(result.error, /^connection refused \(POST http:\/\/127\.0\.0\.1:\d+\/bot\*\*\*\/sendMessage\)$/);
+  assert.match(result.error, /^connection refused \(POST http:\/\/127\.0\.0\.1:\d+\/bot\*\*\*\/sendMessage\) \(after 4 tries\)$/);
   assert.deepEqual(telegram.received, []);
   assert.ok(!JSON.stringify(result).includes('proxy_pass_77') && !stderr.includes('proxy_pass_77'));
 });

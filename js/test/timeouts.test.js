@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const { describe, test } = require('node:test');
 
 const { send } = require('../src');
-const { after: delayed, captureStderr, drip, json, never, stallBody, startVendor } = require('../test-helpers');
+const { after: delayed, captureStderr, drip, json, never, overrideRetrySettings, stallBody, startVendor } = require('../test-helpers');
 
 /**
  * One send to gotify (at /slow: the vendor behaviour under test) and ntfy (answering at once), with
@@ -75,6 +75,8 @@ describe('timeouts', { concurrency: true, timeout: 10_000 }, () => {
   test('a vendor that drips its body forever is cut off by the per-channel deadline', async (t) => {
     // Each byte comes well within the 0.1 s read timeout, so only the channel's overall deadline
     // (timeout × requests × 2 round trips + 5 s, api.js) ends it: the slowest test here (≈5.2 s).
+    // With one attempt, the budget has no room for retries (their 60 s deadline would add a minute).
+    t.after(overrideRetrySettings({ attempts: 1 }));
     const { slow, fast, elapsed, vendor } = await sendSlowAndFast(t, drip(20), '0.1');
     assert.deepEqual([slow.ok, slow.status, slow.error, slow.attempts], [false, 'timeout', 'no result within 5.2 s', 1]);
     assert.ok(elapsed >= 5000 && elapsed < 7000, `the send took ${elapsed} ms`);

@@ -8,7 +8,9 @@ const { after, before, beforeEach, test } = require('node:test');
 
 const { sendNotify } = require('../sendNotify');
 const { TOKENS } = require('../src/tokens');
-const { captureStderr, closedPort, json, never, startVendor, withProcessEnv } = require('../test-helpers');
+const { captureStderr, closedPort, fakeRetryPace, json, never, startVendor, withProcessEnv } = require('../test-helpers');
+
+fakeRetryPace();
 
 const QYWX_AM = 'ww_corp_1,corp_secret_value_9,@all,1000002';
 const TOKEN_REPLY = { errcode: 0, errmsg: 'ok', access_token: 'wecom_access_1', expires_in: 7200 };
@@ -38,11 +40,11 @@ function assertOtherDelivered(result) {
   assert.deepEqual(other.paths(), ['/alerts']);
 }
 
-test('a refused gettoken connection resolves to a network_error while the other channel delivers', async () => {
+test('a refused gettoken connection resolves to a network_error (after its retries) while the other channel delivers', async () => {
   const { result } = await notify(`http://127.0.0.1:${await closedPort()}`);
   const wecomResult = result.get('wecom_app');
-  assert.deepEqual([wecomResult.ok, wecomResult.status, wecomResult.attempts], [false, 'network_error', 1]);
-  assert.match(wecomResult.error, /^connection refused \(GET http:\/\/127\.0\.0\.1:\d+\/cgi-bin\/gettoken\?corpid=ww_corp_1&corpsecret=\*\*\*\)$/);
+  assert.deepEqual([wecomResult.ok, wecomResult.status, wecomResult.attempts], [false, 'network_error', 4]);
+  assert.match(wecomResult.error, /^connection refused \(GET http:\/\/127\.0\.0\.1:\d+\/cgi-bin\/gettoken\?corpid=ww_corp_1&corpsecret=\*\*\*\) \(after 4 tries\)$/);
   assertOtherDelivered(result);
 });
 

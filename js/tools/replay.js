@@ -1,12 +1,15 @@
 'use strict';
 // Replays conformance cases against the Node runtime, for tools/conformance.py.
 // stdin: [{id, env, now, input: {title, content, params}, replies?, placeholder}]
-// stdout: [{id, plan, sent, result}] where `sent` is what went on the wire to the fake vendor (undici
-// MockAgent answering with the scripted replies in order) and `result` the send's JSON result.
+// stdout: [{id, plan, sent, result, delays}] where `sent` is what went on the wire to the fake vendor
+// (undici MockAgent answering with the scripted replies in order, a reply with `times: N` answering N
+// tries), `result` the send's JSON result and `delays` the seconds retries waited: not slept, but
+// recorded on a fake clock, with the jitter's random draw fixed at 0 (python/tests/conformance.py's FakePace).
 
 const { MockAgent } = require('undici');
 const { plan, dispatch, useDispatcher } = require('../src');
 const { EnvelopeError, RunLog, planEvent, renderEvent, sendEvent, validateEnvelope } = require('../src/events');
+const retry = require('../src/retry');
 const { TOKENS } = require('../src/tokens');
 
 function errorFor(kind, url) {
@@ -26,8 +29,30 @@ function headersOf(raw) {
   return { ...raw };
 }
 
+/** Retries' clock for replays: sleeping only advances the clock and is recorded; the jitter draws 0. */
+function fakePace() {
+  const pace = {
+    clock: 0,
+    slept: [],
+    sleep: async (seconds) => {
+      pace.slept.push(seconds);
+      pace.clock += seconds;
+    },
+    monotonic: () => pace.clock,
+    random: () => 0,
+  };
+  return pace;
+}
+
+// undici drops a default port (https://host:443/…) before the request reaches the mock, as a URL's
+// origin does; record the URL as planned, so `sent` compares with the case and with Python's requests.
+function asPlanned(url, planned) {
+  const withPort = planned.find((u) => u.replace(/^(https:\/\/[^/?#]+):443(?=[/?#]|$)|^(http:\/\/[^/?#]+):80(?=[/?#]|$)/, '$1$2') === url);
+  return withPort || url;
+}
+
 async function sendCase(testCase) {
-  const replies = [...testCase.replies];
+  const replies = testCase.replies.flatMap((reply) => Array(reply.times || 1).fill(reply));
   const sent = [];
   const agent = new MockAgent();
   agent.disableNetConnect();
@@ -37,7 +62,7 @@ async function sendCase(testCase) {
       .get(origin)
       .intercept({ path: () => true, method: () => true })
       .reply((opts) => {
-        const url = `${origin}${opts.path}`;
+        const url = asPlanned(`${origin}${opts.path}`, testCase.urls);
         const body = opts.body === undefined || opts.body === null ? null : Buffer.from(opts.body).toString('utf8');
         sent.push({ method: opts.method, url, headers: headersOf(opts.headers), body });
         const reply = replies.shift();
@@ -48,6 +73,9 @@ async function sendCase(testCase) {
       .persist();
   }
   useDispatcher(agent);
+  const saved = retry.PACE;
+  const pace = fakePace();
+  retry.PACE = pace;
   try {
     const { title, content, params, event, seen } = testCase.input;
     let result;
@@ -58,8 +86,9 @@ async function sendCase(testCase) {
       for (const earlier of seen || []) renderEvent(validateEnvelope(earlier, testCase.now), runs);
       result = await sendEvent(event, { env: testCase.env, runs, now: testCase.now });
     }
-    return { sent, result: result.toJSON() };
+    return { sent, result: result.toJSON(), delays: pace.slept };
   } finally {
+    retry.PACE = saved;
     useDispatcher(null);
     await agent.close();
   }

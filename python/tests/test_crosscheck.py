@@ -64,6 +64,17 @@ def _require_node() -> None:
 
 BASE_ENV: dict[str, str] = {
     "HITOKOTO": "false",
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/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",
+    "DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1249873065412345678/mcpPushFakeTok_3vQ9xK2mZ7pL0rT5",
+    "TEAMS_WEBHOOK_URL": "https://prod-27.westeurope.logic.azure.com:443/workflows/8f2d6c1b0a9e4d7c8b5a3f2e1d0c9b8a"
+                         "/triggers/manual/paths/invoke?api-version=2016-06-01&sig=mcpPushFakeSig_Lg7Hs2Kd9Pw4",
+    "GOOGLE_CHAT_WEBHOOK_URL": "https://chat.googleapis.com/v1/spaces/AAQAmcpPsh4/messages?key=AIzaSyMcpPushFake"
+                               "&token=mcpPushFakeTok_z9Y8x7W6",
+    "PUSHOVER_TOKEN": "azGDORePK8gMaC0QOYAMyEEuzJnyUi", "PUSHOVER_USER": "uQiRzpo4DXghDmr9QzzfQu27cmVRsG",
+    "MATRIX_HOMESERVER": "https://matrix.example.org", "MATRIX_ACCESS_TOKEN": "syt_bWNwcHVzaA_fakeToken_0a1b2c",
+    "MATRIX_ROOM_ID": "!AbCdEfGhIjKlMnOp:example.org",
+    "MATTERMOST_WEBHOOK_URL": "https://mattermost.example.com/hooks/xxx-generatedkey-xxx",
+    "LARK_KEY": "8d9f2c1a-3b4e-5f60-7a8b-9c0d1e2f3a4b", "LARK_SECRET": "lark_sign_secret_Qw3",
     "AIBOTK_KEY": "aibk3f9d2c7e1a5b8d4c6e0f", "AIBOTK_TYPE": "room", "AIBOTK_NAME": "运维\"值班\"群 😀",
     "BARK_PUSH": "key_bark_2e7d5a", "BARK_ARCHIVE": "1", "BARK_GROUP": "QingLong",
     "BARK_ICON": "https://qn.whyour.cn/logo.png", "BARK_LEVEL": "timeSensitive",

@@ -80,7 +80,8 @@ def test_5xx_is_retried_with_doubling_backoff_until_attempts_run_out(vendor, fak
 
 
 def test_a_refused_connection_is_retried_and_a_timeout_is_not(fake_retry_pace):
-    refused = dispatch("t", "c", {"QYWX_KEY": "k", "QYWX_ORIGIN": "http://127.0.0.1:9", "HITOKOTO": "false"})
+    refused = dispatch("t", "c", {"QYWX_KEY": "key_wb_refused_01", "QYWX_ORIGIN": "http://127.0.0.1:9",
+                                  "HITOKOTO": "false"})
     assert (refused.channels[0].status, refused.channels[0].attempts) == ("network_error", 4)
     hanging = VendorServer(routes={"/": Behaviour(delay_s=1.5)}).start()
     try:

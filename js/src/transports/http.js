@@ -3,7 +3,11 @@
 // every body read (undici ignores a plain `timeout` option, QingLong's 300 s hang; these apply).
 
 const { EnvHttpProxyAgent, ProxyAgent, request } = require('undici');
+const { formatG } = require('../format');
 const { TransportError } = require('./index');
+
+// Failures worth another try: the vendor may be restarting. DNS and TLS failures are configuration.
+const RETRYABLE_REASONS = new Set(['connection refused', 'connection reset', 'connection failed']);
 
 let injected = null;
 const agents = new Map();
@@ -51,6 +55,15 @@ function decode(buffer, contentType) {
   return new TextDecoder('utf-8').decode(buffer);
 }
 
+// Header names lower-cased (undici's already are); a repeated header joined with ", " as Python's requests does.
+function replyHeaders(raw) {
+  const headers = {};
+  for (const [name, value] of Object.entries(raw || {})) {
+    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  return headers;
+}
+
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
 // Why a connection failed, in the words both runtimes use (the Python transport classifies alike).
@@ -94,10 +107,14 @@ async function sendHttp(planned, timeoutS) {
       chunks.push(chunk);
       timer.refresh();
     }
-    return { status: response.statusCode, text: decode(Buffer.concat(chunks), response.headers['content-type']) };
+    return {
+      status: response.statusCode,
+      text: decode(Buffer.concat(chunks), response.headers['content-type']),
+      headers: replyHeaders(response.headers),
+    };
   } catch (error) {
     const code = error.code || (error.cause && error.cause.code);
-    if (timedOut) throw new TransportError('timeout', `no reply within ${Number(timeoutS)} s`);
+    if (timedOut) throw new TransportError('timeout', `no reply within ${formatG(timeoutS)} s`);
     if (code === 'ERR_INVALID_URL') {
       // A proxy URL from TG_PROXY_* that does not parse (a '/' in TG_PROXY_AUTH, a port that is no
       // number): Python's requests says InvalidURL; this was an internal_error here.
@@ -108,10 +125,11 @@ async function sendHttp(planned, timeoutS) {
       throw new TransportError('config_error', `the request cannot be sent as configured (${error.name})`);
     }
     if (TIMEOUT_CODES.has(code) || error.name === 'TimeoutError') {
-      throw new TransportError('timeout', `no reply within ${Number(timeoutS)} s`);
+      throw new TransportError('timeout', `no reply within ${formatG(timeoutS)} s`);
     }
     const message = `${error.message} ${error.cause ? error.cause.message : ''}`;
-    throw new TransportError('network_error', `${failureReason(code, message)} (${planned.method} ${planned.url})`);
+    const reason = failureReason(code, message);
+    throw new TransportError('network_error', `${reason} (${planned.method} ${planned.url})`, RETRYABLE_REASONS.has(reason));
   } finally {
     clearTimeout(timer);
     if (proxy) proxy.close().catch(() => {});

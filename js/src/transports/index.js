@@ -1,11 +1,16 @@
 'use strict';
 // Transports put a planned request on the wire: HTTP (undici), SMTP (nodemailer), console (stderr).
 
-/** No reply was had. `kind` is a result status: network_error, timeout or config_error. */
+/**
+ * No reply was had. `kind` is a result status: network_error, timeout or config_error. `retryable` is
+ * true when the request surely never reached the vendor (refused, reset before an answer): trying again
+ * cannot deliver it twice. A timeout is not retryable: the vendor may have the message already.
+ */
 class TransportError extends Error {
-  constructor(kind, message) {
+  constructor(kind, message, retryable = false) {
     super(message);
     this.kind = kind;
+    this.retryable = retryable;
   }
 }
 
