@@ -77,8 +77,13 @@ def retry_after(reply: Reply, policy: RetryPolicy, now: Callable[[], float] = ti
             value = lookup(data, policy.after_json)
         except (KeyError, TypeError):
             value = None
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
-            return float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                seconds = float(value)
+            except OverflowError:  # an integer beyond any float: as JavaScript reads it, Infinity
+                return None
+            if math.isfinite(seconds) and seconds >= 0:
+                return seconds
     return None
 
 

@@ -80,8 +80,12 @@ def send_smtp(request: PlannedRequest, timeout: float) -> Reply:
         smtplib.SMTPRecipientsRefused,
         smtplib.SMTPSenderRefused,
         smtplib.SMTPDataError,
+        smtplib.SMTPConnectError,  # a 421 greeting: the server is there and says "later"
     ) as exc:
-        code = getattr(exc, "smtp_code", 550)
+        refused = getattr(exc, "recipients", None)
+        # Every recipient refused: the first one's code tells a temporary 4xx (greylisting) from a 5xx.
+        first = next(iter(refused.values()), None) if isinstance(refused, dict) else None
+        code = first[0] if first else getattr(exc, "smtp_code", 550)
         detail = getattr(exc, "smtp_error", b"")
         detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(exc)
         return Reply(code if isinstance(code, int) else 550, detail)
