@@ -25,7 +25,7 @@ def lint(session: nox.Session) -> None:
     """ruff; the specs against their schema, cases, hooks and secret marking; generated docs up to date."""
     # lint_specs.py loads specs with the runtime's own loader (python/ on sys.path): it needs only these.
     session.install("ruff>=0.6", "pyyaml", "jsonschema>=4.18")
-    session.run("ruff", "check", "python", "tools", "noxfile.py")
+    session.run("ruff", "check", "python", "tools", "bench", "noxfile.py")
     session.run("python", "tools/lint_specs.py")
     session.run("python", "tools/gen_docs.py", "--check")
 
@@ -73,3 +73,30 @@ def conformance(session: nox.Session) -> None:
     session.run(
         "pytest", "-q", "-m", "inspector", "python/tests/test_inspector.py", env={"MCP_PUSH_REQUIRE_NODE": "1"}
     )
+
+
+def _stale(target: Path, *sources: Path) -> bool:
+    """True when `target` is missing or older than any file in `sources` (files or folders)."""
+    if not target.exists():
+        return True
+    built = target.stat().st_mtime
+    for source in sources:
+        files = source.rglob("*") if source.is_dir() else [source]
+        if any(f.is_file() and f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks, not run by plain `nox`: fan-out latency, plan() CPU cost, cold start and MCP throughput,
+    beside Apprise; prints a table and writes bench/RESULTS.md (bench/README.md says what each row means).
+    `nox -s bench -- --only cold --no-write` runs a part; `nox -s bench -- --profile` profiles the start."""
+    session.install("-e", ".", "apprise", "pyinstrument")
+    if not (JS / "node_modules").is_dir():
+        npm_ci(session)
+    if _stale(JS / "dist" / "sendNotify.js", JS / "src", JS / "sendNotify.js", JS / "build.js", ROOT / "spec"):
+        with session.chdir(JS):
+            session.run("npm", "run", "build", external=True)
+    command = " ".join(["nox -s bench", *(["--", *session.posargs] if session.posargs else [])])
+    session.run("python", "bench/run.py", "--command", command, *session.posargs)

@@ -7,10 +7,13 @@ spec/settings.yaml. `--check` fails when either is stale.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import runtime_specs
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,6 +216,21 @@ def channel_config(specs: list[dict[str, Any]], settings: dict[str, Any]) -> str
     return "\n".join(out) + "\n"
 
 
+def validated_digest(root: Path) -> str:
+    """Validates every channel spec against the schema with the runtime's own loader, then returns the
+    digest the runtime compares to skip that check at start (spec/validated.sha256)."""
+    loader = runtime_specs.load()
+    spec_root = root / "spec"
+    schema = json.loads((spec_root / "channel.schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted((spec_root / "channels").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        problems = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        if problems:
+            raise SystemExit(f"{path}: {problems[0].message} (run python tools/lint_specs.py)")
+    return loader.specs_digest(spec_root) + "\n"
+
+
 def generated(root: Path) -> dict[Path, str]:
     """Each generated file under root and the text it must have."""
     specs = load_specs(root)
@@ -221,6 +239,7 @@ def generated(root: Path) -> dict[Path, str]:
     return {
         readme: render_readme(readme.read_text(encoding="utf-8"), specs),
         root / CONFIG_DOC: channel_config(specs, settings),
+        root / "spec" / "validated.sha256": validated_digest(root),
     }
 
 

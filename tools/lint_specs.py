@@ -12,33 +12,22 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import importlib.util
 import json
 import os
 import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import jsonschema
+import runtime_specs as runtime_spec_loader
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _runtime_specs() -> ModuleType:
-    """The runtime's spec loader (python/mcp_push/specs.py), loaded alone: importing the mcp_push package
-    would pull in the HTTP, template and MCP dependencies, which the lint session does not install."""
-    location = importlib.util.spec_from_file_location("mcp_push_specs", ROOT / "python" / "mcp_push" / "specs.py")
-    module = importlib.util.module_from_spec(location)
-    sys.modules[location.name] = module  # dataclasses look their module up while the class is created
-    location.loader.exec_module(module)
-    return module
-
-
-runtime_specs = _runtime_specs()
+runtime_specs = runtime_spec_loader.load()
 
 MIN_CASES = 3
 

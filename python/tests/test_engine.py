@@ -215,3 +215,23 @@ def test_redacted_plan_hides_secrets_but_keeps_the_shape():
     [entry] = plan("t", "c", env=env, now=1700000000.123)
     assert "tok_visible_check" not in str(entry)
     assert entry["url"].startswith("https://oapi.dingtalk.com/robot/send?access_token=***&timestamp=")
+
+
+def test_specs_validated_by_gen_docs_skip_the_schema_check_and_edited_ones_do_not(tmp_path, monkeypatch):
+    import shutil
+
+    from mcp_push import specs as specs_module
+
+    copy = tmp_path / "spec"
+    shutil.copytree(spec_dir(), copy)
+    assert specs_module._validated_before(copy)  # tools/gen_docs.py recorded the current files
+    broken = copy / "channels" / "dingtalk.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("display_name:", "display_nam:"), encoding="utf-8")
+    assert not specs_module._validated_before(copy)
+    monkeypatch.setenv("MCP_PUSH_SPEC_DIR", str(copy))
+    specs_module.load_channels.cache_clear()
+    try:
+        with pytest.raises(SpecError, match="dingtalk.yaml"):
+            specs_module.load_channels()
+    finally:
+        specs_module.load_channels.cache_clear()

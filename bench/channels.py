@@ -1,0 +1,87 @@
+"""The configurations the benchmarks use: every channel whose base URL can point at a loopback server
+(for fan-out and throughput), the Apprise URLs that can, and an env configuring every channel (for plan)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Channel -> env, for a server at `base`. Each base-URL variable is the one its spec's request.url reads.
+# Left out: wecom_app (a token fetch, then the send: two sequential round trips, so its floor is 2·D)
+# and channels whose host is fixed in the spec (DingTalk, Feishu, ServerChan, …).
+FANOUT_CHANNELS = {
+    "webhook": lambda base: {"WEBHOOK_URL": f"{base}/hook/bench", "WEBHOOK_CONTENT_TYPE": "application/json",
+                             "WEBHOOK_BODY": "title: $title\ncontent: $content"},
+    "ntfy": lambda base: {"NTFY_URL": f"{base}/ntfy", "NTFY_TOPIC": "bench"},
+    "gotify": lambda base: {"GOTIFY_URL": f"{base}/gotify", "GOTIFY_TOKEN": "AtokGotify8a3f2b"},
+    "bark": lambda base: {"BARK_PUSH": f"{base}/bark/key_bark_2e7d5a"},
+    "gocqhttp": lambda base: {"GOBOT_URL": f"{base}/gocqhttp/send_private_msg", "GOBOT_QQ": "user_id=10001"},
+    "chronocat": lambda base: {"CHRONOCAT_URL": f"{base}/chronocat", "CHRONOCAT_QQ": "user_id=10001",
+                               "CHRONOCAT_TOKEN": "chrono_tok_5f3a9c1e77"},
+    "synology_chat": lambda base: {"CHAT_URL": f"{base}/synology/entry.cgi?api=SYNO.Chat.External&token=",
+                                   "CHAT_TOKEN": "sYnoTok3n9Qx7Lw2"},
+    "telegram": lambda base: {"TG_API_HOST": f"{base}/telegram", "TG_BOT_TOKEN": "6825137102:AAtok_tg_4f9a1c",
+                              "TG_USER_ID": "6173634402"},
+    "wecom_bot": lambda base: {"QYWX_ORIGIN": f"{base}/wecom", "QYWX_KEY": "key_wb_5e1f3a90"},
+    "pushdeer": lambda base: {"DEER_URL": f"{base}/pushdeer/message/push", "DEER_KEY": "PDU8123TkLm4Np7Qr2"},
+    "pushme": lambda base: {"PUSHME_URL": f"{base}/pushme/", "PUSHME_KEY": "Kx7Qz2Lw9Vt4Ns6Rm1"},
+    "openilink": lambda base: {"OPENILINK_HUB_URL": f"{base}/openilink", "OPENILINK_APP_TOKEN": "app_olk_7e2f9a4c1b5d"},
+}
+
+# Apprise services that take a host and port (plain http), for a server at host:port. The first seven
+# are the same services as mcp-push channels above; the rest fill the fan-out to the same N.
+APPRISE_URLS = [
+    "json://{hp}/hook/bench",
+    "ntfy://{hp}/bench",
+    "gotify://{hp}/AtokGotify8a3f2b",
+    "bark://{hp}/key_bark_2e7d5a",
+    "onebot://{hp}/10001",
+    "synology://{hp}/sYnoTok3n9Qx7Lw2",
+    "pushdeer://{hp}/PDU8123TkLm4Np7Qr2",
+    "xml://{hp}/xml/bench",
+    "form://{hp}/form/bench",
+    "json://{hp}/json2/bench",
+    "ntfy://{hp}/bench2",
+    "gotify://{hp}/AtokGotify8a3f2c",
+]
+
+
+def quiet_env() -> dict[str, str]:
+    """Settings every benchmark shares: no hitokoto quote (it would go to the internet)."""
+    return {"HITOKOTO": "false"}
+
+
+def fanout_env(base: str, channels: list[str] | None = None) -> dict[str, str]:
+    env = quiet_env()
+    for name in channels or list(FANOUT_CHANNELS):
+        env.update(FANOUT_CHANNELS[name](base))
+    return env
+
+
+def apprise_urls(base: str, count: int) -> list[str]:
+    host_port = base.removeprefix("http://")
+    return [url.format(hp=host_port) for url in APPRISE_URLS[:count]]
+
+
+def every_channel_env() -> tuple[dict[str, str], list[str]]:
+    """An env configuring every channel at once: each channel's first conformance case that plans
+    requests (not a config error). Returns the env and the channels it came from."""
+    env = quiet_env()
+    channels = []
+    for spec_file in sorted((ROOT / "spec" / "channels").glob("*.yaml")):
+        name = spec_file.stem
+        cases_file = ROOT / "conformance" / "cases" / name / "cases.yaml"
+        if not cases_file.exists():
+            continue
+        cases = yaml.safe_load(cases_file.read_text(encoding="utf-8"))["cases"]
+        for case in cases:
+            requests = case.get("requests") or []
+            if requests and not any("error" in r for r in requests):
+                env.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (case.get("env") or {}).items()})
+                channels.append(name)
+                break
+    return env, channels

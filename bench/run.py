@@ -1,0 +1,325 @@
+"""Runs every benchmark, prints the table and writes bench/RESULTS.md (what each one measures:
+bench/README.md). `nox -s bench` runs it in a venv that also has Apprise; by hand:
+
+    python bench/run.py [--runs 7] [--delay-ms 200] [--events 1000] [--only fanout,plan,cold,throughput]
+    python bench/run.py --profile      # pyinstrument: the stdio server from start to the tools/list reply
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import cold_start  # noqa: E402
+import throughput  # noqa: E402
+from channels import FANOUT_CHANNELS, every_channel_env, fanout_env  # noqa: E402
+from mcp_stdio import TOOLS_LIST, child_env, encode, initialize_messages  # noqa: E402
+from sink import SinkProcess  # noqa: E402
+
+SECTIONS = ("fanout", "plan", "cold", "throughput")
+NOTES: list[str] = []  # sentences for RESULTS.md, added by the sections that ran
+
+
+@dataclass
+class Row:
+    section: str
+    subject: str
+    value: str
+    spread: str = ""
+    target: str = ""
+    meets: str = ""
+    note: str = ""
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _verdict(value: float, target: float | None, higher_is_better: bool = False) -> str:
+    if target is None:
+        return ""
+    return "yes" if (value >= target if higher_is_better else value <= target) else "**no**"
+
+
+def _run_json(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> dict:
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"{shlex.join(command)} exited {done.returncode}: {done.stderr[-600:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- 1. fan-out latency --------------------------------------------------------------------------------
+
+
+def fanout(runs: int, delay_ms: float, n: int, have_apprise: bool) -> list[Row]:
+    rows = []
+    delay = delay_ms / 1000
+    subjects = [("mcp-push Python: `mcp_push.dispatch`", [sys.executable, str(HERE / "fanout.py"), "mcp-push"]),
+                ("mcp-push Node: `sendNotify`", ["node", str(HERE / "node_bench.js"), "fanout"])]
+    if have_apprise:
+        subjects += [
+            ("Apprise `notify()` (default: worker-thread pool)", [sys.executable, str(HERE / "fanout.py"), "apprise"]),
+            ("Apprise `async_notify()`", [sys.executable, str(HERE / "fanout.py"), "apprise-async"]),
+        ]
+    if have_apprise:
+        NOTES.append(
+            "Fan-out: mcp-push sends every channel on its own thread (Python) or promise (Node). Apprise (both "
+            "`notify()` and `async_notify()`) runs its services on one shared `ThreadPoolExecutor()`, sized "
+            f"min(32, cores + 4) = {min(32, (os.cpu_count() or 1) + 4)} workers here: with more services than "
+            "workers a send takes more than one round of D. Each Apprise send builds a fresh `Apprise()`, "
+            "because one object throttles repeated sends to ntfy, Bark and PushDeer (`request_rate_per_sec`, "
+            "5.5 s). Apprise services: json, ntfy, gotify, bark, onebot, synology, pushdeer (the same services "
+            "as seven of mcp-push's channels), then xml, form and second json, ntfy and gotify targets."
+        )
+    with SinkProcess(delay_ms) as sink:
+        for name, command in subjects:
+            log(f"fan-out: {name}")
+            if command[0] == "node":
+                channels = list(FANOUT_CHANNELS)[:n]
+                out = _run_json(command + [str(runs)], env=child_env(fanout_env(sink.url, channels)), cwd=ROOT)
+            else:
+                out = _run_json(command + [sink.url, str(n), str(runs)], env=child_env({}))
+            ratios = [w / delay for w in out["walls"]]
+            note = f"first send in a fresh process: {out['first'] / delay:.2f}"
+            if out["failed"]:
+                note += "; FAILED: " + "; ".join(out["failed"])[:300]
+            is_ours = name.startswith("mcp-push")
+            median = _median(ratios)
+            rows.append(Row("1. fan-out latency (wall / D)", f"{name}, {out['channels']} channels", f"{median:.3f}",
+                            f"{min(ratios):.3f}–{max(ratios):.3f}", "≤ 1.1" if is_ours else "",
+                            _verdict(median, 1.1) if is_ours else "", note))
+    return rows
+
+
+# --- 2. plan() cost ------------------------------------------------------------------------------------
+
+
+def plan_cost(samples: int) -> list[Row]:
+    env, _ = every_channel_env()
+    rows = []
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as fh:
+        json.dump(env, fh)
+    try:
+        for name, command in [
+            ("Python `mcp_push.plan`", [sys.executable, str(HERE / "plan_cost.py"), "200", str(samples), fh.name]),
+            ("Node `plan`", ["node", str(HERE / "node_bench.js"), "plan", "200", str(samples), fh.name]),
+        ]:
+            log(f"plan cost: {name}")
+            out = _run_json(command, env=child_env({}), cwd=ROOT)
+            values = out["perChannelUs"]
+            median = _median(values)
+            note = f"{out['channels']} channels planned at once"
+            if out["errors"]:
+                note += "; config errors: " + "; ".join(out["errors"])[:200]
+            spread = f"{min(values):.1f}–{max(values):.1f}"
+            rows.append(Row("2. plan() CPU per channel (µs)", name, f"{median:.1f}", spread, "≤ 50",
+                            _verdict(median, 50), note))
+    finally:
+        os.unlink(fh.name)
+    return rows
+
+
+# --- 3. cold start -------------------------------------------------------------------------------------
+
+
+def cold(runs: int) -> list[Row]:
+    rows = []
+    measured = cold_start.measure(runs, log)
+    by_command = {" ".join(s.command[1:]): s for s in measured if s.samples}
+    server, sdk = by_command.get("-m mcp_push"), by_command.get("-c import os, mcp.server.mcpserver; os._exit(0)")
+    if server and sdk:
+        NOTES.append(
+            f"Cold start: importing the MCP SDK alone takes {_median(sdk.samples):.3f} s of the server's "
+            f"{_median(server.samples):.3f} s to its tools/list reply (interpreter start included in both); "
+            "mcp-push's own share is the difference."
+        )
+    for subject in measured:
+        if subject.error:
+            rows.append(Row("3. cold start (s)", subject.name, "—", note=f"FAILED: {subject.error[:300]}"))
+            continue
+        median = _median(subject.samples)
+        target = f"≤ {subject.target_s}" if subject.target_s else ""
+        rows.append(Row("3. cold start (s)", subject.name, f"{median:.3f}",
+                        f"{min(subject.samples):.3f}–{max(subject.samples):.3f}", target,
+                        _verdict(median, subject.target_s), f"CPU {_median(subject.cpu):.3f} s"))
+    return rows
+
+
+# --- 4. throughput -------------------------------------------------------------------------------------
+
+
+def throughput_rows(events: int, windows: list[int]) -> list[Row]:
+    rows = []
+    for window in windows:
+        log(f"throughput: {events} notify_event calls, {window} in flight")
+        result = throughput.measure(events, runs=10, window=window)
+        how = "one call at a time" if window == 1 else f"{window} calls in flight"
+        note = f"{result.delivered} of {result.events} reached the sink"
+        if result.peak_rss_mib:
+            note += f"; server peak RSS {result.peak_rss_mib:.0f} MiB"
+        if result.statuses:
+            note += "; statuses in the replies: " + ", ".join(f"{k} {v}" for k, v in result.statuses.most_common())
+        if result.errors:
+            note += f"; {result.errors} calls failed, first: {result.first_error}"
+        rows.append(Row("4. throughput (events/s)", f"`notify_event` calls answered, {how}",
+                        f"{result.calls_per_s:.0f}", "", "≥ 300", _verdict(result.calls_per_s, 300, True), note))
+        rows.append(Row("4. throughput (events/s)", f"deliveries reaching the sink, {how}",
+                        f"{result.deliveries_per_s:.0f}", "", "", ""))
+    return rows
+
+
+# --- machine, table, RESULTS.md ------------------------------------------------------------------------
+
+
+def _version(command: list[str]) -> str:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "not found"
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    os_name = platform.platform()
+    try:
+        with open("/etc/os-release", encoding="utf-8") as fh:
+            pretty = dict(line.rstrip("\n").split("=", 1) for line in fh if "=" in line).get("PRETTY_NAME")
+        if pretty:
+            os_name = f"{pretty.strip(chr(34))} ({platform.system()} {platform.release()})"
+    except OSError:
+        pass
+    versions = {}
+    for package in ("mcp-push", "mcp", "pydantic", "requests", "apprise"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:  # noqa: BLE001, S112 - not installed: left out
+            continue
+    return {
+        "CPU": cpu,
+        "cores": str(os.cpu_count()),
+        "OS": os_name,
+        "Python": f"{platform.python_implementation()} {platform.python_version()}",
+        "Node": _version(["node", "--version"]),
+        "packages": ", ".join(f"{k} {v}" for k, v in versions.items()),
+    }
+
+
+def table(rows: list[Row]) -> str:
+    header = ["measurement", "subject", "median", "min–max", "target", "meets", "notes"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        cells = [r.section, r.subject, r.value, r.spread, r.target, r.meets, r.note]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def results_md(rows: list[Row], args: argparse.Namespace, command: str, elapsed: float, load: str) -> str:
+    facts = {**machine(), "load average (1 min) before → after": load}
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    n = args.channels
+    return f"""# Benchmark results
+
+Written by `{command}` on {when} in {elapsed:.0f} s. What each row measures, and how: [README.md](README.md).
+
+| machine | |
+|---|---|
+""" + "\n".join(f"| {k} | {v} |" for k, v in facts.items()) + f"""
+
+Settings: D = {args.delay_ms:g} ms, {n} channels in the fan-out, {args.runs} timed runs per subject (medians),
+{args.events} events per throughput run. Every request went to a server on 127.0.0.1.
+
+{table(rows)}
+""" + ("\nNotes\n\n" + "\n".join(f"- {note}" for note in NOTES) + "\n" if NOTES else "")
+
+
+def profile() -> int:
+    """pyinstrument over `python -m mcp_push` serving stdio until it has answered tools/list."""
+    script = (
+        "import os, sys\n"
+        "r, w = os.pipe()\n"
+        f"os.write(w, {encode(*initialize_messages(), TOOLS_LIST)!r})\n"
+        "os.close(w); os.dup2(r, 0)\n"
+        "from mcp_push.cli import main\n"
+        "main(['serve'])\n"
+    )
+    with tempfile.TemporaryDirectory(prefix="mcp-push-bench-") as temp:
+        path = Path(temp) / "serve.py"
+        path.write_text(script, encoding="utf-8")
+        env = child_env({"HITOKOTO": "false", "MCP_PUSH_STATE_DIR": str(Path(temp) / "state")})
+        return subprocess.call([sys.executable, "-m", "pyinstrument", "-i", "0.0005", str(path)],
+                               env=env, stdout=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per subject (default 7)")
+    parser.add_argument("--delay-ms", type=float, default=200, help="fan-out: the sink's reply delay D")
+    parser.add_argument("--channels", type=int, default=len(FANOUT_CHANNELS),
+                        help=f"fan-out: channels (at most {len(FANOUT_CHANNELS)})")
+    parser.add_argument("--events", type=int, default=1000, help="throughput: notify_event calls per run")
+    parser.add_argument("--windows", default="1,16", help="throughput: calls in flight, one run each (default 1,16)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)}")
+    parser.add_argument("--no-write", action="store_true", help="print the table; leave bench/RESULTS.md alone")
+    parser.add_argument("--command", default=None, help="the command to record in RESULTS.md")
+    parser.add_argument("--profile", action="store_true", help="profile the MCP server's cold start and exit")
+    args = parser.parse_args(argv)
+    if args.profile:
+        return profile()
+    args.channels = max(1, min(args.channels, len(FANOUT_CHANNELS)))
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    try:
+        import apprise  # noqa: F401
+
+        have_apprise = True
+    except ImportError:
+        have_apprise = False
+        log("apprise is not installed: its rows are left out (`nox -s bench` installs it)")
+    started = time.monotonic()
+    load_before = os.getloadavg()[0]
+    rows: list[Row] = []
+    if "fanout" in only:
+        rows += fanout(args.runs, args.delay_ms, args.channels, have_apprise)
+    if "plan" in only:
+        rows += plan_cost(args.runs)
+    if "cold" in only:
+        rows += cold(args.runs)
+    if "throughput" in only:
+        rows += throughput_rows(args.events, [int(w) for w in args.windows.split(",") if w.strip()])
+    elapsed = time.monotonic() - started
+    print(table(rows))
+    if not args.no_write:
+        command = args.command or shlex.join(["python", *sys.argv])
+        load = f"{load_before:.2f} → {os.getloadavg()[0]:.2f}"
+        (HERE / "RESULTS.md").write_text(results_md(rows, args, command, elapsed, load), encoding="utf-8")
+        log(f"wrote {HERE / 'RESULTS.md'} ({elapsed:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
