@@ -1,7 +1,7 @@
 """Runs every benchmark, prints the table and writes bench/RESULTS.md (what each one measures:
 bench/README.md). `nox -s bench` runs it in a venv that also has Apprise; by hand:
 
-    python bench/run.py [--runs 7] [--delay-ms 200] [--events 1000] [--only fanout,plan,cold,throughput]
+    python bench/run.py [--runs 7] [--delay-ms 200] [--events 1000] [--only fanout,plan,cold,throughput,burst]
     python bench/run.py --profile      # pyinstrument: the stdio server from start to the tools/list reply
 """
 
@@ -25,13 +25,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import burst  # noqa: E402
 import cold_start  # noqa: E402
 import throughput  # noqa: E402
 from channels import FANOUT_CHANNELS, every_channel_env, fanout_env  # noqa: E402
 from mcp_stdio import TOOLS_LIST, child_env, encode, initialize_messages  # noqa: E402
 from sink import SinkProcess  # noqa: E402
 
-SECTIONS = ("fanout", "plan", "cold", "throughput")
+SECTIONS = ("fanout", "plan", "cold", "throughput", "burst")
 NOTES: list[str] = []  # sentences for RESULTS.md, added by the sections that ran
 
 
@@ -187,6 +188,21 @@ def throughput_rows(events: int, windows: list[int]) -> list[Row]:
     return rows
 
 
+def burst_rows() -> list[Row]:
+    log(f"burst: 1 start, {burst.UPDATES} updates (one every {burst.EVERY_S} s), 1 end to a 20/min robot, real time")
+    result = burst.run()
+    ok = result["start_first"] and result["end_last"] and result["updates_in_order"]
+    note = (f"{result['requests']} requests in all; start first, end last, updates in order: "
+            f"{'yes' if ok else 'NO'}; the tests run this on a fake clock")
+    return [
+        Row("5. delivery burst (real time)", "requests in the first minute, 20/min robot", str(result["first_minute"]),
+            f"max in any minute {result['max_in_any_minute']}", "≤ 20",
+            _verdict(result["max_in_any_minute"], 20), note),
+        Row("5. delivery burst (real time)", "the end's delay after it was sent (s)", f"{result['end_latency_s']:.3f}",
+            "", "a few s", _verdict(result["end_latency_s"], 3.0)),
+    ]
+
+
 # --- machine, table, RESULTS.md ------------------------------------------------------------------------
 
 
@@ -311,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += cold(args.runs)
     if "throughput" in only:
         rows += throughput_rows(args.events, [int(w) for w in args.windows.split(",") if w.strip()])
+    if "burst" in only:
+        rows += burst_rows()
     elapsed = time.monotonic() - started
     print(table(rows))
     if not args.no_write:
