@@ -158,12 +158,8 @@ async function closedPort() {
 
 // ---- retries ------------------------------------------------------------------------------------------
 
-/**
- * Retry waits pass on a fake clock for the rest of this test file (python/tests/conftest.py does the
- * same for every Python test): sleeping only advances the clock and is recorded, the jitter draws 0.
- * Returns the list the waits are recorded in. A file that wants real waits does not call it.
- */
-function fakeRetryPace() {
+/** Retries' fake clock: sleeping only advances the clock and is recorded; the jitter draws 0. */
+function fakePace() {
   const pace = {
     clock: 0,
     slept: [],
@@ -174,6 +170,16 @@ function fakeRetryPace() {
     monotonic: () => pace.clock,
     random: () => 0,
   };
+  return pace;
+}
+
+/**
+ * Retry waits pass on a fake clock for the rest of this test file (python/tests/conftest.py does the
+ * same for every Python test). Returns the list the waits are recorded in. A file that wants real
+ * waits does not call it.
+ */
+function fakeRetryPace() {
+  const pace = fakePace();
   require('../src/retry').PACE = pace;
   return pace.slept;
 }
@@ -276,6 +282,7 @@ function runNode(code, env = {}, { timeoutMs = 20000 } = {}) {
 
 module.exports = {
   JS_ROOT,
+  fakePace,
   DEFAULT_REPLY,
   json,
   text,
