@@ -10,7 +10,9 @@ import re
 import subprocess
 import sys
 import threading
+import time
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client, MCPError, StdioServerParameters
@@ -172,6 +174,26 @@ async def test_notify_event_end_says_how_long_the_run_took(vendor, monkeypatch):
     assert "deploy-7" in start["title"] and "deploy start" in start["content"]
     assert "https://ci.example.com/runs/7" in end["content"]
     assert "3m 5s" in end["content"]
+
+
+@pytest.mark.anyio
+async def test_a_call_returns_once_accepted_and_the_message_is_still_delivered(vendor, monkeypatch):
+    configure(monkeypatch, webhook_env(vendor))
+    vendor.routes["/hook"] = Behaviour(delay_s=0.5, body="ok")
+    async with Client(create_server()) as client:
+        started = time.monotonic()
+        result = await client.call_tool("notify_event", {"run_id": "r", "event": "start", "message": "go"})
+        answered = time.monotonic() - started
+        structured = result.structured_content
+        assert not result.is_error and structured["ok"] is True
+        assert (structured["queued"], structured["delivered"]) == (1, 0)
+        assert structured["channels"][0]["status"] == "queued"
+        assert answered < 0.4  # not held for the vendor's half second
+        assert text_of(result) == "0 of 1 channel delivered, 1 queued: webhook queued"
+        deadline = time.monotonic() + 5
+        while not vendor.received and time.monotonic() < deadline:
+            await anyio.sleep(0.05)
+    assert len(vendor.received) == 1
 
 
 @pytest.mark.anyio
