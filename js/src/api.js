@@ -55,8 +55,10 @@ function skipReason(title, content, source) {
 /**
  * The requests `send` would make, without sending (no hitokoto, no token fetch). The same JSON as
  * Python's mcp_push.plan: [{channel, step, method, url, headers, body[, proxy]}] or {channel, error}.
+ * `editRefs` ({channel: ref}) plans, for a channel whose spec can edit (`edit`), the edit of the
+ * message ref names instead of a post.
  */
-function plan(title, content, { env = null, now = null, params = null, redact = true } = {}) {
+function plan(title, content, { env = null, now = null, params = null, redact = true, editRefs = null } = {}) {
   const source = env === null ? process.env : env;
   title = messageText(title);
   content = messageText(content);
@@ -65,7 +67,7 @@ function plan(title, content, { env = null, now = null, params = null, redact = 
   const overflow = overflowMode(setting('MCP_PUSH_OVERFLOW', source)); // a ConfigError here is thrown
   const entries = [];
   for (const [spec, channelVars] of configuredChannels(source)) {
-    const channelPlan = planChannel(spec, channelVars, title, content, params || {}, at, overflow);
+    const channelPlan = planChannel(spec, channelVars, title, content, params || {}, at, overflow, refFor(editRefs, spec.name));
     const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
     if (channelPlan.error) {
       entries.push({ channel: spec.name, error: channelPlan.error });
@@ -77,6 +79,9 @@ function plan(title, content, { env = null, now = null, params = null, redact = 
   return entries;
 }
 
+// An own entry only: a channel named like an Object.prototype member has no ref.
+const refFor = (editRefs, name) => (editRefs && Object.prototype.hasOwnProperty.call(editRefs, name) ? editRefs[name] : null);
+
 function withDeadline(promise, ms, onTimeout) {
   let timer;
   const deadline = new Promise((resolve) => {
@@ -86,37 +91,64 @@ function withDeadline(promise, ms, onTimeout) {
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
-/** Sends to every configured channel (or the named subset) concurrently; always resolves to results. */
-async function dispatch(title, content, source, { params = null, channels = null, now = null } = {}) {
+/**
+ * A message ready to go: {title, content, targets: [[spec, env]], timeout, overflow}, or with `result`
+ * set, why nothing goes (skipped, no channel, a setting that cannot work). Python's prepare_message.
+ */
+async function prepareMessage(title, content, source, channels = null) {
   title = messageText(title);
   content = messageText(content);
   const targets = configuredChannels(source, channels);
+  const prepared = { title, content, targets, timeout: 0, overflow: 'split', result: null };
   const reason = skipReason(title, content, source);
   if (reason) {
     log.info(`not pushed: ${reason}`);
-    return new SendResult(targets.map(([spec]) => channelResult(spec.name, false, STATUS.SKIPPED, reason)), reason);
+    prepared.result = new SendResult(targets.map(([spec]) => channelResult(spec.name, false, STATUS.SKIPPED, reason)), reason);
+    return prepared;
   }
   if (!targets.length) {
     log.warning("no push channel is configured; see the channel table in mcp-push's README");
-    return new SendResult([], 'no channel is configured');
+    prepared.result = new SendResult([], 'no channel is configured');
+    return prepared;
   }
-  let timeout;
-  let overflow;
   try {
-    timeout = requestTimeout(setting('MCP_PUSH_TIMEOUT', source));
-    overflow = overflowMode(setting('MCP_PUSH_OVERFLOW', source));
+    prepared.timeout = requestTimeout(setting('MCP_PUSH_TIMEOUT', source));
+    prepared.overflow = overflowMode(setting('MCP_PUSH_OVERFLOW', source));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log.warning(error.message);
-    return new SendResult(targets.map(([spec]) => channelResult(spec.name, false, STATUS.CONFIG_ERROR, error.message)));
+    prepared.result = new SendResult(targets.map(([spec]) => channelResult(spec.name, false, STATUS.CONFIG_ERROR, error.message)));
+    return prepared;
   }
   if (isTrue(setting('HITOKOTO', source))) {
     const { fetchQuote } = require('./hitokoto');
     const quote = await fetchQuote();
-    if (quote) content = `${content}\n\n${quote}`;
+    if (quote) prepared.content = `${content}\n\n${quote}`;
   }
+  return prepared;
+}
+
+/**
+ * Sends to every configured channel (or the named subset) concurrently; always resolves to results.
+ * `editRefs` ({channel: ref}) makes a channel whose spec can edit (`edit`) edit the message ref names
+ * instead of posting; an edit the vendor refuses is reported, not posted anew (sendEvent does that).
+ */
+async function dispatch(title, content, source, { params = null, channels = null, now = null, editRefs = null } = {}) {
+  const prepared = await prepareMessage(title, content, source, channels);
+  if (prepared.result) return prepared.result;
+  const outcomes = await deliverPrepared(prepared, { params, now, editRefs });
+  return new SendResult(outcomes.map(([result]) => result));
+}
+
+/**
+ * Plans and delivers a prepared message to its channels (or those named in `only`) concurrently:
+ * [result, plan] per channel, the plan's replyTexts holding the vendor's successful replies.
+ */
+async function deliverPrepared(prepared, { params = null, now = null, editRefs = null, only = null } = {}) {
+  const { title, content, timeout, overflow } = prepared;
+  const targets = only === null ? prepared.targets : prepared.targets.filter(([spec]) => only.includes(spec.name));
   const at = now === null ? Date.now() / 1000 : now;
-  const plans = targets.map(([spec, env]) => planChannel(spec, env, title, content, params || {}, at, overflow));
+  const plans = targets.map(([spec, env]) => planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name)));
   const started = performance.now();
   const results = await Promise.all(
     plans.map((channelPlan) => {
@@ -131,7 +163,7 @@ async function dispatch(title, content, source, { params = null, channels = null
       });
     }),
   );
-  return new SendResult(results);
+  return results.map((result, index) => [result, plans[index]]);
 }
 
 /**
@@ -142,4 +174,4 @@ function send(title, content, { env = null, params = null, channels = null, now 
   return dispatch(title, content, env === null ? process.env : env, { params, channels, now });
 }
 
-module.exports = { plan, dispatch, send, configuredChannels, timeBudget };
+module.exports = { plan, dispatch, send, configuredChannels, timeBudget, prepareMessage, deliverPrepared };

@@ -62,6 +62,7 @@ class Delivery {
       const retryable = retryableStatus(this.plan.spec.transport, reply.status);
       throw new Failed(STATUS.REJECTED, said ? `${why}: ${said}` : why, reply.status, reply.text, retryable, reply);
     }
+    if (request.step === 'send') this.plan.replyTexts.push(reply.text);
     return reply;
   }
 
@@ -120,20 +121,22 @@ class Delivery {
 
   requestsWith(token) {
     if (token === null) return this.plan.requests;
-    return this.plan.partContexts.flatMap((context) => renderRequest(this.plan.spec, this.plan.spec.request, { ...context, token }));
+    const template = this.plan.requestTemplate || this.plan.spec.request;
+    return this.plan.partContexts.flatMap((context) => renderRequest(this.plan.spec, template, { ...context, token }));
   }
 
   async sendOne(index, request) {
     const { spec } = this.plan;
+    const success = this.plan.success || spec.success;
     const refreshRule = spec.token ? spec.token.refresh_on : undefined;
     try {
-      return (await this.call(request, spec.success)).status;
+      return (await this.call(request, success)).status;
     } catch (failed) {
       const stale = refreshRule && failed instanceof Failed && failed.replyText !== null && ruleHolds(parseJson(failed.replyText), refreshRule);
       if (!stale) throw failed;
       // The cached token was revoked early: fetch a fresh one and try this request once more.
       const token = await this.fetchToken(true);
-      return (await this.call(this.requestsWith(token)[index], spec.success)).status;
+      return (await this.call(this.requestsWith(token)[index], success)).status;
     }
   }
 

@@ -3,7 +3,8 @@
 // (spec/templates/event.yaml), and send it. Word for word what python/mcp_push/events.py does:
 // conformance cases pin both the rendering and the validation messages.
 
-const { dispatch, plan } = require('./api');
+const { plan } = require('./api');
+const { EDITS, dispatchRun } = require('./edits');
 const { readSpecSource } = require('./specSource');
 const { render } = require('./templates');
 
@@ -168,19 +169,26 @@ function renderEvent(envelope, runs = RUNS) {
   return [title, content];
 }
 
-/** Validates (rejects with EnvelopeError when invalid), renders and sends an event. */
-async function sendEvent(envelope, { channels = null, env = null, runs = RUNS, now = null } = {}) {
+/**
+ * Validates (rejects with EnvelopeError when invalid), renders and sends an event. With
+ * MCP_PUSH_EDIT_PROGRESS=true a run's updates edit its message where a channel can (edits.js,
+ * remembering messages in `edits`, this process's store by default).
+ */
+async function sendEvent(envelope, { channels = null, env = null, runs = RUNS, now = null, edits = EDITS } = {}) {
   const valid = validateEnvelope(envelope, now);
   const [title, content] = renderEvent(valid, runs);
-  return dispatch(title, content, env === null ? process.env : env, { channels, now });
+  return dispatchRun(title, content, env === null ? process.env : env, valid.run_id, valid.event, { channels, now, refs: edits });
 }
 
-/** The dry run of an event; `seen` are earlier events of this process, rendered into a fresh run log. */
-function planEvent(envelope, { env = null, now = null, seen = [], redact = true } = {}) {
+/**
+ * The dry run of an event; `seen` are earlier events of this process, rendered into a fresh run log;
+ * `editRefs` as in `plan`.
+ */
+function planEvent(envelope, { env = null, now = null, seen = [], redact = true, editRefs = null } = {}) {
   const runs = new RunLog();
   for (const earlier of seen) renderEvent(validateEnvelope(earlier, now), runs);
   const [title, content] = renderEvent(validateEnvelope(envelope, now), runs);
-  return plan(title, content, { env, now, redact });
+  return plan(title, content, { env, now, redact, editRefs });
 }
 
 module.exports = { EnvelopeError, validateEnvelope, renderEvent, sendEvent, planEvent, RunLog, RUNS, rfc3339, timestampMs };

@@ -83,15 +83,25 @@ function buildContext(spec, env, title, content, params, now) {
 
 /**
  * The requests for one channel; a message over the spec's size limit becomes several parts (or one
- * truncated part), each planned alike, in order.
+ * truncated part), each planned alike, in order. With `editRef` (and a spec `edit` block) the message
+ * edits the one that ref names instead, cut to one part.
  */
-function planChannel(spec, env, title, content, params, now, overflow = 'split') {
+function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null) {
   const redactor = new Redactor(spec.secretEnv.map((name) => env[name]));
   // attempts: requests made so far, counted as they happen (a hung channel still reports them).
   // context: the first part's (it holds the env, secrets included); partContexts: one per part, in order.
+  // requestTemplate, success: an edit's (spec `edit`), else null. replyTexts: bodies of the vendor's
+  // successful replies, in order (the first post's names the message to edit).
   const plan = {
     spec, context: {}, partContexts: [], redactor, tokenRequest: null, requests: [], error: null, errorStatus: 'config_error', attempts: 0,
+    requestTemplate: null, success: null, replyTexts: [],
   };
+  const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
+  if (editing) {
+    plan.requestTemplate = spec.edit.request;
+    plan.success = spec.edit.success || null;
+    overflow = 'truncate';
+  }
   const missing = missingConfig(spec, env);
   if (missing.length) {
     plan.error = `${spec.name} is missing ${missing.join(', ')}`;
@@ -100,9 +110,10 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split')
   try {
     for (const [partTitle, partContent] of fitMessage(title, content, spec.limits.message, overflow)) {
       const [context, derived] = buildContext(spec, env, partTitle, partContent, params, now);
+      if (editing) context.ref = editRef;
       redactor.add(derived);
       plan.partContexts.push(context);
-      plan.requests.push(...renderRequest(spec, spec.request, context));
+      plan.requests.push(...renderRequest(spec, plan.requestTemplate || spec.request, context));
     }
     plan.context = plan.partContexts[0];
     if (spec.token) plan.tokenRequest = renderRequest(spec, spec.token.request, plan.context, 'token')[0];

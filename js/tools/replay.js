@@ -1,6 +1,6 @@
 'use strict';
 // Replays conformance cases against the Node runtime, for tools/conformance.py.
-// stdin: [{id, env, now, input: {title, content, params}, replies?, placeholder}]
+// stdin: [{id, env, now, input: {title, content, params, event, seen, edit_refs}, replies?, placeholder}]
 // stdout: [{id, plan, sent, result, delays}] where `sent` is what went on the wire to the fake vendor
 // (undici MockAgent answering with the scripted replies in order, a reply with `times: N` answering N
 // tries), `result` the send's JSON result and `delays` the seconds retries waited: not slept, but
@@ -29,20 +29,8 @@ function headersOf(raw) {
   return { ...raw };
 }
 
-/** Retries' clock for replays: sleeping only advances the clock and is recorded; the jitter draws 0. */
-function fakePace() {
-  const pace = {
-    clock: 0,
-    slept: [],
-    sleep: async (seconds) => {
-      pace.slept.push(seconds);
-      pace.clock += seconds;
-    },
-    monotonic: () => pace.clock,
-    random: () => 0,
-  };
-  return pace;
-}
+// Retries' clock for replays: sleeping only advances the clock and is recorded; the jitter draws 0.
+const { fakePace } = require('../test-helpers');
 
 // undici drops a default port (https://host:443/…) before the request reaches the mock, as a URL's
 // origin does; record the URL as planned, so `sent` compares with the case and with Python's requests.
@@ -77,14 +65,20 @@ async function sendCase(testCase) {
   const pace = fakePace();
   retry.PACE = pace;
   try {
-    const { title, content, params, event, seen } = testCase.input;
+    const { title, content, params, event, seen, edit_refs: editRefs } = testCase.input;
     let result;
     if (event === undefined) {
-      result = await dispatch(title, content, testCase.env, { params: params || null, now: testCase.now });
+      result = await dispatch(title, content, testCase.env, { params: params || null, now: testCase.now, editRefs: editRefs || null });
     } else {
       const runs = new RunLog();
       for (const earlier of seen || []) renderEvent(validateEnvelope(earlier, testCase.now), runs);
-      result = await sendEvent(event, { env: testCase.env, runs, now: testCase.now });
+      if (editRefs) {
+        // The refs are the case's, not a run's memory (sendEvent's): send the rendered event as given.
+        const [eventTitle, eventContent] = renderEvent(validateEnvelope(event, testCase.now), runs);
+        result = await dispatch(eventTitle, eventContent, testCase.env, { now: testCase.now, editRefs });
+      } else {
+        result = await sendEvent(event, { env: testCase.env, runs, now: testCase.now });
+      }
     }
     return { sent, result: result.toJSON(), delays: pace.slept };
   } finally {
@@ -100,13 +94,13 @@ async function main() {
   const out = [];
   for (const testCase of JSON.parse(input)) {
     TOKENS.clear();
-    const { title, content, params, event, seen } = testCase.input;
+    const { title, content, params, event, seen, edit_refs: editRefs } = testCase.input;
     const entry = { id: testCase.id, error: null };
     if (event === undefined) {
-      entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false });
+      entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false, editRefs: editRefs || null });
     } else {
       try {
-        entry.plan = planEvent(event, { env: testCase.env, now: testCase.now, seen: seen || [], redact: false });
+        entry.plan = planEvent(event, { env: testCase.env, now: testCase.now, seen: seen || [], redact: false, editRefs: editRefs || null });
       } catch (error) {
         if (!(error instanceof EnvelopeError)) throw error;
         entry.plan = [];

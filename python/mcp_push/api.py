@@ -8,7 +8,7 @@ import threading
 import time
 from collections import ChainMap
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import result as R
@@ -68,11 +68,12 @@ def _skip_reason(title: str, content: str, source: Mapping[str, Any]) -> str | N
 
 def _plans(
     title: str, content: str, source: Mapping[str, Any], params: Mapping[str, Any], now: float,
-    channels: Iterable[str] | None = None,
+    channels: Iterable[str] | None = None, edit_refs: Mapping[str, Any] | None = None,
 ) -> list[ChannelPlan]:
     overflow = overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
+    refs = edit_refs or {}
     return [
-        plan_channel(spec, env, title, content, params, now, overflow)
+        plan_channel(spec, env, title, content, params, now, overflow, refs.get(spec.name))
         for spec, env in configured_channels(source, channels)
     ]
 
@@ -84,20 +85,23 @@ def plan(
     now: float | None = None,
     params: Mapping[str, Any] | None = None,
     redact: bool = True,
+    edit_refs: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The requests `send` would make, without sending (no hitokoto, no token fetch).
 
     `env` replaces os.environ; `now` is Unix time in seconds (signatures depend on it). Each entry is
     {channel, step, method, url, headers, body[, proxy]} with body exactly as on the wire, or
     {channel, error} for a channel whose configuration cannot work. With redact=True (the default)
-    secrets are masked; redact=False is for tests and conformance.
+    secrets are masked; redact=False is for tests and conformance. `edit_refs` ({channel: ref}) plans,
+    for a channel whose spec can edit (`edit`), the edit of the message ref names instead of a post.
     """
     source = os.environ if env is None else env
     title, content = message_text(title), message_text(content)
     if _skip_reason(title, content, source):
         return []
     entries: list[dict[str, Any]] = []
-    for channel_plan in _plans(title, content, source, params or {}, time.time() if now is None else now):
+    at = time.time() if now is None else now
+    for channel_plan in _plans(title, content, source, params or {}, at, edit_refs=edit_refs):
         mask = channel_plan.redactor.tree if redact else (lambda tree: tree)
         if channel_plan.error:
             entries.append({"channel": channel_plan.spec.name, "error": channel_plan.error})
@@ -162,20 +166,40 @@ def dispatch(
     params: Mapping[str, Any] | None = None,
     channels: Iterable[str] | None = None,
     now: float | None = None,
+    edit_refs: Mapping[str, Any] | None = None,
 ) -> R.SendResult:
     """Sends to every configured channel (or the named subset) concurrently; always returns results.
 
     `now` fixes the clock signatures use (tests and conformance); by default it is the current time.
+    `edit_refs` ({channel: ref}) makes a channel whose spec can edit (`edit`) edit the message ref names
+    instead of posting; an edit the vendor refuses is reported, not posted anew (send_event does that).
     """
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return prepared.result
+    return R.SendResult([result for result, _ in deliver_prepared(prepared, params, now, edit_refs)])
+
+
+def deliver_prepared(
+    prepared: Prepared,
+    params: Mapping[str, Any] | None = None,
+    now: float | None = None,
+    edit_refs: Mapping[str, Any] | None = None,
+    only: Iterable[str] | None = None,
+) -> list[tuple[R.ChannelResult, ChannelPlan]]:
+    """Plans and delivers a prepared message to its channels (or those named in `only`) concurrently:
+    each channel's result with the plan it ran, whose reply_texts hold the vendor's successful replies."""
     now = time.time() if now is None else now
+    refs = edit_refs or {}
+    if only is not None:
+        names = set(only)
+        prepared = replace(prepared, targets=[(spec, env) for spec, env in prepared.targets if spec.name in names])
     plans = [
-        plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow)
+        plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow,
+                     refs.get(spec.name))
         for spec, env in prepared.targets
     ]
-    return R.SendResult(_run_concurrently(plans, prepared.timeout))
+    return list(zip(_run_concurrently(plans, prepared.timeout), plans, strict=True))
 
 
 def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.ChannelResult]:

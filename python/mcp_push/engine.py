@@ -13,7 +13,6 @@ called by a test that advances a fake clock, so a minute of rate limiting takes 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -27,13 +26,12 @@ from . import result as R
 from .api import prepare_message
 from .config import ConfigError, channel_env, is_configured, is_true, request_timeout
 from .deliver import deliver
+from .edits import lane_key, read_ref
 from .outbox import Outbox, Row
 from .overflow import overflow_mode
 from .planner import plan_channel
 from .ratelimit import RateLimiter
 from .specs import ChannelSpec, load_channels, load_settings
-from .success import parse_json
-from .templates import lookup
 
 log = logging.getLogger("mcp_push")
 
@@ -44,12 +42,6 @@ TERMINAL = ("end", "error")
 MAX_REFS = 1000
 # A lane worker wakes at least this often (heartbeat for the outbox, a changed clock).
 IDLE_WAKE_SECONDS = 30.0
-
-
-def lane_key(spec: ChannelSpec, env: Mapping[str, str]) -> str:
-    """The channel and a digest of its secret values: one lane, one rate limit, per credential."""
-    secrets = "\0".join(env.get(name, "") for name in spec.secret_env)
-    return f"{spec.name}:{hashlib.sha256(secrets.encode('utf-8')).hexdigest()[:16]}"
 
 
 @dataclass(eq=False)
@@ -284,20 +276,13 @@ class Engine:
             if delivery.kind in TERMINAL:
                 self._set_ref(lane, delivery.run_id, None)
             elif ref is None and plan.reply_texts:
-                self._set_ref(lane, delivery.run_id, self._read_ref(spec, plan.reply_texts[0]))
+                self._set_ref(lane, delivery.run_id, read_ref(spec, plan.reply_texts[0]))
         return result
 
     def _setting(self, name: str) -> str:
         from .config import resolve_var
 
         return resolve_var(load_settings()["env"][name], self.source)
-
-    @staticmethod
-    def _read_ref(spec: ChannelSpec, reply_text: str) -> Any:
-        try:
-            return lookup(parse_json(reply_text), spec.edit["ref"])
-        except (KeyError, TypeError, IndexError):
-            return None
 
     def _ref(self, lane: Lane, run_id: str) -> Any:
         if run_id in lane.refs:

@@ -15,13 +15,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .config import as_text
 from .specs import spec_dir
 from .templates import render
+
+if TYPE_CHECKING:
+    from .edits import EditRefs
 
 
 class EnvelopeError(ValueError):
@@ -201,13 +204,18 @@ def send_event(
     env: Mapping[str, Any] | None = None,
     runs: RunLog = RUNS,
     now: float | None = None,
+    edits: EditRefs | None = None,
 ):
-    """Validates (EnvelopeError when invalid), renders and sends an event to the configured channels."""
-    from .api import dispatch
+    """Validates (EnvelopeError when invalid), renders and sends an event to the configured channels.
+    With MCP_PUSH_EDIT_PROGRESS=true a run's updates edit its message where a channel can (edits.py,
+    remembering messages in `edits`, this process's store by default)."""
+    from .edits import EDITS, dispatch_run
 
     valid = validate_envelope(envelope, now=now)
     title, content = render_event(valid, runs)
-    return dispatch(title, content, os.environ if env is None else env, channels=channels, now=now)
+    source = os.environ if env is None else env
+    return dispatch_run(title, content, source, valid["run_id"], valid["event"], channels=channels, now=now,
+                        refs=EDITS if edits is None else edits)
 
 
 def plan_event(
@@ -216,13 +224,14 @@ def plan_event(
     now: float | None = None,
     seen: Iterable[Mapping[str, Any]] = (),
     redact: bool = True,
+    edit_refs: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The dry run of an event: `seen` are earlier events of this process (a run's start), rendered
-    into a fresh run log first so elapsed times are deterministic."""
+    into a fresh run log first so elapsed times are deterministic; `edit_refs` as in `plan`."""
     from .api import plan
 
     runs = RunLog()
     for earlier in seen:
         render_event(validate_envelope(earlier, now=now), runs)
     title, content = render_event(validate_envelope(envelope, now=now), runs)
-    return plan(title, content, env=env, now=now, redact=redact)
+    return plan(title, content, env=env, now=now, redact=redact, edit_refs=edit_refs)

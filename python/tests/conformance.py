@@ -102,11 +102,13 @@ def plan_case(case: Case, redact: bool = False) -> tuple[list[dict[str, Any]], s
     from mcp_push.events import EnvelopeError, plan_event
 
     given = case.data["input"]
+    refs = given.get("edit_refs")
     if "event" not in given:
         return plan(given["title"], given["content"], env=case.env, now=case.now, params=given.get("params"),
-                    redact=redact), None
+                    redact=redact, edit_refs=refs), None
     try:
-        return plan_event(given["event"], env=case.env, now=case.now, seen=given.get("seen", []), redact=redact), None
+        return plan_event(given["event"], env=case.env, now=case.now, seen=given.get("seen", []), redact=redact,
+                          edit_refs=refs), None
     except EnvelopeError as exc:
         return [], str(exc)
 
@@ -139,12 +141,18 @@ def send_case(case: Case):
     given = case.data["input"]
     fake = FakePace()
     saved, retry.PACE = retry.PACE, retry.Pace(fake.sleep, fake.monotonic, fake.random)
+    refs = given.get("edit_refs")
     try:
         if "event" not in given:
-            return dispatch(given["title"], given["content"], case.env, params=given.get("params"), now=case.now)
+            return dispatch(given["title"], given["content"], case.env, params=given.get("params"), now=case.now,
+                            edit_refs=refs)
         runs = RunLog()
         for earlier in given.get("seen", []):
             render_event(validate_envelope(earlier, now=case.now), runs)
+        if refs is not None:
+            # The refs are the case's, not a run's memory (send_event's): send the rendered event as given.
+            title, content = render_event(validate_envelope(given["event"], now=case.now), runs)
+            return dispatch(title, content, case.env, now=case.now, edit_refs=refs)
         return send_event(given["event"], env=case.env, runs=runs, now=case.now)
     finally:
         retry.PACE = saved
