@@ -303,18 +303,30 @@ class BearerAuth:
         await self.app(scope, receive, send)
 
 
+# When the host closes stdin, queued deliveries get this long to go out before the process ends; what
+# still waits (a rate limit, a retry) stays in the outbox for the next start or `mcp-push flush`.
+SHUTDOWN_DRAIN_SECONDS = 5.0
+
+
 def _serve(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from .engine import Engine
+    from .outbox import Outbox
     from .server import ServerConfigError, create_server
 
+    source = agent_defaults(os.environ)
+    engine = Engine(source, Outbox.for_source(source))
     try:
-        server = create_server()
+        server = create_server(engine=engine)
     except ServerConfigError as exc:
         raise UsageError(str(exc)) from None
     log = logging.getLogger("mcp_push")
     if args.transport == "stdio":
         if sys.stdin.isatty():
             log.warning("serving MCP on stdio: an MCP host runs this; see `mcp-push --help` for the commands")
-        server.run()
+        try:
+            server.run()
+        finally:
+            _stop(engine, log)
         return OK
 
     import uvicorn
@@ -331,8 +343,17 @@ def _serve(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     log.info("serving MCP on http://%s:%d%s%s", args.host, args.port, args.path,
              " (bearer token required)" if token else "")
     # log_config=None: uvicorn's records go through logging to stderr, never to stdout.
-    uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_config=None, log_level="warning")).run()
+    try:
+        uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_config=None, log_level="warning")).run()
+    finally:
+        _stop(engine, log)
     return OK
+
+
+def _stop(engine: Any, log: logging.Logger) -> None:
+    if not engine.drain(SHUTDOWN_DRAIN_SECONDS):
+        log.info("stopping with deliveries still queued; the next start or `mcp-push flush` sends them")
+    engine.close()
 
 
 # --- main ----------------------------------------------------------------------------------------------

@@ -321,6 +321,11 @@ class Engine:
             if not sent:
                 return soonest
 
+    @property
+    def running(self) -> bool:
+        """True once start() has put worker threads on the lanes."""
+        return self._threaded
+
     def start(self, resume: bool = True) -> Engine:
         """Worker threads from now on (one per lane, started with its first delivery); resumes the outbox."""
         with self._cond:

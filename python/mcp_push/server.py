@@ -163,7 +163,9 @@ class _Tools:
     def engine(self) -> Engine:
         with self._engine_lock:
             if self._engine is None:
-                self._engine = Engine(self.source, Outbox.for_source(self.source)).start()
+                self._engine = Engine(self.source, Outbox.for_source(self.source))
+            if not self._engine.running:
+                self._engine.start()
             return self._engine
 
     def _targets(self, channels: Iterable[str] | None) -> list[str] | None:

@@ -90,7 +90,7 @@ def test_tools_list_dotted_and_per_channel(inspector, vendor):
 def test_notify_event_is_delivered(inspector, vendor):
     code, out, err = call(inspector, {"HITOKOTO": "false", **webhook_env(vendor)}, "notify_event",
                           "run_id=etl-3", "event=update", "message=loaded 2 of 4 tables",
-                          'data={"step":"load","progress":0.5}')
+                          'data={"step":"load","progress":0.5}', "wait=true")
     assert code == 0, err
     result = json.loads(out)
     assert result["isError"] is False
@@ -133,7 +133,7 @@ def test_streamable_http(inspector, vendor):
     with http_server(webhook_env(vendor)) as url:
         code, out, err = run(inspector, {}, "--transport", "http", "--method", "tools/call",
                              "--tool-name", "notify_send", "--tool-arg", "title=over http",
-                             "--tool-arg", "content=via the inspector", target=[url])
+                             "--tool-arg", "content=via the inspector", "--tool-arg", "wait=true", target=[url])
     assert code == 0, err
     assert json.loads(out)["structuredContent"]["delivered"] == 1
     assert vendor.json_bodies() == [{"title": "over http", "content": "via the inspector"}]
