@@ -7,7 +7,6 @@ that cannot have delivered the message (refused or reset connections) and answer
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 import time
@@ -65,6 +64,8 @@ def retry_after(reply: Reply, policy: RetryPolicy, now: Callable[[], float] = ti
     if header:
         if header.isascii() and header.isdigit():
             return float(header)
+        import email.utils  # only for the rare HTTP-date form
+
         try:
             when = email.utils.parsedate_to_datetime(header)
         except (TypeError, ValueError):

@@ -12,9 +12,6 @@ import functools
 import html
 from typing import Any
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from .wire import pct, to_json
 
 
@@ -75,7 +72,11 @@ FILTERS = {
 
 
 @functools.lru_cache(maxsize=1)
-def environment() -> ImmutableSandboxedEnvironment:
+def environment() -> Any:
+    # Imported at the first template rendered, not at start: an MCP server answers tools/list without it.
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     env = ImmutableSandboxedEnvironment(
         undefined=StrictUndefined,
         autoescape=False,
