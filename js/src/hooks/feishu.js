@@ -1,12 +1,13 @@
 'use strict';
 // Feishu bot signature: unlike DingTalk, "timestamp\nsecret" is the HMAC *key* and the message is empty.
+// Lark (international Feishu) signs the same way (hooks/lark.js).
 
 const crypto = require('node:crypto');
 
 const sign = (secret, timestampS) => crypto.createHmac('sha256', `${timestampS}\n${secret}`).update('').digest('base64');
 
-function feishu_sign({ env, now }) {
-  const secret = env.FSSECRET || '';
+/** {timestamp, sign} for a bot with signing on; empty values without a secret. */
+function signed(secret, now) {
   if (!secret) return { timestamp: '', sign: '' };
   const timestampS = Math.floor(now);
   const signature = sign(secret, timestampS);
@@ -14,4 +15,8 @@ function feishu_sign({ env, now }) {
   return { timestamp: String(timestampS), sign: signature, secrets: [signature] };
 }
 
-module.exports = { feishu_sign, sign };
+function feishu_sign({ env, now }) {
+  return signed(env.FSSECRET || '', now);
+}
+
+module.exports = { feishu_sign, sign, signed };

@@ -1,4 +1,5 @@
-"""Feishu bot signature: unlike DingTalk, "timestamp\\nsecret" is the HMAC *key* and the message is empty."""
+"""Feishu bot signature: unlike DingTalk, "timestamp\\nsecret" is the HMAC *key* and the message is empty.
+Lark (international Feishu) signs the same way (hooks/lark.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ def sign(secret: str, timestamp_s: int) -> str:
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode("ascii")
 
 
-def feishu_sign(data: HookInput) -> dict:
-    secret = data.env.get("FSSECRET", "")
+def signed(secret: str, now: float) -> dict:
+    """{timestamp, sign} for a bot with signing on; empty values without a secret."""
     if not secret:
         return {"timestamp": "", "sign": ""}
-    timestamp_s = int(data.now)
+    timestamp_s = int(now)
     signature = sign(secret, timestamp_s)
     # The sign depends only on the time and the secret: whoever holds it can post for an hour. Masked.
     return {"timestamp": str(timestamp_s), "sign": signature, "secrets": [signature]}
+
+
+def feishu_sign(data: HookInput) -> dict:
+    return signed(data.env.get("FSSECRET", ""), data.now)
