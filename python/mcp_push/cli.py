@@ -210,7 +210,9 @@ def _flush(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     engine.start(resume=False)
     engine.drain(args.timeout)
     engine.close()
-    return _report(Ticket(list(deliveries)).result(), args.json, env)
+    # An update a newer one of its run replaced is done, not failed: it is left out of the report.
+    final = [d for d in deliveries if d.result is None or d.result.status != "superseded"]
+    return _report(Ticket(list(final)).result(), args.json, env)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -40,7 +40,7 @@ KINDS = ("message", "start", "update", "end", "error")
 TERMINAL = ("end", "error")
 # Edit refs remembered per lane (runs that never end must not grow memory without bound).
 MAX_REFS = 1000
-# A lane worker wakes at least this often (heartbeat for the outbox, a changed clock).
+# A lane worker wakes at least this often (a changed clock); the outbox hears from this process as often.
 IDLE_WAKE_SECONDS = 30.0
 
 
@@ -56,12 +56,17 @@ class Delivery:
     title: str
     content: str
     params: dict[str, Any] = field(default_factory=dict)
+    cost: int = 1  # requests it will make (parts of a long message, targets), as planned when accepted
     result: R.ChannelResult | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def is_update(self) -> bool:
         return self.kind == "update"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.kind in TERMINAL
 
     def settle(self, result: R.ChannelResult) -> None:
         self.result = result
@@ -84,8 +89,14 @@ class Lane:
         if run is not None and delivery.is_update:
             for index, waiting in enumerate(self.queue):
                 if waiting.is_update and waiting.run_id == run:
-                    # The newest progress takes the old one's place in line.
-                    self.queue[index] = delivery
+                    later = self.queue[index + 1:]
+                    if any(d.run_id == run for d in later):
+                        # A newer event of the run (a new start) waits after it: the update goes last.
+                        self.queue.pop(index)
+                        self.queue.append(delivery)
+                    else:
+                        # The newest progress takes the old one's place in line.
+                        self.queue[index] = delivery
                     return [waiting]
         superseded = []
         if run is not None and delivery.kind in TERMINAL:
@@ -109,7 +120,7 @@ class Lane:
             return None, None
         soonest: float | None = None
         for delivery in self._eligible():
-            wait = self.limiter.wait(now, 1, delivery.is_update) if self.limiter else 0.0
+            wait = self.limiter.wait(now, delivery.cost, delivery.is_terminal) if self.limiter else 0.0
             if wait <= 0:
                 return delivery, None
             soonest = wait if soonest is None else min(soonest, wait)
@@ -171,9 +182,16 @@ class Engine:
             row = self.outbox.add(key, spec.name, kind, run_id, prepared.title, prepared.content, params or {})
             delivery = Delivery(row, key, spec.name, kind, run_id, prepared.title, prepared.content,
                                 dict(params or {}))
+            delivery.cost = self._cost(spec, env, delivery, prepared.overflow)
             self._enqueue(spec, delivery)
             entries.append(delivery)
         return Ticket(entries)
+
+    def _cost(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str) -> int:
+        """Requests the delivery will make (parts of a long message times targets): what the limiter
+        must find room for before it goes."""
+        plan = plan_channel(spec, dict(env), delivery.title, delivery.content, delivery.params, self.clock(), overflow)
+        return max(len(plan.requests), 1)
 
     def _lane(self, spec: ChannelSpec, key: str) -> Lane:
         lane = self.lanes.get(key)
@@ -217,6 +235,10 @@ class Engine:
             # The lane follows today's credential: a rotated token still gets the message.
             delivery = Delivery(row.id, lane_key(spec, env), spec.name, row.kind, row.run_id, row.title,
                                 row.content, row.params)
+            try:
+                delivery.cost = self._cost(spec, env, delivery, overflow_mode(self._setting("MCP_PUSH_OVERFLOW")))
+            except ConfigError:
+                pass  # reported when it is sent
             self._enqueue(spec, delivery)
             adopted.append(delivery)
         if rows:
@@ -226,6 +248,10 @@ class Engine:
     # --- sending --------------------------------------------------------------------------------------
 
     def _take(self, lane: Lane, now: float) -> tuple[Delivery | None, float | None]:
+        if lane.limiter is not None and lane.queue and not lane.busy and self.outbox.durable:
+            # Other servers on this state folder send with the same credential: the outbox's record of
+            # every request, theirs included, is the window.
+            lane.limiter.seed(self.outbox.recent_sends(lane.key, now - lane.limiter.per_seconds))
         delivery, wait = lane.next_ready(now)
         if delivery is not None:
             lane.queue.remove(delivery)
@@ -234,16 +260,20 @@ class Engine:
 
     def _send(self, lane: Lane, delivery: Delivery) -> None:
         """Outside the lock: plan at send time (fresh signatures, the current env) and deliver."""
+        result = R.ChannelResult(delivery.channel, False, R.INTERNAL_ERROR, "not sent")
         try:
             result = self._deliver(lane, delivery)
-        except Exception as exc:  # a bug must not kill the lane; the delivery is reported, not retried forever
+            self.outbox.finish([delivery.row])
+        except Exception as exc:  # a bug or a database error must not kill the lane
             log.exception("engine: %s failed", delivery.channel)
-            result = R.ChannelResult(delivery.channel, False, R.INTERNAL_ERROR, type(exc).__name__)
-        self.outbox.finish([delivery.row])
-        with self._cond:
-            lane.busy = False
-            self._cond.notify_all()
-        delivery.settle(result)
+            if result.status == R.INTERNAL_ERROR:
+                result = R.ChannelResult(delivery.channel, False, R.INTERNAL_ERROR, type(exc).__name__)
+        finally:
+            # Settled before the lane is free: whoever waits on drain() then reads final results.
+            delivery.settle(result)
+            with self._cond:
+                lane.busy = False
+                self._cond.notify_all()
 
     def _deliver(self, lane: Lane, delivery: Delivery) -> R.ChannelResult:
         spec = lane.spec
@@ -263,11 +293,13 @@ class Engine:
             if lane.limiter is not None:
                 with self._cond:
                     lane.limiter.record(self.clock(), cost)
-            self.outbox.record_sends(lane.key, self.clock(), cost)
+                self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.per_seconds)
             return deliver(plan, timeout), plan
 
         result, plan = attempt(ref)
-        if ref is not None and not result.ok and result.status == R.REJECTED:
+        vendor_refused = result.status == R.REJECTED and result.http_status is not None and (
+            400 <= result.http_status < 500 and result.http_status != 429 or result.http_status < 300)
+        if ref is not None and not result.ok and vendor_refused:
             # The message to edit is gone or too old: post anew, and that becomes the run's message.
             log.info("%s: editing the run's message failed (%s); posting a new one", spec.display_name, result.error)
             result, plan = attempt(None)
@@ -329,6 +361,8 @@ class Engine:
     def start(self, resume: bool = True) -> Engine:
         """Worker threads from now on (one per lane, started with its first delivery); resumes the outbox."""
         with self._cond:
+            if not self._threaded:
+                threading.Thread(target=self._heartbeat, daemon=True, name="mcp-push-heartbeat").start()
             self._threaded = True
             for lane in self.lanes.values():
                 if lane.thread is None and lane.queue:
@@ -339,19 +373,31 @@ class Engine:
             self.resume()
         return self
 
-    def _work(self, lane: Lane) -> None:
+    def _heartbeat(self) -> None:
         while True:
             with self._cond:
+                self._cond.wait(IDLE_WAKE_SECONDS)
                 if self._closed:
                     return
-                delivery, wait = self._take(lane, self.clock())
-                if delivery is None:
-                    self._cond.wait(min(wait, IDLE_WAKE_SECONDS) if wait is not None else IDLE_WAKE_SECONDS)
+            try:
+                self.outbox.heartbeat()
+            except Exception:  # a locked database now and then: the next beat will do
+                log.debug("outbox heartbeat failed", exc_info=True)
+
+    def _work(self, lane: Lane) -> None:
+        while True:
+            try:
+                with self._cond:
                     if self._closed:
                         return
-                    if wait is None:
-                        self.outbox.heartbeat()
-                    continue
+                    delivery, wait = self._take(lane, self.clock())
+                    if delivery is None:
+                        self._cond.wait(min(wait, IDLE_WAKE_SECONDS) if wait is not None else IDLE_WAKE_SECONDS)
+                        continue
+            except Exception:  # the outbox could not be read (locked): try again shortly, never stop the lane
+                log.warning("engine: %s lane: reading the outbox failed; retrying", lane.spec.name, exc_info=True)
+                time.sleep(1.0)
+                continue
             self._send(lane, delivery)
 
     def idle(self) -> bool:

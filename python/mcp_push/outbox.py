@@ -36,8 +36,6 @@ STATE_DIR_VAR, OUTBOX_VAR = "MCP_PUSH_STATE_DIR", "MCP_PUSH_OUTBOX"
 FILE_NAME = "outbox.sqlite3"
 # An owner that has not been heard from for this long is gone (where its pid cannot be checked).
 STALE_OWNER_SECONDS = 120.0
-# Request times are kept this long for the rate limiters (the longest vendor window is a day).
-SEND_HISTORY_SECONDS = 2 * 86400.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -58,6 +56,10 @@ CREATE TABLE IF NOT EXISTS refs (lane TEXT NOT NULL, run_id TEXT NOT NULL, ref T
                                  PRIMARY KEY (lane, run_id));
 CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, pid INTEGER NOT NULL, seen REAL NOT NULL);
 """
+
+
+# Owner ids of the outboxes open in this process.
+_LIVE_OWNERS: set[str] = set()
 
 
 @dataclass
@@ -126,6 +128,7 @@ class Outbox:
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._db.execute("INSERT OR REPLACE INTO owners VALUES (?, ?, ?)", (self.owner, os.getpid(), clock()))
+        _LIVE_OWNERS.add(self.owner)
 
     @classmethod
     def for_source(cls, source: Mapping[str, Any]) -> Outbox:
@@ -142,6 +145,7 @@ class Outbox:
         """Gives up ownership: rows still unfinished become orphans, for the next process to adopt. The
         connection stays open for a delivery still on the wire to record its end."""
         with self._lock:
+            _LIVE_OWNERS.discard(self.owner)
             self._db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
 
     def add(self, lane: str, channel: str, kind: str, run_id: str | None, title: str, content: str,
@@ -171,8 +175,12 @@ class Outbox:
             return int(self._db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
 
     def heartbeat(self) -> None:
+        """Says this owner is alive (where its pid cannot be checked, silence for STALE_OWNER_SECONDS
+        means it is gone); re-registers it if another process took it for gone."""
         with self._lock:
-            self._db.execute("UPDATE owners SET seen = ? WHERE owner = ?", (self.clock(), self.owner))
+            if self.owner in _LIVE_OWNERS:
+                self._db.execute("INSERT OR REPLACE INTO owners VALUES (?, ?, ?)",
+                                 (self.owner, os.getpid(), self.clock()))
 
     def adopt(self) -> list[Row]:
         """Takes over the rows of owners that are gone (killed, or ended before finishing), oldest first."""
@@ -183,18 +191,26 @@ class Outbox:
                 gone = []
                 for owner, pid, seen in self._db.execute("SELECT owner, pid, seen FROM owners WHERE owner != ?",
                                                          (self.owner,)).fetchall():
-                    alive = _pid_alive(pid) if pid != os.getpid() else True
+                    if pid == os.getpid():
+                        # This process's pid: alive only if one of its outboxes (tests open several) owns it;
+                        # otherwise an earlier process had the same pid (a container restarted).
+                        alive: bool | None = owner in _LIVE_OWNERS
+                    else:
+                        alive = _pid_alive(pid)
                     if alive is False or (alive is None and now - seen > STALE_OWNER_SECONDS):
                         gone.append(owner)
                 known = {o for (o,) in self._db.execute("SELECT owner FROM owners").fetchall()}
                 orphans = {o for (o,) in self._db.execute("SELECT DISTINCT owner FROM deliveries").fetchall()}
                 gone.extend(orphans - known)
+                rows = []
                 for owner in gone:
+                    # Only the rows taken over now: this outbox's own are already queued in its engine.
+                    rows += self._db.execute(
+                        "SELECT id, created, lane, channel, kind, run_id, title, content, params FROM deliveries"
+                        " WHERE owner = ?", (owner,)).fetchall()
                     self._db.execute("UPDATE deliveries SET owner = ? WHERE owner = ?", (self.owner, owner))
                     self._db.execute("DELETE FROM owners WHERE owner = ?", (owner,))
-                rows = self._db.execute(
-                    "SELECT id, created, lane, channel, kind, run_id, title, content, params FROM deliveries"
-                    " WHERE owner = ? ORDER BY id", (self.owner,)).fetchall()
+                rows.sort(key=lambda row: row[0])
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -203,13 +219,14 @@ class Outbox:
 
     # --- rate-limit history and edit refs ---------------------------------------------------------------
 
-    def record_sends(self, lane: str, at: float, count: int) -> None:
+    def record_sends(self, lane: str, at: float, count: int, window: float) -> None:
+        """Requests made with a rate-limited credential; those older than its window are forgotten."""
         with self._lock:
+            self._db.execute("DELETE FROM sends WHERE lane = ? AND at < ?", (lane, at - window))
             self._db.executemany("INSERT INTO sends VALUES (?, ?)", [(lane, at)] * count)
 
     def recent_sends(self, lane: str, since: float) -> list[float]:
         with self._lock:
-            self._db.execute("DELETE FROM sends WHERE at < ?", (self.clock() - SEND_HISTORY_SECONDS,))
             return [at for (at,) in self._db.execute("SELECT at FROM sends WHERE lane = ? AND at > ? ORDER BY at",
                                                      (lane, since))]
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .redact import Redactor, process_redactor
-from .result import QUEUED, SendResult
+from .result import QUEUED, SUPERSEDED, SendResult
 from .specs import load_channels
 
 
@@ -39,8 +39,10 @@ def outcome(result: SendResult, redactor: SecretRedactor | Redactor) -> dict[str
     """{ok, delivered, total, skipped, summary, channels: [{channel, ok, status, error, elapsed_ms,
     http_status, attempts}]}: only these fields, errors and summary redacted."""
     queued = sum(1 for r in result if r.status == QUEUED)
+    # A superseded update is not a failure: a newer one of its run took its place.
+    replaced = sum(1 for r in result if r.status == SUPERSEDED)
     return {
-        "ok": bool(result) or queued > 0,
+        "ok": bool(result) or queued > 0 or replaced > 0,
         "delivered": sum(1 for r in result if r.ok),
         "queued": queued,
         "total": len(result),

@@ -2,8 +2,9 @@
 `per_seconds` window, and `min_interval_seconds` between two. Sends wait for room instead of being
 refused (DingTalk and WeCom robots block for 10 minutes after the 21st message in a minute).
 
-Updates leave headroom: they may fill only `count - headroom` of a window, so a run's end or error
-always finds room without waiting for the window to pass.
+Headroom is kept for a run's end or error: everything else (updates, starts, plain messages) may fill
+only `count - headroom` of a window, so an end or error always finds room without waiting for the
+window to pass.
 """
 
 from __future__ import annotations
@@ -32,16 +33,16 @@ class RateLimiter:
         return cls(int(rate["count"]), float(rate["per_seconds"]), float(rate.get("min_interval_seconds", 0)))
 
     def seed(self, times: Iterable[float]) -> None:
-        """Requests made before (by an earlier process, from the outbox) count against the window."""
-        for at in sorted(times)[-self.count:]:
-            self.sent.append(at)
+        """The requests made so far (this process's and others', from the outbox) replace what it knew."""
+        self.sent = deque(sorted(times)[-self.count:], maxlen=self.count)
 
-    def capacity(self, update: bool) -> int:
-        return self.count - headroom(self.count) if update else self.count
+    def capacity(self, terminal: bool) -> int:
+        return self.count if terminal else self.count - headroom(self.count)
 
-    def wait(self, now: float, cost: int, update: bool) -> float:
-        """Seconds from `now` until `cost` requests may go (0 when they may go now)."""
-        allowed = self.capacity(update)
+    def wait(self, now: float, cost: int, terminal: bool) -> float:
+        """Seconds from `now` until `cost` requests may go (0 when they may go now); only a run's end or
+        error (`terminal`) may use the headroom."""
+        allowed = self.capacity(terminal)
         cost = min(max(cost, 1), allowed)
         recent = [at for at in self.sent if at > now - self.per_seconds]
         ready = now

@@ -107,15 +107,15 @@ def test_an_http_date_retry_after_is_read():
 def test_rate_limiter_window_headroom_and_min_interval():
     limiter = RateLimiter(20, 60, 0)
     for second in range(18):
-        assert limiter.wait(float(second), 1, update=True) == 0
+        assert limiter.wait(float(second), 1, terminal=False) == 0
         limiter.record(float(second), 1)
-    # Updates may use 20 - 2; the other two slots stay for a start, end or error.
+    # Everything but an end or error may use 20 - 2; the other two slots stay for ends and errors.
     assert headroom(20) == 2
-    assert limiter.wait(18.0, 1, update=True) == pytest.approx(60.0 - 18.0)
-    assert limiter.wait(18.0, 1, update=False) == 0
+    assert limiter.wait(18.0, 1, terminal=False) == pytest.approx(60.0 - 18.0)
+    assert limiter.wait(18.0, 1, terminal=True) == 0
     paced = RateLimiter(20, 60, 1.0)
     paced.record(100.0, 1)
-    assert paced.wait(100.25, 1, update=False) == pytest.approx(0.75)
+    assert paced.wait(100.25, 1, terminal=True) == pytest.approx(0.75)
 
 
 def _delivery(row, kind, run="r1", title=None):
@@ -279,17 +279,17 @@ def test_the_limiter_remembers_sends_across_restarts(vendor, tmp_path):
     clock = FakeClock()
     path = tmp_path / "outbox.sqlite3"
     first = Engine(wecom_env(vendor), Outbox(path, clock), clock=clock)
-    for index in range(20):
+    for index in range(18):  # all but the 2 slots a minute kept for ends and errors
         first.submit(f"m{index}", "c")
     first.pump()
-    assert len(vendor.received) == 20
+    assert len(vendor.received) == 18
     second = Engine(wecom_env(vendor), Outbox(path, clock), clock=clock)
     second.submit("one more", "c")
     clock.now += 30
-    assert second.pump() is not None and len(vendor.received) == 20  # the minute is not over
+    assert second.pump() is not None and len(vendor.received) == 18  # the minute is not over
     clock.now += 31
     second.pump()
-    assert len(vendor.received) == 21
+    assert len(vendor.received) == 19
 
 
 def test_outbox_off_keeps_nothing_on_disk(tmp_path):
@@ -317,3 +317,73 @@ def test_concurrent_submits_from_threads_all_arrive(vendor, tmp_path):
     finally:
         engine.close()
     assert len(vendor.received) == 50
+
+
+def test_two_servers_on_one_state_folder_share_the_credentials_quota(vendor, tmp_path):
+    clock = FakeClock()
+    path = tmp_path / "outbox.sqlite3"
+    first = Engine(wecom_env(vendor), Outbox(path, clock), clock=clock)
+    second = Engine(wecom_env(vendor), Outbox(path, clock), clock=clock)
+    for index in range(15):
+        first.submit(f"a{index}", "c")
+        second.submit(f"b{index}", "c")
+    first.pump()
+    second.pump()
+    assert len(vendor.received) == 18  # not 18 each: both read every request from the outbox
+
+
+def test_a_long_message_counts_every_part_against_the_quota(vendor):
+    clock = FakeClock()
+    engine = Engine(wecom_env(vendor), clock=clock)
+    for index in range(16):
+        engine.submit(f"m{index}", "c")
+    engine.pump()
+    engine.submit("long", "x" * 9000)  # 5 parts of a 2048-byte robot message
+    engine.pump()
+    assert len(vendor.received) == 16  # 16 + 5 would pass the 18 a minute leaves to non-terminal messages
+    clock.now += 61
+    engine.pump()
+    assert len(vendor.received) == 21
+
+
+def test_a_newer_update_never_overtakes_a_newer_start_of_its_run():
+    lane = Lane("lane", load_channels()["wecom_bot"], None)
+    old_update, restart, new_update = _delivery(1, "update"), _delivery(2, "start"), _delivery(3, "update")
+    lane.add(old_update)
+    lane.add(restart)
+    assert lane.add(new_update) == [old_update]
+    assert [d.row for d in lane.queue] == [2, 3]
+
+
+def test_an_owner_with_this_processs_pid_but_not_open_here_is_gone(vendor, tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    earlier = Outbox(path)
+    earlier.add("lane", "wecom_bot", "end", "r", "end", "done", {})
+    from mcp_push import outbox as outbox_module
+
+    outbox_module._LIVE_OWNERS.discard(earlier.owner)  # as if a process with this pid had died
+    engine = Engine(wecom_env(vendor), Outbox(path))
+    assert engine.resume() == 1
+    assert engine.resume() == 0  # its own rows are never adopted twice
+
+
+def test_a_database_error_does_not_stop_the_lane(vendor, tmp_path, monkeypatch):
+    engine = Engine(wecom_env(vendor), Outbox(tmp_path / "o.sqlite3")).start()
+    real_finish, failures = engine.outbox.finish, []
+
+    def flaky_finish(ids):
+        ids = list(ids)
+        if ids and not failures:
+            failures.append(1)
+            raise RuntimeError("database is locked")
+        return real_finish(ids)
+
+    monkeypatch.setattr(engine.outbox, "finish", flaky_finish)
+    try:
+        first, second = engine.submit("one", "c"), engine.submit("two", "c")
+        assert first.wait(5) and second.wait(5)
+        assert engine.drain(5)
+    finally:
+        engine.close()
+    assert [r.status for r in second.result()] == ["delivered"]
+    assert len(vendor.received) == 2
