@@ -189,7 +189,9 @@ class Engine:
 
     def _cost(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str) -> int:
         """Requests the delivery will make (parts of a long message times targets): what the limiter
-        must find room for before it goes."""
+        must find room for before it goes. A channel without a rate limit needs no count."""
+        if not spec.limits.get("rate"):
+            return 1
         plan = plan_channel(spec, dict(env), delivery.title, delivery.content, delivery.params, self.clock(), overflow)
         return max(len(plan.requests), 1)
 
