@@ -91,7 +91,7 @@ def check_env_value(where: str, name: str, value: str, channel_vars: set[str]) -
     if PLACEHOLDER.search(value):
         problems.append(f"{where}: {name}={value!r} looks like a placeholder")
     if name in channel_vars and value and not REFERENCE.match(value):
-        problems.append(f"{where}: {name}={value!r} switches a channel on with a made-up value: leave it empty or a reference")
+        problems.append(f"{where}: {name}={value!r} turns a channel on with a made-up value (use empty or a reference)")
     return problems
 
 
@@ -146,7 +146,7 @@ def test_claude_code_commands_run_the_console_script_and_take_credentials_from_t
         options, command = words[: words.index("--")], words[words.index("--") + 1 :]
         if not command_runs_console_script(command[0], command[1:], scripts):
             problems.append(f"{line}: runs {command}")
-        for flag, setting in zip(options, options[1:]):
+        for flag, setting in zip(options, options[1:], strict=False):
             if flag in ("--env", "-e"):
                 name, _, value = setting.partition("=")
                 problems += check_env_value(line, name, value.strip('"'), channel_vars)
