@@ -200,7 +200,7 @@ class Engine:
         if lane is None:
             limiter = RateLimiter.for_limits(spec.limits.get("rate"))
             if limiter is not None:
-                limiter.seed(self.outbox.recent_sends(key, self.clock() - limiter.per_seconds))
+                limiter.seed(self.outbox.recent_sends(key, self.clock() - limiter.window))
             lane = self.lanes[key] = Lane(key, spec, limiter)
         return lane
 
@@ -253,7 +253,7 @@ class Engine:
         if lane.limiter is not None and lane.queue and not lane.busy and self.outbox.durable:
             # Other servers on this state folder send with the same credential: the outbox's record of
             # every request, theirs included, is the window.
-            lane.limiter.seed(self.outbox.recent_sends(lane.key, now - lane.limiter.per_seconds))
+            lane.limiter.seed(self.outbox.recent_sends(lane.key, now - lane.limiter.window))
         delivery, wait = lane.next_ready(now)
         if delivery is not None:
             lane.queue.remove(delivery)
@@ -295,7 +295,7 @@ class Engine:
             if lane.limiter is not None:
                 with self._cond:
                     lane.limiter.record(self.clock(), cost)
-                self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.per_seconds)
+                self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.window)
             return deliver(plan, timeout), plan
 
         result, plan = attempt(ref)
