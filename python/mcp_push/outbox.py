@@ -16,7 +16,7 @@ STALE_BEATS of its heartbeats. A server checks at every heartbeat, so a SIGKILLe
 soon, not at the next start.
 
 A file that is not a readable SQLite database (garbage, a bad copy) would stop the server: it is moved
-aside, named in a warning, and a fresh outbox takes its place.
+aside, named in an error log line, and a fresh outbox takes its place.
 """
 
 from __future__ import annotations
@@ -187,8 +187,9 @@ class Outbox:
                     aside = _move_aside(path)
                 except FileNotFoundError:
                     continue  # another server starting on this folder moved it first
-                log.warning("outbox: %s is not a readable outbox (%s); moved it to %s and starting with an "
-                            "empty one", path, exc, aside)
+                # An error, not a warning: what it held will not be sent; `flush` and `send` show it too.
+                log.error("outbox: %s is not a readable outbox (%s); moved it to %s and starting with an "
+                          "empty one", path, exc, aside)
         return self._open(str(path))
 
     def _register(self) -> None:

@@ -55,7 +55,7 @@ def test_no_rate_limited_channel_gets_count_plus_one_in_window_plus_margin(name)
     assert most_in_any_window(times, per + margin(per)) <= count
     interval = float(rate.get("min_interval_seconds", 0))
     if interval:
-        gaps = [b - a for a, b in zip(times, times[1:]) if b != a]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False) if b != a]
         assert min(gaps) >= interval + margin(interval) - 1e-9
 
 
