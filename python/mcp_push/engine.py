@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import result as R
+from . import retry
 from .api import prepare_message
 from .config import ConfigError, channel_env, is_configured, is_true, request_timeout
 from .deliver import deliver
@@ -359,7 +360,7 @@ class Engine:
                 with self._cond:
                     lane.limiter.record(self.clock(), cost)
                 self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.window)
-            return deliver(plan, timeout), plan
+            return deliver(plan, timeout, self._counting_pace(lane)), plan
 
         result, plan = attempt(ref)
         vendor_refused = result.status == R.REJECTED and result.http_status is not None and (
@@ -375,6 +376,21 @@ class Engine:
             elif ref is None and plan.reply_texts:
                 self._set_ref(lane, delivery.run_id, read_ref(spec, plan.reply_texts[0]))
         return result
+
+    def _counting_pace(self, lane: Lane) -> retry.Pace | None:
+        """The retry pace, counting each retry of a rate-limited lane as a request in its window: the
+        vendor counts it too (deliver() sleeps only before a retry)."""
+        limiter, base = lane.limiter, retry.PACE
+        if limiter is None:
+            return None
+
+        def sleep(seconds: float) -> None:
+            base.sleep(seconds)
+            with self._cond:
+                limiter.record(self.clock(), 1)
+            self.outbox.record_sends(lane.key, self.clock(), 1, limiter.window)
+
+        return retry.Pace(sleep, base.monotonic, base.random)
 
     def _setting(self, name: str) -> str:
         from .config import resolve_var

@@ -319,3 +319,19 @@ def test_deliveries_taken_over_from_the_outbox_are_never_refused(vendor, tmp_pat
     dead._db.execute("UPDATE owners SET pid = ? WHERE owner = ?", (2**22 + 12345, dead.owner))  # no such process
     engine = Engine({**wecom_env(vendor), "MCP_PUSH_LANE_QUEUE_MAX": "5"}, Outbox(path))
     assert engine.resume() == 8  # they were accepted once: the cap is for new messages
+
+
+def test_a_retried_request_counts_against_the_lanes_quota(vendor):
+    from .local_server import Behaviour
+
+    engine, clock = _capped_engine(vendor, None)
+    vendor.script = [Behaviour(status=503, body="busy")]  # the first message needs a second try
+    for index in range(18):
+        engine.submit(f"m{index}", "c")
+    engine.pump()
+    # 18 messages, 19 requests: the 18th message waits for the next window rather than be the 21st request.
+    assert len(vendor.received) == 18
+    assert [json.loads(r.body)["text"]["content"] for r in vendor.received[:2]] == ["m0\n\nc"] * 2
+    clock.now += 63
+    engine.pump()
+    assert len(vendor.received) == 19 and engine.idle()
