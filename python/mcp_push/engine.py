@@ -48,7 +48,7 @@ KINDS = ("message", "start", "update", "end", "error")
 TERMINAL = ("end", "error")
 # Edit refs remembered per lane (runs that never end must not grow memory without bound).
 MAX_REFS = 1000
-# A lane worker wakes at least this often (a changed clock); the outbox hears from this process as often.
+# A lane worker wakes at least this often (a changed clock). The heartbeat has its own interval.
 IDLE_WAKE_SECONDS = 30.0
 
 
@@ -281,7 +281,7 @@ class Engine:
         """Takes over what killed or ended processes left in the outbox; returns how many deliveries."""
         return len(self.adopt())
 
-    def adopt(self, doing: str = "resuming") -> list[Delivery]:
+    def adopt(self, note: str = "outbox: resuming %d unfinished deliveries") -> list[Delivery]:
         """Queues what killed or ended processes left in the outbox, oldest first; returns those deliveries."""
         specs = load_channels()
         rows: list[Row] = self.outbox.adopt()
@@ -304,12 +304,13 @@ class Engine:
             self._enqueue(spec, delivery)
             adopted.append(delivery)
         if rows:
-            log.info("outbox: %s %d unfinished deliveries", doing, len(rows))
+            log.info(note, len(rows))
         return adopted
 
     def adopt_orphans(self) -> int:
         """At a heartbeat: takes over what a server on this state folder that died since left unfinished."""
-        return len(self.adopt("taking over, from a server on this state folder that is gone,"))
+        return len(self.adopt("outbox: taking over %d unfinished deliveries of a server on this state folder "
+                              "that is gone"))
 
     # --- sending --------------------------------------------------------------------------------------
 

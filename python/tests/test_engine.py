@@ -335,3 +335,23 @@ def test_a_retried_request_counts_against_the_lanes_quota(vendor):
     clock.now += 63
     engine.pump()
     assert len(vendor.received) == 19 and engine.idle()
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "2.5", "lots", ""])
+def test_the_queue_cap_must_be_a_whole_number_from_1(text):
+    from mcp_push.config import ConfigError
+    from mcp_push.engine import queue_max
+
+    with pytest.raises(ConfigError, match=r"^MCP_PUSH_LANE_QUEUE_MAX must be a whole number of messages, 1 or more"):
+        queue_max(text)
+    assert queue_max(" 7 ") == 7
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "soon"])
+def test_the_heartbeat_must_be_a_positive_number_of_seconds(text):
+    from mcp_push.config import ConfigError
+    from mcp_push.engine import heartbeat_seconds
+
+    with pytest.raises(ConfigError, match=r"^MCP_PUSH_HEARTBEAT_SECONDS must be a positive number of seconds"):
+        heartbeat_seconds(text)
+    assert heartbeat_seconds("0.5") == 0.5
