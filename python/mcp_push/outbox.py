@@ -187,7 +187,7 @@ class Outbox:
                     aside = _move_aside(path)
                 except FileNotFoundError:
                     continue  # another server starting on this folder moved it first
-                # An error, not a warning: what it held will not be sent; `flush` and `send` show it too.
+                # An error, not a warning: what it held will not be sent (and `mcp-push flush` shows errors only).
                 log.error("outbox: %s is not a readable outbox (%s); moved it to %s and starting with an "
                           "empty one", path, exc, aside)
         return self._open(str(path))

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from mcp_push import outbox as outbox_module
 from mcp_push.outbox import Outbox
 
@@ -65,3 +67,22 @@ def test_a_pid_on_another_host_is_not_checked_here_but_a_silent_owner_there_is_g
     assert here.adopt() == []
     clock[0] += 2
     assert [row.kind for row in here.adopt()] == ["end"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="zombies are read from /proc")
+def test_a_killed_peer_its_parent_has_not_reaped_yet_is_gone():
+    import signal
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert outbox_module._pid_alive(child.pid) is True
+        child.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while outbox_module._pid_alive(child.pid):  # a zombie until waited for: it still has its pid
+            assert time.monotonic() < deadline, "a killed, unreaped child still counts as alive"
+            time.sleep(0.02)
+        assert child.poll() is not None  # it was a zombie, not gone from the process table
+    finally:
+        child.kill()
+        child.wait()
