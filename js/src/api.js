@@ -154,12 +154,12 @@ async function deliverPrepared(prepared, { params = null, now = null, editRefs =
     plans.map((channelPlan) => {
       const budget = timeBudget(channelPlan, timeout);
       const guarded = deliver(channelPlan, timeout).catch((error) =>
-        channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), channelPlan.attempts),
+        channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), channelPlan.attempts, 0, null, channelPlan.partsSent, channelPlan.truncated),
       );
       // Still running at the deadline: it may deliver late, but the caller is not kept waiting for it.
       return withDeadline(guarded, budget * 1000, () => {
         log.warning(`${channelPlan.spec.display_name}: no result within ${formatG(budget)} s; not waiting for it`);
-        return channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${formatG(budget)} s`, channelPlan.attempts, Math.round(performance.now() - started));
+        return channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${formatG(budget)} s`, channelPlan.attempts, Math.round(performance.now() - started), null, channelPlan.partsSent, channelPlan.truncated);
       });
     }),
   );

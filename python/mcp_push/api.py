@@ -224,7 +224,7 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.Channe
             log.warning("%s: no result within %g s; not waiting for it", channel_plan.spec.display_name, budget)
             results[index] = R.ChannelResult(
                 channel_plan.spec.name, False, R.TIMEOUT, f"no result within {budget:g} s", channel_plan.attempts,
-                round((time.monotonic() - started) * 1000),
+                round((time.monotonic() - started) * 1000), None, channel_plan.parts_sent, channel_plan.truncated,
             )
     return [r for r in results if r is not None]
 
