@@ -159,10 +159,11 @@ class _Delivery:
                 failures.append((part, failed))
         if failures:
             part, first = failures[0]
+            failed_of = f"{len(failures)} of {len(requests)}"
             if parts > 1:
-                first.error = f"{len(failures)} of {len(requests)} requests failed; first, part {part + 1}/{parts}: {first.error}"
+                first.error = f"{failed_of} requests failed; first, part {part + 1}/{parts}: {first.error}"
             elif len(requests) > 1:
-                first.error = f"{len(failures)} of {len(requests)} targets failed; first: {first.error}"
+                first.error = f"{failed_of} targets failed; first: {first.error}"
             raise first
         return last_status
 
