@@ -64,6 +64,20 @@ function overflowMode(value) {
 const partLabel = (template, index, count) =>
   template.replace(/\{(index|count)\}/g, (_, name) => String(name === 'index' ? index : count));
 
+// A line-break window no cut can meet: the cut stays after the last whole character that fits.
+const NO_BREAK = 101;
+
+/**
+ * One part: the content cut to the room the title leaves, and marked. A title leaving less room than the
+ * mark itself is cut too, after its last whole character that fits (never at a line break), and the
+ * content is the mark alone, so the mark is always within the room.
+ */
+function cutOnceParts(title, content, room, unit, window, mark) {
+  const markSize = size(mark, unit);
+  if (room - size(title, unit) < markSize) return [title.slice(0, cutIndex(title, Math.max(room - markSize, 0), unit, NO_BREAK)), mark];
+  return [title, truncated(content, room - size(title, unit), unit, window, mark)];
+}
+
 function truncated(text, budget, unit, window, mark) {
   if (size(text, unit) <= budget) return text;
   const keep = Math.max(budget - size(mark, unit), 0);
@@ -87,7 +101,7 @@ function fit(title, content, limit, mode) {
   const room = limit.max - settings.reserve;
   if (size(title, unit) + size(content, unit) <= room) return { parts: [[title, content]], truncated: false };
   const mark = settings.truncated_mark;
-  const cutOnce = () => ({ parts: [[title, truncated(content, room - size(title, unit), unit, window, mark)]], truncated: true });
+  const cutOnce = () => ({ parts: [cutOnceParts(title, content, room, unit, window, mark)], truncated: true });
   if (mode === 'truncate') return cutOnce();
   const maxParts = settings.max_parts;
   // Every label has the same size: the count is one digit (max_parts is at most 9).

@@ -17,6 +17,8 @@ from .config import ConfigError
 from .specs import load_settings
 
 MODES = ("split", "truncate")
+# A line-break window no cut can meet: the cut stays after the last whole character that fits.
+NO_BREAK = 101
 
 
 def char_size(char: str, unit: str) -> int:
@@ -84,14 +86,14 @@ def fit(title: str, content: str, limit: Mapping[str, Any] | None, mode: str) ->
         return Fit([(title, content)])
     mark = settings["truncated_mark"]
     if mode == "truncate":
-        return Fit([(title, _truncated(content, room - size(title, unit), unit, window, mark))], True)
+        return Fit([_cut_once(title, content, room, unit, window, mark)], True)
     max_parts = settings["max_parts"]
     # Every label has the same size: the count is one digit (max_parts is at most 9).
     label_size = size(settings["part_label"].format(index=max_parts, count=max_parts), unit)
     budget = room - size(title, unit) - label_size
     if budget < room // 4:
-        # A title too long to leave a quarter of the room for content: cut the title instead of splitting.
-        return Fit([(title, _truncated(content, room - size(title, unit), unit, window, mark))], True)
+        # A title too long to leave a quarter of the room for content: cut the content instead of splitting.
+        return Fit([_cut_once(title, content, room, unit, window, mark)], True)
     chunks: list[str] = []
     rest = content
     while rest and len(chunks) < max_parts - 1 and size(rest, unit) > budget:
@@ -106,6 +108,16 @@ def fit(title: str, content: str, limit: Mapping[str, Any] | None, mode: str) ->
         (title + settings["part_label"].format(index=i, count=count), chunk)
         for i, chunk in enumerate(chunks, start=1)
     ], cut)
+
+
+def _cut_once(title: str, content: str, room: int, unit: str, window: int, mark: str) -> tuple[str, str]:
+    """One part: the content cut to the room the title leaves, and marked. A title leaving less room
+    than the mark itself is cut too, after its last whole character that fits (never at a line break:
+    NO_BREAK), and the content is the mark alone, so the mark is always within the room."""
+    mark_size = size(mark, unit)
+    if room - size(title, unit) < mark_size:
+        return title[: cut_index(title, max(room - mark_size, 0), unit, NO_BREAK)], mark
+    return title, _truncated(content, room - size(title, unit), unit, window, mark)
 
 
 def _truncated(text: str, budget: int, unit: str, window: int, mark: str) -> str:

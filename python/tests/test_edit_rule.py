@@ -19,7 +19,9 @@ POSTED = '{"ok":true,"result":{"message_id":41}}'
 REPOSTED = '{"ok":true,"result":{"message_id":42}}'
 NOT_FOUND = '{"ok":false,"error_code":400,"description":"Bad Request: message to edit not found"}'
 DOWN = '{"ok":false,"error_code":500,"description":"Internal Server Error"}'
-SLOW_DOWN = '{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 2","parameters":{"retry_after":2}}'
+SLOW_DOWN = ('{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 2",'
+             '"parameters":{"retry_after":2}}')
+BLOCKED = '{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked"}'
 
 # The replies to the update (the run's start was posted as message 41), what the update's result must be,
 # and the Telegram methods the update sent.
@@ -41,8 +43,7 @@ SCENARIOS = {
         ("delivered", True, 200, 2), ["editMessageText", "sendMessage"],
     ),
     "a 4xx refusal whose post fails too is the post's failure": (
-        [Behaviour(status=400, body=NOT_FOUND), Behaviour(status=403, body='{"ok":false,"error_code":403,'
-                                                                         '"description":"Forbidden: bot was blocked"}')],
+        [Behaviour(status=400, body=NOT_FOUND), Behaviour(status=403, body=BLOCKED)],
         ("rejected", False, 403, 2), ["editMessageText", "sendMessage"],
     ),
 }
