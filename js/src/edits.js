@@ -70,11 +70,13 @@ function readRef(spec, replyText) {
  * down, and a post as well could show the message twice.
  */
 function editRefused(result, plan) {
+  const status = result.http_status;
   return (
     plan.requestTemplate !== null &&
     result.status === STATUS.REJECTED &&
-    result.http_status !== null &&
-    !retryableStatus(plan.spec.transport, result.http_status)
+    status !== null &&
+    (status < 300 || (status >= 400 && status < 500)) && // a 3xx is an answer, but not about the message
+    !retryableStatus(plan.spec.transport, status)
   );
 }
 

@@ -94,7 +94,7 @@ test('editRefused: a 4xx other than 429 and a 2xx with an error are refusals; 5x
   const edit = { spec, requestTemplate: spec.edit.request };
   const rejected = (status) => channelResult('telegram', false, 'rejected', 'no', 1, 0, status);
   assert.deepEqual([400, 403, 404, 200].map((s) => editRefused(rejected(s), edit)), [true, true, true, true]);
-  assert.deepEqual([429, 500, 502, 503].map((s) => editRefused(rejected(s), edit)), [false, false, false, false]);
+  assert.deepEqual([302, 429, 500, 502, 503].map((s) => editRefused(rejected(s), edit)), [false, false, false, false, false]);
   assert.equal(editRefused(channelResult('telegram', false, 'timeout', 'no answer', 1), edit), false);
   assert.equal(editRefused(rejected(400), { spec, requestTemplate: null }), false); // a post is never reposted
 });

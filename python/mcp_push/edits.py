@@ -82,11 +82,13 @@ def edit_refused(result: R.ChannelResult, plan: ChannelPlan) -> bool:
     message is gone, too old, not editable), or a success status whose body says it failed. A 5xx or 429
     (retried as the edit first), a timeout or a network error is not: the edit may have landed, or the
     vendor is down, and a post as well could show the message twice."""
+    status = result.http_status
     return (
         plan.request_template is not None
         and result.status == R.REJECTED
-        and result.http_status is not None
-        and not retryable_status(plan.spec.transport, result.http_status)
+        and status is not None
+        and (status < 300 or 400 <= status < 500)  # a 3xx is an answer, but not about the message
+        and not retryable_status(plan.spec.transport, status)
     )
 
 

@@ -9,9 +9,13 @@ import json
 
 import pytest
 
-from mcp_push.edits import EditRefs
+from mcp_push.config import channel_env
+from mcp_push.edits import EditRefs, edit_refused
 from mcp_push.engine import Engine
 from mcp_push.events import RunLog, render_event, send_event, validate_envelope
+from mcp_push.planner import plan_channel
+from mcp_push.result import ChannelResult
+from mcp_push.specs import load_channels
 
 from .local_server import Behaviour
 
@@ -131,3 +135,18 @@ def test_an_edit_with_no_answer_is_never_followed_by_a_post_on_either_path(vendo
         assert start.ok and not update.ok
         assert update.status in ("timeout", "network_error") and update.attempts == 1
         assert [r.path.rsplit("/", 1)[1] for r in vendor.received] == ["sendMessage", "editMessageText"]
+
+
+def test_which_answers_are_refusals_that_a_new_post_may_get_past():
+    spec = load_channels()["telegram"]
+    env = channel_env(spec, {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "77"})
+    edit = plan_channel(spec, env, "t", "c", {}, 0.0, "split", 42)
+    post = plan_channel(spec, env, "t", "c", {}, 0.0, "split", None)
+
+    def rejected(status):
+        return ChannelResult("telegram", False, "rejected", "no", 1, 0, status)
+
+    assert [edit_refused(rejected(s), edit) for s in (400, 403, 404, 200)] == [True] * 4
+    assert [edit_refused(rejected(s), edit) for s in (302, 429, 500, 502, 503)] == [False] * 5
+    assert not edit_refused(ChannelResult("telegram", False, "timeout", "no answer", 1), edit)
+    assert not edit_refused(rejected(400), post)  # a post is never posted again
