@@ -32,7 +32,7 @@ from . import retry
 from .api import prepare_message
 from .config import ConfigError, channel_env, is_configured, is_true, request_timeout
 from .deliver import deliver
-from .edits import lane_key, read_ref
+from .edits import lane_key, post_or_edit, read_ref
 from .outbox import Outbox, Row
 from .overflow import overflow_mode
 from .planner import plan_channel
@@ -363,18 +363,14 @@ class Engine:
                 self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.window)
             return deliver(plan, timeout, self._counting_pace(lane)), plan
 
-        result, plan = attempt(ref)
-        vendor_refused = result.status == R.REJECTED and result.http_status is not None and (
-            400 <= result.http_status < 500 and result.http_status != 429 or result.http_status < 300)
-        if ref is not None and not result.ok and vendor_refused:
-            # The message to edit is gone or too old: post anew, and that becomes the run's message.
-            log.info("%s: editing the run's message failed (%s); posting a new one", spec.display_name, result.error)
-            result, plan = attempt(None)
-            ref = None
+        # The one edit rule (edits.post_or_edit), as send_event follows it: a refused edit is posted anew.
+        [(result, plan)] = post_or_edit(lambda refs, _only: [attempt(refs.get(spec.name))],
+                                        {} if ref is None else {spec.name: ref})
         if editing and result.ok:
             if delivery.kind in TERMINAL:
                 self._set_ref(lane, delivery.run_id, None)
-            elif ref is None and plan.reply_texts:
+            elif plan.request_template is None and plan.reply_texts:
+                # A post (the run's first, or one after a refused edit) becomes the run's message.
                 self._set_ref(lane, delivery.run_id, read_ref(spec, plan.reply_texts[0]))
         return result
 

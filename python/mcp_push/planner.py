@@ -8,7 +8,7 @@ from typing import Any
 
 from .config import ConfigError, missing_config
 from .hooks import HookInput, run_hook
-from .overflow import fit_message
+from .overflow import fit
 from .redact import Redactor
 from .specs import ChannelSpec, load_settings
 from .templates import OMIT, lookup, render, render_tree
@@ -64,6 +64,11 @@ class ChannelPlan:
     success: dict[str, Any] | None = field(default=None, repr=False)
     # Bodies of the vendor's successful replies, in order (the first post's names the message to edit).
     reply_texts: list[str] = field(default_factory=list, repr=False)
+    # The part (index into part_contexts) each of `requests` carries; parts_sent counts the parts whose
+    # requests have started, as they happen. truncated: content was cut to fit (overflow.Fit).
+    request_parts: list[int] = field(default_factory=list, repr=False)
+    parts_sent: int = 0
+    truncated: bool = False
 
     def __repr__(self) -> str:
         return f"ChannelPlan({self.spec.name}, {len(self.requests)} requests, error={self.error!r})"
@@ -166,13 +171,17 @@ def plan_channel(
         plan.error = f"{spec.name} is missing {', '.join(missing)}"
         return plan
     try:
-        for part_title, part_content in fit_message(title, content, spec.limits.get("message"), overflow):
+        fitted = fit(title, content, spec.limits.get("message"), overflow)
+        plan.truncated = fitted.truncated
+        for index, (part_title, part_content) in enumerate(fitted.parts):
             context, derived = build_context(spec, env, part_title, part_content, params, now)
             if editing:
                 context["ref"] = edit_ref
             redactor.add(derived)
             plan.part_contexts.append(context)
-            plan.requests.extend(render_request(spec, plan.request_template or spec.request, context))
+            requests = render_request(spec, plan.request_template or spec.request, context)
+            plan.requests.extend(requests)
+            plan.request_parts.extend([index] * len(requests))
         plan.context = plan.part_contexts[0]
         if spec.token:
             plan.token_request = render_request(spec, spec.token["request"], plan.context, step="token")[0]
