@@ -124,6 +124,7 @@ def test_usage_errors_are_one_line_and_exit_2(vendor, args, phrase):
     ("flags", "phrase"),
     [
         (["--progress", "1.5"], "invalid event: data.progress: must be at most 1"),
+        (["--progress", "nan"], "invalid event: data.progress: must be a number from 0 to 1"),
         (["--artifact-url", "file:///etc/passwd"], "invalid event: data.artifact_url: must be an http(s) URL"),
         (["--timestamp", "2026-13-01T00:00:00Z"], "invalid event: timestamp: must be an RFC 3339 date-time"),
     ],
