@@ -12,7 +12,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import result as R
-from .config import ConfigError, channel_env, is_configured, is_true, message_text, request_timeout, resolve_var
+from .config import (
+    ConfigError,
+    as_text,
+    channel_env,
+    is_configured,
+    is_true,
+    message_text,
+    request_timeout,
+    resolve_var,
+    strip_space,
+)
 from .deliver import deliver
 from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
@@ -44,8 +54,9 @@ def _setting(name: str, source: Mapping[str, Any]) -> str:
 def configured_channels(
     source: Mapping[str, Any], only: Iterable[str] | None = None
 ) -> list[tuple[ChannelSpec, dict[str, str]]]:
-    """(spec, resolved env) for every channel whose env says it is in use, in spec order."""
-    wanted = set(only) if only is not None else None
+    """(spec, resolved env) for every channel whose env says it is in use, in spec order; with `only`,
+    just those of these ids (any case)."""
+    wanted = {name.lower() for name in only} if only is not None else None
     found = []
     for spec in load_channels().values():
         if wanted is not None and spec.name not in wanted:
@@ -54,6 +65,66 @@ def configured_channels(
         if is_configured(spec, env):
             found.append((spec, env))
     return found
+
+
+def channel_names(channels: str | Iterable[str] | None) -> list[str] | None:
+    """The channel names a caller gave, each once, in order: a text is split on commas (the CLI's
+    `--channel a,b`), blanks are dropped. None means every configured channel."""
+    if channels is None:
+        return None
+    items = [channels] if isinstance(channels, str) else [as_text(item) for item in channels]
+    return list(dict.fromkeys(part for item in items for part in map(strip_space, item.split(",")) if part))
+
+
+NO_CHANNEL_NAMED = "channels names no channel; leave it out to send to every configured channel"
+
+
+def channel_problems(source: Mapping[str, Any], names: Iterable[str]) -> list[tuple[str, str]]:
+    """(name, error) for each name that is no configured channel (matched ignoring case), the error
+    listing the configured ones: "unknown channel 'nope'; configured: dingtalk, ntfy"."""
+    configured = [spec.name for spec, _ in configured_channels(source)]
+    known = load_channels()
+    listed = "configured: " + (", ".join(configured) if configured else "none")
+    problems = []
+    for name in names:
+        if name.lower() in configured:
+            continue
+        what = f"channel '{name}' is not configured" if name.lower() in known else f"unknown channel '{name}'"
+        problems.append((name, f"{what}; {listed}"))
+    return problems
+
+
+def channels_error(source: Mapping[str, Any], channels: str | Iterable[str] | None) -> str | None:
+    """One line saying what is wrong with a `channels` argument, or None when every name is a configured
+    channel (or none was given): for callers that refuse the call instead (the CLI, the MCP tools)."""
+    names = channel_names(channels)
+    if names is None:
+        return None
+    if not names:
+        return NO_CHANNEL_NAMED
+    problems = channel_problems(source, names)
+    if not problems:
+        return None
+    listed = problems[0][1].rpartition("; ")[2]
+    return "; ".join(error.rpartition("; ")[0] for _, error in problems) + "; " + listed
+
+
+def _selection(
+    source: Mapping[str, Any], channels: str | Iterable[str] | None
+) -> tuple[list[str] | None, R.SendResult | None]:
+    """The channel ids a `channels` argument selects (None: all), or the result that says why nothing
+    is sent: a config_error per name that is no configured channel (send never raises)."""
+    names = channel_names(channels)
+    if names is None:
+        return None, None
+    if not names:
+        return None, R.SendResult([], skipped=NO_CHANNEL_NAMED)
+    problems = channel_problems(source, names)
+    if problems:
+        for _, error in problems:
+            log.warning("not pushed: %s", error)
+        return None, R.SendResult([R.ChannelResult(name, False, R.CONFIG_ERROR, error) for name, error in problems])
+    return [name.lower() for name in names], None
 
 
 def _skip_reason(title: str, content: str, source: Mapping[str, Any]) -> str | None:
@@ -86,6 +157,7 @@ def plan(
     params: Mapping[str, Any] | None = None,
     redact: bool = True,
     edit_refs: Mapping[str, Any] | None = None,
+    channels: str | Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The requests `send` would make, without sending (no hitokoto, no token fetch).
 
@@ -94,14 +166,20 @@ def plan(
     {channel, error} for a channel whose configuration cannot work. With redact=True (the default)
     secrets are masked; redact=False is for tests and conformance. `edit_refs` ({channel: ref}) plans,
     for a channel whose spec can edit (`edit`), the edit of the message ref names instead of a post.
+    `channels` as in `send`: a name that is no configured channel is a {channel, error} entry, and then
+    nothing else is planned.
     """
     source = os.environ if env is None else env
     title, content = message_text(title), message_text(content)
+    selected, refused = _selection(source, channels)
+    if refused is not None:
+        errors = [{"channel": r.channel, "error": r.error} for r in refused]
+        return errors or [{"channel": "", "error": refused.skipped}]
     if _skip_reason(title, content, source):
         return []
     entries: list[dict[str, Any]] = []
     at = time.time() if now is None else now
-    for channel_plan in _plans(title, content, source, params or {}, at, edit_refs=edit_refs):
+    for channel_plan in _plans(title, content, source, params or {}, at, selected, edit_refs=edit_refs):
         mask = channel_plan.redactor.tree if redact else (lambda tree: tree)
         if channel_plan.error:
             entries.append({"channel": channel_plan.spec.name, "error": channel_plan.error})
@@ -125,10 +203,13 @@ class Prepared:
 
 
 def prepare_message(
-    title: Any, content: Any, source: Mapping[str, Any], channels: Iterable[str] | None = None
+    title: Any, content: Any, source: Mapping[str, Any], channels: str | Iterable[str] | None = None
 ) -> Prepared:
     title, content = message_text(title), message_text(content)
-    targets = configured_channels(source, channels)
+    selected, refused = _selection(source, channels)
+    if refused is not None:
+        return Prepared(title, content, [], result=refused)
+    targets = configured_channels(source, selected)
     prepared = Prepared(title, content, targets)
     reason = _skip_reason(title, content, source)
     if reason:
@@ -242,9 +323,15 @@ def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
     return config, params
 
 
-def send(title: str, content: str, ignore_default_config: bool = False, **kwargs: Any) -> R.SendResult:
+def send(
+    title: str, content: str, ignore_default_config: bool = False, channels: str | Iterable[str] | None = None,
+    **kwargs: Any,
+) -> R.SendResult:
     """Pushes to every configured channel, like QingLong's notify.send, and says what happened.
 
+    `channels` (ids such as "ntfy", any case; a text may list several, comma-separated) sends to those
+    only; a name that is no configured channel sends nothing and is a config_error result of that name
+    whose error lists the configured channels (send never raises).
     kwargs use env var names (DD_BOT_TOKEN=...) and apply to this call only. With
     ignore_default_config=True the environment is not read at all: only kwargs and spec defaults count.
     Other kwargs (QingLong's PushMe `date` and `type`) are passed to channels that take parameters.
@@ -255,4 +342,4 @@ def send(title: str, content: str, ignore_default_config: bool = False, **kwargs
         source: Mapping[str, Any] = ChainMap(config, {"SKIP_PUSH_TITLE": os.environ.get("SKIP_PUSH_TITLE", "")})
     else:
         source = ChainMap(config, os.environ)
-    return dispatch(title, content, source, params)
+    return dispatch(title, content, source, params, channels=channels)

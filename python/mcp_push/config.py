@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .specs import ChannelSpec, EnvVar
+if TYPE_CHECKING:  # types only: tools/lint_specs.py loads this module alone
+    from .specs import ChannelSpec, EnvVar
 
 _FALSE_WORDS = frozenset({"", "false", "0", "no", "off"})
 # ASCII white space: str.strip() and JS's String.trim() disagree beyond it (\x1c-\x1f, \x85, \ufeff),
@@ -80,6 +82,46 @@ def channel_env(spec: ChannelSpec, source: Mapping[str, Any]) -> dict[str, str]:
 
 def is_configured(spec: ChannelSpec, env: Mapping[str, str]) -> bool:
     return any(is_set(spec.env[name], env[name]) for name in spec.active_when)
+
+
+# The checks of the spec's env types; js/src/config.js words them identically. ASCII classes only, so
+# both regex engines agree.
+_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[^/?#\x00-\x20]")
+_INT = re.compile(r"-?[0-9]{1,18}")
+
+
+def _int_rule(var: EnvVar) -> str:
+    if var.min is not None and var.max is not None:
+        return f"must be an integer from {var.min} to {var.max}"
+    if var.min is not None:
+        return f"must be an integer of at least {var.min}"
+    if var.max is not None:
+        return f"must be an integer of at most {var.max}"
+    return "must be an integer"
+
+
+def value_problem(var: EnvVar, value: str) -> str | None:
+    """What is wrong with a set value of a typed variable, naming it and the rule ("NTFY_PRIORITY: must be
+    one of 1, 2, 3 ..."), or None. An empty value is unset: missing_config says what is required."""
+    if value == "":
+        return None
+    if var.type == "url" and not _URL.match(value):
+        return f"{var.name}: must be an http(s) URL"
+    if var.type == "int":
+        number = int(value) if _INT.fullmatch(value) else None
+        if number is None or (var.min is not None and number < var.min) or (var.max is not None and number > var.max):
+            return f"{var.name}: {_int_rule(var)}"
+    if var.type == "enum":
+        allowed = [a.lower() for a in var.enum] if var.ignore_case else list(var.enum)
+        if (value.lower() if var.ignore_case else value) not in allowed:
+            return f"{var.name}: must be one of {', '.join(var.enum)}"
+    return None
+
+
+def invalid_config(spec: ChannelSpec, env: Mapping[str, str]) -> list[str]:
+    """Every set variable of the channel whose value breaks its spec type, as value_problem words it."""
+    problems = (value_problem(var, env.get(name, "")) for name, var in spec.env.items())
+    return [problem for problem in problems if problem]
 
 
 def missing_config(spec: ChannelSpec, env: Mapping[str, str]) -> list[str]:
