@@ -201,13 +201,13 @@ async function sendEvent(envelope, { channels = null, env = null, runs = RUNS, n
 
 /**
  * The dry run of an event; `seen` are earlier events of this process, rendered into a fresh run log;
- * `editRefs` as in `plan`.
+ * `editRefs` and `channels` as in `plan`.
  */
-function planEvent(envelope, { env = null, now = null, seen = [], redact = true, editRefs = null } = {}) {
+function planEvent(envelope, { env = null, now = null, seen = [], redact = true, editRefs = null, channels = null } = {}) {
   const runs = new RunLog();
   for (const earlier of seen) renderEvent(validateEnvelope(earlier, now), runs);
   const [title, content] = renderEvent(validateEnvelope(envelope, now), runs);
-  return plan(title, content, { env, now, redact, editRefs });
+  return plan(title, content, { env, now, redact, editRefs, channels });
 }
 
 module.exports = { EnvelopeError, validateEnvelope, renderEvent, sendEvent, planEvent, RunLog, RUNS, rfc3339, timestampMs };

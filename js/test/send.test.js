@@ -89,3 +89,56 @@ test('a hitokoto service that hangs costs at most its own short timeout and the 
   assert.equal(vendor.received.find((r) => r.path === '/alerts').body, 'c');
   assert.ok(elapsed < 800, `the send took ${elapsed} ms`);
 });
+
+// channels (issue 11 item 6): only the named channels, ignoring case; an unknown name sends nothing.
+const twoChannels = () => ({ ...ntfy(), GOTIFY_URL: vendor.url, GOTIFY_TOKEN: 'gotify_tok_sel' });
+
+for (const channels of [['NTFY'], 'ntfy', [' Ntfy '], ['ntfy', 'ntfy']]) {
+  test(`channels ${JSON.stringify(channels)} sends to ntfy only`, async () => {
+    const result = await send('t', 'c', { env: twoChannels(), channels });
+    assert.deepEqual(result.channels.map((r) => [r.channel, r.status]), [['ntfy', 'delivered']]);
+    assert.deepEqual(vendor.paths(), ['/alerts']);
+  });
+}
+
+test('a comma-separated channels string names several', async () => {
+  const result = await send('t', 'c', { env: twoChannels(), channels: 'gotify, NTFY' });
+  assert.deepEqual(result.channels.map((r) => r.channel).sort(), ['gotify', 'ntfy']);
+});
+
+test('an unknown channel sends nothing and its config_error lists the configured channels', async () => {
+  const { value: result } = await captureStderr(() => send('t', 'c', { env: twoChannels(), channels: ['ntfy', 'nope', 'telegram'] }));
+  assert.deepEqual(
+    result.channels.map((r) => [r.channel, r.ok, r.status, r.error]),
+    [
+      ['nope', false, 'config_error', "unknown channel 'nope'; configured: gotify, ntfy"],
+      ['telegram', false, 'config_error', "channel 'telegram' is not configured; configured: gotify, ntfy"],
+    ],
+  );
+  assert.deepEqual([result.ok, result.skipped], [false, null]);
+  assert.deepEqual(vendor.received, []);
+});
+
+test('an unknown channel is named even when no channel is configured', async () => {
+  const { value: result } = await captureStderr(() => send('t', 'c', { env: { HITOKOTO: 'false' }, channels: ['nope'] }));
+  assert.deepEqual(result.channels.map((r) => r.error), ["unknown channel 'nope'; configured: none"]);
+});
+
+test('an empty channels list sends nothing and says why', async () => {
+  const result = await send('t', 'c', { env: twoChannels(), channels: [] });
+  assert.equal(result.channels.length, 0);
+  assert.match(result.skipped, /^channels names no channel/);
+  assert.deepEqual(vendor.received, []);
+});
+
+test('sendEvent and plan honour channels the same way', async () => {
+  const { sendEvent, plan } = require('../src');
+  const envelope = { run_id: 'r1', event: 'start', message: 'go' };
+  const result = await sendEvent(envelope, { env: twoChannels(), channels: ['Gotify'] });
+  assert.deepEqual(result.channels.map((r) => [r.channel, r.status]), [['gotify', 'delivered']]);
+  const { value: refused } = await captureStderr(() => sendEvent(envelope, { env: twoChannels(), channels: ['nope'] }));
+  assert.deepEqual(refused.channels.map((r) => [r.channel, r.status]), [['nope', 'config_error']]);
+  assert.equal(vendor.received.length, 1);
+  assert.deepEqual(plan('t', 'c', { env: twoChannels(), channels: 'NTFY' }).map((e) => e.channel), ['ntfy']);
+  assert.deepEqual(plan('t', 'c', { env: twoChannels(), channels: ['nope'] }), [{ channel: 'nope', error: "unknown channel 'nope'; configured: gotify, ntfy" }]);
+});

@@ -202,6 +202,12 @@ class Prepared:
     result: R.SendResult | None = None
 
 
+def check_settings(source: Mapping[str, Any]) -> tuple[float, str]:
+    """The settings every send reads: (MCP_PUSH_TIMEOUT in seconds, MCP_PUSH_OVERFLOW), or ConfigError
+    naming the one that cannot work."""
+    return request_timeout(_setting("MCP_PUSH_TIMEOUT", source)), overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
+
+
 def prepare_message(
     title: Any, content: Any, source: Mapping[str, Any], channels: str | Iterable[str] | None = None
 ) -> Prepared:
@@ -223,8 +229,7 @@ def prepare_message(
         prepared.result = R.SendResult([], skipped="no channel is configured")
         return prepared
     try:
-        prepared.timeout = request_timeout(_setting("MCP_PUSH_TIMEOUT", source))
-        prepared.overflow = overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
+        prepared.timeout, prepared.overflow = check_settings(source)
     except ConfigError as exc:
         log.warning("%s", exc)
         prepared.result = R.SendResult(

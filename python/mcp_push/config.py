@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # types only: tools/lint_specs.py loads this module alone
@@ -131,3 +131,38 @@ def missing_config(spec: ChannelSpec, env: Mapping[str, str]) -> list[str]:
         if not any(is_set(spec.env[name], env[name]) for name in group):
             missing.append(" or ".join(group))
     return missing
+
+
+def channel_prefix(spec: ChannelSpec) -> str:
+    """The start its variables share, at an underscore (NTFY_, GOOGLE_CHAT_, DD_BOT_); a channel with
+    one variable, its first word (SLACK_); "" when they share none (Feishu's FSKEY, FSSECRET)."""
+    words = [name.split("_") for name in spec.env]
+    if len(words) == 1:
+        common = words[0][:1] if len(words[0]) > 1 else []
+    else:
+        common = []
+        for parts in zip(*words, strict=False):  # stops at the shortest name
+            if len(set(parts)) != 1:
+                break
+            common.append(parts[0])
+    return "_".join(common) + "_" if common else ""
+
+
+def unknown_env(
+    source: Mapping[str, Any], specs: Iterable[ChannelSpec], known: Iterable[str]
+) -> list[tuple[str, str, str | None]]:
+    """(channel, name, closest known name or None) for each variable in `source` that starts like a
+    channel's variables (NTFY_TOPC) but is read by no channel or setting: most likely a typo."""
+    import difflib
+
+    names = sorted(set(known))
+    prefixes = sorted(((channel_prefix(spec), spec.name) for spec in specs), key=lambda p: -len(p[0]))
+    found = []
+    for name in sorted(str(n) for n in source):
+        if name in names or not as_text(source.get(name)):
+            continue
+        channel = next((channel for prefix, channel in prefixes if prefix and name.startswith(prefix)), None)
+        if channel is not None:
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            found.append((channel, name, close[0] if close else None))
+    return found

@@ -240,13 +240,14 @@ def plan_event(
     seen: Iterable[Mapping[str, Any]] = (),
     redact: bool = True,
     edit_refs: Mapping[str, Any] | None = None,
+    channels: str | Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The dry run of an event: `seen` are earlier events of this process (a run's start), rendered
-    into a fresh run log first so elapsed times are deterministic; `edit_refs` as in `plan`."""
+    into a fresh run log first so elapsed times are deterministic; `edit_refs` and `channels` as in `plan`."""
     from .api import plan
 
     runs = RunLog()
     for earlier in seen:
         render_event(validate_envelope(earlier, now=now), runs)
     title, content = render_event(validate_envelope(envelope, now=now), runs)
-    return plan(title, content, env=env, now=now, redact=redact, edit_refs=edit_refs)
+    return plan(title, content, env=env, now=now, redact=redact, edit_refs=edit_refs, channels=channels)
