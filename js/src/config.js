@@ -90,6 +90,19 @@ function valueProblem(variable, value) {
 /** Every set variable of the channel whose value breaks its spec type, as valueProblem words it. */
 const invalidConfig = (spec, env) => Object.entries(spec.env).map(([name, variable]) => valueProblem(variable, env[name] ?? '')).filter(Boolean);
 
+/**
+ * The set variables the channel's requests are built from (a hook may read any of them): what a
+ * request that cannot even be sent (a malformed URL, a control character in a header) is blamed on.
+ */
+function requestVariables(spec, env) {
+  const templates = JSON.stringify([spec.request, spec.token, spec.edit]);
+  const used = new Set([...templates.matchAll(/env\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]));
+  // A default is not the user's doing.
+  return Object.entries(spec.env)
+    .filter(([name, variable]) => ![undefined, '', variable.default].includes(env[name]) && variable.type !== 'bool' && (spec.hook || used.has(name)))
+    .map(([name]) => name);
+}
+
 /** What a configured channel still lacks, as readable phrases (empty when complete). */
 function missingConfig(spec, env) {
   const missing = Object.entries(spec.env)
@@ -101,4 +114,4 @@ function missingConfig(spec, env) {
   return missing;
 }
 
-module.exports = { ConfigError, SPACE, stripSpace, asText, messageText, requestTimeout, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig, valueProblem, invalidConfig };
+module.exports = { ConfigError, SPACE, stripSpace, asText, messageText, requestTimeout, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig, valueProblem, invalidConfig, requestVariables };

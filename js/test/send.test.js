@@ -142,3 +142,24 @@ test('sendEvent and plan honour channels the same way', async () => {
   assert.deepEqual(plan('t', 'c', { env: twoChannels(), channels: 'NTFY' }).map((e) => e.channel), ['ntfy']);
   assert.deepEqual(plan('t', 'c', { env: twoChannels(), channels: ['nope'] }), [{ channel: 'nope', error: "unknown channel 'nope'; configured: gotify, ntfy" }]);
 });
+
+// A value that cannot work names the variable (issue 11 item 9), as in Python.
+test('a value the spec type refuses is a config_error naming it, and nothing is sent', async () => {
+  const env = { ...ntfy(), NTFY_PRIORITY: 'urgentest', GOTIFY_URL: vendor.url.replace('http://', ''), GOTIFY_TOKEN: 'tok_gotify_typed' };
+  const { value: result } = await captureStderr(() => send('t', 'c', { env }));
+  assert.deepEqual(result.channels.map((r) => [r.channel, r.status, r.error]), [
+    ['gotify', 'config_error', 'GOTIFY_URL: must be an http(s) URL'],
+    ['ntfy', 'config_error', 'NTFY_PRIORITY: must be one of 1, 2, 3, 4, 5, min, low, default, high, max, urgent'],
+  ]);
+  assert.deepEqual(vendor.received, []);
+});
+
+for (const [env, names] of [
+  [{ NTFY_TOPIC: 'alerts', NTFY_URL: 'http://[::1' }, 'NTFY_URL, NTFY_TOPIC'],
+  [{ OPENILINK_APP_TOKEN: 'tok_olk_ctl\r\n', OPENILINK_HUB_URL: 'http://127.0.0.1:9' }, 'OPENILINK_APP_TOKEN, OPENILINK_HUB_URL'],
+]) {
+  test(`a request that cannot be sent names ${names}, not the library's error`, async () => {
+    const { value: result } = await captureStderr(() => send('t', 'c', { env: { HITOKOTO: 'false', ...env } }));
+    assert.deepEqual(result.channels.map((r) => [r.status, r.error]), [['config_error', `the request cannot be sent as configured: check ${names}`]]);
+  });
+}

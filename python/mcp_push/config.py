@@ -124,6 +124,17 @@ def invalid_config(spec: ChannelSpec, env: Mapping[str, str]) -> list[str]:
     return [problem for problem in problems if problem]
 
 
+def request_variables(spec: ChannelSpec, env: Mapping[str, str]) -> list[str]:
+    """The set variables the channel's requests are built from (a hook may read any of them): what a
+    request that cannot even be sent (a malformed URL, a control character in a header) is blamed on."""
+    import json
+
+    templates = json.dumps([spec.request, spec.token, spec.edit], ensure_ascii=False)
+    used = set(re.findall(r"env\.([A-Z][A-Z0-9_]*)", templates))
+    return [name for name, var in spec.env.items()  # a default is not the user's doing
+            if env.get(name, "") not in ("", var.default) and var.type != "bool" and (spec.hook or name in used)]
+
+
 def missing_config(spec: ChannelSpec, env: Mapping[str, str]) -> list[str]:
     """What a configured channel still lacks, as readable phrases (empty when complete)."""
     missing = [name for name, var in spec.env.items() if var.required and not is_set(var, env[name])]

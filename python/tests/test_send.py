@@ -278,3 +278,26 @@ def test_plan_honours_channels():
     assert [e["channel"] for e in mcp_push.plan("t", "c", env=env, channels="NTFY")] == ["ntfy"]
     assert mcp_push.plan("t", "c", env=env, channels=["nope"]) == [
         {"channel": "nope", "error": "unknown channel 'nope'; configured: dingtalk, ntfy"}]
+
+
+# --- a value that cannot work names the variable (issue 11 item 9) ----------------------------------------
+
+
+def test_a_value_the_spec_type_refuses_is_a_config_error_naming_it_and_nothing_is_sent(vendor):
+    result = send("t", "c", NTFY_URL=vendor.url, NTFY_TOPIC="alerts", NTFY_PRIORITY="urgentest",
+                  GOTIFY_URL=vendor.url.replace("http://", ""), GOTIFY_TOKEN="tok_gotify_typed")
+    assert [(r.channel, r.status, r.error) for r in result] == [
+        ("gotify", "config_error", "GOTIFY_URL: must be an http(s) URL"),
+        ("ntfy", "config_error", "NTFY_PRIORITY: must be one of 1, 2, 3, 4, 5, min, low, default, high, max, urgent"),
+    ]
+    assert vendor.received == []
+
+
+@pytest.mark.parametrize(("env", "names"), [
+    ({"NTFY_TOPIC": "alerts", "NTFY_URL": "http://[::1"}, "NTFY_URL, NTFY_TOPIC"),
+    ({"OPENILINK_APP_TOKEN": "tok_olk_ctl\r\n", "OPENILINK_HUB_URL": "http://127.0.0.1:9"},
+     "OPENILINK_APP_TOKEN, OPENILINK_HUB_URL"),
+])
+def test_a_request_that_cannot_be_sent_names_the_variables_not_the_library_exception(env, names):
+    [entry] = send("t", "c", HITOKOTO="false", **env)
+    assert (entry.status, entry.error) == ("config_error", f"the request cannot be sent as configured: check {names}")
