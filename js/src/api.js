@@ -3,13 +3,14 @@
 
 const log = require('./log');
 const { STATUS, SendResult, channelResult } = require('./result');
-const { ConfigError, asText, channelEnv, isConfigured, isTrue, messageText, requestTimeout, resolveVar, stripSpace } = require('./config');
+const { ConfigError, isTrue, messageText, requestTimeout, resolveVar } = require('./config');
 const { deliver } = require('./deliver');
 const { formatG } = require('./format');
 const { overflowMode } = require('./overflow');
 const { planChannel, requestToDict } = require('./planner');
 const { RetryPolicy } = require('./retry');
-const { loadChannels, loadSettings } = require('./specs');
+const { NO_CHANNEL_NAMED, channelNames, channelProblems, channelsError, configuredChannels } = require('./selection');
+const { loadSettings } = require('./specs');
 
 
 // Extra seconds a channel may run past its own request timeouts before it is reported as hung.
@@ -31,60 +32,6 @@ function timeBudget(channelPlan, timeout) {
 }
 
 const setting = (name, source) => resolveVar(loadSettings().env[name], source);
-
-/** [spec, resolved env] for every channel whose env says it is in use, in spec order; with `only`, just those of these ids (any case). */
-function configuredChannels(source, only = null) {
-  const wanted = only ? new Set([...only].map((name) => name.toLowerCase())) : null;
-  const found = [];
-  for (const spec of Object.values(loadChannels())) {
-    if (wanted && !wanted.has(spec.name)) continue;
-    const env = channelEnv(spec, source);
-    if (isConfigured(spec, env)) found.push([spec, env]);
-  }
-  return found;
-}
-
-/**
- * The channel names a caller gave, each once, in order: a string is split on commas (the CLI's
- * `--channel a,b`), blanks are dropped. null means every configured channel. Python's channel_names.
- */
-function channelNames(channels) {
-  if (channels === null || channels === undefined) return null;
-  const items = typeof channels === 'string' ? [channels] : [...channels].map(asText);
-  return [...new Set(items.flatMap((item) => item.split(',').map(stripSpace)).filter(Boolean))];
-}
-
-const NO_CHANNEL_NAMED = 'channels names no channel; leave it out to send to every configured channel';
-
-/**
- * [name, error] for each name that is no configured channel (matched ignoring case), the error listing
- * the configured ones: "unknown channel 'nope'; configured: dingtalk, ntfy".
- */
-function channelProblems(source, names) {
-  const configured = configuredChannels(source).map(([spec]) => spec.name);
-  const known = loadChannels();
-  const listed = `configured: ${configured.length ? configured.join(', ') : 'none'}`;
-  const problems = [];
-  for (const name of names) {
-    const id = name.toLowerCase();
-    if (configured.includes(id)) continue;
-    const what = Object.prototype.hasOwnProperty.call(known, id) ? `channel '${name}' is not configured` : `unknown channel '${name}'`;
-    problems.push([name, `${what}; ${listed}`]);
-  }
-  return problems;
-}
-
-/** One line saying what is wrong with a `channels` argument, or null when it is fine (or absent). */
-function channelsError(source, channels) {
-  const names = channelNames(channels);
-  if (names === null) return null;
-  if (!names.length) return NO_CHANNEL_NAMED;
-  const problems = channelProblems(source, names);
-  if (!problems.length) return null;
-  const cut = (error) => error.lastIndexOf('; ');
-  const listed = problems[0][1].slice(cut(problems[0][1]) + 2);
-  return `${problems.map(([, error]) => error.slice(0, cut(error))).join('; ')}; ${listed}`;
-}
 
 /**
  * The channel ids a `channels` argument selects (null: all), or the result that says why nothing is

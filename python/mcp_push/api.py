@@ -12,22 +12,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import result as R
-from .config import (
-    ConfigError,
-    as_text,
-    channel_env,
-    is_configured,
-    is_true,
-    message_text,
-    request_timeout,
-    resolve_var,
-    strip_space,
-)
+from .config import ConfigError, is_true, message_text, request_timeout, resolve_var
 from .deliver import deliver
 from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
 from .retry import RetryPolicy
-from .specs import ChannelSpec, known_env_names, load_channels, load_settings
+from .selection import NO_CHANNEL_NAMED, channel_names, channel_problems, configured_channels
+from .selection import channels_error as channels_error  # re-exported: the CLI and the MCP server use it
+from .specs import ChannelSpec, known_env_names, load_settings
 
 log = logging.getLogger("mcp_push")
 
@@ -49,64 +41,6 @@ def time_budget(channel_plan: ChannelPlan, timeout: float) -> float:
 
 def _setting(name: str, source: Mapping[str, Any]) -> str:
     return resolve_var(load_settings()["env"][name], source)
-
-
-def configured_channels(
-    source: Mapping[str, Any], only: Iterable[str] | None = None
-) -> list[tuple[ChannelSpec, dict[str, str]]]:
-    """(spec, resolved env) for every channel whose env says it is in use, in spec order; with `only`,
-    just those of these ids (any case)."""
-    wanted = {name.lower() for name in only} if only is not None else None
-    found = []
-    for spec in load_channels().values():
-        if wanted is not None and spec.name not in wanted:
-            continue
-        env = channel_env(spec, source)
-        if is_configured(spec, env):
-            found.append((spec, env))
-    return found
-
-
-def channel_names(channels: str | Iterable[str] | None) -> list[str] | None:
-    """The channel names a caller gave, each once, in order: a text is split on commas (the CLI's
-    `--channel a,b`), blanks are dropped. None means every configured channel."""
-    if channels is None:
-        return None
-    items = [channels] if isinstance(channels, str) else [as_text(item) for item in channels]
-    return list(dict.fromkeys(part for item in items for part in map(strip_space, item.split(",")) if part))
-
-
-NO_CHANNEL_NAMED = "channels names no channel; leave it out to send to every configured channel"
-
-
-def channel_problems(source: Mapping[str, Any], names: Iterable[str]) -> list[tuple[str, str]]:
-    """(name, error) for each name that is no configured channel (matched ignoring case), the error
-    listing the configured ones: "unknown channel 'nope'; configured: dingtalk, ntfy"."""
-    configured = [spec.name for spec, _ in configured_channels(source)]
-    known = load_channels()
-    listed = "configured: " + (", ".join(configured) if configured else "none")
-    problems = []
-    for name in names:
-        if name.lower() in configured:
-            continue
-        what = f"channel '{name}' is not configured" if name.lower() in known else f"unknown channel '{name}'"
-        problems.append((name, f"{what}; {listed}"))
-    return problems
-
-
-def channels_error(source: Mapping[str, Any], channels: str | Iterable[str] | None) -> str | None:
-    """One line saying what is wrong with a `channels` argument, or None when every name is a configured
-    channel (or none was given): for callers that refuse the call instead (the CLI, the MCP tools)."""
-    names = channel_names(channels)
-    if names is None:
-        return None
-    if not names:
-        return NO_CHANNEL_NAMED
-    problems = channel_problems(source, names)
-    if not problems:
-        return None
-    listed = problems[0][1].rpartition("; ")[2]
-    return "; ".join(error.rpartition("; ")[0] for _, error in problems) + "; " + listed
 
 
 def _selection(
