@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -256,6 +257,7 @@ def channel_overview(env: Mapping[str, Any]) -> list[dict[str, Any]]:
     spec type (`problems`), set variables no channel reads that look like its own (`unknown_env`, with
     the closest name), and its set variables (secrets as ***)."""
     from .config import channel_env, invalid_config, is_configured, missing_config, unknown_env
+    from .planner import plan_channel
     from .specs import known_env_names, load_channels
 
     specs = load_channels()
@@ -268,6 +270,11 @@ def channel_overview(env: Mapping[str, Any]) -> list[dict[str, Any]]:
         configured = is_configured(spec, resolved)
         missing = missing_config(spec, resolved) if configured else _needs(spec, resolved)
         problems = invalid_config(spec, resolved)
+        if configured and not missing and not problems:
+            # What only the channel's hook can tell (SMTP_SERVICE not a known provider, QYWX_AM's fields):
+            # plan a message, which sends nothing.
+            error = plan_channel(spec, resolved, "mcp-push channels", "check", {}, time.time()).error
+            problems = [error] if error else []
         shown = {
             name: (MASK if var.secret else str(env.get(name)))
             for name, var in spec.env.items()
@@ -300,8 +307,8 @@ def _channels(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
             state = "ready"
         elif c["missing"]:
             state = "missing " + ", ".join(c["missing"])
-        else:  # every problem starts with the variable's name
-            state = "invalid " + ", ".join(problem.split(":")[0] for problem in c["problems"])
+        else:
+            state = "cannot work (see problems)"
         rows.append(("  " + c["channel"], state, " ".join(f"{k}={v}" for k, v in c["env"].items())))
     _table(("  channel", "state", "set"), [tuple(redactor.text(cell) for cell in row) for row in rows])
     print(f"not configured ({len(others)}):")

@@ -311,7 +311,7 @@ def test_channels_is_a_doctor_for_values_and_mistyped_names(vendor):
     assert ("telegram", "TG_BOT_TOKN: no channel reads this variable; did you mean TG_BOT_TOKEN?") in lines
     assert ("smtp", "SMTP_SERVER or SMTP_SERVICE") in lines  # what turns it on, not SMTP_EMAIL
     assert "GOOGLE_APPLICATION_CREDENTIALS" not in process.stdout  # not a channel's prefix (GOOGLE_CHAT_)
-    assert "ntfy     invalid NTFY_PRIORITY" in process.stdout
+    assert "ntfy     cannot work (see problems)" in process.stdout
     assert SECRET_PATH_KEY not in process.stdout
 
     channels = {c["channel"]: c for c in json.loads(mcp_push("channels", "--json", env=env).stdout)}
@@ -319,3 +319,12 @@ def test_channels_is_a_doctor_for_values_and_mistyped_names(vendor):
                                             "high, max, urgent"]
     assert channels["ntfy"]["unknown_env"] == [{"name": "NTFY_TOPC", "suggestion": "NTFY_TOPIC"}]
     assert (channels["ntfy"]["configured"], channels["ntfy"]["complete"]) == (True, False)
+
+
+def test_channels_reports_what_only_the_channels_hook_can_tell():
+    env = {"SMTP_SERVICE": "mailfoo", "SMTP_EMAIL": "me@x.test", "QYWX_AM": "corp,secret_wa_doctor_1,@all"}
+    channels = {c["channel"]: c for c in json.loads(mcp_push("channels", "--json", env=env).stdout)}
+    assert channels["smtp"]["problems"] == ["SMTP_SERVICE 'mailfoo' is not a known provider; set SMTP_SERVER=host:port "
+                                            "instead"]
+    assert channels["wecom_app"]["problems"][0].startswith("QYWX_AM must be corpid,corpsecret,touser,agentid")
+    assert "secret_wa_doctor_1" not in json.dumps(channels)
