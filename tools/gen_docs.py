@@ -158,12 +158,29 @@ def _seconds(value: float) -> str:
     return f"{value} s"
 
 
+def _kind(var: dict[str, Any]) -> str:
+    """What the value's spec type allows, as the runtimes check it (config.value_problem)."""
+    kind = var.get("type", "string")
+    if kind == "bool":
+        return " (true/false)"
+    if kind == "url":
+        return " (an http:// or https:// URL)"
+    if kind == "int":
+        low, high = var.get("min"), var.get("max")
+        span = f" {low} to {high}" if low is not None and high is not None else ""
+        return f" (an integer{span})"
+    if kind == "enum":
+        values = ", ".join(f"`{v}`" for v in var["enum"])
+        return f" (one of {values}{', any case' if var.get('ignore_case') else ''})"
+    return ""
+
+
 def _env_table(env: dict[str, Any], spec: dict[str, Any] | None) -> list[str]:
     rows = ["| variable | required | default | secret | description |", "|---|---|---|---|---|"]
     for name, var in env.items():
         required = _required_cell(name, var, spec) if spec else "no"
         secret = "yes" if var.get("secret") else "no"
-        kind = " (true/false)" if var.get("type") == "bool" else ""
+        kind = _kind(var)
         rows.append(f"| `{name}` | {required} | {_default_cell(var)} | {secret} | {_cell(var['description'])}{kind} |")
     return rows
 

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 runtime_specs = runtime_spec_loader.load()
+runtime_config = runtime_spec_loader.load("config")
 
 MIN_CASES = 3
 
@@ -222,6 +223,9 @@ def lint(root: Path = ROOT) -> list[str]:
                          for label, theirs, ours in zip(("default", "secret", "type"), first[1], meaning, strict=True)
                          if theirs != ours]
                 problems.append(f"{where}: env {var.name} is shared with {first[0]} but differs: {'; '.join(diffs)}")
+            default_problem = runtime_config.value_problem(var, var.default)
+            if default_problem:
+                problems.append(f"{where}: env {var.name}'s default breaks its own type: {default_problem}")
             if not var.secret and looks_like_credential(var.name):
                 problems.append(f"{where}: env {var.name} looks like a credential: mark it secret: true "
                                 "(or add it to NOT_SECRETS in tools/lint_specs.py with the reason)")

@@ -11,10 +11,22 @@ const { loadSettings } = require('./specs');
 const { evaluate, parseJson, ruleHolds, vendorMessage } = require('./success');
 const { lookup, render } = require('./templates');
 const { TOKENS } = require('./tokens');
+const { requestVariables } = require('./config');
 const { TransportError, transportFor } = require('./transports');
 
 // Longest error text in a result; cut only after secrets are masked.
 const MAX_ERROR_CHARS = 300;
+
+// How the transports begin the error of a request they could not even send (then naming the library's
+// error, which blame replaces with the variables to check).
+const CANNOT_SEND = 'the request cannot be sent as configured';
+
+/** A request the transport could not even send is the configuration's fault: name its variables. */
+function blame(plan, error) {
+  if (error.kind !== 'config_error' || !error.message.startsWith(CANNOT_SEND)) return error.message;
+  const names = requestVariables(plan.spec, (plan.context && plan.context.env) || {});
+  return names.length ? `${CANNOT_SEND}: check ${names.join(', ')}` : CANNOT_SEND;
+}
 
 class Failed extends Error {
   constructor(status, error, httpStatus = null, replyText = null, retryable = false, reply = null) {
@@ -53,7 +65,7 @@ class Delivery {
     try {
       reply = await this.send(request, this.timeout);
     } catch (error) {
-      if (error instanceof TransportError) throw new Failed(error.kind, error.message, null, null, error.retryable);
+      if (error instanceof TransportError) throw new Failed(error.kind, blame(this.plan, error), null, null, error.retryable);
       throw error;
     }
     const [ok, why] = evaluate(success, reply.status, reply.text);

@@ -1,7 +1,7 @@
 'use strict';
 // Turns a channel spec, its env and a message into the exact requests that would go on the wire.
 
-const { ConfigError, missingConfig } = require('./config');
+const { ConfigError, invalidConfig, missingConfig } = require('./config');
 const { runHook } = require('./hooks');
 const { fit } = require('./overflow');
 const { Redactor } = require('./redact');
@@ -107,6 +107,12 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
   const missing = missingConfig(spec, env);
   if (missing.length) {
     plan.error = `${spec.name} is missing ${missing.join(', ')}`;
+    return plan;
+  }
+  const invalid = invalidConfig(spec, env);
+  if (invalid.length) {
+    // A value the spec's type refuses: named here, not as the library error it would become.
+    plan.error = invalid.join('; '); // names and rules only, never a value
     return plan;
   }
   try {

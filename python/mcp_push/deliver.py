@@ -7,6 +7,7 @@ import time
 
 from . import result as R
 from . import retry
+from .config import request_variables
 from .planner import ChannelPlan, PlannedRequest, render_request
 from .retry import Pace, RetryPolicy, next_delay, retryable_status
 from .specs import load_settings
@@ -19,6 +20,9 @@ log = logging.getLogger("mcp_push")
 
 # Longest error text in a result; cut only after secrets are masked.
 MAX_ERROR_CHARS = 300
+# How the transports begin the error of a request they could not even send (then naming the library's
+# exception, which _blame replaces with the variables to check).
+CANNOT_SEND = "the request cannot be sent as configured"
 
 
 class _Failed(Exception):
@@ -35,6 +39,15 @@ class _Failed(Exception):
 def _error_paths(plan: ChannelPlan) -> tuple[str, ...]:
     return plan.spec.error_paths or tuple(load_settings()["error_paths"])
 
+
+
+def _blame(plan: ChannelPlan, exc: TransportError) -> str:
+    """A request the transport could not even send is the configuration's fault: name the variables it
+    was built from (config.request_variables), never the library's exception."""
+    if exc.kind != R.CONFIG_ERROR or not str(exc).startswith(CANNOT_SEND):
+        return str(exc)
+    names = request_variables(plan.spec, plan.context.get("env", {}))
+    return f"{CANNOT_SEND}: check {', '.join(names)}" if names else CANNOT_SEND
 
 class _Delivery:
     def __init__(self, plan: ChannelPlan, timeout: float, pace: Pace | None = None):
@@ -55,7 +68,7 @@ class _Delivery:
         try:
             reply = self.send(request, self.timeout)
         except TransportError as exc:
-            raise _Failed(exc.kind, str(exc), retryable=exc.retryable) from exc
+            raise _Failed(exc.kind, _blame(self.plan, exc), retryable=exc.retryable) from exc
         ok, why = evaluate(success, reply.status, reply.text)
         if not ok:
             said = vendor_message(reply.text, _error_paths(self.plan))

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import ConfigError, missing_config
+from .config import ConfigError, invalid_config, missing_config
 from .hooks import HookInput, run_hook
 from .overflow import fit
 from .redact import Redactor
@@ -169,6 +169,10 @@ def plan_channel(
     missing = missing_config(spec, env)
     if missing:
         plan.error = f"{spec.name} is missing {', '.join(missing)}"
+        return plan
+    invalid = invalid_config(spec, env)
+    if invalid:  # a value the spec's type refuses: named here, not as the library error it would become
+        plan.error = "; ".join(invalid)  # names and rules only, never a value
         return plan
     try:
         fitted = fit(title, content, spec.limits.get("message"), overflow)

@@ -38,8 +38,12 @@ class EnvVar:
     required: bool = False
     secret: bool = False
     default: str = ""
-    type: str = "string"
+    type: str = "string"  # string, bool, url, int or enum (config.value_problem checks them)
     example: str | None = None
+    enum: tuple[str, ...] = ()
+    ignore_case: bool = False
+    min: int | None = None
+    max: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,8 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
         raise SpecError(f"{source}: {where}: {first.message}")
     env = {
-        name: EnvVar(name=name, **{k: v for k, v in props.items()}) for name, props in data["env"].items()
+        name: EnvVar(name=name, **{k: tuple(v) if k == "enum" else v for k, v in props.items()})
+        for name, props in data["env"].items()
     }
     declared = set(env)
     referenced = set(data["active_when"]) | {n for group in data.get("require_one_of", []) for n in group}

@@ -105,7 +105,7 @@ def plan_case(case: Case, redact: bool = False) -> tuple[list[dict[str, Any]], s
     refs = given.get("edit_refs")
     if "event" not in given:
         return plan(given["title"], given["content"], env=case.env, now=case.now, params=given.get("params"),
-                    redact=redact, edit_refs=refs), None
+                    redact=redact, edit_refs=refs, channels=given.get("channels")), None
     try:
         return plan_event(given["event"], env=case.env, now=case.now, seen=given.get("seen", []), redact=redact,
                           edit_refs=refs), None
@@ -145,7 +145,7 @@ def send_case(case: Case):
     try:
         if "event" not in given:
             return dispatch(given["title"], given["content"], case.env, params=given.get("params"), now=case.now,
-                            edit_refs=refs)
+                            edit_refs=refs, channels=given.get("channels"))
         runs = RunLog()
         for earlier in given.get("seen", []):
             render_event(validate_envelope(earlier, now=case.now), runs)

@@ -205,7 +205,7 @@ def test_lint_reports_a_description_that_yaml_cuts_at_a_comment(tree):
     path = tree / "spec" / "channels" / "gotify.yaml"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("description: Application token", "description: Application token #1"), "utf-8")
-    assert _problems_about(tree, "spec/channels/gotify.yaml: line 11: the description is cut at ' #'")
+    assert _problems_about(tree, "spec/channels/gotify.yaml: line 12: the description is cut at ' #'")
 
 
 def test_lint_reports_a_spec_the_schema_rejects(tree):
