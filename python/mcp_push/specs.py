@@ -40,6 +40,8 @@ class EnvVar:
     default: str = ""
     type: str = "string"
     example: str | None = None
+    # How a secret value is composed, for redact.py: userinfo, header_values, list.
+    secret_parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
         raise SpecError(f"{source}: {where}: {first.message}")
     env = {
-        name: EnvVar(name=name, **{k: v for k, v in props.items()}) for name, props in data["env"].items()
+        name: EnvVar(name=name, **{k: tuple(v) if k == "secret_parts" else v for k, v in props.items()})
+        for name, props in data["env"].items()
     }
     declared = set(env)
     referenced = set(data["active_when"]) | {n for group in data.get("require_one_of", []) for n in group}

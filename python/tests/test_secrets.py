@@ -33,10 +33,10 @@ def _secrets(case) -> list[str]:
     title, content = case.data["input"].get("title", "t"), case.data["input"].get("content", "c")
     for spec, env in configured_channels(case.env):
         try:
-            _, derived = build_context(spec, env, title, content, {}, case.now)
+            _, derived, per_message = build_context(spec, env, title, content, {}, case.now)
         except Exception:  # noqa: S112 - a config error derives nothing
             continue
-        found += derived
+        found += derived + per_message
     return found
 
 
