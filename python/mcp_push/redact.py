@@ -41,7 +41,14 @@ _LINES = re.compile(r"\r\n|\n|\r")
 # A header value is a credential when its name says so, or when it is long enough to be a token.
 _SECRET_HEADER = re.compile(r"auth|token|key|secret|sign|cookie|pass|session", re.I)
 _PLAIN_HEADERS = frozenset({"content-type", "accept", "user-agent", "accept-language", "cache-control"})
-_SCHEME_VALUE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*) +(\S+)$")
+_SCHEME_VALUE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*) +([^ \t\n\r\f\v]+)$")
+# ASCII white space only, trimmed the same way in both runtimes (str.strip and String.trim differ).
+_SPACE = " \t\n\r\f\v"
+# Result statuses (result.py) and the fields of a result and an outcome.
+STATUS_WORDS = ("delivered", "rejected", "network_error", "timeout", "config_error", "skipped", "internal_error",
+                "queued", "superseded", "retrying")
+FIELD_WORDS = ("ok", "status", "error", "channel", "channels", "delivered", "queued", "total", "skipped", "summary",
+               "elapsed_ms", "http_status", "attempts", "parts", "truncated", "true", "false", "null")
 # Proxy settings every HTTP client reads from the process environment.
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 
@@ -59,7 +66,7 @@ def is_token(piece: str) -> bool:
 
 def b64(text: str) -> str:
     """Base64 of the UTF-8 text, padding dropped (a reply may drop it too)."""
-    return base64.b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+    return base64.b64encode(text.encode("utf-8", "replace")).decode("ascii").rstrip("=")
 
 
 def auth_forms(user: str, password: str) -> list[str]:
@@ -116,7 +123,7 @@ def url_parts(value: str) -> list[str] | None:
 
 def url_userinfo(value: str) -> list[str]:
     """The credential in a URL setting that is not secret itself (NTFY_URL=http://user:pw@host)."""
-    match = _URL.match(value.strip())
+    match = _URL.match(value.strip(_SPACE))
     if not match:
         return []
     userinfo, at, _ = match.group(1).rpartition("@")
@@ -129,7 +136,7 @@ def header_parts(text: str) -> list[str]:
     parts: list[str] = []
     for line in _LINES.split(text):
         name, colon, value = line.partition(":")
-        name, value = name.strip(), value.strip()
+        name, value = name.strip(_SPACE), value.strip(_SPACE)
         if not colon or not value:
             continue
         if not (_SECRET_HEADER.search(name) or (len(value) >= 16 and name.lower() not in _PLAIN_HEADERS)):
@@ -140,8 +147,8 @@ def header_parts(text: str) -> list[str]:
             parts.append(scheme.group(2))
             if scheme.group(1).lower() == "basic":
                 try:
-                    decoded = base64.b64decode(scheme.group(2) + "==", validate=False).decode("utf-8")
-                except (ValueError, UnicodeDecodeError):
+                    decoded = base64.b64decode(scheme.group(2) + "==", validate=False).decode("utf-8", "replace")
+                except ValueError:
                     decoded = ""
                 parts += userinfo_parts(decoded)
     return parts
@@ -150,7 +157,7 @@ def header_parts(text: str) -> list[str]:
 _SHAPES = {
     "userinfo": userinfo_parts,
     "header_values": header_parts,
-    "list": lambda value: [item.strip() for item in value.split(",") if item.strip()],
+    "list": lambda value: [item.strip(_SPACE) for item in value.split(",") if item.strip(_SPACE)],
 }
 
 
@@ -184,13 +191,9 @@ def proxy_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
 def protected_words() -> frozenset[str]:
     """Words output is made of, never masked even when a (silly) secret equals one: channel ids, status
     words, result field names and common path words."""
-    from . import result as R
     from .specs import load_channels
 
-    statuses = {getattr(R, name) for name in dir(R) if name.isupper() and isinstance(getattr(R, name), str)}
-    fields = {"ok", "status", "error", "channel", "channels", "delivered", "queued", "total", "skipped",
-              "summary", "elapsed_ms", "http_status", "attempts", "parts", "truncated", "true", "false", "null"}
-    return frozenset(w.lower() for w in {*load_channels(), *statuses, *fields, *COMMON_PATH_WORDS})
+    return frozenset(w.lower() for w in (*load_channels(), *STATUS_WORDS, *FIELD_WORDS, *COMMON_PATH_WORDS))
 
 
 def _encodings(value: str) -> set[str]:
@@ -207,7 +210,7 @@ def _encodings(value: str) -> set[str]:
         json.dumps(value, ensure_ascii=False)[1:-1],
         repr(value)[1:-1],  # exception texts quote header values with repr()
         b64(value),
-        base64.urlsafe_b64encode(value.encode("utf-8")).decode("ascii").rstrip("="),
+        base64.urlsafe_b64encode(value.encode("utf-8", "replace")).decode("ascii").rstrip("="),
     }
     forms |= {_PCT_HEX.sub(lambda m: m.group().lower(), f) for f in forms if "%" in f}
     return {f for f in forms if f}
