@@ -4,7 +4,7 @@
 const { ConfigError, missingConfig } = require('./config');
 const { runHook } = require('./hooks');
 const { fitMessage } = require('./overflow');
-const { REGISTRY, Redactor, envSecrets, urlUserinfo } = require('./redact');
+const { REGISTRY, Redactor, envSecrets, proxySecrets, urlUserinfo } = require('./redact');
 const { loadSettings } = require('./specs');
 const { OMIT, lookup, render, renderTree } = require('./templates');
 const { appendQuery, encodeBody, normalizeUrl } = require('./wire');
@@ -95,7 +95,8 @@ function buildContext(spec, env, title, content, params, now) {
  */
 function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null) {
   // Settings' secrets are long-lived: the process registry (the logger) holds them too.
-  const secrets = envSecrets(spec.env, env);
+  // HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
+  const secrets = [...envSecrets(spec.env, env), ...proxySecrets()];
   REGISTRY.add(secrets);
   const redactor = new Redactor(secrets);
   // attempts: requests made so far, counted as they happen (a hung channel still reports them).

@@ -53,14 +53,17 @@ function isToken(piece) {
   return length(piece) >= 16 || (/[A-Za-z]/.test(piece) && /[0-9]/.test(piece));
 }
 
-/** Base64 of the UTF-8 text, padding dropped (a reply may drop it too). */
-const b64 = (text) => Buffer.from(text, 'utf8').toString('base64').replace(/=+$/, '');
+/** Base64 of the UTF-8 text, with its padding and without (a reply may drop it). */
+function b64(text) {
+  const encoded = Buffer.from(text, 'utf8').toString('base64');
+  return [encoded, encoded.replace(/=+$/, '')];
+}
 
 /** The compositions a login travels in: `user:password` (HTTP Basic, before and after Base64) and SMTP
  * AUTH PLAIN's `\0user\0password` in Base64. Never the user name alone. */
 function authForms(user, password) {
   if (!password) return [];
-  return [password, `${user}:${password}`, b64(`${user}:${password}`), b64(`\0${user}\0${password}`)];
+  return [password, `${user}:${password}`, ...b64(`${user}:${password}`), ...b64(`\0${user}\0${password}`)];
 }
 
 /** `user:password` (raw or percent-encoded, as in a URL): the password and the compositions of both; a
@@ -192,7 +195,7 @@ function encodings(value) {
     encoded.replace(/%2F/g, '/').replace(/%3A/g, ':'),
     json,
     json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
-    b64(value),
+    ...b64(value),
     Buffer.from(value, 'utf8').toString('base64url'),
   ]);
   for (const form of [...forms]) if (form.includes('%')) forms.add(form.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()));

@@ -178,7 +178,7 @@ class Engine:
             return Ticket(list(prepared.result.channels), prepared.result.skipped)
         entries: list[Delivery | R.ChannelResult] = []
         for spec, env in prepared.targets:
-            key = lane_key(spec, env)
+            key = lane_key(spec, env, self.outbox.lane_salt)
             row = self.outbox.add(key, spec.name, kind, run_id, prepared.title, prepared.content, params or {})
             delivery = Delivery(row, key, spec.name, kind, run_id, prepared.title, prepared.content,
                                 dict(params or {}))
@@ -235,8 +235,8 @@ class Engine:
                 self.outbox.finish([row.id])
                 continue
             # The lane follows today's credential: a rotated token still gets the message.
-            delivery = Delivery(row.id, lane_key(spec, env), spec.name, row.kind, row.run_id, row.title,
-                                row.content, row.params)
+            delivery = Delivery(row.id, lane_key(spec, env, self.outbox.lane_salt), spec.name, row.kind, row.run_id,
+                                row.title, row.content, row.params)
             try:
                 delivery.cost = self._cost(spec, env, delivery, overflow_mode(self._setting("MCP_PUSH_OVERFLOW")))
             except ConfigError:

@@ -9,7 +9,7 @@ from typing import Any
 from .config import ConfigError, missing_config
 from .hooks import HookInput, run_hook
 from .overflow import fit_message
-from .redact import REGISTRY, Redactor, env_secrets, url_userinfo
+from .redact import REGISTRY, Redactor, env_secrets, proxy_secrets, url_userinfo
 from .specs import ChannelSpec, load_settings
 from .templates import OMIT, lookup, render, render_tree
 from .wire import append_query, encode_body, normalize_url
@@ -160,7 +160,8 @@ def plan_channel(
     (or one truncated part), each planned alike, in order. With `edit_ref` (and a spec `edit` block)
     the message edits the one that ref names instead, cut to one part."""
     # Settings' secrets are long-lived: the process registry (the logging filter) holds them too.
-    secrets = env_secrets(spec.env, env)
+    # HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
+    secrets = env_secrets(spec.env, env) + proxy_secrets()
     REGISTRY.add(secrets)
     redactor = Redactor(secrets)
     plan = ChannelPlan(spec=spec, context={}, redactor=redactor)

@@ -64,9 +64,10 @@ def is_token(piece: str) -> bool:
     return len(piece) >= 16 or (re.search(r"[A-Za-z]", piece) is not None and re.search(r"[0-9]", piece) is not None)
 
 
-def b64(text: str) -> str:
-    """Base64 of the UTF-8 text, padding dropped (a reply may drop it too)."""
-    return base64.b64encode(text.encode("utf-8", "replace")).decode("ascii").rstrip("=")
+def b64(text: str) -> list[str]:
+    """Base64 of the UTF-8 text, with its padding and without (a reply may drop it)."""
+    encoded = base64.b64encode(text.encode("utf-8", "replace")).decode("ascii")
+    return [encoded, encoded.rstrip("=")]
 
 
 def auth_forms(user: str, password: str) -> list[str]:
@@ -74,7 +75,7 @@ def auth_forms(user: str, password: str) -> list[str]:
     SMTP AUTH PLAIN's `\\0user\\0password` in Base64. Never the user name alone."""
     if not password:
         return []
-    return [password, f"{user}:{password}", b64(f"{user}:{password}"), b64(f"\0{user}\0{password}")]
+    return [password, f"{user}:{password}", *b64(f"{user}:{password}"), *b64(f"\0{user}\0{password}")]
 
 
 def userinfo_parts(userinfo: str) -> list[str]:
@@ -209,7 +210,7 @@ def _encodings(value: str) -> set[str]:
         json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1],
         repr(value)[1:-1],  # exception texts quote header values with repr()
-        b64(value),
+        *b64(value),
         base64.urlsafe_b64encode(value.encode("utf-8", "replace")).decode("ascii").rstrip("="),
     }
     forms |= {_PCT_HEX.sub(lambda m: m.group().lower(), f) for f in forms if "%" in f}
