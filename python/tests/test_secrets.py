@@ -20,7 +20,7 @@ import requests
 import responses
 
 from mcp_push import dispatch
-from mcp_push.api import configured_channels, plan
+from mcp_push.api import configured_channels
 from mcp_push.engine import Engine
 from mcp_push.lanekey import SALT_FILE, lane_key
 from mcp_push.outbox import FILE_NAME, Outbox
@@ -320,18 +320,25 @@ def test_an_smtp_auth_plain_echo_is_masked(caplog):
 
 def test_many_signed_messages_keep_the_process_registry_bounded():
     env = {"FSKEY": "feishu_hook_registry_1", "FSSECRET": "feishu_sign_secret_1", "HITOKOTO": "false"}
-    plan("t", "c", env=env, now=1_700_000_000)
-    held = len(REGISTRY)
-    signatures = set()
-    for i in range(1, 500):
-        planned = plan("t", "c", env=env, now=1_700_000_000 + i, redact=False)[0]
-        signatures.add(json.loads(planned["body"])["sign"])
-        # Each message's own redactor still masks its signature.
-        assert json.loads(plan("t", "c", env=env, now=1_700_000_000 + i)[0]["body"])["sign"] == "***"
-    assert len(signatures) == 499
+    signatures: list[str] = []
+
+    def refuse(request: requests.PreparedRequest):
+        # Feishu refusing the signature, and naming it.
+        signatures.append(json.loads(request.body)["sign"])
+        return 200, {}, json.dumps({"code": 19021, "msg": f"sign {signatures[-1]} not match"})
+
+    with responses.RequestsMock() as mock:
+        mock.add_callback("POST", re.compile(r"https://open\.feishu\.cn/.*"), callback=refuse)
+        dispatch("t", "c", env, now=1_700_000_000)
+        held = len(REGISTRY)
+        for i in range(1, 300):
+            result = dispatch("t", "c", env, now=1_700_000_000 + i)
+            # Each message's own redactor masks its signature in its result.
+            assert result["feishu"].error.endswith("sign *** not match"), result["feishu"].error
+    assert len(set(signatures)) == 300
     assert len(REGISTRY) == held
-    # ... and the logging filter does not know them (they were never long-lived).
-    assert process_redactor().text(next(iter(signatures))) != "***"
+    # ... and the logging filter does not know them: they were never long-lived.
+    assert process_redactor().text(signatures[-1]) == signatures[-1]
 
 
 def test_a_fetched_token_is_in_the_registry_only_while_cached():
