@@ -176,8 +176,14 @@ let protectedCache = null;
  * words, result field names and common path words. */
 function protectedWords() {
   if (!protectedCache) {
-    const { loadChannels } = require('./specs');
-    protectedCache = new Set([...Object.keys(loadChannels()), ...STATUS_WORDS, ...FIELD_WORDS, ...COMMON_PATH_WORDS].map((w) => w.toLowerCase()));
+    const { SpecError, loadChannels } = require('./specs');
+    let channels = [];
+    try {
+      channels = Object.keys(loadChannels());
+    } catch (error) {
+      if (!(error instanceof SpecError)) throw error; // masking must work even when a broken spec is reported
+    }
+    protectedCache = new Set([...channels, ...STATUS_WORDS, ...FIELD_WORDS, ...COMMON_PATH_WORDS].map((w) => w.toLowerCase()));
   }
   return protectedCache;
 }

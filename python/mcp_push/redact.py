@@ -192,9 +192,13 @@ def proxy_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
 def protected_words() -> frozenset[str]:
     """Words output is made of, never masked even when a (silly) secret equals one: channel ids, status
     words, result field names and common path words."""
-    from .specs import load_channels
+    from .specs import SpecError, load_channels
 
-    return frozenset(w.lower() for w in (*load_channels(), *STATUS_WORDS, *FIELD_WORDS, *COMMON_PATH_WORDS))
+    try:
+        channels = tuple(load_channels())
+    except SpecError:  # masking must work even when a broken spec is what is being reported
+        channels = ()
+    return frozenset(w.lower() for w in (*channels, *STATUS_WORDS, *FIELD_WORDS, *COMMON_PATH_WORDS))
 
 
 def _encodings(value: str) -> set[str]:
