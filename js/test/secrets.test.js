@@ -365,3 +365,9 @@ test('a fetched token is in the registry only while cached', () => {
   assert.equal(cache.get('corp:secret'), null);
   assert.equal(REGISTRY.size, held);
 });
+
+test('redaction both runtimes agree on (conformance/redaction.json, checked by python/tests/test_secrets.py too)', () => {
+  const { cases } = JSON.parse(require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', 'conformance', 'redaction.json'), 'utf8'));
+  assert.ok(cases.length >= 10);
+  for (const { secrets, text, masked } of cases) assert.equal(new Redactor(secrets).text(text), masked, text);
+});

@@ -13,6 +13,7 @@ import re
 import socket
 import stat
 import threading
+from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -383,3 +384,12 @@ def test_the_engine_stores_salted_lane_keys(tmp_path):
     assert lanes == {lane_key(load_channels()["telegram"], env, box.lane_salt)}
     assert "telegram:" + hashlib.sha256(b"123:abc\0").hexdigest()[:16] not in lanes
     box.close()
+
+
+REDACTION = json.loads((Path(__file__).parents[2] / "conformance" / "redaction.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("entry", REDACTION["cases"], ids=[e["text"][:40] for e in REDACTION["cases"]])
+def test_redaction_both_runtimes_agree_on(entry):
+    # js/test/secrets.test.js checks the same file.
+    assert Redactor(entry["secrets"]).text(entry["text"]) == entry["masked"]
