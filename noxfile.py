@@ -52,7 +52,9 @@ def wheel(session: nox.Session) -> None:
 
 @nox.session
 def js(session: nox.Session) -> None:
-    """The Node runtime's own tests (node --test), including the single-file bundle in a bare folder."""
+    """The Node runtime's own tests (node --test), including the single-file bundle in a bare folder and
+    the npm package: `npm pack`, the tarball installed offline into an empty folder outside the repo
+    (its dependencies from the npm cache `npm ci` just filled), then planning and sending from there."""
     npm_ci(session)
     with session.chdir(JS):
         session.run("node", "--test", "test/", external=True)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "python"))
 from mcp_push.tokens import TOKENS  # noqa: E402
 from tests.conformance import Case, load_cases, mock_vendor, plan_case, send_case  # noqa: E402
 
-RESULT_FIELDS = ("ok", "status", "http_status", "attempts")
+RESULT_FIELDS = ("ok", "status", "http_status", "attempts", "parts", "truncated")
 
 
 def run_python(case: Case) -> dict[str, Any]:

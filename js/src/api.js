@@ -131,7 +131,8 @@ async function prepareMessage(title, content, source, channels = null) {
 /**
  * Sends to every configured channel (or the named subset) concurrently; always resolves to results.
  * `editRefs` ({channel: ref}) makes a channel whose spec can edit (`edit`) edit the message ref names
- * instead of posting; an edit the vendor refuses is reported, not posted anew (sendEvent does that).
+ * instead of posting, under the one edit rule (edits.postOrEdit): an edit the vendor refuses with a 4xx
+ * is posted anew; a 5xx is retried as the edit and, if it keeps failing, reported as the edit's failure.
  */
 async function dispatch(title, content, source, { params = null, channels = null, now = null, editRefs = null } = {}) {
   const prepared = await prepareMessage(title, content, source, channels);
@@ -142,24 +143,33 @@ async function dispatch(title, content, source, { params = null, channels = null
 
 /**
  * Plans and delivers a prepared message to its channels (or those named in `only`) concurrently:
- * [result, plan] per channel, the plan's replyTexts holding the vendor's successful replies.
+ * [result, plan] per channel, the plan's replyTexts holding the vendor's successful replies. With
+ * `editRefs`, edits follow the one edit rule (edits.postOrEdit).
  */
 async function deliverPrepared(prepared, { params = null, now = null, editRefs = null, only = null } = {}) {
-  const { title, content, timeout, overflow } = prepared;
+  // Required here, not at the top: edits.js requires this module.
+  const { postOrEdit } = require('./edits');
   const targets = only === null ? prepared.targets : prepared.targets.filter(([spec]) => only.includes(spec.name));
   const at = now === null ? Date.now() / 1000 : now;
+  const send = (refs, subset) =>
+    deliverOnce(prepared, subset === null ? targets : targets.filter(([spec]) => subset.includes(spec.name)), params, at, refs);
+  return postOrEdit(send, editRefs || {});
+}
+
+async function deliverOnce(prepared, targets, params, at, editRefs) {
+  const { title, content, timeout, overflow } = prepared;
   const plans = targets.map(([spec, env]) => planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name)));
   const started = performance.now();
   const results = await Promise.all(
     plans.map((channelPlan) => {
       const budget = timeBudget(channelPlan, timeout);
       const guarded = deliver(channelPlan, timeout).catch((error) =>
-        channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), channelPlan.attempts),
+        channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), channelPlan.attempts, 0, null, channelPlan.partsSent, channelPlan.truncated),
       );
       // Still running at the deadline: it may deliver late, but the caller is not kept waiting for it.
       return withDeadline(guarded, budget * 1000, () => {
         log.warning(`${channelPlan.spec.display_name}: no result within ${formatG(budget)} s; not waiting for it`);
-        return channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${formatG(budget)} s`, channelPlan.attempts, Math.round(performance.now() - started));
+        return channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${formatG(budget)} s`, channelPlan.attempts, Math.round(performance.now() - started), null, channelPlan.partsSent, channelPlan.truncated);
       });
     }),
   );

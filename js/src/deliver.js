@@ -145,22 +145,31 @@ class Delivery {
     const requests = this.requestsWith(token);
     let lastStatus = null;
     const failures = [];
-    // Every target gets its message even when an earlier one failed (Chronocat's several QQ ids).
+    const parts = this.plan.partContexts.length;
+    // Every target and part gets its message even when an earlier one failed (Chronocat's several QQ ids).
     for (const [index, request] of requests.entries()) {
+      const part = index < this.plan.requestParts.length ? this.plan.requestParts[index] : 0;
+      this.plan.partsSent = Math.max(this.plan.partsSent, part + 1);
       try {
         lastStatus = await this.sendOne(index, request);
       } catch (failed) {
         if (!(failed instanceof Failed)) throw failed;
-        failures.push(failed);
+        failures.push([part, failed]);
       }
     }
     if (failures.length) {
-      const first = failures[0];
-      if (requests.length > 1) first.error = `${failures.length} of ${requests.length} targets failed; first: ${first.error}`;
+      const [part, first] = failures[0];
+      if (parts > 1) first.error = `${failures.length} of ${requests.length} requests failed; first, part ${part + 1}/${parts}: ${first.error}`;
+      else if (requests.length > 1) first.error = `${failures.length} of ${requests.length} targets failed; first: ${first.error}`;
       throw first;
     }
     return lastStatus;
   }
+}
+
+/** ', 3 parts', ', truncated' or both, for the log line of a long message. */
+function shapeNote(result) {
+  return (result.parts > 1 ? `, ${result.parts} parts` : '') + (result.truncated ? ', truncated' : '');
 }
 
 /** Runs one channel to completion; every failure becomes a result, never a rejection. */
@@ -185,8 +194,10 @@ async function deliver(plan, timeout, pace = null) {
       result = channelResult(name, false, STATUS.INTERNAL_ERROR, redact(`${failed.name}: ${failed.message}`), delivery.attempts);
     }
   }
+  result.parts = plan.partsSent;
+  result.truncated = plan.truncated;
   result.elapsed_ms = Math.round(performance.now() - started);
-  if (result.ok) log.info(`${plan.spec.display_name}: delivered (${result.elapsed_ms} ms)`);
+  if (result.ok) log.info(`${plan.spec.display_name}: delivered (${result.elapsed_ms} ms${shapeNote(result)})`);
   else log.warning(`${plan.spec.display_name}: ${result.status}: ${result.error}`);
   return result;
 }

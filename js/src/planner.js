@@ -3,7 +3,7 @@
 
 const { ConfigError, missingConfig } = require('./config');
 const { runHook } = require('./hooks');
-const { fitMessage } = require('./overflow');
+const { fit } = require('./overflow');
 const { REGISTRY, Redactor, envSecrets, proxySecrets, urlUserinfo } = require('./redact');
 const { loadSettings } = require('./specs');
 const { OMIT, lookup, render, renderTree } = require('./templates');
@@ -102,10 +102,12 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
   // attempts: requests made so far, counted as they happen (a hung channel still reports them).
   // context: the first part's (it holds the env, secrets included); partContexts: one per part, in order.
   // requestTemplate, success: an edit's (spec `edit`), else null. replyTexts: bodies of the vendor's
-  // successful replies, in order (the first post's names the message to edit).
+  // successful replies, in order (the first post's names the message to edit). requestParts: the part
+  // (index into partContexts) each request carries; partsSent: parts whose requests have started, counted
+  // as they happen; truncated: content was cut to fit (overflow.fit).
   const plan = {
     spec, context: {}, partContexts: [], redactor, tokenRequest: null, requests: [], error: null, errorStatus: 'config_error', attempts: 0,
-    requestTemplate: null, success: null, replyTexts: [],
+    requestTemplate: null, success: null, replyTexts: [], requestParts: [], partsSent: 0, truncated: false,
   };
   const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
   if (editing) {
@@ -119,14 +121,18 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
     return plan;
   }
   try {
-    for (const [partTitle, partContent] of fitMessage(title, content, spec.limits.message, overflow)) {
+    const fitted = fit(title, content, spec.limits.message, overflow);
+    plan.truncated = fitted.truncated;
+    for (const [index, [partTitle, partContent]] of fitted.parts.entries()) {
       const [context, derived, perMessage] = buildContext(spec, env, partTitle, partContent, params, now);
       if (editing) context.ref = editRef;
       REGISTRY.add(derived);
       // A message's own secrets stay in its redactor: the registry must not grow with every message.
       redactor.add([...derived, ...perMessage]);
       plan.partContexts.push(context);
-      plan.requests.push(...renderRequest(spec, plan.requestTemplate || spec.request, context));
+      const requests = renderRequest(spec, plan.requestTemplate || spec.request, context);
+      plan.requests.push(...requests);
+      plan.requestParts.push(...requests.map(() => index));
     }
     // A login the templates compose into a URL (SMTP's user:password@, a proxy's) travels as Basic auth
     // or SMTP AUTH PLAIN too: those compositions are secrets made here.

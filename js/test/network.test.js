@@ -29,6 +29,8 @@ test('a refused connection is a network_error saying "connection refused" after 
       attempts: 4,
       elapsed_ms: 0,
       http_status: null,
+      parts: 1,
+      truncated: false,
     },
   );
   // The connection never reached the vendor, so it was tried again after 1, 2 and 4 s (on the fake clock).

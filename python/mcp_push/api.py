@@ -172,7 +172,8 @@ def dispatch(
 
     `now` fixes the clock signatures use (tests and conformance); by default it is the current time.
     `edit_refs` ({channel: ref}) makes a channel whose spec can edit (`edit`) edit the message ref names
-    instead of posting; an edit the vendor refuses is reported, not posted anew (send_event does that).
+    instead of posting, under the one edit rule (edits.post_or_edit): an edit the vendor refuses with a
+    4xx is posted anew; a 5xx is retried as the edit and, if it keeps failing, reported as the edit's failure.
     """
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
@@ -188,18 +189,25 @@ def deliver_prepared(
     only: Iterable[str] | None = None,
 ) -> list[tuple[R.ChannelResult, ChannelPlan]]:
     """Plans and delivers a prepared message to its channels (or those named in `only`) concurrently:
-    each channel's result with the plan it ran, whose reply_texts hold the vendor's successful replies."""
+    each channel's result with the plan it ran, whose reply_texts hold the vendor's successful replies.
+    With `edit_refs`, edits follow the one edit rule (edits.post_or_edit)."""
+    from .edits import post_or_edit
+
     now = time.time() if now is None else now
-    refs = edit_refs or {}
     if only is not None:
         names = set(only)
         prepared = replace(prepared, targets=[(spec, env) for spec, env in prepared.targets if spec.name in names])
-    plans = [
-        plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow,
-                     refs.get(spec.name))
-        for spec, env in prepared.targets
-    ]
-    return list(zip(_run_concurrently(plans, prepared.timeout), plans, strict=True))
+
+    def send(refs: Mapping[str, Any], subset: list[str] | None) -> list[tuple[R.ChannelResult, ChannelPlan]]:
+        targets = [(spec, env) for spec, env in prepared.targets if subset is None or spec.name in subset]
+        plans = [
+            plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow,
+                         refs.get(spec.name))
+            for spec, env in targets
+        ]
+        return list(zip(_run_concurrently(plans, prepared.timeout), plans, strict=True))
+
+    return post_or_edit(send, edit_refs or {})
 
 
 def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.ChannelResult]:
@@ -224,7 +232,7 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.Channe
             log.warning("%s: no result within %g s; not waiting for it", channel_plan.spec.display_name, budget)
             results[index] = R.ChannelResult(
                 channel_plan.spec.name, False, R.TIMEOUT, f"no result within {budget:g} s", channel_plan.attempts,
-                round((time.monotonic() - started) * 1000),
+                round((time.monotonic() - started) * 1000), None, channel_plan.parts_sent, channel_plan.truncated,
             )
     return [r for r in results if r is not None]
 

@@ -148,18 +148,30 @@ class _Delivery:
         token = self.fetch_token() if self.plan.spec.token else None
         requests = self.requests_with(token)
         last_status, failures = None, []
-        # Every target gets its message even when an earlier one failed (Chronocat's several QQ ids).
+        parts = len(self.plan.part_contexts)
+        # Every target and part gets its message even when an earlier one failed (Chronocat's several QQ ids).
         for index, request in enumerate(requests):
+            part = self.plan.request_parts[index] if index < len(self.plan.request_parts) else 0
+            self.plan.parts_sent = max(self.plan.parts_sent, part + 1)
             try:
                 last_status = self.send_one(index, request, token)
             except _Failed as failed:
-                failures.append(failed)
+                failures.append((part, failed))
         if failures:
-            first = failures[0]
-            if len(requests) > 1:
-                first.error = f"{len(failures)} of {len(requests)} targets failed; first: {first.error}"
+            part, first = failures[0]
+            failed_of = f"{len(failures)} of {len(requests)}"
+            if parts > 1:
+                first.error = f"{failed_of} requests failed; first, part {part + 1}/{parts}: {first.error}"
+            elif len(requests) > 1:
+                first.error = f"{failed_of} targets failed; first: {first.error}"
             raise first
         return last_status
+
+
+def shape_note(result: R.ChannelResult) -> str:
+    """', 3 parts', ', truncated' or both, for the log line of a long message."""
+    note = f", {result.parts} parts" if result.parts > 1 else ""
+    return note + (", truncated" if result.truncated else "")
 
 
 def deliver(plan: ChannelPlan, timeout: float, pace: Pace | None = None) -> R.ChannelResult:
@@ -185,9 +197,10 @@ def deliver(plan: ChannelPlan, timeout: float, pace: Pace | None = None) -> R.Ch
         result = R.ChannelResult(
             name, False, R.INTERNAL_ERROR, redact(f"{type(exc).__name__}: {exc}"), delivery.attempts
         )
+    result.parts, result.truncated = plan.parts_sent, plan.truncated
     result.elapsed_ms = round((time.monotonic() - started) * 1000)
     if result.ok:
-        log.info("%s: delivered (%d ms)", plan.spec.display_name, result.elapsed_ms)
+        log.info("%s: delivered (%d ms%s)", plan.spec.display_name, result.elapsed_ms, shape_note(result))
     else:
         log.warning("%s: %s: %s", plan.spec.display_name, result.status, result.error)
     return result

@@ -41,7 +41,7 @@ def summary_line(result: SendResult) -> str:
 
 def outcome(result: SendResult, redactor: SecretRedactor | Redactor) -> dict[str, Any]:
     """{ok, delivered, total, skipped, summary, channels: [{channel, ok, status, error, elapsed_ms,
-    http_status, attempts}]}: only these fields, errors and summary redacted."""
+    http_status, attempts, parts, truncated}]}: only these fields, errors and summary redacted."""
     queued = sum(1 for r in result if r.status == QUEUED)
     # A superseded update is not a failure: a newer one of its run took its place.
     replaced = sum(1 for r in result if r.status == SUPERSEDED)
@@ -57,6 +57,7 @@ def outcome(result: SendResult, redactor: SecretRedactor | Redactor) -> dict[str
                 "channel": r.channel, "ok": r.ok, "status": r.status,
                 "error": redactor.text(r.error) if r.error else None,
                 "elapsed_ms": r.elapsed_ms, "http_status": r.http_status, "attempts": r.attempts,
+                "parts": r.parts, "truncated": r.truncated,
             }
             for r in result
         ],

@@ -8,7 +8,7 @@ from typing import Any
 
 from .config import ConfigError, missing_config
 from .hooks import HookInput, run_hook
-from .overflow import fit_message
+from .overflow import fit
 from .redact import REGISTRY, Redactor, env_secrets, proxy_secrets, url_userinfo
 from .specs import ChannelSpec, load_settings
 from .templates import OMIT, lookup, render, render_tree
@@ -64,6 +64,11 @@ class ChannelPlan:
     success: dict[str, Any] | None = field(default=None, repr=False)
     # Bodies of the vendor's successful replies, in order (the first post's names the message to edit).
     reply_texts: list[str] = field(default_factory=list, repr=False)
+    # The part (index into part_contexts) each of `requests` carries; parts_sent counts the parts whose
+    # requests have started, as they happen. truncated: content was cut to fit (overflow.Fit).
+    request_parts: list[int] = field(default_factory=list, repr=False)
+    parts_sent: int = 0
+    truncated: bool = False
 
     def __repr__(self) -> str:
         return f"ChannelPlan({self.spec.name}, {len(self.requests)} requests, error={self.error!r})"
@@ -174,7 +179,9 @@ def plan_channel(
         plan.error = f"{spec.name} is missing {', '.join(missing)}"
         return plan
     try:
-        for part_title, part_content in fit_message(title, content, spec.limits.get("message"), overflow):
+        fitted = fit(title, content, spec.limits.get("message"), overflow)
+        plan.truncated = fitted.truncated
+        for index, (part_title, part_content) in enumerate(fitted.parts):
             context, derived, per_message = build_context(spec, env, part_title, part_content, params, now)
             if editing:
                 context["ref"] = edit_ref
@@ -182,7 +189,9 @@ def plan_channel(
             # A message's own secrets stay in its redactor: the registry must not grow with every message.
             redactor.add(derived + per_message)
             plan.part_contexts.append(context)
-            plan.requests.extend(render_request(spec, plan.request_template or spec.request, context))
+            requests = render_request(spec, plan.request_template or spec.request, context)
+            plan.requests.extend(requests)
+            plan.request_parts.extend([index] * len(requests))
         # A login the templates compose into a URL (SMTP's user:password@, a proxy's) travels as Basic
         # auth or SMTP AUTH PLAIN too: those compositions are secrets made here.
         composed = [part for r in plan.requests for url in (r.url, r.proxy or "") for part in url_userinfo(url)]

@@ -68,7 +68,8 @@ def test_send_json_output(vendor):
     report = json.loads(process.stdout)
     assert set(report) == {"ok", "delivered", "queued", "total", "skipped", "summary", "channels"}
     [channel] = report["channels"]
-    assert set(channel) == {"channel", "ok", "status", "error", "elapsed_ms", "http_status", "attempts"}
+    assert set(channel) == {"channel", "ok", "status", "error", "elapsed_ms", "http_status", "attempts",
+                            "parts", "truncated"}
     assert (channel["channel"], channel["status"]) == ("webhook", "delivered")
 
 

@@ -55,7 +55,7 @@ def test_send_matches_case(case, caplog):
         for name, value in want["headers"].items():
             assert sent.headers.get(name) == value, name
     [channel_result] = [r for r in result if r.channel == case.channel]
-    for key in ("ok", "status", "http_status", "attempts"):
+    for key in ("ok", "status", "http_status", "attempts", "parts", "truncated"):
         if key in expected:
             assert getattr(channel_result, key) == expected[key], key
     if "error_contains" in expected:
