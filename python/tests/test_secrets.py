@@ -32,6 +32,7 @@ from mcp_push.specs import load_channels
 from mcp_push.tokens import TokenCache
 
 from .conformance import leaks, load_cases, plan_case, send_case
+from .local_server import Behaviour
 
 SECRET_NAMES = {name for spec in load_channels().values() for name in spec.secret_env}
 HTTP_CHANNELS = {name for name, spec in load_channels().items() if spec.transport == "http"}
@@ -385,3 +386,26 @@ REDACTION = json.loads((Path(__file__).parents[2] / "conformance" / "redaction.j
 def test_redaction_both_runtimes_agree_on(entry):
     # js/test/secrets.test.js checks the same file.
     assert Redactor(entry["secrets"]).text(entry["text"]) == entry["masked"]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_an_mcp_summary_keeps_the_channel_name_that_a_webhook_url_contains(vendor, monkeypatch):
+    from mcp import Client
+
+    from mcp_push.server import create_server
+
+    token = "Zq8x3Lw0Pq7TbN2mYc"
+    monkeypatch.setenv("WEBHOOK_URL", f"{vendor.url}/webhook/{token}?text=$title")
+    vendor.routes["/"] = Behaviour(status=404, body=json.dumps({"message": f"webhook {token} is unknown"}))
+    async with Client(create_server()) as client:
+        result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})
+    summary = "\n".join(block.text for block in result.content if block.type == "text")
+    assert summary.startswith("0 of 1 channel delivered: webhook rejected (HTTP 404: webhook *** is unknown")
+    [channel] = result.structured_content["channels"]
+    assert (channel["channel"], channel["status"]) == ("webhook", "rejected")
+    assert token not in result.model_dump_json()
