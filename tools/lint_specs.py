@@ -48,6 +48,26 @@ NOT_SECRETS = {
 }
 
 
+# A secret whose description says it is composed of parts needs the `secret_parts` mark that names them,
+# or a vendor that echoes one part alone shows it (spec/README.md, "Secrets").
+COMPOSITE_HINTS = (
+    ("userinfo", re.compile(r"user(name)?:pass(word)?", re.I)),
+    ("header_values", re.compile(r"header: value", re.I)),
+    ("list", re.compile(r"comma-separated|separated by ,", re.I)),
+)
+
+
+def secret_shape_problems(var: Any) -> list[str]:
+    parts = tuple(getattr(var, "secret_parts", ()) or ())
+    if parts and not var.secret:
+        return [f"env {var.name} has secret_parts but is not secret: true (secret_parts names a secret's parts)"]
+    return [
+        f"env {var.name} looks composed ({hint.pattern!r} in its description): add secret_parts: [{shape}]"
+        for shape, hint in COMPOSITE_HINTS
+        if var.secret and shape not in parts and hint.search(var.description)
+    ]
+
+
 def looks_like_credential(name: str) -> bool:
     if name in NOT_SECRETS:
         return False
@@ -226,6 +246,7 @@ def lint(root: Path = ROOT) -> list[str]:
             default_problem = runtime_config.value_problem(var, var.default)
             if default_problem:
                 problems.append(f"{where}: env {var.name}'s default breaks its own type: {default_problem}")
+            problems += [f"{where}: {problem}" for problem in secret_shape_problems(var)]
             if not var.secret and looks_like_credential(var.name):
                 problems.append(f"{where}: env {var.name} looks like a credential: mark it secret: true "
                                 "(or add it to NOT_SECRETS in tools/lint_specs.py with the reason)")

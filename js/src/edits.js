@@ -19,10 +19,15 @@ const TERMINAL = ['end', 'error'];
 // Refs remembered per credential: runs that never end must not grow memory without bound.
 const MAX_REFS = 1000;
 
-/** The channel and a digest of its secret values: one lane, one rate limit, per credential. */
-function laneKey(spec, env) {
+// Lane keys are salted (an unsalted hash of a short token could be tested against guesses); in-process
+// edits salt per process, as python/mcp_push/lanekey.py does.
+const PROCESS_SALT = crypto.randomBytes(32);
+
+/** `channel:<16 hex digits>` of HMAC-SHA256(salt, the secret values joined by NUL): one lane, one rate
+ * limit, per credential, without keeping the credential. */
+function laneKey(spec, env, salt) {
   const secrets = spec.secretEnv.map((name) => env[name] ?? '').join('\0');
-  return `${spec.name}:${crypto.createHash('sha256').update(secrets, 'utf8').digest('hex').slice(0, 16)}`;
+  return `${spec.name}:${crypto.createHmac('sha256', salt).update(secrets, 'utf8').digest('hex').slice(0, 16)}`;
 }
 
 /**
@@ -117,7 +122,7 @@ async function dispatchRun(title, content, source, runId, kind, { channels = nul
   if (!isTrue(resolveVar(loadSettings().env[EDIT_VAR], source))) {
     return new SendResult((await deliverPrepared(prepared, { now })).map(([result]) => result));
   }
-  const lanes = new Map(prepared.targets.filter(([spec]) => spec.edit !== null).map(([spec, env]) => [spec.name, laneKey(spec, env)]));
+  const lanes = new Map(prepared.targets.filter(([spec]) => spec.edit !== null).map(([spec, env]) => [spec.name, laneKey(spec, env, PROCESS_SALT)]));
   const editRefs = {};
   if (kind === 'update') {
     for (const [name, lane] of lanes) {
@@ -136,4 +141,4 @@ async function dispatchRun(title, content, source, runId, kind, { channels = nul
   return new SendResult(outcomes.map(([result]) => result));
 }
 
-module.exports = { EDIT_VAR, MAX_REFS, EditRefs, EDITS, laneKey, readRef, editRefused, postOrEdit, dispatchRun };
+module.exports = { EDIT_VAR, MAX_REFS, EditRefs, EDITS, PROCESS_SALT, laneKey, readRef, editRefused, postOrEdit, dispatchRun };

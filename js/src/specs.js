@@ -8,7 +8,7 @@ class SpecError extends Error {}
 let cache = null;
 
 function envVar(name, props) {
-  return { name, required: false, secret: false, default: '', type: 'string', ...props };
+  return { name, required: false, secret: false, secret_parts: [], default: '', type: 'string', ...props };
 }
 
 function validateSpec(data, source, validate) {

@@ -296,7 +296,8 @@ def _channels(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     overview = channel_overview(env)
     redactor = SecretRedactor(env)
     if args.json:
-        print(redactor.text(json.dumps(overview, ensure_ascii=False, indent=2)))
+        # Values masked, never keys: a short secret must not rename a field or a variable.
+        print(json.dumps(redactor.tree(overview), ensure_ascii=False, indent=2))
         return OK
     configured = [c for c in overview if c["configured"]]
     others = [c for c in overview if not c["configured"]]

@@ -6,7 +6,6 @@ in this process's memory, and the run's later updates edit it. js/src/edits.js i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import result as R
 from .config import is_true, resolve_var
+from .lanekey import PROCESS_SALT, lane_key
 from .retry import retryable_status
 from .specs import ChannelSpec, load_settings
 from .success import parse_json
@@ -32,12 +32,6 @@ EDIT_VAR = "MCP_PUSH_EDIT_PROGRESS"
 TERMINAL = ("end", "error")
 # Refs remembered per credential: runs that never end must not grow memory without bound.
 MAX_REFS = 1000
-
-
-def lane_key(spec: ChannelSpec, env: Mapping[str, str]) -> str:
-    """The channel and a digest of its secret values: one lane, one rate limit, per credential."""
-    secrets = "\0".join(env.get(name, "") for name in spec.secret_env)
-    return f"{spec.name}:{hashlib.sha256(secrets.encode('utf-8')).hexdigest()[:16]}"
 
 
 class EditRefs:
@@ -137,7 +131,7 @@ def dispatch_run(
         return prepared.result
     if not is_true(resolve_var(load_settings()["env"][EDIT_VAR], source)):
         return R.SendResult([result for result, _ in deliver_prepared(prepared, now=now)])
-    lanes = {spec.name: lane_key(spec, env) for spec, env in prepared.targets if spec.edit is not None}
+    lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
     if kind == "update":
         found = ((name, refs.get(lane, run_id)) for name, lane in lanes.items())

@@ -228,7 +228,7 @@ class Engine:
         except ConfigError as exc:
             return Ticket([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in prepared.targets])
         for spec, env in prepared.targets:
-            key = lane_key(spec, env)
+            key = lane_key(spec, env, self.outbox.lane_salt)
             delivery = Delivery(0, key, spec.name, kind, run_id, prepared.title, prepared.content,
                                 dict(params or {}))
             delivery.cost = self._cost(spec, env, delivery, prepared.overflow)
@@ -295,8 +295,8 @@ class Engine:
                 self.outbox.finish([row.id])
                 continue
             # The lane follows today's credential: a rotated token still gets the message.
-            delivery = Delivery(row.id, lane_key(spec, env), spec.name, row.kind, row.run_id, row.title,
-                                row.content, row.params)
+            delivery = Delivery(row.id, lane_key(spec, env, self.outbox.lane_salt), spec.name, row.kind, row.run_id,
+                                row.title, row.content, row.params)
             try:
                 delivery.cost = self._cost(spec, env, delivery, overflow_mode(self._setting("MCP_PUSH_OVERFLOW")))
             except ConfigError:

@@ -21,6 +21,7 @@ aside, named in an error log line, and a fresh outbox takes its place.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import is_true
+from .lanekey import folder_salt
 
 log = logging.getLogger("mcp_push")
 
@@ -206,6 +208,11 @@ class Outbox:
     @property
     def durable(self) -> bool:
         return self.path is not None
+
+    @functools.cached_property
+    def lane_salt(self) -> bytes:
+        """The salt of this state folder's lane keys (lanekey.py): the same for every process using it."""
+        return folder_salt(self.path.parent if self.path is not None else None)
 
     def close(self) -> None:
         """Gives up ownership: rows still unfinished become orphans, for the next process to adopt. The

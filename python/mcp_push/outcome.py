@@ -6,20 +6,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .redact import Redactor, process_redactor
+from .redact import Redactor, env_secrets, process_redactor
 from .result import QUEUED, SUPERSEDED, SendResult
 from .specs import load_channels
 
 
 class SecretRedactor:
-    """Masks every channel's secret env values in `source`, then every secret this process has seen."""
+    """Masks every channel's secrets in `source` (spec/README.md, "Secrets"), then every long-lived
+    secret this process knows."""
 
     def __init__(self, source: Mapping[str, Any]):
-        self._env = Redactor(str(source.get(name) or "") for spec in load_channels().values()
-                             for name in spec.secret_env)
+        self._env = Redactor(secret for spec in load_channels().values() for secret in env_secrets(spec.env, source))
 
     def text(self, value: str) -> str:
         return process_redactor().text(self._env.text(value))
+
+    def tree(self, value: Any) -> Any:
+        """Values masked, keys (field names, channel ids, variable names) kept: for JSON output."""
+        return process_redactor().tree(self._env.tree(value))
 
 
 def summary_line(result: SendResult) -> str:

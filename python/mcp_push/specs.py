@@ -44,6 +44,8 @@ class EnvVar:
     ignore_case: bool = False
     min: int | None = None
     max: int | None = None
+    # How a secret value is composed, for redact.py: userinfo, header_values, list.
+    secret_parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
         raise SpecError(f"{source}: {where}: {first.message}")
     env = {
-        name: EnvVar(name=name, **{k: tuple(v) if k == "enum" else v for k, v in props.items()})
+        name: EnvVar(name=name, **{k: tuple(v) if k in ("enum", "secret_parts") else v for k, v in props.items()})
         for name, props in data["env"].items()
     }
     declared = set(env)

@@ -96,6 +96,16 @@ class Case:
         return out
 
 
+def leaks(secret: str, shown: str) -> bool:
+    """A secret of 8 characters or more must appear nowhere; a shorter one nowhere as a whole token
+    (spec/README.md, "Secrets": a one-letter token is masked where it stands alone, not inside words)."""
+    from mcp_push.redact import LONG_SECRET
+
+    if len(secret) >= LONG_SECRET:
+        return secret in shown
+    return re.search(rf"(?<![A-Za-z0-9_-]){re.escape(secret)}(?![A-Za-z0-9_-])", shown) is not None
+
+
 def plan_case(case: Case, redact: bool = False) -> tuple[list[dict[str, Any]], str | None]:
     """The case's unredacted plan, and the envelope error for an invalid event (then nothing is planned)."""
     from mcp_push import plan

@@ -191,6 +191,23 @@ def test_lint_reports_a_credential_not_marked_secret(tree):
     assert _problems_about(tree, "spec/channels/gotify.yaml: env GOTIFY_TOKEN looks like a credential")
 
 
+def test_lint_reports_secret_parts_on_a_var_that_is_not_secret(tree):
+    _edit_yaml(tree / "spec" / "channels" / "gotify.yaml",
+               lambda d: d["env"]["GOTIFY_URL"].update(secret_parts=["list"]))
+    assert _problems_about(tree, "spec/channels/gotify.yaml: env GOTIFY_URL has secret_parts but is not secret: true")
+
+
+def test_lint_reports_a_composed_secret_without_its_secret_parts(tree):
+    def change(data):
+        data["env"]["GOTIFY_TOKEN"]["description"] = "Credentials as user:password"
+
+    _edit_yaml(tree / "spec" / "channels" / "gotify.yaml", change)
+    assert _problems_about(tree, "env GOTIFY_TOKEN looks composed")
+    _edit_yaml(tree / "spec" / "channels" / "gotify.yaml",
+               lambda d: d["env"]["GOTIFY_TOKEN"].update(secret_parts=["userinfo"]))
+    assert lint_specs.lint(tree) == []
+
+
 @pytest.mark.parametrize(
     ("name", "credential"),
     [("FSKEY", True), ("PUSH_KEY", True), ("TG_PROXY_AUTH", True), ("SMTP_PASSWORD", True),

@@ -11,8 +11,9 @@ function signed(secret, now) {
   if (!secret) return { timestamp: '', sign: '' };
   const timestampS = Math.floor(now);
   const signature = sign(secret, timestampS);
-  // The sign depends only on the time and the secret: whoever holds it can post for an hour. Masked.
-  return { timestamp: String(timestampS), sign: signature, secrets: [signature] };
+  // The sign depends only on the time and the secret: whoever holds it can post for an hour. Masked,
+  // as this message's own secret: it changes every second, so the process registry never holds it.
+  return { timestamp: String(timestampS), sign: signature, message_secrets: [signature] };
 }
 
 function feishu_sign({ env, now }) {

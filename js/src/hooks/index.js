@@ -1,7 +1,9 @@
 'use strict';
 // Named hooks: pure functions computing what a spec cannot say as data (signatures, parsed targets).
 // Same names and jobs as python/mcp_push/hooks/. A hook gets {env, title, content, now, params, data}
-// and returns values templates read as `hook.*`, plus optional `secrets` to mask.
+// and returns values templates read as `hook.*`, plus optional `secrets` to mask (derived from the
+// settings alone, kept for the life of the process) and `message_secrets` (this message's own, such as a
+// signature over its timestamp, masked in that message's results only).
 
 const REGISTRY = {
   dingtalk_sign: () => require('./dingtalk').dingtalk_sign,

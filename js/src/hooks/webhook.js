@@ -10,10 +10,6 @@ const { pct } = require('../wire');
 // Keys are ASCII words; a value runs until the next line that starts a key, so JSON values may span lines.
 const FIELD = /(\w+):[ \t\n\r\f\v]*((?:(?!\n\w+:)[\s\S])*)/g;
 const PLACEHOLDER = /\$(title|content)/g;
-// A header value is a secret when its name says so, or when it is long enough to be a token.
-const SECRET_HEADER = /auth|token|key|secret|sign|cookie|pass|session/i;
-const SECRET_LENGTH = 16;
-const PLAIN_HEADERS = new Set(['content-type', 'accept', 'user-agent', 'accept-language', 'cache-control']);
 
 const substitute = (template, title, content) => template.replace(PLACEHOLDER, (_, which) => (which === 'title' ? title : content));
 
@@ -79,16 +75,6 @@ function encodingFor(contentType, body) {
   return 'text';
 }
 
-// The URL often carries a token (path or query); keep scheme and host readable, mask the rest.
-function urlSecrets(url) {
-  const origin = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]+)/.exec(url);
-  const tail = origin ? url.slice(origin[0].length) : url;
-  const secrets = tail.split(/\$(title|content)/).filter((piece) => piece.length >= 6 && piece !== 'title' && piece !== 'content');
-  const at = origin ? origin[1].lastIndexOf('@') : -1;
-  if (at > 0) secrets.push(origin[1].slice(0, at)); // user:password@host
-  return secrets;
-}
-
 function webhook_request({ env, title, content }) {
   const urlTemplate = env.WEBHOOK_URL;
   const bodyTemplate = env.WEBHOOK_BODY || '';
@@ -111,11 +97,8 @@ function webhook_request({ env, title, content }) {
   }
   const hasType = Object.keys(headers).some((k) => k.toLowerCase() === 'content-type');
   if (contentType && encoding !== 'multipart' && encoding !== 'none' && !hasType) headers['Content-Type'] = contentType;
-  const secrets = [
-    ...urlSecrets(urlTemplate),
-    ...Object.entries(headers).filter(([k, v]) => v && (SECRET_HEADER.test(k) || (v.length >= SECRET_LENGTH && !PLAIN_HEADERS.has(k.toLowerCase())))).map(([, v]) => v),
-  ];
-  return { url, headers, encoding, body, secrets };
+  // WEBHOOK_URL's and WEBHOOK_HEADERS' credentials are masked by the spec's secret marks (redact.js).
+  return { url, headers, encoding, body };
 }
 
 module.exports = { webhook_request, parseFields, parseHeaders };

@@ -2,7 +2,9 @@
 
 A hook gets the channel's env, the message and the clock, and returns values the spec's templates read
 as `hook.*`. It does no I/O, so a dry-run plan is exact. It may return `secrets`: values derived from
-credentials that must be redacted like them. The Node runtime has the same hooks under the same names.
+credentials alone that must be redacted like them (kept for the life of the process), and
+`message_secrets`: values that change with every message (a signature over its timestamp), masked in
+that message's results only. The Node runtime has the same hooks under the same names.
 """
 
 from __future__ import annotations

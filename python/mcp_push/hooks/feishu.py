@@ -21,8 +21,9 @@ def signed(secret: str, now: float) -> dict:
         return {"timestamp": "", "sign": ""}
     timestamp_s = int(now)
     signature = sign(secret, timestamp_s)
-    # The sign depends only on the time and the secret: whoever holds it can post for an hour. Masked.
-    return {"timestamp": str(timestamp_s), "sign": signature, "secrets": [signature]}
+    # The sign depends only on the time and the secret: whoever holds it can post for an hour. Masked,
+    # as this message's own secret: it changes every second, so the process registry never holds it.
+    return {"timestamp": str(timestamp_s), "sign": signature, "message_secrets": [signature]}
 
 
 def feishu_sign(data: HookInput) -> dict:

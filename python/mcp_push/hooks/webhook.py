@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..config import ConfigError
 from ..wire import pct
@@ -26,10 +25,6 @@ _LINES = re.compile(r"\r\n|\n|\r")
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON that both runtimes read")
-# A header value is a secret when its name says so, or when it is long enough to be a token.
-_SECRET_HEADER = re.compile(r"auth|token|key|secret|sign|cookie|pass|session", re.I)
-_SECRET_LENGTH = 16
-_PLAIN_HEADERS = frozenset({"content-type", "accept", "user-agent", "accept-language", "cache-control"})
 
 
 def _substitute(template: str, title: str, content: str) -> str:
@@ -97,15 +92,6 @@ def _encoding_for(content_type: str, body: str) -> str:
     return "text"
 
 
-def _url_secrets(url: str) -> list[str]:
-    # The URL often carries a token (path or query) or user:password@; keep scheme and host readable.
-    parts = urlsplit(url)
-    tail = url[len(f"{parts.scheme}://{parts.netloc}") :] if parts.netloc else url
-    secrets = [piece for piece in _PLACEHOLDER.split(tail) if len(piece) >= 6 and piece not in ("title", "content")]
-    userinfo, at, _ = parts.netloc.rpartition("@")
-    return secrets + ([userinfo] if at and userinfo else [])
-
-
 def webhook_request(data: HookInput) -> dict:
     env = data.env
     url_template, body_template = env["WEBHOOK_URL"], env.get("WEBHOOK_BODY", "")
@@ -129,9 +115,5 @@ def webhook_request(data: HookInput) -> dict:
     has_type = any(k.lower() == "content-type" for k in headers)
     if content_type and encoding not in ("multipart", "none") and not has_type:
         headers["Content-Type"] = content_type
-    secrets = _url_secrets(url_template)
-    secrets += [
-        v for k, v in headers.items()
-        if v and (_SECRET_HEADER.search(k) or (len(v) >= _SECRET_LENGTH and k.lower() not in _PLAIN_HEADERS))
-    ]
-    return {"url": url, "headers": headers, "encoding": encoding, "body": body, "secrets": secrets}
+    # WEBHOOK_URL's and WEBHOOK_HEADERS' credentials are masked by the spec's secret marks (redact.py).
+    return {"url": url, "headers": headers, "encoding": encoding, "body": body}
