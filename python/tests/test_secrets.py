@@ -163,7 +163,9 @@ def test_channels_json_keeps_its_keys_with_short_secrets(monkeypatch, capsys):
     monkeypatch.setenv("CHAT_TOKEN", "e")
     assert main(["channels", "--json"]) == 0
     channels = {c["channel"]: c for c in json.loads(capsys.readouterr().out)}
-    assert set(channels["synology_chat"]) == {"channel", "display_name", "configured", "complete", "missing", "env"}
+    assert set(channels["synology_chat"]) == {
+        "channel", "display_name", "configured", "complete", "enabled_by", "missing", "problems", "unknown_env", "env"
+    }
     assert channels["synology_chat"]["env"] == {"CHAT_URL": "https://chat.example.com/webapi/entry.cgi?token=",
                                                 "CHAT_TOKEN": "***"}
     assert channels["telegram"]["display_name"] == "Telegram bot"
