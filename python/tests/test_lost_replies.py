@@ -89,17 +89,21 @@ print(json.dumps({c.channel: [c.status, c.error] for c in result.channels}))
 """
 
 
-@pytest.mark.parametrize("through", ["TG_PROXY", "HTTPS_PROXY"])
+@pytest.mark.parametrize("through", ["TG_PROXY", "HTTPS_PROXY", "HTTP_PROXY"])
 def test_a_proxy_that_never_answers_is_a_timeout_and_the_process_exits(stuck_proxy, through):
-    # Telegram through TG_PROXY_HOST/PORT (a spec-named proxy), or ntfy through the environment's proxy.
+    # Telegram through TG_PROXY_HOST/PORT (a spec-named proxy, a CONNECT tunnel to api.telegram.org),
+    # ntfy over https through the environment's proxy (CONNECT), gotify over plain http (forwarded).
     env = {"HITOKOTO": "false", "MCP_PUSH_TIMEOUT": "1"}
+    proxy_env = {}
     if through == "TG_PROXY":
         env.update(TG_BOT_TOKEN="1:tg_tok", TG_USER_ID="1", TG_PROXY_HOST="127.0.0.1", TG_PROXY_PORT=str(stuck_proxy))
         channel = "telegram"
-    else:
+    elif through == "HTTPS_PROXY":
         env.update(NTFY_URL="https://ntfy.example.test", NTFY_TOPIC="t")
-        channel = "ntfy"
-    proxy_env = {"HTTPS_PROXY": f"http://127.0.0.1:{stuck_proxy}"} if through == "HTTPS_PROXY" else {}
+        channel, proxy_env = "ntfy", {"HTTPS_PROXY": f"http://127.0.0.1:{stuck_proxy}"}
+    else:
+        env.update(GOTIFY_URL="http://gotify.example.test", GOTIFY_TOKEN="g")
+        channel, proxy_env = "gotify", {"HTTP_PROXY": f"http://127.0.0.1:{stuck_proxy}"}
     # A bound far above the timeout: this checks that the process ends at all, not how fast.
     child = subprocess.run(
         [sys.executable, "-c", SEND_AND_REPORT, json.dumps(env)], capture_output=True, text=True, timeout=20,
