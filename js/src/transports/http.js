@@ -93,8 +93,8 @@ function writtenBeforeFailure(code, message, reason) {
 
 async function sendHttp(planned, timeoutS) {
   const ms = Math.max(1, Math.round(timeoutS * 1000));
-  const dispatcher = injected || dispatcherFor(planned, ms);
-  const own = dispatcher !== injected;
+  let dispatcher = injected;
+  let own = false;
   // undici runs headersTimeout/bodyTimeout on a coarse timer wheel (0.5 s ticks: 0.5 s fired after
   // 1-1.5 s), and an abort signal reaches a request only once it has a connection (a proxy that never
   // answers the CONNECT held it for minutes). A native timer, restarted whenever bytes arrive, ends the
@@ -113,6 +113,10 @@ async function sendHttp(planned, timeoutS) {
     if (own) dispatcher.destroy().catch(() => {});
   }, ms);
   try {
+    if (!dispatcher) {
+      dispatcher = dispatcherFor(planned, ms); // a proxy URL that does not parse throws here
+      own = true;
+    }
     const pending = request(planned.url, {
       method: planned.method,
       headers: planned.headers,
