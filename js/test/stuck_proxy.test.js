@@ -1,14 +1,18 @@
 'use strict';
 // A proxy that accepts connections and never answers: MCP_PUSH_TIMEOUT still holds, and the process
 // exits afterwards (undici holds a request that has no connection yet, and retries a CONNECT the proxy
-// never answers, for minutes: the result came after 73 s and the process never ended). Python's twin:
+// never answers, for minutes: the result came after 73 s and the process never ended). And a proxy that
+// refuses the tunnel: nothing reached the vendor, so that is retried. Python's twin:
 // python/tests/test_lost_replies.py.
 
 const assert = require('node:assert/strict');
+const net = require('node:net');
 const { after, before, describe, test } = require('node:test');
 
 const { send } = require('../src');
-const { captureStderr, runNode, startStuckProxy } = require('../test-helpers');
+const { captureStderr, fakeRetryPace, runNode, startStuckProxy, withProcessEnv } = require('../test-helpers');
+
+const slept = fakeRetryPace();
 
 let proxy;
 before(async () => {
@@ -46,4 +50,25 @@ describe('a stuck proxy', { timeout: 30_000 }, () => {
       assert.deepEqual(child.report, [[channel, 'timeout', 'no reply within 1 s']]);
     });
   }
+});
+
+test('a proxy that refuses the CONNECT tunnel (407) never reached the vendor: retried, "connection failed"', async (t) => {
+  const connects = [];
+  const refusing = net.createServer((socket) => {
+    socket.once('data', (head) => {
+      connects.push(head.toString('latin1').split(' ').slice(0, 2).join(' '));
+      socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n');
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => refusing.close(resolve)));
+  slept.length = 0;
+  const env = { HITOKOTO: 'false', NTFY_URL: 'https://ntfy.example.test', NTFY_TOPIC: 't' };
+  const { value } = await withProcessEnv({ HTTPS_PROXY: `http://127.0.0.1:${refusing.address().port}` }, () =>
+    captureStderr(() => send('t', 'c', { env })));
+  const result = value.get('ntfy');
+  assert.deepEqual([result.status, result.attempts, result.error], ['network_error', 4, 'connection failed (POST https://ntfy.example.test/t) (after 4 tries)']);
+  assert.deepEqual(connects, Array(4).fill('CONNECT ntfy.example.test:443'));
+  assert.deepEqual(slept, [1, 2, 4]);
 });

@@ -111,3 +111,38 @@ def test_a_proxy_that_never_answers_is_a_timeout_and_the_process_exits(stuck_pro
     )
     assert child.returncode == 0, child.stderr
     assert json.loads(child.stdout) == {channel: ["timeout", "no reply within 1 s"]}
+
+
+@pytest.fixture
+def refusing_proxy():
+    """Answers every CONNECT with 407: the tunnel was never opened, so nothing reached the vendor."""
+    server = socket.create_server(("127.0.0.1", 0))
+    connects: list[bytes] = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head and (chunk := conn.recv(4096)):
+                    head += chunk
+                connects.append(head.split(b" ")[:2])
+                conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1], connects
+    server.close()
+
+
+def test_a_proxy_that_refuses_the_tunnel_never_reached_the_vendor_so_it_is_retried(
+    refusing_proxy, monkeypatch, fake_retry_pace
+):
+    port, connects = refusing_proxy
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    result = send("t", "c", NTFY_URL="https://ntfy.example.test", NTFY_TOPIC="t")["ntfy"]
+    assert (result.status, result.attempts) == ("network_error", 4)
+    assert result.error == "connection failed (POST https://ntfy.example.test/t) (after 4 tries)"
+    assert connects == [[b"CONNECT", b"ntfy.example.test:443"]] * 4
