@@ -41,8 +41,8 @@ def _causes(exc: BaseException):
             continue
         seen.add(id(error))
         yield error
-        todo += [error.__cause__, error.__context__, getattr(error, "reason", None), *error.args]
-        todo.append(getattr(error, "original_error", None))
+        # Explicit wrapping only: an error merely raised while handling another says nothing of it.
+        todo += [error.__cause__, getattr(error, "reason", None), getattr(error, "original_error", None), *error.args]
 
 
 def written_before_failure(exc: requests.RequestException) -> bool:
