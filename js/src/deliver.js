@@ -65,7 +65,11 @@ class Delivery {
     try {
       reply = await this.send(request, this.timeout);
     } catch (error) {
-      if (error instanceof TransportError) throw new Failed(error.kind, blame(this.plan, error), null, null, error.retryable);
+      if (error instanceof TransportError) {
+        // A reply lost after the request was written is retried only under an idempotency key.
+        const retryable = error.retryable || (error.maybeDelivered && this.policy.idempotent);
+        throw new Failed(error.kind, blame(this.plan, error), null, null, retryable);
+      }
       throw error;
     }
     const [ok, why] = evaluate(success, reply.status, reply.text);

@@ -6,13 +6,17 @@
 // tries), `result` the send's JSON result and `delays` the seconds retries waited: not slept, but
 // recorded on a fake clock, with the jitter's random draw fixed at 0 (python/tests/conformance.py's FakePace).
 
-const { MockAgent } = require('undici');
+const { MockAgent, errors } = require('undici');
 const { plan, dispatch, useDispatcher } = require('../src');
 const { EnvelopeError, RunLog, planEvent, renderEvent, sendEvent, validateEnvelope } = require('../src/events');
 const retry = require('../src/retry');
 const { TOKENS } = require('../src/tokens');
 
+// Each failure is thrown as undici throws it against a real server (js/test/network.test.js checks
+// those). 'closed' (the vendor read the request and closed without a word) and 'cut' (a 200 reply
+// closed partway through its body) are both undici's SocketError 'other side closed'.
 function errorFor(kind, url) {
+  if (kind === 'closed' || kind === 'cut') return new errors.SocketError('other side closed');
   const error = new Error(kind === 'timeout' ? 'Headers Timeout Error' : `connect ECONNREFUSED (url: ${url})`);
   error.code = kind === 'timeout' ? 'UND_ERR_HEADERS_TIMEOUT' : 'ECONNREFUSED';
   error.name = kind === 'timeout' ? 'HeadersTimeoutError' : 'Error';

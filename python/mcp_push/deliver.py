@@ -68,7 +68,9 @@ class _Delivery:
         try:
             reply = self.send(request, self.timeout)
         except TransportError as exc:
-            raise _Failed(exc.kind, _blame(self.plan, exc), retryable=exc.retryable) from exc
+            # A reply lost after the request was written is retried only under an idempotency key.
+            retryable = exc.retryable or (exc.maybe_delivered and self.policy.idempotent)
+            raise _Failed(exc.kind, _blame(self.plan, exc), retryable=retryable) from exc
         ok, why = evaluate(success, reply.status, reply.text)
         if not ok:
             said = vendor_message(reply.text, _error_paths(self.plan))

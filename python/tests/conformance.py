@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from http.client import RemoteDisconnected
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import jsonschema
 import requests
 import responses
 import yaml
+from urllib3.exceptions import IncompleteRead, MaxRetryError, NewConnectionError, ProtocolError
 
 from mcp_push.specs import load_channels, load_settings
 
@@ -212,12 +214,20 @@ class ScriptedVendor:
         reply = self.replies.pop(0)
         if reply.get("error") == "timeout":
             raise requests.exceptions.ReadTimeout(f"Read timed out. (url: {request.url})")
+        # Each failure is raised as requests raises it against a real server (python/tests/test_transport.py
+        # checks those): the transport tells "before the request was written" from "after" by the causes.
         if reply.get("error") == "connection":
             # Like requests' own message, it carries the URL, and with it any token in the path or query.
-            raise requests.exceptions.ConnectionError(
-                f"Max retries exceeded with url: {request.url} (Caused by NewConnectionError("
-                "'Failed to establish a new connection: [Errno 111] Connection refused'))"
-            )
+            refused = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+            raise requests.exceptions.ConnectionError(MaxRetryError(None, request.url, refused), request=request)
+        if reply.get("error") == "closed":
+            # The vendor read the whole request, then closed the connection without a word.
+            closed = RemoteDisconnected("Remote end closed connection without response")
+            raise requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", closed), request=request)
+        if reply.get("error") == "cut":
+            # The vendor began a 200 reply (Content-Length: 100) and closed after 6 bytes of it.
+            cut = IncompleteRead(6, 94)
+            raise requests.exceptions.ChunkedEncodingError(ProtocolError(f"Connection broken: {cut!r}", cut))
         return reply["status"], reply.get("headers", {}), reply.get("body", "")
 
 

@@ -2,16 +2,38 @@
 // Custom webhook: WEBHOOK_URL / WEBHOOK_BODY / WEBHOOK_HEADERS with $title and $content placeholders.
 // The body template is parsed first and the message substituted afterwards, so nothing in a title or
 // content can change the body's structure; a value that is literal JSON in the template keeps its type.
+// A text body (text/plain, any other type) that is a JSON document gets the title and content escaped as
+// JSON string content, so it stays JSON (QingLong users send whole JSON objects that way).
 
 const { ConfigError, stripSpace: strip } = require('../config');
 const { setOwn } = require('../templates');
-const { pct } = require('../wire');
+const { pct, toJson } = require('../wire');
 
 // Keys are ASCII words; a value runs until the next line that starts a key, so JSON values may span lines.
 const FIELD = /(\w+):[ \t\n\r\f\v]*((?:(?!\n\w+:)[\s\S])*)/g;
 const PLACEHOLDER = /\$(title|content)/g;
 
 const substitute = (template, title, content) => template.replace(PLACEHOLDER, (_, which) => (which === 'title' ? title : content));
+
+/**
+ * True when the template, with every $title and $content replaced by the letter x, parses as JSON
+ * (RFC 8259). An x parses only inside a JSON string, so then every placeholder stands inside one, and a
+ * value escaped as string content keeps the document JSON (webhook.py's is_json_document).
+ */
+function isJsonDocument(template) {
+  try {
+    JSON.parse(template.replace(PLACEHOLDER, 'x'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A text body: the template with the placeholders replaced; JSON-escaped in a JSON document. */
+function substituteText(template, title, content) {
+  if (!isJsonDocument(template)) return substitute(template, title, content);
+  return substitute(template, toJson(title).slice(1, -1), toJson(content).slice(1, -1));
+}
 
 function fill(node, title, content) {
   if (typeof node === 'string') return substitute(node, title, content);
@@ -86,7 +108,7 @@ function webhook_request({ env, title, content }) {
   const contentType = strip(env.WEBHOOK_CONTENT_TYPE || '');
   const encoding = bodyTemplate ? encodingFor(contentType, bodyTemplate) : 'none';
   let body = null;
-  if (encoding === 'text') body = substitute(bodyTemplate, title, content);
+  if (encoding === 'text') body = substituteText(bodyTemplate, title, content);
   else if (encoding !== 'none') {
     body = parseFields(bodyTemplate, title, content);
     if (!Object.keys(body).length) throw new ConfigError('WEBHOOK_BODY has no `key: value` lines and is not a JSON object');
@@ -101,4 +123,4 @@ function webhook_request({ env, title, content }) {
   return { url, headers, encoding, body };
 }
 
-module.exports = { webhook_request, parseFields, parseHeaders };
+module.exports = { webhook_request, parseFields, parseHeaders, isJsonDocument };

@@ -2,6 +2,8 @@
 
 The body template is parsed first and the message substituted afterwards, so nothing in a title or
 content can change the body's structure; a value that is literal JSON in the template keeps its type.
+A text body (text/plain, any other type) that is a JSON document gets the title and content escaped
+as JSON string content, so it stays JSON (QingLong users send whole JSON objects that way).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from typing import Any
 
 from ..config import ConfigError
-from ..wire import pct
+from ..wire import pct, to_json
 from . import HookInput
 
 # Keys are ASCII words (as JS's \w); a value runs until the next line that starts a key, so JSON values
@@ -29,6 +31,25 @@ def _reject_constant(name: str) -> None:
 
 def _substitute(template: str, title: str, content: str) -> str:
     return _PLACEHOLDER.sub(lambda m: title if m.group(1) == "title" else content, template)
+
+
+def is_json_document(template: str) -> bool:
+    """True when the template, with every $title and $content replaced by the letter x, parses as JSON
+    (RFC 8259: no NaN or Infinity). An x parses only inside a JSON string, so then every placeholder
+    stands inside one, and a value escaped as string content keeps the document JSON."""
+    try:
+        json.loads(_PLACEHOLDER.sub("x", template), parse_constant=_reject_constant)
+    except ValueError:
+        return False
+    return True
+
+
+def substitute_text(template: str, title: str, content: str) -> str:
+    """A text body: the template with the placeholders replaced; JSON-escaped in a JSON document
+    (newlines as \\n, quotes as \\", backslashes doubled: what the JSON writer writes between quotes)."""
+    if not is_json_document(template):
+        return _substitute(template, title, content)
+    return _substitute(template, to_json(title)[1:-1], to_json(content)[1:-1])
 
 
 def _fill(node: Any, title: str, content: str) -> Any:
@@ -103,7 +124,7 @@ def webhook_request(data: HookInput) -> dict:
     encoding = _encoding_for(content_type, body_template) if body_template else "none"
     body: Any = None
     if encoding == "text":
-        body = _substitute(body_template, data.title, data.content)
+        body = substitute_text(body_template, data.title, data.content)
     elif encoding != "none":
         body = parse_fields(body_template, data.title, data.content)
         if not body:
