@@ -40,7 +40,6 @@ def _error_paths(plan: ChannelPlan) -> tuple[str, ...]:
     return plan.spec.error_paths or tuple(load_settings()["error_paths"])
 
 
-
 def _blame(plan: ChannelPlan, exc: TransportError) -> str:
     """A request the transport could not even send is the configuration's fault: name the variables it
     was built from (config.request_variables), never the library's exception."""
@@ -48,6 +47,7 @@ def _blame(plan: ChannelPlan, exc: TransportError) -> str:
         return str(exc)
     names = request_variables(plan.spec, plan.context.get("env", {}))
     return f"{CANNOT_SEND}: check {', '.join(names)}" if names else CANNOT_SEND
+
 
 class _Delivery:
     def __init__(self, plan: ChannelPlan, timeout: float, pace: Pace | None = None):
