@@ -50,6 +50,18 @@ APPRISE_URLS = [
 ]
 
 
+# The channels of the side-by-side runs against QingLong's notify.py and sendNotify.js: those of
+# FANOUT_CHANNELS whose URL QingLong's two files also take from an env var. Left out: PushMe
+# (sendNotify.js ignores PUSHME_URL and posts to push.i-i.me). QingLong's custom webhook also needs
+# WEBHOOK_METHOD (mcp-push defaults to POST; setting it changes nothing for mcp-push).
+QINGLONG_CHANNELS = [name for name in FANOUT_CHANNELS if name != "pushme"]
+
+
+def qinglong_env(base: str) -> dict[str, str]:
+    """The env both mcp-push and QingLong read: QINGLONG_CHANNELS on the sink at `base`, no hitokoto."""
+    return {**fanout_env(base, QINGLONG_CHANNELS), "WEBHOOK_METHOD": "POST"}
+
+
 def quiet_env() -> dict[str, str]:
     """Settings every benchmark shares: no hitokoto quote (it would go to the internet)."""
     return {"HITOKOTO": "false"}

@@ -3,6 +3,8 @@
 // one JSON line on stdout.
 //   node bench/node_bench.js fanout <runs>        sendNotify() to the channels set in process.env
 //   node bench/node_bench.js plan <ms per sample> <samples> <env json file>   plan() for every channel
+//   node bench/node_bench.js sendloop <sendNotify.js file> <runs>   a drop-in's sendNotify() (mcp-push's
+//     bundle or QingLong's), one untimed send then <runs> timed; "BENCH-TIMES …" on stderr
 
 const path = require('node:path');
 const fs = require('node:fs');
@@ -26,6 +28,19 @@ async function fanout(runs) {
     else first = wall;
   }
   return { walls, first, failed, channels };
+}
+
+async function sendLoop(file, runs) {
+  const { sendNotify } = require(path.resolve(file));
+  const walls = [];
+  for (let i = 0; i <= runs; i++) {
+    const started = process.hrtime.bigint();
+    await sendNotify('Bench', `warm fan-out ${i}`);
+    if (i > 0) walls.push(Number(process.hrtime.bigint() - started) / 1e9);
+  }
+  // QingLong's sendNotify writes its own lines on stdout: the times go to stderr.
+  process.stderr.write(`\nBENCH-TIMES ${walls.join(' ')}\n`);
+  return { walls };
 }
 
 function plan(msPerSample, samples, envFile) {
@@ -57,6 +72,7 @@ async function main() {
   const [mode, ...args] = process.argv.slice(2);
   let out;
   if (mode === 'fanout') out = await fanout(Number(args[0] || 7));
+  else if (mode === 'sendloop') out = await sendLoop(args[0], Number(args[1] || 7));
   else if (mode === 'plan') out = plan(Number(args[0]), Number(args[1]), args[2]);
   else throw new Error(`unknown mode ${mode}`);
   process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -27,12 +27,13 @@ sys.path.insert(0, str(HERE))
 
 import burst  # noqa: E402
 import cold_start  # noqa: E402
+import qinglong  # noqa: E402
 import throughput  # noqa: E402
 from channels import FANOUT_CHANNELS, every_channel_env, fanout_env  # noqa: E402
 from mcp_stdio import TOOLS_LIST, child_env, encode, initialize_messages  # noqa: E402
 from sink import SinkProcess  # noqa: E402
 
-SECTIONS = ("fanout", "plan", "cold", "throughput", "burst")
+SECTIONS = ("qinglong", "fanout", "plan", "cold", "throughput", "burst")
 NOTES: list[str] = []  # sentences for RESULTS.md, added by the sections that ran
 
 
@@ -66,6 +67,83 @@ def _run_json(command: list[str], env: dict[str, str] | None = None, cwd: Path |
     if done.returncode != 0:
         raise RuntimeError(f"{shlex.join(command)} exited {done.returncode}: {done.stderr[-600:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- 0. beside QingLong (issue 13) --------------------------------------------------------------------
+
+
+def _ratio(ours: list[float], theirs: list[float]) -> tuple[float, str]:
+    """median(ours) / median(theirs), and the min–max of the per-round ratios (paired runs)."""
+    value = qinglong.median(ours) / qinglong.median(theirs)
+    paired = [a / b for a, b in zip(ours, theirs, strict=False)]
+    return value, f"{min(paired):.2f}–{max(paired):.2f} per round" if paired else ""
+
+
+def qinglong_rows(runs: int, delay_ms: float) -> list[Row]:
+    section = "0. beside QingLong (ratio)"
+    subjects, why = qinglong.measure(runs, warm_rounds=3, warm_runs=runs, delay_ms=delay_ms, progress=log)
+    if not subjects:
+        log(f"QingLong rows not run: {why}")
+        names = ["one-shot script, Python: mcp-push / QingLong notify.py, wall and CPU",
+                 "one-shot script, Node: mcp-push bundle / QingLong sendNotify.js, wall and peak RSS",
+                 "first send in a fresh process (wall / D)", "warm fan-out, 11 channels, mcp-push / QingLong (wall)"]
+        return [Row(section, name, "not run", note=f"{why} (bench/README.md: QingLong's files)") for name in names]
+    delay = delay_ms / 1000
+    n = len(qinglong.QINGLONG_CHANNELS)
+    NOTES.append(
+        f"Beside QingLong: the same {n} channels for both ({', '.join(qinglong.QINGLONG_CHANNELS)}), "
+        f"QingLong's files from {qinglong.ENV_VAR}; one-shot processes {runs} rounds, warm fan-out 3 rounds of "
+        f"{runs} sends, every subject in turn each round. Ratios: mcp-push's median / QingLong's."
+    )
+    broken = [s for s in subjects if s.error]
+    rows = []
+    for subject in broken:
+        rows.append(Row(section, subject.name, "—", note=f"FAILED: {subject.error[:300]}"))
+    by = {(s.language, s.ours): s for s in subjects if not s.error}
+
+    def missing(*pair: qinglong.Subject) -> str:
+        lost = [f"{s.name}: {m}" for s in pair for m in s.missing[:2]]
+        return ("; NOT ALL ARRIVED: " + "; ".join(lost))[:300] if lost else ""
+
+    py, py_ql = by.get(("python", True)), by.get(("python", False))
+    if py and py_ql:
+        wall, spread = _ratio(py.walls, py_ql.walls)
+        cpu, cpu_spread = _ratio(py.cpus, py_ql.cpus)
+        rows.append(Row(section, f"one-shot script, Python: `from notify import send`, one send to {n} channels, exit; "
+                        "mcp-push / QingLong `notify.py`, wall", f"{wall:.2f}", spread, "≤ 0.90", _verdict(wall, 0.90),
+                        f"wall {qinglong.median(py.walls):.3f} s / {qinglong.median(py_ql.walls):.3f} s; "
+                        f"peak RSS {qinglong.median(py.rss):.0f} / {qinglong.median(py_ql.rss):.0f} MiB"
+                        + missing(py, py_ql)))
+        rows.append(Row(section, "same, CPU (user + system)", f"{cpu:.2f}", cpu_spread, "", "",
+                        f"CPU {qinglong.median(py.cpus):.3f} s / {qinglong.median(py_ql.cpus):.3f} s"))
+    js, js_ql = by.get(("node", True)), by.get(("node", False))
+    if js and js_ql:
+        wall, spread = _ratio(js.walls, js_ql.walls)
+        rss, rss_spread = _ratio(js.rss, js_ql.rss)
+        rows.append(Row(section, f"one-shot script, Node: `require('./sendNotify')`, one send to {n} channels, exit; "
+                        "mcp-push bundle / QingLong `sendNotify.js`, wall", f"{wall:.2f}", spread, "≤ 1.0",
+                        _verdict(wall, 1.0), f"wall {qinglong.median(js.walls):.3f} s / "
+                        f"{qinglong.median(js_ql.walls):.3f} s; CPU {qinglong.median(js.cpus):.3f} s / "
+                        f"{qinglong.median(js_ql.cpus):.3f} s" + missing(js, js_ql)))
+        rows.append(Row(section, "same, peak RSS", f"{rss:.2f}", rss_spread, "≤ 1.0", _verdict(rss, 1.0),
+                        f"peak RSS {qinglong.median(js.rss):.0f} MiB / {qinglong.median(js_ql.rss):.0f} MiB"))
+    for subject in (s for s in subjects if not s.error):
+        ratios = [f / delay for f in subject.first]
+        value = qinglong.median(ratios)
+        rows.append(Row(section, f"first send in a fresh process (wall / D): {subject.name}", f"{value:.2f}",
+                        f"{min(ratios):.2f}–{max(ratios):.2f}", "≤ 1.10" if subject.ours else "",
+                        _verdict(value, 1.10) if subject.ours else "", "the send() call of the one-shot script"))
+    for subject in (s for s in subjects if not s.error):
+        ratios = [w / delay for w in subject.warm]
+        rows.append(Row(section, f"warm fan-out, {n} channels (wall / D): {subject.name}",
+                        f"{qinglong.median(ratios):.3f}", f"{min(ratios):.3f}–{max(ratios):.3f}", "", "",
+                        missing(subject)[2:]))
+    for ours, theirs, label in ((py, py_ql, "Python"), (js, js_ql, "Node")):
+        if ours and theirs and ours.warm and theirs.warm:
+            value, spread = _ratio(ours.warm, theirs.warm)
+            rows.append(Row(section, f"warm fan-out, {n} channels, {label}: mcp-push / QingLong (wall)",
+                            f"{value:.3f}", spread.replace("per round", "per send"), "≤ 0.97", _verdict(value, 0.97)))
+    return rows
 
 
 # --- 1. fan-out latency --------------------------------------------------------------------------------
@@ -319,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     load_before = os.getloadavg()[0]
     rows: list[Row] = []
+    if "qinglong" in only:
+        rows += qinglong_rows(args.runs, args.delay_ms)
     if "fanout" in only:
         rows += fanout(args.runs, args.delay_ms, args.channels, have_apprise)
     if "plan" in only:

@@ -19,8 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # One JSON reply that satisfies every success rule of the benchmarked channels: ntfy and Gotify (id),
 # Bark (code 200), go-cqhttp (retcode 0), Synology Chat (success), Telegram and OpeniLink (ok), WeCom
-# (errcode 0), PushDeer (content.result non-empty). PushMe wants the plain text "success".
-ACCEPTED = b'{"ok":true,"id":"m1","code":200,"retcode":0,"success":true,"errcode":0,"content":{"result":["ok"]}}'
+# (errcode 0), PushDeer (content.result non-empty); QingLong's notify.py also wants go-cqhttp's status
+# "ok". PushMe wants the plain text "success".
+ACCEPTED = (b'{"ok":true,"id":"m1","code":200,"retcode":0,"status":"ok","success":true,"errcode":0,'
+            b'"content":{"result":["ok"]}}')
 TEXT_REPLIES = {"/pushme": b"success"}
 
 
