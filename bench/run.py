@@ -33,7 +33,7 @@ from channels import FANOUT_CHANNELS, every_channel_env, fanout_env  # noqa: E40
 from mcp_stdio import TOOLS_LIST, child_env, encode, initialize_messages  # noqa: E402
 from sink import SinkProcess  # noqa: E402
 
-SECTIONS = ("qinglong", "fanout", "plan", "cold", "throughput", "burst")
+SECTIONS = ("qinglong", "fanout", "plan", "cold", "throughput", "floor", "burst")
 NOTES: list[str] = []  # sentences for RESULTS.md, added by the sections that ran
 
 
@@ -266,6 +266,32 @@ def throughput_rows(events: int, windows: list[int]) -> list[Row]:
     return rows
 
 
+def floor_rows(events: int, rounds: int, calls: int) -> list[Row]:
+    """mcp-push's MCP server beside a bare SDK server (floor_server.py), in the same run."""
+    section = "4. beside the MCP SDK's floor (ratio)"
+    log(f"beside the SDK floor: {rounds} rounds of {events} notify_event calls, floor then mcp-push")
+    floors, ours, _ = throughput.versus_floor(events, rounds)
+    value, spread = _ratio(ours, floors)
+    rows = [Row(section, "`notify_event` calls/s over stdio, one call at a time: mcp-push / a bare SDK server's "
+                "echo tool", f"{value:.2f}", spread, "≥ 0.60", _verdict(value, 0.60, True),
+                f"{statistics.median(ours):.0f} / {statistics.median(floors):.0f} calls/s; {rounds} rounds, "
+                "floor then mcp-push each round")]
+    log(f"beside the SDK floor: agent call -> the sink has the request, {calls} calls each, alternately")
+    mine, floor, problem = throughput.agent_to_vendor(calls)
+    if mine and floor:
+        p50, p50_floor = statistics.median(mine), statistics.median(floor)
+        q = statistics.quantiles
+        note = (f"p50 {p50 * 1000:.2f} ms / {p50_floor * 1000:.2f} ms; p90 {q(mine, n=10)[-1] * 1000:.2f} ms / "
+                f"{q(floor, n=10)[-1] * 1000:.2f} ms; mcp-push `notify_send` (webhook) vs the floor's `post` tool")
+        if problem:
+            note += f"; PROBLEM: {problem[:200]}"
+        rows.append(Row(section, "agent call → the vendor has the request, p50: mcp-push / a bare SDK tool that "
+                        "POSTs", f"{p50 / p50_floor:.2f}", "", "≤ 1.3", _verdict(p50 / p50_floor, 1.3), note))
+    else:
+        rows.append(Row(section, "agent call → the vendor has the request, p50", "—", note=f"FAILED: {problem}"))
+    return rows
+
+
 def burst_rows() -> list[Row]:
     log(f"burst: 1 start, {burst.UPDATES} updates (one every {burst.EVERY_S} s), 1 end to a 20/min robot, real time")
     result = burst.run()
@@ -407,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += cold(args.runs)
     if "throughput" in only:
         rows += throughput_rows(args.events, [int(w) for w in args.windows.split(",") if w.strip()])
+    if "floor" in only:
+        rows += floor_rows(args.events, 3, 200)
     if "burst" in only:
         rows += burst_rows()
     elapsed = time.monotonic() - started

@@ -4,7 +4,8 @@ delay, with a body every benchmarked channel's success rule accepts, and records
 It runs in its own process (`python bench/sink.py DELAY_MS` prints its URL, serves until stdin closes),
 so its threads never compete for the GIL with the client being measured. `GET /__stats` returns the
 arrival times (time.monotonic(), the same clock in every process on the machine); `POST /__reset`
-clears them.
+clears them; `GET /__wait?count=N` answers once N requests have arrived (or after 10 s), with the
+arrival times.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -35,7 +37,7 @@ class _Server(ThreadingHTTPServer):
 
 def serve(delay_s: float) -> _Server:
     arrivals: list[float] = []
-    lock = threading.Lock()
+    lock = threading.Condition()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real vendors offer
@@ -60,12 +62,18 @@ def serve(delay_s: float) -> _Server:
             if self.path == "/__stats":
                 with lock:
                     return self._reply(json.dumps({"arrivals": arrivals}).encode())
+            if self.path.startswith("/__wait"):
+                count = int(urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)["count"][0])
+                with lock:
+                    lock.wait_for(lambda: len(arrivals) >= count, timeout=10)
+                    return self._reply(json.dumps({"arrivals": arrivals}).encode())
             if self.path == "/__reset":
                 with lock:
                     arrivals.clear()
                 return self._reply(b"{}")
             with lock:
                 arrivals.append(time.monotonic())
+                lock.notify_all()
             if delay_s:
                 time.sleep(delay_s)
             text = next((b for prefix, b in TEXT_REPLIES.items() if self.path.startswith(prefix)), None)
@@ -96,11 +104,15 @@ class SinkProcess:
 
     def _call(self, path: str, method: str = "GET") -> dict:
         request = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
-        with urllib.request.urlopen(request, timeout=10) as reply:
+        with urllib.request.urlopen(request, timeout=20) as reply:
             return json.loads(reply.read())
 
     def arrivals(self) -> list[float]:
         return self._call("/__stats")["arrivals"]
+
+    def wait_for(self, count: int) -> list[float]:
+        """The arrival times once `count` requests have arrived (at most 10 s later)."""
+        return self._call(f"/__wait?count={count}")["arrivals"]
 
     def reset(self) -> None:
         self._call("/__reset", "POST")
