@@ -74,6 +74,12 @@ def fanout_env(base: str, channels: list[str] | None = None) -> dict[str, str]:
     return env
 
 
+def chronocat_targets_env(base: str, count: int) -> dict[str, str]:
+    """One Chronocat channel on the sink with `count` QQ ids (CHRONOCAT_QQ=user_id=…;user_id=…)."""
+    ids = ";".join(f"user_id={10001 + i}" for i in range(count))
+    return {**fanout_env(base, ["chronocat"]), "CHRONOCAT_QQ": ids}
+
+
 def apprise_urls(base: str, count: int) -> list[str]:
     host_port = base.removeprefix("http://")
     return [url.format(hp=host_port) for url in APPRISE_URLS[:count]]

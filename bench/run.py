@@ -29,11 +29,11 @@ import burst  # noqa: E402
 import cold_start  # noqa: E402
 import qinglong  # noqa: E402
 import throughput  # noqa: E402
-from channels import FANOUT_CHANNELS, every_channel_env, fanout_env  # noqa: E402
+from channels import FANOUT_CHANNELS, chronocat_targets_env, every_channel_env, fanout_env  # noqa: E402
 from mcp_stdio import TOOLS_LIST, child_env, encode, initialize_messages  # noqa: E402
 from sink import SinkProcess  # noqa: E402
 
-SECTIONS = ("qinglong", "fanout", "plan", "cold", "throughput", "floor", "burst")
+SECTIONS = ("qinglong", "fanout", "targets", "plan", "cold", "throughput", "floor", "burst")
 NOTES: list[str] = []  # sentences for RESULTS.md, added by the sections that ran
 
 
@@ -186,6 +186,44 @@ def fanout(runs: int, delay_ms: float, n: int, have_apprise: bool) -> list[Row]:
             rows.append(Row("1. fan-out latency (wall / D)", f"{name}, {out['channels']} channels", f"{median:.3f}",
                             f"{min(ratios):.3f}–{max(ratios):.3f}", "≤ 1.1" if is_ours else "",
                             _verdict(median, 1.1) if is_ours else "", note))
+    return rows
+
+
+def _most_in_flight(arrivals: list[float], delay_s: float) -> int:
+    """The most requests that arrived within one D of each other: how many the vendor had at once."""
+    arrivals = sorted(arrivals)
+    best, j = 0, 0
+    for i, t in enumerate(arrivals):
+        while arrivals[j] <= t - delay_s:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def targets(runs: int, delay_ms: float, n: int = 100) -> list[Row]:
+    """One channel, n targets (Chronocat, n QQ ids): wall / D of one send."""
+    rows = []
+    delay = delay_ms / 1000
+    with SinkProcess(delay_ms) as sink:
+        for name, command, env in [
+            ("mcp-push Python: `mcp_push.dispatch`", [sys.executable, str(HERE / "fanout.py"), "targets",
+                                                     sink.url, str(n), str(runs)], child_env({})),
+            ("mcp-push Node: `sendNotify`", ["node", str(HERE / "node_bench.js"), "targets", str(n), str(runs)],
+             child_env(chronocat_targets_env(sink.url, 1))),
+        ]:
+            log(f"targets: {name}, Chronocat with {n} QQ ids, {runs} sends")
+            sink.reset()
+            out = _run_json(command, env=env, cwd=ROOT)
+            ratios = [w / delay for w in out["walls"]]
+            median = _median(ratios)
+            arrivals = sink.arrivals()
+            note = (f"{len(arrivals)} requests arrived ({runs} × {n} + 1 warm-up); at most "
+                    f"{_most_in_flight(arrivals, delay)} within one D of each other; Chronocat has no rate limit")
+            if out["failed"]:
+                note += "; FAILED: " + "; ".join(out["failed"])[:300]
+            rows.append(Row(f"1b. {n} targets inside one channel (wall / D)", f"{name}, Chronocat with {n} QQ ids",
+                            f"{median:.2f}", f"{min(ratios):.2f}–{max(ratios):.2f}", "≤ 15", _verdict(median, 15),
+                            note))
     return rows
 
 
@@ -402,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=float, default=200, help="fan-out: the sink's reply delay D")
     parser.add_argument("--channels", type=int, default=len(FANOUT_CHANNELS),
                         help=f"fan-out: channels (at most {len(FANOUT_CHANNELS)})")
+    parser.add_argument("--target-runs", type=int, default=3,
+                        help="100 targets: timed sends per runtime (default 3; one after another, each is 100 · D)")
     parser.add_argument("--events", type=int, default=1000, help="throughput: notify_event calls per run")
     parser.add_argument("--windows", default="1,16", help="throughput: calls in flight, one run each (default 1,16)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)}")
@@ -427,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += qinglong_rows(args.runs, args.delay_ms)
     if "fanout" in only:
         rows += fanout(args.runs, args.delay_ms, args.channels, have_apprise)
+    if "targets" in only:
+        rows += targets(args.target_runs, args.delay_ms)
     if "plan" in only:
         rows += plan_cost(args.runs)
     if "cold" in only:
