@@ -103,3 +103,29 @@ def every_channel_env() -> tuple[dict[str, str], list[str]]:
                 channels.append(name)
                 break
     return env, channels
+
+
+# For the every-HTTP-channel fan-out: the other channels that take a URL, pointed at the sink too.
+MORE_SINK_URLS = {
+    "discord": lambda base: {"DISCORD_WEBHOOK_URL": f"{base}/discord/api/webhooks/1/tok_discord"},
+    "google_chat": lambda base: {"GOOGLE_CHAT_WEBHOOK_URL": f"{base}/googlechat/v1/spaces/b/messages?key=k&token=t"},
+    "matrix": lambda base: {"MATRIX_HOMESERVER": f"{base}/matrix"},
+    "mattermost": lambda base: {"MATTERMOST_WEBHOOK_URL": f"{base}/mattermost/hooks/tok_mm"},
+    "slack": lambda base: {"SLACK_WEBHOOK_URL": f"{base}/slack/services/T0/B0/tok_slack"},
+    "teams": lambda base: {"TEAMS_WEBHOOK_URL": f"{base}/teams/workflows/tok_teams"},
+}
+NOT_HTTP = ("console", "smtp")
+
+
+def every_http_channel_env(base: str) -> tuple[dict[str, str], list[str]]:
+    """Every HTTP channel at once (all but console and SMTP): each channel's first planning conformance
+    case, with every URL an env var can set pointed at the sink at `base`. The channels whose vendor host
+    the spec fixes keep their https:// URLs: they reach the sink as their HTTPS proxy (sink.py)."""
+    env, channels = every_channel_env()
+    env = {k: v for k, v in env.items() if not k.startswith(("SMTP_", "CONSOLE"))}
+    channels = [c for c in channels if c not in NOT_HTTP]
+    for name in channels:
+        for table in (FANOUT_CHANNELS, MORE_SINK_URLS):
+            if name in table:
+                env.update(table[name](base))
+    return env, channels

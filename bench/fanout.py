@@ -2,6 +2,7 @@
 timed sends to N channels on the sink; prints {walls, failed, channels} as one JSON line.
 
     python bench/fanout.py mcp-push|apprise|apprise-async SINK_URL N RUNS
+    python bench/fanout.py environ - N RUNS            # the channels configured in os.environ (N of them)
     python bench/fanout.py targets SINK_URL N RUNS     # one Chronocat channel with N QQ ids (the warm-up: one id)
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +23,7 @@ from channels import FANOUT_CHANNELS, apprise_urls, chronocat_targets_env, fanou
 def mcp_push_sender(url: str, n: int) -> Callable[[int], list[str]]:
     from mcp_push import dispatch
 
-    env = fanout_env(url, list(FANOUT_CHANNELS)[:n])
+    env = fanout_env(url, list(FANOUT_CHANNELS)[:n]) if url != "-" else dict(os.environ)
 
     def send(i: int) -> list[str]:
         result = dispatch("Bench", f"fan-out {i}", env)
@@ -68,8 +70,8 @@ def apprise_sender(url: str, n: int, use_async: bool) -> Callable[[int], list[st
 
 def main() -> None:
     subject, url, n, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    if subject == "mcp-push":
-        send = mcp_push_sender(url, n)
+    if subject in ("mcp-push", "environ"):
+        send = mcp_push_sender(url if subject == "mcp-push" else "-", n)
     elif subject == "targets":
         send = targets_sender(url, n)
     else:
