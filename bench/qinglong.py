@@ -68,6 +68,28 @@ def sample_dir() -> tuple[Path | None, str]:
     return folder, ""
 
 
+def describe() -> str:
+    """Which QingLong files were measured: git blob ids (comparable with `git ls-tree v2.21.0 sample/`)
+    and the undici beside sendNotify.js."""
+    import hashlib
+    import json
+
+    folder, why = sample_dir()
+    if folder is None:
+        return f"not run: {why}"
+    parts = []
+    for name in ("notify.py", "sendNotify.js"):
+        data = (folder / name).read_bytes()
+        blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's object id
+        parts.append(f"{name} blob {blob[:8]}")
+    try:
+        undici = json.loads((folder / "node_modules" / "undici" / "package.json").read_text(encoding="utf-8"))
+        parts.append(f"undici {undici['version']}")
+    except (OSError, ValueError, KeyError):
+        parts.append("undici not found beside sendNotify.js")
+    return ", ".join(parts)
+
+
 @dataclass
 class Subject:
     name: str

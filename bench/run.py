@@ -241,8 +241,8 @@ def fanout_every_http(runs: int, delay_ms: float) -> list[Row]:
         f"Every-HTTP-channel fan-out: the {len(channels)} channels but console and SMTP. Those whose URL an env "
         "var sets point at the sink over plain HTTP; the fixed vendor hosts (" + ", ".join(hosts) + ") reach "
         "it as their HTTPS_PROXY (CONNECT, then TLS with a certificate from a CA made for the run and trusted "
-        "through REQUESTS_CA_BUNDLE / NODE_EXTRA_CA_CERTS in the child only), so their sends include a TLS "
-        "handshake on a new connection, as with a real vendor."
+        "through REQUESTS_CA_BUNDLE / NODE_EXTRA_CA_CERTS in the child only), so their requests go over TLS "
+        "(a handshake whenever the client opens a connection), as with a real vendor."
     )
     return rows
 
@@ -276,7 +276,8 @@ def targets(runs: int, delay_ms: float, n: int = 100) -> list[Row]:
             median = _median(ratios)
             arrivals = sink.arrivals()
             note = (f"{len(arrivals)} requests arrived ({runs} × {n} + 1 warm-up); at most "
-                    f"{_most_in_flight(arrivals, delay)} within one D of each other; Chronocat has no rate limit")
+                    f"{_most_in_flight(arrivals, delay)} within one D of each other; "
+                    "Chronocat's spec sets no rate limit")
             if out["failed"]:
                 note += "; FAILED: " + "; ".join(out["failed"])[:300]
             rows.append(Row(f"1b. {n} targets inside one channel (wall / D)", f"{name}, Chronocat with {n} QQ ids",
@@ -443,6 +444,7 @@ def machine() -> dict[str, str]:
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
         "Node": _version(["node", "--version"]),
         "packages": ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "QingLong (`QINGLONG_SAMPLE_DIR`)": qinglong.describe(),
     }
 
 
@@ -540,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     if "burst" in only:
         rows += burst_rows()
     rows.append(Row("6. test suite", "`nox` on a fresh clone (wall)", "not run", note=(
-        "not measured here: a bench run would double its own length; read it from CI logs (bench/README.md)")))
+        "not run by the bench (minutes, much of it package installs); take it from CI logs (bench/README.md)")))
     elapsed = time.monotonic() - started
     print(table(rows))
     if not args.no_write:
