@@ -307,8 +307,8 @@ def plan_cost(samples: int) -> list[Row]:
             if out["errors"]:
                 note += "; config errors: " + "; ".join(out["errors"])[:200]
             spread = f"{min(values):.1f}–{max(values):.1f}"
-            rows.append(Row("2. plan() CPU per channel (µs)", name, f"{median:.1f}", spread, "≤ 50",
-                            _verdict(median, 50), note))
+            rows.append(Row("2. plan() CPU per channel (µs)", name, f"{median:.1f}", spread, "≤ 30",
+                            _verdict(median, 30), note))
     finally:
         os.unlink(fh.name)
     return rows
