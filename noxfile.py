@@ -92,7 +92,8 @@ def _stale(target: Path, *sources: Path) -> bool:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks, not run by plain `nox`: fan-out latency, plan() CPU cost, cold start and MCP throughput,
-    beside Apprise; prints a table and writes bench/RESULTS.md (bench/README.md says what each row means).
+    beside Apprise, the MCP SDK's floor and (with QINGLONG_SAMPLE_DIR) QingLong's notify.py and sendNotify.js;
+    prints a table and writes bench/RESULTS.md (bench/README.md says what each row means).
     `nox -s bench -- --only cold --no-write` runs a part; `nox -s bench -- --profile` profiles the start."""
     session.install("-e", ".", "apprise", "pyinstrument")
     if not (JS / "node_modules").is_dir():
