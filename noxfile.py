@@ -95,7 +95,7 @@ def bench(session: nox.Session) -> None:
     beside Apprise, the MCP SDK's floor and (with QINGLONG_SAMPLE_DIR) QingLong's notify.py and sendNotify.js;
     prints a table and writes bench/RESULTS.md (bench/README.md says what each row means).
     `nox -s bench -- --only cold --no-write` runs a part; `nox -s bench -- --profile` profiles the start."""
-    session.install("-e", ".", "apprise", "pyinstrument")
+    session.install("-e", ".", "apprise", "pyinstrument", "cryptography")
     if not (JS / "node_modules").is_dir():
         npm_ci(session)
     if _stale(JS / "dist" / "sendNotify.js", JS / "src", JS / "sendNotify.js", JS / "build.js", ROOT / "spec"):
