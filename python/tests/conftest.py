@@ -25,9 +25,8 @@ def isolated_env(monkeypatch, tmp_path):
 def fake_retry_pace(monkeypatch):
     """Retry waits pass on a fake clock in-process (a test wanting real waits installs its own Pace);
     the waits asked for are in the returned list."""
+    from conformance.runners.python_runner import FakePace
     from mcp_push import retry
-
-    from .conformance import FakePace
 
     fake = FakePace()
     monkeypatch.setattr(retry, "PACE", retry.Pace(fake.sleep, fake.monotonic, fake.random))
