@@ -19,7 +19,7 @@ const { TOKENS } = jsRequire('./src/tokens');
 // Retries' clock for replays: sleeping only advances the clock and is recorded; the jitter draws 0.
 const { fakePace } = jsRequire('./test-helpers');
 
-// Each failure is thrown as undici throws it against a real server (js/test/network.test.js checks
+// Each failure is thrown as undici throws it against a real server (js/test/http.test.js checks
 // those). 'closed' (the vendor read the request and closed without a word) and 'cut' (a 200 reply
 // closed partway through its body) are both undici's SocketError 'other side closed'.
 function errorFor(kind, url) {

@@ -127,7 +127,7 @@ class ScriptedVendor:
         reply = self.replies.pop(0)
         if reply.get("error") == "timeout":
             raise requests.exceptions.ReadTimeout(f"Read timed out. (url: {request.url})")
-        # Each failure is raised as requests raises it against a real server (python/tests/test_transport.py
+        # Each failure is raised as requests raises it against a real server (python/tests/test_http.py
         # checks those): the transport tells "before the request was written" from "after" by the causes.
         if reply.get("error") == "connection":
             # Like requests' own message, it carries the URL, and with it any token in the path or query.

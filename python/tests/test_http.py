@@ -1,4 +1,5 @@
-"""What the HTTP transport does beyond the plan: proxies, token caching, real timeouts."""
+"""transports/http.py (and tokens.py): what the HTTP transport does beyond the plan: proxies, token caching,
+real timeouts."""
 
 from __future__ import annotations
 

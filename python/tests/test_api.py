@@ -1,4 +1,4 @@
-"""send(): QingLong's signature, per-channel results, per-call config, concurrency and isolation."""
+"""api.py's send(): QingLong's signature, per-channel results, per-call config, concurrency and isolation."""
 
 from __future__ import annotations
 
