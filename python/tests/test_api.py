@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import responses
@@ -206,8 +208,10 @@ def test_notify_dropin_works_from_a_plain_script(vendor, tmp_path):
     assert vendor.received[0].body == b"all good"
 
 
-def test_version_is_exposed():
-    assert isinstance(mcp_push.__version__, str) and mcp_push.__version__
+def test_version_is_the_one_pyproject_declares():
+    # Read from the installed metadata, not the "0.0.0+source" a bare checkout falls back to.
+    declared = re.search(r'^version = "([^"]+)"', (Path(__file__).parents[2] / "pyproject.toml").read_text(), re.M)
+    assert mcp_push.__version__ == declared.group(1)
 
 
 @pytest.mark.parametrize("value", [None, 123, True])
