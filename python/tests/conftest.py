@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from conformance.runners.python_runner import FakePace
 from mcp_push.specs import known_env_names
 from mcp_push.tokens import TOKENS
 
@@ -25,7 +26,6 @@ def isolated_env(monkeypatch, tmp_path):
 def fake_retry_pace(monkeypatch):
     """Retry waits pass on a fake clock in-process (a test wanting real waits installs its own Pace);
     the waits asked for are in the returned list."""
-    from conformance.runners.python_runner import FakePace
     from mcp_push import retry
 
     fake = FakePace()

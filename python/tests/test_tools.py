@@ -21,9 +21,10 @@ CHANNELS = ("dingtalk", "feishu", "gotify", "wecom_app", "wecom_bot")
 
 
 def _tool(name: str) -> ModuleType:
-    # As when run as a script: the tool's own folder is importable (tools/runtime_specs.py).
+    # As when run as a script, the tool's own folder is importable (tools/runtime_specs.py); appended, not put
+    # first, so that `conformance` stays the repository's package, not tools/conformance.py.
     if str(REPO / "tools") not in sys.path:
-        sys.path.insert(0, str(REPO / "tools"))
+        sys.path.append(str(REPO / "tools"))
     location = importlib.util.spec_from_file_location(f"tools_{name}", REPO / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(location)
     location.loader.exec_module(module)
