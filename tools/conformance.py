@@ -23,10 +23,10 @@ from conformance.runners import compare, node, python_runner  # noqa: E402
 from conformance.runners.cases import load_cases  # noqa: E402
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-k", default="", help="only cases whose id contains this text")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.disable(logging.CRITICAL)  # the runtimes' own logs would drown the diffs
     cases = [c for c in load_cases() if args.k in c.id]
     node_outputs = node.run_cases(cases)
