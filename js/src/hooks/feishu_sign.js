@@ -1,6 +1,7 @@
 'use strict';
 // Feishu bot signature: unlike DingTalk, "timestamp\nsecret" is the HMAC *key* and the message is empty.
-// Lark (international Feishu) signs the same way, with its own secret: `hook: {use: feishu_sign, secret_var: LARK_SECRET}`.
+// Lark (international Feishu) signs the same way with its own secret:
+// `hook: {use: feishu_sign, secret_var: LARK_SECRET}`.
 
 const crypto = require('node:crypto');
 

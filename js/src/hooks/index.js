@@ -13,15 +13,22 @@ const { hookModule } = require('../hookFiles');
 // A hook's name is a file name in this folder, never a path (the spec schema says the same).
 const NAME = /^[a-z][a-z0-9_]*$/;
 
+/** A spec names a hook that has no file, or whose file lacks its function (the same words in Python). */
+class HookError extends Error {
+  get name() {
+    return 'HookError';
+  }
+}
+
 function getHook(name) {
   const exports = NAME.test(name) && name !== 'index' ? hookModule(name) : null;
-  if (!exports) throw new Error(`no hook named '${name}'`);
+  if (!exports) throw new HookError(`no hook named '${name}'`);
   const hook = exports[name];
-  if (typeof hook !== 'function') throw new Error(`hooks/${name}.js defines no function ${name}`);
+  if (typeof hook !== 'function') throw new HookError(`hooks/${name}.js defines no function ${name}`);
   return hook;
 }
 
 /** Runs the hook with the spec's parameters for it (`hook: {use: name, ...params}`). */
 const runHook = (name, input, params = {}) => getHook(name)(input, { ...params });
 
-module.exports = { getHook, runHook };
+module.exports = { HookError, getHook, runHook };

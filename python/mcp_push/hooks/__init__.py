@@ -22,6 +22,11 @@ from typing import Any
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+class HookError(LookupError):
+    """A spec names a hook that has no file, or whose file lacks its function: a bug in the spec or hook,
+    reported as `HookError: ...` in that channel's internal_error result (the same words in Node)."""
+
+
 @dataclass(frozen=True)
 class HookInput:
     env: dict[str, str] = field(repr=False)  # secrets included
@@ -35,17 +40,17 @@ class HookInput:
 def get_hook(name: str) -> Callable[..., dict[str, Any]]:
     """The function `name` of hooks/<name>.py."""
     if not NAME.match(name):
-        raise LookupError(f"no hook named {name!r}")
+        raise HookError(f"no hook named {name!r}")
     module_name = f"{__name__}.{name}"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name != module_name:  # the hook exists but imports something missing: a bug to show as it is
             raise
-        raise LookupError(f"no hook named {name!r}") from None
+        raise HookError(f"no hook named {name!r}") from None
     hook = getattr(module, name, None)
     if not callable(hook):
-        raise LookupError(f"hooks/{name}.py defines no function {name}")
+        raise HookError(f"hooks/{name}.py defines no function {name}")
     return hook
 
 

@@ -1,5 +1,6 @@
 """Feishu bot signature: unlike DingTalk, "timestamp\\nsecret" is the HMAC *key* and the message is empty.
-Lark (international Feishu) signs the same way, with its own secret: `hook: {use: feishu_sign, secret_var: LARK_SECRET}`."""
+Lark (international Feishu) signs the same way with its own secret:
+`hook: {use: feishu_sign, secret_var: LARK_SECRET}`."""
 
 from __future__ import annotations
 
