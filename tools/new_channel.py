@@ -103,7 +103,7 @@ cases:
 """
 
 PY_HOOK = '''\
-\"\"\"{display_name}: TODO one or two lines on what this hook computes and why data cannot say it.\"\"\"
+"""{display_name}: TODO one or two lines on what this hook computes and why data cannot say it."""
 
 from __future__ import annotations
 
@@ -111,9 +111,9 @@ from . import HookInput
 
 
 def {hook}(data: HookInput) -> dict:
-    \"\"\"TODO what it returns, as spec/README.md's hook table shows it (tools/gen_docs.py copies this
+    """TODO what it returns, as spec/README.md's hook table shows it (tools/gen_docs.py copies this
     paragraph there): `sign` = Base64(HMAC-SHA256(key=secret, msg=...)); empty without a secret.
-    \"\"\"
+    """
     # TODO: compute what the spec's templates read as hook.*, from data.env, data.title, data.content,
     # data.now (Unix seconds), data.params and data.data. No I/O. Values derived from a credential go
     # under "secrets" too, so they are masked like the spec's secret env vars. Parameters from the spec,
