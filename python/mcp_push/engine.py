@@ -387,7 +387,7 @@ class Engine:
                 limiter.record(self.clock(), 1)
             self.outbox.record_sends(lane.key, self.clock(), 1, limiter.window)
 
-        return retry.Pace(sleep, base.monotonic, base.random)
+        return retry.Pace(sleep, base.monotonic, base.random, base.wall)
 
     def _setting(self, name: str) -> str:
         from .config import resolve_var

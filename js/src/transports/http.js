@@ -3,7 +3,7 @@
 // every body read (undici ignores a plain `timeout` option, QingLong's 300 s hang; these apply).
 
 const { EnvHttpProxyAgent, ProxyAgent, request } = require('undici');
-const { formatG } = require('../format');
+const { secondsText } = require('../wire');
 const { TransportError } = require('./index');
 
 // Failures worth another try: the vendor may be restarting. DNS and TLS failures are configuration.
@@ -141,7 +141,7 @@ async function sendHttp(planned, timeoutS) {
     };
   } catch (error) {
     const code = error.code || (error.cause && error.cause.code);
-    if (timedOut) throw new TransportError('timeout', `no reply within ${formatG(timeoutS)} s`);
+    if (timedOut) throw new TransportError('timeout', `no reply within ${secondsText(timeoutS)} s`);
     if (code === 'ERR_INVALID_URL') {
       // A proxy URL from TG_PROXY_* that does not parse (a '/' in TG_PROXY_AUTH, a port that is no
       // number): Python's requests says InvalidURL; this was an internal_error here.
@@ -152,7 +152,7 @@ async function sendHttp(planned, timeoutS) {
       throw new TransportError('config_error', `the request cannot be sent as configured (${error.name})`);
     }
     if (TIMEOUT_CODES.has(code) || error.name === 'TimeoutError') {
-      throw new TransportError('timeout', `no reply within ${formatG(timeoutS)} s`);
+      throw new TransportError('timeout', `no reply within ${secondsText(timeoutS)} s`);
     }
     const message = `${error.message} ${error.cause ? error.cause.message : ''}`;
     const reason = failureReason(code, message);
