@@ -101,7 +101,7 @@ class Delivery {
           failed.error += ` (not retried: waiting ${secondsText(delay)} s would pass the ${secondsText(policy.deadline_seconds)} s deadline)`;
           throw failed;
         }
-        log.info(`${this.plan.spec.display_name}: ${this.plan.redactor.text(failed.error).slice(0, 200)}; trying again in ${secondsText(delay)} s`);
+        log.info(`${this.plan.spec.display_name}: ${[...this.plan.redactor.text(failed.error)].slice(0, 200).join('')}; trying again in ${secondsText(delay)} s`);
         await pace.sleep(delay);
       }
     }
@@ -193,8 +193,8 @@ async function deliver(plan, timeout, pace = null) {
   const started = performance.now();
   const { name } = plan.spec;
   const redact = (text) => {
-    const masked = plan.redactor.text(text);
-    return masked.length <= MAX_ERROR_CHARS ? masked : `${masked.slice(0, MAX_ERROR_CHARS - 1)}…`;
+    const masked = [...plan.redactor.text(text)]; // code points, as Python counts: a pair is never cut
+    return masked.length <= MAX_ERROR_CHARS ? masked.join('') : `${masked.slice(0, MAX_ERROR_CHARS - 1).join('')}…`;
   };
   const delivery = new Delivery(plan, timeout, pace);
   let result;

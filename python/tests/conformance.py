@@ -157,7 +157,11 @@ def send_case(case: Case):
 
     given = case.data["input"]
     fake = FakePace()
-    saved, retry.PACE = retry.PACE, retry.Pace(fake.sleep, fake.monotonic, fake.random, wall=lambda: case.now + fake.clock)
+
+    def wall() -> float:  # a Retry-After date is read against the case's now
+        return case.now + fake.clock
+
+    saved, retry.PACE = retry.PACE, retry.Pace(fake.sleep, fake.monotonic, fake.random, wall)
     refs = given.get("edit_refs")
     try:
         if "event" not in given:

@@ -51,7 +51,8 @@ function proxyFor(proxyUrl, ms) {
   return new ProxyAgent(options);
 }
 
-// Vendors mean UTF-8 unless they say otherwise (Chinese error messages).
+// Vendors mean UTF-8 unless they say otherwise (Chinese error messages). TextDecoder drops a leading
+// byte order mark; the Python transport drops it too.
 function decode(buffer, contentType) {
   const match = /charset=["']?([^;"'\s]+)/i.exec(contentType || '');
   if (match) {

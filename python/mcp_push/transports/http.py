@@ -98,4 +98,6 @@ def send_http(request: PlannedRequest, timeout: float) -> Reply:
         if "charset=" not in response.headers.get("Content-Type", "").lower():
             response.encoding = "utf-8"
         headers = {name.lower(): value for name, value in response.headers.items()}
-        return Reply(response.status_code, response.text, headers)
+        # A leading byte order mark is not text: dropped, as the WHATWG decoder (Node's TextDecoder) drops it.
+        text = response.text
+        return Reply(response.status_code, text[1:] if text.startswith("\ufeff") else text, headers)
