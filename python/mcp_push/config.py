@@ -42,12 +42,15 @@ def message_text(value: Any) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+# A decimal number in a setting: ASCII digits, an optional fraction; no sign, exponent, "_" or "0x".
+# float() and Number() read every such text to the same double.
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
 def request_timeout(text: str) -> float:
-    """MCP_PUSH_TIMEOUT in seconds: a finite number above zero, or a ConfigError naming the variable."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
+    """MCP_PUSH_TIMEOUT in seconds: a decimal number above zero, or a ConfigError naming the variable."""
+    number = strip_space(text)
+    value = float(number) if _DECIMAL.fullmatch(number) else math.nan
     if not (value > 0 and math.isfinite(value)):
         raise ConfigError(f"MCP_PUSH_TIMEOUT must be a positive number of seconds, got '{text}'")
     return value
