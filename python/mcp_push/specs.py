@@ -114,7 +114,7 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
     if unknown:
         raise SpecError(f"{source}: active_when/require_one_of name undeclared env vars: {', '.join(unknown)}")
     if Path(source).stem != data["name"]:
-        raise SpecError(f"{source}: name {data['name']!r} must match the file name")
+        raise SpecError(f"{source}: name '{data['name']}' must match the file name")
     return ChannelSpec(
         name=data["name"],
         display_name=data["display_name"],

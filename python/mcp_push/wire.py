@@ -187,7 +187,7 @@ def encode_body(encoding: str, body: Any) -> tuple[str | None, str | None]:
         return multipart_encode(fields, boundary), f"multipart/form-data; boundary={boundary}"
     if encoding == "text":
         return scalar_text(body), None
-    raise ValueError(f"unknown body encoding {encoding!r} (json, form, multipart, text, query, none)")
+    raise ValueError(f"unknown body encoding '{encoding}' (json, form, multipart, text, query, none)")
 
 
 def _as_fields(body: Any, encoding: str) -> dict[str, Any]:
