@@ -38,6 +38,7 @@ from .overflow import overflow_mode
 from .planner import plan_channel
 from .ratelimit import RateLimiter
 from .specs import ChannelSpec, load_channels, load_settings
+from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
 
@@ -436,7 +437,7 @@ class Engine:
         try:
             beat = heartbeat_seconds(self._setting(HEARTBEAT_VAR))
         except ConfigError as exc:
-            log.warning("%s; using %g", exc, self._beat)
+            log.warning("%s; using %s", exc, seconds_text(self._beat))
             beat = self._beat
         with self._cond:
             self._adopting = self._adopting or resume

@@ -45,7 +45,7 @@ class HookInput:
 def get_hook(name: str) -> Callable[[HookInput], dict[str, Any]]:
     module_name = REGISTRY.get(name)
     if module_name is None:
-        raise LookupError(f"no hook named {name!r}")
+        raise LookupError(f"no hook named '{name}'")
     module = importlib.import_module(f"{__name__}.{module_name}")
     return getattr(module, name)
 
