@@ -32,6 +32,14 @@ function secondsText(seconds) {
   return `${sign}${millis / 1000n}${fraction ? `.${String(fraction).padStart(3, '0').replace(/0+$/, '')}` : ''}`;
 }
 
+/**
+ * Percent-decoding (proxy credentials, userinfo forms of secrets): each run of %XX is UTF-8, a stray %
+ * stays as it is (decodeURIComponent would throw on user:p@ss:w%rd). Python's urllib.parse.unquote.
+ */
+function unquote(text) {
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
+}
+
 function scalarText(value) {
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (value !== null && typeof value === 'object') return toJson(value);
@@ -92,4 +100,4 @@ function encodeBody(encoding, body) {
   throw new Error(`unknown body encoding '${encoding}' (json, form, multipart, text, query, none)`);
 }
 
-module.exports = { secondsText, pct, normalizeUrl, toJson, scalarText, formEncode, appendQuery, multipartBoundary, multipartEncode, encodeBody };
+module.exports = { secondsText, unquote, pct, normalizeUrl, toJson, scalarText, formEncode, appendQuery, multipartBoundary, multipartEncode, encodeBody };

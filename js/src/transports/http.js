@@ -3,7 +3,7 @@
 // every body read (undici ignores a plain `timeout` option, QingLong's 300 s hang; these apply).
 
 const { EnvHttpProxyAgent, ProxyAgent, request } = require('undici');
-const { secondsText } = require('../wire');
+const { secondsText, unquote } = require('../wire');
 const { TransportError } = require('./index');
 
 // Failures worth another try: the vendor may be restarting. DNS and TLS failures are configuration.
@@ -33,12 +33,6 @@ function useDispatcher(dispatcher) {
 function dispatcherFor(planned, ms) {
   if (planned.proxy) return proxyFor(planned.proxy, ms);
   return new EnvHttpProxyAgent({ connect: { timeout: ms }, proxyTls: { timeout: ms }, requestTls: { timeout: ms } });
-}
-
-// Python's urllib.parse.unquote, which the Python runtime applies to proxy credentials: %XX runs are
-// UTF-8, a stray % stays as it is (decodeURIComponent threw on TG_PROXY_AUTH=user:p@ss:w%rd).
-function unquote(text) {
-  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
 }
 
 function proxyFor(proxyUrl, ms) {
