@@ -17,6 +17,7 @@ class Behaviour:
     delay_s: float = 0.0
     trickle_s: float = 0.0  # send the body one byte at a time, this far apart (defeats per-read timeouts)
     headers: dict[str, str] = field(default_factory=dict)
+    gate: threading.Event | None = None  # hold the answer until the test sets it (a vendor that stalls)
 
 
 @dataclass
@@ -52,6 +53,8 @@ class VendorServer:
                 )
                 if behaviour.delay_s:
                     time.sleep(behaviour.delay_s)
+                if behaviour.gate is not None:
+                    behaviour.gate.wait(60)
                 payload = behaviour.body.encode()
                 try:
                     self.send_response(behaviour.status)
