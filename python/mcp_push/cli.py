@@ -325,8 +325,14 @@ def _serve(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     if args.transport == "stdio":
         if sys.stdin.isatty():
             log.warning("serving MCP on stdio: an MCP host runs this; see `mcp-push --help` for the commands")
+        import anyio
+
+        from .server import WAIT_LIMIT_SECONDS
+        from .stdio_transport import serve_stdio
+
         try:
-            server.run()
+            # Every request read before stdin closed is answered: a wait=true call may take its whole limit.
+            anyio.run(serve_stdio, server._lowlevel_server, WAIT_LIMIT_SECONDS + 10)
         finally:
             _stop(engine, log)
         return OK
