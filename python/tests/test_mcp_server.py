@@ -438,8 +438,12 @@ def test_a_channel_whose_tries_failed_so_far_reads_retrying_with_the_error(vendo
     from mcp_push.engine import Engine
     from mcp_push.outcome import SecretRedactor, outcome
 
+    from mcp_push import retry
+
     configure(monkeypatch, webhook_env(vendor))
-    vendor.routes["/hook"] = Behaviour(status=503, body='{"message":"overloaded"}', headers={"Retry-After": "20"})
+    vendor.routes["/hook"] = Behaviour(status=503, body='{"message":"overloaded"}')
+    hold = threading.Event()  # the wait before the next try lasts until the test has looked
+    monkeypatch.setattr(retry, "PACE", retry.Pace(lambda _s: hold.wait(30), time.monotonic, lambda: 0.0))
     source = agent_defaults(dict(__import__("os").environ))
     engine = Engine(source).start()
     try:
@@ -449,6 +453,7 @@ def test_a_channel_whose_tries_failed_so_far_reads_retrying_with_the_error(vendo
             time.sleep(0.02)
         report = outcome(ticket.result(), SecretRedactor(source))
     finally:
+        hold.set()
         engine.close()
     [channel] = report["channels"]
     assert (channel["status"], channel["ok"]) == ("retrying", False)
