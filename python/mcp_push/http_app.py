@@ -247,7 +247,11 @@ class GuardedH11Protocol(H11Protocol):
         if len(self.server_state.connections) >= self.max_connections:
             self._refused = True
             transport.write(_BUSY)
-            transport.close()
+            # Half-close and drop what the client still sends for a moment: closing with unread data
+            # would reset the connection, and the client might never see the 503.
+            if transport.can_write_eof():
+                transport.write_eof()
+            self.loop.call_later(1.0, transport.close)
             return
         super().connection_made(transport)
         self._arm()

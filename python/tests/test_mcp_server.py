@@ -434,11 +434,10 @@ async def test_every_refusal_carries_structured_content(vendor, monkeypatch):
 
 
 def test_a_channel_whose_tries_failed_so_far_reads_retrying_with_the_error(vendor, monkeypatch):
+    from mcp_push import retry
     from mcp_push.config import agent_defaults
     from mcp_push.engine import Engine
     from mcp_push.outcome import SecretRedactor, outcome
-
-    from mcp_push import retry
 
     configure(monkeypatch, webhook_env(vendor))
     vendor.routes["/hook"] = Behaviour(status=503, body='{"message":"overloaded"}')
