@@ -291,11 +291,15 @@ SHUTDOWN_DRAIN_SECONDS = 5.0
 
 def _serve(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     from .engine import Engine
-    from .outbox import Outbox
+    from .outbox import Outbox, state_dir
     from .server import ServerConfigError, create_server
 
     source = agent_defaults(os.environ)
-    engine = Engine(source, Outbox.for_source(source))
+    try:
+        engine = Engine(source, Outbox.for_source(source))
+    except OSError as exc:  # the state folder cannot be made or written: say which, not the exception class
+        raise UsageError(f"cannot keep the outbox in {state_dir(source)} (MCP_PUSH_STATE_DIR): "
+                         f"{exc.strerror or exc}") from None
     try:
         server = create_server(engine=engine)
     except ServerConfigError as exc:

@@ -165,3 +165,16 @@ def test_guard_host_rules_without_a_server():
     wildcard = Guard(None, HttpSettings(host="::", port=1, path="/mcp", hosts=frozenset({"box.lan"})))
     assert wildcard.host_allowed("[2001:db8::1]:8765") and wildcard.host_allowed("box.lan")
     assert not wildcard.host_allowed("evil.test:8765")
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_an_unusable_state_folder_is_one_line_naming_the_variable_not_an_exception_class(tmp_path, transport):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    done = subprocess.run([sys.executable, "-m", "mcp_push", "serve", "--transport", transport], capture_output=True,
+                          text=True, cwd=REPO, env=child_env({"MCP_PUSH_STATE_DIR": str(blocker / "state")}),
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"mcp-push: error: cannot keep the outbox in {blocker / 'state'} (MCP_PUSH_STATE_DIR): ")
+    assert "Error:" not in line and "serving" not in done.stderr
