@@ -171,16 +171,19 @@ async def serve_stdio(lowlevel: Any, drain_seconds: float, reader: BinaryIO | No
     server_writes, from_server = anyio.create_memory_object_stream[SessionMessage](0)
     pending = _Pending()
     write_lock = anyio.Lock()
-    lines = anyio.wrap_file(reader)
+    writer_done = anyio.Event()
+    # The wire's own threads: tool calls filling the default thread pool never hold up reading or writing.
+    read_thread, write_thread = anyio.CapacityLimiter(1), anyio.CapacityLimiter(1)
 
     async def write(data: bytes) -> None:
         async with write_lock:
-            await anyio.to_thread.run_sync(_write_all, writer, data)
+            await anyio.to_thread.run_sync(_write_all, writer, data, limiter=write_thread)
 
     async def read_stdin() -> None:
         async with to_server:
             while True:
-                line = await lines.readline()
+                line = await anyio.to_thread.run_sync(reader.readline, abandon_on_cancel=True,
+                                                      limiter=read_thread)
                 if not line:
                     break
                 message, error = parse_line(line)
@@ -199,6 +202,12 @@ async def serve_stdio(lowlevel: Any, drain_seconds: float, reader: BinaryIO | No
                             drain_seconds)
 
     async def write_stdout() -> None:
+        try:
+            await relay_replies()
+        finally:
+            writer_done.set()
+
+    async def relay_replies() -> None:
         async with from_server:
             async for outgoing in from_server:
                 message = outgoing.message
@@ -222,6 +231,9 @@ async def serve_stdio(lowlevel: Any, drain_seconds: float, reader: BinaryIO | No
         group.start_soon(write_stdout)
         group.start_soon(read_stdin)
         await lowlevel.run(server_reads, server_writes, lowlevel.create_initialization_options())
+        # The loop closed its side: let the last replies reach stdout, then stop reading.
+        with anyio.move_on_after(10):
+            await writer_done.wait()
         group.cancel_scope.cancel()
 
 
