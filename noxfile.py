@@ -52,7 +52,9 @@ def wheel(session: nox.Session) -> None:
 
 @nox.session
 def js(session: nox.Session) -> None:
-    """The Node runtime's own tests (node --test), including the single-file bundle in a bare folder."""
+    """The Node runtime's own tests (node --test), including the single-file bundle in a bare folder and
+    the npm package: `npm pack`, the tarball installed offline into an empty folder outside the repo
+    (its dependencies from the npm cache `npm ci` just filled), then planning and sending from there."""
     npm_ci(session)
     with session.chdir(JS):
         session.run("node", "--test", "test/", external=True)
@@ -90,9 +92,10 @@ def _stale(target: Path, *sources: Path) -> bool:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks, not run by plain `nox`: fan-out latency, plan() CPU cost, cold start and MCP throughput,
-    beside Apprise; prints a table and writes bench/RESULTS.md (bench/README.md says what each row means).
+    beside Apprise, the MCP SDK's floor and (with QINGLONG_SAMPLE_DIR) QingLong's notify.py and sendNotify.js;
+    prints a table and writes bench/RESULTS.md (bench/README.md says what each row means).
     `nox -s bench -- --only cold --no-write` runs a part; `nox -s bench -- --profile` profiles the start."""
-    session.install("-e", ".", "apprise", "pyinstrument")
+    session.install("-e", ".", "apprise", "pyinstrument", "cryptography")
     if not (JS / "node_modules").is_dir():
         npm_ci(session)
     if _stale(JS / "dist" / "sendNotify.js", JS / "src", JS / "sendNotify.js", JS / "build.js", ROOT / "spec"):

@@ -50,6 +50,18 @@ APPRISE_URLS = [
 ]
 
 
+# The channels of the side-by-side runs against QingLong's notify.py and sendNotify.js: those of
+# FANOUT_CHANNELS whose URL QingLong's two files also take from an env var. Left out: PushMe
+# (sendNotify.js ignores PUSHME_URL and posts to push.i-i.me). QingLong's custom webhook also needs
+# WEBHOOK_METHOD (mcp-push defaults to POST; setting it changes nothing for mcp-push).
+QINGLONG_CHANNELS = [name for name in FANOUT_CHANNELS if name != "pushme"]
+
+
+def qinglong_env(base: str) -> dict[str, str]:
+    """The env both mcp-push and QingLong read: QINGLONG_CHANNELS on the sink at `base`, no hitokoto."""
+    return {**fanout_env(base, QINGLONG_CHANNELS), "WEBHOOK_METHOD": "POST"}
+
+
 def quiet_env() -> dict[str, str]:
     """Settings every benchmark shares: no hitokoto quote (it would go to the internet)."""
     return {"HITOKOTO": "false"}
@@ -60,6 +72,12 @@ def fanout_env(base: str, channels: list[str] | None = None) -> dict[str, str]:
     for name in channels or list(FANOUT_CHANNELS):
         env.update(FANOUT_CHANNELS[name](base))
     return env
+
+
+def chronocat_targets_env(base: str, count: int) -> dict[str, str]:
+    """One Chronocat channel on the sink with `count` QQ ids (CHRONOCAT_QQ=user_id=…;user_id=…)."""
+    ids = ";".join(f"user_id={10001 + i}" for i in range(count))
+    return {**fanout_env(base, ["chronocat"]), "CHRONOCAT_QQ": ids}
 
 
 def apprise_urls(base: str, count: int) -> list[str]:
@@ -84,4 +102,30 @@ def every_channel_env() -> tuple[dict[str, str], list[str]]:
                 env.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (case.get("env") or {}).items()})
                 channels.append(name)
                 break
+    return env, channels
+
+
+# For the every-HTTP-channel fan-out: the other channels that take a URL, pointed at the sink too.
+MORE_SINK_URLS = {
+    "discord": lambda base: {"DISCORD_WEBHOOK_URL": f"{base}/discord/api/webhooks/1/tok_discord"},
+    "google_chat": lambda base: {"GOOGLE_CHAT_WEBHOOK_URL": f"{base}/googlechat/v1/spaces/b/messages?key=k&token=t"},
+    "matrix": lambda base: {"MATRIX_HOMESERVER": f"{base}/matrix"},
+    "mattermost": lambda base: {"MATTERMOST_WEBHOOK_URL": f"{base}/mattermost/hooks/tok_mm"},
+    "slack": lambda base: {"SLACK_WEBHOOK_URL": f"{base}/slack/services/T0/B0/tok_slack"},
+    "teams": lambda base: {"TEAMS_WEBHOOK_URL": f"{base}/teams/workflows/tok_teams"},
+}
+NOT_HTTP = ("console", "smtp")
+
+
+def every_http_channel_env(base: str) -> tuple[dict[str, str], list[str]]:
+    """Every HTTP channel at once (all but console and SMTP): each channel's first planning conformance
+    case, with every URL an env var can set pointed at the sink at `base`. The channels whose vendor host
+    the spec fixes keep their https:// URLs: they reach the sink as their HTTPS proxy (sink.py)."""
+    env, channels = every_channel_env()
+    env = {k: v for k, v in env.items() if not k.startswith(("SMTP_", "CONSOLE"))}
+    channels = [c for c in channels if c not in NOT_HTTP]
+    for name in channels:
+        for table in (FANOUT_CHANNELS, MORE_SINK_URLS):
+            if name in table:
+                env.update(table[name](base))
     return env, channels

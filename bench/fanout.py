@@ -2,31 +2,46 @@
 timed sends to N channels on the sink; prints {walls, failed, channels} as one JSON line.
 
     python bench/fanout.py mcp-push|apprise|apprise-async SINK_URL N RUNS
+    python bench/fanout.py environ - N RUNS            # the channels configured in os.environ (N of them)
+    python bench/fanout.py targets SINK_URL N RUNS     # one Chronocat channel with N QQ ids (the warm-up: one id)
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from channels import FANOUT_CHANNELS, apprise_urls, fanout_env  # noqa: E402
+from channels import FANOUT_CHANNELS, apprise_urls, chronocat_targets_env, fanout_env  # noqa: E402
 
 
 def mcp_push_sender(url: str, n: int) -> Callable[[int], list[str]]:
     from mcp_push import dispatch
 
-    env = fanout_env(url, list(FANOUT_CHANNELS)[:n])
+    env = fanout_env(url, list(FANOUT_CHANNELS)[:n]) if url != "-" else dict(os.environ)
 
     def send(i: int) -> list[str]:
         result = dispatch("Bench", f"fan-out {i}", env)
         return [f"{r.channel}: {r.status} {r.error or ''}" for r in result if not r.ok] + (
             [] if len(result) == n else [f"{len(result)} channels sent, expected {n}"]
         )
+
+    return send
+
+
+def targets_sender(url: str, n: int) -> Callable[[int], list[str]]:
+    from mcp_push import dispatch
+
+    warm, env = chronocat_targets_env(url, 1), chronocat_targets_env(url, n)
+
+    def send(i: int) -> list[str]:
+        result = dispatch("Bench", f"targets {i}", env if i else warm)
+        return [f"{r.channel}: {r.status} {r.error or ''}" for r in result if not r.ok]
 
     return send
 
@@ -55,8 +70,10 @@ def apprise_sender(url: str, n: int, use_async: bool) -> Callable[[int], list[st
 
 def main() -> None:
     subject, url, n, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    if subject == "mcp-push":
-        send = mcp_push_sender(url, n)
+    if subject in ("mcp-push", "environ"):
+        send = mcp_push_sender(url if subject == "mcp-push" else "-", n)
+    elif subject == "targets":
+        send = targets_sender(url, n)
     else:
         send = apprise_sender(url, n, use_async=subject == "apprise-async")
     walls, failed = [], []

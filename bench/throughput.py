@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mcp_stdio import StdioSession, child_env, initialize_messages
@@ -132,3 +133,85 @@ def _drain(sink: SinkProcess, expected: int) -> list[float]:
         if len(arrivals) >= expected or now - last_change > DRAIN_IDLE_S or now > deadline:
             return arrivals
         time.sleep(0.05)
+
+
+# --- beside the SDK's floor (floor_server.py) ----------------------------------------------------------
+
+FLOOR_SERVER = str(Path(__file__).resolve().with_name("floor_server.py"))
+
+
+def _call(i: int, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+
+
+def floor_calls_per_s(total: int = 1000, runs: int = 10) -> float:
+    """The bare SDK server's echo `notify_event`, the same events, one call at a time."""
+    session = StdioSession([sys.executable, FLOOR_SERVER], child_env({}))
+    try:
+        session.send(*initialize_messages())
+        session.reply()
+        calls = [_call(i + 1, "notify_event", arguments) for i, arguments in enumerate(events(total, runs))]
+        started = time.perf_counter()
+        last = started
+        for call in calls:
+            session.send(call)
+            last, message = session.reply()
+            if "error" in message or (message.get("result") or {}).get("isError"):
+                raise RuntimeError(f"the floor server failed a call: {str(message)[:300]}")
+        return total / (last - started)
+    finally:
+        session.close()
+
+
+def versus_floor(total: int, rounds: int) -> tuple[list[float], list[float], list[Throughput]]:
+    """`rounds` rounds of: the floor server's calls/s, then mcp-push's (one call at a time, deliveries
+    drained before the next round, so its background work does not slow the floor down)."""
+    floors, ours, results = [], [], []
+    for _ in range(rounds):
+        floors.append(floor_calls_per_s(total))
+        result = measure(total, runs=10, window=1)
+        ours.append(result.calls_per_s)
+        results.append(result)
+    return floors, ours, results
+
+
+def agent_to_vendor(calls: int = 200) -> tuple[list[float], list[float], str]:
+    """Seconds from writing a tools/call to the sink having the request: mcp-push's `notify_send`
+    (webhook channel) and the floor's `post`, alternately, one call at a time, each waiting for its
+    reply and its arrival. Returns (mcp-push latencies, floor latencies, first problem or '')."""
+    problem = ""
+    with SinkProcess(0) as sink, tempfile.TemporaryDirectory(prefix="mcp-push-bench-state-") as state:
+        ours_env = child_env({"HITOKOTO": "false", "MCP_PUSH_STATE_DIR": state,
+                              "WEBHOOK_URL": f"{sink.url}/hook/latency", "WEBHOOK_CONTENT_TYPE": "application/json",
+                              "WEBHOOK_BODY": "title: $title\ncontent: $content"})
+        sessions = {
+            "ours": StdioSession([sys.executable, "-m", "mcp_push"], ours_env),
+            "floor": StdioSession([sys.executable, FLOOR_SERVER], child_env({"FLOOR_POST_URL": f"{sink.url}/floor"})),
+        }
+        latencies: dict[str, list[float]] = {"ours": [], "floor": []}
+        tools = {"ours": "notify_send", "floor": "post"}
+        try:
+            for session in sessions.values():
+                session.send(*initialize_messages())
+                session.reply()
+            arrived = 0
+            for i in range(calls + 5):  # the first 5 of each untimed: first connection, first plan
+                for who in (("ours", "floor") if i % 2 else ("floor", "ours")):
+                    started = time.monotonic()
+                    sessions[who].send(_call(i + 1, tools[who], {"title": "Bench", "content": f"call {i}"}))
+                    arrivals = sink.wait_for(arrived + 1)
+                    _, message = sessions[who].reply()
+                    if len(arrivals) <= arrived:
+                        problem = problem or f"{who}: call {i} did not reach the sink within 10 s"
+                        continue
+                    failure = _failure(message, Counter())
+                    if failure:
+                        problem = problem or f"{who}: {failure}"
+                    arrived = len(arrivals)
+                    if i >= 5:
+                        latencies[who].append(arrivals[arrived - 1] - started)
+                    time.sleep(0.005)  # let a delivery's bookkeeping finish before the next call
+        finally:
+            for session in sessions.values():
+                session.close()
+    return latencies["ours"], latencies["floor"], problem

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ sys.path.insert(0, str(ROOT / "python"))
 from mcp_push.tokens import TOKENS  # noqa: E402
 from tests.conformance import Case, load_cases, mock_vendor, plan_case, send_case  # noqa: E402
 
-RESULT_FIELDS = ("ok", "status", "http_status", "attempts")
+RESULT_FIELDS = ("ok", "status", "http_status", "attempts", "parts", "truncated")
 
 
 def run_python(case: Case) -> dict[str, Any]:
@@ -42,6 +43,18 @@ def run_python(case: Case) -> dict[str, Any]:
     return out
 
 
+def _json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity (a case may hold YAML's .nan): such a number travels to replay.js as
+    {"$number": "NaN"}, which it turns back into the number."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"$number": repr(value).replace("inf", "Infinity").replace("nan", "NaN")}
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def run_js(cases: list[Case]) -> list[dict[str, Any]]:
     payload = []
     for case in cases:
@@ -52,7 +65,7 @@ def run_js(cases: list[Case]) -> list[dict[str, Any]]:
         payload.append(entry)
     proc = subprocess.run(
         ["node", str(ROOT / "js" / "tools" / "replay.js")],
-        input=json.dumps(payload), capture_output=True, text=True, encoding="utf-8", timeout=600,
+        input=json.dumps(_json_safe(payload)), capture_output=True, text=True, encoding="utf-8", timeout=600,
     )
     if proc.returncode != 0:
         raise SystemExit(f"the Node replay failed:\n{proc.stderr[-4000:]}")

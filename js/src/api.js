@@ -3,13 +3,14 @@
 
 const log = require('./log');
 const { STATUS, SendResult, channelResult } = require('./result');
-const { ConfigError, channelEnv, isConfigured, isTrue, messageText, requestTimeout, resolveVar } = require('./config');
+const { ConfigError, isTrue, messageText, requestTimeout, resolveVar } = require('./config');
 const { deliver } = require('./deliver');
 const { formatG } = require('./format');
 const { overflowMode } = require('./overflow');
 const { planChannel, requestToDict } = require('./planner');
 const { RetryPolicy } = require('./retry');
-const { loadChannels, loadSettings } = require('./specs');
+const { NO_CHANNEL_NAMED, channelNames, channelProblems, channelsError, configuredChannels } = require('./selection');
+const { loadSettings } = require('./specs');
 
 
 // Extra seconds a channel may run past its own request timeouts before it is reported as hung.
@@ -32,16 +33,20 @@ function timeBudget(channelPlan, timeout) {
 
 const setting = (name, source) => resolveVar(loadSettings().env[name], source);
 
-/** [spec, resolved env] for every channel whose env says it is in use, in spec order. */
-function configuredChannels(source, only = null) {
-  const wanted = only ? new Set(only) : null;
-  const found = [];
-  for (const spec of Object.values(loadChannels())) {
-    if (wanted && !wanted.has(spec.name)) continue;
-    const env = channelEnv(spec, source);
-    if (isConfigured(spec, env)) found.push([spec, env]);
+/**
+ * The channel ids a `channels` argument selects (null: all), or the result that says why nothing is
+ * sent: a config_error per name that is no configured channel (send never rejects).
+ */
+function selection(source, channels) {
+  const names = channelNames(channels);
+  if (names === null) return [null, null];
+  if (!names.length) return [null, new SendResult([], NO_CHANNEL_NAMED)];
+  const problems = channelProblems(source, names);
+  if (problems.length) {
+    for (const [, error] of problems) log.warning(`not pushed: ${error}`);
+    return [null, new SendResult(problems.map(([name, error]) => channelResult(name, false, STATUS.CONFIG_ERROR, error)))];
   }
-  return found;
+  return [names.map((name) => name.toLowerCase()), null];
 }
 
 function skipReason(title, content, source) {
@@ -58,15 +63,20 @@ function skipReason(title, content, source) {
  * `editRefs` ({channel: ref}) plans, for a channel whose spec can edit (`edit`), the edit of the
  * message ref names instead of a post.
  */
-function plan(title, content, { env = null, now = null, params = null, redact = true, editRefs = null } = {}) {
+function plan(title, content, { env = null, now = null, params = null, redact = true, editRefs = null, channels = null } = {}) {
   const source = env === null ? process.env : env;
   title = messageText(title);
   content = messageText(content);
+  const [selected, refused] = selection(source, channels);
+  if (refused) {
+    const errors = refused.channels.map((r) => ({ channel: r.channel, error: r.error }));
+    return errors.length ? errors : [{ channel: '', error: refused.skipped }];
+  }
   if (skipReason(title, content, source)) return [];
   const at = now === null ? Date.now() / 1000 : now;
   const overflow = overflowMode(setting('MCP_PUSH_OVERFLOW', source)); // a ConfigError here is thrown
   const entries = [];
-  for (const [spec, channelVars] of configuredChannels(source)) {
+  for (const [spec, channelVars] of configuredChannels(source, selected)) {
     const channelPlan = planChannel(spec, channelVars, title, content, params || {}, at, overflow, refFor(editRefs, spec.name));
     const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
     if (channelPlan.error) {
@@ -98,7 +108,9 @@ function withDeadline(promise, ms, onTimeout) {
 async function prepareMessage(title, content, source, channels = null) {
   title = messageText(title);
   content = messageText(content);
-  const targets = configuredChannels(source, channels);
+  const [selected, refused] = selection(source, channels);
+  if (refused) return { title, content, targets: [], timeout: 0, overflow: 'split', result: refused };
+  const targets = configuredChannels(source, selected);
   const prepared = { title, content, targets, timeout: 0, overflow: 'split', result: null };
   const reason = skipReason(title, content, source);
   if (reason) {
@@ -131,7 +143,8 @@ async function prepareMessage(title, content, source, channels = null) {
 /**
  * Sends to every configured channel (or the named subset) concurrently; always resolves to results.
  * `editRefs` ({channel: ref}) makes a channel whose spec can edit (`edit`) edit the message ref names
- * instead of posting; an edit the vendor refuses is reported, not posted anew (sendEvent does that).
+ * instead of posting, under the one edit rule (edits.postOrEdit): an edit the vendor refuses with a 4xx
+ * is posted anew; a 5xx is retried as the edit and, if it keeps failing, reported as the edit's failure.
  */
 async function dispatch(title, content, source, { params = null, channels = null, now = null, editRefs = null } = {}) {
   const prepared = await prepareMessage(title, content, source, channels);
@@ -142,24 +155,33 @@ async function dispatch(title, content, source, { params = null, channels = null
 
 /**
  * Plans and delivers a prepared message to its channels (or those named in `only`) concurrently:
- * [result, plan] per channel, the plan's replyTexts holding the vendor's successful replies.
+ * [result, plan] per channel, the plan's replyTexts holding the vendor's successful replies. With
+ * `editRefs`, edits follow the one edit rule (edits.postOrEdit).
  */
 async function deliverPrepared(prepared, { params = null, now = null, editRefs = null, only = null } = {}) {
-  const { title, content, timeout, overflow } = prepared;
+  // Required here, not at the top: edits.js requires this module.
+  const { postOrEdit } = require('./edits');
   const targets = only === null ? prepared.targets : prepared.targets.filter(([spec]) => only.includes(spec.name));
   const at = now === null ? Date.now() / 1000 : now;
+  const send = (refs, subset) =>
+    deliverOnce(prepared, subset === null ? targets : targets.filter(([spec]) => subset.includes(spec.name)), params, at, refs);
+  return postOrEdit(send, editRefs || {});
+}
+
+async function deliverOnce(prepared, targets, params, at, editRefs) {
+  const { title, content, timeout, overflow } = prepared;
   const plans = targets.map(([spec, env]) => planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name)));
   const started = performance.now();
   const results = await Promise.all(
     plans.map((channelPlan) => {
       const budget = timeBudget(channelPlan, timeout);
       const guarded = deliver(channelPlan, timeout).catch((error) =>
-        channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), channelPlan.attempts),
+        channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), channelPlan.attempts, 0, null, channelPlan.partsSent, channelPlan.truncated),
       );
       // Still running at the deadline: it may deliver late, but the caller is not kept waiting for it.
       return withDeadline(guarded, budget * 1000, () => {
         log.warning(`${channelPlan.spec.display_name}: no result within ${formatG(budget)} s; not waiting for it`);
-        return channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${formatG(budget)} s`, channelPlan.attempts, Math.round(performance.now() - started));
+        return channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${formatG(budget)} s`, channelPlan.attempts, Math.round(performance.now() - started), null, channelPlan.partsSent, channelPlan.truncated);
       });
     }),
   );
@@ -169,9 +191,12 @@ async function deliverPrepared(prepared, { params = null, now = null, editRefs =
 /**
  * Pushes to every configured channel, reading process.env (or `env`), and says what happened.
  * `params` are vendor parameters merged into Bark and PushMe bodies and appended to iGot's form.
+ * `channels` (ids such as 'ntfy', any case; a string may list several, comma-separated) sends to those
+ * only; a name that is no configured channel sends nothing and is a config_error result of that name
+ * whose error lists the configured channels (send never rejects).
  */
 function send(title, content, { env = null, params = null, channels = null, now = null } = {}) {
   return dispatch(title, content, env === null ? process.env : env, { params, channels, now });
 }
 
-module.exports = { plan, dispatch, send, configuredChannels, timeBudget, prepareMessage, deliverPrepared };
+module.exports = { plan, dispatch, send, configuredChannels, channelNames, channelProblems, channelsError, timeBudget, prepareMessage, deliverPrepared };

@@ -52,6 +52,57 @@ function channelEnv(spec, source) {
 
 const isConfigured = (spec, env) => spec.active_when.some((name) => isSet(spec.env[name], env[name]));
 
+// The checks of the spec's env types; python/mcp_push/config.py words them identically. ASCII classes
+// only, so both regex engines agree.
+const URL_START = /^[Hh][Tt][Tt][Pp][Ss]?:\/\/[^/?#\x00-\x20]/;
+const INTEGER = /^-?[0-9]{1,18}$/;
+
+function intRule(variable) {
+  const { min, max } = variable;
+  const has = (bound) => bound !== undefined && bound !== null;
+  if (has(min) && has(max)) return `must be an integer from ${min} to ${max}`;
+  if (has(min)) return `must be an integer of at least ${min}`;
+  if (has(max)) return `must be an integer of at most ${max}`;
+  return 'must be an integer';
+}
+
+/**
+ * What is wrong with a set value of a typed variable, naming it and the rule ("NTFY_PRIORITY: must be
+ * one of 1, 2, 3 ..."), or null. An empty value is unset: missingConfig says what is required.
+ */
+function valueProblem(variable, value) {
+  if (value === '') return null;
+  if (variable.type === 'url' && !URL_START.test(value)) return `${variable.name}: must be an http(s) URL`;
+  if (variable.type === 'int') {
+    const number = INTEGER.test(value) ? Number(value) : null;
+    const { min, max } = variable;
+    if (number === null || (min !== undefined && min !== null && number < min) || (max !== undefined && max !== null && number > max)) {
+      return `${variable.name}: ${intRule(variable)}`;
+    }
+  }
+  if (variable.type === 'enum') {
+    const fold = (text) => (variable.ignore_case ? text.toLowerCase() : text);
+    if (!variable.enum.map(fold).includes(fold(value))) return `${variable.name}: must be one of ${variable.enum.join(', ')}`;
+  }
+  return null;
+}
+
+/** Every set variable of the channel whose value breaks its spec type, as valueProblem words it. */
+const invalidConfig = (spec, env) => Object.entries(spec.env).map(([name, variable]) => valueProblem(variable, env[name] ?? '')).filter(Boolean);
+
+/**
+ * The set variables the channel's requests are built from (a hook may read any of them): what a
+ * request that cannot even be sent (a malformed URL, a control character in a header) is blamed on.
+ */
+function requestVariables(spec, env) {
+  const templates = JSON.stringify([spec.request, spec.token, spec.edit]);
+  const used = new Set([...templates.matchAll(/env\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]));
+  // A default is not the user's doing.
+  return Object.entries(spec.env)
+    .filter(([name, variable]) => ![undefined, '', variable.default].includes(env[name]) && variable.type !== 'bool' && (spec.hook || used.has(name)))
+    .map(([name]) => name);
+}
+
 /** What a configured channel still lacks, as readable phrases (empty when complete). */
 function missingConfig(spec, env) {
   const missing = Object.entries(spec.env)
@@ -63,4 +114,4 @@ function missingConfig(spec, env) {
   return missing;
 }
 
-module.exports = { ConfigError, SPACE, stripSpace, asText, messageText, requestTimeout, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig };
+module.exports = { ConfigError, SPACE, stripSpace, asText, messageText, requestTimeout, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig, valueProblem, invalidConfig, requestVariables };

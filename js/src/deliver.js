@@ -11,10 +11,22 @@ const { loadSettings } = require('./specs');
 const { evaluate, parseJson, ruleHolds, vendorMessage } = require('./success');
 const { lookup, render } = require('./templates');
 const { TOKENS } = require('./tokens');
+const { requestVariables } = require('./config');
 const { TransportError, transportFor } = require('./transports');
 
 // Longest error text in a result; cut only after secrets are masked.
 const MAX_ERROR_CHARS = 300;
+
+// How the transports begin the error of a request they could not even send (then naming the library's
+// error, which blame replaces with the variables to check).
+const CANNOT_SEND = 'the request cannot be sent as configured';
+
+/** A request the transport could not even send is the configuration's fault: name its variables. */
+function blame(plan, error) {
+  if (error.kind !== 'config_error' || !error.message.startsWith(CANNOT_SEND)) return error.message;
+  const names = requestVariables(plan.spec, (plan.context && plan.context.env) || {});
+  return names.length ? `${CANNOT_SEND}: check ${names.join(', ')}` : CANNOT_SEND;
+}
 
 class Failed extends Error {
   constructor(status, error, httpStatus = null, replyText = null, retryable = false, reply = null) {
@@ -53,7 +65,11 @@ class Delivery {
     try {
       reply = await this.send(request, this.timeout);
     } catch (error) {
-      if (error instanceof TransportError) throw new Failed(error.kind, error.message, null, null, error.retryable);
+      if (error instanceof TransportError) {
+        // A reply lost after the request was written is retried only under an idempotency key.
+        const retryable = error.retryable || (error.maybeDelivered && this.policy.idempotent);
+        throw new Failed(error.kind, blame(this.plan, error), null, null, retryable);
+      }
       throw error;
     }
     const [ok, why] = evaluate(success, reply.status, reply.text);
@@ -145,22 +161,31 @@ class Delivery {
     const requests = this.requestsWith(token);
     let lastStatus = null;
     const failures = [];
-    // Every target gets its message even when an earlier one failed (Chronocat's several QQ ids).
+    const parts = this.plan.partContexts.length;
+    // Every target and part gets its message even when an earlier one failed (Chronocat's several QQ ids).
     for (const [index, request] of requests.entries()) {
+      const part = index < this.plan.requestParts.length ? this.plan.requestParts[index] : 0;
+      this.plan.partsSent = Math.max(this.plan.partsSent, part + 1);
       try {
         lastStatus = await this.sendOne(index, request);
       } catch (failed) {
         if (!(failed instanceof Failed)) throw failed;
-        failures.push(failed);
+        failures.push([part, failed]);
       }
     }
     if (failures.length) {
-      const first = failures[0];
-      if (requests.length > 1) first.error = `${failures.length} of ${requests.length} targets failed; first: ${first.error}`;
+      const [part, first] = failures[0];
+      if (parts > 1) first.error = `${failures.length} of ${requests.length} requests failed; first, part ${part + 1}/${parts}: ${first.error}`;
+      else if (requests.length > 1) first.error = `${failures.length} of ${requests.length} targets failed; first: ${first.error}`;
       throw first;
     }
     return lastStatus;
   }
+}
+
+/** ', 3 parts', ', truncated' or both, for the log line of a long message. */
+function shapeNote(result) {
+  return (result.parts > 1 ? `, ${result.parts} parts` : '') + (result.truncated ? ', truncated' : '');
 }
 
 /** Runs one channel to completion; every failure becomes a result, never a rejection. */
@@ -185,8 +210,10 @@ async function deliver(plan, timeout, pace = null) {
       result = channelResult(name, false, STATUS.INTERNAL_ERROR, redact(`${failed.name}: ${failed.message}`), delivery.attempts);
     }
   }
+  result.parts = plan.partsSent;
+  result.truncated = plan.truncated;
   result.elapsed_ms = Math.round(performance.now() - started);
-  if (result.ok) log.info(`${plan.spec.display_name}: delivered (${result.elapsed_ms} ms)`);
+  if (result.ok) log.info(`${plan.spec.display_name}: delivered (${result.elapsed_ms} ms${shapeNote(result)})`);
   else log.warning(`${plan.spec.display_name}: ${result.status}: ${result.error}`);
   return result;
 }

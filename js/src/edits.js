@@ -1,13 +1,15 @@
 'use strict';
-// Edit in place for `sendEvent` (MCP_PUSH_EDIT_PROGRESS=true): the message each run's first post
-// created is remembered in this process's memory, and the run's later updates edit it (spec/README.md,
-// "Rate limits, coalescing and the outbox"). python/mcp_push/edits.py is the same.
+// Edit in place (spec/README.md, "Edit in place"). `postOrEdit` is the one rule for an edit that fails,
+// used by `dispatch`/`sendEvent` (and, in Python, by the MCP server's engine). For `sendEvent`
+// (MCP_PUSH_EDIT_PROGRESS=true), the message each run's first post created is remembered in this
+// process's memory, and the run's later updates edit it. python/mcp_push/edits.py is the same.
 
 const crypto = require('node:crypto');
 const log = require('./log');
 const { deliverPrepared, prepareMessage } = require('./api');
 const { isTrue, resolveVar } = require('./config');
 const { STATUS, SendResult } = require('./result');
+const { retryableStatus } = require('./retry');
 const { loadSettings } = require('./specs');
 const { parseJson } = require('./success');
 const { lookup } = require('./templates');
@@ -17,10 +19,15 @@ const TERMINAL = ['end', 'error'];
 // Refs remembered per credential: runs that never end must not grow memory without bound.
 const MAX_REFS = 1000;
 
-/** The channel and a digest of its secret values: one lane, one rate limit, per credential. */
-function laneKey(spec, env) {
+// Lane keys are salted (an unsalted hash of a short token could be tested against guesses); in-process
+// edits salt per process, as python/mcp_push/lanekey.py does.
+const PROCESS_SALT = crypto.randomBytes(32);
+
+/** `channel:<16 hex digits>` of HMAC-SHA256(salt, the secret values joined by NUL): one lane, one rate
+ * limit, per credential, without keeping the credential. */
+function laneKey(spec, env, salt) {
   const secrets = spec.secretEnv.map((name) => env[name] ?? '').join('\0');
-  return `${spec.name}:${crypto.createHash('sha256').update(secrets, 'utf8').digest('hex').slice(0, 16)}`;
+  return `${spec.name}:${crypto.createHmac('sha256', salt).update(secrets, 'utf8').digest('hex').slice(0, 16)}`;
 }
 
 /**
@@ -62,8 +69,52 @@ function readRef(spec, replyText) {
 }
 
 /**
+ * The vendor answered the edit with a no that a new post can get past: a 4xx other than 429 (the message
+ * is gone, too old, not editable), or a success status whose body says it failed. A 5xx or 429 (retried
+ * as the edit first), a timeout or a network error is not: the edit may have landed, or the vendor is
+ * down, and a post as well could show the message twice.
+ */
+function editRefused(result, plan) {
+  const status = result.http_status;
+  return (
+    plan.requestTemplate !== null &&
+    result.status === STATUS.REJECTED &&
+    status !== null &&
+    (status < 300 || (status >= 400 && status < 500)) && // a 3xx is an answer, but not about the message
+    !retryableStatus(plan.spec.transport, status)
+  );
+}
+
+/**
+ * The one edit rule, for `dispatch`/`sendEvent`. `send(refs, only)` plans and delivers (the channels in
+ * `only`, or all when null), editing the message refs[channel] names where the channel can; its retries
+ * apply to an edit as to a post. An edit the vendor refused (editRefused) is posted anew, once, and that
+ * post's outcome is the channel's (its attempts and time counting the edit's too); any other failed edit
+ * is the channel's outcome as it is. Resolves to [result, plan] per channel in the order of the first send.
+ */
+async function postOrEdit(send, editRefs) {
+  const outcomes = new Map((await send(editRefs, null)).map((outcome) => [outcome[1].spec.name, outcome]));
+  const refused = [...outcomes].filter(([, [result, plan]]) => editRefused(result, plan)).map(([name]) => name);
+  if (refused.length) {
+    for (const name of refused) {
+      const [result, plan] = outcomes.get(name);
+      log.info(`${plan.spec.display_name}: the vendor refused the edit (${result.error}); posting a new message`);
+    }
+    for (const outcome of await send({}, refused)) {
+      // The refused edit went out too: the channel's requests and time are both sends'.
+      const [edit] = outcomes.get(outcome[1].spec.name);
+      outcome[0].attempts += edit.attempts;
+      outcome[0].elapsed_ms += edit.elapsed_ms;
+      outcomes.set(outcome[1].spec.name, outcome);
+    }
+  }
+  return [...outcomes.values()];
+}
+
+/**
  * Sends one event of a run (`kind`: start, update, end, error) like `dispatch`; with the opt-in, an
- * update edits the run's message where the channel can, and a refused edit is posted anew.
+ * update edits the run's message where the channel can (postOrEdit: a refused edit is posted anew, and
+ * that post becomes the run's message).
  */
 async function dispatchRun(title, content, source, runId, kind, { channels = null, now = null, refs = EDITS } = {}) {
   const prepared = await prepareMessage(title, content, source, channels);
@@ -71,7 +122,7 @@ async function dispatchRun(title, content, source, runId, kind, { channels = nul
   if (!isTrue(resolveVar(loadSettings().env[EDIT_VAR], source))) {
     return new SendResult((await deliverPrepared(prepared, { now })).map(([result]) => result));
   }
-  const lanes = new Map(prepared.targets.filter(([spec]) => spec.edit !== null).map(([spec, env]) => [spec.name, laneKey(spec, env)]));
+  const lanes = new Map(prepared.targets.filter(([spec]) => spec.edit !== null).map(([spec, env]) => [spec.name, laneKey(spec, env, PROCESS_SALT)]));
   const editRefs = {};
   if (kind === 'update') {
     for (const [name, lane] of lanes) {
@@ -79,22 +130,15 @@ async function dispatchRun(title, content, source, runId, kind, { channels = nul
       if (ref !== null) editRefs[name] = ref;
     }
   }
-  const outcomes = new Map((await deliverPrepared(prepared, { now, editRefs })).map((outcome) => [outcome[1].spec.name, outcome]));
-  const refused = Object.keys(editRefs).filter((name) => outcomes.get(name)[0].status === STATUS.REJECTED);
-  if (refused.length) {
-    // The message to edit is gone or too old: post anew, and that becomes the run's message.
-    for (const name of refused) {
-      const [result, plan] = outcomes.get(name);
-      log.info(`${plan.spec.display_name}: editing the run's message failed (${result.error}); posting a new one`);
-    }
-    for (const outcome of await deliverPrepared(prepared, { now, only: refused })) outcomes.set(outcome[1].spec.name, outcome);
-  }
-  for (const [name, [result, plan]] of outcomes) {
+  const outcomes = await deliverPrepared(prepared, { now, editRefs });
+  for (const [result, plan] of outcomes) {
+    const { name } = plan.spec;
     if (!lanes.has(name) || !result.ok) continue;
     if (TERMINAL.includes(kind)) refs.set(lanes.get(name), runId, null);
+    // A post (the run's first, or one after a refused edit) is the message its later updates edit.
     else if (plan.requestTemplate === null && plan.replyTexts.length) refs.set(lanes.get(name), runId, readRef(plan.spec, plan.replyTexts[0]));
   }
-  return new SendResult([...outcomes.values()].map(([result]) => result));
+  return new SendResult(outcomes.map(([result]) => result));
 }
 
-module.exports = { EDIT_VAR, MAX_REFS, EditRefs, EDITS, laneKey, readRef, dispatchRun };
+module.exports = { EDIT_VAR, MAX_REFS, EditRefs, EDITS, PROCESS_SALT, laneKey, readRef, editRefused, postOrEdit, dispatchRun };

@@ -64,6 +64,22 @@ function problemOf(error) {
   }
 }
 
+/**
+ * NaN where the schema wants a number: JSON Schema has no word for it (ajv calls it "below the
+ * minimum"), so it is named here with the range, as Python's events.py names it.
+ */
+function nanProblems(schema, data, path = []) {
+  if (typeof data === 'number' && Number.isNaN(data) && schema.type === 'number') {
+    const bounded = schema.minimum !== undefined && schema.maximum !== undefined;
+    return [[path.join('.') || 'envelope', bounded ? `must be a number from ${schema.minimum} to ${schema.maximum}` : 'must be a number']];
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return [];
+  const properties = schema.properties || {};
+  return Object.keys(data)
+    .filter((name) => Object.prototype.hasOwnProperty.call(properties, name))
+    .flatMap((name) => nanProblems(properties[name], data[name], [...path, name]));
+}
+
 // Python sorts (field, rule) tuples by code point; compare the same way (not localeCompare).
 const byFieldThenRule = (a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
 
@@ -90,8 +106,11 @@ function timestampMs(stamp) {
 /** A normalized copy (timestamp filled in when absent), or EnvelopeError naming the first problem. */
 function validateEnvelope(data, now = null) {
   const validate = getValidator();
-  if (!validate(data)) {
-    const problems = validate.errors.map(problemOf).sort(byFieldThenRule);
+  const nan = nanProblems(readSpecSource().envelopeSchema, data);
+  if (!validate(data) || nan.length) {
+    // ajv's bound errors for a NaN are replaced by nanProblems' one.
+    const errors = (validate.errors || []).filter((e) => !(['minimum', 'maximum'].includes(e.keyword) && Number.isNaN(e.data)));
+    const problems = [...errors.map(problemOf), ...nan].sort(byFieldThenRule);
     throw new EnvelopeError(...problems[0]);
   }
   const envelope = { ...data };
@@ -182,13 +201,13 @@ async function sendEvent(envelope, { channels = null, env = null, runs = RUNS, n
 
 /**
  * The dry run of an event; `seen` are earlier events of this process, rendered into a fresh run log;
- * `editRefs` as in `plan`.
+ * `editRefs` and `channels` as in `plan`.
  */
-function planEvent(envelope, { env = null, now = null, seen = [], redact = true, editRefs = null } = {}) {
+function planEvent(envelope, { env = null, now = null, seen = [], redact = true, editRefs = null, channels = null } = {}) {
   const runs = new RunLog();
   for (const earlier of seen) renderEvent(validateEnvelope(earlier, now), runs);
   const [title, content] = renderEvent(validateEnvelope(envelope, now), runs);
-  return plan(title, content, { env, now, redact, editRefs });
+  return plan(title, content, { env, now, redact, editRefs, channels });
 }
 
 module.exports = { EnvelopeError, validateEnvelope, renderEvent, sendEvent, planEvent, RunLog, RUNS, rfc3339, timestampMs };

@@ -64,6 +64,20 @@ function overflowMode(value) {
 const partLabel = (template, index, count) =>
   template.replace(/\{(index|count)\}/g, (_, name) => String(name === 'index' ? index : count));
 
+// A line-break window no cut can meet: the cut stays after the last whole character that fits.
+const NO_BREAK = 101;
+
+/**
+ * One part: the content cut to the room the title leaves, and marked. A title leaving less room than the
+ * mark itself is cut too, after its last whole character that fits (never at a line break), and the
+ * content is the mark alone, so the mark is always within the room.
+ */
+function cutOnceParts(title, content, room, unit, window, mark) {
+  const markSize = size(mark, unit);
+  if (room - size(title, unit) < markSize) return [title.slice(0, cutIndex(title, Math.max(room - markSize, 0), unit, NO_BREAK)), mark];
+  return [title, truncated(content, room - size(title, unit), unit, window, mark)];
+}
+
 function truncated(text, budget, unit, window, mark) {
   if (size(text, unit) <= budget) return text;
   const keep = Math.max(budget - size(mark, unit), 0);
@@ -72,21 +86,30 @@ function truncated(text, budget, unit, window, mark) {
 
 /** The [title, content] parts to send: one when the message fits or has no known limit. */
 function fitMessage(title, content, limit, mode) {
-  if (!limit) return [[title, content]];
+  return fit(title, content, limit, mode).parts;
+}
+
+/**
+ * The message's parts for a channel's limit, and whether any content was cut to make them (truncate
+ * mode, a title leaving too little room, or a split that needed more than max_parts): {parts, truncated}.
+ */
+function fit(title, content, limit, mode) {
+  if (!limit) return { parts: [[title, content]], truncated: false };
   const settings = loadSettings().overflow;
   const { unit } = limit;
   const window = settings.line_break_window;
   const room = limit.max - settings.reserve;
-  if (size(title, unit) + size(content, unit) <= room) return [[title, content]];
+  if (size(title, unit) + size(content, unit) <= room) return { parts: [[title, content]], truncated: false };
   const mark = settings.truncated_mark;
-  if (mode === 'truncate') return [[title, truncated(content, room - size(title, unit), unit, window, mark)]];
+  const cutOnce = () => ({ parts: [cutOnceParts(title, content, room, unit, window, mark)], truncated: true });
+  if (mode === 'truncate') return cutOnce();
   const maxParts = settings.max_parts;
   // Every label has the same size: the count is one digit (max_parts is at most 9).
   const labelSize = size(partLabel(settings.part_label, maxParts, maxParts), unit);
   const budget = room - size(title, unit) - labelSize;
   if (budget < Math.floor(room / 4)) {
     // A title too long to leave a quarter of the room for content: cut the content instead of splitting.
-    return [[title, truncated(content, room - size(title, unit), unit, window, mark)]];
+    return cutOnce();
   }
   const chunks = [];
   let rest = content;
@@ -96,8 +119,10 @@ function fitMessage(title, content, limit, mode) {
     // A cut at a line break drops the break itself: each part starts on a fresh line.
     rest = rest[cut] === '\n' ? rest.slice(cut + 1) : rest.slice(cut);
   }
-  chunks.push(size(rest, unit) > budget ? truncated(rest, budget, unit, window, mark) : rest);
-  return chunks.map((chunk, i) => [title + partLabel(settings.part_label, i + 1, chunks.length), chunk]);
+  const cut = size(rest, unit) > budget; // more than maxParts would hold: the last part ends with the mark
+  chunks.push(cut ? truncated(rest, budget, unit, window, mark) : rest);
+  const parts = chunks.map((chunk, i) => [title + partLabel(settings.part_label, i + 1, chunks.length), chunk]);
+  return { parts, truncated: cut };
 }
 
-module.exports = { MODES, charSize, size, cutIndex, overflowMode, fitMessage };
+module.exports = { MODES, charSize, size, cutIndex, overflowMode, fit, fitMessage };

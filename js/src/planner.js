@@ -1,10 +1,10 @@
 'use strict';
 // Turns a channel spec, its env and a message into the exact requests that would go on the wire.
 
-const { ConfigError, missingConfig } = require('./config');
+const { ConfigError, invalidConfig, missingConfig } = require('./config');
 const { runHook } = require('./hooks');
-const { fitMessage } = require('./overflow');
-const { Redactor } = require('./redact');
+const { fit } = require('./overflow');
+const { REGISTRY, Redactor, envSecrets, proxySecrets, urlUserinfo } = require('./redact');
 const { loadSettings } = require('./specs');
 const { OMIT, lookup, render, renderTree } = require('./templates');
 const { appendQuery, encodeBody, normalizeUrl } = require('./wire');
@@ -68,17 +68,25 @@ function renderRequest(spec, request, context, step = 'send') {
   });
 }
 
-/** The template context, and the secrets the hook derived (masked like the env secrets). */
+/**
+ * The template context, and the secrets the hook derived, masked like the env secrets: `secrets`
+ * (derived from the settings alone, the same for every message) and `message_secrets` (this message's
+ * own, such as a signature over its timestamp).
+ */
 function buildContext(spec, env, title, content, params, now) {
   let hookValues = {};
   let derived = [];
+  let perMessage = [];
   if (spec.hook) {
-    hookValues = { ...runHook(spec.hook, { env, title, content, now, params: { ...params }, data: spec.data }) };
+    const hookInput = { env, title, content, now, params: { ...params }, data: spec.data };
+    hookValues = { ...runHook(spec.hook, hookInput, spec.hook_params) };
     derived = (hookValues.secrets || []).map(String);
+    perMessage = (hookValues.message_secrets || []).map(String);
     delete hookValues.secrets;
+    delete hookValues.message_secrets;
   }
   const context = { title, content, env, params: { ...params }, hook: hookValues, token: loadSettings().token_placeholder };
-  return [context, derived];
+  return [context, derived, perMessage];
 }
 
 /**
@@ -87,14 +95,20 @@ function buildContext(spec, env, title, content, params, now) {
  * edits the one that ref names instead, cut to one part.
  */
 function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null) {
-  const redactor = new Redactor(spec.secretEnv.map((name) => env[name]));
+  // Settings' secrets are long-lived: the process registry (the logger) holds them too.
+  // HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
+  const secrets = [...envSecrets(spec.env, env), ...proxySecrets()];
+  REGISTRY.add(secrets);
+  const redactor = new Redactor(secrets);
   // attempts: requests made so far, counted as they happen (a hung channel still reports them).
   // context: the first part's (it holds the env, secrets included); partContexts: one per part, in order.
   // requestTemplate, success: an edit's (spec `edit`), else null. replyTexts: bodies of the vendor's
-  // successful replies, in order (the first post's names the message to edit).
+  // successful replies, in order (the first post's names the message to edit). requestParts: the part
+  // (index into partContexts) each request carries; partsSent: parts whose requests have started, counted
+  // as they happen; truncated: content was cut to fit (overflow.fit).
   const plan = {
     spec, context: {}, partContexts: [], redactor, tokenRequest: null, requests: [], error: null, errorStatus: 'config_error', attempts: 0,
-    requestTemplate: null, success: null, replyTexts: [],
+    requestTemplate: null, success: null, replyTexts: [], requestParts: [], partsSent: 0, truncated: false,
   };
   const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
   if (editing) {
@@ -107,14 +121,31 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
     plan.error = `${spec.name} is missing ${missing.join(', ')}`;
     return plan;
   }
+  const invalid = invalidConfig(spec, env);
+  if (invalid.length) {
+    // A value the spec's type refuses: named here, not as the library error it would become.
+    plan.error = invalid.join('; '); // names and rules only, never a value
+    return plan;
+  }
   try {
-    for (const [partTitle, partContent] of fitMessage(title, content, spec.limits.message, overflow)) {
-      const [context, derived] = buildContext(spec, env, partTitle, partContent, params, now);
+    const fitted = fit(title, content, spec.limits.message, overflow);
+    plan.truncated = fitted.truncated;
+    for (const [index, [partTitle, partContent]] of fitted.parts.entries()) {
+      const [context, derived, perMessage] = buildContext(spec, env, partTitle, partContent, params, now);
       if (editing) context.ref = editRef;
-      redactor.add(derived);
+      REGISTRY.add(derived);
+      // A message's own secrets stay in its redactor: the registry must not grow with every message.
+      redactor.add([...derived, ...perMessage]);
       plan.partContexts.push(context);
-      plan.requests.push(...renderRequest(spec, plan.requestTemplate || spec.request, context));
+      const requests = renderRequest(spec, plan.requestTemplate || spec.request, context);
+      plan.requests.push(...requests);
+      plan.requestParts.push(...requests.map(() => index));
     }
+    // A login the templates compose into a URL (SMTP's user:password@, a proxy's) travels as Basic auth
+    // or SMTP AUTH PLAIN too: those compositions are secrets made here.
+    const composed = plan.requests.flatMap((r) => [...urlUserinfo(r.url), ...urlUserinfo(r.proxy || '')]);
+    REGISTRY.add(composed);
+    redactor.add(composed);
     plan.context = plan.partContexts[0];
     if (spec.token) plan.tokenRequest = renderRequest(spec, spec.token.request, plan.context, 'token')[0];
   } catch (error) {

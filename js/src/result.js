@@ -12,8 +12,15 @@ const STATUS = {
   INTERNAL_ERROR: 'internal_error', // a bug on our side; reported, never thrown
 };
 
-function channelResult(channel, ok, status, error = null, attempts = 0, elapsedMs = 0, httpStatus = null) {
-  return { channel, ok, status, error, attempts, elapsed_ms: elapsedMs, http_status: httpStatus };
+/**
+ * One channel's outcome (spec/README.md, "Results"), keys in Python's ChannelResult order. attempts:
+ * requests made for this channel, every try of every part and target summed, token fetches included.
+ * parts: parts of the message whose sending started (1 for a message that fit; 0 when nothing was sent).
+ * truncated: content was cut to fit the channel's limit (MCP_PUSH_OVERFLOW=truncate, or more than
+ * overflow.max_parts parts needed).
+ */
+function channelResult(channel, ok, status, error = null, attempts = 0, elapsedMs = 0, httpStatus = null, parts = 0, truncated = false) {
+  return { channel, ok, status, error, attempts, elapsed_ms: elapsedMs, http_status: httpStatus, parts, truncated };
 }
 
 class SendResult {

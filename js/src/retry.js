@@ -1,8 +1,10 @@
 'use strict';
 // When a failed request is tried again, and after how long (spec/README.md, "Retries"); retry.py's twin.
 // The policy is settings.yaml's `retry`, overridden by a channel spec's own `retry` block. Only failures
-// that cannot have delivered the message (refused or reset connections) and answers that say "later"
-// (HTTP 429 and 5xx, SMTP 4xx) are retried; a vendor's no (4xx, 200 with an error code) never is.
+// that cannot have delivered the message (a connection refused before any byte was written) and answers
+// that say "later" (HTTP 429 and 5xx, SMTP 4xx) are retried; a vendor's no (4xx, 200 with an error code)
+// never is. A request written whose reply was lost is retried only when the spec says `idempotent: true`
+// (its request carries a key the vendor deduplicates on, as Matrix's txnId).
 
 const { stripSpace } = require('./config');
 const { loadSettings } = require('./specs');
@@ -10,13 +12,15 @@ const { parseJson } = require('./success');
 const { lookup } = require('./templates');
 
 class RetryPolicy {
-  constructor({ attempts, backoff_seconds, max_backoff_seconds, jitter, deadline_seconds, after_json = null }) {
+  constructor({ attempts, backoff_seconds, max_backoff_seconds, jitter, deadline_seconds, after_json = null, idempotent = false }) {
     this.attempts = attempts;
     this.backoff_seconds = backoff_seconds;
     this.max_backoff_seconds = max_backoff_seconds;
     this.jitter = jitter;
     this.deadline_seconds = deadline_seconds;
     this.after_json = after_json;
+    // The request carries an idempotency key: a lost reply may be retried without posting twice.
+    this.idempotent = idempotent;
     Object.freeze(this);
   }
 

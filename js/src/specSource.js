@@ -6,11 +6,20 @@ const fs = require('node:fs');
 const path = require('node:path');
 const yaml = require('js-yaml');
 
+const PACKAGE = path.join(__dirname, '..');
+const isSpecDir = (dir) => fs.existsSync(path.join(dir, 'channel.schema.json'));
+
+/**
+ * The spec folder: MCP_PUSH_SPEC_DIR; in a checkout (this package is the repo's js/), the repo's spec/,
+ * the one source of truth while developing; else the package's own spec/, the copy `npm pack` puts
+ * into the tarball (tools/pack-spec.js), which is what an installed mcp-push reads.
+ */
 function specDir() {
   if (process.env.MCP_PUSH_SPEC_DIR) return process.env.MCP_PUSH_SPEC_DIR;
-  for (const candidate of [path.join(__dirname, '..', 'spec'), path.join(__dirname, '..', '..', 'spec')]) {
-    if (fs.existsSync(path.join(candidate, 'channel.schema.json'))) return candidate;
-  }
+  const repoSpec = path.join(PACKAGE, '..', 'spec');
+  if (path.basename(PACKAGE) === 'js' && isSpecDir(repoSpec)) return repoSpec;
+  const ownSpec = path.join(PACKAGE, 'spec');
+  if (isSpecDir(ownSpec)) return ownSpec;
   throw new Error('spec folder not found: set MCP_PUSH_SPEC_DIR or reinstall mcp-push');
 }
 

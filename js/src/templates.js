@@ -22,8 +22,9 @@ const FILTERS = {
   rfc2047: (v) => (String(v) ? `=?utf-8?B?${b64(v)}?=` : ''),
   replace_all: (v, oldText, newText) => String(v).split(oldText).join(newText),
   nl2br: (v) => String(v).replace(/\r\n/g, '\n').replace(/\n/g, '<br/>'),
-  // Line breaks become spaces: for header fields such as an e-mail subject.
-  one_line: (v) => String(v).replace(/\r\n/g, ' ').replace(/[\r\n]/g, ' '),
+  // Every character Python's str.splitlines() breaks at (CR, LF, VT, FF, FS, GS, RS, NEL, U+2028,
+  // U+2029), CRLF counting as one: Python's e-mail library refuses them in a header; both fold alike.
+  one_line: (v) => String(v).replace(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/g, ' '),
   html_escape: (v) => String(v).replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]),
   startswith: (v, prefix) => String(v).startsWith(prefix),
   rstrip,

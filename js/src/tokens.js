@@ -2,6 +2,7 @@
 // Process-wide cache of fetched credentials (WeCom app access_token), kept until shortly before expiry.
 
 const crypto = require('node:crypto');
+const { REGISTRY } = require('./redact');
 
 // Refresh a little early so a token never expires between the cache check and the vendor's check.
 const EXPIRY_MARGIN_S = 60;
@@ -17,20 +18,34 @@ class TokenCache {
     return crypto.createHash('sha256').update(cacheKey, 'utf8').digest('hex');
   }
 
+  // A cached token is a long-lived secret while it is cached: the process registry (the logger) holds
+  // it in a slot named after the key, replaced on refresh and emptied when it goes.
+
   get(cacheKey) {
-    const entry = this.tokens.get(TokenCache.key(cacheKey));
-    return entry && entry.expires > this.clock() ? entry.token : null;
+    const key = TokenCache.key(cacheKey);
+    const entry = this.tokens.get(key);
+    if (entry && entry.expires > this.clock()) return entry.token;
+    if (entry) {
+      this.tokens.delete(key);
+      REGISTRY.drop(`token:${key}`);
+    }
+    return null;
   }
 
   put(cacheKey, token, ttlS) {
-    this.tokens.set(TokenCache.key(cacheKey), { token, expires: this.clock() + Math.max(ttlS - EXPIRY_MARGIN_S, 1) });
+    const key = TokenCache.key(cacheKey);
+    this.tokens.set(key, { token, expires: this.clock() + Math.max(ttlS - EXPIRY_MARGIN_S, 1) });
+    REGISTRY.put(`token:${key}`, [token]);
   }
 
   drop(cacheKey) {
-    this.tokens.delete(TokenCache.key(cacheKey));
+    const key = TokenCache.key(cacheKey);
+    this.tokens.delete(key);
+    REGISTRY.drop(`token:${key}`);
   }
 
   clear() {
+    for (const key of this.tokens.keys()) REGISTRY.drop(`token:${key}`);
     this.tokens.clear();
   }
 }

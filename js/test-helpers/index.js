@@ -148,6 +148,26 @@ async function startConnectProxy() {
   };
 }
 
+/** A proxy on 127.0.0.1 that accepts connections and never answers (nor reads): one that hung. */
+async function startStuckProxy() {
+  const sockets = new Set();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const port = await listen(server);
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    accepted: () => sockets.size,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 /** A port on 127.0.0.1 nobody listens on (bound, then released): connecting is refused at once. */
 async function closedPort() {
   const server = net.createServer();
@@ -282,6 +302,7 @@ function runNode(code, env = {}, { timeoutMs = 20000 } = {}) {
 
 module.exports = {
   JS_ROOT,
+  startStuckProxy,
   fakePace,
   DEFAULT_REPLY,
   json,

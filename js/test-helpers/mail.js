@@ -8,11 +8,12 @@ const { SMTPServer } = require('smtp-server');
  * Starts an SMTP server. mode: "implicit" (TLS from the first byte, as on port 465), "starttls"
  * (offers STARTTLS; AUTH only after it), "plain" (no TLS at all; AUTH in the clear allowed).
  * Records `auths` ({method, username, password, secure}), `messages` ({mailFrom, rcptTo, raw, secure})
- * and `events` (AUTH, DATA in order).
+ * and `events` (AUTH, DATA in order). authOptional: true accepts mail without AUTH, as a local relay.
  */
-async function startSmtp(mode, { user, password, tls = null, echoCredentials = false, disabledCommands = [] }) {
+async function startSmtp(mode, { user, password, tls = null, echoCredentials = false, disabledCommands = [], authOptional = false }) {
   const recorder = { auths: [], messages: [], events: [] };
   const options = {
+    authOptional, // true: a relay that takes mail without AUTH (onAuth still records any AUTH sent)
     authMethods: ['PLAIN', 'LOGIN'],
     logger: false,
     disableReverseLookup: true, // no DNS query: the tests stay on loopback

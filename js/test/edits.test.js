@@ -5,7 +5,7 @@
 const assert = require('node:assert/strict');
 const { test } = require('node:test');
 
-const { EditRefs, laneKey } = require('../src/edits');
+const { EditRefs, PROCESS_SALT, laneKey } = require('../src/edits');
 const { RunLog, sendEvent } = require('../src/events');
 const { loadChannels } = require('../src/specs');
 const { captureStderr, fakeRetryPace, json, startVendor } = require('../test-helpers');
@@ -71,7 +71,7 @@ test('without the opt-in every event is posted', async (t) => {
   const edits = new EditRefs();
   await sendRun(telegramEnv(vendor), ['start', 'update', 'update', 'end'], edits);
   assert.deepEqual(methods(vendor), Array(4).fill('sendMessage'));
-  assert.equal(edits.get(laneKey(loadChannels().telegram, telegramEnv(vendor)), 'r'), null);
+  assert.equal(edits.get(laneKey(loadChannels().telegram, telegramEnv(vendor), PROCESS_SALT), 'r'), null);
 });
 
 test('a refused edit is posted anew, and that post becomes the message of the run', async (t) => {
@@ -133,11 +133,15 @@ test('at most the limit of runs is remembered per credential, the oldest forgott
   assert.equal(edits.get('telegram:y', 'a'), 'other');
 });
 
-test('the lane key is the channel and a digest of its secrets only, as in Python', () => {
+test('the lane key is the channel and a salted digest of its secrets only, as in Python', () => {
   const spec = loadChannels().telegram;
-  const key = laneKey(spec, { TG_BOT_TOKEN: '123:abc', TG_USER_ID: '77' });
-  // What python/mcp_push/edits.py's lane_key gives for the same spec and env.
-  assert.equal(key, 'telegram:1d2ae9a27724af11');
-  assert.equal(key, laneKey(spec, { TG_BOT_TOKEN: '123:abc', TG_USER_ID: '78' }));
-  assert.notEqual(key, laneKey(spec, { TG_BOT_TOKEN: '456:def', TG_USER_ID: '77' }));
+  const salt = Buffer.from('fixed test salt');
+  const key = laneKey(spec, { TG_BOT_TOKEN: '123:abc', TG_USER_ID: '77' }, salt);
+  // What python/mcp_push/lanekey.py's lane_key gives for the same spec, env and salt.
+  assert.equal(key, 'telegram:88ab7eef88c2fc32');
+  // Not the unsalted SHA-256 that earlier versions used.
+  assert.notEqual(key, 'telegram:1d2ae9a27724af11');
+  assert.equal(key, laneKey(spec, { TG_BOT_TOKEN: '123:abc', TG_USER_ID: '78' }, salt));
+  assert.notEqual(key, laneKey(spec, { TG_BOT_TOKEN: '456:def', TG_USER_ID: '77' }, salt));
+  assert.notEqual(key, laneKey(spec, { TG_BOT_TOKEN: '123:abc', TG_USER_ID: '77' }, Buffer.from('another salt')));
 });

@@ -29,6 +29,8 @@ test('a refused connection is a network_error saying "connection refused" after 
       attempts: 4,
       elapsed_ms: 0,
       http_status: null,
+      parts: 1,
+      truncated: false,
     },
   );
   // The connection never reached the vendor, so it was tried again after 1, 2 and 4 s (on the fake clock).
@@ -37,14 +39,59 @@ test('a refused connection is a network_error saying "connection refused" after 
   assert.ok(!stderr.includes('gotify_tok_2'));
 });
 
-test('a server that closes the connection without answering is a network_error saying "connection reset"', async (t) => {
-  const server = http.createServer((req) => req.socket.destroy());
+const AFTER_WRITE = 'connection closed after the request was sent; the message may have been delivered';
+
+// The vendor had the whole request, then the reply was lost: it may have the message, so one try only.
+for (const [kind, handler] of [
+  ['reads the whole request and closes the connection without answering', (req) => req.socket.destroy()],
+  ['cuts its 200 reply short', (req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '100' });
+    res.write('{"id":', () => req.socket.destroy());
+  }],
+  ['resets the connection after reading the request', (req) => req.socket.resetAndDestroy()],
+]) {
+  test(`a server that ${kind} is tried once: network_error saying the message may have been delivered`, async (t) => {
+    let requests = 0;
+    const server = http.createServer((req, res) => {
+      requests += 1;
+      req.resume();
+      req.on('end', () => handler(req, res));
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => server.close(resolve)));
+    const url = `http://127.0.0.1:${server.address().port}`;
+    slept.length = 0;
+    const { value: result } = await captureStderr(() => send('t', 'c', { env: gotify(url) }));
+    const entry = result.get('gotify');
+    assert.deepEqual(
+      [entry.status, entry.attempts, entry.http_status, entry.error],
+      ['network_error', 1, null, `${AFTER_WRITE} (POST ${url}/message?token=***)`],
+    );
+    assert.equal(requests, 1);
+    assert.deepEqual(slept, []);
+  });
+}
+
+test("Matrix's PUT whose reply was lost is retried with the same txnId (spec retry.idempotent)", async (t) => {
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    req.resume();
+    req.on('end', () => {
+      if (seen.length === 1) req.socket.destroy();
+      else json(200, { event_id: '$e1' })(req, res);
+    });
+  });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((resolve) => server.close(resolve)));
-  const url = `http://127.0.0.1:${server.address().port}`;
-  const { value: result } = await captureStderr(() => send('t', 'c', { env: gotify(url) }));
-  const entry = result.get('gotify');
-  assert.deepEqual([entry.status, entry.error], ['network_error', `connection reset (POST ${url}/message?token=***) (after 4 tries)`]);
+  slept.length = 0;
+  const env = { HITOKOTO: 'false', MATRIX_HOMESERVER: `http://127.0.0.1:${server.address().port}`, MATRIX_ACCESS_TOKEN: 'syt_lost', MATRIX_ROOM_ID: '!r:x' };
+  const { value: result } = await captureStderr(() => send('t', 'c', { env }));
+  assert.deepEqual([result.get('matrix').ok, result.get('matrix').attempts], [true, 2]);
+  assert.equal(seen.length, 2);
+  assert.equal(seen[0], seen[1]);
+  assert.match(seen[0], /^PUT \/_matrix\/client\/v3\/rooms\/.*\/send\/m\.room\.message\/mcp-push-/);
+  assert.deepEqual(slept, [1]);
 });
 
 test('a redirect is not followed: the planned request is the only request', async (t) => {

@@ -83,7 +83,18 @@ test('truncate: one part, the title unchanged, the content cut to room - title -
 });
 
 test('a title leaving less than a quarter of the room for content truncates instead of splitting', () => {
-  assert.deepEqual(fitMessage('T'.repeat(60), 'a'.repeat(30), BYTES, 'split'), [['T'.repeat(60), MARK]]);
+  // Room 68: a 50-byte title leaves 12 for content with a label (under 68 / 4), 18 without: 3 and the mark.
+  assert.deepEqual(fitMessage('T'.repeat(50), 'a'.repeat(30), BYTES, 'split'), [['T'.repeat(50), `aaa${MARK}`]]);
+});
+
+test('a title leaving less room than the mark is cut too, so title and mark stay within the room', () => {
+  // Room 68, mark 15 bytes: the title keeps 53 bytes and the content is the mark alone, in both modes.
+  for (const mode of ['split', 'truncate']) {
+    assert.deepEqual(fitMessage('T'.repeat(60), 'a'.repeat(30), BYTES, mode), [['T'.repeat(53), MARK]]);
+    assert.deepEqual(fitMessage('T'.repeat(500), 'a', BYTES, mode), [['T'.repeat(53), MARK]]);
+  }
+  // Never inside a character: 17 CJK characters are 51 bytes, the 18th would pass 53.
+  assert.deepEqual(fitMessage('中'.repeat(40), 'a', BYTES, 'split'), [['中'.repeat(17), MARK]]);
 });
 
 test('MCP_PUSH_OVERFLOW is split (also when empty) or truncate, in any case and with white space around', () => {

@@ -82,11 +82,13 @@ test('a refused connection never reached the vendor: tried again after the backo
   assert.deepEqual(slept, [1, 2, 4]);
 });
 
-test('a connection reset before any answer is tried again, and the second try is delivered', async () => {
+test('a connection closed after the request was sent is not tried again: the vendor may have the message', async () => {
   vendor.route('/reset', inTurn((req) => req.socket.destroy(), json(200, { id: 2 })));
   const entry = (await sendQuietly(gotify('/reset'))).get('gotify');
-  assert.deepEqual([entry.ok, entry.attempts], [true, 2]);
-  assert.deepEqual(slept, [1]);
+  assert.deepEqual([entry.ok, entry.status, entry.attempts], [false, 'network_error', 1]);
+  assert.match(entry.error, /^connection closed after the request was sent; the message may have been delivered \(POST /);
+  assert.equal(vendor.received.length, 1);
+  assert.deepEqual(slept, []);
 });
 
 test('a timeout is not retried: the vendor may already have the message', async () => {
@@ -138,7 +140,8 @@ test('the backoff doubles from backoff_seconds, stops at max_backoff_seconds, an
 
 test("a spec's retry block overrides settings.yaml field by field", () => {
   const telegram = RetryPolicy.forSpec({ retry: { after_json: 'parameters.retry_after' } });
-  assert.deepEqual({ ...telegram }, { attempts: 4, backoff_seconds: 1, max_backoff_seconds: 30, jitter: 0.5, deadline_seconds: 60, after_json: 'parameters.retry_after' });
+  assert.deepEqual({ ...telegram }, { attempts: 4, backoff_seconds: 1, max_backoff_seconds: 30, jitter: 0.5, deadline_seconds: 60, after_json: 'parameters.retry_after', idempotent: false });
+  assert.equal(RetryPolicy.forSpec(require('../src/specs').loadChannels().matrix).idempotent, true);
   assert.equal(RetryPolicy.forSpec({ retry: { attempts: 1 } }).attempts, 1);
   assert.equal(RetryPolicy.forSpec({ retry: null }).after_json, null);
 });

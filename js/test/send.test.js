@@ -89,3 +89,77 @@ test('a hitokoto service that hangs costs at most its own short timeout and the 
   assert.equal(vendor.received.find((r) => r.path === '/alerts').body, 'c');
   assert.ok(elapsed < 800, `the send took ${elapsed} ms`);
 });
+
+// channels (issue 11 item 6): only the named channels, ignoring case; an unknown name sends nothing.
+const twoChannels = () => ({ ...ntfy(), GOTIFY_URL: vendor.url, GOTIFY_TOKEN: 'gotify_tok_sel' });
+
+for (const channels of [['NTFY'], 'ntfy', [' Ntfy '], ['ntfy', 'ntfy']]) {
+  test(`channels ${JSON.stringify(channels)} sends to ntfy only`, async () => {
+    const result = await send('t', 'c', { env: twoChannels(), channels });
+    assert.deepEqual(result.channels.map((r) => [r.channel, r.status]), [['ntfy', 'delivered']]);
+    assert.deepEqual(vendor.paths(), ['/alerts']);
+  });
+}
+
+test('a comma-separated channels string names several', async () => {
+  const result = await send('t', 'c', { env: twoChannels(), channels: 'gotify, NTFY' });
+  assert.deepEqual(result.channels.map((r) => r.channel).sort(), ['gotify', 'ntfy']);
+});
+
+test('an unknown channel sends nothing and its config_error lists the configured channels', async () => {
+  const { value: result } = await captureStderr(() => send('t', 'c', { env: twoChannels(), channels: ['ntfy', 'nope', 'telegram'] }));
+  assert.deepEqual(
+    result.channels.map((r) => [r.channel, r.ok, r.status, r.error]),
+    [
+      ['nope', false, 'config_error', "unknown channel 'nope'; configured: gotify, ntfy"],
+      ['telegram', false, 'config_error', "channel 'telegram' is not configured; configured: gotify, ntfy"],
+    ],
+  );
+  assert.deepEqual([result.ok, result.skipped], [false, null]);
+  assert.deepEqual(vendor.received, []);
+});
+
+test('an unknown channel is named even when no channel is configured', async () => {
+  const { value: result } = await captureStderr(() => send('t', 'c', { env: { HITOKOTO: 'false' }, channels: ['nope'] }));
+  assert.deepEqual(result.channels.map((r) => r.error), ["unknown channel 'nope'; configured: none"]);
+});
+
+test('an empty channels list sends nothing and says why', async () => {
+  const result = await send('t', 'c', { env: twoChannels(), channels: [] });
+  assert.equal(result.channels.length, 0);
+  assert.match(result.skipped, /^channels names no channel/);
+  assert.deepEqual(vendor.received, []);
+});
+
+test('sendEvent and plan honour channels the same way', async () => {
+  const { sendEvent, plan } = require('../src');
+  const envelope = { run_id: 'r1', event: 'start', message: 'go' };
+  const result = await sendEvent(envelope, { env: twoChannels(), channels: ['Gotify'] });
+  assert.deepEqual(result.channels.map((r) => [r.channel, r.status]), [['gotify', 'delivered']]);
+  const { value: refused } = await captureStderr(() => sendEvent(envelope, { env: twoChannels(), channels: ['nope'] }));
+  assert.deepEqual(refused.channels.map((r) => [r.channel, r.status]), [['nope', 'config_error']]);
+  assert.equal(vendor.received.length, 1);
+  assert.deepEqual(plan('t', 'c', { env: twoChannels(), channels: 'NTFY' }).map((e) => e.channel), ['ntfy']);
+  assert.deepEqual(plan('t', 'c', { env: twoChannels(), channels: ['nope'] }), [{ channel: 'nope', error: "unknown channel 'nope'; configured: gotify, ntfy" }]);
+});
+
+// A value that cannot work names the variable (issue 11 item 9), as in Python.
+test('a value the spec type refuses is a config_error naming it, and nothing is sent', async () => {
+  const env = { ...ntfy(), NTFY_PRIORITY: 'urgentest', GOTIFY_URL: vendor.url.replace('http://', ''), GOTIFY_TOKEN: 'tok_gotify_typed' };
+  const { value: result } = await captureStderr(() => send('t', 'c', { env }));
+  assert.deepEqual(result.channels.map((r) => [r.channel, r.status, r.error]), [
+    ['gotify', 'config_error', 'GOTIFY_URL: must be an http(s) URL'],
+    ['ntfy', 'config_error', 'NTFY_PRIORITY: must be one of 1, 2, 3, 4, 5, min, low, default, high, max, urgent'],
+  ]);
+  assert.deepEqual(vendor.received, []);
+});
+
+for (const [env, names] of [
+  [{ NTFY_TOPIC: 'alerts', NTFY_URL: 'http://[::1' }, 'NTFY_URL, NTFY_TOPIC'],
+  [{ OPENILINK_APP_TOKEN: 'tok_olk_ctl\r\n', OPENILINK_HUB_URL: 'http://127.0.0.1:9' }, 'OPENILINK_APP_TOKEN, OPENILINK_HUB_URL'],
+]) {
+  test(`a request that cannot be sent names ${names}, not the library's error`, async () => {
+    const { value: result } = await captureStderr(() => send('t', 'c', { env: { HITOKOTO: 'false', ...env } }));
+    assert.deepEqual(result.channels.map((r) => [r.status, r.error]), [['config_error', `the request cannot be sent as configured: check ${names}`]]);
+  });
+}

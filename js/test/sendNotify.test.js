@@ -27,7 +27,7 @@ async function notify(vars, ...args) {
 
 // Python: dataclasses.asdict(ChannelResult) and SendResult.to_dict(), field for field, in this order.
 const PY_RESULT_KEYS = ['ok', 'skipped', 'channels'];
-const PY_CHANNEL_KEYS = ['channel', 'ok', 'status', 'error', 'attempts', 'elapsed_ms', 'http_status'];
+const PY_CHANNEL_KEYS = ['channel', 'ok', 'status', 'error', 'attempts', 'elapsed_ms', 'http_status', 'parts', 'truncated'];
 
 test('sendNotify resolves to per-channel results with the JSON shape of Python\'s SendResult.to_dict()', async () => {
   vendor.route('/gotify/', json(401, { error: 'Unauthorized', errorCode: 401, errorDescription: 'you need to provide a valid access token' }));
@@ -50,6 +50,8 @@ test('sendNotify resolves to per-channel results with the JSON shape of Python\'
     attempts: 1,
     elapsed_ms: 0,
     http_status: 401,
+    parts: 1,
+    truncated: false,
   });
   assert.deepEqual({ ...ntfy, elapsed_ms: 0 }, {
     channel: 'ntfy',
@@ -59,6 +61,8 @@ test('sendNotify resolves to per-channel results with the JSON shape of Python\'
     attempts: 1,
     elapsed_ms: 0,
     http_status: 200,
+    parts: 1,
+    truncated: false,
   });
   for (const entry of data.channels) assert.ok(Number.isInteger(entry.elapsed_ms) && entry.elapsed_ms >= 0);
 });
@@ -157,7 +161,7 @@ test('sendNotify with empty content sends nothing and reports each channel as sk
   assert.deepEqual(result.toJSON(), {
     ok: false,
     skipped: 'content is empty',
-    channels: [{ channel: 'ntfy', ok: false, status: 'skipped', error: 'content is empty', attempts: 0, elapsed_ms: 0, http_status: null }],
+    channels: [{ channel: 'ntfy', ok: false, status: 'skipped', error: 'content is empty', attempts: 0, elapsed_ms: 0, http_status: null, parts: 0, truncated: false }],
   });
   assert.deepEqual(vendor.received, []);
 });

@@ -170,6 +170,26 @@ describe('smtp', { concurrency: true, timeout: 20_000 }, () => {
     assert.equal(parseMail(message.raw).headers.to, 'a@x.test, b@x.test, c@x.test');
   });
 
+  for (const mode of ['plain', 'starttls']) {
+    test(`${mode}: a relay that needs no login gets no AUTH when SMTP_PASSWORD is not set`, async () => {
+      const server = await smtp(mode, { authOptional: true });
+      const env = { HITOKOTO: 'false', SMTP_SERVER: server.address, SMTP_EMAIL: USER };
+      const result = mode === 'plain' ? (await send('t', 'c', { env })).get('smtp') : await sendInChild('t', 'c', env);
+      assert.deepEqual([result.ok, result.status, result.error], [true, 'delivered', null]);
+      assert.deepEqual(server.events, ['DATA']); // onAuth was never called: no AUTH command was sent
+      assert.deepEqual(server.auths, []);
+      assert.deepEqual([server.messages[0].mailFrom, server.messages[0].rcptTo], [USER, [USER]]);
+    });
+  }
+
+  test('a title with Unicode line breaks (VT, FF, NEL, U+2028 ...) arrives as a one-line subject, as in Python', async () => {
+    const server = await smtp('plain');
+    const env = config(server.address, { SMTP_ALLOW_PLAINTEXT: 'true' });
+    const result = (await send('a\vb\fc\x85d\u2028e\u2029f\x1cg\r\nh', 'c', { env })).get('smtp');
+    assert.deepEqual([result.ok, result.status], [true, 'delivered']);
+    assert.equal(parseMail(server.messages[0].raw).headers.subject, 'a b c d e f g h');
+  });
+
   test('a line break in the title cannot add a header: the subject stays one line', async () => {
     const server = await smtp('plain');
     const env = config(server.address, { SMTP_ALLOW_PLAINTEXT: 'true' });
@@ -204,7 +224,7 @@ describe('smtp', { concurrency: true, timeout: 20_000 }, () => {
     const env = config(`127.0.0.1:${await closedPort()}`);
     const result = (await captureStderr(() => send('t', 'c', { env }))).value.get('smtp');
     assert.deepEqual([result.ok, result.status, result.http_status], [false, 'network_error', null]);
-    assert.match(result.error, /ECONNREFUSED|connection refused/i);
+    assert.match(result.error, /^SMTP connection failed: .*(ECONNREFUSED|connection refused)/i); // no class name
     assert.ok(!result.error.includes(PASSWORD) && !result.error.includes('rd%20%25'));
   });
 });

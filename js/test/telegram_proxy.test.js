@@ -81,8 +81,8 @@ test('TG_PROXY_HOST without TG_PROXY_PORT sends directly', async () => {
   assert.equal(telegram.received.length, 1);
 });
 
-test('a proxy address that is no URL (TG_PROXY_PORT not a number) is a config_error, as in the Python runtime', async () => {
+test('a proxy address that is no URL (TG_PROXY_PORT not a number) is a config_error naming it, as in the Python runtime', async () => {
   const { result } = await sendTelegram({ ...through, TG_PROXY_PORT: 'eighty' });
-  assert.deepEqual([result.ok, result.status, result.error], [false, 'config_error', 'the request cannot be sent as configured (InvalidURL)']);
+  assert.deepEqual([result.ok, result.status, result.error], [false, 'config_error', 'TG_PROXY_PORT: must be an integer from 1 to 65535']);
   assert.deepEqual(telegram.received, []);
 });

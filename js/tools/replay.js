@@ -1,18 +1,22 @@
 'use strict';
 // Replays conformance cases against the Node runtime, for tools/conformance.py.
-// stdin: [{id, env, now, input: {title, content, params, event, seen, edit_refs}, replies?, placeholder}]
+// stdin: [{id, env, now, input: {title, content, params, event, seen, edit_refs, channels}, replies?, placeholder}]
 // stdout: [{id, plan, sent, result, delays}] where `sent` is what went on the wire to the fake vendor
 // (undici MockAgent answering with the scripted replies in order, a reply with `times: N` answering N
 // tries), `result` the send's JSON result and `delays` the seconds retries waited: not slept, but
 // recorded on a fake clock, with the jitter's random draw fixed at 0 (python/tests/conformance.py's FakePace).
 
-const { MockAgent } = require('undici');
+const { MockAgent, errors } = require('undici');
 const { plan, dispatch, useDispatcher } = require('../src');
 const { EnvelopeError, RunLog, planEvent, renderEvent, sendEvent, validateEnvelope } = require('../src/events');
 const retry = require('../src/retry');
 const { TOKENS } = require('../src/tokens');
 
+// Each failure is thrown as undici throws it against a real server (js/test/network.test.js checks
+// those). 'closed' (the vendor read the request and closed without a word) and 'cut' (a 200 reply
+// closed partway through its body) are both undici's SocketError 'other side closed'.
 function errorFor(kind, url) {
+  if (kind === 'closed' || kind === 'cut') return new errors.SocketError('other side closed');
   const error = new Error(kind === 'timeout' ? 'Headers Timeout Error' : `connect ECONNREFUSED (url: ${url})`);
   error.code = kind === 'timeout' ? 'UND_ERR_HEADERS_TIMEOUT' : 'ECONNREFUSED';
   error.name = kind === 'timeout' ? 'HeadersTimeoutError' : 'Error';
@@ -38,6 +42,10 @@ function asPlanned(url, planned) {
   const withPort = planned.find((u) => u.replace(/^(https:\/\/[^/?#]+):443(?=[/?#]|$)|^(http:\/\/[^/?#]+):80(?=[/?#]|$)/, '$1$2') === url);
   return withPort || url;
 }
+
+// tools/conformance.py sends a NaN or infinity (YAML's .nan, which JSON cannot hold) as {"$number": "NaN"}.
+const nonFinite = (key, value) =>
+  value && typeof value === 'object' && Object.keys(value).length === 1 && typeof value.$number === 'string' ? Number(value.$number) : value;
 
 async function sendCase(testCase) {
   const replies = testCase.replies.flatMap((reply) => Array(reply.times || 1).fill(reply));
@@ -65,10 +73,10 @@ async function sendCase(testCase) {
   const pace = fakePace();
   retry.PACE = pace;
   try {
-    const { title, content, params, event, seen, edit_refs: editRefs } = testCase.input;
+    const { title, content, params, event, seen, edit_refs: editRefs, channels } = testCase.input;
     let result;
     if (event === undefined) {
-      result = await dispatch(title, content, testCase.env, { params: params || null, now: testCase.now, editRefs: editRefs || null });
+      result = await dispatch(title, content, testCase.env, { params: params || null, now: testCase.now, editRefs: editRefs || null, channels: channels || null });
     } else {
       const runs = new RunLog();
       for (const earlier of seen || []) renderEvent(validateEnvelope(earlier, testCase.now), runs);
@@ -92,12 +100,12 @@ async function main() {
   let input = '';
   for await (const chunk of process.stdin) input += chunk;
   const out = [];
-  for (const testCase of JSON.parse(input)) {
+  for (const testCase of JSON.parse(input, nonFinite)) {
     TOKENS.clear();
-    const { title, content, params, event, seen, edit_refs: editRefs } = testCase.input;
+    const { title, content, params, event, seen, edit_refs: editRefs, channels } = testCase.input;
     const entry = { id: testCase.id, error: null };
     if (event === undefined) {
-      entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false, editRefs: editRefs || null });
+      entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false, editRefs: editRefs || null, channels: channels || null });
     } else {
       try {
         entry.plan = planEvent(event, { env: testCase.env, now: testCase.now, seen: seen || [], redact: false, editRefs: editRefs || null });

@@ -12,12 +12,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import result as R
-from .config import ConfigError, channel_env, is_configured, is_true, message_text, request_timeout, resolve_var
+from .config import ConfigError, is_true, message_text, request_timeout, resolve_var
 from .deliver import deliver
 from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
 from .retry import RetryPolicy
-from .specs import ChannelSpec, known_env_names, load_channels, load_settings
+from .selection import NO_CHANNEL_NAMED, channel_names, channel_problems, configured_channels
+from .selection import channels_error as channels_error  # re-exported: the CLI and the MCP server use it
+from .specs import ChannelSpec, known_env_names, load_settings
 
 log = logging.getLogger("mcp_push")
 
@@ -41,19 +43,22 @@ def _setting(name: str, source: Mapping[str, Any]) -> str:
     return resolve_var(load_settings()["env"][name], source)
 
 
-def configured_channels(
-    source: Mapping[str, Any], only: Iterable[str] | None = None
-) -> list[tuple[ChannelSpec, dict[str, str]]]:
-    """(spec, resolved env) for every channel whose env says it is in use, in spec order."""
-    wanted = set(only) if only is not None else None
-    found = []
-    for spec in load_channels().values():
-        if wanted is not None and spec.name not in wanted:
-            continue
-        env = channel_env(spec, source)
-        if is_configured(spec, env):
-            found.append((spec, env))
-    return found
+def _selection(
+    source: Mapping[str, Any], channels: str | Iterable[str] | None
+) -> tuple[list[str] | None, R.SendResult | None]:
+    """The channel ids a `channels` argument selects (None: all), or the result that says why nothing
+    is sent: a config_error per name that is no configured channel (send never raises)."""
+    names = channel_names(channels)
+    if names is None:
+        return None, None
+    if not names:
+        return None, R.SendResult([], skipped=NO_CHANNEL_NAMED)
+    problems = channel_problems(source, names)
+    if problems:
+        for _, error in problems:
+            log.warning("not pushed: %s", error)
+        return None, R.SendResult([R.ChannelResult(name, False, R.CONFIG_ERROR, error) for name, error in problems])
+    return [name.lower() for name in names], None
 
 
 def _skip_reason(title: str, content: str, source: Mapping[str, Any]) -> str | None:
@@ -86,6 +91,7 @@ def plan(
     params: Mapping[str, Any] | None = None,
     redact: bool = True,
     edit_refs: Mapping[str, Any] | None = None,
+    channels: str | Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The requests `send` would make, without sending (no hitokoto, no token fetch).
 
@@ -94,14 +100,20 @@ def plan(
     {channel, error} for a channel whose configuration cannot work. With redact=True (the default)
     secrets are masked; redact=False is for tests and conformance. `edit_refs` ({channel: ref}) plans,
     for a channel whose spec can edit (`edit`), the edit of the message ref names instead of a post.
+    `channels` as in `send`: a name that is no configured channel is a {channel, error} entry, and then
+    nothing else is planned.
     """
     source = os.environ if env is None else env
     title, content = message_text(title), message_text(content)
+    selected, refused = _selection(source, channels)
+    if refused is not None:
+        errors = [{"channel": r.channel, "error": r.error} for r in refused]
+        return errors or [{"channel": "", "error": refused.skipped}]
     if _skip_reason(title, content, source):
         return []
     entries: list[dict[str, Any]] = []
     at = time.time() if now is None else now
-    for channel_plan in _plans(title, content, source, params or {}, at, edit_refs=edit_refs):
+    for channel_plan in _plans(title, content, source, params or {}, at, selected, edit_refs=edit_refs):
         mask = channel_plan.redactor.tree if redact else (lambda tree: tree)
         if channel_plan.error:
             entries.append({"channel": channel_plan.spec.name, "error": channel_plan.error})
@@ -124,11 +136,20 @@ class Prepared:
     result: R.SendResult | None = None
 
 
+def check_settings(source: Mapping[str, Any]) -> tuple[float, str]:
+    """The settings every send reads: (MCP_PUSH_TIMEOUT in seconds, MCP_PUSH_OVERFLOW), or ConfigError
+    naming the one that cannot work."""
+    return request_timeout(_setting("MCP_PUSH_TIMEOUT", source)), overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
+
+
 def prepare_message(
-    title: Any, content: Any, source: Mapping[str, Any], channels: Iterable[str] | None = None
+    title: Any, content: Any, source: Mapping[str, Any], channels: str | Iterable[str] | None = None
 ) -> Prepared:
     title, content = message_text(title), message_text(content)
-    targets = configured_channels(source, channels)
+    selected, refused = _selection(source, channels)
+    if refused is not None:
+        return Prepared(title, content, [], result=refused)
+    targets = configured_channels(source, selected)
     prepared = Prepared(title, content, targets)
     reason = _skip_reason(title, content, source)
     if reason:
@@ -142,8 +163,7 @@ def prepare_message(
         prepared.result = R.SendResult([], skipped="no channel is configured")
         return prepared
     try:
-        prepared.timeout = request_timeout(_setting("MCP_PUSH_TIMEOUT", source))
-        prepared.overflow = overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
+        prepared.timeout, prepared.overflow = check_settings(source)
     except ConfigError as exc:
         log.warning("%s", exc)
         prepared.result = R.SendResult(
@@ -172,7 +192,8 @@ def dispatch(
 
     `now` fixes the clock signatures use (tests and conformance); by default it is the current time.
     `edit_refs` ({channel: ref}) makes a channel whose spec can edit (`edit`) edit the message ref names
-    instead of posting; an edit the vendor refuses is reported, not posted anew (send_event does that).
+    instead of posting, under the one edit rule (edits.post_or_edit): an edit the vendor refuses with a
+    4xx is posted anew; a 5xx is retried as the edit and, if it keeps failing, reported as the edit's failure.
     """
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
@@ -188,18 +209,25 @@ def deliver_prepared(
     only: Iterable[str] | None = None,
 ) -> list[tuple[R.ChannelResult, ChannelPlan]]:
     """Plans and delivers a prepared message to its channels (or those named in `only`) concurrently:
-    each channel's result with the plan it ran, whose reply_texts hold the vendor's successful replies."""
+    each channel's result with the plan it ran, whose reply_texts hold the vendor's successful replies.
+    With `edit_refs`, edits follow the one edit rule (edits.post_or_edit)."""
+    from .edits import post_or_edit
+
     now = time.time() if now is None else now
-    refs = edit_refs or {}
     if only is not None:
         names = set(only)
         prepared = replace(prepared, targets=[(spec, env) for spec, env in prepared.targets if spec.name in names])
-    plans = [
-        plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow,
-                     refs.get(spec.name))
-        for spec, env in prepared.targets
-    ]
-    return list(zip(_run_concurrently(plans, prepared.timeout), plans, strict=True))
+
+    def send(refs: Mapping[str, Any], subset: list[str] | None) -> list[tuple[R.ChannelResult, ChannelPlan]]:
+        targets = [(spec, env) for spec, env in prepared.targets if subset is None or spec.name in subset]
+        plans = [
+            plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow,
+                         refs.get(spec.name))
+            for spec, env in targets
+        ]
+        return list(zip(_run_concurrently(plans, prepared.timeout), plans, strict=True))
+
+    return post_or_edit(send, edit_refs or {})
 
 
 def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.ChannelResult]:
@@ -224,7 +252,7 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.Channe
             log.warning("%s: no result within %g s; not waiting for it", channel_plan.spec.display_name, budget)
             results[index] = R.ChannelResult(
                 channel_plan.spec.name, False, R.TIMEOUT, f"no result within {budget:g} s", channel_plan.attempts,
-                round((time.monotonic() - started) * 1000),
+                round((time.monotonic() - started) * 1000), None, channel_plan.parts_sent, channel_plan.truncated,
             )
     return [r for r in results if r is not None]
 
@@ -242,9 +270,15 @@ def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
     return config, params
 
 
-def send(title: str, content: str, ignore_default_config: bool = False, **kwargs: Any) -> R.SendResult:
+def send(
+    title: str, content: str, ignore_default_config: bool = False, channels: str | Iterable[str] | None = None,
+    **kwargs: Any,
+) -> R.SendResult:
     """Pushes to every configured channel, like QingLong's notify.send, and says what happened.
 
+    `channels` (ids such as "ntfy", any case; a text may list several, comma-separated) sends to those
+    only; a name that is no configured channel sends nothing and is a config_error result of that name
+    whose error lists the configured channels (send never raises).
     kwargs use env var names (DD_BOT_TOKEN=...) and apply to this call only. With
     ignore_default_config=True the environment is not read at all: only kwargs and spec defaults count.
     Other kwargs (QingLong's PushMe `date` and `type`) are passed to channels that take parameters.
@@ -255,4 +289,4 @@ def send(title: str, content: str, ignore_default_config: bool = False, **kwargs
         source: Mapping[str, Any] = ChainMap(config, {"SKIP_PUSH_TITLE": os.environ.get("SKIP_PUSH_TITLE", "")})
     else:
         source = ChainMap(config, os.environ)
-    return dispatch(title, content, source, params)
+    return dispatch(title, content, source, params, channels=channels)

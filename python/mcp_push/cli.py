@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -129,17 +130,19 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def _check_channels(names: Sequence[str] | None, env: Mapping[str, Any]) -> list[str] | None:
-    from .api import configured_channels
+    """The --channel names (each may list several, comma-separated), or UsageError saying what is wrong:
+    a name that is no configured channel, listing the configured ones, or no channel configured at all."""
+    from .api import channel_names, channels_error, configured_channels
 
-    configured = [spec.name for spec, _ in configured_channels(env)]
-    if not configured:
+    wanted = channel_names(names)
+    if wanted == []:
+        raise UsageError("--channel names no channel; leave it out to send to every configured channel")
+    error = channels_error(env, wanted)
+    if error:
+        raise UsageError(f"{error} (`mcp-push channels` tells what the others need)")
+    if wanted is None and not configured_channels(env):
         raise UsageError("no channel is configured; set a channel's env vars (`mcp-push channels` lists them)")
-    if names is None:
-        return None
-    unknown = [name for name in dict.fromkeys(names) if name not in configured]
-    if unknown:
-        raise UsageError(f"not configured: {', '.join(unknown)}; configured channels: {', '.join(configured)}")
-    return list(dict.fromkeys(names))
+    return wanted
 
 
 def _envelope(args: argparse.Namespace) -> dict[str, Any]:
@@ -156,11 +159,21 @@ def _envelope(args: argparse.Namespace) -> dict[str, Any]:
     return envelope
 
 
-def _dry_run(entries: list[dict[str, Any]], channels: list[str] | None) -> int:
-    if channels is not None:
-        entries = [e for e in entries if e.get("channel") in channels]
+def _dry_run(entries: list[dict[str, Any]]) -> int:
     print(json.dumps(entries, ensure_ascii=False, indent=2))
     return USAGE if any("error" in e for e in entries) else OK
+
+
+def _check_settings(env: Mapping[str, Any]) -> None:
+    """A dry run checks the settings a send reads (MCP_PUSH_TIMEOUT, MCP_PUSH_OVERFLOW) as the send
+    would: a bad one is a configuration error, exit 2, either way."""
+    from .api import check_settings
+    from .config import ConfigError
+
+    try:
+        check_settings(env)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _send(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
@@ -170,7 +183,8 @@ def _send(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
         raise UsageError("CONTENT is empty: nothing to send")
     channels = _check_channels(args.channel, env)
     if args.dry_run:
-        return _dry_run(plan(args.title, args.content, env=env), channels)
+        _check_settings(env)
+        return _dry_run(plan(args.title, args.content, env=env, channels=channels))
     return _report(dispatch(args.title, args.content, env, channels=channels), args.json, env)
 
 
@@ -184,7 +198,8 @@ def _event(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
         raise UsageError(f"invalid event: {exc}") from None
     channels = _check_channels(args.channel, env)
     if args.dry_run:
-        return _dry_run(plan_event(envelope, env=env), channels)
+        _check_settings(env)
+        return _dry_run(plan_event(envelope, env=env, channels=channels))
     return _report(send_event(envelope, channels=channels, env=env), args.json, env)
 
 
@@ -236,18 +251,40 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 # --- channels ------------------------------------------------------------------------------------------
 
 
-def channel_overview(env: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every channel: configured or not, what it lacks, and its set variables (secrets as ***)."""
-    from .config import channel_env, is_configured, missing_config
-    from .specs import load_channels
+def _needs(spec: Any, resolved: Mapping[str, str]) -> list[str]:
+    """What an unconfigured channel needs, starting with the variable that turns it on (for SMTP:
+    SMTP_SERVER or SMTP_SERVICE) unless a required one already does."""
+    from .config import missing_config
 
+    missing = missing_config(spec, resolved)
+    if not any(name in spec.active_when for name in missing):
+        missing.insert(0, " or ".join(spec.active_when))
+    return missing
+
+
+def channel_overview(env: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every channel: configured or not, what turns it on, what it lacks, its values that break their
+    spec type (`problems`), set variables no channel reads that look like its own (`unknown_env`, with
+    the closest name), and its set variables (secrets as ***)."""
+    from .config import channel_env, invalid_config, is_configured, missing_config, unknown_env
+    from .planner import plan_channel
+    from .specs import known_env_names, load_channels
+
+    specs = load_channels()
+    unknown: dict[str, list[dict[str, Any]]] = {}
+    for channel, name, suggestion in unknown_env(env, specs.values(), known_env_names()):
+        unknown.setdefault(channel, []).append({"name": name, "suggestion": suggestion})
     overview = []
-    for spec in load_channels().values():
+    for spec in specs.values():
         resolved = channel_env(spec, env)
         configured = is_configured(spec, resolved)
-        missing = missing_config(spec, resolved)
-        if not configured and not missing:
-            missing = [" or ".join(spec.active_when)]
+        missing = missing_config(spec, resolved) if configured else _needs(spec, resolved)
+        problems = invalid_config(spec, resolved)
+        if configured and not missing and not problems:
+            # What only the channel's hook can tell (SMTP_SERVICE not a known provider, QYWX_AM's fields):
+            # plan a message, which sends nothing.
+            error = plan_channel(spec, resolved, "mcp-push channels", "check", {}, time.time()).error
+            problems = [error] if error else []
         shown = {
             name: (MASK if var.secret else str(env.get(name)))
             for name, var in spec.env.items()
@@ -255,29 +292,46 @@ def channel_overview(env: Mapping[str, Any]) -> list[dict[str, Any]]:
         }
         overview.append({
             "channel": spec.name, "display_name": spec.display_name, "configured": configured,
-            "complete": configured and not missing, "missing": missing, "env": shown,
+            "complete": configured and not missing and not problems, "enabled_by": list(spec.active_when),
+            "missing": missing, "problems": problems, "unknown_env": unknown.get(spec.name, []), "env": shown,
         })
     return overview
 
 
 def _channels(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    """The doctor: what is configured and ready, what the others need, and every value that cannot work
+    or variable name that looks mistyped. Exit 0: it reports, it does not send."""
     from .outcome import SecretRedactor
 
     overview = channel_overview(env)
     redactor = SecretRedactor(env)
     if args.json:
-        print(redactor.text(json.dumps(overview, ensure_ascii=False, indent=2)))
+        # Values masked, never keys: a short secret must not rename a field or a variable.
+        print(json.dumps(redactor.tree(overview), ensure_ascii=False, indent=2))
         return OK
     configured = [c for c in overview if c["configured"]]
     others = [c for c in overview if not c["configured"]]
     print(f"configured ({len(configured)}):" if configured else "configured: none")
     rows = []
     for c in configured:
-        state = "ready" if c["complete"] else "missing " + ", ".join(c["missing"])
+        if c["complete"]:
+            state = "ready"
+        elif c["missing"]:
+            state = "missing " + ", ".join(c["missing"])
+        else:
+            state = "cannot work (see problems)"
         rows.append(("  " + c["channel"], state, " ".join(f"{k}={v}" for k, v in c["env"].items())))
     _table(("  channel", "state", "set"), [tuple(redactor.text(cell) for cell in row) for row in rows])
     print(f"not configured ({len(others)}):")
     _table(("  channel", "needs"), [("  " + c["channel"], ", ".join(c["missing"])) for c in others])
+    problems = [(c["channel"], p) for c in overview for p in c["problems"]]
+    for c in overview:
+        for entry in c["unknown_env"]:
+            hint = f"; did you mean {entry['suggestion']}?" if entry["suggestion"] else ""
+            problems.append((c["channel"], f"{entry['name']}: no channel reads this variable{hint}"))
+    if problems:
+        print(f"problems ({len(problems)}):")
+        _table(("  channel", "problem"), [("  " + channel, problem) for channel, problem in problems])
     return OK
 
 
@@ -376,22 +430,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args)
     env = agent_defaults(os.environ)
     handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush}
+    from .config import ConfigError
+    from .specs import SpecError
+
+    # Exit codes are 0, 1 and 2 only; messages are one line and never name a Python class.
     try:
         return handlers[args.command](args, env)
-    except UsageError as exc:
+    except (UsageError, ConfigError, SpecError) as exc:
         return _fail(str(exc), USAGE)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # a server stopped by its user is done; an interrupted send is not
+        return OK if args.command == "serve" else FAILED
     except BrokenPipeError:  # `mcp-push channels | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return FAILED
-    except Exception as exc:  # one line, never a traceback; the cause is logged at debug level
-        from .specs import SpecError
-
-        logging.getLogger("mcp_push").debug("unexpected error", exc_info=True)
-        if isinstance(exc, SpecError):
-            return _fail(str(exc), USAGE)
-        return _fail(f"{type(exc).__name__}: {exc}", FAILED)
+    except Exception as exc:  # one line, never a traceback; -v logs the cause
+        logging.getLogger("mcp_push").info("unexpected error", exc_info=True)
+        detail = str(exc).strip()
+        return _fail(f"unexpected error: {detail}" if detail else "unexpected error (-v tells more)", FAILED)
 
 
 def _fail(message: str, code: int) -> int:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from .specs import ChannelSpec, EnvVar
+if TYPE_CHECKING:  # types only: tools/lint_specs.py loads this module alone
+    from .specs import ChannelSpec, EnvVar
 
 _FALSE_WORDS = frozenset({"", "false", "0", "no", "off"})
 # ASCII white space: str.strip() and JS's String.trim() disagree beyond it (\x1c-\x1f, \x85, \ufeff),
@@ -82,6 +84,57 @@ def is_configured(spec: ChannelSpec, env: Mapping[str, str]) -> bool:
     return any(is_set(spec.env[name], env[name]) for name in spec.active_when)
 
 
+# The checks of the spec's env types; js/src/config.js words them identically. ASCII classes only, so
+# both regex engines agree.
+_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[^/?#\x00-\x20]")
+_INT = re.compile(r"-?[0-9]{1,18}")
+
+
+def _int_rule(var: EnvVar) -> str:
+    if var.min is not None and var.max is not None:
+        return f"must be an integer from {var.min} to {var.max}"
+    if var.min is not None:
+        return f"must be an integer of at least {var.min}"
+    if var.max is not None:
+        return f"must be an integer of at most {var.max}"
+    return "must be an integer"
+
+
+def value_problem(var: EnvVar, value: str) -> str | None:
+    """What is wrong with a set value of a typed variable, naming it and the rule ("NTFY_PRIORITY: must be
+    one of 1, 2, 3 ..."), or None. An empty value is unset: missing_config says what is required."""
+    if value == "":
+        return None
+    if var.type == "url" and not _URL.match(value):
+        return f"{var.name}: must be an http(s) URL"
+    if var.type == "int":
+        number = int(value) if _INT.fullmatch(value) else None
+        if number is None or (var.min is not None and number < var.min) or (var.max is not None and number > var.max):
+            return f"{var.name}: {_int_rule(var)}"
+    if var.type == "enum":
+        allowed = [a.lower() for a in var.enum] if var.ignore_case else list(var.enum)
+        if (value.lower() if var.ignore_case else value) not in allowed:
+            return f"{var.name}: must be one of {', '.join(var.enum)}"
+    return None
+
+
+def invalid_config(spec: ChannelSpec, env: Mapping[str, str]) -> list[str]:
+    """Every set variable of the channel whose value breaks its spec type, as value_problem words it."""
+    problems = (value_problem(var, env.get(name, "")) for name, var in spec.env.items())
+    return [problem for problem in problems if problem]
+
+
+def request_variables(spec: ChannelSpec, env: Mapping[str, str]) -> list[str]:
+    """The set variables the channel's requests are built from (a hook may read any of them): what a
+    request that cannot even be sent (a malformed URL, a control character in a header) is blamed on."""
+    import json
+
+    templates = json.dumps([spec.request, spec.token, spec.edit], ensure_ascii=False)
+    used = set(re.findall(r"env\.([A-Z][A-Z0-9_]*)", templates))
+    return [name for name, var in spec.env.items()  # a default is not the user's doing
+            if env.get(name, "") not in ("", var.default) and var.type != "bool" and (spec.hook or name in used)]
+
+
 def missing_config(spec: ChannelSpec, env: Mapping[str, str]) -> list[str]:
     """What a configured channel still lacks, as readable phrases (empty when complete)."""
     missing = [name for name, var in spec.env.items() if var.required and not is_set(var, env[name])]
@@ -89,3 +142,38 @@ def missing_config(spec: ChannelSpec, env: Mapping[str, str]) -> list[str]:
         if not any(is_set(spec.env[name], env[name]) for name in group):
             missing.append(" or ".join(group))
     return missing
+
+
+def channel_prefix(spec: ChannelSpec) -> str:
+    """The start its variables share, at an underscore (NTFY_, GOOGLE_CHAT_, DD_BOT_); a channel with
+    one variable, its first word (SLACK_); "" when they share none (Feishu's FSKEY, FSSECRET)."""
+    words = [name.split("_") for name in spec.env]
+    if len(words) == 1:
+        common = words[0][:1] if len(words[0]) > 1 else []
+    else:
+        common = []
+        for parts in zip(*words, strict=False):  # stops at the shortest name
+            if len(set(parts)) != 1:
+                break
+            common.append(parts[0])
+    return "_".join(common) + "_" if common else ""
+
+
+def unknown_env(
+    source: Mapping[str, Any], specs: Iterable[ChannelSpec], known: Iterable[str]
+) -> list[tuple[str, str, str | None]]:
+    """(channel, name, closest known name or None) for each variable in `source` that starts like a
+    channel's variables (NTFY_TOPC) but is read by no channel or setting: most likely a typo."""
+    import difflib
+
+    names = sorted(set(known))
+    prefixes = sorted(((channel_prefix(spec), spec.name) for spec in specs), key=lambda p: -len(p[0]))
+    found = []
+    for name in sorted(str(n) for n in source):
+        if name in names or not as_text(source.get(name)):
+            continue
+        channel = next((channel for prefix, channel in prefixes if prefix and name.startswith(prefix)), None)
+        if channel is not None:
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            found.append((channel, name, close[0] if close else None))
+    return found

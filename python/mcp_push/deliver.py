@@ -7,6 +7,7 @@ import time
 
 from . import result as R
 from . import retry
+from .config import request_variables
 from .planner import ChannelPlan, PlannedRequest, render_request
 from .retry import Pace, RetryPolicy, next_delay, retryable_status
 from .specs import load_settings
@@ -19,6 +20,9 @@ log = logging.getLogger("mcp_push")
 
 # Longest error text in a result; cut only after secrets are masked.
 MAX_ERROR_CHARS = 300
+# How the transports begin the error of a request they could not even send (then naming the library's
+# exception, which _blame replaces with the variables to check).
+CANNOT_SEND = "the request cannot be sent as configured"
 
 
 class _Failed(Exception):
@@ -34,6 +38,15 @@ class _Failed(Exception):
 
 def _error_paths(plan: ChannelPlan) -> tuple[str, ...]:
     return plan.spec.error_paths or tuple(load_settings()["error_paths"])
+
+
+def _blame(plan: ChannelPlan, exc: TransportError) -> str:
+    """A request the transport could not even send is the configuration's fault: name the variables it
+    was built from (config.request_variables), never the library's exception."""
+    if exc.kind != R.CONFIG_ERROR or not str(exc).startswith(CANNOT_SEND):
+        return str(exc)
+    names = request_variables(plan.spec, plan.context.get("env", {}))
+    return f"{CANNOT_SEND}: check {', '.join(names)}" if names else CANNOT_SEND
 
 
 class _Delivery:
@@ -55,7 +68,9 @@ class _Delivery:
         try:
             reply = self.send(request, self.timeout)
         except TransportError as exc:
-            raise _Failed(exc.kind, str(exc), retryable=exc.retryable) from exc
+            # A reply lost after the request was written is retried only under an idempotency key.
+            retryable = exc.retryable or (exc.maybe_delivered and self.policy.idempotent)
+            raise _Failed(exc.kind, _blame(self.plan, exc), retryable=retryable) from exc
         ok, why = evaluate(success, reply.status, reply.text)
         if not ok:
             said = vendor_message(reply.text, _error_paths(self.plan))
@@ -151,18 +166,30 @@ class _Delivery:
         token = self.fetch_token() if self.plan.spec.token else None
         requests = self.requests_with(token)
         last_status, failures = None, []
-        # Every target gets its message even when an earlier one failed (Chronocat's several QQ ids).
+        parts = len(self.plan.part_contexts)
+        # Every target and part gets its message even when an earlier one failed (Chronocat's several QQ ids).
         for index, request in enumerate(requests):
+            part = self.plan.request_parts[index] if index < len(self.plan.request_parts) else 0
+            self.plan.parts_sent = max(self.plan.parts_sent, part + 1)
             try:
                 last_status = self.send_one(index, request, token)
             except _Failed as failed:
-                failures.append(failed)
+                failures.append((part, failed))
         if failures:
-            first = failures[0]
-            if len(requests) > 1:
-                first.error = f"{len(failures)} of {len(requests)} targets failed; first: {first.error}"
+            part, first = failures[0]
+            failed_of = f"{len(failures)} of {len(requests)}"
+            if parts > 1:
+                first.error = f"{failed_of} requests failed; first, part {part + 1}/{parts}: {first.error}"
+            elif len(requests) > 1:
+                first.error = f"{failed_of} targets failed; first: {first.error}"
             raise first
         return last_status
+
+
+def shape_note(result: R.ChannelResult) -> str:
+    """', 3 parts', ', truncated' or both, for the log line of a long message."""
+    note = f", {result.parts} parts" if result.parts > 1 else ""
+    return note + (", truncated" if result.truncated else "")
 
 
 def deliver(plan: ChannelPlan, timeout: float, pace: Pace | None = None) -> R.ChannelResult:
@@ -188,9 +215,10 @@ def deliver(plan: ChannelPlan, timeout: float, pace: Pace | None = None) -> R.Ch
         result = R.ChannelResult(
             name, False, R.INTERNAL_ERROR, redact(f"{type(exc).__name__}: {exc}"), delivery.attempts
         )
+    result.parts, result.truncated = plan.parts_sent, plan.truncated
     result.elapsed_ms = round((time.monotonic() - started) * 1000)
     if result.ok:
-        log.info("%s: delivered (%d ms)", plan.spec.display_name, result.elapsed_ms)
+        log.info("%s: delivered (%d ms%s)", plan.spec.display_name, result.elapsed_ms, shape_note(result))
     else:
         log.warning("%s: %s: %s", plan.spec.display_name, result.status, result.error)
     return result

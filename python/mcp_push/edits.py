@@ -1,23 +1,30 @@
-"""Edit in place for `send_event` (MCP_PUSH_EDIT_PROGRESS=true), outside the MCP server's engine: the
-message each run's first post created is remembered in this process's memory, and the run's later
-updates edit it (spec/README.md, "Rate limits, coalescing and the outbox"). js/src/edits.js is the same.
+"""Edit in place (spec/README.md, "Edit in place"). `post_or_edit` is the one rule for an edit that fails,
+used by `dispatch`/`send_event` and by the MCP server's engine alike. For `send_event`
+(MCP_PUSH_EDIT_PROGRESS=true) outside the engine, the message each run's first post created is remembered
+in this process's memory, and the run's later updates edit it. js/src/edits.js is the same.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import result as R
-from .api import deliver_prepared, prepare_message
 from .config import is_true, resolve_var
+from .lanekey import PROCESS_SALT, lane_key
+from .retry import retryable_status
 from .specs import ChannelSpec, load_settings
 from .success import parse_json
 from .templates import lookup
+
+if TYPE_CHECKING:
+    from .planner import ChannelPlan
+
+    # A channel's result, with the plan it ran (whose reply_texts hold the vendor's successful replies).
+    Outcome = tuple[R.ChannelResult, ChannelPlan]
 
 log = logging.getLogger("mcp_push")
 
@@ -25,12 +32,6 @@ EDIT_VAR = "MCP_PUSH_EDIT_PROGRESS"
 TERMINAL = ("end", "error")
 # Refs remembered per credential: runs that never end must not grow memory without bound.
 MAX_REFS = 1000
-
-
-def lane_key(spec: ChannelSpec, env: Mapping[str, str]) -> str:
-    """The channel and a digest of its secret values: one lane, one rate limit, per credential."""
-    secrets = "\0".join(env.get(name, "") for name in spec.secret_env)
-    return f"{spec.name}:{hashlib.sha256(secrets.encode('utf-8')).hexdigest()[:16]}"
 
 
 class EditRefs:
@@ -70,6 +71,46 @@ def read_ref(spec: ChannelSpec, reply_text: str) -> Any:
         return None
 
 
+def edit_refused(result: R.ChannelResult, plan: ChannelPlan) -> bool:
+    """The vendor answered the edit with a no that a new post can get past: a 4xx other than 429 (the
+    message is gone, too old, not editable), or a success status whose body says it failed. A 5xx or 429
+    (retried as the edit first), a timeout or a network error is not: the edit may have landed, or the
+    vendor is down, and a post as well could show the message twice."""
+    status = result.http_status
+    return (
+        plan.request_template is not None
+        and result.status == R.REJECTED
+        and status is not None
+        and (status < 300 or 400 <= status < 500)  # a 3xx is an answer, but not about the message
+        and not retryable_status(plan.spec.transport, status)
+    )
+
+
+def post_or_edit(
+    send: Callable[[Mapping[str, Any], list[str] | None], list[Outcome]], edit_refs: Mapping[str, Any]
+) -> list[Outcome]:
+    """The one edit rule, for `dispatch`/`send_event` and the MCP server's engine. `send(refs, only)`
+    plans and delivers (the channels in `only`, or all when None), editing the message refs[channel]
+    names where the channel can; its retries apply to an edit as to a post. An edit the vendor refused
+    (edit_refused) is posted anew, once, and that post's outcome is the channel's (its attempts and time
+    counting the edit's too); any other failed edit is the channel's outcome as it is. Outcomes keep the
+    order of the first send."""
+    outcomes = {plan.spec.name: (result, plan) for result, plan in send(edit_refs, None)}
+    refused = [name for name, (result, plan) in outcomes.items() if edit_refused(result, plan)]
+    if refused:
+        for name in refused:
+            result, plan = outcomes[name]
+            log.info("%s: the vendor refused the edit (%s); posting a new message", plan.spec.display_name,
+                     result.error)
+        for result, plan in send({}, refused):
+            # The refused edit went out too: the channel's requests and time are both sends'.
+            edit = outcomes[plan.spec.name][0]
+            result.attempts += edit.attempts
+            result.elapsed_ms += edit.elapsed_ms
+            outcomes[plan.spec.name] = (result, plan)
+    return list(outcomes.values())
+
+
 def dispatch_run(
     title: str,
     content: str,
@@ -81,32 +122,28 @@ def dispatch_run(
     refs: EditRefs = EDITS,
 ) -> R.SendResult:
     """Sends one event of a run (`kind`: start, update, end, error) like `dispatch`; with the opt-in,
-    an update edits the run's message where the channel can, and a refused edit is posted anew."""
+    an update edits the run's message where the channel can (post_or_edit: a refused edit is posted anew,
+    and that post becomes the run's message)."""
+    from .api import deliver_prepared, prepare_message
+
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return prepared.result
     if not is_true(resolve_var(load_settings()["env"][EDIT_VAR], source)):
         return R.SendResult([result for result, _ in deliver_prepared(prepared, now=now)])
-    lanes = {spec.name: lane_key(spec, env) for spec, env in prepared.targets if spec.edit is not None}
+    lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
     if kind == "update":
         found = ((name, refs.get(lane, run_id)) for name, lane in lanes.items())
         edit_refs = {name: ref for name, ref in found if ref is not None}
-    outcomes = {plan.spec.name: (result, plan) for result, plan in deliver_prepared(prepared, now=now,
-                                                                                  edit_refs=edit_refs)}
-    refused = [name for name in edit_refs if outcomes[name][0].status == R.REJECTED]
-    if refused:
-        # The message to edit is gone or too old: post anew, and that becomes the run's message.
-        for name in refused:
-            log.info("%s: editing the run's message failed (%s); posting a new one",
-                     outcomes[name][1].spec.display_name, outcomes[name][0].error)
-        for result, plan in deliver_prepared(prepared, now=now, only=refused):
-            outcomes[plan.spec.name] = (result, plan)
-    for name, (result, plan) in outcomes.items():
+    outcomes = deliver_prepared(prepared, now=now, edit_refs=edit_refs)
+    for result, plan in outcomes:
+        name = plan.spec.name
         if name not in lanes or not result.ok:
             continue
         if kind in TERMINAL:
             refs.set(lanes[name], run_id, None)
         elif plan.request_template is None and plan.reply_texts:
+            # A post (the run's first, or one after a refused edit) is the message its later updates edit.
             refs.set(lanes[name], run_id, read_ref(plan.spec, plan.reply_texts[0]))
-    return R.SendResult([result for result, _ in outcomes.values()])
+    return R.SendResult([result for result, _ in outcomes])

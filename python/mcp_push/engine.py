@@ -4,8 +4,12 @@ Every accepted message becomes one delivery per channel. Deliveries to one chann
 lane, which sends them one at a time, in order, when the vendor's rate limit has room (ratelimit.py).
 An agent's burst of progress updates is coalesced while it waits: a newer `update` of a run replaces
 the waiting one, and the run's `end` or `error` drops its waiting updates. `start`, `end`, `error` and
-plain messages are never dropped, and nothing overtakes an older delivery of its own run. Deliveries
-are kept in the outbox (outbox.py) until final, so a killed server finishes them at its next start.
+plain messages are never dropped, and nothing overtakes an older delivery of its own run. A lane holds
+at most MCP_PUSH_LANE_QUEUE_MAX waiting deliveries: beyond it a new plain message (or an update with no
+waiting update to replace) is refused at once, `rejected` with "queue full", rather than wait for hours;
+a run's start, end and error are always taken. Deliveries are kept in the outbox (outbox.py) until
+final, so a killed server finishes them at its next start, and a server on the same state folder takes
+over those of a peer that died (checked at every heartbeat).
 
 The engine runs on a clock it is given: lane worker threads in the server (`start()`), or `pump()`
 called by a test that advances a fake clock, so a minute of rate limiting takes no time to test.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -27,7 +32,7 @@ from . import retry
 from .api import prepare_message
 from .config import ConfigError, channel_env, is_configured, is_true, request_timeout
 from .deliver import deliver
-from .edits import lane_key, read_ref
+from .edits import lane_key, post_or_edit, read_ref
 from .outbox import Outbox, Row
 from .overflow import overflow_mode
 from .planner import plan_channel
@@ -37,12 +42,40 @@ from .specs import ChannelSpec, load_channels, load_settings
 log = logging.getLogger("mcp_push")
 
 EDIT_VAR = "MCP_PUSH_EDIT_PROGRESS"
+QUEUE_MAX_VAR = "MCP_PUSH_LANE_QUEUE_MAX"
+HEARTBEAT_VAR = "MCP_PUSH_HEARTBEAT_SECONDS"
 KINDS = ("message", "start", "update", "end", "error")
 TERMINAL = ("end", "error")
 # Edit refs remembered per lane (runs that never end must not grow memory without bound).
 MAX_REFS = 1000
-# A lane worker wakes at least this often (a changed clock); the outbox hears from this process as often.
+# A lane worker wakes at least this often (a changed clock). The heartbeat has its own interval.
 IDLE_WAKE_SECONDS = 30.0
+
+
+def queue_max(text: str) -> int:
+    """MCP_PUSH_LANE_QUEUE_MAX: a whole number, 1 or more, or a ConfigError naming the variable."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{QUEUE_MAX_VAR} must be a whole number of messages, 1 or more, got '{text}'")
+    return value
+
+
+def queue_full(limit: int) -> str:
+    return f"queue full: {limit} messages already wait for this channel ({QUEUE_MAX_VAR})"
+
+
+def heartbeat_seconds(text: str) -> float:
+    """MCP_PUSH_HEARTBEAT_SECONDS: a positive number of seconds, or a ConfigError naming the variable."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{HEARTBEAT_VAR} must be a positive number of seconds, got '{text}'")
+    return value
 
 
 @dataclass(eq=False)
@@ -99,13 +132,14 @@ def _call_safely(callback: Callable[[Delivery], None], delivery: Delivery) -> No
 
 
 class _RetryWatch:
-    """The retry pace (whatever retry.PACE is at the time), telling the delivery why it is retrying."""
+    """A retry pace (the lane's counting one, else whatever retry.PACE is at the time), telling the
+    delivery why it is retrying."""
 
-    def __init__(self, delivery: Delivery):
-        self._delivery = delivery
+    def __init__(self, delivery: Delivery, base: retry.Pace | None = None):
+        self._delivery, self._base = delivery, base
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(retry.PACE, name)
+        return getattr(self._base or retry.PACE, name)
 
     def retrying(self, error: str) -> None:
         self._delivery.retry_error = error
@@ -142,6 +176,16 @@ class Lane:
             self.queue = [d for d in self.queue if d not in superseded]
         self.queue.append(delivery)
         return superseded
+
+    def refuses(self, delivery: Delivery, limit: int) -> bool:
+        """True when the lane is full for this new delivery: `limit` wait already and it is a plain
+        message, or an update with no waiting update of its run to take the place of. A run's start,
+        end and error are never refused (an agent must learn how its run ended)."""
+        if delivery.kind in ("start", *TERMINAL) or len(self.queue) < limit:
+            return False
+        if delivery.is_update and delivery.run_id is not None:
+            return not any(d.is_update and d.run_id == delivery.run_id for d in self.queue)
+        return True
 
     def _eligible(self) -> Iterable[Delivery]:
         """Waiting deliveries no older one of the same run is ahead of, in line order."""
@@ -206,6 +250,8 @@ class Engine:
         self._cond = threading.Condition()
         self._threaded = False
         self._closed = False
+        self._beat = float(load_settings()["env"][HEARTBEAT_VAR].default)
+        self._adopting = False  # started with resume: peers' orphaned rows are taken over at each heartbeat
 
     # --- accepting ------------------------------------------------------------------------------------
 
@@ -218,14 +264,19 @@ class Engine:
         if prepared.result is not None:
             return Ticket(list(prepared.result.channels), prepared.result.skipped)
         entries: list[Delivery | R.ChannelResult] = []
+        try:
+            limit = queue_max(self._setting(QUEUE_MAX_VAR))
+        except ConfigError as exc:
+            return Ticket([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in prepared.targets])
         for spec, env in prepared.targets:
-            key = lane_key(spec, env)
-            row = self.outbox.add(key, spec.name, kind, run_id, prepared.title, prepared.content, params or {})
-            delivery = Delivery(row, key, spec.name, kind, run_id, prepared.title, prepared.content,
+            key = lane_key(spec, env, self.outbox.lane_salt)
+            delivery = Delivery(0, key, spec.name, kind, run_id, prepared.title, prepared.content,
                                 dict(params or {}))
             delivery.cost = self._cost(spec, env, delivery, prepared.overflow)
-            self._enqueue(spec, delivery)
-            entries.append(delivery)
+            if self._enqueue(spec, delivery, limit):
+                entries.append(delivery)
+            else:
+                entries.append(R.ChannelResult(spec.name, False, R.REJECTED, queue_full(limit)))
         return Ticket(entries)
 
     def _cost(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str) -> int:
@@ -241,13 +292,21 @@ class Engine:
         if lane is None:
             limiter = RateLimiter.for_limits(spec.limits.get("rate"))
             if limiter is not None:
-                limiter.seed(self.outbox.recent_sends(key, self.clock() - limiter.per_seconds))
+                limiter.seed(self.outbox.recent_sends(key, self.clock() - limiter.window))
             lane = self.lanes[key] = Lane(key, spec, limiter)
         return lane
 
-    def _enqueue(self, spec: ChannelSpec, delivery: Delivery) -> None:
+    def _enqueue(self, spec: ChannelSpec, delivery: Delivery, limit: int | None = None) -> bool:
+        """Queues a delivery in its lane. A new one (`limit` given) is first checked against the lane's
+        cap and stored in the outbox, under the lock so concurrent calls cannot pass the cap together;
+        returns False, storing nothing, when the lane refuses it. An adopted one is never refused."""
         with self._cond:
             lane = self._lane(spec, delivery.lane)
+            if limit is not None:
+                if lane.refuses(delivery, limit):
+                    return False
+                delivery.row = self.outbox.add(delivery.lane, delivery.channel, delivery.kind, delivery.run_id,
+                                               delivery.title, delivery.content, delivery.params)
             superseded = lane.add(delivery)
             if self._threaded and lane.thread is None:
                 lane.thread = threading.Thread(target=self._work, args=(lane,), daemon=True,
@@ -257,12 +316,13 @@ class Engine:
         for old in superseded:
             old.settle(R.ChannelResult(old.channel, False, R.SUPERSEDED, "a newer event of the run replaced it"))
         self.outbox.finish(old.row for old in superseded)
+        return True
 
     def resume(self) -> int:
         """Takes over what killed or ended processes left in the outbox; returns how many deliveries."""
         return len(self.adopt())
 
-    def adopt(self) -> list[Delivery]:
+    def adopt(self, note: str = "outbox: resuming %d unfinished deliveries") -> list[Delivery]:
         """Queues what killed or ended processes left in the outbox, oldest first; returns those deliveries."""
         specs = load_channels()
         rows: list[Row] = self.outbox.adopt()
@@ -276,8 +336,8 @@ class Engine:
                 self.outbox.finish([row.id])
                 continue
             # The lane follows today's credential: a rotated token still gets the message.
-            delivery = Delivery(row.id, lane_key(spec, env), spec.name, row.kind, row.run_id, row.title,
-                                row.content, row.params)
+            delivery = Delivery(row.id, lane_key(spec, env, self.outbox.lane_salt), spec.name, row.kind, row.run_id,
+                                row.title, row.content, row.params)
             try:
                 delivery.cost = self._cost(spec, env, delivery, overflow_mode(self._setting("MCP_PUSH_OVERFLOW")))
             except ConfigError:
@@ -285,8 +345,13 @@ class Engine:
             self._enqueue(spec, delivery)
             adopted.append(delivery)
         if rows:
-            log.info("outbox: resuming %d unfinished deliveries", len(rows))
+            log.info(note, len(rows))
         return adopted
+
+    def adopt_orphans(self) -> int:
+        """At a heartbeat: takes over what a server on this state folder that died since left unfinished."""
+        return len(self.adopt("outbox: taking over %d unfinished deliveries of a server on this state folder "
+                              "that is gone"))
 
     # --- sending --------------------------------------------------------------------------------------
 
@@ -294,7 +359,7 @@ class Engine:
         if lane.limiter is not None and lane.queue and not lane.busy and self.outbox.durable:
             # Other servers on this state folder send with the same credential: the outbox's record of
             # every request, theirs included, is the window.
-            lane.limiter.seed(self.outbox.recent_sends(lane.key, now - lane.limiter.per_seconds))
+            lane.limiter.seed(self.outbox.recent_sends(lane.key, now - lane.limiter.window))
         delivery, wait = lane.next_ready(now)
         if delivery is not None:
             lane.queue.remove(delivery)
@@ -336,23 +401,34 @@ class Engine:
             if lane.limiter is not None:
                 with self._cond:
                     lane.limiter.record(self.clock(), cost)
-                self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.per_seconds)
-            return deliver(plan, timeout, _RetryWatch(delivery)), plan
+                self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.window)
+            return deliver(plan, timeout, _RetryWatch(delivery, self._counting_pace(lane))), plan
 
-        result, plan = attempt(ref)
-        vendor_refused = result.status == R.REJECTED and result.http_status is not None and (
-            400 <= result.http_status < 500 and result.http_status != 429 or result.http_status < 300)
-        if ref is not None and not result.ok and vendor_refused:
-            # The message to edit is gone or too old: post anew, and that becomes the run's message.
-            log.info("%s: editing the run's message failed (%s); posting a new one", spec.display_name, result.error)
-            result, plan = attempt(None)
-            ref = None
+        # The one edit rule (edits.post_or_edit), as send_event follows it: a refused edit is posted anew.
+        [(result, plan)] = post_or_edit(lambda refs, _only: [attempt(refs.get(spec.name))],
+                                        {} if ref is None else {spec.name: ref})
         if editing and result.ok:
             if delivery.kind in TERMINAL:
                 self._set_ref(lane, delivery.run_id, None)
-            elif ref is None and plan.reply_texts:
+            elif plan.request_template is None and plan.reply_texts:
+                # A post (the run's first, or one after a refused edit) becomes the run's message.
                 self._set_ref(lane, delivery.run_id, read_ref(spec, plan.reply_texts[0]))
         return result
+
+    def _counting_pace(self, lane: Lane) -> retry.Pace | None:
+        """The retry pace, counting each retry of a rate-limited lane as a request in its window: the
+        vendor counts it too (deliver() sleeps only before a retry)."""
+        limiter, base = lane.limiter, retry.PACE
+        if limiter is None:
+            return None
+
+        def sleep(seconds: float) -> None:
+            base.sleep(seconds)
+            with self._cond:
+                limiter.record(self.clock(), 1)
+            self.outbox.record_sends(lane.key, self.clock(), 1, limiter.window)
+
+        return retry.Pace(sleep, base.monotonic, base.random)
 
     def _setting(self, name: str) -> str:
         from .config import resolve_var
@@ -402,9 +478,18 @@ class Engine:
         return self._threaded
 
     def start(self, resume: bool = True) -> Engine:
-        """Worker threads from now on (one per lane, started with its first delivery); resumes the outbox."""
+        """Worker threads from now on (one per lane, started with its first delivery); resumes the outbox
+        and, with `resume`, takes over a dead peer's rows at every heartbeat."""
+        try:
+            beat = heartbeat_seconds(self._setting(HEARTBEAT_VAR))
+        except ConfigError as exc:
+            log.warning("%s; using %g", exc, self._beat)
+            beat = self._beat
         with self._cond:
+            self._adopting = self._adopting or resume
             if not self._threaded:
+                self._beat = beat
+                self.outbox.heartbeat(beat)
                 threading.Thread(target=self._heartbeat, daemon=True, name="mcp-push-heartbeat").start()
             self._threaded = True
             for lane in self.lanes.values():
@@ -417,13 +502,22 @@ class Engine:
         return self
 
     def _heartbeat(self) -> None:
+        """Tells peers on the state folder this server is alive, and takes over the rows of one that is
+        not: a SIGKILLed peer's deliveries go out within a heartbeat or two, not at the next start."""
+        deadline = time.monotonic() + self._beat
         while True:
             with self._cond:
-                self._cond.wait(IDLE_WAKE_SECONDS)
+                # Other notifications (lanes finishing) wake the condition too: beat on time, not on them.
+                while not self._closed and (left := deadline - time.monotonic()) > 0:
+                    self._cond.wait(left)
                 if self._closed:
                     return
+                adopting = self._adopting
+            deadline = time.monotonic() + self._beat
             try:
-                self.outbox.heartbeat()
+                self.outbox.heartbeat(self._beat)
+                if adopting:
+                    self.adopt_orphans()
             except Exception:  # a locked database now and then: the next beat will do
                 log.debug("outbox heartbeat failed", exc_info=True)
 

@@ -85,6 +85,20 @@ def _problems(error: Any) -> list[tuple[str, str]]:
     return [(field, rules[kind]())] if kind in rules else [(field, str(error.message))]
 
 
+def _nan_problems(schema: Mapping[str, Any], data: Any, path: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """NaN where the schema wants a number (Python's json reads the NaN literal): JSON Schema has no
+    word for it and jsonschema lets it through every bound, so it is named here, with the range."""
+    if isinstance(data, float) and math.isnan(data) and schema.get("type") == "number":
+        low, high = schema.get("minimum"), schema.get("maximum")
+        rule = f"must be a number from {low} to {high}" if low is not None and high is not None else "must be a number"
+        return [(_field(path), rule)]
+    if not isinstance(data, dict):
+        return []
+    properties = schema.get("properties", {})
+    return [p for name, value in data.items() if name in properties
+            for p in _nan_problems(properties[name], value, (*path, name))]
+
+
 def argument_problems(schema: Mapping[str, Any], arguments: Any) -> list[tuple[str, str]]:
     """(field, rule) pairs of `arguments` against a JSON schema (an MCP tool's input schema), worded and
     ordered as the envelope's errors."""
@@ -106,7 +120,8 @@ def validate_envelope(data: Any, now: float | None = None) -> dict[str, Any]:
     import jsonschema  # the first event pays for it, not the import of mcp_push
 
     validator = jsonschema.Draft202012Validator(envelope_schema())
-    problems = sorted(p for error in validator.iter_errors(data) for p in _problems(error))
+    problems = sorted({p for error in validator.iter_errors(data) for p in _problems(error)}
+                      | set(_nan_problems(envelope_schema(), data)))
     if problems:
         raise EnvelopeError(*problems[0])
     envelope = dict(data)
@@ -236,13 +251,14 @@ def plan_event(
     seen: Iterable[Mapping[str, Any]] = (),
     redact: bool = True,
     edit_refs: Mapping[str, Any] | None = None,
+    channels: str | Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The dry run of an event: `seen` are earlier events of this process (a run's start), rendered
-    into a fresh run log first so elapsed times are deterministic; `edit_refs` as in `plan`."""
+    into a fresh run log first so elapsed times are deterministic; `edit_refs` and `channels` as in `plan`."""
     from .api import plan
 
     runs = RunLog()
     for earlier in seen:
         render_event(validate_envelope(earlier, now=now), runs)
     title, content = render_event(validate_envelope(envelope, now=now), runs)
-    return plan(title, content, env=env, now=now, redact=redact, edit_refs=edit_refs)
+    return plan(title, content, env=env, now=now, redact=redact, edit_refs=edit_refs, channels=channels)

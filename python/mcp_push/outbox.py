@@ -10,14 +10,22 @@ Credentials are not stored: a row names its channel, and the env is read again w
 is private to the user (0600, in a 0700 folder): message texts may be private too.
 
 Rows belong to the process that accepted them (its owner id); a process adopts rows only from owners
-that are gone, so two servers sharing a state folder never send the same row.
+that are gone, so two servers sharing a state folder never send the same row. An owner is gone when its
+pid no longer runs on this host, or (another host, or no way to check a pid) when it has been silent for
+STALE_BEATS of its heartbeats. A server checks at every heartbeat, so a SIGKILLed peer's rows go out
+soon, not at the next start.
+
+A file that is not a readable SQLite database (garbage, a bad copy) would stop the server: it is moved
+aside, named in an error log line, and a fresh outbox takes its place.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import socket
 import sqlite3
 import sys
 import threading
@@ -29,13 +37,17 @@ from pathlib import Path
 from typing import Any
 
 from .config import is_true
+from .lanekey import folder_salt
 
 log = logging.getLogger("mcp_push")
 
 STATE_DIR_VAR, OUTBOX_VAR = "MCP_PUSH_STATE_DIR", "MCP_PUSH_OUTBOX"
 FILE_NAME = "outbox.sqlite3"
-# An owner that has not been heard from for this long is gone (where its pid cannot be checked).
-STALE_OWNER_SECONDS = 120.0
+# An owner silent for this many of its heartbeats is gone (where its pid cannot be checked).
+STALE_BEATS = 4
+# Its heartbeat interval when it did not say (a server of an older version): MCP_PUSH_HEARTBEAT_SECONDS' default.
+DEFAULT_BEAT_SECONDS = 30.0
+HOST = socket.gethostname()
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -55,6 +67,9 @@ CREATE INDEX IF NOT EXISTS sends_lane ON sends (lane, at);
 CREATE TABLE IF NOT EXISTS refs (lane TEXT NOT NULL, run_id TEXT NOT NULL, ref TEXT NOT NULL,
                                  PRIMARY KEY (lane, run_id));
 CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, pid INTEGER NOT NULL, seen REAL NOT NULL);
+-- Where an owner runs and how often it beats; a table of its own so that older servers, which write
+-- owners rows of three columns, keep working on the same file.
+CREATE TABLE IF NOT EXISTS owner_hosts (owner TEXT PRIMARY KEY, host TEXT NOT NULL, beat REAL NOT NULL);
 """
 
 
@@ -104,7 +119,30 @@ def _pid_alive(pid: int) -> bool | None:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        # Linux: a killed process its parent has not reaped yet (a zombie) still has its pid.
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    """Not a database, or a damaged one; a locked or unopenable file (OperationalError) is not corrupt."""
+    return not isinstance(exc, sqlite3.OperationalError)
+
+
+def _move_aside(path: Path) -> Path:
+    """Renames a corrupt outbox (and its WAL files) to outbox.sqlite3.corrupt-<time>; returns the new path."""
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    if aside.exists():
+        aside = aside.with_name(f"{aside.name}-{os.getpid()}")
+    for suffix in ("-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            companion.replace(aside.with_name(aside.name + suffix))
+    path.replace(aside)
+    return aside
 
 
 class Outbox:
@@ -114,21 +152,51 @@ class Outbox:
         self.path = path
         self.clock = clock
         self.owner = uuid.uuid4().hex
+        self.beat = DEFAULT_BEAT_SECONDS
         self._lock = threading.Lock()
         if path is None:
-            target = ":memory:"
+            self._db = self._open(":memory:")
         else:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path.touch(mode=0o600, exist_ok=True)
-            target = str(path)
-        # isolation_level=None: autocommit, with explicit BEGIN IMMEDIATE where rows change hands.
-        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=10)
-        if path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._db.execute("INSERT OR REPLACE INTO owners VALUES (?, ?, ?)", (self.owner, os.getpid(), clock()))
+            self._db = self._open_file(path)
+        self._register()
         _LIVE_OWNERS.add(self.owner)
+
+    @staticmethod
+    def _open(target: str) -> sqlite3.Connection:
+        # isolation_level=None: autocommit, with explicit BEGIN IMMEDIATE where rows change hands.
+        db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=10)
+        try:
+            if target != ":memory:":
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open_file(self, path: Path) -> sqlite3.Connection:
+        """Opens the outbox file; one that is not a readable database is moved aside for a fresh one."""
+        for _ in range(3):
+            path.touch(mode=0o600, exist_ok=True)
+            try:
+                return self._open(str(path))
+            except sqlite3.DatabaseError as exc:
+                if not _is_corrupt(exc):
+                    raise
+                try:
+                    aside = _move_aside(path)
+                except FileNotFoundError:
+                    continue  # another server starting on this folder moved it first
+                # An error, not a warning: what it held will not be sent (and `mcp-push flush` shows errors only).
+                log.error("outbox: %s is not a readable outbox (%s); moved it to %s and starting with an "
+                          "empty one", path, exc, aside)
+        return self._open(str(path))
+
+    def _register(self) -> None:
+        self._db.execute("INSERT OR REPLACE INTO owners VALUES (?, ?, ?)", (self.owner, os.getpid(), self.clock()))
+        self._db.execute("INSERT OR REPLACE INTO owner_hosts VALUES (?, ?, ?)", (self.owner, HOST, self.beat))
 
     @classmethod
     def for_source(cls, source: Mapping[str, Any]) -> Outbox:
@@ -141,12 +209,18 @@ class Outbox:
     def durable(self) -> bool:
         return self.path is not None
 
+    @functools.cached_property
+    def lane_salt(self) -> bytes:
+        """The salt of this state folder's lane keys (lanekey.py): the same for every process using it."""
+        return folder_salt(self.path.parent if self.path is not None else None)
+
     def close(self) -> None:
         """Gives up ownership: rows still unfinished become orphans, for the next process to adopt. The
         connection stays open for a delivery still on the wire to record its end."""
         with self._lock:
             _LIVE_OWNERS.discard(self.owner)
             self._db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
+            self._db.execute("DELETE FROM owner_hosts WHERE owner = ?", (self.owner,))
 
     def add(self, lane: str, channel: str, kind: str, run_id: str | None, title: str, content: str,
             params: Mapping[str, Any]) -> int:
@@ -174,13 +248,15 @@ class Outbox:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
 
-    def heartbeat(self) -> None:
-        """Says this owner is alive (where its pid cannot be checked, silence for STALE_OWNER_SECONDS
-        means it is gone); re-registers it if another process took it for gone."""
+    def heartbeat(self, beat: float | None = None) -> None:
+        """Says this owner is alive, beating every `beat` seconds from now on (where its pid cannot be
+        checked, silence for STALE_BEATS beats means it is gone); re-registers it if another process
+        took it for gone."""
         with self._lock:
+            if beat is not None:
+                self.beat = beat
             if self.owner in _LIVE_OWNERS:
-                self._db.execute("INSERT OR REPLACE INTO owners VALUES (?, ?, ?)",
-                                 (self.owner, os.getpid(), self.clock()))
+                self._register()
 
     def adopt(self) -> list[Row]:
         """Takes over the rows of owners that are gone (killed, or ended before finishing), oldest first."""
@@ -189,15 +265,20 @@ class Outbox:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 gone = []
-                for owner, pid, seen in self._db.execute("SELECT owner, pid, seen FROM owners WHERE owner != ?",
-                                                         (self.owner,)).fetchall():
-                    if pid == os.getpid():
+                peers = self._db.execute(
+                    "SELECT owners.owner, pid, seen, host, beat FROM owners LEFT JOIN owner_hosts"
+                    " ON owners.owner = owner_hosts.owner WHERE owners.owner != ?", (self.owner,)).fetchall()
+                for owner, pid, seen, host, beat in peers:
+                    alive: bool | None
+                    if host is not None and host != HOST:
+                        alive = None  # a pid on another host (or container) says nothing here
+                    elif pid == os.getpid():
                         # This process's pid: alive only if one of its outboxes (tests open several) owns it;
                         # otherwise an earlier process had the same pid (a container restarted).
-                        alive: bool | None = owner in _LIVE_OWNERS
+                        alive = owner in _LIVE_OWNERS
                     else:
                         alive = _pid_alive(pid)
-                    if alive is False or (alive is None and now - seen > STALE_OWNER_SECONDS):
+                    if alive is False or (alive is None and now - seen > STALE_BEATS * (beat or DEFAULT_BEAT_SECONDS)):
                         gone.append(owner)
                 known = {o for (o,) in self._db.execute("SELECT owner FROM owners").fetchall()}
                 orphans = {o for (o,) in self._db.execute("SELECT DISTINCT owner FROM deliveries").fetchall()}
@@ -210,6 +291,7 @@ class Outbox:
                         " WHERE owner = ?", (owner,)).fetchall()
                     self._db.execute("UPDATE deliveries SET owner = ? WHERE owner = ?", (self.owner, owner))
                     self._db.execute("DELETE FROM owners WHERE owner = ?", (owner,))
+                    self._db.execute("DELETE FROM owner_hosts WHERE owner = ?", (owner,))
                 rows.sort(key=lambda row: row[0])
                 self._db.execute("COMMIT")
             except BaseException:

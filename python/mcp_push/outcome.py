@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .redact import Redactor, process_redactor
+from .redact import Redactor, env_secrets, process_redactor
 from .result import QUEUED, RETRYING, SUPERSEDED, SendResult
 from .specs import load_channels
 
@@ -15,14 +15,18 @@ PENDING = (QUEUED, RETRYING)
 
 
 class SecretRedactor:
-    """Masks every channel's secret env values in `source`, then every secret this process has seen."""
+    """Masks every channel's secrets in `source` (spec/README.md, "Secrets"), then every long-lived
+    secret this process knows."""
 
     def __init__(self, source: Mapping[str, Any]):
-        self._env = Redactor(str(source.get(name) or "") for spec in load_channels().values()
-                             for name in spec.secret_env)
+        self._env = Redactor(secret for spec in load_channels().values() for secret in env_secrets(spec.env, source))
 
     def text(self, value: str) -> str:
         return process_redactor().text(self._env.text(value))
+
+    def tree(self, value: Any) -> Any:
+        """Values masked, keys (field names, channel ids, variable names) kept: for JSON output."""
+        return process_redactor().tree(self._env.tree(value))
 
 
 def summary_line(result: SendResult) -> str:
@@ -45,7 +49,7 @@ def summary_line(result: SendResult) -> str:
 
 def outcome(result: SendResult, redactor: SecretRedactor | Redactor) -> dict[str, Any]:
     """{ok, delivered, queued, total, skipped, summary, channels: [{channel, ok, status, error, elapsed_ms,
-    http_status, attempts}]}: only these fields, errors and summary redacted."""
+    http_status, attempts, parts, truncated}]}: only these fields, errors and summary redacted."""
     queued = sum(1 for r in result if r.status == QUEUED)
     retrying = sum(1 for r in result if r.status == RETRYING)
     # A superseded update is not a failure: a newer one of its run took its place.
@@ -63,6 +67,7 @@ def outcome(result: SendResult, redactor: SecretRedactor | Redactor) -> dict[str
                 "channel": r.channel, "ok": r.ok or r.status == QUEUED, "status": r.status,
                 "error": redactor.text(r.error) if r.error else None,
                 "elapsed_ms": r.elapsed_ms, "http_status": r.http_status, "attempts": r.attempts,
+                "parts": r.parts, "truncated": r.truncated,
             }
             for r in result
         ],

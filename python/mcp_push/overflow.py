@@ -10,12 +10,15 @@ line break when that keeps most of the part. The Node runtime's overflow.js foll
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .config import ConfigError
 from .specs import load_settings
 
 MODES = ("split", "truncate")
+# A line-break window no cut can meet: the cut stays after the last whole character that fits.
+NO_BREAK = 101
 
 
 def char_size(char: str, unit: str) -> int:
@@ -56,27 +59,41 @@ def overflow_mode(value: str) -> str:
     return mode
 
 
+@dataclass(frozen=True)
+class Fit:
+    """A message fitted to a channel: its (title, content) parts, in order, and whether any content was
+    cut (truncate mode, a title leaving too little room, or a split that needed more than max_parts)."""
+
+    parts: list[tuple[str, str]]
+    truncated: bool = False
+
+
 def fit_message(
     title: str, content: str, limit: Mapping[str, Any] | None, mode: str
 ) -> list[tuple[str, str]]:
     """The (title, content) parts to send: one when the message fits or has no known limit."""
+    return fit(title, content, limit, mode).parts
+
+
+def fit(title: str, content: str, limit: Mapping[str, Any] | None, mode: str) -> Fit:
+    """The message's parts for a channel's limit, and whether content was cut to make them."""
     if not limit:
-        return [(title, content)]
+        return Fit([(title, content)])
     settings = load_settings()["overflow"]
     unit, window = limit["unit"], settings["line_break_window"]
     room = limit["max"] - settings["reserve"]
     if size(title, unit) + size(content, unit) <= room:
-        return [(title, content)]
+        return Fit([(title, content)])
     mark = settings["truncated_mark"]
     if mode == "truncate":
-        return [(title, _truncated(content, room - size(title, unit), unit, window, mark))]
+        return Fit([_cut_once(title, content, room, unit, window, mark)], True)
     max_parts = settings["max_parts"]
     # Every label has the same size: the count is one digit (max_parts is at most 9).
     label_size = size(settings["part_label"].format(index=max_parts, count=max_parts), unit)
     budget = room - size(title, unit) - label_size
     if budget < room // 4:
-        # A title too long to leave a quarter of the room for content: cut the title instead of splitting.
-        return [(title, _truncated(content, room - size(title, unit), unit, window, mark))]
+        # A title too long to leave a quarter of the room for content: cut the content instead of splitting.
+        return Fit([_cut_once(title, content, room, unit, window, mark)], True)
     chunks: list[str] = []
     rest = content
     while rest and len(chunks) < max_parts - 1 and size(rest, unit) > budget:
@@ -84,12 +101,23 @@ def fit_message(
         chunks.append(rest[:cut])
         # A cut at a line break drops the break itself: each part starts on a fresh line.
         rest = rest[cut + 1:] if rest[cut:cut + 1] == "\n" else rest[cut:]
-    chunks.append(_truncated(rest, budget, unit, window, mark) if size(rest, unit) > budget else rest)
+    cut = size(rest, unit) > budget  # more than max_parts would hold: the last part ends with the mark
+    chunks.append(_truncated(rest, budget, unit, window, mark) if cut else rest)
     count = len(chunks)
-    return [
+    return Fit([
         (title + settings["part_label"].format(index=i, count=count), chunk)
         for i, chunk in enumerate(chunks, start=1)
-    ]
+    ], cut)
+
+
+def _cut_once(title: str, content: str, room: int, unit: str, window: int, mark: str) -> tuple[str, str]:
+    """One part: the content cut to the room the title leaves, and marked. A title leaving less room
+    than the mark itself is cut too, after its last whole character that fits (never at a line break:
+    NO_BREAK), and the content is the mark alone, so the mark is always within the room."""
+    mark_size = size(mark, unit)
+    if room - size(title, unit) < mark_size:
+        return title[: cut_index(title, max(room - mark_size, 0), unit, NO_BREAK)], mark
+    return title, _truncated(content, room - size(title, unit), unit, window, mark)
 
 
 def _truncated(text: str, budget: int, unit: str, window: int, mark: str) -> str:

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import ConfigError, missing_config
+from .config import ConfigError, invalid_config, missing_config
 from .hooks import HookInput, run_hook
-from .overflow import fit_message
-from .redact import Redactor
+from .overflow import fit
+from .redact import REGISTRY, Redactor, env_secrets, proxy_secrets, url_userinfo
 from .specs import ChannelSpec, load_settings
 from .templates import OMIT, lookup, render, render_tree
 from .wire import append_query, encode_body, normalize_url
@@ -64,6 +64,11 @@ class ChannelPlan:
     success: dict[str, Any] | None = field(default=None, repr=False)
     # Bodies of the vendor's successful replies, in order (the first post's names the message to edit).
     reply_texts: list[str] = field(default_factory=list, repr=False)
+    # The part (index into part_contexts) each of `requests` carries; parts_sent counts the parts whose
+    # requests have started, as they happen. truncated: content was cut to fit (overflow.Fit).
+    request_parts: list[int] = field(default_factory=list, repr=False)
+    parts_sent: int = 0
+    truncated: bool = False
 
     def __repr__(self) -> str:
         return f"ChannelPlan({self.spec.name}, {len(self.requests)} requests, error={self.error!r})"
@@ -124,13 +129,18 @@ def build_context(
     content: str,
     params: Mapping[str, Any],
     now: float,
-) -> tuple[dict[str, Any], list[str]]:
-    """The template context, and the secrets the hook derived (to be redacted like the env secrets)."""
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The template context, and the secrets the hook derived, to be redacted like the env secrets:
+    `secrets` (derived from the settings alone, the same for every message) and `message_secrets`
+    (this message's own, such as a signature over its timestamp)."""
     hook_values: dict[str, Any] = {}
     derived: list[str] = []
+    per_message: list[str] = []
     if spec.hook:
-        hook_values = dict(run_hook(spec.hook, HookInput(env, title, content, now, dict(params), spec.data)))
+        hook_input = HookInput(env, title, content, now, dict(params), spec.data)
+        hook_values = dict(run_hook(spec.hook, hook_input, spec.hook_params))
         derived = [str(s) for s in hook_values.pop("secrets", [])]
+        per_message = [str(s) for s in hook_values.pop("message_secrets", [])]
     context = {
         "title": title,
         "content": content,
@@ -139,7 +149,7 @@ def build_context(
         "hook": hook_values,
         "token": load_settings()["token_placeholder"],
     }
-    return context, derived
+    return context, derived, per_message
 
 
 def plan_channel(
@@ -155,7 +165,11 @@ def plan_channel(
     """The requests for one channel; a message over the spec's size limit becomes several parts
     (or one truncated part), each planned alike, in order. With `edit_ref` (and a spec `edit` block)
     the message edits the one that ref names instead, cut to one part."""
-    redactor = Redactor(env[name] for name in spec.secret_env)
+    # Settings' secrets are long-lived: the process registry (the logging filter) holds them too.
+    # HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
+    secrets = env_secrets(spec.env, env) + proxy_secrets()
+    REGISTRY.add(secrets)
+    redactor = Redactor(secrets)
     plan = ChannelPlan(spec=spec, context={}, redactor=redactor)
     editing = edit_ref is not None and spec.edit is not None
     if editing:
@@ -165,14 +179,29 @@ def plan_channel(
     if missing:
         plan.error = f"{spec.name} is missing {', '.join(missing)}"
         return plan
+    invalid = invalid_config(spec, env)
+    if invalid:  # a value the spec's type refuses: named here, not as the library error it would become
+        plan.error = "; ".join(invalid)  # names and rules only, never a value
+        return plan
     try:
-        for part_title, part_content in fit_message(title, content, spec.limits.get("message"), overflow):
-            context, derived = build_context(spec, env, part_title, part_content, params, now)
+        fitted = fit(title, content, spec.limits.get("message"), overflow)
+        plan.truncated = fitted.truncated
+        for index, (part_title, part_content) in enumerate(fitted.parts):
+            context, derived, per_message = build_context(spec, env, part_title, part_content, params, now)
             if editing:
                 context["ref"] = edit_ref
-            redactor.add(derived)
+            REGISTRY.add(derived)
+            # A message's own secrets stay in its redactor: the registry must not grow with every message.
+            redactor.add(derived + per_message)
             plan.part_contexts.append(context)
-            plan.requests.extend(render_request(spec, plan.request_template or spec.request, context))
+            requests = render_request(spec, plan.request_template or spec.request, context)
+            plan.requests.extend(requests)
+            plan.request_parts.extend([index] * len(requests))
+        # A login the templates compose into a URL (SMTP's user:password@, a proxy's) travels as Basic
+        # auth or SMTP AUTH PLAIN too: those compositions are secrets made here.
+        composed = [part for r in plan.requests for url in (r.url, r.proxy or "") for part in url_userinfo(url)]
+        REGISTRY.add(composed)
+        redactor.add(composed)
         plan.context = plan.part_contexts[0]
         if spec.token:
             plan.token_request = render_request(spec, spec.token["request"], plan.context, step="token")[0]

@@ -22,6 +22,11 @@ RETRYING = "retrying"  # accepted, not final: every try so far failed and anothe
 
 @dataclass
 class ChannelResult:
+    """One channel's outcome (spec/README.md, "Results"). `attempts`: requests made for this channel, every
+    try of every part and target summed, token fetches included. `parts`: parts of the message whose
+    sending started (1 for a message that fit; 0 when nothing was sent). `truncated`: content was cut to fit
+    the channel's limit (MCP_PUSH_OVERFLOW=truncate, or more than overflow.max_parts parts needed)."""
+
     channel: str
     ok: bool
     status: str
@@ -29,6 +34,8 @@ class ChannelResult:
     attempts: int = 0
     elapsed_ms: int = 0
     http_status: int | None = None
+    parts: int = 0
+    truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

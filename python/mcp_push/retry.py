@@ -1,8 +1,10 @@
 """When a failed request is tried again, and after how long (spec/README.md, "Retries").
 
 The policy is settings.yaml's `retry`, overridden by a channel spec's own `retry` block. Only failures
-that cannot have delivered the message (refused or reset connections) and answers that say "later"
-(HTTP 429 and 5xx, SMTP 4xx) are retried; a vendor's no (4xx, 200 with an error code) never is.
+that cannot have delivered the message (a connection refused before any byte was written) and answers
+that say "later" (HTTP 429 and 5xx, SMTP 4xx) are retried; a vendor's no (4xx, 200 with an error code)
+never is. A request written whose reply was lost is retried only when the spec says `idempotent: true`
+(its request carries a key the vendor deduplicates on, as Matrix's txnId).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class RetryPolicy:
     jitter: float
     deadline_seconds: float
     after_json: str | None = None
+    # The request carries an idempotency key: a lost reply may be retried without posting twice.
+    idempotent: bool = False
 
     @classmethod
     def for_spec(cls, spec: ChannelSpec) -> RetryPolicy:

@@ -73,7 +73,9 @@ class ChannelOutcome(BaseModel):
     error: str | None = Field(None, description="What went wrong, with the vendor's explanation; secrets masked")
     elapsed_ms: int = Field(description="Milliseconds this channel took")
     http_status: int | None = Field(None, description="The vendor's HTTP status, when it answered over HTTP")
-    attempts: int = Field(description="Requests made (a stale token is fetched again once)")
+    attempts: int = Field(description="Requests made: every try of every part and target, token fetches included")
+    parts: int = Field(0, description="Parts of a long message whose sending started (1 when it fit; 0: none sent)")
+    truncated: bool = Field(False, description="Content was cut to fit the channel's size limit")
 
 
 class PushResult(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import functools
 import html
+import re
 from typing import Any
 
 from .wire import pct, to_json
@@ -41,9 +42,14 @@ def _rstrip(value: str, chars: str = " ") -> str:
     return str(value).rstrip(chars)
 
 
+# Every character str.splitlines() breaks at (CR, LF, VT, FF, FS, GS, RS, NEL, U+2028, U+2029): the
+# e-mail library refuses any of them in a header, and a receiver may break the line there.
+_LINE_BREAKS = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
 def _one_line(value: str) -> str:
-    """Line breaks (CRLF, CR or LF) become spaces: for header fields such as an e-mail subject."""
-    return str(value).replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+    """Line breaks (CRLF counts as one) become spaces: for header fields such as an e-mail subject."""
+    return _LINE_BREAKS.sub(" ", str(value))
 
 
 def _chars(value: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from http.client import RemoteDisconnected
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import jsonschema
 import requests
 import responses
 import yaml
+from urllib3.exceptions import IncompleteRead, MaxRetryError, NewConnectionError, ProtocolError
 
 from mcp_push.specs import load_channels, load_settings
 
@@ -96,6 +98,16 @@ class Case:
         return out
 
 
+def leaks(secret: str, shown: str) -> bool:
+    """A secret of 8 characters or more must appear nowhere; a shorter one nowhere as a whole token
+    (spec/README.md, "Secrets": a one-letter token is masked where it stands alone, not inside words)."""
+    from mcp_push.redact import LONG_SECRET
+
+    if len(secret) >= LONG_SECRET:
+        return secret in shown
+    return re.search(rf"(?<![A-Za-z0-9_-]){re.escape(secret)}(?![A-Za-z0-9_-])", shown) is not None
+
+
 def plan_case(case: Case, redact: bool = False) -> tuple[list[dict[str, Any]], str | None]:
     """The case's unredacted plan, and the envelope error for an invalid event (then nothing is planned)."""
     from mcp_push import plan
@@ -105,7 +117,7 @@ def plan_case(case: Case, redact: bool = False) -> tuple[list[dict[str, Any]], s
     refs = given.get("edit_refs")
     if "event" not in given:
         return plan(given["title"], given["content"], env=case.env, now=case.now, params=given.get("params"),
-                    redact=redact, edit_refs=refs), None
+                    redact=redact, edit_refs=refs, channels=given.get("channels")), None
     try:
         return plan_event(given["event"], env=case.env, now=case.now, seen=given.get("seen", []), redact=redact,
                           edit_refs=refs), None
@@ -145,7 +157,7 @@ def send_case(case: Case):
     try:
         if "event" not in given:
             return dispatch(given["title"], given["content"], case.env, params=given.get("params"), now=case.now,
-                            edit_refs=refs)
+                            edit_refs=refs, channels=given.get("channels"))
         runs = RunLog()
         for earlier in given.get("seen", []):
             render_event(validate_envelope(earlier, now=case.now), runs)
@@ -202,12 +214,20 @@ class ScriptedVendor:
         reply = self.replies.pop(0)
         if reply.get("error") == "timeout":
             raise requests.exceptions.ReadTimeout(f"Read timed out. (url: {request.url})")
+        # Each failure is raised as requests raises it against a real server (python/tests/test_transport.py
+        # checks those): the transport tells "before the request was written" from "after" by the causes.
         if reply.get("error") == "connection":
             # Like requests' own message, it carries the URL, and with it any token in the path or query.
-            raise requests.exceptions.ConnectionError(
-                f"Max retries exceeded with url: {request.url} (Caused by NewConnectionError("
-                "'Failed to establish a new connection: [Errno 111] Connection refused'))"
-            )
+            refused = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+            raise requests.exceptions.ConnectionError(MaxRetryError(None, request.url, refused), request=request)
+        if reply.get("error") == "closed":
+            # The vendor read the whole request, then closed the connection without a word.
+            closed = RemoteDisconnected("Remote end closed connection without response")
+            raise requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", closed), request=request)
+        if reply.get("error") == "cut":
+            # The vendor began a 200 reply (Content-Length: 100) and closed after 6 bytes of it.
+            cut = IncompleteRead(6, 94)
+            raise requests.exceptions.ChunkedEncodingError(ProtocolError(f"Connection broken: {cut!r}", cut))
         return reply["status"], reply.get("headers", {}), reply.get("body", "")
 
 

@@ -18,6 +18,10 @@ class Behaviour:
     trickle_s: float = 0.0  # send the body one byte at a time, this far apart (defeats per-read timeouts)
     headers: dict[str, str] = field(default_factory=dict)
     gate: threading.Event | None = None  # hold the answer until the test sets it (a vendor that stalls)
+    # Read the whole request, then close the connection without a word (a vendor or proxy that died).
+    close: bool = False
+    # Send the status line, headers and only the first half of the body, then close (a reply cut short).
+    cut: bool = False
 
 
 @dataclass
@@ -55,6 +59,9 @@ class VendorServer:
                     time.sleep(behaviour.delay_s)
                 if behaviour.gate is not None:
                     behaviour.gate.wait(60)
+                if behaviour.close:
+                    self.close_connection = True
+                    return
                 payload = behaviour.body.encode()
                 try:
                     self.send_response(behaviour.status)
@@ -63,7 +70,11 @@ class VendorServer:
                     for name, value in behaviour.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    if behaviour.trickle_s:
+                    if behaviour.cut:
+                        self.wfile.write(payload[: len(payload) // 2])
+                        self.wfile.flush()
+                        self.close_connection = True
+                    elif behaviour.trickle_s:
                         for byte in payload:
                             self.wfile.write(bytes([byte]))
                             self.wfile.flush()

@@ -68,7 +68,8 @@ def test_send_json_output(vendor):
     report = json.loads(process.stdout)
     assert set(report) == {"ok", "delivered", "queued", "total", "skipped", "summary", "channels"}
     [channel] = report["channels"]
-    assert set(channel) == {"channel", "ok", "status", "error", "elapsed_ms", "http_status", "attempts"}
+    assert set(channel) == {"channel", "ok", "status", "error", "elapsed_ms", "http_status", "attempts",
+                            "parts", "truncated"}
     assert (channel["channel"], channel["status"]) == ("webhook", "delivered")
 
 
@@ -84,7 +85,27 @@ def test_no_channel_configured_is_a_configuration_error():
 
 def test_an_unconfigured_channel_is_a_usage_error_listing_the_configured_ones(vendor):
     process = mcp_push("send", "t", "c", "--channel", "dingtalk", env={**webhook_env(vendor), **ntfy_env(vendor)})
-    assert_one_line_error(process, 2, "not configured: dingtalk; configured channels: ntfy, webhook")
+    assert_one_line_error(process, 2, "channel 'dingtalk' is not configured; configured: ntfy, webhook")
+    assert vendor.received == []
+
+
+def test_channel_lists_split_on_commas_and_match_ignoring_case(vendor):
+    env = {**webhook_env(vendor), **ntfy_env(vendor), "DD_BOT_TOKEN": SECRET_DINGTALK}
+    process = mcp_push("send", "t", "c", "--channel", "NTFY, webhook", env=env)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.splitlines()[-1] == "2 of 2 channels delivered: ntfy; webhook"
+    assert sorted(r.path for r in vendor.received) == ["/alerts", "/hook"]
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_an_unknown_channel_is_named_never_no_channel_is_configured(vendor, configured):
+    env = {**webhook_env(vendor), **ntfy_env(vendor)} if configured else {}
+    for command in (["send", "t", "c"], ["send", "t", "c", "--dry-run"],
+                    ["event", "--run-id", "r", "--event", "start", "--message", "m"]):
+        process = mcp_push(*command, "--channel", "ntfy,nope", env=env)
+        listed = "ntfy, webhook" if configured else "none"
+        assert_one_line_error(process, 2, f"unknown channel 'nope'; configured: {listed}")
+        assert "no channel is configured" not in process.stderr
     assert vendor.received == []
 
 
@@ -124,6 +145,7 @@ def test_usage_errors_are_one_line_and_exit_2(vendor, args, phrase):
     ("flags", "phrase"),
     [
         (["--progress", "1.5"], "invalid event: data.progress: must be at most 1"),
+        (["--progress", "nan"], "invalid event: data.progress: must be a number from 0 to 1"),
         (["--artifact-url", "file:///etc/passwd"], "invalid event: data.artifact_url: must be an http(s) URL"),
         (["--timestamp", "2026-13-01T00:00:00Z"], "invalid event: timestamp: must be an RFC 3339 date-time"),
     ],
@@ -133,6 +155,39 @@ def test_an_invalid_event_is_one_line_naming_the_field(vendor, flags, phrase):
                        env=webhook_env(vendor))
     assert_one_line_error(process, 2, phrase)
     assert vendor.received == []
+
+
+@pytest.mark.parametrize("setting", [{"MCP_PUSH_OVERFLOW": "chop"}, {"MCP_PUSH_TIMEOUT": "soon"}])
+def test_a_bad_setting_exits_2_with_or_without_dry_run_and_names_no_class(vendor, setting):
+    env = {**ntfy_env(vendor), **setting}
+    [(name, _)] = setting.items()
+    dry = mcp_push("send", "t", "c", "--dry-run", env=env)
+    assert_one_line_error(dry, 2, name)
+    assert "Error" not in dry.stderr.replace("error: ", "")  # no ConfigError, no traceback
+    real = mcp_push("send", "t", "c", env=env)
+    assert real.returncode == 2 and name in real.stdout
+    assert vendor.received == []
+
+
+def test_a_value_the_spec_type_refuses_is_a_configuration_error_naming_the_variable(vendor):
+    env = {**ntfy_env(vendor), "NTFY_PRIORITY": "9"}
+    rule = "NTFY_PRIORITY: must be one of 1, 2, 3, 4, 5"
+    dry = mcp_push("send", "t", "c", "--dry-run", env=env)
+    assert dry.returncode == 2
+    assert json.loads(dry.stdout)[0]["error"].startswith(rule)
+    real = mcp_push("send", "t", "c", "--json", env=env)
+    assert real.returncode == 2
+    [channel] = json.loads(real.stdout)["channels"]
+    assert (channel["status"], channel["error"][: len(rule)]) == ("config_error", rule)
+    assert vendor.received == []
+
+
+def test_an_unexpected_error_is_one_line_without_a_class_name(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    process = mcp_push("flush", env={"MCP_PUSH_STATE_DIR": str(blocker / "state")})
+    assert_one_line_error(process, 1, "unexpected error: ", "Not a directory")
+    assert "NotADirectoryError" not in process.stderr
 
 
 def test_configuration_errors_outside_channels_are_one_line(tmp_path):
@@ -216,6 +271,7 @@ def test_channels_lists_configured_and_missing_with_secrets_masked(vendor):
     assert "missing GOTIFY_TOKEN" in lines["gotify"]
     assert lines["bark"].split()[1:] == ["BARK_PUSH"]
     assert lines["aibotk"].split(None, 1)[1] == "AIBOTK_KEY, AIBOTK_TYPE, AIBOTK_NAME"
+    assert lines["smtp"].split(None, 1)[1] == "SMTP_SERVER or SMTP_SERVICE, SMTP_EMAIL"
 
     as_json = mcp_push("channels", "--json", env=env)
     assert as_json.returncode == 0
@@ -223,8 +279,11 @@ def test_channels_lists_configured_and_missing_with_secrets_masked(vendor):
     assert channels["ntfy"]["env"] == {"NTFY_URL": vendor.url, "NTFY_TOPIC": "alerts", "NTFY_TOKEN": "***"}
     assert channels["webhook"]["env"]["WEBHOOK_URL"] == "***"
     assert (channels["gotify"]["configured"], channels["gotify"]["complete"]) == (True, False)
-    assert channels["bark"] | {"env": None} == {"channel": "bark", "display_name": "Bark", "configured": False,
-                                                "complete": False, "missing": ["BARK_PUSH"], "env": None}
+    assert channels["bark"] | {"env": None} == {
+        "channel": "bark", "display_name": "Bark", "configured": False, "complete": False,
+        "enabled_by": ["BARK_PUSH"], "missing": ["BARK_PUSH"], "problems": [], "unknown_env": [], "env": None}
+    assert channels["smtp"]["enabled_by"] == ["SMTP_SERVER", "SMTP_SERVICE"]
+    assert channels["smtp"]["missing"] == ["SMTP_SERVER or SMTP_SERVICE", "SMTP_EMAIL"]
     for secret in (SECRET_PATH_KEY, SECRET_TOKEN, SECRET_DINGTALK):
         assert secret not in as_json.stdout
 
@@ -238,3 +297,35 @@ def test_secrets_never_reach_the_output_of_a_failed_send(vendor):
         assert "bad ***" in process.stdout + process.stderr
         for secret in (SECRET_PATH_KEY, SECRET_TOKEN):
             assert secret not in process.stdout + process.stderr
+
+
+def test_channels_is_a_doctor_for_values_and_mistyped_names(vendor):
+    env = {**ntfy_env(vendor), "NTFY_PRIORITY": "9", "NTFY_TOPC": "alerts", "SMTP_EMAIL": "me@x.test",
+           "WEBHOOK_URL": f"ftp://hooks.example.com/{SECRET_PATH_KEY}", "WEBHOOK_METHOD": "post",
+           "TG_BOT_TOKN": "123:abc", "GOOGLE_APPLICATION_CREDENTIALS": "/x.json"}
+    process = mcp_push("channels", env=env)
+    assert process.returncode == 0, process.stderr
+    lines = {tuple(line.split(None, 1)) for line in process.stdout.splitlines() if line.startswith("  ")}
+    assert ("ntfy", "NTFY_PRIORITY: must be one of 1, 2, 3, 4, 5, min, low, default, high, max, urgent") in lines
+    assert ("webhook", "WEBHOOK_URL: must be an http(s) URL") in lines  # WEBHOOK_METHOD=post is fine: any case
+    assert ("ntfy", "NTFY_TOPC: no channel reads this variable; did you mean NTFY_TOPIC?") in lines
+    assert ("telegram", "TG_BOT_TOKN: no channel reads this variable; did you mean TG_BOT_TOKEN?") in lines
+    assert ("smtp", "SMTP_SERVER or SMTP_SERVICE") in lines  # what turns it on, not SMTP_EMAIL
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in process.stdout  # not a channel's prefix (GOOGLE_CHAT_)
+    assert "ntfy     cannot work (see problems)" in process.stdout
+    assert SECRET_PATH_KEY not in process.stdout
+
+    channels = {c["channel"]: c for c in json.loads(mcp_push("channels", "--json", env=env).stdout)}
+    assert channels["ntfy"]["problems"] == ["NTFY_PRIORITY: must be one of 1, 2, 3, 4, 5, min, low, default, "
+                                            "high, max, urgent"]
+    assert channels["ntfy"]["unknown_env"] == [{"name": "NTFY_TOPC", "suggestion": "NTFY_TOPIC"}]
+    assert (channels["ntfy"]["configured"], channels["ntfy"]["complete"]) == (True, False)
+
+
+def test_channels_reports_what_only_the_channels_hook_can_tell():
+    env = {"SMTP_SERVICE": "mailfoo", "SMTP_EMAIL": "me@x.test", "QYWX_AM": "corp,secret_wa_doctor_1,@all"}
+    channels = {c["channel"]: c for c in json.loads(mcp_push("channels", "--json", env=env).stdout)}
+    assert channels["smtp"]["problems"] == ["SMTP_SERVICE 'mailfoo' is not a known provider; set SMTP_SERVER=host:port "
+                                            "instead"]
+    assert channels["wecom_app"]["problems"][0].startswith("QYWX_AM must be corpid,corpsecret,touser,agentid")
+    assert "secret_wa_doctor_1" not in json.dumps(channels)

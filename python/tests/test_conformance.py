@@ -14,7 +14,7 @@ import pytest
 from mcp_push.specs import load_channels
 from mcp_push.tokens import TOKENS
 
-from .conformance import load_cases, mock_vendor, plan_case, send_case
+from .conformance import leaks, load_cases, mock_vendor, plan_case, send_case
 
 CASES = load_cases()
 
@@ -55,7 +55,7 @@ def test_send_matches_case(case, caplog):
         for name, value in want["headers"].items():
             assert sent.headers.get(name) == value, name
     [channel_result] = [r for r in result if r.channel == case.channel]
-    for key in ("ok", "status", "http_status", "attempts"):
+    for key in ("ok", "status", "http_status", "attempts", "parts", "truncated"):
         if key in expected:
             assert getattr(channel_result, key) == expected[key], key
     if "error_contains" in expected:
@@ -64,4 +64,4 @@ def test_send_matches_case(case, caplog):
         assert case.slept == case.data["delays"]
     shown = json.dumps(result.to_dict(), ensure_ascii=False) + caplog.text
     for secret in _secrets(case) + case.issued_tokens:
-        assert secret not in shown
+        assert not leaks(secret, shown), secret

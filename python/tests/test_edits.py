@@ -3,10 +3,12 @@ local vendor: a run's first post is remembered in process memory and its updates
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from mcp_push.edits import EditRefs, lane_key
 from mcp_push.events import RunLog, send_event
+from mcp_push.lanekey import PROCESS_SALT
 from mcp_push.specs import load_channels
 
 from .local_server import Behaviour
@@ -58,7 +60,7 @@ def test_without_the_opt_in_every_event_is_posted(vendor):
     edits = EditRefs()
     send_run(telegram_env(vendor), ("start", "update", "update", "end"), edits)
     assert methods(vendor) == ["sendMessage"] * 4
-    assert edits.get(lane_key(load_channels()["telegram"], telegram_env(vendor)), "r") is None
+    assert edits.get(lane_key(load_channels()["telegram"], telegram_env(vendor), PROCESS_SALT), "r") is None
 
 
 def test_a_refused_edit_is_posted_anew_and_that_post_becomes_the_runs_message(vendor):
@@ -117,10 +119,14 @@ def test_at_most_the_limit_of_runs_is_remembered_per_credential_oldest_forgotten
     assert edits.get("telegram:y", "a") == "other"
 
 
-def test_the_lane_key_is_the_channel_and_a_digest_of_its_secrets_only():
+def test_the_lane_key_is_the_channel_and_a_salted_digest_of_its_secrets_only():
     spec = load_channels()["telegram"]
-    key = lane_key(spec, {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "77"})
-    assert key == "telegram:1d2ae9a27724af11"  # js/test/edits.test.js pins the same
+    salt = b"fixed test salt"
+    key = lane_key(spec, {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "77"}, salt)
+    assert key == "telegram:88ab7eef88c2fc32"  # HMAC-SHA256; js/test/edits.test.js pins the same
+    # Not the unsalted SHA-256 of the token that earlier versions stored (telegram:1d2ae9a27724af11).
+    assert key != "telegram:" + hashlib.sha256(b"123:abc").hexdigest()[:16]
     assert "123:abc" not in key
-    assert key == lane_key(spec, {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "78"})
-    assert key != lane_key(spec, {"TG_BOT_TOKEN": "456:def", "TG_USER_ID": "77"})
+    assert key == lane_key(spec, {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "78"}, salt)
+    assert key != lane_key(spec, {"TG_BOT_TOKEN": "456:def", "TG_USER_ID": "77"}, salt)
+    assert key != lane_key(spec, {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "77"}, b"another salt")

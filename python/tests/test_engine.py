@@ -1,8 +1,10 @@
-"""The engine's building blocks: spec loading, templates, wire encodings, success rules, redaction."""
+"""The engine's building blocks: spec loading, templates, wire encodings, success rules, redaction; and
+the MCP server's delivery engine's bounded lane queues."""
 
 from __future__ import annotations
 
 import copy
+import json
 
 import jinja2
 import pytest
@@ -235,3 +237,121 @@ def test_specs_validated_by_gen_docs_skip_the_schema_check_and_edited_ones_do_no
             specs_module.load_channels()
     finally:
         specs_module.load_channels.cache_clear()
+
+
+# --- the MCP server's delivery engine: a lane's queue is bounded ---------------------------------------
+
+def _capped_engine(vendor, limit: str | None):
+    from mcp_push.engine import Engine
+
+    from .test_delivery import FakeClock, wecom_env
+
+    clock = FakeClock()
+    vendor.clock = clock
+    env = wecom_env(vendor) if limit is None else {**wecom_env(vendor), "MCP_PUSH_LANE_QUEUE_MAX": limit}
+    return Engine(env, clock=clock), clock
+
+
+def _statuses(ticket):
+    return [(r.status, r.error) for r in ticket.result()]
+
+
+QUEUE_FULL_5 = "queue full: 5 messages already wait for this channel (MCP_PUSH_LANE_QUEUE_MAX)"
+
+
+def test_a_full_lane_refuses_new_plain_messages_and_updates_but_never_a_start_end_or_error(vendor):
+    engine, clock = _capped_engine(vendor, "5")
+    for index in range(18):  # the minute's quota for non-terminal messages is used up
+        engine.submit(f"sent{index}", "c")
+        engine.pump()
+    waiting = [engine.submit(f"wait{index}", "c") for index in range(4)]
+    progress = engine.submit("p1", "c", kind="update", run_id="r")  # the 5th waiting delivery
+    assert all(_statuses(t) == [("queued", None)] for t in [*waiting, progress])
+    assert engine.outbox.pending() == 5
+
+    refused = engine.submit("one too many", "c")
+    assert _statuses(refused) == [("rejected", QUEUE_FULL_5)]
+    assert _statuses(engine.submit("new run's update", "c", kind="update", run_id="other")) == [
+        ("rejected", QUEUE_FULL_5)]
+    # An update with a waiting one to replace coalesces; a run's start, end and error always get in.
+    newer = engine.submit("p2", "c", kind="update", run_id="r")
+    assert _statuses(newer) == [("queued", None)] and _statuses(progress)[0][0] == "superseded"
+    kept = [engine.submit(kind, "c", kind=kind, run_id=f"run-{kind}") for kind in ("start", "end", "error")]
+    assert all(_statuses(t) == [("queued", None)] for t in kept)
+    assert engine.outbox.pending() == 5 + 3  # the refused were never stored
+
+    clock.now += 300
+    while engine.pump() is not None:
+        clock.now += 63
+    texts = [json.loads(r.body)["text"]["content"].split("\n")[0] for r in vendor.received]
+    assert "one too many" not in texts and "new run's update" not in texts
+    assert {"wait0", "wait3", "p2", "start", "end", "error"} <= set(texts)
+    assert engine.idle() and engine.outbox.pending() == 0
+
+
+def test_the_default_cap_is_200_waiting_messages_per_lane(vendor):
+    engine, _ = _capped_engine(vendor, None)
+    tickets = [engine.submit(f"m{index}", "c") for index in range(250)]
+    statuses = [_statuses(t)[0] for t in tickets]
+    assert statuses[:200] == [("queued", None)] * 200
+    assert set(statuses[200:]) == {
+        ("rejected", "queue full: 200 messages already wait for this channel (MCP_PUSH_LANE_QUEUE_MAX)")}
+
+
+def test_a_bad_cap_is_a_config_error_naming_the_variable(vendor):
+    engine, _ = _capped_engine(vendor, "lots")
+    [result] = engine.submit("t", "c").result()
+    assert (result.status, result.error) == (
+        "config_error", "MCP_PUSH_LANE_QUEUE_MAX must be a whole number of messages, 1 or more, got 'lots'")
+    assert engine.outbox.pending() == 0
+
+
+def test_deliveries_taken_over_from_the_outbox_are_never_refused(vendor, tmp_path):
+    from mcp_push.engine import Engine
+    from mcp_push.outbox import Outbox
+
+    from .test_delivery import wecom_env
+
+    path = tmp_path / "outbox.sqlite3"
+    dead = Outbox(path)
+    for index in range(8):
+        dead.add("lane", "wecom_bot", "message", None, f"m{index}", "c", {})
+    dead._db.execute("UPDATE owners SET pid = ? WHERE owner = ?", (2**22 + 12345, dead.owner))  # no such process
+    engine = Engine({**wecom_env(vendor), "MCP_PUSH_LANE_QUEUE_MAX": "5"}, Outbox(path))
+    assert engine.resume() == 8  # they were accepted once: the cap is for new messages
+
+
+def test_a_retried_request_counts_against_the_lanes_quota(vendor):
+    from .local_server import Behaviour
+
+    engine, clock = _capped_engine(vendor, None)
+    vendor.script = [Behaviour(status=503, body="busy")]  # the first message needs a second try
+    for index in range(18):
+        engine.submit(f"m{index}", "c")
+    engine.pump()
+    # 18 messages, 19 requests: the 18th message waits for the next window rather than be the 21st request.
+    assert len(vendor.received) == 18
+    assert [json.loads(r.body)["text"]["content"] for r in vendor.received[:2]] == ["m0\n\nc"] * 2
+    clock.now += 63
+    engine.pump()
+    assert len(vendor.received) == 19 and engine.idle()
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "2.5", "lots", ""])
+def test_the_queue_cap_must_be_a_whole_number_from_1(text):
+    from mcp_push.config import ConfigError
+    from mcp_push.engine import queue_max
+
+    with pytest.raises(ConfigError, match=r"^MCP_PUSH_LANE_QUEUE_MAX must be a whole number of messages, 1 or more"):
+        queue_max(text)
+    assert queue_max(" 7 ") == 7
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "soon"])
+def test_the_heartbeat_must_be_a_positive_number_of_seconds(text):
+    from mcp_push.config import ConfigError
+    from mcp_push.engine import heartbeat_seconds
+
+    with pytest.raises(ConfigError, match=r"^MCP_PUSH_HEARTBEAT_SECONDS must be a positive number of seconds"):
+        heartbeat_seconds(text)
+    assert heartbeat_seconds("0.5") == 0.5

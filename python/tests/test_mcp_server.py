@@ -156,7 +156,8 @@ async def test_notify_event_is_rendered_and_delivered(vendor, monkeypatch):
     assert structured["ok"] is True and structured["delivered"] == structured["total"] == 1
     [channel] = structured["channels"]
     assert channel | {"elapsed_ms": 0} == {"channel": "webhook", "ok": True, "status": "delivered", "error": None,
-                                          "elapsed_ms": 0, "http_status": 200, "attempts": 1}
+                                          "elapsed_ms": 0, "http_status": 200, "attempts": 1,
+                                          "parts": 1, "truncated": False}
     assert text_of(result) == "1 of 1 channel delivered: webhook"
 
 

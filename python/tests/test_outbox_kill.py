@@ -60,6 +60,11 @@ def delivered_messages(vendor) -> list[str]:
     return [json.loads(r.body)["content"].split("\n")[0] for r in vendor.received if r.status == 200]
 
 
+def messages_at(vendor, path: str) -> list[str]:
+    return [json.loads(r.body)["content"].split("\n")[0] for r in vendor.received
+            if r.status == 200 and r.path == path]
+
+
 def wait_for(condition, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -125,3 +130,71 @@ def test_killed_server_is_finished_by_mcp_push_flush(vendor, tmp_path):
     again = subprocess.run([sys.executable, "-m", "mcp_push", "flush"], env=env, cwd=REPO,
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "Nothing to flush" in again.stderr
+
+
+def test_a_server_sharing_the_state_folder_takes_over_a_killed_peers_deliveries(vendor, tmp_path):
+    """Two servers on one state folder; the one killed mid-burst had deliveries waiting on a vendor that
+    answered 503. The survivor notices at a heartbeat (its pid is gone) and delivers them: no third
+    process has to start."""
+    state = {"MCP_PUSH_STATE_DIR": str(tmp_path / "state"), "MCP_PUSH_HEARTBEAT_SECONDS": "0.2"}
+    vendor.routes["/killed"] = Behaviour(status=503, body="maintenance")
+    vendor.routes["/survivor"] = Behaviour(body="ok")
+    survivor = StdioServer(child_env({**webhook_env(vendor, "/survivor"), **state}))
+    doomed = StdioServer(child_env({**webhook_env(vendor, "/killed"), **state}))
+    try:
+        must_arrive = []
+        for run_id, events in (("A", ["start", "update", "end"]), ("B", ["start", "error"])):
+            for index, event in enumerate(events):
+                message = f"{run_id}-{event}-{index}"
+                assert doomed.event(run_id, event, message)["ok"] is True
+                if event != "update":
+                    must_arrive.append(message)
+        wait_for(lambda: any(r.path == "/killed" for r in vendor.received))
+        doomed.process.send_signal(signal.SIGKILL)
+        doomed.process.wait(10)
+        # The peer's rows go out through the survivor (with its own settings: the lane follows the env).
+        wait_for(lambda: all(m in messages_at(vendor, "/survivor") for m in must_arrive), timeout=30)
+        assert survivor.event("C", "start", "C-start-0")["ok"] is True  # and it is still serving
+        wait_for(lambda: "C-start-0" in messages_at(vendor, "/survivor"))
+    finally:
+        survivor.process.stdin.close()
+        survivor.process.wait(15)
+    delivered = messages_at(vendor, "/survivor")
+    for message in must_arrive:
+        assert delivered.count(message) == 1, delivered  # the killed server's tries were all answered 503
+    assert [m for m in delivered if m.startswith("A-")][-1] == "A-end-2"
+
+
+def test_a_request_in_flight_when_the_server_was_killed_counts_against_the_quota_after_restart(vendor, tmp_path):
+    """WeCom's robot takes 20 a minute (18 for anything but an end or error). The server sends 17, the
+    18th is on the wire when it is killed: the next process must count all 18, so it sends the 18th
+    again only when the minute (and its margin) has passed."""
+    from mcp_push.engine import Engine
+    from mcp_push.outbox import Outbox
+
+    from .test_delivery import FakeClock, wecom_env, wecom_texts
+
+    state = tmp_path / "state"
+    vendor.script = [Behaviour(body='{"errcode":0,"errmsg":"ok"}')] * 17 + [Behaviour(delay_s=30)]
+    server = StdioServer(child_env({**wecom_env(vendor), "MCP_PUSH_STATE_DIR": str(state)}))
+    for index in range(18):
+        reply = server.call("tools/call", {"name": "notify_send", "arguments": {"title": f"m{index}", "content": "c"}})
+        assert reply["result"]["structuredContent"]["ok"] is True, reply
+    wait_for(lambda: len(vendor.received) == 18)  # the 18th arrived; its answer never comes
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(10)
+    first_sent = vendor.received[0].at
+
+    clock = FakeClock(time.time())
+    vendor.clock = clock
+    restarted = Engine(wecom_env(vendor), Outbox(state / "outbox.sqlite3", clock), clock=clock)
+    [in_flight] = restarted.adopt()
+    assert in_flight.title == "m17"
+    wait = restarted.pump()
+    assert len(vendor.received) == 18  # the quota is full: 17 answered and the one in flight
+    # It goes when the first request of the minute leaves the window (60 s and the margin; recorded
+    # a moment before the vendor saw it).
+    assert 60 < clock.now + wait - first_sent <= 62
+    clock.now += wait
+    restarted.pump()
+    assert wecom_texts(vendor)[18] == "m17\n\nc"  # sent again (at least once): it may have arrived before

@@ -88,7 +88,7 @@ def test_a_hanging_channel_neither_delays_nor_breaks_the_others(vendor):
 
 
 def test_a_channel_whose_hook_raises_is_reported_and_others_still_deliver(vendor, monkeypatch):
-    from mcp_push.hooks import ntfy as ntfy_hook
+    from mcp_push.hooks import ntfy_auth as ntfy_hook
 
     def broken(_data):
         raise RuntimeError("hook bug")
@@ -216,3 +216,88 @@ def test_non_string_title_and_content_are_sent_as_text(vendor, value):
     assert result["webhook"].ok is True
     expected = "" if value is None else ("true" if value is True else str(value))
     assert vendor.json_bodies()[0]["title"] == expected
+
+
+# --- channels= (issue 11 item 6): only the named channels, an unknown name sends nothing -----------------
+
+
+def _two_channels(vendor) -> dict[str, str]:
+    return {**_webhook(vendor), "NTFY_URL": vendor.url, "NTFY_TOPIC": "alerts"}
+
+
+@pytest.mark.parametrize("channels", [["NTFY"], "ntfy", [" Ntfy "], ("ntfy", "ntfy")])
+def test_channels_sends_to_the_named_channels_only_ignoring_case(vendor, channels):
+    result = send("t", "c", channels=channels, **_two_channels(vendor))
+    assert [(r.channel, r.status) for r in result] == [("ntfy", "delivered")]
+    assert [r.path for r in vendor.received] == ["/alerts"]
+
+
+def test_a_comma_separated_channels_text_names_several(vendor):
+    result = send("t", "c", channels="webhook, NTFY", **_two_channels(vendor))
+    assert sorted(r.channel for r in result) == ["ntfy", "webhook"]
+    assert sorted(r.path for r in vendor.received) == ["/alerts", "/hook"]
+
+
+def test_an_unknown_channel_sends_nothing_and_lists_the_configured_ones(vendor):
+    result = send("t", "c", channels=["ntfy", "nope", "telegram"], **_two_channels(vendor))
+    assert [(r.channel, r.ok, r.status, r.error) for r in result] == [
+        ("nope", False, "config_error", "unknown channel 'nope'; configured: ntfy, webhook"),
+        ("telegram", False, "config_error", "channel 'telegram' is not configured; configured: ntfy, webhook"),
+    ]
+    assert bool(result) is False and result.skipped is None
+    assert vendor.received == []
+
+
+def test_an_unknown_channel_is_named_even_when_no_channel_is_configured():
+    result = send("t", "c", ignore_default_config=True, channels=["nope"])
+    assert [(r.channel, r.status, r.error) for r in result] == [
+        ("nope", "config_error", "unknown channel 'nope'; configured: none")]
+
+
+def test_an_empty_channels_list_sends_nothing_and_says_why(vendor):
+    result = send("t", "c", channels=[], **_two_channels(vendor))
+    assert len(result) == 0 and result.skipped.startswith("channels names no channel")
+    assert vendor.received == []
+
+
+def test_send_event_honours_channels(vendor):
+    from mcp_push.events import send_event
+
+    envelope = {"run_id": "r1", "event": "start", "message": "go"}
+    result = send_event(envelope, channels=["Webhook"], env={**_two_channels(vendor), "HITOKOTO": "false"})
+    assert [(r.channel, r.status) for r in result] == [("webhook", "delivered")]
+    assert [r.path for r in vendor.received] == ["/hook"]
+    refused = send_event(envelope, channels=["nope"], env=_two_channels(vendor))
+    assert [(r.channel, r.status) for r in refused] == [("nope", "config_error")]
+    assert "configured: ntfy, webhook" in refused["nope"].error
+    assert len(vendor.received) == 1
+
+
+def test_plan_honours_channels():
+    env = {"NTFY_TOPIC": "alerts", "DD_BOT_TOKEN": "tok_dd_plan_1"}
+    assert [e["channel"] for e in mcp_push.plan("t", "c", env=env, channels="NTFY")] == ["ntfy"]
+    assert mcp_push.plan("t", "c", env=env, channels=["nope"]) == [
+        {"channel": "nope", "error": "unknown channel 'nope'; configured: dingtalk, ntfy"}]
+
+
+# --- a value that cannot work names the variable (issue 11 item 9) ----------------------------------------
+
+
+def test_a_value_the_spec_type_refuses_is_a_config_error_naming_it_and_nothing_is_sent(vendor):
+    result = send("t", "c", NTFY_URL=vendor.url, NTFY_TOPIC="alerts", NTFY_PRIORITY="urgentest",
+                  GOTIFY_URL=vendor.url.replace("http://", ""), GOTIFY_TOKEN="tok_gotify_typed")
+    assert [(r.channel, r.status, r.error) for r in result] == [
+        ("gotify", "config_error", "GOTIFY_URL: must be an http(s) URL"),
+        ("ntfy", "config_error", "NTFY_PRIORITY: must be one of 1, 2, 3, 4, 5, min, low, default, high, max, urgent"),
+    ]
+    assert vendor.received == []
+
+
+@pytest.mark.parametrize(("env", "names"), [
+    ({"NTFY_TOPIC": "alerts", "NTFY_URL": "http://[::1"}, "NTFY_URL, NTFY_TOPIC"),
+    ({"OPENILINK_APP_TOKEN": "tok_olk_ctl\r\n", "OPENILINK_HUB_URL": "http://127.0.0.1:9"},
+     "OPENILINK_APP_TOKEN, OPENILINK_HUB_URL"),
+])
+def test_a_request_that_cannot_be_sent_names_the_variables_not_the_library_exception(env, names):
+    [entry] = send("t", "c", HITOKOTO="false", **env)
+    assert (entry.status, entry.error) == ("config_error", f"the request cannot be sent as configured: check {names}")

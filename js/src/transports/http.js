@@ -9,21 +9,30 @@ const { TransportError } = require('./index');
 // Failures worth another try: the vendor may be restarting. DNS and TLS failures are configuration.
 const RETRYABLE_REASONS = new Set(['connection refused', 'connection reset', 'connection failed']);
 
+// The request was written, then the connection closed (or a reply was cut short): the vendor may have
+// it. The same words in both runtimes (spec/README.md, "Retries").
+const AFTER_WRITE = 'connection closed after the request was sent; the message may have been delivered';
+
+// Socket errors raised while connecting, before any byte of the request was written. Everything else
+// (undici's 'other side closed', a reset while reading the reply) may have reached the vendor.
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EHOSTUNREACH',
+  'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'EADDRNOTAVAIL']);
+
 let injected = null;
-const agents = new Map();
 
 /** Routes every request through `dispatcher` (undici MockAgent in tests); null restores the default. */
 function useDispatcher(dispatcher) {
   injected = dispatcher;
 }
 
-function agentFor(ms) {
-  if (!agents.has(ms)) {
-    // No redirect following: the planned request is the request (a redirect would turn a POST into a GET).
-    // HTTP(S)_PROXY / NO_PROXY from the environment apply, as they do for Python's requests.
-    agents.set(ms, new EnvHttpProxyAgent({ connect: { timeout: ms } }));
-  }
-  return agents.get(ms);
+// A dispatcher per request, destroyed when it ends (Python's requests opens a Session per request too):
+// a request undici still holds (a CONNECT a stuck proxy never answers is retried by undici forever)
+// must not outlive its timeout and keep the process alive. No redirect following: the planned request
+// is the request (a redirect would turn a POST into a GET). Without a spec-named proxy, HTTP(S)_PROXY /
+// NO_PROXY from the environment apply, as they do for Python's requests.
+function dispatcherFor(planned, ms) {
+  if (planned.proxy) return proxyFor(planned.proxy, ms);
+  return new EnvHttpProxyAgent({ connect: { timeout: ms }, proxyTls: { timeout: ms }, requestTls: { timeout: ms } });
 }
 
 // Python's urllib.parse.unquote, which the Python runtime applies to proxy credentials: %XX runs are
@@ -34,7 +43,7 @@ function unquote(text) {
 
 function proxyFor(proxyUrl, ms) {
   const url = new URL(proxyUrl);
-  const options = { uri: `${url.protocol}//${url.host}`, connect: { timeout: ms }, proxyTls: { timeout: ms } };
+  const options = { uri: `${url.protocol}//${url.host}`, connect: { timeout: ms }, proxyTls: { timeout: ms }, requestTls: { timeout: ms } };
   if (url.username || url.password) {
     const credentials = `${unquote(url.username)}:${unquote(url.password)}`;
     options.token = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
@@ -75,24 +84,40 @@ function failureReason(code, message) {
   return 'connection failed';
 }
 
+/** False only when the failure surely came before any byte of the request was written (retry.py's twin). */
+function writtenBeforeFailure(code, message, reason) {
+  if (reason === 'TLS failed') return false; // the handshake comes before the request
+  if (CONNECT_CODES.has(code)) return false;
+  return !/when HTTP Tunneling/.test(message); // a proxy that refused the CONNECT tunnel
+}
+
 async function sendHttp(planned, timeoutS) {
   const ms = Math.max(1, Math.round(timeoutS * 1000));
-  let proxy = null;
   let dispatcher = injected;
-  // undici runs headersTimeout/bodyTimeout on a coarse timer wheel (0.5 s ticks): 0.5 s fired after
-  // 1-1.5 s. A native timer, restarted whenever bytes arrive, keeps MCP_PUSH_TIMEOUT what it says.
+  let own = false;
+  // undici runs headersTimeout/bodyTimeout on a coarse timer wheel (0.5 s ticks: 0.5 s fired after
+  // 1-1.5 s), and an abort signal reaches a request only once it has a connection (a proxy that never
+  // answers the CONNECT held it for minutes). A native timer, restarted whenever bytes arrive, ends the
+  // wait itself: MCP_PUSH_TIMEOUT is what it says.
   const idle = new AbortController();
   let timedOut = false;
+  let expire;
+  const expired = new Promise((resolve, reject) => {
+    expire = reject;
+  });
+  expired.catch(() => {});
   const timer = setTimeout(() => {
     timedOut = true;
     idle.abort();
+    expire(new Error('timed out'));
+    if (own) dispatcher.destroy().catch(() => {});
   }, ms);
   try {
     if (!dispatcher) {
-      proxy = planned.proxy ? proxyFor(planned.proxy, ms) : null;
-      dispatcher = proxy || agentFor(ms);
+      dispatcher = dispatcherFor(planned, ms); // a proxy URL that does not parse throws here
+      own = true;
     }
-    const response = await request(planned.url, {
+    const pending = request(planned.url, {
       method: planned.method,
       headers: planned.headers,
       body: typeof planned.body === 'string' ? Buffer.from(planned.body, 'utf8') : undefined,
@@ -101,6 +126,8 @@ async function sendHttp(planned, timeoutS) {
       dispatcher,
       signal: idle.signal,
     });
+    pending.catch(() => {}); // settled after the race was lost: nobody waits for it
+    const response = await Promise.race([pending, expired]);
     timer.refresh();
     const chunks = [];
     for await (const chunk of response.body) {
@@ -129,10 +156,14 @@ async function sendHttp(planned, timeoutS) {
     }
     const message = `${error.message} ${error.cause ? error.cause.message : ''}`;
     const reason = failureReason(code, message);
+    if (writtenBeforeFailure(code, message, reason)) {
+      // Never retried unless the spec has an idempotency key: a second POST could post twice.
+      throw new TransportError('network_error', `${AFTER_WRITE} (${planned.method} ${planned.url})`, false, true);
+    }
     throw new TransportError('network_error', `${reason} (${planned.method} ${planned.url})`, RETRYABLE_REASONS.has(reason));
   } finally {
     clearTimeout(timer);
-    if (proxy) proxy.close().catch(() => {});
+    if (own) dispatcher.destroy().catch(() => {});
   }
 }
 

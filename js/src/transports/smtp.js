@@ -52,7 +52,7 @@ async function sendSmtp(planned, timeoutS) {
     }
     // Refused or reset: the server never took the message, so another try cannot deliver it twice.
     const unreached = /\bECONN(REFUSED|RESET)\b/.test(`${error.code} ${error.message}`);
-    throw new TransportError('network_error', `${error.name}: ${error.message}`, unreached);
+    throw new TransportError('network_error', `SMTP connection failed: ${error.message || 'no reason given'}`, unreached); // no class names
   } finally {
     transport.close();
   }

@@ -15,13 +15,16 @@ class Reply:
 
 class TransportError(Exception):
     """No reply was had. `kind` is a result status: network_error or timeout. `retryable` is true when
-    the request surely never reached the vendor (refused, reset before an answer): trying again cannot
-    deliver it twice. A timeout is not retryable: the vendor may have the message already."""
+    the request surely never reached the vendor (refused before any byte was written): trying again
+    cannot deliver it twice. `maybe_delivered` is true when the request was written and the reply is
+    missing or cut: the vendor may have the message, so only a spec with an idempotency key
+    (`retry.idempotent`) tries again. A timeout is neither: it is never retried."""
 
-    def __init__(self, kind: str, message: str, retryable: bool = False):
+    def __init__(self, kind: str, message: str, retryable: bool = False, maybe_delivered: bool = False):
         super().__init__(message)
         self.kind = kind
         self.retryable = retryable
+        self.maybe_delivered = maybe_delivered
 
 
 def transport_for(name: str):

@@ -96,10 +96,10 @@ def send_smtp(request: PlannedRequest, timeout: float) -> Reply:
         # keeping the TimeoutError only as the context: that is still a timeout, not a network error.
         if isinstance(exc.__context__, TimeoutError):
             raise TransportError("timeout", f"SMTP server gave no reply within {timeout:g} s") from exc
-        raise TransportError("network_error", f"{type(exc).__name__}: {exc}") from exc
+        raise TransportError("network_error", f"SMTP connection failed: {exc or 'no reason given'}") from exc
     except (OSError, smtplib.SMTPException) as exc:
         unreached = isinstance(exc, (ConnectionRefusedError, ConnectionResetError))
-        raise TransportError("network_error", f"{type(exc).__name__}: {exc}", unreached) from exc
+        raise TransportError("network_error", f"SMTP connection failed: {exc or 'no reason given'}", unreached) from exc
     if refused:
         return Reply(550, "refused recipients: " + ", ".join(sorted(refused)))
     return Reply(250, "")

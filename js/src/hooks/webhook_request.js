@@ -2,20 +2,38 @@
 // Custom webhook: WEBHOOK_URL / WEBHOOK_BODY / WEBHOOK_HEADERS with $title and $content placeholders.
 // The body template is parsed first and the message substituted afterwards, so nothing in a title or
 // content can change the body's structure; a value that is literal JSON in the template keeps its type.
+// A text body (text/plain, any other type) that is a JSON document gets the title and content escaped as
+// JSON string content, so it stays JSON (QingLong users send whole JSON objects that way).
 
 const { ConfigError, stripSpace: strip } = require('../config');
 const { setOwn } = require('../templates');
-const { pct } = require('../wire');
+const { pct, toJson } = require('../wire');
 
 // Keys are ASCII words; a value runs until the next line that starts a key, so JSON values may span lines.
 const FIELD = /(\w+):[ \t\n\r\f\v]*((?:(?!\n\w+:)[\s\S])*)/g;
 const PLACEHOLDER = /\$(title|content)/g;
-// A header value is a secret when its name says so, or when it is long enough to be a token.
-const SECRET_HEADER = /auth|token|key|secret|sign|cookie|pass|session/i;
-const SECRET_LENGTH = 16;
-const PLAIN_HEADERS = new Set(['content-type', 'accept', 'user-agent', 'accept-language', 'cache-control']);
 
 const substitute = (template, title, content) => template.replace(PLACEHOLDER, (_, which) => (which === 'title' ? title : content));
+
+/**
+ * True when the template, with every $title and $content replaced by the letter x, parses as JSON
+ * (RFC 8259). An x parses only inside a JSON string, so then every placeholder stands inside one, and a
+ * value escaped as string content keeps the document JSON (webhook_request.py's is_json_document).
+ */
+function isJsonDocument(template) {
+  try {
+    JSON.parse(template.replace(PLACEHOLDER, 'x'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A text body: the template with the placeholders replaced; JSON-escaped in a JSON document. */
+function substituteText(template, title, content) {
+  if (!isJsonDocument(template)) return substitute(template, title, content);
+  return substitute(template, toJson(title).slice(1, -1), toJson(content).slice(1, -1));
+}
 
 function fill(node, title, content) {
   if (typeof node === 'string') return substitute(node, title, content);
@@ -79,16 +97,6 @@ function encodingFor(contentType, body) {
   return 'text';
 }
 
-// The URL often carries a token (path or query); keep scheme and host readable, mask the rest.
-function urlSecrets(url) {
-  const origin = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]+)/.exec(url);
-  const tail = origin ? url.slice(origin[0].length) : url;
-  const secrets = tail.split(/\$(title|content)/).filter((piece) => piece.length >= 6 && piece !== 'title' && piece !== 'content');
-  const at = origin ? origin[1].lastIndexOf('@') : -1;
-  if (at > 0) secrets.push(origin[1].slice(0, at)); // user:password@host
-  return secrets;
-}
-
 function webhook_request({ env, title, content }) {
   const urlTemplate = env.WEBHOOK_URL;
   const bodyTemplate = env.WEBHOOK_BODY || '';
@@ -100,7 +108,7 @@ function webhook_request({ env, title, content }) {
   const contentType = strip(env.WEBHOOK_CONTENT_TYPE || '');
   const encoding = bodyTemplate ? encodingFor(contentType, bodyTemplate) : 'none';
   let body = null;
-  if (encoding === 'text') body = substitute(bodyTemplate, title, content);
+  if (encoding === 'text') body = substituteText(bodyTemplate, title, content);
   else if (encoding !== 'none') {
     body = parseFields(bodyTemplate, title, content);
     if (!Object.keys(body).length) throw new ConfigError('WEBHOOK_BODY has no `key: value` lines and is not a JSON object');
@@ -111,11 +119,8 @@ function webhook_request({ env, title, content }) {
   }
   const hasType = Object.keys(headers).some((k) => k.toLowerCase() === 'content-type');
   if (contentType && encoding !== 'multipart' && encoding !== 'none' && !hasType) headers['Content-Type'] = contentType;
-  const secrets = [
-    ...urlSecrets(urlTemplate),
-    ...Object.entries(headers).filter(([k, v]) => v && (SECRET_HEADER.test(k) || (v.length >= SECRET_LENGTH && !PLAIN_HEADERS.has(k.toLowerCase())))).map(([, v]) => v),
-  ];
-  return { url, headers, encoding, body, secrets };
+  // WEBHOOK_URL's and WEBHOOK_HEADERS' credentials are masked by the spec's secret marks (redact.js).
+  return { url, headers, encoding, body };
 }
 
-module.exports = { webhook_request, parseFields, parseHeaders };
+module.exports = { webhook_request, parseFields, parseHeaders, isJsonDocument };

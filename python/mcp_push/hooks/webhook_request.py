@@ -2,6 +2,8 @@
 
 The body template is parsed first and the message substituted afterwards, so nothing in a title or
 content can change the body's structure; a value that is literal JSON in the template keeps its type.
+A text body (text/plain, any other type) that is a JSON document gets the title and content escaped
+as JSON string content, so it stays JSON (QingLong users send whole JSON objects that way).
 """
 
 from __future__ import annotations
@@ -9,10 +11,9 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..config import ConfigError
-from ..wire import pct
+from ..wire import pct, to_json
 from . import HookInput
 
 # Keys are ASCII words (as JS's \w); a value runs until the next line that starts a key, so JSON values
@@ -26,14 +27,29 @@ _LINES = re.compile(r"\r\n|\n|\r")
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON that both runtimes read")
-# A header value is a secret when its name says so, or when it is long enough to be a token.
-_SECRET_HEADER = re.compile(r"auth|token|key|secret|sign|cookie|pass|session", re.I)
-_SECRET_LENGTH = 16
-_PLAIN_HEADERS = frozenset({"content-type", "accept", "user-agent", "accept-language", "cache-control"})
 
 
 def _substitute(template: str, title: str, content: str) -> str:
     return _PLACEHOLDER.sub(lambda m: title if m.group(1) == "title" else content, template)
+
+
+def is_json_document(template: str) -> bool:
+    """True when the template, with every $title and $content replaced by the letter x, parses as JSON
+    (RFC 8259: no NaN or Infinity). An x parses only inside a JSON string, so then every placeholder
+    stands inside one, and a value escaped as string content keeps the document JSON."""
+    try:
+        json.loads(_PLACEHOLDER.sub("x", template), parse_constant=_reject_constant)
+    except ValueError:
+        return False
+    return True
+
+
+def substitute_text(template: str, title: str, content: str) -> str:
+    """A text body: the template with the placeholders replaced; JSON-escaped in a JSON document
+    (newlines as \\n, quotes as \\", backslashes doubled: what the JSON writer writes between quotes)."""
+    if not is_json_document(template):
+        return _substitute(template, title, content)
+    return _substitute(template, to_json(title)[1:-1], to_json(content)[1:-1])
 
 
 def _fill(node: Any, title: str, content: str) -> Any:
@@ -97,16 +113,8 @@ def _encoding_for(content_type: str, body: str) -> str:
     return "text"
 
 
-def _url_secrets(url: str) -> list[str]:
-    # The URL often carries a token (path or query) or user:password@; keep scheme and host readable.
-    parts = urlsplit(url)
-    tail = url[len(f"{parts.scheme}://{parts.netloc}") :] if parts.netloc else url
-    secrets = [piece for piece in _PLACEHOLDER.split(tail) if len(piece) >= 6 and piece not in ("title", "content")]
-    userinfo, at, _ = parts.netloc.rpartition("@")
-    return secrets + ([userinfo] if at and userinfo else [])
-
-
 def webhook_request(data: HookInput) -> dict:
+    """`url`, `headers`, `encoding`, `body` from `WEBHOOK_*` (Custom webhook bodies, below)."""
     env = data.env
     url_template, body_template = env["WEBHOOK_URL"], env.get("WEBHOOK_BODY", "")
     if not (_PLACEHOLDER.search(url_template) or _PLACEHOLDER.search(body_template)):
@@ -117,7 +125,7 @@ def webhook_request(data: HookInput) -> dict:
     encoding = _encoding_for(content_type, body_template) if body_template else "none"
     body: Any = None
     if encoding == "text":
-        body = _substitute(body_template, data.title, data.content)
+        body = substitute_text(body_template, data.title, data.content)
     elif encoding != "none":
         body = parse_fields(body_template, data.title, data.content)
         if not body:
@@ -129,9 +137,5 @@ def webhook_request(data: HookInput) -> dict:
     has_type = any(k.lower() == "content-type" for k in headers)
     if content_type and encoding not in ("multipart", "none") and not has_type:
         headers["Content-Type"] = content_type
-    secrets = _url_secrets(url_template)
-    secrets += [
-        v for k, v in headers.items()
-        if v and (_SECRET_HEADER.search(k) or (len(v) >= _SECRET_LENGTH and k.lower() not in _PLAIN_HEADERS))
-    ]
-    return {"url": url, "headers": headers, "encoding": encoding, "body": body, "secrets": secrets}
+    # WEBHOOK_URL's and WEBHOOK_HEADERS' credentials are masked by the spec's secret marks (redact.py).
+    return {"url": url, "headers": headers, "encoding": encoding, "body": body}

@@ -1,0 +1,64 @@
+'use strict';
+// Which channels a call goes to: every configured one, or those a `channels` argument names (channel
+// ids, any case; a string lists several, comma-separated), and the errors for names that are no
+// configured channel (spec/README.md, "Choosing channels"). python/mcp_push/selection.py, word for word.
+
+const { asText, channelEnv, isConfigured, stripSpace } = require('./config');
+const { loadChannels } = require('./specs');
+
+/** [spec, resolved env] for every channel whose env says it is in use, in spec order; with `only`, just those of these ids (any case). */
+function configuredChannels(source, only = null) {
+  const wanted = only ? new Set([...only].map((name) => name.toLowerCase())) : null;
+  const found = [];
+  for (const spec of Object.values(loadChannels())) {
+    if (wanted && !wanted.has(spec.name)) continue;
+    const env = channelEnv(spec, source);
+    if (isConfigured(spec, env)) found.push([spec, env]);
+  }
+  return found;
+}
+
+/**
+ * The channel names a caller gave, each once, in order: a string is split on commas (the CLI's
+ * `--channel a,b`), blanks are dropped. null means every configured channel. Python's channel_names.
+ */
+function channelNames(channels) {
+  if (channels === null || channels === undefined) return null;
+  const items = typeof channels === 'string' ? [channels] : [...channels].map(asText);
+  return [...new Set(items.flatMap((item) => item.split(',').map(stripSpace)).filter(Boolean))];
+}
+
+const NO_CHANNEL_NAMED = 'channels names no channel; leave it out to send to every configured channel';
+
+/**
+ * [[name, what is wrong]] for each name that is no configured channel (matched ignoring case), and the
+ * list of the configured ones ("configured: dingtalk, ntfy", or "configured: none").
+ */
+function unconfigured(source, names) {
+  const configured = configuredChannels(source).map(([spec]) => spec.name);
+  const known = loadChannels();
+  const wrong = names
+    .filter((name) => !configured.includes(name.toLowerCase()))
+    .map((name) => [name, Object.prototype.hasOwnProperty.call(known, name.toLowerCase()) ? `channel '${name}' is not configured` : `unknown channel '${name}'`]);
+  return [wrong, `configured: ${configured.length ? configured.join(', ') : 'none'}`];
+}
+
+/**
+ * [name, error] for each name that is no configured channel, the error listing the configured ones:
+ * "unknown channel 'nope'; configured: dingtalk, ntfy".
+ */
+function channelProblems(source, names) {
+  const [wrong, listed] = unconfigured(source, names);
+  return wrong.map(([name, what]) => [name, `${what}; ${listed}`]);
+}
+
+/** One line saying what is wrong with a `channels` argument, or null when it is fine (or absent). */
+function channelsError(source, channels) {
+  const names = channelNames(channels);
+  if (names === null) return null;
+  if (!names.length) return NO_CHANNEL_NAMED;
+  const [wrong, listed] = unconfigured(source, names);
+  return wrong.length ? `${wrong.map(([, what]) => what).join('; ')}; ${listed}` : null;
+}
+
+module.exports = { NO_CHANNEL_NAMED, configuredChannels, channelNames, channelProblems, channelsError };

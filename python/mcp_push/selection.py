@@ -1,0 +1,70 @@
+"""Which channels a call goes to: every configured one, or those a `channels` argument names (channel
+ids, any case; a text lists several, comma-separated), and the errors for names that are no configured
+channel (spec/README.md, "Choosing channels"). js/src/selection.js is the same, word for word."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .config import as_text, channel_env, is_configured, strip_space
+from .specs import ChannelSpec, load_channels
+
+
+def configured_channels(
+    source: Mapping[str, Any], only: Iterable[str] | None = None
+) -> list[tuple[ChannelSpec, dict[str, str]]]:
+    """(spec, resolved env) for every channel whose env says it is in use, in spec order; with `only`,
+    just those of these ids (any case)."""
+    wanted = {name.lower() for name in only} if only is not None else None
+    found = []
+    for spec in load_channels().values():
+        if wanted is not None and spec.name not in wanted:
+            continue
+        env = channel_env(spec, source)
+        if is_configured(spec, env):
+            found.append((spec, env))
+    return found
+
+
+def channel_names(channels: str | Iterable[str] | None) -> list[str] | None:
+    """The channel names a caller gave, each once, in order: a text is split on commas (the CLI's
+    `--channel a,b`), blanks are dropped. None means every configured channel."""
+    if channels is None:
+        return None
+    items = [channels] if isinstance(channels, str) else [as_text(item) for item in channels]
+    return list(dict.fromkeys(part for item in items for part in map(strip_space, item.split(",")) if part))
+
+
+NO_CHANNEL_NAMED = "channels names no channel; leave it out to send to every configured channel"
+
+
+def _unconfigured(source: Mapping[str, Any], names: Iterable[str]) -> tuple[list[tuple[str, str]], str]:
+    """(name, what is wrong) for each name that is no configured channel (matched ignoring case), and
+    the list of the configured ones ("configured: dingtalk, ntfy", or "configured: none")."""
+    configured = [spec.name for spec, _ in configured_channels(source)]
+    known = load_channels()
+    wrong = [
+        (name, f"channel '{name}' is not configured" if name.lower() in known else f"unknown channel '{name}'")
+        for name in names if name.lower() not in configured
+    ]
+    return wrong, "configured: " + (", ".join(configured) if configured else "none")
+
+
+def channel_problems(source: Mapping[str, Any], names: Iterable[str]) -> list[tuple[str, str]]:
+    """(name, error) for each name that is no configured channel, the error listing the configured ones:
+    "unknown channel 'nope'; configured: dingtalk, ntfy"."""
+    wrong, listed = _unconfigured(source, names)
+    return [(name, f"{what}; {listed}") for name, what in wrong]
+
+
+def channels_error(source: Mapping[str, Any], channels: str | Iterable[str] | None) -> str | None:
+    """One line saying what is wrong with a `channels` argument, or None when every name is a configured
+    channel (or none was given): for callers that refuse the call instead (the CLI, the MCP tools)."""
+    names = channel_names(channels)
+    if names is None:
+        return None
+    if not names:
+        return NO_CHANNEL_NAMED
+    wrong, listed = _unconfigured(source, names)
+    return "; ".join(what for _, what in wrong) + "; " + listed if wrong else None
