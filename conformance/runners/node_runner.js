@@ -16,6 +16,7 @@ const { plan, dispatch, useDispatcher } = jsRequire('./src');
 const { EnvelopeError, RunLog, planEvent, renderEvent, sendEvent, validateEnvelope } = jsRequire('./src/events');
 const retry = jsRequire('./src/retry');
 const { TOKENS } = jsRequire('./src/tokens');
+const { ConfigError } = jsRequire('./src/config');
 // Retries' clock for replays: sleeping only advances the clock and is recorded; the jitter draws 0.
 const { fakePace } = jsRequire('./test-helpers');
 
@@ -75,6 +76,7 @@ async function sendCase(testCase) {
   useDispatcher(agent);
   const saved = retry.PACE;
   const pace = fakePace();
+  pace.wall = () => testCase.now + pace.clock; // a Retry-After date is read against the case's now
   retry.PACE = pace;
   try {
     const { title, content, params, event, seen, edit_refs: editRefs, channels } = testCase.input;
@@ -109,7 +111,14 @@ async function main() {
     const { title, content, params, event, seen, edit_refs: editRefs, channels } = testCase.input;
     const entry = { id: testCase.id, error: null };
     if (event === undefined) {
-      entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false, editRefs: editRefs || null, channels: channels || null });
+      try {
+        entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false, editRefs: editRefs || null, channels: channels || null });
+      } catch (error) {
+        // A setting that cannot work (MCP_PUSH_OVERFLOW=chop): nothing is planned.
+        if (!(error instanceof ConfigError)) throw error;
+        entry.plan = [];
+        entry.error = error.message;
+      }
     } else {
       try {
         entry.plan = planEvent(event, { env: testCase.env, now: testCase.now, seen: seen || [], redact: false, editRefs: editRefs || null });

@@ -1,7 +1,7 @@
 'use strict';
 // Delivers one channel's planned requests and reads the outcome from the vendor's replies.
 
-const { formatG } = require('./format');
+const { secondsText } = require('./wire');
 const log = require('./log');
 const { STATUS, channelResult } = require('./result');
 const retry = require('./retry');
@@ -98,10 +98,10 @@ class Delivery {
         }
         const delay = nextDelay(policy, tries, failed.reply, pace);
         if (pace.monotonic() - this.started + delay > policy.deadline_seconds) {
-          failed.error += ` (not retried: waiting ${formatG(delay)} s would pass the ${formatG(policy.deadline_seconds)} s deadline)`;
+          failed.error += ` (not retried: waiting ${secondsText(delay)} s would pass the ${secondsText(policy.deadline_seconds)} s deadline)`;
           throw failed;
         }
-        log.info(`${this.plan.spec.display_name}: ${this.plan.redactor.text(failed.error).slice(0, 200)}; trying again in ${formatG(delay, 3)} s`);
+        log.info(`${this.plan.spec.display_name}: ${[...this.plan.redactor.text(failed.error)].slice(0, 200).join('')}; trying again in ${secondsText(delay)} s`);
         await pace.sleep(delay);
       }
     }
@@ -193,8 +193,8 @@ async function deliver(plan, timeout, pace = null) {
   const started = performance.now();
   const { name } = plan.spec;
   const redact = (text) => {
-    const masked = plan.redactor.text(text);
-    return masked.length <= MAX_ERROR_CHARS ? masked : `${masked.slice(0, MAX_ERROR_CHARS - 1)}…`;
+    const masked = [...plan.redactor.text(text)]; // code points, as Python counts: a pair is never cut
+    return masked.length <= MAX_ERROR_CHARS ? masked.join('') : `${masked.slice(0, MAX_ERROR_CHARS - 1).join('')}…`;
   };
   const delivery = new Delivery(plan, timeout, pace);
   let result;

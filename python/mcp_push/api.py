@@ -20,6 +20,7 @@ from .retry import RetryPolicy
 from .selection import NO_CHANNEL_NAMED, channel_names, channel_problems, configured_channels
 from .selection import channels_error as channels_error  # re-exported: the CLI and the MCP server use it
 from .specs import ChannelSpec, known_env_names, load_settings
+from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
 
@@ -249,9 +250,10 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.Channe
         thread.join(max(budget - (time.monotonic() - started), 0))
         if results[index] is None:
             # Still running: it may deliver late, but the caller is not kept waiting for it.
-            log.warning("%s: no result within %g s; not waiting for it", channel_plan.spec.display_name, budget)
+            waited = seconds_text(budget)
+            log.warning("%s: no result within %s s; not waiting for it", channel_plan.spec.display_name, waited)
             results[index] = R.ChannelResult(
-                channel_plan.spec.name, False, R.TIMEOUT, f"no result within {budget:g} s", channel_plan.attempts,
+                channel_plan.spec.name, False, R.TIMEOUT, f"no result within {waited} s", channel_plan.attempts,
                 round((time.monotonic() - started) * 1000), None, channel_plan.parts_sent, channel_plan.truncated,
             )
     return [r for r in results if r is not None]

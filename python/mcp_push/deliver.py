@@ -15,6 +15,7 @@ from .success import evaluate, parse_json, rule_holds, vendor_message
 from .templates import lookup, render
 from .tokens import TOKENS
 from .transports import Reply, TransportError, transport_for
+from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
 
@@ -98,13 +99,17 @@ class _Delivery:
                 delay = next_delay(policy, tries, failed.reply, pace)
                 if pace.monotonic() - self.started + delay > policy.deadline_seconds:
                     failed.error += (
-                        f" (not retried: waiting {delay:g} s would pass the {policy.deadline_seconds:g} s deadline)"
+                        f" (not retried: waiting {seconds_text(delay)} s"
+                        f" would pass the {seconds_text(policy.deadline_seconds)} s deadline)"
                     )
                     raise
                 log.info(
-                    "%s: %s; trying again in %.3g s",
-                    self.plan.spec.display_name, self.plan.redactor.text(failed.error)[:200], delay,
+                    "%s: %s; trying again in %s s",
+                    self.plan.spec.display_name, self.plan.redactor.text(failed.error)[:200], seconds_text(delay),
                 )
+                noted = getattr(pace, "retrying", None)
+                if noted is not None:  # the MCP server's engine reports `retrying` with this error meanwhile
+                    noted(self.plan.redactor.text(failed.error))
                 pace.sleep(delay)
 
     def fetch_token(self, refresh: bool = False) -> str:

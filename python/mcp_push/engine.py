@@ -30,7 +30,7 @@ from typing import Any
 from . import result as R
 from . import retry
 from .api import prepare_message
-from .config import ConfigError, channel_env, is_configured, is_true, request_timeout
+from .config import ConfigError, channel_env, decimal_setting, is_configured, is_true, request_timeout, whole_setting
 from .deliver import deliver
 from .edits import lane_key, post_or_edit, read_ref
 from .outbox import Outbox, Row
@@ -38,6 +38,7 @@ from .overflow import overflow_mode
 from .planner import plan_channel
 from .ratelimit import RateLimiter
 from .specs import ChannelSpec, load_channels, load_settings
+from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
 
@@ -54,10 +55,7 @@ IDLE_WAKE_SECONDS = 30.0
 
 def queue_max(text: str) -> int:
     """MCP_PUSH_LANE_QUEUE_MAX: a whole number, 1 or more, or a ConfigError naming the variable."""
-    try:
-        value = int(text.strip())
-    except ValueError:
-        value = 0
+    value = whole_setting(text) or 0
     if value < 1:
         raise ConfigError(f"{QUEUE_MAX_VAR} must be a whole number of messages, 1 or more, got '{text}'")
     return value
@@ -69,10 +67,7 @@ def queue_full(limit: int) -> str:
 
 def heartbeat_seconds(text: str) -> float:
     """MCP_PUSH_HEARTBEAT_SECONDS: a positive number of seconds, or a ConfigError naming the variable."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
+    value = decimal_setting(text)
     if not (value > 0 and math.isfinite(value)):
         raise ConfigError(f"{HEARTBEAT_VAR} must be a positive number of seconds, got '{text}'")
     return value
@@ -93,6 +88,10 @@ class Delivery:
     cost: int = 1  # requests it will make (parts of a long message, targets), as planned when accepted
     result: R.ChannelResult | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+    # Set while every try so far failed and another is due: what the last one said (redacted).
+    retry_error: str | None = None
+    _callbacks: list[Callable[[Delivery], None]] = field(default_factory=list, repr=False)
+    _callbacks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def is_update(self) -> bool:
@@ -104,7 +103,41 @@ class Delivery:
 
     def settle(self, result: R.ChannelResult) -> None:
         self.result = result
-        self.done.set()
+        with self._callbacks_lock:
+            self.done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            _call_safely(callback, self)
+
+    def when_done(self, callback: Callable[[Delivery], None]) -> None:
+        """Calls `callback(delivery)` once it is final (at once if it is), from the thread that settles
+        it: an asyncio caller awaits it without holding a thread (call_soon_threadsafe)."""
+        with self._callbacks_lock:
+            if not self.done.is_set():
+                self._callbacks.append(callback)
+                return
+        _call_safely(callback, self)
+
+
+def _call_safely(callback: Callable[[Delivery], None], delivery: Delivery) -> None:
+    try:
+        callback(delivery)
+    except Exception:  # a waiter that went away (a closed event loop) must not stop the lane
+        log.debug("engine: a completion callback failed", exc_info=True)
+
+
+class _RetryWatch:
+    """A retry pace (the lane's counting one, else whatever retry.PACE is at the time), telling the
+    delivery why it is retrying."""
+
+    def __init__(self, delivery: Delivery, base: retry.Pace | None = None):
+        self._delivery, self._base = delivery, base
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base or retry.PACE, name)
+
+    def retrying(self, error: str) -> None:
+        self._delivery.retry_error = error
 
 
 class Lane:
@@ -187,13 +220,16 @@ class Ticket:
         return True
 
     def result(self) -> R.SendResult:
-        """Results so far: a delivery still waiting or on the wire is `queued`."""
+        """Results so far: a delivery still waiting or on the wire is `queued`, or `retrying` (with the
+        last try's error) when every try so far failed and another one is due."""
         channels = []
         for entry in self.entries:
             if isinstance(entry, R.ChannelResult):
                 channels.append(entry)
             elif entry.result is not None:
                 channels.append(entry.result)
+            elif entry.retry_error is not None:
+                channels.append(R.ChannelResult(entry.channel, False, R.RETRYING, entry.retry_error))
             else:
                 channels.append(R.ChannelResult(entry.channel, False, R.QUEUED))
         return R.SendResult(channels, skipped=self.skipped)
@@ -361,7 +397,7 @@ class Engine:
                 with self._cond:
                     lane.limiter.record(self.clock(), cost)
                 self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.window)
-            return deliver(plan, timeout, self._counting_pace(lane)), plan
+            return deliver(plan, timeout, _RetryWatch(delivery, self._counting_pace(lane))), plan
 
         # The one edit rule (edits.post_or_edit), as send_event follows it: a refused edit is posted anew.
         [(result, plan)] = post_or_edit(lambda refs, _only: [attempt(refs.get(spec.name))],
@@ -387,7 +423,7 @@ class Engine:
                 limiter.record(self.clock(), 1)
             self.outbox.record_sends(lane.key, self.clock(), 1, limiter.window)
 
-        return retry.Pace(sleep, base.monotonic, base.random)
+        return retry.Pace(sleep, base.monotonic, base.random, base.wall)
 
     def _setting(self, name: str) -> str:
         from .config import resolve_var
@@ -442,7 +478,7 @@ class Engine:
         try:
             beat = heartbeat_seconds(self._setting(HEARTBEAT_VAR))
         except ConfigError as exc:
-            log.warning("%s; using %g", exc, self._beat)
+            log.warning("%s; using %s", exc, seconds_text(self._beat))
             beat = self._beat
         with self._cond:
             self._adopting = self._adopting or resume

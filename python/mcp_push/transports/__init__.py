@@ -40,4 +40,4 @@ def transport_for(name: str):
         from .console import send_console
 
         return send_console
-    raise LookupError(f"no transport named {name!r}")
+    raise LookupError(f"no transport named '{name}'")
