@@ -12,9 +12,9 @@ import tracemalloc
 import pytest
 
 from mcp_push import dispatch, retry
-from mcp_push.engine import Engine, Lane
-from mcp_push.outbox import Outbox
-from mcp_push.ratelimit import RateLimiter, headroom
+from mcp_push.service.engine import Engine, Lane
+from mcp_push.service.outbox import Outbox
+from mcp_push.service.ratelimit import RateLimiter, headroom
 from mcp_push.specs import load_channels
 
 from .local_server import Behaviour, VendorServer
@@ -130,7 +130,7 @@ def test_rate_limiter_window_headroom_and_min_interval():
 
 
 def _delivery(row, kind, run="r1", title=None):
-    from mcp_push.engine import Delivery
+    from mcp_push.service.engine import Delivery
 
     return Delivery(row, "lane", "wecom_bot", kind, run, title or f"{kind}{row}", "c")
 
@@ -370,7 +370,7 @@ def test_an_owner_with_this_processs_pid_but_not_open_here_is_gone(vendor, tmp_p
     path = tmp_path / "outbox.sqlite3"
     earlier = Outbox(path)
     earlier.add("lane", "wecom_bot", "end", "r", "end", "done", {})
-    from mcp_push import outbox as outbox_module
+    from mcp_push.service import outbox as outbox_module
 
     outbox_module._LIVE_OWNERS.discard(earlier.owner)  # as if a process with this pid had died
     engine = Engine(wecom_env(vendor), Outbox(path))
@@ -492,7 +492,7 @@ def test_a_retried_request_counts_against_the_lanes_quota(vendor):
 @pytest.mark.parametrize("text", ["0", "-3", "2.5", "lots", "", "１２", "1_0", "+5", "\u00a07"])
 def test_the_queue_cap_must_be_a_whole_number_from_1(text):
     from mcp_push.config import ConfigError
-    from mcp_push.engine import queue_max
+    from mcp_push.service.engine import queue_max
 
     with pytest.raises(ConfigError, match=r"^MCP_PUSH_LANE_QUEUE_MAX must be a whole number of messages, 1 or more"):
         queue_max(text)
@@ -502,7 +502,7 @@ def test_the_queue_cap_must_be_a_whole_number_from_1(text):
 @pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "soon", "１２", "1_0", "1e3", "\u00a07"])
 def test_the_heartbeat_must_be_a_positive_number_of_seconds(text):
     from mcp_push.config import ConfigError
-    from mcp_push.engine import heartbeat_seconds
+    from mcp_push.service.engine import heartbeat_seconds
 
     with pytest.raises(ConfigError, match=r"^MCP_PUSH_HEARTBEAT_SECONDS must be a positive number of seconds"):
         heartbeat_seconds(text)

@@ -19,7 +19,7 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 import mcp_push
-from mcp_push.server import ServerConfigError, create_server, tool_names, tool_slug
+from mcp_push.service.server import ServerConfigError, create_server, tool_names, tool_slug
 from mcp_push.specs import load_channels
 
 from .local_server import Behaviour
@@ -452,8 +452,8 @@ async def test_every_refusal_carries_structured_content(vendor, monkeypatch):
 def test_a_channel_whose_tries_failed_so_far_reads_retrying_with_the_error(vendor, monkeypatch):
     from mcp_push import retry
     from mcp_push.config import agent_defaults
-    from mcp_push.engine import Engine
-    from mcp_push.outcome import SecretRedactor, outcome
+    from mcp_push.service.engine import Engine
+    from mcp_push.service.outcome import SecretRedactor, outcome
 
     configure(monkeypatch, webhook_env(vendor))
     vendor.routes["/hook"] = Behaviour(status=503, body='{"message":"overloaded"}')
@@ -482,7 +482,7 @@ async def test_waiting_calls_hold_no_worker_thread(vendor, monkeypatch):
     """60 wait=true calls against a vendor that stalls, then a wait=false call: it is answered while
     all 60 still wait (before, the waits filled the SDK's 40 worker threads and it queued behind them)."""
     from mcp_push.config import agent_defaults
-    from mcp_push.engine import Engine
+    from mcp_push.service.engine import Engine
 
     gate = threading.Event()
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "other"), "MCP_PUSH_TIMEOUT": "60"})

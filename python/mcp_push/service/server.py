@@ -1,6 +1,6 @@
 """The MCP server: `notify_send`, `notify_event` and (opt-in) one `notify_channel_<name>` per channel.
 
-    from mcp_push.server import create_server
+    from mcp_push.service.server import create_server
     create_server().run()          # stdio; `mcp-push serve` does this
 
 Tool names: `tools/list` advertises the underscore names by default (`MCP_PUSH_TOOL_NAMES=dotted` for
@@ -28,16 +28,16 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from . import __version__
-from .api import configured_channels
-from .config import agent_defaults, is_true, strip_space
+from .. import __version__
+from ..api import configured_channels
+from ..config import agent_defaults, is_true, strip_space
+from ..events import EnvelopeError, argument_problems, envelope_schema, render_event, validate_envelope
+from ..selection import channel_names, channels_error
 from .engine import Delivery, Engine, Ticket
-from .events import EnvelopeError, argument_problems, envelope_schema, render_event, validate_envelope
 from .outbox import Outbox
 from .outcome import SecretRedactor, outcome
-from .selection import channel_names, channels_error
 
-log = logging.getLogger("mcp_push.server")
+log = logging.getLogger("mcp_push.service.server")
 
 TOOL_NAMES_VAR = "MCP_PUSH_TOOL_NAMES"
 CHANNEL_TOOLS_VAR = "MCP_PUSH_CHANNEL_TOOLS"
