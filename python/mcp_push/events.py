@@ -206,7 +206,7 @@ def detail_lines(data: Mapping[str, Any], limits: Mapping[str, int]) -> str:
     for key, value in extra[:limits["fields"]]:
         try:
             text = value if isinstance(value, str) else to_json(value)
-        except (TypeError, ValueError):  # a Python caller's datetime, a cycle: JSON has no word for it
+        except (TypeError, ValueError, RecursionError):  # a datetime, a set, a cycle: JSON has no word for it
             raise EnvelopeError(f"data.{key}", "must be a JSON value") from None
         line = FILTERS["one_line"](f"{key}: {text}")
         lines.append(line if len(line) <= limits["chars"] else line[: limits["chars"] - 1] + "…")
