@@ -173,14 +173,14 @@ function detailLines(data, limits) {
   // An undefined value is no field, as JSON.stringify leaves it out.
   const extra = Object.entries(data).filter(([key, value]) => !Object.prototype.hasOwnProperty.call(known, key) && value !== undefined);
   const lines = extra.slice(0, limits.fields).map(([key, value]) => {
-    let text;
+    let shown;
     try {
-      text = typeof value === 'string' ? value : toJson(value);
+      shown = typeof value === 'string' ? value : toJson(value);
     } catch {
-      text = undefined; // a BigInt, a cycle: JSON has no word for it
+      shown = undefined; // a BigInt, a cycle: JSON has no word for it
     }
-    if (text === undefined) throw new EnvelopeError(`data.${key}`, 'must be a JSON value'); // a function
-    const line = [...FILTERS.one_line(`${key}: ${text}`)]; // code points, as Python's len()
+    if (shown === undefined) throw new EnvelopeError(`data.${key}`, 'must be a JSON value'); // a function
+    const line = [...FILTERS.one_line(`${key}: ${shown}`)]; // code points, as Python's len()
     return line.length <= limits.chars ? line.join('') : `${line.slice(0, limits.chars - 1).join('')}…`;
   });
   const left = extra.length - limits.fields;
