@@ -5,6 +5,7 @@ JSON for machines, and secrets masked in dry runs and in `channels`."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -201,7 +202,8 @@ def test_configuration_errors_outside_channels_are_one_line(tmp_path):
 
 def test_version():
     process = mcp_push("--version")
-    assert process.returncode == 0 and process.stdout.startswith("mcp-push ")
+    declared = re.search(r'^version = "([^"]+)"', (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    assert (process.returncode, process.stdout) == (0, f"mcp-push {declared}\n")
 
 
 # --- event ---------------------------------------------------------------------------------------------

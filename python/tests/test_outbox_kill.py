@@ -172,7 +172,7 @@ def test_a_request_in_flight_when_the_server_was_killed_counts_against_the_quota
     from mcp_push.engine import Engine
     from mcp_push.outbox import Outbox
 
-    from .test_delivery import FakeClock, wecom_env, wecom_texts
+    from .test_engine import FakeClock, wecom_env, wecom_texts
 
     state = tmp_path / "state"
     vendor.script = [Behaviour(body='{"errcode":0,"errmsg":"ok"}')] * 17 + [Behaviour(delay_s=30)]

@@ -20,6 +20,9 @@ import pytest
 import requests
 import responses
 
+from conformance.runners.cases import load_cases
+from conformance.runners.compare import leaks
+from conformance.runners.python_runner import plan_case, send_case
 from mcp_push import dispatch
 from mcp_push.api import configured_channels
 from mcp_push.engine import Engine
@@ -31,7 +34,6 @@ from mcp_push.redact import REGISTRY, Redactor, is_token, process_redactor
 from mcp_push.specs import load_channels
 from mcp_push.tokens import TokenCache
 
-from .conformance import leaks, load_cases, plan_case, send_case
 from .local_server import Behaviour
 
 SECRET_NAMES = {name for spec in load_channels().values() for name in spec.secret_env}

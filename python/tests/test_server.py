@@ -1,4 +1,4 @@
-"""The MCP server through real MCP clients: the SDK's in-process client, a stdio subprocess (SDK client
+"""server.py, the MCP server, through real MCP clients: the SDK's in-process client, a stdio subprocess (SDK client
 and raw JSON-RPC), and streamable HTTP with and without a bearer token. Channels point at a local
 HTTP server; what it received is asserted."""
 
