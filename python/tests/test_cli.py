@@ -220,6 +220,16 @@ def test_event_is_rendered_and_delivered(vendor):
     assert "epoch 5 of 10" in body["content"] and "training" in body["content"]
 
 
+def test_event_data_fields_the_template_has_no_line_for_are_shown(vendor):
+    """Issue 11 item 12: --data's other fields reach the message as `key: value` lines (they were dropped)."""
+    process = mcp_push("event", "--run-id", "r", "--event", "update", "--message", "m", "--step", "lint",
+                       "--data", '{"shard": 3, "host": "ci-7", "retried": null, "tags": ["a", "b"]}',
+                       env=webhook_env(vendor))
+    assert process.returncode == 0, process.stderr
+    [body] = vendor.json_bodies()
+    assert body["content"] == 'm\nStep: lint\nshard: 3\nhost: ci-7\nretried: null\ntags: ["a","b"]'
+
+
 def test_error_event_with_error_code_as_json(vendor):
     process = mcp_push("event", "--run-id", "nightly", "--event", "error", "--message", "DB timeout",
                        "--error-code", "E_DB_TIMEOUT", "--json", env=webhook_env(vendor))

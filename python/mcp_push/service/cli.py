@@ -73,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     event.add_argument("--artifact-url", help="http(s) link to the result")
     event.add_argument("--error-code")
     event.add_argument("--timestamp", help="RFC 3339; default: now")
-    event.add_argument("--data", type=_json_object, help="more data fields, as a JSON object")
+    event.add_argument("--data", type=_json_object,
+                       help="more data fields, as a JSON object; those without a line of their own are shown "
+                       "as 'key: value' lines")
     _channel_and_output_args(event)
     event.add_argument("--dry-run", action="store_true",
                        help="print the requests that would be made, as JSON with secrets masked; send nothing")
