@@ -1,7 +1,9 @@
 """The MCP server: `notify_send`, `notify_event` and (opt-in) one `notify_channel_<name>` per channel.
 
+    from mcp_push.service.lifecycle import running_engine
     from mcp_push.service.server import create_server
-    create_server().run()          # stdio; `mcp-push serve` does this
+    with running_engine(env) as engine:
+        create_server(env, engine=engine)   # `mcp-push serve` (lifecycle.serve) serves it
 
 Tool names: `tools/list` advertises the underscore names by default (`MCP_PUSH_TOOL_NAMES=dotted` for
 `notify.send`, `notify.event`, `notify.channel.<name>`; never both, since one name a strict client
@@ -18,7 +20,6 @@ import inspect
 import logging
 import os
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -34,7 +35,6 @@ from ..config import agent_defaults, is_true, strip_space
 from ..events import EnvelopeError, argument_problems, envelope_schema, render_event, validate_envelope
 from ..selection import channel_names, channels_error
 from .engine import Delivery, Engine, Ticket
-from .outbox import Outbox
 from .outcome import SecretRedactor, outcome
 
 log = logging.getLogger("mcp_push.service.server")
@@ -167,21 +167,11 @@ WaitArg = Annotated[
 
 class _Tools:
     """The tool bodies, bound to the environment the server reads at call time. Messages go through the
-    delivery engine (rate limits, coalescing, the outbox)."""
+    delivery engine (rate limits, coalescing, the outbox), which the server's owner runs."""
 
-    def __init__(self, source: Mapping[str, Any], engine: Engine | None = None):
+    def __init__(self, source: Mapping[str, Any], engine: Engine):
         self.source = source
-        self._engine = engine
-        self._engine_lock = threading.Lock()
-
-    @property
-    def engine(self) -> Engine:
-        with self._engine_lock:
-            if self._engine is None:
-                self._engine = Engine(self.source, Outbox.for_source(self.source))
-            if not self._engine.running:
-                self._engine.start()
-            return self._engine
+        self.engine = engine
 
     def _targets(self, channels: Iterable[str] | None) -> list[str] | None:
         """The requested channels (ids in any case, as the library and the CLI take them), or Refused
@@ -291,16 +281,16 @@ def argument_problem(schema: Mapping[str, Any], arguments: Mapping[str, Any]) ->
     return f"{field}: {rule}"
 
 
-def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = None) -> MCPServer:
-    """The mcp-push MCP server. `env` replaces os.environ (read at each call, so a live mapping works);
-    MCP_PUSH_TOOL_NAMES and MCP_PUSH_CHANNEL_TOOLS are read now, and so is the list of configured
-    channels for the per-channel tools. Raises ServerConfigError for a bad MCP_PUSH_TOOL_NAMES."""
+def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MCPServer:
+    """The mcp-push MCP server over `engine`, which its caller owns: the caller starts it (lifecycle.py)
+    and stops it; the server never builds or starts one. `env` replaces os.environ (read at each call,
+    so a live mapping works); MCP_PUSH_TOOL_NAMES and MCP_PUSH_CHANNEL_TOOLS are read now, and so is the
+    list of configured channels for the per-channel tools. Raises ServerConfigError for a bad
+    MCP_PUSH_TOOL_NAMES."""
     source: Mapping[str, Any] = agent_defaults(os.environ if env is None else env)
     style = name_style(source)
     pick = 1 if style == "dotted" else 0
     tools = _Tools(source, engine)
-    # Started now, not at the first call: what a killed predecessor left in the outbox goes out at once.
-    tools.engine  # noqa: B018
     configured = [spec for spec, _ in configured_channels(source)]
 
     server = MCPServer(
