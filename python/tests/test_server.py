@@ -696,3 +696,19 @@ def test_create_server_runs_on_the_engine_its_caller_owns_and_never_starts_one()
             create_server()
     finally:
         engine.close()
+
+
+@pytest.mark.anyio
+async def test_an_event_envelope_is_validated_once_per_call(vendor, monkeypatch):
+    """The envelope is checked in one pass (the route's check_arguments), not again in the tool body."""
+    from mcp_push.service import server as server_module
+
+    configure(monkeypatch, webhook_env(vendor))
+    checked: list = []
+    real = server_module.validate_envelope
+    monkeypatch.setattr(server_module, "validate_envelope", lambda envelope: checked.append(envelope) or real(envelope))
+    async with Client(in_process_server()) as client:
+        result = await client.call_tool("notify_event", {"run_id": "r1", "event": "start", "message": "go",
+                                                         "wait": True})
+    assert result.structured_content["delivered"] == 1
+    assert [e["run_id"] for e in checked] == ["r1"]

@@ -210,16 +210,14 @@ class _Tools:
 
     async def event(self, tool: str, envelope: dict[str, Any], channels: list[str] | None = None,
                     wait: bool = False) -> CallToolResult:
+        """`envelope` is valid and has its timestamp: route_tool_calls checked it, once (check_arguments)."""
         try:
             targets = self._targets(channels)
         except Refused as refused:
             return refusal(tool, str(refused))
-        try:
-            valid = validate_envelope(envelope)
-        except EnvelopeError as exc:
-            return refusal(tool, f"invalid event: {exc}")
-        title, content = render_event(valid)
-        ticket = await self._submit(title, content, kind=valid["event"], run_id=valid["run_id"], channels=targets)
+        title, content = render_event(envelope)
+        ticket = await self._submit(title, content, kind=envelope["event"], run_id=envelope["run_id"],
+                                    channels=targets)
         return await self._result(ticket, wait)
 
 
@@ -379,33 +377,35 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
             return refusal(name, f"{', '.join(extra)}: not an argument of this tool (it takes "
                                  f"{', '.join(sorted(allowed[name]))}; channel settings and "
                                  "credentials come only from the server's environment)")
-        problem = check_arguments(name == event_tool, schemas[name], arguments)
+        problem, timestamp = check_arguments(name == event_tool, schemas[name], arguments)
         if problem is not None:
             return refusal(name, problem)
-        if name != requested:
-            ctx = dataclasses.replace(ctx, params={**ctx.params, "name": name})
+        if timestamp is not None:  # the envelope's normalized time (now, when absent) reaches the tool
+            arguments = {**arguments, "timestamp": timestamp}
+        if name != requested or timestamp is not None:
+            ctx = dataclasses.replace(ctx, params={**ctx.params, "name": name, "arguments": arguments})
         return await call_next(ctx)
 
     server.middleware.append(route_tool_calls)
     return server
 
 
-def check_arguments(is_event: bool, schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str | None:
-    """The first problem of a call's arguments as '<field>: <rule>' (None when they fit): wrong types
-    and missing fields against the tool's schema (a null stands for an omitted argument), then, for
-    notify_event, the envelope's rules (other data fields are rendered as `key: value` lines)."""
+def check_arguments(is_event: bool, schema: Mapping[str, Any],
+                    arguments: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(the first problem of a call's arguments as '<field>: <rule>', or None when they fit; for a valid
+    notify_event, the envelope's timestamp). Wrong types and missing fields against the tool's schema (a
+    null stands for an omitted argument), then, for notify_event, the envelope's rules in the spec's words
+    (events.validate_envelope, the only check of the envelope; other data fields become `key: value` lines)."""
     if not is_event:
-        return argument_problem(schema, {k: v for k, v in arguments.items() if v is not None})
-    envelope = envelope_arguments(arguments)
+        return argument_problem(schema, {k: v for k, v in arguments.items() if v is not None}), None
     rest = {k: v for k, v in arguments.items() if k in ("channels", "wait") and v is not None}
     problem = argument_problem({**schema, "required": []}, rest)
     if problem is not None:
-        return problem
+        return problem, None
     try:
-        validate_envelope(envelope)
+        return None, validate_envelope(envelope_arguments(arguments))["timestamp"]
     except EnvelopeError as exc:
-        return f"invalid event: {exc}"
-    return None
+        return f"invalid event: {exc}", None
 
 
 def _channel_tool(tools: _Tools, channel: str, name: str) -> Callable[..., Any]:
