@@ -163,7 +163,7 @@ def test_a_burst_to_a_20_per_minute_robot_stays_in_quota_and_the_end_is_not_held
     run_until(engine, clock, end_sent_at)
     engine.submit("end", "done", kind="end", run_id="burst")
     run_until(engine, clock, t0 + 300)
-    assert engine.idle()
+    assert engine.drain(0)
 
     titles = [text.split("\n\n")[0] for text in wecom_texts(vendor)]
     times = [r.at for r in vendor.received]
@@ -443,7 +443,7 @@ def test_a_full_lane_refuses_new_plain_messages_and_updates_but_never_a_start_en
     texts = [json.loads(r.body)["text"]["content"].split("\n")[0] for r in vendor.received]
     assert "one too many" not in texts and "new run's update" not in texts
     assert {"wait0", "wait3", "p2", "start", "end", "error"} <= set(texts)
-    assert engine.idle() and engine.outbox.pending() == 0
+    assert engine.drain(0) and engine.outbox.pending() == 0
 
 
 def test_the_default_cap_is_200_waiting_messages_per_lane(vendor):
@@ -486,7 +486,7 @@ def test_a_retried_request_counts_against_the_lanes_quota(vendor):
     assert [json.loads(r.body)["text"]["content"] for r in vendor.received[:2]] == ["m0\n\nc"] * 2
     clock.now += 63
     engine.pump()
-    assert len(vendor.received) == 19 and engine.idle()
+    assert len(vendor.received) == 19 and engine.drain(0)
 
 
 @pytest.mark.parametrize("text", ["0", "-3", "2.5", "lots", "", "１２", "1_0", "+5", "\u00a07"])

@@ -385,18 +385,11 @@ def _fail(message: str, code: int) -> int:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
-    """Everything to stderr, secrets masked. Quiet for send/event (the table says it all) unless -v."""
-    from ..logs import RedactingFilter, logger
+    """Quiet for send/event (the table says it all) unless -v; the server logs what it does."""
+    from ..logs import log_to_stderr
 
-    level = logging.INFO if args.command == "serve" or getattr(args, "verbose", False) else logging.ERROR
-    log = logger()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s mcp-push %(levelname)s %(message)s", "%H:%M:%S"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    log.setLevel(level)
+    log_to_stderr(logging.INFO if args.command == "serve" or getattr(args, "verbose", False) else logging.ERROR,
+                  own_process=True)
 
 
 if __name__ == "__main__":

@@ -532,10 +532,6 @@ class Engine:
                 continue
             self._send(lane, delivery)
 
-    def idle(self) -> bool:
-        with self._cond:
-            return all(not lane.queue and not lane.busy for lane in self.lanes.values())
-
     def drain(self, timeout: float) -> bool:
         """Waits (threaded) until nothing is waiting or on the wire, or the timeout passes."""
         deadline = time.monotonic() + timeout

@@ -233,11 +233,6 @@ class Outbox:
             )
             return int(cursor.lastrowid)
 
-    def replace(self, row_id: int, title: str, content: str) -> None:
-        """A newer update took this waiting update's place."""
-        with self._lock:
-            self._db.execute("UPDATE deliveries SET title = ?, content = ? WHERE id = ?", (title, content, row_id))
-
     def finish(self, row_ids: Iterable[int]) -> None:
         """Final (delivered, refused or superseded): never to be sent again."""
         ids = [(i,) for i in row_ids]
