@@ -254,6 +254,14 @@ class Redactor {
     }
   }
 
+  /** A new redactor masking these secrets too; this one is left as it is (a plan's, shared). */
+  extended(secrets) {
+    const wider = new Redactor();
+    wider.forms = new Map(this.forms);
+    wider.add(secrets);
+    return wider;
+  }
+
   /** Every occurrence of every form is masked, overlaps merged into one mask: masking one secret first
    * must not leave half of another that overlaps it visible. */
   text(value) {

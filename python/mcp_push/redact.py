@@ -259,6 +259,13 @@ class Redactor:
                 for form, whole in secret_forms(str(secret)):
                     self._forms[form] = self._forms.get(form, True) and whole
 
+    def extended(self, secrets: Iterable[str]) -> Redactor:
+        """A new redactor masking these secrets too; this one is left as it is (a plan's, shared)."""
+        wider = Redactor()
+        wider._forms = dict(self._forms)
+        wider.add(secrets)
+        return wider
+
     def text(self, value: str) -> str:
         """Every occurrence of every form is masked, overlaps merged into one mask: masking one secret
         first must not leave half of another that overlaps it visible."""

@@ -55,12 +55,6 @@ class Pace:
 PACE = Pace()
 
 
-def retryable_status(transport: str, status: int) -> bool:
-    if transport == "smtp":
-        return 400 <= status < 500  # SMTP 4xx: transient (greylisting, mailbox busy)
-    return status == 429 or status >= 500
-
-
 def retry_after(reply: Reply, policy: RetryPolicy, now: Callable[[], float] = time.time) -> float | None:
     """Seconds the vendor asked to wait: the Retry-After header (seconds or an HTTP date), else the
     spec's `after_json` path in the body (Telegram's parameters.retry_after). None when it said nothing."""
