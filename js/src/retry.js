@@ -37,7 +37,7 @@ class RetryPolicy {
 
 /**
  * The clock, sleep and randomness retries use. Conformance replays and tests swap in fakes, either by
- * replacing the fields here or by handing deliver() a pace of their own. The sleep keeps the process
+ * replacing the fields here or by handing sendPlan() a pace of their own. The sleep keeps the process
  * alive on purpose: a send waiting to retry is still a send in progress.
  */
 const PACE = {
@@ -45,11 +45,6 @@ const PACE = {
   monotonic: () => performance.now() / 1000,
   random: () => Math.random(),
 };
-
-function retryableStatus(transport, status) {
-  if (transport === 'smtp') return status >= 400 && status < 500; // SMTP 4xx: transient (greylisting, mailbox busy)
-  return status === 429 || status >= 500;
-}
 
 // ---- HTTP dates, read as Python's email.utils.parsedate_to_datetime reads them -----------------------
 
@@ -175,4 +170,4 @@ function nextDelay(policy, tries, reply, pace) {
   return asked !== null ? asked : policy.backoff(tries, pace.random());
 }
 
-module.exports = { RetryPolicy, PACE, retryableStatus, retryAfter, nextDelay, parseHttpDate };
+module.exports = { RetryPolicy, PACE, retryAfter, nextDelay, parseHttpDate };
