@@ -1,0 +1,96 @@
+"""One pipeline: the library (`dispatch`, `send_event`) and the MCP server's engine plan, send and apply
+the edit rule alike, so the same vendor replies give the same results and the same requests. Every
+conformance case with scripted replies is replayed through both paths and the two are compared (every
+result field but elapsed_ms, every request that went out)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mcp_push import dispatch, retry
+from mcp_push.config import channel_env
+from mcp_push.edits import EDIT_VAR
+from mcp_push.engine import Engine
+from mcp_push.events import RunLog, render_event, send_event, validate_envelope
+from mcp_push.lanekey import lane_key
+from mcp_push.outbox import Outbox
+from mcp_push.specs import load_channels
+from mcp_push.tokens import TOKENS
+
+from .conformance import FakePace, load_cases, mock_vendor
+
+RUN_ID = "pipeline-run"
+CASES = [c for c in load_cases() if "replies" in c.data]
+
+
+def _message(case) -> tuple[str, str, str, str | None]:
+    """(title, content, kind, run id) as either path gets them: an event is rendered first."""
+    given = case.data["input"]
+    if "event" not in given:
+        return given["title"], given["content"], "message", None
+    runs = RunLog()
+    for earlier in given.get("seen", []):
+        render_event(validate_envelope(earlier, now=case.now), runs)
+    event = validate_envelope(given["event"], now=case.now)
+    title, content = render_event(event, runs)
+    return title, content, event["event"], event["run_id"]
+
+
+def _library(case):
+    given = case.data["input"]
+    if "event" in given and given.get("edit_refs") is None:
+        runs = RunLog()
+        for earlier in given.get("seen", []):
+            render_event(validate_envelope(earlier, now=case.now), runs)
+        return send_event(given["event"], env=case.env, runs=runs, now=case.now)
+    title, content, _, _ = _message(case)
+    return dispatch(title, content, case.env, params=given.get("params"), now=case.now,
+                    edit_refs=given.get("edit_refs"), channels=given.get("channels"))
+
+
+def _engine(case):
+    """The server's path: accepted by the engine, sent by its lane on a clock standing at the case's time.
+    A case's edit refs are the run's messages in the engine's outbox, and the message is that run's update."""
+    given = case.data["input"]
+    title, content, kind, run_id = _message(case)
+    source = dict(case.env)
+    refs = given.get("edit_refs")
+    if refs is not None:
+        source[EDIT_VAR] = "true"
+        kind, run_id = "update", run_id or RUN_ID
+    engine = Engine(source, Outbox(None, lambda: case.now), clock=lambda: case.now)
+    specs = load_channels()
+    for name, ref in (refs or {}).items():
+        spec = specs[name]
+        engine.outbox.set_ref(lane_key(spec, channel_env(spec, source), engine.outbox.lane_salt), run_id,
+                              json.dumps(ref))
+    ticket = engine.submit(title, content, kind=kind, run_id=run_id, channels=given.get("channels"),
+                           params=given.get("params"))
+    engine.pump()
+    engine.close()
+    return ticket.result()
+
+
+def _replay(case, path):
+    TOKENS.clear()
+    fake = FakePace()
+    saved, retry.PACE = retry.PACE, retry.Pace(fake.sleep, fake.monotonic, fake.random)
+    mock, vendor = mock_vendor(case.data["replies"])
+    try:
+        with mock:
+            result = path(case)
+    finally:
+        retry.PACE = saved
+        TOKENS.clear()
+    results = [{k: v for k, v in r.to_dict().items() if k != "elapsed_ms"} for r in result]
+    wire = [(r.method, r.url, r.body) for r in vendor.received]
+    return results, result.skipped, wire, fake.slept
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_the_library_and_the_engine_give_the_same_results_for_the_same_replies(case):
+    library = _replay(case, _library)
+    engine = _replay(case, _engine)
+    assert engine == library
