@@ -94,3 +94,47 @@ def test_the_library_and_the_engine_give_the_same_results_for_the_same_replies(c
     library = _replay(case, _library)
     engine = _replay(case, _engine)
     assert engine == library
+
+
+def _counting_plans(monkeypatch) -> list[object]:
+    import mcp_push.engine as engine_module
+
+    made: list[object] = []
+    real = engine_module.plan_channel
+
+    def counted(*args, **kwargs):
+        made.append(args[-1] if len(args) > 7 else kwargs.get("edit_ref"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "plan_channel", counted)
+    return made
+
+
+def test_the_engine_plans_a_delivery_once_and_sends_that_plan(monkeypatch):
+    made = _counting_plans(monkeypatch)
+    mock, vendor = mock_vendor([{"status": 200, "body": '{"errcode":0,"errmsg":"ok"}'}])
+    engine = Engine({"DD_BOT_TOKEN": "tok_dd_once_1", "HITOKOTO": "false"}, Outbox(None), clock=lambda: 1700000000.0)
+    with mock:
+        ticket = engine.submit("t", "c")
+        engine.pump()
+    engine.close()
+    # DingTalk is rate limited: its cost is the planned request count, and the request sent is that plan's.
+    assert (ticket.result()["dingtalk"].status, len(made), len(vendor.received)) == ("delivered", 1, 1)
+
+
+def test_an_edit_is_planned_when_it_goes_and_its_fallback_is_the_post_planned_on_acceptance(monkeypatch):
+    made = _counting_plans(monkeypatch)
+    source = {"TG_BOT_TOKEN": "123:tok_tg_once", "TG_USER_ID": "77", EDIT_VAR: "true", "HITOKOTO": "false"}
+    engine = Engine(source, Outbox(None), clock=lambda: 1700000000.0)
+    spec = load_channels()["telegram"]
+    engine.outbox.set_ref(lane_key(spec, channel_env(spec, source), engine.outbox.lane_salt), RUN_ID, "41")
+    refused = '{"ok":false,"error_code":400,"description":"Bad Request: message to edit not found"}'
+    mock, vendor = mock_vendor([{"status": 400, "body": refused},
+                                {"status": 200, "body": '{"ok":true,"result":{"message_id":42}}'}])
+    with mock:
+        ticket = engine.submit("t", "c", kind="update", run_id=RUN_ID)
+        engine.pump()
+    engine.close()
+    assert ticket.result()["telegram"].status == "delivered"
+    assert [r.url.rsplit("/", 1)[1] for r in vendor.received] == ["editMessageText", "sendMessage"]
+    assert made == [None, 41]  # the post on acceptance, the edit when it went; the post was not planned again
