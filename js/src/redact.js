@@ -1,5 +1,5 @@
 'use strict';
-// Removes secret values, in every form they travel in, from text that leaves the engine.
+// Removes secret values, in every form they travel in, from text that leaves mcp-push.
 // Which values are secret is data: the spec's `secret: true` env vars (with `secret_parts` for composite
 // values), the userinfo of any URL setting, proxy credentials from the environment, plus values a hook
 // derives and declares under `secrets` (long-lived) or `message_secrets` (this message only). The
