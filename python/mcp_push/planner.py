@@ -170,8 +170,8 @@ def render_request(
         else:
             body = body_tree
         proxy = render(request["proxy"], ctx) if request.get("proxy") else ""
-        planned.append(PlannedRequest(spec.name, method, url, headers, body, step, proxy or None,
-                                      _token_slots(len(base), encoding, body) if ctx.get("token") == TOKEN_MARK else None))
+        slots = _token_slots(len(base), encoding, body) if ctx.get("token") == TOKEN_MARK else None
+        planned.append(PlannedRequest(spec.name, method, url, headers, body, step, proxy or None, slots))
     return planned
 
 
@@ -233,7 +233,8 @@ def plan_channel(
     editing = edit_ref is not None and spec.edit is not None
     transport = transport_for(spec.transport)
     success = (spec.edit.get("success") if editing else None) or spec.success
-    base = {"spec": spec, "transport": transport, "redactor": redactor, "env": env, "edits": editing, "success": success}
+    base = {"spec": spec, "transport": transport, "redactor": redactor, "env": env, "edits": editing,
+            "success": success}
     if editing:
         overflow = "truncate"
     missing = missing_config(spec, env)

@@ -22,7 +22,7 @@ TOKENS_TO_TRY = ["plain_Token-1.2~x", "a/b+c=d&e%41 f?g#h", 'q"u\\o\nte', "ä¸­æ–
 PLACES = {
     "url path (normalized)": {"method": "POST", "url": "https://h.example/bot{{ token }}/send", "body": {"a": "b"}},
     "url's own query": {"method": "GET", "url": "https://h.example/send?t={{ token }}&x=1"},
-    "appended query (pct)": {"method": "GET", "url": "https://h.example/send", "query": {"access_token": "{{ token }}"}},
+    "appended query (pct)": {"method": "GET", "url": "https://h.example/s", "query": {"access_token": "{{ token }}"}},
     "header": {"method": "GET", "url": "https://h.example/", "headers": {"Authorization": "Bearer {{ token }}"}},
     "json body": {"method": "POST", "url": "https://h.example/", "body": {"token": "{{ token }}", "n": 1}},
     "form body": {"method": "POST", "url": "https://h.example/", "encoding": "form", "body": {"token": "{{ token }}"}},
