@@ -3,6 +3,7 @@
 // QingLong scripts folder: `require('./sendNotify')` works there with no node_modules.
 // The channel specs are validated here, once, so the bundle needs no js-yaml at run time.
 
+const fs = require('node:fs');
 const path = require('node:path');
 const esbuild = require('esbuild');
 const Ajv2020 = require('ajv/dist/2020');
@@ -29,6 +30,25 @@ const inlineSpecs = (data) => ({
   },
 });
 
+// Replaces src/hookFiles.js (which finds hooks/<name>.js on disk) with a table of every file in hooks/,
+// so esbuild sees a plain require for each and the bundle carries them all.
+const inlineHooks = () => ({
+  name: 'inline-hooks',
+  setup(build) {
+    const dir = path.join(__dirname, 'src', 'hooks');
+    build.onResolve({ filter: /^\.\.\/hookFiles$/ }, () => ({ path: 'hookFiles', namespace: 'inline-hooks' }));
+    build.onLoad({ filter: /.*/, namespace: 'inline-hooks' }, () => {
+      const names = fs.readdirSync(dir).filter((f) => f.endsWith('.js') && f !== 'index.js').map((f) => f.slice(0, -3)).sort();
+      const entries = names.map((name) => `  ${JSON.stringify(name)}: () => require(${JSON.stringify(`./${name}.js`)}),`);
+      return {
+        contents: `'use strict';\nconst FILES = {\n${entries.join('\n')}\n};\nmodule.exports = { hookModule: (name) => (Object.hasOwn(FILES, name) ? FILES[name]() : null) };\n`,
+        resolveDir: dir,
+        loader: 'js',
+      };
+    });
+  },
+});
+
 async function main() {
   const outfile = path.join(__dirname, 'dist', 'sendNotify.js');
   await esbuild.build({
@@ -42,7 +62,7 @@ async function main() {
     // Never loaded by a bundle: specs come as data, pre-validated; nunjucks' file watcher is unused.
     // (ajv stays in: event envelopes are validated at run time.)
     external: ['js-yaml', 'chokidar', 'fsevents'],
-    plugins: [inlineSpecs(embeddedSpecs())],
+    plugins: [inlineSpecs(embeddedSpecs()), inlineHooks()],
     logLevel: 'warning',
   });
   process.stdout.write(`built ${path.relative(process.cwd(), outfile)}\n`);

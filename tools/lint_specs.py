@@ -1,6 +1,7 @@
 """Checks what the schema alone cannot: every channel spec loads as the runtimes load it, has its
-conformance cases, names hooks both runtimes have, gives a shared env var one meaning, marks its
-credentials secret, and has no TODO left from tools/new_channel.py.
+conformance cases, names a hook both runtimes have (hooks/<name>.py and hooks/<name>.js) with parameters
+its function takes, gives a shared env var one meaning, marks its credentials secret, and has no TODO left
+from tools/new_channel.py; every hook file has its twin in the other runtime and a docstring.
 
     python tools/lint_specs.py [--root DIR]
 
@@ -10,17 +11,18 @@ Prints one line per problem, `spec/channels/x.yaml: problem`, and exits 1 when t
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
+import inspect
 import json
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import runtime_hooks
 import runtime_specs as runtime_spec_loader
 import yaml
 
@@ -123,46 +125,52 @@ def _todo_lines(path: Path) -> list[int]:
     return [n for n, line in enumerate(text.splitlines(), 1) if "TODO" in line]
 
 
-def python_hooks(root: Path) -> dict[str, str]:
-    """Hook name -> module, from the REGISTRY literal in python/mcp_push/hooks/__init__.py."""
-    tree = ast.parse((root / "python" / "mcp_push" / "hooks" / "__init__.py").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "REGISTRY" for t in node.targets):
-            return ast.literal_eval(node.value)
-    return {}
-
-
-def js_hooks(root: Path) -> dict[str, str]:
-    """Hook name -> module, from `name: () => require('./module').name` entries in js/src/hooks/index.js."""
-    text = (root / "js" / "src" / "hooks" / "index.js").read_text(encoding="utf-8")
-    block = text.partition("const REGISTRY = {")[2].partition("\n};")[0]
-    entries = re.findall(r"^\s*(\w+)\s*:\s*\(\)\s*=>\s*require\('\./([\w/]+)(?:\.js)?'\)\.(\w+)", block, re.M)
-    return {name: module for name, module, attr in entries if name == attr}
-
-
-def hook_problems(root: Path) -> tuple[set[str], set[str], list[str]]:
-    """The hooks each runtime really has (registered, and defined in the module named), and problems with them."""
+def hook_problems(root: Path) -> tuple[set[str], set[str], dict[str, Callable], list[str]]:
+    """The hooks each runtime has (by file name), the Python functions, and problems with the hook files:
+    a hook without its twin in the other runtime, a Python file without its function or docstring, a TODO."""
     problems: list[str] = []
-    py_dir, js_dir = root / "python" / "mcp_push" / "hooks", root / "js" / "src" / "hooks"
-    py_ok, js_ok = set(), set()
-    for name, module in python_hooks(root).items():
-        path = py_dir / f"{module}.py"
-        if path.is_file() and re.search(rf"^def {name}\(", path.read_text(encoding="utf-8"), re.M):
-            py_ok.add(name)
-        else:
-            problems.append(f"python/mcp_push/hooks/__init__.py: hook {name} is registered but {module}.py lacks it")
-    for name, module in js_hooks(root).items():
-        path = js_dir / f"{module}.js"
-        exports = path.read_text(encoding="utf-8").rpartition("module.exports")[2] if path.is_file() else ""
-        if re.search(rf"\b{name}\b", exports):
-            js_ok.add(name)
-        else:
-            problems.append(f"js/src/hooks/index.js: hook {name} is registered but {module}.js does not export it")
-    for name in sorted(py_ok - js_ok):
-        problems.append(f"python/mcp_push/hooks/__init__.py: hook {name} has no Node twin in js/src/hooks/index.js")
-    for name in sorted(js_ok - py_ok):
-        problems.append(f"js/src/hooks/index.js: hook {name} has no Python twin in python/mcp_push/hooks/__init__.py")
-    return py_ok, js_ok, problems
+    py_names, js_names = runtime_hooks.python_names(root), runtime_hooks.js_names(root)
+    for name in sorted(py_names - js_names):
+        problems.append(f"{runtime_hooks.python_path(name).as_posix()}: hook {name} has no Node twin "
+                        f"{runtime_hooks.js_path(name).as_posix()}")
+    for name in sorted(js_names - py_names):
+        problems.append(f"{runtime_hooks.js_path(name).as_posix()}: hook {name} has no Python twin "
+                        f"{runtime_hooks.python_path(name).as_posix()}")
+    functions: dict[str, Callable] = {}
+    for name, found in runtime_hooks.load_python(root).items():
+        where = runtime_hooks.python_path(name).as_posix()
+        if isinstance(found, str):
+            problems.append(f"{where}: {found}")
+            continue
+        functions[name] = found
+        if not inspect.getdoc(found):
+            problems.append(f"{where}: {name} has no docstring (spec/README.md's hook table is written from it)")
+    for path in sorted([runtime_hooks.python_path(n) for n in py_names] + [runtime_hooks.js_path(n) for n in js_names]):
+        todos = _todo_lines(root / path)
+        if todos:
+            problems.append(f"{path.as_posix()}: {len(todos)} TODO left from the scaffold (first on line {todos[0]})")
+    return py_names, js_names, functions, problems
+
+
+def hook_use_problems(spec: Any, py_names: set[str], js_names: set[str], functions: dict[str, Callable]) -> list[str]:
+    """A spec's hook: a file in both runtimes, and parameters its Python function takes; a parameter named
+    *_var names an env var of the spec (the one the hook reads)."""
+    name, params = spec.hook, spec.hook_params
+    files = {"Python": (py_names, runtime_hooks.python_path(name)), "Node": (js_names, runtime_hooks.js_path(name))}
+    missing = [lang for lang, (found, _) in files.items() if name not in found]
+    if missing:
+        paths = ", no ".join(files[lang][1].as_posix() for lang in missing)
+        return [f"hook {name} is missing in {' and '.join(missing)} (no {paths})"]
+    problems = [f"hook parameter {key}: {value!r} is not an env var of this spec"
+                for key, value in params.items() if key.endswith("_var") and value not in spec.env]
+    if name in functions:
+        signature = inspect.signature(functions[name])
+        try:
+            signature.bind(None, **params)
+        except TypeError as exc:
+            takes = ", ".join(p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY) or "none"
+            problems.append(f"hook {name} does not take these parameters ({exc}); it takes: {takes}")
+    return problems
 
 
 def lint(root: Path = ROOT) -> list[str]:
@@ -173,7 +181,7 @@ def lint(root: Path = ROOT) -> list[str]:
     spec_validator = jsonschema.Draft202012Validator(schema)
     case_schema = json.loads((root / "conformance" / "case.schema.json").read_text(encoding="utf-8"))
     case_validator = jsonschema.Draft202012Validator(case_schema)
-    py_hooks, js_hooks_found, hook_lines = hook_problems(root)
+    py_hooks, js_hooks_found, hook_functions, hook_lines = hook_problems(root)
     problems += hook_lines
 
     # name -> (first file declaring it, its meaning), for env vars several channels share
@@ -229,11 +237,7 @@ def lint(root: Path = ROOT) -> list[str]:
             )
 
         if spec.hook:
-            runtimes = (("Python", py_hooks), ("Node", js_hooks_found))
-            missing = [lang for lang, found in runtimes if spec.hook not in found]
-            if missing:
-                problems.append(f"{where}: hook {spec.hook} is missing in {' and '.join(missing)} "
-                                "(python/mcp_push/hooks/__init__.py, js/src/hooks/index.js)")
+            problems += [f"{where}: {p}" for p in hook_use_problems(spec, py_hooks, js_hooks_found, hook_functions)]
 
         for var in spec.env.values():
             meaning = (var.default, var.secret, var.type)

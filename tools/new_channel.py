@@ -1,6 +1,6 @@
-"""Scaffolds a new channel: its spec, three conformance case skeletons and, with --hook, a hook stub in
-both languages registered in both hook registries. Every placeholder is marked TODO, and
-tools/lint_specs.py fails until none is left.
+"""Scaffolds a new channel: its spec, three conformance case skeletons and, with --hook, the hook's two
+files, python/mcp_push/hooks/<hook>.py and js/src/hooks/<hook>.js (hooks are found by file name: nothing
+else to edit). Every placeholder is marked TODO, and tools/lint_specs.py fails until none is left.
 
     python tools/new_channel.py NAME [--display-name "Vendor bot"] [--hook NAME_sign] [--root DIR]
 """
@@ -103,7 +103,7 @@ cases:
 """
 
 PY_HOOK = '''\
-"""{display_name}: TODO one or two lines on what this hook computes (a signature, parsed targets) and why."""
+"""{display_name}: TODO one or two lines on what this hook computes and why data cannot say it."""
 
 from __future__ import annotations
 
@@ -111,18 +111,24 @@ from . import HookInput
 
 
 def {hook}(data: HookInput) -> dict:
+    """TODO what it returns, as spec/README.md's hook table shows it (tools/gen_docs.py copies this
+    paragraph there): `sign` = Base64(HMAC-SHA256(key=secret, msg=...)); empty without a secret.
+    """
     # TODO: compute what the spec's templates read as hook.*, from data.env, data.title, data.content,
     # data.now (Unix seconds), data.params and data.data. No I/O. Values derived from a credential go
-    # under "secrets" too, so they are masked like the spec's secret env vars.
+    # under "secrets" too, so they are masked like the spec's secret env vars. Parameters from the spec,
+    # `hook: {{use: {hook}, secret_var: X}}`, arrive as keyword-only arguments: (data, *, secret_var).
     return {{}}
 '''
 
 JS_HOOK = """\
 'use strict';
-// {display_name}: TODO one or two lines on what this hook computes (a signature, parsed targets) and why.
+// {display_name}: TODO one or two lines on what this hook computes and why data cannot say it.
 
+// Parameters from the spec, `hook: {{use: {hook}, secret_var: X}}`, arrive as a second argument:
+// ({{ env, now }}, {{ secret_var }}).
 function {hook}({{ env, title, content, now, params, data }}) {{
-  // TODO: the same values as python/mcp_push/hooks/{module}.py, byte for byte; no I/O.
+  // TODO: the same values as python/mcp_push/hooks/{hook}.py, byte for byte; no I/O.
   return {{}};
 }}
 
@@ -135,18 +141,6 @@ def _yaml_scalar(text: str) -> str:
     if "#" not in text and ": " not in text and yaml.safe_load(text) == text:
         return text
     return json.dumps(text, ensure_ascii=False)
-
-
-def _insert_before_close(path: Path, opener: str, closer: str, line: str) -> None:
-    """Inserts `line` as the last entry of the block that starts at `opener` and ends at `closer`."""
-    text = path.read_text(encoding="utf-8")
-    start = text.find(opener)
-    if start < 0:
-        raise SystemExit(f"{path}: cannot find {opener.strip()!r} to register the hook")
-    end = text.find(closer, start)
-    if end < 0:
-        raise SystemExit(f"{path}: cannot find the end of {opener.strip()!r}")
-    path.write_text(text[:end] + line + text[end:], encoding="utf-8")
 
 
 def scaffold(root: Path, name: str, display_name: str, hook: str | None) -> list[Path]:
@@ -166,27 +160,24 @@ def scaffold(root: Path, name: str, display_name: str, hook: str | None) -> list
         root / "spec" / "channels" / f"{name}.yaml": SPEC.format(**fields),
         root / "conformance" / "cases" / name / "cases.yaml": CASES.format(**fields),
     }
-    py_registry = root / "python" / "mcp_push" / "hooks" / "__init__.py"
-    js_registry = root / "js" / "src" / "hooks" / "index.js"
     if hook:
-        # A hook module is named after its channel (hooks/feishu.py defines feishu_sign), as in both registries.
-        names = {"display_name": display_name, "hook": hook, "module": name}
-        files[root / "python" / "mcp_push" / "hooks" / f"{name}.py"] = PY_HOOK.format(**names)
-        files[root / "js" / "src" / "hooks" / f"{name}.js"] = JS_HOOK.format(**names)
-        registered = [p for p in (py_registry, js_registry) if re.search(rf"\b{hook}\b", p.read_text("utf-8"))]
-        if registered:
-            raise SystemExit(f"hook {hook!r} is already registered in {registered[0].relative_to(root)}")
+        # Found by file name in both runtimes (spec/README.md, Hooks): the two files are the whole hook.
+        py_file = root / "python" / "mcp_push" / "hooks" / f"{hook}.py"
+        js_file = root / "js" / "src" / "hooks" / f"{hook}.js"
+        taken = [p for p in (py_file, js_file) if p.exists()]
+        if taken:
+            where = taken[0].relative_to(root).as_posix()
+            raise SystemExit(f"hook {hook!r} exists already ({where}): use it, with parameters if its function "
+                             f"takes them (hook: {{use: {hook}, ...}}), or pick another name")
+        names = {"display_name": display_name, "hook": hook}
+        files[py_file] = PY_HOOK.format(**names)
+        files[js_file] = JS_HOOK.format(**names)
     existing = [p for p in files if p.exists()]
     if existing:
         raise SystemExit(f"refusing to overwrite {existing[0].relative_to(root)}: the channel exists already")
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    if hook:
-        _insert_before_close(py_registry, "REGISTRY = {", "\n}", f'\n    "{hook}": "{name}",')
-        js_line = f"\n  {hook}: () => require('./{name}').{hook},"
-        _insert_before_close(js_registry, "const REGISTRY = {", "\n};", js_line)
-        return [*files, py_registry, js_registry]
     return list(files)
 
 
@@ -200,8 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     display_name = args.display_name or args.name.replace("_", " ").title()
     written = scaffold(args.root, args.name, display_name, args.hook)
     for path in written:
-        verb = "registered the hook in" if path.name in ("__init__.py", "index.js") else "wrote"
-        print(f"{verb} {path.relative_to(args.root)}")
+        print(f"wrote {path.relative_to(args.root).as_posix()}")
     spec = f"spec/channels/{args.name}.yaml"
     steps = [
         f"fill in {spec} from the vendor's API docs (format: spec/README.md); mark every credential secret: true",
@@ -209,13 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.hook:
         steps.append(
-            f"write the hook in python/mcp_push/hooks/{args.name}.py and js/src/hooks/{args.name}.js "
-            "(the same values in both), and add it to spec/README.md's hook table"
+            f"write the hook in python/mcp_push/hooks/{args.hook}.py and js/src/hooks/{args.hook}.js "
+            "(the same values in both; the Python docstring becomes its row in spec/README.md's hook table)"
         )
     steps += [
         "delete every TODO, then: python tools/lint_specs.py",
         f"python tools/conformance.py -k {args.name}   (both runtimes must match the cases)",
-        "python tools/gen_docs.py   (README channel table and docs/CHANNEL_CONFIG.md)",
+        "python tools/gen_docs.py   (README channel table, docs/CHANNEL_CONFIG.md, spec/README.md hook table)",
         "nox   (lint, tests, wheel, js, conformance)",
     ]
     print("\nNext steps:")

@@ -129,7 +129,8 @@ function buildContext(spec, env, title, content, params, now) {
   let derived = [];
   let perMessage = [];
   if (spec.hook) {
-    hookValues = { ...runHook(spec.hook, { env, title, content, now, params: { ...params }, data: spec.data }) };
+    const hookInput = { env, title, content, now, params: { ...params }, data: spec.data };
+    hookValues = { ...runHook(spec.hook, hookInput, spec.hook_params) };
     derived = (hookValues.secrets || []).map(String);
     perMessage = (hookValues.message_secrets || []).map(String);
     delete hookValues.secrets;

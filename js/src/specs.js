@@ -25,6 +25,8 @@ function validateSpec(data, source, validate) {
   if (source.replace(/^.*\//, '').replace(/\.yaml$/, '') !== data.name) {
     throw new SpecError(`${source}: name '${data.name}' must match the file name`);
   }
+  // `hook: name`, or `hook: {use: name, ...params}` when the hook takes parameters (spec/README.md, Hooks).
+  const { use: hook = null, ...hookParams } = typeof data.hook === 'string' ? { use: data.hook } : data.hook || {};
   return {
     name: data.name,
     display_name: data.display_name,
@@ -35,7 +37,8 @@ function validateSpec(data, source, validate) {
     request: data.request,
     success: data.success,
     limits: data.limits,
-    hook: data.hook || null,
+    hook,
+    hook_params: hookParams,
     transport: data.transport || 'http',
     token: data.token || null,
     error_paths: data.error_paths || [],

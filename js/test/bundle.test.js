@@ -88,3 +88,30 @@ test('the bundle carries the specs: no spec folder or js-yaml is read at run tim
   const [entry] = JSON.parse(probe.stdout);
   assert.equal(entry.url, 'https://oapi.dingtalk.com/robot/send?access_token=tok_bundle_1');
 });
+
+test('the bundle carries every hook: each hooked channel plans from it as from the sources', () => {
+  const yaml = require('js-yaml');
+  const { plan } = require('../src');
+  const { loadChannels } = require('../src/specs');
+  const cases = [];
+  for (const spec of Object.values(loadChannels()).filter((s) => s.hook)) {
+    const file = path.join(JS, '..', 'conformance', 'cases', spec.name, 'cases.yaml');
+    for (const c of yaml.load(fs.readFileSync(file, 'utf8')).cases) {
+      const input = c.input || {};
+      cases.push([input.title || '', input.content || '', { env: c.env || {}, now: c.now ?? 1700000000.5, redact: false }]);
+    }
+  }
+  const hooked = new Set(Object.values(loadChannels()).filter((s) => s.hook).map((s) => s.hook));
+  assert.ok(hooked.has('feishu_sign') && hooked.size >= 12, [...hooked].join());
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'qlscripts-'));
+  fs.copyFileSync(path.join(JS, 'dist', 'sendNotify.js'), path.join(folder, 'sendNotify.js'));
+  fs.writeFileSync(path.join(folder, 'cases.json'), JSON.stringify(cases));
+  const script =
+    "const { plan } = require('./sendNotify'); const cases = require('./cases.json');" +
+    'process.stdout.write(JSON.stringify(cases.map(([t, c, o]) => plan(t, c, o))));';
+  const probe = spawnSync(process.execPath, ['-e', script], { cwd: folder, env: { PATH: process.env.PATH }, encoding: 'utf8' });
+  assert.equal(probe.status, 0, probe.stderr);
+  const fromSources = JSON.parse(JSON.stringify(cases.map(([t, c, o]) => plan(t, c, o))));
+  assert.deepEqual(JSON.parse(probe.stdout), fromSources);
+  assert.ok(!probe.stdout.includes('HookError'), 'a hook is missing from the bundle');
+});

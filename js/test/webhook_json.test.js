@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const { test } = require('node:test');
 
 const { plan } = require('../src');
-const { isJsonDocument } = require('../src/hooks/webhook');
+const { isJsonDocument } = require('../src/hooks/webhook_request');
 
 const TRICKY = [
   'line1\nline2', // hitokoto appends a newline and a quote to almost every message

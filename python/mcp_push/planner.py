@@ -197,7 +197,8 @@ def build_context(
     derived: list[str] = []
     per_message: list[str] = []
     if spec.hook:
-        hook_values = dict(run_hook(spec.hook, HookInput(env, title, content, now, dict(params), spec.data)))
+        hook_input = HookInput(env, title, content, now, dict(params), spec.data)
+        hook_values = dict(run_hook(spec.hook, hook_input, spec.hook_params))
         derived = [str(s) for s in hook_values.pop("secrets", [])]
         per_message = [str(s) for s in hook_values.pop("message_secrets", [])]
     context = {

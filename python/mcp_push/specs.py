@@ -59,7 +59,8 @@ class ChannelSpec:
     success: dict[str, Any]
     limits: dict[str, Any]
     require_one_of: tuple[tuple[str, ...], ...] = ()
-    hook: str | None = None
+    hook: str | None = None  # a file name under hooks/
+    hook_params: dict[str, Any] = field(default_factory=dict)  # `hook: {use: name, ...params}`
     transport: str = "http"
     token: dict[str, Any] | None = None
     error_paths: tuple[str, ...] = ()
@@ -115,6 +116,11 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         raise SpecError(f"{source}: active_when/require_one_of name undeclared env vars: {', '.join(unknown)}")
     if Path(source).stem != data["name"]:
         raise SpecError(f"{source}: name {data['name']!r} must match the file name")
+    # `hook: name`, or `hook: {use: name, ...params}` when the hook takes parameters (spec/README.md, Hooks).
+    hook, hook_params = data.get("hook"), {}
+    if isinstance(hook, dict):
+        hook_params = {key: value for key, value in hook.items() if key != "use"}
+        hook = hook["use"]
     return ChannelSpec(
         name=data["name"],
         display_name=data["display_name"],
@@ -125,7 +131,8 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         request=data["request"],
         success=data["success"],
         limits=data["limits"],
-        hook=data.get("hook"),
+        hook=hook,
+        hook_params=hook_params,
         transport=data.get("transport", "http"),
         token=data.get("token"),
         error_paths=tuple(data.get("error_paths", ())),

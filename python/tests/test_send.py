@@ -88,7 +88,7 @@ def test_a_hanging_channel_neither_delays_nor_breaks_the_others(vendor):
 
 
 def test_a_channel_whose_hook_raises_is_reported_and_others_still_deliver(vendor, monkeypatch):
-    from mcp_push.hooks import ntfy as ntfy_hook
+    from mcp_push.hooks import ntfy_auth as ntfy_hook
 
     def broken(_data):
         raise RuntimeError("hook bug")

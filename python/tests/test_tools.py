@@ -4,7 +4,9 @@ temporary copy of the repository (`--root`) so a test can break it on purpose.""
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -35,18 +37,25 @@ new_channel, lint_specs, gen_docs = _tool("new_channel"), _tool("lint_specs"), _
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    """A small copy of the repository: the schemas, settings, a few finished channels and both hook folders."""
-    for name in ("spec/channel.schema.json", "spec/settings.yaml", "conformance/case.schema.json", "README.md"):
+    """A small copy of the repository: the schemas, settings, spec/README.md, a few finished channels and
+    both runtimes' sources (the lint imports the Python hooks, which import the package's pure modules)."""
+    for name in ("spec/channel.schema.json", "spec/settings.yaml", "spec/README.md", "conformance/case.schema.json",
+                 "README.md"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, tmp_path / name)
     for channel in CHANNELS:
         (tmp_path / "spec" / "channels").mkdir(exist_ok=True)
         shutil.copy(REPO / "spec" / "channels" / f"{channel}.yaml", tmp_path / "spec" / "channels")
         shutil.copytree(REPO / "conformance" / "cases" / channel, tmp_path / "conformance" / "cases" / channel)
-    shutil.copytree(REPO / "python" / "mcp_push" / "hooks", tmp_path / "python" / "mcp_push" / "hooks",
+    shutil.copytree(REPO / "python" / "mcp_push", tmp_path / "python" / "mcp_push",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "js" / "src" / "hooks", tmp_path / "js" / "src" / "hooks")
+    shutil.copytree(REPO / "js" / "src", tmp_path / "js" / "src")
     return tmp_path
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and "node_modules" not in p.parts}
 
 
 def _edit_yaml(path: Path, change) -> None:
@@ -83,26 +92,61 @@ def test_the_scaffold_writes_three_schema_valid_cases_for_the_channel(tree):
     assert all(s in special["content"] for s in ("中文", "😀", "{{ x }}"))
 
 
-def test_the_scaffold_with_a_hook_writes_both_stubs_and_registers_them(tree):
+def test_the_scaffold_with_a_hook_writes_its_two_files_and_edits_nothing(tree):
+    before = _files(tree)
     new_channel.main(["acme_bot", "--hook", "acme_bot_sign", "--root", str(tree)])
-    assert lint_specs.python_hooks(tree)["acme_bot_sign"] == "acme_bot"
-    assert lint_specs.js_hooks(tree)["acme_bot_sign"] == "acme_bot"
-    py_ok, js_ok, problems = lint_specs.hook_problems(tree)
-    assert "acme_bot_sign" in py_ok & js_ok
-    assert problems == []
-    compile((tree / "python" / "mcp_push" / "hooks" / "acme_bot.py").read_text(encoding="utf-8"), "acme_bot.py", "exec")
-    assert yaml.safe_load((tree / "spec" / "channels" / "acme_bot.yaml").read_text(encoding="utf-8"))["hook"] == (
-        "acme_bot_sign"
-    )
+    after = _files(tree)
+    assert {name: data for name, data in after.items() if name in before} == before  # no file edited
+    assert sorted(set(after) - set(before)) == [
+        "conformance/cases/acme_bot/cases.yaml",
+        "js/src/hooks/acme_bot_sign.js",
+        "python/mcp_push/hooks/acme_bot_sign.py",
+        "spec/channels/acme_bot.yaml",
+    ]
+    assert yaml.safe_load(after["spec/channels/acme_bot.yaml"])["hook"] == "acme_bot_sign"
+    py_names, js_names, functions, problems = lint_specs.hook_problems(tree)
+    assert "acme_bot_sign" in py_names & js_names
+    assert inspect.getdoc(functions["acme_bot_sign"]).startswith("TODO what it returns")
+    assert problems == [
+        "js/src/hooks/acme_bot_sign.js: 2 TODO left from the scaffold (first on line 2)",
+        "python/mcp_push/hooks/acme_bot_sign.py: 3 TODO left from the scaffold (first on line 1)",
+    ]
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_the_scaffolded_node_hook_loads_through_the_registry(tree):
+def _plan_in_both_runtimes(root: Path, env: dict[str, str]) -> dict[str, list[dict]]:
+    """The redacted plan of root's own sources and specs, in a fresh Python and a fresh Node process."""
+    settings = {"MCP_PUSH_SPEC_DIR": str(root / "spec"), "PATH": os.environ.get("PATH", "")}
+    py = (f"import json, mcp_push; print(json.dumps(mcp_push.plan('t', 'c', env={env!r}, now=1700000000.0)))")
+    js = (f"const {{ plan }} = require('./src'); "
+          f"console.log(JSON.stringify(plan('t', 'c', {{ env: {json.dumps(env)}, now: 1700000000 }})))")
+    runs = {
+        "python": subprocess.run([sys.executable, "-c", py], env={**settings, "PYTHONPATH": str(root / "python")},
+                                 capture_output=True, text=True, cwd=root),
+        "node": subprocess.run(["node", "-e", js], env=settings, capture_output=True, text=True, cwd=root / "js"),
+    }
+    assert {name: (run.returncode, run.stderr) for name, run in runs.items() if run.returncode} == {}
+    return {name: json.loads(run.stdout) for name, run in runs.items()}
+
+
+def test_a_scaffolded_hook_is_found_by_both_runtimes_without_a_registry_edit(tree):
+    # The runtimes as they are, from the copy: the Python package and the Node sources run from tree/,
+    # with every spec file they read (the copy's channels only).
+    shutil.copytree(REPO / "spec", tree / "spec", dirs_exist_ok=True, ignore=shutil.ignore_patterns("channels"))
+    (tree / "js" / "node_modules").symlink_to(REPO / "js" / "node_modules", target_is_directory=True)
+    shutil.copy(REPO / "js" / "package.json", tree / "js" / "package.json")
     new_channel.main(["acme_bot", "--hook", "acme_bot_sign", "--root", str(tree)])
-    script = "console.log(JSON.stringify(require('./index').runHook('acme_bot_sign', {env: {}, now: 0})))"
-    out = subprocess.run(["node", "-e", script], cwd=tree / "js" / "src" / "hooks", capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == "{}"
+    # What a contributor then writes: the hook's values, read by the spec's templates.
+    py_hook, js_hook = tree / "python/mcp_push/hooks/acme_bot_sign.py", tree / "js/src/hooks/acme_bot_sign.js"
+    py_hook.write_text(py_hook.read_text("utf-8").replace(
+        "return {}", "return {'sign': f\"acme-{int(data.now)}-{len(data.env['ACME_BOT_TOKEN'])}\"}"), "utf-8")
+    js_hook.write_text(js_hook.read_text("utf-8").replace(
+        "return {};", "return { sign: `acme-${Math.floor(now)}-${env.ACME_BOT_TOKEN.length}` };"), "utf-8")
+    spec = tree / "spec" / "channels" / "acme_bot.yaml"
+    spec.write_text(spec.read_text("utf-8").replace("/send?key=", "/send?sign={{ hook.sign }}&key="), "utf-8")
+    plans = _plan_in_both_runtimes(tree, {"ACME_BOT_TOKEN": "tok_acme_0001", "HITOKOTO": "false"})
+    urls = {name: [entry["url"] for entry in plan if entry["channel"] == "acme_bot"] for name, plan in plans.items()}
+    assert urls == {runtime: ["https://TODO.example.com/send?sign=acme-1700000000-13&key=***"]
+                    for runtime in ("python", "node")}
 
 
 def test_the_scaffold_refuses_to_overwrite_an_existing_channel(tree):
@@ -112,17 +156,11 @@ def test_the_scaffold_refuses_to_overwrite_an_existing_channel(tree):
     assert (tree / "spec" / "channels" / "gotify.yaml").read_text(encoding="utf-8") == before
 
 
-def test_the_scaffold_refuses_a_hook_name_already_registered(tree):
-    with pytest.raises(SystemExit, match="already registered"):
+def test_the_scaffold_refuses_a_hook_that_exists_and_points_to_its_parameters(tree):
+    with pytest.raises(SystemExit, match=r"hook 'feishu_sign' exists already \(python/mcp_push/hooks/feishu_sign.py\)"
+                       r": use it, with parameters if its function takes them \(hook: \{use: feishu_sign, ...\}\)"):
         new_channel.main(["acme_bot", "--hook", "feishu_sign", "--root", str(tree)])
     assert not (tree / "spec" / "channels" / "acme_bot.yaml").exists()
-
-
-@pytest.mark.parametrize("name", ["Acme", "1acme", "acme-bot", "acme bot", ""])
-def test_the_scaffold_refuses_a_name_that_is_not_a_channel_id(tree, name):
-    with pytest.raises(SystemExit, match="must match"):
-        new_channel.main([name, "--root", str(tree)])
-    assert sorted(p.stem for p in (tree / "spec" / "channels").glob("*.yaml")) == sorted(CHANNELS)
 
 
 # --- the spec lint --------------------------------------------------------------------------------------
@@ -153,21 +191,78 @@ def test_lint_reports_a_channel_without_a_cases_folder(tree):
 
 def test_lint_reports_a_hook_that_neither_runtime_has(tree):
     _edit_yaml(tree / "spec" / "channels" / "gotify.yaml", lambda d: d.update(hook="gotify_sign"))
-    assert _problems_about(tree, "spec/channels/gotify.yaml: hook gotify_sign is missing in Python and Node")
+    assert _problems_about(tree, "spec/channels/gotify.yaml: hook gotify_sign is missing in Python and Node "
+                                 "(no python/mcp_push/hooks/gotify_sign.py, no js/src/hooks/gotify_sign.js)")
 
 
-def test_lint_reports_a_hook_missing_in_node(tree):
-    index = tree / "js" / "src" / "hooks" / "index.js"
-    text = index.read_text(encoding="utf-8")
-    index.write_text(text.replace("  feishu_sign: () => require('./feishu').feishu_sign,\n", ""), encoding="utf-8")
-    assert _problems_about(tree, "spec/channels/feishu.yaml: hook feishu_sign is missing in Node")
-    assert _problems_about(tree, "hooks/__init__.py: hook feishu_sign has no Node twin in js/src/hooks/index.js")
+def test_lint_reports_a_hook_missing_in_node_by_its_file(tree):
+    (tree / "js" / "src" / "hooks" / "feishu_sign.js").unlink()
+    assert _problems_about(tree, "spec/channels/feishu.yaml: hook feishu_sign is missing in Node "
+                                 "(no js/src/hooks/feishu_sign.js)")
+    assert _problems_about(tree, "python/mcp_push/hooks/feishu_sign.py: hook feishu_sign has no Node twin "
+                                 "js/src/hooks/feishu_sign.js")
 
 
-def test_lint_reports_a_registered_hook_its_module_does_not_define(tree):
-    (tree / "python" / "mcp_push" / "hooks" / "feishu.py").write_text("def other(data):\n    return {}\n")
-    assert _problems_about(tree, "hooks/__init__.py: hook feishu_sign is registered but feishu.py lacks it")
-    assert _problems_about(tree, "spec/channels/feishu.yaml: hook feishu_sign is missing in Python")
+def test_lint_reports_a_node_hook_file_without_its_python_twin(tree):
+    shutil.copy(tree / "js" / "src" / "hooks" / "ntfy_auth.js", tree / "js" / "src" / "hooks" / "gotify_auth.js")
+    assert lint_specs.lint(tree) == [
+        "js/src/hooks/gotify_auth.js: hook gotify_auth has no Python twin python/mcp_push/hooks/gotify_auth.py"
+    ]
+
+
+def test_lint_reports_a_python_hook_file_without_its_function(tree):
+    (tree / "python" / "mcp_push" / "hooks" / "feishu_sign.py").write_text('def other(data):\n    """x"""\n')
+    assert _problems_about(tree, "python/mcp_push/hooks/feishu_sign.py: defines no function feishu_sign")
+
+
+def test_lint_reports_a_python_hook_that_cannot_be_imported(tree):
+    (tree / "python" / "mcp_push" / "hooks" / "feishu_sign.py").write_text("from . import Missing\n")
+    [line] = _problems_about(tree, "python/mcp_push/hooks/feishu_sign.py: cannot be imported: ImportError")
+    assert "Missing" in line
+
+
+def test_lint_reports_a_hook_without_a_docstring(tree):
+    path = tree / "python" / "mcp_push" / "hooks" / "dingtalk_sign.py"
+    text = path.read_text(encoding="utf-8")
+    doc = text[text.index('    """`timestamp` (ms)'):text.index('    secret = data.env.get("DD_BOT_SECRET", "")')]
+    path.write_text(text.replace(doc, ""), encoding="utf-8")
+    assert lint_specs.lint(tree) == ["python/mcp_push/hooks/dingtalk_sign.py: dingtalk_sign has no docstring "
+                                     "(spec/README.md's hook table is written from it)"]
+
+
+def test_lint_reports_hook_parameters_the_function_does_not_take(tree):
+    _edit_yaml(tree / "spec" / "channels" / "feishu.yaml",
+               lambda d: d.update(hook={"use": "feishu_sign", "secret_var": "FSSECRET", "salt": "x"}))
+    assert lint_specs.lint(tree) == [
+        "spec/channels/feishu.yaml: hook feishu_sign does not take these parameters (got an unexpected keyword "
+        "argument 'salt'); it takes: secret_var"
+    ]
+
+
+def test_lint_reports_a_hook_named_without_the_parameter_it_needs(tree):
+    _edit_yaml(tree / "spec" / "channels" / "feishu.yaml", lambda d: d.update(hook="feishu_sign"))
+    assert lint_specs.lint(tree) == [
+        "spec/channels/feishu.yaml: hook feishu_sign does not take these parameters (missing a required argument: "
+        "'secret_var'); it takes: secret_var"
+    ]
+
+
+def test_lint_reports_a_var_parameter_naming_an_env_var_the_spec_lacks(tree):
+    _edit_yaml(tree / "spec" / "channels" / "feishu.yaml",
+               lambda d: d.update(hook={"use": "feishu_sign", "secret_var": "LARK_SECRET"}))
+    assert lint_specs.lint(tree) == [
+        "spec/channels/feishu.yaml: hook parameter secret_var: 'LARK_SECRET' is not an env var of this spec"
+    ]
+
+
+def test_the_schema_takes_a_hook_name_or_a_use_with_scalar_parameters():
+    schema = json.loads((REPO / "spec" / "channel.schema.json").read_text(encoding="utf-8"))
+    hook = jsonschema.Draft202012Validator({**schema["properties"]["hook"], "$defs": schema["$defs"]})
+    valid = ["dingtalk_sign", {"use": "feishu_sign", "secret_var": "LARK_SECRET"}, {"use": "x", "n": 1, "on": True}]
+    invalid = ["Feishu", "../x", {"secret_var": "X"}, {"use": "feishu_sign", "secret_var": ["X"]},
+               {"use": "feishu_sign", "Secret": "X"}]
+    assert [hook.is_valid(v) for v in valid] == [True] * len(valid)
+    assert [hook.is_valid(v) for v in invalid] == [False] * len(invalid)
 
 
 def test_lint_reports_a_shared_env_var_with_two_meanings(tree):
@@ -289,6 +384,35 @@ def test_gen_docs_check_fails_when_channel_config_is_missing(tree):
     gen_docs.main(["--root", str(tree)])
     (tree / "docs" / "CHANNEL_CONFIG.md").unlink()
     assert gen_docs.main(["--check", "--root", str(tree)]) == 1
+
+
+def test_gen_docs_writes_the_hook_table_from_the_hooks_docstrings(tree, capsys):
+    gen_docs.main(["--root", str(tree)])
+    path = tree / "python" / "mcp_push" / "hooks" / "dingtalk_sign.py"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        '"""`timestamp` (ms), `sign`', '"""`timestamp` (ms, a | in it), `sign`'), encoding="utf-8")
+    assert gen_docs.main(["--check", "--root", str(tree)]) == 1
+    assert capsys.readouterr().err.strip() == "spec/README.md is stale: run python tools/gen_docs.py"
+    gen_docs.main(["--root", str(tree)])
+    table = (tree / "spec" / "README.md").read_text(encoding="utf-8").partition(gen_docs.HOOKS_START)[2]
+    rows = table.partition(gen_docs.HOOKS_END)[0].strip().splitlines()
+    assert rows[3].startswith("| `dingtalk_sign` | — | dingtalk | `timestamp` (ms, a \\| in it), `sign` = Base64(")
+    assert [row.split(" | ")[:3] for row in rows[2:]] == [  # every hook file, found by name, with its users
+        ["| `" + name + "`", params, users] for name, params, users in (
+            ("chronocat_targets", "—", "—"), ("dingtalk_sign", "—", "dingtalk"),
+            ("feishu_sign", "`secret_var`", "feishu"), ("gocqhttp_target", "—", "—"), ("matrix_txn_id", "—", "—"),
+            ("ntfy_auth", "—", "—"), ("serverchan_endpoint", "—", "—"), ("smtp_server", "—", "—"),
+            ("webhook_request", "—", "—"), ("wecom_app_config", "—", "wecom_app"), ("wxpusher_spt_targets", "—", "—"),
+            ("wxpusher_targets", "—", "—"))]
+
+
+def test_the_repository_hook_table_shows_lark_using_feishu_sign_with_its_own_secret():
+    rows = gen_docs.hook_table(REPO, gen_docs.load_specs(REPO)).splitlines()
+    assert [row for row in rows[2:] if "lark" in row.split(" | ")[2]] == [
+        next(row for row in rows if row.startswith("| `feishu_sign` | `secret_var` | feishu, lark | `timestamp` (s)"))
+    ]
+    assert not (REPO / "python" / "mcp_push" / "hooks" / "lark_sign.py").exists()
+    assert not (REPO / "js" / "src" / "hooks" / "lark_sign.js").exists()
 
 
 def test_channel_config_shows_secrets_as_placeholders_only(tree):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from mcp_push import plan
-from mcp_push.hooks.webhook import is_json_document
+from mcp_push.hooks.webhook_request import is_json_document
 
 TRICKY = [
     "line1\nline2",  # hitokoto appends a newline and a quote to almost every message

@@ -1,32 +1,34 @@
 'use strict';
-// Named hooks: pure functions computing what a spec cannot say as data (signatures, parsed targets).
-// Same names and jobs as python/mcp_push/hooks/. A hook gets {env, title, content, now, params, data}
-// and returns values templates read as `hook.*`, plus optional `secrets` to mask (derived from the
-// settings alone, kept for the life of the process) and `message_secrets` (this message's own, such as a
-// signature over its timestamp, masked in that message's results only).
+// Hooks: pure functions computing what a spec cannot say as data (signatures, parsed targets).
+// A hook is found by its file name: `hook: feishu_sign` runs the function `feishu_sign` exported by
+// hooks/feishu_sign.js; there is no list of hooks to keep. It gets {env, title, content, now, params, data}
+// and, as a second argument, the parameters the spec gives it (`hook: {use: feishu_sign, secret_var:
+// LARK_SECRET}`), and returns values templates read as `hook.*`, plus optional `secrets` to mask (derived
+// from the settings alone, kept for the life of the process) and `message_secrets` (this message's own,
+// such as a signature over its timestamp, masked in that message's results only).
+// Same file and function names as python/mcp_push/hooks/.
 
-const REGISTRY = {
-  dingtalk_sign: () => require('./dingtalk').dingtalk_sign,
-  feishu_sign: () => require('./feishu').feishu_sign,
-  serverchan_endpoint: () => require('./serverchan').serverchan_endpoint,
-  wxpusher_targets: () => require('./wxpusher').wxpusher_targets,
-  wxpusher_spt_targets: () => require('./wxpusher_spt').wxpusher_spt_targets,
-  ntfy_auth: () => require('./ntfy').ntfy_auth,
-  wecom_app_config: () => require('./wecom_app').wecom_app_config,
-  gocqhttp_target: () => require('./gocqhttp').gocqhttp_target,
-  chronocat_targets: () => require('./chronocat').chronocat_targets,
-  webhook_request: () => require('./webhook').webhook_request,
-  smtp_server: () => require('./smtp').smtp_server,
-  matrix_txn_id: () => require('./matrix').matrix_txn_id,
-  lark_sign: () => require('./lark').lark_sign,
-};
+const { hookModule } = require('../hookFiles');
 
-function getHook(name) {
-  const load = REGISTRY[name];
-  if (!load) throw new Error(`no hook named '${name}'`);
-  return load();
+// A hook's name is a file name in this folder, never a path (the spec schema says the same).
+const NAME = /^[a-z][a-z0-9_]*$/;
+
+/** A spec names a hook that has no file, or whose file lacks its function (the same words in Python). */
+class HookError extends Error {
+  get name() {
+    return 'HookError';
+  }
 }
 
-const runHook = (name, input) => getHook(name)(input);
+function getHook(name) {
+  const exports = NAME.test(name) && name !== 'index' ? hookModule(name) : null;
+  if (!exports) throw new HookError(`no hook named '${name}'`);
+  const hook = exports[name];
+  if (typeof hook !== 'function') throw new HookError(`hooks/${name}.js defines no function ${name}`);
+  return hook;
+}
 
-module.exports = { REGISTRY, getHook, runHook };
+/** Runs the hook with the spec's parameters for it (`hook: {use: name, ...params}`). */
+const runHook = (name, input, params = {}) => getHook(name)(input, { ...params });
+
+module.exports = { HookError, getHook, runHook };

@@ -1,35 +1,30 @@
-"""Named hooks: pure functions that compute what a spec cannot say as data (signatures, parsed targets).
+"""Hooks: pure functions that compute what a spec cannot say as data (signatures, parsed targets).
 
-A hook gets the channel's env, the message and the clock, and returns values the spec's templates read
-as `hook.*`. It does no I/O, so a dry-run plan is exact. It may return `secrets`: values derived from
+A hook is found by its file name: `hook: feishu_sign` runs the function `feishu_sign` of
+`hooks/feishu_sign.py`; there is no list of hooks to keep. It gets a HookInput (the channel's env, the
+message, the clock) and, as keyword arguments, the parameters the spec gives it
+(`hook: {use: feishu_sign, secret_var: LARK_SECRET}`), and returns values the spec's templates read as
+`hook.*`. It does no I/O, so a dry-run plan is exact. It may return `secrets`: values derived from
 credentials alone that must be redacted like them (kept for the life of the process), and
 `message_secrets`: values that change with every message (a signature over its timestamp), masked in
-that message's results only. The Node runtime has the same hooks under the same names.
+that message's results only. js/src/hooks/ has the same hooks under the same file and function names.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# hook name -> module under mcp_push.hooks that defines a function of that name
-REGISTRY = {
-    "dingtalk_sign": "dingtalk",
-    "feishu_sign": "feishu",
-    "serverchan_endpoint": "serverchan",
-    "wxpusher_targets": "wxpusher",
-    "wxpusher_spt_targets": "wxpusher_spt",
-    "ntfy_auth": "ntfy",
-    "wecom_app_config": "wecom_app",
-    "gocqhttp_target": "gocqhttp",
-    "chronocat_targets": "chronocat",
-    "webhook_request": "webhook",
-    "smtp_server": "smtp",
-    "matrix_txn_id": "matrix",
-    "lark_sign": "lark",
-}
+# A hook's name is a module name under this package, never a path (the spec schema says the same).
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class HookError(LookupError):
+    """A spec names a hook that has no file, or whose file lacks its function: a bug in the spec or hook,
+    reported as `HookError: ...` in that channel's internal_error result (the same words in Node)."""
 
 
 @dataclass(frozen=True)
@@ -38,17 +33,27 @@ class HookInput:
     title: str
     content: str
     now: float  # Unix time in seconds
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # the message's params (send(..., params=))
     data: dict[str, Any] = field(default_factory=dict)  # the spec's `data` tables (e.g. SMTP services)
 
 
-def get_hook(name: str) -> Callable[[HookInput], dict[str, Any]]:
-    module_name = REGISTRY.get(name)
-    if module_name is None:
-        raise LookupError(f"no hook named {name!r}")
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    return getattr(module, name)
+def get_hook(name: str) -> Callable[..., dict[str, Any]]:
+    """The function `name` of hooks/<name>.py."""
+    if not NAME.match(name):
+        raise HookError(f"no hook named {name!r}")
+    module_name = f"{__name__}.{name}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:  # the hook exists but imports something missing: a bug to show as it is
+            raise
+        raise HookError(f"no hook named {name!r}") from None
+    hook = getattr(module, name, None)
+    if not callable(hook):
+        raise HookError(f"hooks/{name}.py defines no function {name}")
+    return hook
 
 
-def run_hook(name: str, data: HookInput) -> dict[str, Any]:
-    return get_hook(name)(data)
+def run_hook(name: str, data: HookInput, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Runs the hook with the spec's parameters for it (`hook: {use: name, ...params}`)."""
+    return get_hook(name)(data, **(params or {}))

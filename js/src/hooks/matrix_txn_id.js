@@ -2,7 +2,7 @@
 // Matrix transaction id: unique per message, the same on every retry of that message.
 // The homeserver treats a repeated txnId on the same path as a retransmission and answers with the first
 // event's id instead of posting again, so the id is derived from the message itself: the time of the send
-// in milliseconds and a SHA-256 of the body text. Same values as python/mcp_push/hooks/matrix.py.
+// in milliseconds and a SHA-256 of the body text. Same values as python/mcp_push/hooks/matrix_txn_id.py.
 
 const crypto = require('node:crypto');
 

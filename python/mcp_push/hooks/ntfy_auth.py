@@ -8,6 +8,8 @@ from . import HookInput
 
 
 def ntfy_auth(data: HookInput) -> dict:
+    """`authorization`: Bearer `NTFY_TOKEN`, else Basic from `NTFY_USERNAME` and `NTFY_PASSWORD` (masked), else
+    empty."""
     token = data.env.get("NTFY_TOKEN", "")
     if token:
         return {"authorization": f"Bearer {token}"}

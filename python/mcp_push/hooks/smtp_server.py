@@ -38,6 +38,8 @@ def recipients(data: HookInput) -> list[str]:
 
 
 def smtp_server(data: HookInput) -> dict:
+    """`scheme` (smtps/smtp), `host`, `port`, `recipients`, `plaintext_auth`, from `SMTP_SERVER` or a known
+    `SMTP_SERVICE`."""
     host, port, ssl = _server(data)
     return {
         "scheme": "smtps" if ssl else "smtp",

@@ -11,6 +11,7 @@ PRIVATE, GROUP = 1, 2
 
 
 def chronocat_targets(data: HookInput) -> dict:
+    """`targets` from `CHRONOCAT_QQ`: users then groups, each `{chat_type, peer}`."""
     spec = data.env["CHRONOCAT_QQ"]
     users = re.findall(r"user_id=([0-9]+)", spec)  # ASCII digits, as in JS
     groups = re.findall(r"group_id=([0-9]+)", spec)

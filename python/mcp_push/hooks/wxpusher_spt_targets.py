@@ -9,6 +9,7 @@ MAX_SPTS = 10
 
 
 def wxpusher_spt_targets(data: HookInput) -> dict:
+    """`spt` for one SPT of `WXPUSHER_SPT_LIST`, `spt_list` for 2–10; each SPT is masked."""
     spts = [strip_space(part) for part in data.env["WXPUSHER_SPT_LIST"].split(",") if strip_space(part)]
     if not spts:
         raise ConfigError("WXPUSHER_SPT_LIST names no SPT: give one to ten SPTs separated by ,")

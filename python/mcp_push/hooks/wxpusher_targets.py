@@ -13,6 +13,7 @@ def _split(value: str) -> list[str]:
 
 
 def wxpusher_targets(data: HookInput) -> dict:
+    """`topic_ids` (integers) from `WXPUSHER_TOPIC_IDS` and `uids` from `WXPUSHER_UIDS`."""
     topic_ids = []
     for part in _split(data.env.get("WXPUSHER_TOPIC_IDS", "")):
         # ASCII digits only: str.isdigit() also accepts "²" (int() then raises) and full-width digits

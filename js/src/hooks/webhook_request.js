@@ -18,7 +18,7 @@ const substitute = (template, title, content) => template.replace(PLACEHOLDER, (
 /**
  * True when the template, with every $title and $content replaced by the letter x, parses as JSON
  * (RFC 8259). An x parses only inside a JSON string, so then every placeholder stands inside one, and a
- * value escaped as string content keeps the document JSON (webhook.py's is_json_document).
+ * value escaped as string content keeps the document JSON (webhook_request.py's is_json_document).
  */
 function isJsonDocument(template) {
   try {

@@ -17,6 +17,8 @@ def sign(secret: str, timestamp_ms: int) -> str:
 
 
 def dingtalk_sign(data: HookInput) -> dict:
+    """`timestamp` (ms), `sign` = Base64(HMAC-SHA256(key=secret, msg="ts\\nsecret")) from `DD_BOT_SECRET`; empty without
+    a secret."""
     secret = data.env.get("DD_BOT_SECRET", "")
     if not secret:
         # Keyword- or IP-secured robots take unsigned requests.

@@ -11,6 +11,8 @@ _SC3_KEY = re.compile(r"^[sS][cC][tT][pP]([0-9]+)[tT]")
 
 
 def serverchan_endpoint(data: HookInput) -> dict:
+    """`url`: `https://<uid>.push.ft07.com/send/<key>.send` for `sctp<uid>t…` keys in `PUSH_KEY`, else
+    sctapi.ftqq.com."""
     key = data.env["PUSH_KEY"]
     match = _SC3_KEY.match(key)
     if match:

@@ -114,6 +114,7 @@ def _encoding_for(content_type: str, body: str) -> str:
 
 
 def webhook_request(data: HookInput) -> dict:
+    """`url`, `headers`, `encoding`, `body` from `WEBHOOK_*` (Custom webhook bodies, below)."""
     env = data.env
     url_template, body_template = env["WEBHOOK_URL"], env.get("WEBHOOK_BODY", "")
     if not (_PLACEHOLDER.search(url_template) or _PLACEHOLDER.search(body_template)):

@@ -12,6 +12,7 @@ _TARGET = re.compile(r"^[ \t\n\r\f\v]*(user_id|group_id)[ \t\n\r\f\v]*=[ \t\n\r\
 
 
 def gocqhttp_target(data: HookInput) -> dict:
+    """`target`: `{user_id: N}` or `{group_id: N}` from `GOBOT_QQ`."""
     match = _TARGET.match(data.env["GOBOT_QQ"])
     if not match:
         raise ConfigError("GOBOT_QQ must be user_id=<QQ number> or group_id=<group number>")

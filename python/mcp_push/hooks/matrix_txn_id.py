@@ -21,4 +21,6 @@ def txn_id(title: str, content: str, now: float) -> str:
 
 
 def matrix_txn_id(data: HookInput) -> dict:
+    """`txn_id` = `mcp-push-<ms>-<first 16 hex of SHA-256(title + "\\n\\n" + content)>`: unique per message, the same
+    on every retry of it."""
     return {"txn_id": txn_id(data.title, data.content, data.now)}

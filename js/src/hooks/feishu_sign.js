@@ -1,13 +1,14 @@
 'use strict';
 // Feishu bot signature: unlike DingTalk, "timestamp\nsecret" is the HMAC *key* and the message is empty.
-// Lark (international Feishu) signs the same way (hooks/lark.js).
+// Lark (international Feishu) signs the same way with its own secret:
+// `hook: {use: feishu_sign, secret_var: LARK_SECRET}`.
 
 const crypto = require('node:crypto');
 
 const sign = (secret, timestampS) => crypto.createHmac('sha256', `${timestampS}\n${secret}`).update('').digest('base64');
 
-/** {timestamp, sign} for a bot with signing on; empty values without a secret. */
-function signed(secret, now) {
+function feishu_sign({ env, now }, { secret_var }) {
+  const secret = env[secret_var] || '';
   if (!secret) return { timestamp: '', sign: '' };
   const timestampS = Math.floor(now);
   const signature = sign(secret, timestampS);
@@ -16,8 +17,4 @@ function signed(secret, now) {
   return { timestamp: String(timestampS), sign: signature, message_secrets: [signature] };
 }
 
-function feishu_sign({ env, now }) {
-  return signed(env.FSSECRET || '', now);
-}
-
-module.exports = { feishu_sign, sign, signed };
+module.exports = { feishu_sign, sign };
