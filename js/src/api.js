@@ -5,7 +5,7 @@ const log = require('./log');
 const { STATUS, SendResult, channelResult } = require('./result');
 const { ConfigError, isTrue, messageText, requestTimeout, resolveVar } = require('./config');
 const { outcome, progress, sendPlan } = require('./deliver');
-const { formatG } = require('./format');
+const { secondsText } = require('./wire');
 const { overflowMode } = require('./overflow');
 const { planChannel, requestToDict } = require('./planner');
 const { RetryPolicy } = require('./retry');
@@ -179,8 +179,8 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
       );
       // Still running at the deadline: it may deliver late, but the caller is not kept waiting for it.
       return withDeadline(guarded, budget * 1000, () => {
-        log.warning(`${channelPlan.spec.display_name}: no result within ${formatG(budget)} s; not waiting for it`);
-        return outcome(channelPlan, channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${formatG(budget)} s`, counted.attempts, Math.round(performance.now() - started), null, counted.parts, channelPlan.truncated));
+        log.warning(`${channelPlan.spec.display_name}: no result within ${secondsText(budget)} s; not waiting for it`);
+        return outcome(channelPlan, channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${secondsText(budget)} s`, counted.attempts, Math.round(performance.now() - started), null, counted.parts, channelPlan.truncated));
       });
     }),
   );

@@ -26,9 +26,14 @@ function asText(value) {
 /** Title or content as text, made well-formed (a lone surrogate becomes U+FFFD), as the Python side. */
 const messageText = (value) => asText(value).toWellFormed();
 
-/** MCP_PUSH_TIMEOUT in seconds: a finite number above zero, or a ConfigError naming the variable. */
+// A decimal number in a setting: ASCII digits, an optional fraction; no sign, exponent, "_" or "0x".
+// Number() and float() read every such text to the same double.
+const DECIMAL = /^[0-9]+(?:\.[0-9]+)?$/;
+
+/** MCP_PUSH_TIMEOUT in seconds: a decimal number above zero, or a ConfigError naming the variable. */
 function requestTimeout(text) {
-  const value = text.trim() === '' ? NaN : Number(text);
+  const number = stripSpace(text);
+  const value = DECIMAL.test(number) ? Number(number) : NaN;
   if (!(value > 0 && Number.isFinite(value))) {
     throw new ConfigError(`MCP_PUSH_TIMEOUT must be a positive number of seconds, got '${text}'`);
   }

@@ -3,7 +3,7 @@
 // token fetch and its substitution into the planned requests. The plan is never changed: what happened
 // is the Outcome. python/mcp_push/deliver.py is the same.
 
-const { formatG } = require('./format');
+const { secondsText } = require('./wire');
 const log = require('./log');
 const { STATUS, channelResult } = require('./result');
 const retry = require('./retry');
@@ -121,10 +121,10 @@ class Sending {
         }
         const delay = nextDelay(policy, tries, failed.reply, pace);
         if (pace.monotonic() - this.started + delay > policy.deadline_seconds) {
-          failed.error += ` (not retried: waiting ${formatG(delay)} s would pass the ${formatG(policy.deadline_seconds)} s deadline)`;
+          failed.error += ` (not retried: waiting ${secondsText(delay)} s would pass the ${secondsText(policy.deadline_seconds)} s deadline)`;
           throw failed;
         }
-        log.info(`${this.plan.spec.display_name}: ${this.redactor.text(failed.error).slice(0, 200)}; trying again in ${formatG(delay, 3)} s`);
+        log.info(`${this.plan.spec.display_name}: ${[...this.redactor.text(failed.error)].slice(0, 200).join('')}; trying again in ${secondsText(delay)} s`);
         await pace.sleep(delay);
       }
     }
@@ -221,8 +221,8 @@ async function sendPlan(plan, timeout, pace = null, counted = progress()) {
   const { name } = plan.spec;
   const sending = new Sending(plan, timeout, pace, counted);
   const redact = (text) => {
-    const masked = sending.redactor.text(text);
-    return masked.length <= MAX_ERROR_CHARS ? masked : `${masked.slice(0, MAX_ERROR_CHARS - 1)}…`;
+    const masked = [...sending.redactor.text(text)]; // code points, as Python counts: a pair is never cut
+    return masked.length <= MAX_ERROR_CHARS ? masked.join('') : `${masked.slice(0, MAX_ERROR_CHARS - 1).join('')}…`;
   };
   let result;
   try {

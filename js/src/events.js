@@ -94,11 +94,14 @@ function timestampMs(stamp) {
   if (!match) throw new EnvelopeError('timestamp', 'must be an RFC 3339 date-time');
   const [, year, month, day, hour, minute, second, fraction, , sign, offH, offM] = match;
   const parts = [year, month, day, hour, minute, second].map(Number);
-  const utc = Date.UTC(parts[0], parts[1] - 1, parts[2], parts[3], parts[4], parts[5]);
-  const back = new Date(utc);
-  // A date that does not exist (month 13, 30 February, second 60) is no date-time.
+  // setUTCFullYear, not Date.UTC, which reads years 0-99 as 1900-1999.
+  const back = new Date(0);
+  back.setUTCFullYear(parts[0], parts[1] - 1, parts[2]);
+  back.setUTCHours(parts[3], parts[4], parts[5], 0);
+  const utc = back.getTime();
+  // A date that does not exist (year 0, month 13, 30 February, second 60) is no date-time.
   const real = [back.getUTCFullYear(), back.getUTCMonth() + 1, back.getUTCDate(), back.getUTCHours(), back.getUTCMinutes(), back.getUTCSeconds()];
-  if (real.some((value, i) => value !== parts[i])) throw new EnvelopeError('timestamp', 'must be an RFC 3339 date-time');
+  if (parts[0] < 1 || real.some((value, i) => value !== parts[i])) throw new EnvelopeError('timestamp', 'must be an RFC 3339 date-time');
   const offset = sign === undefined ? 0 : (sign === '+' ? 1 : -1) * (Number(offH) * 60 + Number(offM)) * 60000;
   return utc - offset + Number((fraction || '0').slice(0, 3).padEnd(3, '0'));
 }

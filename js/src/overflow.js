@@ -7,8 +7,7 @@
 // break when that keeps most of the part. Indices here are UTF-16 offsets; Python's are code points,
 // and both name the same cut because the walk below steps one code point at a time.
 
-const { ConfigError } = require('./config');
-const { pyRepr } = require('./format');
+const { ConfigError, stripSpace } = require('./config');
 const { loadSettings } = require('./specs');
 
 const MODES = ['split', 'truncate'];
@@ -50,14 +49,10 @@ function cutIndex(text, budget, unit, windowPercent) {
   return index;
 }
 
-// White space as Python's str.strip() sees it (String.trim() also strips U+FEFF, and not \x1c-\x1f, \x85).
-const PY_SPACE = '[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
-const PY_STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, 'g');
-
 /** MCP_PUSH_OVERFLOW: split (also when empty) or truncate, or a ConfigError naming the variable. */
 function overflowMode(value) {
-  const mode = value.replace(PY_STRIP, '').toLowerCase() || 'split';
-  if (!MODES.includes(mode)) throw new ConfigError(`MCP_PUSH_OVERFLOW must be split or truncate, not ${pyRepr(value)}`);
+  const mode = stripSpace(value).toLowerCase() || 'split';
+  if (!MODES.includes(mode)) throw new ConfigError(`MCP_PUSH_OVERFLOW must be split or truncate, not '${value}'`);
   return mode;
 }
 

@@ -5,7 +5,8 @@
 // derives and declares under `secrets` (long-lived) or `message_secrets` (this message only). The
 // rules are in spec/README.md, "Secrets"; python/mcp_push/redact.py applies the same ones.
 
-const { pct } = require('./wire');
+const { stripSpace: strip } = require('./config');
+const { pct, unquote } = require('./wire');
 
 const MASK = '***';
 // A secret (or a part of one) shorter than this is masked only where it stands as a whole token: a
@@ -34,15 +35,8 @@ const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY', 'https_proxy', 'ht
 const STATUS_WORDS = ['delivered', 'rejected', 'network_error', 'timeout', 'config_error', 'skipped', 'internal_error', 'queued', 'superseded', 'retrying'];
 const FIELD_WORDS = ['ok', 'status', 'error', 'channel', 'channels', 'delivered', 'queued', 'total', 'skipped', 'summary', 'elapsed_ms', 'http_status', 'attempts', 'parts', 'truncated', 'true', 'false', 'null'];
 
-// ASCII white space only, trimmed the same way in both runtimes (str.strip and String.trim differ).
-const strip = (text) => text.replace(/^[ \t\n\r\f\v]+|[ \t\n\r\f\v]+$/g, '');
 // Lengths in code points, as Python counts them.
 const length = (text) => [...text].length;
-
-// Python's urllib.parse.unquote: %XX runs are UTF-8, a stray % stays as it is.
-function unquote(text) {
-  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
-}
 
 // --- what a secret is made of ---------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 'use strict';
 // Decides from a vendor's reply whether a message was delivered, as the spec's `success` block says.
 
+const { stripSpace } = require('./config');
+
 const MISSING = Symbol('missing');
 
 function get(data, path) {
@@ -68,7 +70,7 @@ function evaluate(success, status, text) {
   const allowed = success.status;
   if (allowed && !allowed.includes(status)) return [false, `HTTP ${status}`];
   if (!allowed && !(status >= 200 && status < 300)) return [false, `HTTP ${status}`];
-  if ('text' in success && text.trim() !== success.text) return [false, `reply is not ${JSON.stringify(success.text)}`];
+  if ('text' in success && stripSpace(text) !== success.text) return [false, `reply is not ${JSON.stringify(success.text)}`];
   if (success.json || success.json_any) {
     const data = parseJson(text);
     if (data === MISSING) return [false, 'reply is not JSON'];
@@ -85,8 +87,8 @@ function evaluate(success, status, text) {
 function vendorMessage(text, paths) {
   const data = parseJson(text);
   if (data === MISSING) {
-    const stripped = text.trim();
-    return stripped && stripped.length < 200 && !stripped.includes('<') ? stripped : null;
+    const stripped = stripSpace(text);
+    return stripped && [...stripped].length < 200 && !stripped.includes('<') ? stripped : null;
   }
   for (const path of paths) {
     const value = get(data, path);

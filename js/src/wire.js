@@ -20,6 +20,26 @@ function toJson(value) {
   return JSON.stringify(value);
 }
 
+/**
+ * A wait or timeout in a text: seconds rounded to the millisecond (halves up), at most three decimals,
+ * no trailing zeros (1, 0.5, 45, 0.734). The same arithmetic on the same double as wire.py; BigInt
+ * writes every digit of a large one, as Python's int does.
+ */
+function secondsText(seconds) {
+  const millis = BigInt(Math.floor(Math.abs(seconds) * 1000 + 0.5));
+  const fraction = millis % 1000n;
+  const sign = seconds < 0 && millis ? '-' : '';
+  return `${sign}${millis / 1000n}${fraction ? `.${String(fraction).padStart(3, '0').replace(/0+$/, '')}` : ''}`;
+}
+
+/**
+ * Percent-decoding (proxy credentials, userinfo forms of secrets): each run of %XX is UTF-8, a stray %
+ * stays as it is (decodeURIComponent would throw on user:p@ss:w%rd). Python's urllib.parse.unquote.
+ */
+function unquote(text) {
+  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
+}
+
 function scalarText(value) {
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (value !== null && typeof value === 'object') return toJson(value);
@@ -80,4 +100,4 @@ function encodeBody(encoding, body) {
   throw new Error(`unknown body encoding '${encoding}' (json, form, multipart, text, query, none)`);
 }
 
-module.exports = { pct, normalizeUrl, toJson, scalarText, formEncode, appendQuery, multipartBoundary, multipartEncode, encodeBody };
+module.exports = { secondsText, unquote, pct, normalizeUrl, toJson, scalarText, formEncode, appendQuery, multipartBoundary, multipartEncode, encodeBody };

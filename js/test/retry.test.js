@@ -152,15 +152,20 @@ test('HTTP 429 and 5xx say "later"; other statuses are answers. For SMTP, 4xx is
   assert.deepEqual([421, 450, 451, 550, 554].map((s) => transportFor('smtp').retryable(s)), [true, true, true, false, false]);
 });
 
-test('Retry-After is read as delta seconds or as an HTTP date; a date in the past is no wait', () => {
+test('Retry-After is RFC 9110 delta-seconds or an IMF-fixdate exactly; a date in the past is no wait', () => {
   const now = () => Date.UTC(2015, 9, 21, 7, 28, 0) / 1000;
   const reply = (value) => ({ status: 503, text: '', headers: { 'retry-after': value } });
   assert.equal(retryAfter(reply(' 7 '), policy(), now), 7);
   assert.equal(retryAfter(reply('Wed, 21 Oct 2015 07:28:42 GMT'), policy(), now), 42);
-  assert.equal(retryAfter(reply('Wed, 21 Oct 2015 09:28:42 +0200'), policy(), now), 42);
   assert.equal(retryAfter(reply('Wed, 21 Oct 2015 07:00:00 GMT'), policy(), now), 0);
-  // Neither: a fraction, a date whose zone disclaims itself (-0000), garbage.
-  for (const value of ['1.5', 'Wed, 21 Oct 2015 07:28:42 -0000', 'soon', '']) assert.equal(retryAfter(reply(value), policy(), now), null, value);
+  assert.equal(retryAfter(reply('Sat, 01 Jan 0050 00:00:00 GMT'), policy(), now), 0); // year 50, not 1950: past
+  // Neither form: a fraction, a numeric zone, the obsolete RFC 850 and asctime forms, another case, a day
+  // or time no calendar has, year 0, garbage.
+  const neither = ['1.5', '-5', 'Wed, 21 Oct 2015 09:28:42 +0200', 'Wednesday, 21-Oct-15 07:28:42 GMT', 'Wed Oct 21 07:28:42 2015',
+    'wed, 21 oct 2015 07:28:42 gmt', 'Sat, 29 Feb 2015 07:28:42 GMT', 'Wed, 21 Oct 2015 24:00:00 GMT', 'Wed, 21 Oct 2015 07:28:60 GMT',
+    'Sat, 01 Jan 0000 00:00:00 GMT', 'soon', ''];
+  for (const value of neither) assert.equal(retryAfter(reply(value), policy(), now), null, value);
+  assert.equal(retryAfter(reply('9'.repeat(400)), policy(), now), 2 ** 31); // capped, as RFC 9111 caps one
 });
 
 test('after_json is read only without a Retry-After header, and only as a non-negative number', () => {

@@ -11,6 +11,7 @@ const { plan, dispatch, useDispatcher } = require('../src');
 const { EnvelopeError, RunLog, planEvent, renderEvent, sendEvent, validateEnvelope } = require('../src/events');
 const retry = require('../src/retry');
 const { TOKENS } = require('../src/tokens');
+const { ConfigError } = require('../src/config');
 
 // Each failure is thrown as undici throws it against a real server (js/test/network.test.js checks
 // those). 'closed' (the vendor read the request and closed without a word) and 'cut' (a 200 reply
@@ -71,6 +72,7 @@ async function sendCase(testCase) {
   useDispatcher(agent);
   const saved = retry.PACE;
   const pace = fakePace();
+  pace.wall = () => testCase.now + pace.clock; // a Retry-After date is read against the case's now
   retry.PACE = pace;
   try {
     const { title, content, params, event, seen, edit_refs: editRefs, channels } = testCase.input;
@@ -105,7 +107,14 @@ async function main() {
     const { title, content, params, event, seen, edit_refs: editRefs, channels } = testCase.input;
     const entry = { id: testCase.id, error: null };
     if (event === undefined) {
-      entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false, editRefs: editRefs || null, channels: channels || null });
+      try {
+        entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false, editRefs: editRefs || null, channels: channels || null });
+      } catch (error) {
+        // A setting that cannot work (MCP_PUSH_OVERFLOW=chop): nothing is planned.
+        if (!(error instanceof ConfigError)) throw error;
+        entry.plan = [];
+        entry.error = error.message;
+      }
     } else {
       try {
         entry.plan = planEvent(event, { env: testCase.env, now: testCase.now, seen: seen || [], redact: false, editRefs: editRefs || null });

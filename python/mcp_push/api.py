@@ -20,6 +20,7 @@ from .retry import RetryPolicy
 from .selection import NO_CHANNEL_NAMED, channel_names, channel_problems, configured_channels
 from .selection import channels_error as channels_error  # re-exported: the CLI and the MCP server use it
 from .specs import ChannelSpec, known_env_names, load_settings
+from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
 
@@ -249,10 +250,11 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[Outcome]
         thread.join(max(budget - (time.monotonic() - started), 0))
         if outcomes[index] is None:
             # Still running: it may deliver late, but the caller is not kept waiting for it.
-            log.warning("%s: no result within %g s; not waiting for it", channel_plan.spec.display_name, budget)
+            waited = seconds_text(budget)
+            log.warning("%s: no result within %s s; not waiting for it", channel_plan.spec.display_name, waited)
             so_far = progress[index]
             outcomes[index] = Outcome(channel_plan, R.ChannelResult(
-                channel_plan.spec.name, False, R.TIMEOUT, f"no result within {budget:g} s", so_far.attempts,
+                channel_plan.spec.name, False, R.TIMEOUT, f"no result within {waited} s", so_far.attempts,
                 round((time.monotonic() - started) * 1000), None, so_far.parts, channel_plan.truncated,
             ))
     return [o for o in outcomes if o is not None]

@@ -42,12 +42,28 @@ def message_text(value: Any) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+# A number in a setting (canonical rule 10): ASCII digits, a decimal one with an optional fraction; no
+# sign, exponent, "_", "0x" or other digits, which float() and int() would take. float() and Number() read
+# every such text to the same double.
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_WHOLE = re.compile(r"[0-9]{1,18}")
+
+
+def decimal_setting(text: str) -> float:
+    """A setting's decimal number, ASCII white space around it stripped; NaN when it is none."""
+    number = strip_space(text)
+    return float(number) if _DECIMAL.fullmatch(number) else math.nan
+
+
+def whole_setting(text: str) -> int | None:
+    """A setting's whole number, ASCII white space around it stripped; None when it is none."""
+    number = strip_space(text)
+    return int(number) if _WHOLE.fullmatch(number) else None
+
+
 def request_timeout(text: str) -> float:
-    """MCP_PUSH_TIMEOUT in seconds: a finite number above zero, or a ConfigError naming the variable."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
+    """MCP_PUSH_TIMEOUT in seconds: a decimal number above zero, or a ConfigError naming the variable."""
+    value = decimal_setting(text)
     if not (value > 0 and math.isfinite(value)):
         raise ConfigError(f"MCP_PUSH_TIMEOUT must be a positive number of seconds, got '{text}'")
     return value

@@ -18,6 +18,7 @@ from .success import evaluate, parse_json, rule_holds, vendor_message
 from .templates import lookup
 from .tokens import TOKENS
 from .transports import Reply, TransportError
+from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
 
@@ -126,12 +127,13 @@ class _Sending:
                 delay = next_delay(policy, tries, failed.reply, pace)
                 if pace.monotonic() - self.started + delay > policy.deadline_seconds:
                     failed.error += (
-                        f" (not retried: waiting {delay:g} s would pass the {policy.deadline_seconds:g} s deadline)"
+                        f" (not retried: waiting {seconds_text(delay)} s"
+                        f" would pass the {seconds_text(policy.deadline_seconds)} s deadline)"
                     )
                     raise
                 log.info(
-                    "%s: %s; trying again in %.3g s",
-                    self.plan.spec.display_name, self.redactor.text(failed.error)[:200], delay,
+                    "%s: %s; trying again in %s s",
+                    self.plan.spec.display_name, self.redactor.text(failed.error)[:200], seconds_text(delay),
                 )
                 pace.sleep(delay)
 

@@ -30,7 +30,7 @@ from typing import Any
 from . import result as R
 from . import retry
 from .api import prepare_message
-from .config import ConfigError, channel_env, is_configured, is_true, request_timeout
+from .config import ConfigError, channel_env, decimal_setting, is_configured, is_true, request_timeout, whole_setting
 from .deliver import Outcome, send_plan
 from .edits import lane_key, post_or_edit, read_ref
 from .outbox import Outbox, Row
@@ -38,6 +38,7 @@ from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
 from .ratelimit import RateLimiter
 from .specs import ChannelSpec, load_channels, load_settings
+from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
 
@@ -54,10 +55,7 @@ IDLE_WAKE_SECONDS = 30.0
 
 def queue_max(text: str) -> int:
     """MCP_PUSH_LANE_QUEUE_MAX: a whole number, 1 or more, or a ConfigError naming the variable."""
-    try:
-        value = int(text.strip())
-    except ValueError:
-        value = 0
+    value = whole_setting(text) or 0
     if value < 1:
         raise ConfigError(f"{QUEUE_MAX_VAR} must be a whole number of messages, 1 or more, got '{text}'")
     return value
@@ -69,10 +67,7 @@ def queue_full(limit: int) -> str:
 
 def heartbeat_seconds(text: str) -> float:
     """MCP_PUSH_HEARTBEAT_SECONDS: a positive number of seconds, or a ConfigError naming the variable."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
+    value = decimal_setting(text)
     if not (value > 0 and math.isfinite(value)):
         raise ConfigError(f"{HEARTBEAT_VAR} must be a positive number of seconds, got '{text}'")
     return value
@@ -390,7 +385,7 @@ class Engine:
                 limiter.record(self.clock(), 1)
             self.outbox.record_sends(lane.key, self.clock(), 1, limiter.window)
 
-        return retry.Pace(sleep, base.monotonic, base.random)
+        return retry.Pace(sleep, base.monotonic, base.random, base.wall)
 
     def _setting(self, name: str) -> str:
         from .config import resolve_var
@@ -445,7 +440,7 @@ class Engine:
         try:
             beat = heartbeat_seconds(self._setting(HEARTBEAT_VAR))
         except ConfigError as exc:
-            log.warning("%s; using %g", exc, self._beat)
+            log.warning("%s; using %s", exc, seconds_text(self._beat))
             beat = self._beat
         with self._cond:
             self._adopting = self._adopting or resume

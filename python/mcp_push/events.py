@@ -130,7 +130,7 @@ _STAMP = re.compile(
 
 def timestamp_ms(stamp: str) -> int:
     """RFC 3339 to Unix milliseconds; digits past the millisecond are dropped (as in JavaScript)."""
-    match = _STAMP.match(stamp)
+    match = _STAMP.fullmatch(stamp)  # not match: $ would also pass a final newline
     if not match:
         raise EnvelopeError("timestamp", "must be an RFC 3339 date-time")
     year, month, day, hour, minute, second, fraction, _, sign, off_h, off_m = match.groups()

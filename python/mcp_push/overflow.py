@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ConfigError
+from .config import ConfigError, strip_space
 from .specs import load_settings
 
 MODES = ("split", "truncate")
@@ -53,9 +53,9 @@ def cut_index(text: str, budget: int, unit: str, window_percent: int) -> int:
 
 
 def overflow_mode(value: str) -> str:
-    mode = value.strip().lower() or "split"
+    mode = strip_space(value).lower() or "split"
     if mode not in MODES:
-        raise ConfigError(f"MCP_PUSH_OVERFLOW must be split or truncate, not {value!r}")
+        raise ConfigError(f"MCP_PUSH_OVERFLOW must be split or truncate, not '{value}'")
     return mode
 
 

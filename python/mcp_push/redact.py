@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
+from .config import strip_space
 from .wire import pct
 
 MASK = "***"
@@ -42,8 +43,6 @@ _LINES = re.compile(r"\r\n|\n|\r")
 _SECRET_HEADER = re.compile(r"auth|token|key|secret|sign|cookie|pass|session", re.I)
 _PLAIN_HEADERS = frozenset({"content-type", "accept", "user-agent", "accept-language", "cache-control"})
 _SCHEME_VALUE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*) +([^ \t\n\r\f\v]+)$")
-# ASCII white space only, trimmed the same way in both runtimes (str.strip and String.trim differ).
-_SPACE = " \t\n\r\f\v"
 # Result statuses (result.py) and the fields of a result and an outcome.
 STATUS_WORDS = ("delivered", "rejected", "network_error", "timeout", "config_error", "skipped", "internal_error",
                 "queued", "superseded", "retrying")
@@ -124,7 +123,7 @@ def url_parts(value: str) -> list[str] | None:
 
 def url_userinfo(value: str) -> list[str]:
     """The credential in a URL setting that is not secret itself (NTFY_URL=http://user:pw@host)."""
-    match = _URL.match(value.strip(_SPACE))
+    match = _URL.match(strip_space(value))
     if not match:
         return []
     userinfo, at, _ = match.group(1).rpartition("@")
@@ -137,7 +136,7 @@ def header_parts(text: str) -> list[str]:
     parts: list[str] = []
     for line in _LINES.split(text):
         name, colon, value = line.partition(":")
-        name, value = name.strip(_SPACE), value.strip(_SPACE)
+        name, value = strip_space(name), strip_space(value)
         if not colon or not value:
             continue
         if not (_SECRET_HEADER.search(name) or (len(value) >= 16 and name.lower() not in _PLAIN_HEADERS)):
@@ -158,7 +157,7 @@ def header_parts(text: str) -> list[str]:
 _SHAPES = {
     "userinfo": userinfo_parts,
     "header_values": header_parts,
-    "list": lambda value: [item.strip(_SPACE) for item in value.split(",") if item.strip(_SPACE)],
+    "list": lambda value: [strip_space(item) for item in value.split(",") if strip_space(item)],
 }
 
 

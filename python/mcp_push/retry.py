@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
+from .config import strip_space
 from .specs import ChannelSpec, load_settings
 from .success import parse_json
 from .templates import lookup
@@ -50,26 +53,49 @@ class Pace:
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
     random: Callable[[], float] = random.random
+    # Wall-clock Unix seconds, what a Retry-After date is measured from.
+    wall: Callable[[], float] = time.time
 
 
 PACE = Pace()
 
 
-def retry_after(reply: Reply, policy: RetryPolicy, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds the vendor asked to wait: the Retry-After header (seconds or an HTTP date), else the
-    spec's `after_json` path in the body (Telegram's parameters.retry_after). None when it said nothing."""
-    header = reply.headers.get("retry-after", "").strip()
-    if header:
-        if header.isascii() and header.isdigit():
-            return float(header)
-        import email.utils  # only for the rare HTTP-date form
+# Retry-After (spec/README.md, "Retries"): RFC 9110 delta-seconds, or an IMF-fixdate exactly; anything
+# else (the obsolete RFC 850 and asctime forms, a sign, a fraction, another zone) says nothing.
+_DELTA_SECONDS = re.compile(r"[0-9]+")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_IMF_FIXDATE = re.compile(
+    rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{{2}}) ({'|'.join(_MONTHS)}) ([0-9]{{4}})"
+    r" ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
+)
+# A larger delta-seconds is read as 2**31, as RFC 9111 reads one that overflows: every wait is finite.
+MAX_DELTA_SECONDS = 2**31
 
-        try:
-            when = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None and when.tzinfo is not None:
-            return max(when.timestamp() - now(), 0.0)
+
+def header_wait(header: str, now: float) -> float | None:
+    """Seconds a Retry-After value asks to wait (a date in the past: 0), or None when it is neither form."""
+    value = strip_space(header)
+    if _DELTA_SECONDS.fullmatch(value):
+        return min(float(value), MAX_DELTA_SECONDS)
+    match = _IMF_FIXDATE.fullmatch(value)
+    if match is None:
+        return None
+    day, month, year, hour, minute, second = match.groups()
+    try:  # a day no calendar has (31 Feb, hour 24, second 60) is no date
+        when = datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hour), int(minute), int(second),
+                        tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return max(when.timestamp() - now, 0.0)
+
+
+def retry_after(reply: Reply, policy: RetryPolicy, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds the vendor asked to wait: the Retry-After header, else the spec's `after_json` path in the
+    body (Telegram's parameters.retry_after). None when it said nothing."""
+    header = reply.headers.get("retry-after", "")
+    asked = header_wait(header, now()) if header else None
+    if asked is not None:
+        return asked
     if policy.after_json:
         data = parse_json(reply.text)
         try:
@@ -88,6 +114,6 @@ def retry_after(reply: Reply, policy: RetryPolicy, now: Callable[[], float] = ti
 
 def next_delay(policy: RetryPolicy, tries: int, reply: Reply | None, pace: Pace) -> float:
     """The wait before the next try: what the vendor asked for, or the jittered backoff."""
-    asked = retry_after(reply, policy) if reply is not None else None
+    asked = retry_after(reply, policy, pace.wall) if reply is not None else None
     return asked if asked is not None else policy.backoff(tries, pace.random())
 

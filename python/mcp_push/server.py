@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from . import __version__
 from .api import configured_channels
-from .config import agent_defaults, is_true
+from .config import agent_defaults, is_true, strip_space
 from .engine import Engine, Ticket
 from .events import EnvelopeError, envelope_schema, render_event, validate_envelope
 from .outbox import Outbox
@@ -98,7 +98,7 @@ def tool_names(kind: str, channel: str = "") -> tuple[str, str]:
 
 
 def name_style(source: Mapping[str, Any]) -> str:
-    value = str(source.get(TOOL_NAMES_VAR) or "underscore").strip().lower()
+    value = strip_space(str(source.get(TOOL_NAMES_VAR) or "underscore")).lower()
     if value not in NAME_STYLES:
         raise ServerConfigError(f"{TOOL_NAMES_VAR} must be underscore or dotted, got '{value}'")
     return value

@@ -115,7 +115,7 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
     if unknown:
         raise SpecError(f"{source}: active_when/require_one_of name undeclared env vars: {', '.join(unknown)}")
     if Path(source).stem != data["name"]:
-        raise SpecError(f"{source}: name {data['name']!r} must match the file name")
+        raise SpecError(f"{source}: name '{data['name']}' must match the file name")
     # `hook: name`, or `hook: {use: name, ...params}` when the hook takes parameters (spec/README.md, Hooks).
     hook, hook_params = data.get("hook"), {}
     if isinstance(hook, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .config import strip_space
 from .wire import to_json
 
 _MISSING = object()
@@ -58,7 +59,7 @@ def evaluate(success: dict[str, Any], status: int, text: str) -> tuple[bool, str
         return False, f"HTTP {status}"
     if allowed is None and not 200 <= status < 300:
         return False, f"HTTP {status}"
-    if "text" in success and text.strip() != success["text"]:
+    if "text" in success and strip_space(text) != success["text"]:
         return False, "reply is not " + to_json(success["text"])
     if "json" in success or "json_any" in success:
         data = parse_json(text)
@@ -95,7 +96,7 @@ def vendor_message(text: str, paths: tuple[str, ...] | list[str]) -> str | None:
     """
     data = parse_json(text)
     if data is _MISSING:
-        stripped = text.strip()
+        stripped = strip_space(text)
         return stripped if stripped and len(stripped) < 200 and "<" not in stripped else None
     for path in paths:
         value = _get(data, path)

@@ -120,7 +120,7 @@ def lookup(context: dict[str, Any], path: str) -> Any:
         if isinstance(value, dict) and step in value:
             value = value[step]
         else:
-            raise KeyError(f"context has no {path!r}")
+            raise KeyError(f"context has no '{path}'")
     return value
 
 

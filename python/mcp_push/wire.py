@@ -66,6 +66,15 @@ def js_number(value: int | float) -> str:
     return sign + text
 
 
+def seconds_text(seconds: float) -> str:
+    """A wait or timeout in a text: seconds rounded to the millisecond (halves up), at most three decimals,
+    no trailing zeros (1, 0.5, 45, 0.734). The same arithmetic on the same double in both runtimes."""
+    millis = math.floor(abs(seconds) * 1000 + 0.5)
+    whole, fraction = divmod(millis, 1000)
+    sign = "-" if seconds < 0 and millis else ""
+    return f"{sign}{whole}" + (f".{fraction:03d}".rstrip("0") if fraction else "")
+
+
 _INDEX_KEY = re.compile(r"^(?:0|[1-9][0-9]*)$")
 _MAX_INDEX = 2**32 - 2
 
@@ -178,7 +187,7 @@ def encode_body(encoding: str, body: Any) -> tuple[str | None, str | None]:
         return multipart_encode(fields, boundary), f"multipart/form-data; boundary={boundary}"
     if encoding == "text":
         return scalar_text(body), None
-    raise ValueError(f"unknown body encoding {encoding!r} (json, form, multipart, text, query, none)")
+    raise ValueError(f"unknown body encoding '{encoding}' (json, form, multipart, text, query, none)")
 
 
 def _as_fields(body: Any, encoding: str) -> dict[str, Any]:

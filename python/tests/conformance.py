@@ -109,15 +109,20 @@ def leaks(secret: str, shown: str) -> bool:
 
 
 def plan_case(case: Case, redact: bool = False) -> tuple[list[dict[str, Any]], str | None]:
-    """The case's unredacted plan, and the envelope error for an invalid event (then nothing is planned)."""
+    """The case's unredacted plan, and the error of an invalid event or of a setting that cannot work
+    (MCP_PUSH_OVERFLOW=chop): then nothing is planned."""
     from mcp_push import plan
+    from mcp_push.config import ConfigError
     from mcp_push.events import EnvelopeError, plan_event
 
     given = case.data["input"]
     refs = given.get("edit_refs")
     if "event" not in given:
-        return plan(given["title"], given["content"], env=case.env, now=case.now, params=given.get("params"),
-                    redact=redact, edit_refs=refs, channels=given.get("channels")), None
+        try:
+            return plan(given["title"], given["content"], env=case.env, now=case.now, params=given.get("params"),
+                        redact=redact, edit_refs=refs, channels=given.get("channels")), None
+        except ConfigError as exc:
+            return [], str(exc)
     try:
         return plan_event(given["event"], env=case.env, now=case.now, seen=given.get("seen", []), redact=redact,
                           edit_refs=refs), None
@@ -152,7 +157,11 @@ def send_case(case: Case):
 
     given = case.data["input"]
     fake = FakePace()
-    saved, retry.PACE = retry.PACE, retry.Pace(fake.sleep, fake.monotonic, fake.random)
+
+    def wall() -> float:  # a Retry-After date is read against the case's now
+        return case.now + fake.clock
+
+    saved, retry.PACE = retry.PACE, retry.Pace(fake.sleep, fake.monotonic, fake.random, wall)
     refs = given.get("edit_refs")
     try:
         if "event" not in given:

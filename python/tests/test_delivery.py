@@ -91,14 +91,24 @@ def test_a_refused_connection_is_retried_and_a_timeout_is_not(fake_retry_pace):
     assert (timed_out.channels[0].status, timed_out.channels[0].attempts) == ("timeout", 1)
 
 
-def test_an_http_date_retry_after_is_read():
+def test_retry_after_is_delta_seconds_or_an_imf_fixdate_exactly():
     from mcp_push.retry import RetryPolicy, retry_after
     from mcp_push.transports import Reply
 
     policy = RetryPolicy.for_spec(load_channels()["webhook"])
-    reply = Reply(503, "", {"retry-after": "Wed, 21 Oct 2015 07:28:30 GMT"})
-    assert retry_after(reply, policy, now=lambda: 1445412500.0) == pytest.approx(10.0)
-    assert retry_after(Reply(503, "", {"retry-after": "soon"}), policy) is None
+
+    def asked(value: str) -> float | None:
+        return retry_after(Reply(503, "", {"retry-after": value}), policy, now=lambda: 1445412500.0)
+
+    assert asked("Wed, 21 Oct 2015 07:28:30 GMT") == 10.0
+    assert asked(" 7\t") == 7.0
+    assert asked("Sat, 01 Jan 0050 00:00:00 GMT") == 0.0  # year 50, in the past
+    neither = ["1.5", "-5", "Wed, 21 Oct 2015 09:28:30 +0200", "Wednesday, 21-Oct-15 07:28:30 GMT",
+               "Wed Oct 21 07:28:30 2015", "wed, 21 oct 2015 07:28:30 gmt", "Sat, 29 Feb 2015 07:28:30 GMT",
+               "Wed, 21 Oct 2015 24:00:00 GMT", "Wed, 21 Oct 2015 07:28:60 GMT", "Sat, 01 Jan 0000 00:00:00 GMT",
+               "\u00a07", "\uff17", "soon"]
+    assert [value for value in neither if asked(value) is not None] == []
+    assert asked("9" * 400) == 2.0**31  # capped, as RFC 9111 caps one
 
 
 # --- rate limits and coalescing -------------------------------------------------------------------------

@@ -337,7 +337,7 @@ def test_a_retried_request_counts_against_the_lanes_quota(vendor):
     assert len(vendor.received) == 19 and engine.idle()
 
 
-@pytest.mark.parametrize("text", ["0", "-3", "2.5", "lots", ""])
+@pytest.mark.parametrize("text", ["0", "-3", "2.5", "lots", "", "１２", "1_0", "+5", "\u00a07"])
 def test_the_queue_cap_must_be_a_whole_number_from_1(text):
     from mcp_push.config import ConfigError
     from mcp_push.engine import queue_max
@@ -347,11 +347,11 @@ def test_the_queue_cap_must_be_a_whole_number_from_1(text):
     assert queue_max(" 7 ") == 7
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "soon"])
+@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "soon", "１２", "1_0", "1e3", "\u00a07"])
 def test_the_heartbeat_must_be_a_positive_number_of_seconds(text):
     from mcp_push.config import ConfigError
     from mcp_push.engine import heartbeat_seconds
 
     with pytest.raises(ConfigError, match=r"^MCP_PUSH_HEARTBEAT_SECONDS must be a positive number of seconds"):
         heartbeat_seconds(text)
-    assert heartbeat_seconds("0.5") == 0.5
+    assert (heartbeat_seconds("0.5"), heartbeat_seconds("\t2 ")) == (0.5, 2.0)

@@ -38,8 +38,9 @@ def test_every_spec_names_a_hook_file():
 
 @pytest.mark.parametrize("name", ["nope", "__init__", "HookInput", "../specs", "feishu_sign.py", "index", ""])
 def test_a_name_without_its_hook_file_is_no_hook(name):
-    with pytest.raises(HookError, match=rf"^no hook named {name!r}$".replace(".", r"\.")):
+    with pytest.raises(HookError) as raised:
         get_hook(name)
+    assert str(raised.value) == f"no hook named '{name}'"  # single quotes, as given, in both runtimes
 
 
 def _feishu_sign(secret: str, timestamp: int) -> str:

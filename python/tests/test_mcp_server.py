@@ -88,8 +88,9 @@ async def test_dotted_names_are_advertised_instead_when_asked(monkeypatch):
     assert names == {"notify.send", "notify.event"}
 
 
-def test_an_unknown_tool_name_style_is_a_configuration_error(monkeypatch):
-    monkeypatch.setenv("MCP_PUSH_TOOL_NAMES", "both")
+@pytest.mark.parametrize("value", ["both", "\u00a0dotted"])  # white space is ASCII only (canonical rule 10)
+def test_an_unknown_tool_name_style_is_a_configuration_error(monkeypatch, value):
+    monkeypatch.setenv("MCP_PUSH_TOOL_NAMES", value)
     with pytest.raises(ServerConfigError, match="MCP_PUSH_TOOL_NAMES must be underscore or dotted"):
         create_server()
 

@@ -3,7 +3,7 @@
 // every body read (undici ignores a plain `timeout` option, QingLong's 300 s hang; these apply).
 
 const { EnvHttpProxyAgent, ProxyAgent, request } = require('undici');
-const { formatG } = require('../format');
+const { secondsText, unquote } = require('../wire');
 const { TransportError } = require('./index');
 
 // Failures worth another try: the vendor may be restarting. DNS and TLS failures are configuration.
@@ -35,12 +35,6 @@ function dispatcherFor(planned, ms) {
   return new EnvHttpProxyAgent({ connect: { timeout: ms }, proxyTls: { timeout: ms }, requestTls: { timeout: ms } });
 }
 
-// Python's urllib.parse.unquote, which the Python runtime applies to proxy credentials: %XX runs are
-// UTF-8, a stray % stays as it is (decodeURIComponent threw on TG_PROXY_AUTH=user:p@ss:w%rd).
-function unquote(text) {
-  return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
-}
-
 function proxyFor(proxyUrl, ms) {
   const url = new URL(proxyUrl);
   const options = { uri: `${url.protocol}//${url.host}`, connect: { timeout: ms }, proxyTls: { timeout: ms }, requestTls: { timeout: ms } };
@@ -51,7 +45,8 @@ function proxyFor(proxyUrl, ms) {
   return new ProxyAgent(options);
 }
 
-// Vendors mean UTF-8 unless they say otherwise (Chinese error messages).
+// Vendors mean UTF-8 unless they say otherwise (Chinese error messages). TextDecoder drops a leading
+// byte order mark; the Python transport drops it too.
 function decode(buffer, contentType) {
   const match = /charset=["']?([^;"'\s]+)/i.exec(contentType || '');
   if (match) {
@@ -141,7 +136,7 @@ async function sendHttp(planned, timeoutS) {
     };
   } catch (error) {
     const code = error.code || (error.cause && error.cause.code);
-    if (timedOut) throw new TransportError('timeout', `no reply within ${formatG(timeoutS)} s`);
+    if (timedOut) throw new TransportError('timeout', `no reply within ${secondsText(timeoutS)} s`);
     if (code === 'ERR_INVALID_URL') {
       // A proxy URL from TG_PROXY_* that does not parse (a '/' in TG_PROXY_AUTH, a port that is no
       // number): Python's requests says InvalidURL; this was an internal_error here.
@@ -152,7 +147,7 @@ async function sendHttp(planned, timeoutS) {
       throw new TransportError('config_error', `the request cannot be sent as configured (${error.name})`);
     }
     if (TIMEOUT_CODES.has(code) || error.name === 'TimeoutError') {
-      throw new TransportError('timeout', `no reply within ${formatG(timeoutS)} s`);
+      throw new TransportError('timeout', `no reply within ${secondsText(timeoutS)} s`);
     }
     const message = `${error.message} ${error.cause ? error.cause.message : ''}`;
     const reason = failureReason(code, message);

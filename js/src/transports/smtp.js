@@ -3,7 +3,7 @@
 // The message is plain text with an HTML alternative; nodemailer sends UTF-8 credentials as they are.
 
 const nodemailer = require('nodemailer');
-const { formatG } = require('../format');
+const { secondsText } = require('../wire');
 const { TransportError } = require('./index');
 
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ETIMEOUT', 'ESOCKET_TIMEOUT']);
@@ -45,7 +45,7 @@ async function sendSmtp(planned, timeoutS) {
     }
     if (error.responseCode) return { status: error.responseCode, text: String(error.response || error.message) };
     if (TIMEOUT_CODES.has(error.code) || /timeout/i.test(error.message)) {
-      throw new TransportError('timeout', `SMTP server gave no reply within ${formatG(timeoutS)} s`);
+      throw new TransportError('timeout', `SMTP server gave no reply within ${secondsText(timeoutS)} s`);
     }
     if (error.code === 'EAUTH') {
       throw new TransportError('config_error', 'the SMTP server offers no AUTH on this connection; check SMTP_SERVER and SMTP_SSL');

@@ -40,14 +40,14 @@ class HookInput:
 def get_hook(name: str) -> Callable[..., dict[str, Any]]:
     """The function `name` of hooks/<name>.py."""
     if not NAME.match(name):
-        raise HookError(f"no hook named {name!r}")
+        raise HookError(f"no hook named '{name}'")
     module_name = f"{__name__}.{name}"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name != module_name:  # the hook exists but imports something missing: a bug to show as it is
             raise
-        raise HookError(f"no hook named {name!r}") from None
+        raise HookError(f"no hook named '{name}'") from None
     hook = getattr(module, name, None)
     if not callable(hook):
         raise HookError(f"hooks/{name}.py defines no function {name}")

@@ -94,4 +94,4 @@ def transport_for(name: str) -> Transport:
     try:
         return TRANSPORTS[name]
     except KeyError:
-        raise LookupError(f"no transport named {name!r}") from None
+        raise LookupError(f"no transport named '{name}'") from None

@@ -6,6 +6,7 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError
 
 from ..planner import PlannedRequest
+from ..wire import seconds_text
 from . import Reply, TransportError
 
 # Failures worth another try: the vendor may be restarting. DNS and TLS failures are configuration.
@@ -83,7 +84,7 @@ def send_http(request: PlannedRequest, timeout: float) -> Reply:
             why = f"the request cannot be sent as configured ({type(exc).__name__})"
             raise TransportError("config_error", why) from exc
         except requests.Timeout as exc:
-            raise TransportError("timeout", f"no reply within {timeout:g} s") from exc
+            raise TransportError("timeout", f"no reply within {seconds_text(timeout)} s") from exc
         except requests.RequestException as exc:
             if written_before_failure(exc):
                 # Never retried unless the spec has an idempotency key: a second POST could post twice.
@@ -97,4 +98,6 @@ def send_http(request: PlannedRequest, timeout: float) -> Reply:
         if "charset=" not in response.headers.get("Content-Type", "").lower():
             response.encoding = "utf-8"
         headers = {name.lower(): value for name, value in response.headers.items()}
-        return Reply(response.status_code, response.text, headers)
+        # A leading byte order mark is not text: dropped, as the WHATWG decoder (Node's TextDecoder) drops it.
+        text = response.text
+        return Reply(response.status_code, text[1:] if text.startswith("\ufeff") else text, headers)

@@ -14,6 +14,7 @@ from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
 from ..planner import PlannedRequest
+from ..wire import seconds_text
 from . import Reply, TransportError
 
 
@@ -90,12 +91,12 @@ def send_smtp(request: PlannedRequest, timeout: float) -> Reply:
         detail = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(exc)
         return Reply(code if isinstance(code, int) else 550, detail)
     except TimeoutError as exc:
-        raise TransportError("timeout", f"SMTP server gave no reply within {timeout:g} s") from exc
+        raise TransportError("timeout", f"SMTP server gave no reply within {seconds_text(timeout)} s") from exc
     except smtplib.SMTPServerDisconnected as exc:
         # smtplib turns a reply read that timed out into "Connection unexpectedly closed: timed out",
         # keeping the TimeoutError only as the context: that is still a timeout, not a network error.
         if isinstance(exc.__context__, TimeoutError):
-            raise TransportError("timeout", f"SMTP server gave no reply within {timeout:g} s") from exc
+            raise TransportError("timeout", f"SMTP server gave no reply within {seconds_text(timeout)} s") from exc
         raise TransportError("network_error", f"SMTP connection failed: {exc or 'no reason given'}") from exc
     except (OSError, smtplib.SMTPException) as exc:
         unreached = isinstance(exc, (ConnectionRefusedError, ConnectionResetError))
