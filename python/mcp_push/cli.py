@@ -8,8 +8,7 @@ Exit codes: 0 every channel delivered (or the message was deliberately skipped),
 from __future__ import annotations
 
 import argparse
-import hmac
-import ipaddress
+import errno
 import json
 import logging
 import os
@@ -20,10 +19,10 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .config import agent_defaults
+from .http_app import DEFAULT_PORT, TOKEN_VAR
 from .redact import MASK, process_redactor
 
 OK, FAILED, USAGE = 0, 1, 2
-TOKEN_VAR = "MCP_PUSH_HTTP_TOKEN"  # noqa: S105 (a variable name, not a token)
 
 
 class UsageError(Exception):
@@ -53,9 +52,10 @@ def _parser() -> argparse.ArgumentParser:
                            "with MCP_PUSH_CHANNEL_TOOLS=true). Over HTTP, MCP_PUSH_HTTP_TOKEN makes every request "
                            "need 'Authorization: Bearer <token>'.")
     serve.add_argument("--transport", choices=("stdio", "http"), default="stdio")
-    serve.add_argument("--host", default="127.0.0.1", help="HTTP: address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="HTTP: port (default 8000)")
-    serve.add_argument("--path", default="/mcp", help="HTTP: endpoint path (default /mcp)")
+    # None when not given: they only apply to HTTP, and giving them for stdio is an error.
+    serve.add_argument("--host", help="HTTP: address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, help=f"HTTP: port (default {DEFAULT_PORT})")
+    serve.add_argument("--path", help="HTTP: endpoint path (default /mcp)")
 
     send = sub.add_parser("send", help="send a message to the configured channels")
     send.add_argument("title")
@@ -97,6 +97,16 @@ def _channel_and_output_args(parser: argparse.ArgumentParser) -> None:
                         help="only this configured channel (repeatable); default: all configured")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each channel's outcome on stderr")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got '{text}'")
+    return port
 
 
 def _number(text: str) -> float:
@@ -328,37 +338,6 @@ def _channels(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 # --- serve ---------------------------------------------------------------------------------------------
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-class BearerAuth:
-    """ASGI middleware: every HTTP request needs `Authorization: Bearer <token>` (compared in constant
-    time); others get 401."""
-
-    def __init__(self, app: Any, token: str):
-        self.app = app
-        self.expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                body = b'{"error":"unauthorized: send Authorization: Bearer <MCP_PUSH_HTTP_TOKEN>"}'
-                await send({"type": "http.response.start", "status": 401, "headers": [
-                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Bearer realm="mcp-push"'),
-                ]})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
-
-
 # When the host closes stdin, queued deliveries get this long to go out before the process ends; what
 # still waits (a rate limit, a retry) stays in the outbox for the next start or `mcp-push flush`.
 SHUTDOWN_DRAIN_SECONDS = 5.0
@@ -366,43 +345,71 @@ SHUTDOWN_DRAIN_SECONDS = 5.0
 
 def _serve(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     from .engine import Engine
-    from .outbox import Outbox
+    from .outbox import Outbox, state_dir
     from .server import ServerConfigError, create_server
 
     source = agent_defaults(os.environ)
-    engine = Engine(source, Outbox.for_source(source))
+    try:
+        engine = Engine(source, Outbox.for_source(source))
+    except OSError as exc:  # the state folder cannot be made or written: say which, not the exception class
+        raise UsageError(f"cannot keep the outbox in {state_dir(source)} (MCP_PUSH_STATE_DIR): "
+                         f"{exc.strerror or exc}") from None
     try:
         server = create_server(engine=engine)
     except ServerConfigError as exc:
         raise UsageError(str(exc)) from None
     log = logging.getLogger("mcp_push")
     if args.transport == "stdio":
+        given = [flag for flag in ("host", "port", "path") if getattr(args, flag) is not None]
+        if given:
+            raise UsageError(f"--{given[0]} applies to --transport http only (stdio has no address)")
         if sys.stdin.isatty():
             log.warning("serving MCP on stdio: an MCP host runs this; see `mcp-push --help` for the commands")
+        import anyio
+
+        from .server import WAIT_LIMIT_SECONDS
+        from .stdio_transport import serve_stdio
+
         try:
-            server.run()
+            # Every request read before stdin closed is answered: a wait=true call may take its whole limit.
+            anyio.run(serve_stdio, server._lowlevel_server, WAIT_LIMIT_SECONDS + 10)
         finally:
             _stop(engine, log)
         return OK
-
-    import uvicorn
-
-    token = str(env.get(TOKEN_VAR) or "")
-    if not _is_loopback(args.host) and not token:
-        raise UsageError(f"refusing to serve on {args.host} without {TOKEN_VAR}: anyone who reaches it could "
-                         "push through your channels; set the token or bind 127.0.0.1")
-    app: Any = server.streamable_http_app(
-        streamable_http_path=args.path, stateless_http=True, json_response=True, host=args.host
-    )
-    if token:
-        app = BearerAuth(app, token)
-    log.info("serving MCP on http://%s:%d%s%s", args.host, args.port, args.path,
-             " (bearer token required)" if token else "")
-    # log_config=None: uvicorn's records go through logging to stderr, never to stdout.
     try:
-        uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_config=None, log_level="warning")).run()
+        return _serve_http(args, env, server, log)
     finally:
         _stop(engine, log)
+
+
+def _serve_http(args: argparse.Namespace, env: Mapping[str, Any], server: Any, log: logging.Logger) -> int:
+    from . import http_app
+
+    host = args.host if args.host is not None else "127.0.0.1"
+    port = args.port if args.port is not None else DEFAULT_PORT
+    path = args.path if args.path is not None else "/mcp"
+    if not path.startswith("/"):
+        raise UsageError(f"--path must start with '/', got '{path}'")
+    try:
+        settings = http_app.http_settings(env, host, port, path)
+    except http_app.HttpConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if not http_app.is_loopback(host) and not settings.token:
+        raise UsageError(f"refusing to serve on {host} without {TOKEN_VAR}: anyone who reaches it could "
+                         "push through your channels; set the token or bind 127.0.0.1")
+    try:
+        sock = http_app.bind(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {port} on {host} is in use: stop what uses it or choose another with --port") \
+                from None
+        raise UsageError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
+    except OverflowError:
+        raise UsageError(f"--port must be a port number from 0 to 65535, got '{port}'") from None
+    bound_port = sock.getsockname()[1]
+    log.info("serving MCP on http://%s:%d%s%s", f"[{host}]" if ":" in host else host, bound_port, path,
+             " (bearer token required)" if settings.token else "")
+    http_app.serve(http_app.build_app(server, settings), settings, sock)
     return OK
 
 

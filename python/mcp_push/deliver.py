@@ -135,6 +135,9 @@ class _Sending:
                     "%s: %s; trying again in %s s",
                     self.plan.spec.display_name, self.redactor.text(failed.error)[:200], seconds_text(delay),
                 )
+                noted = getattr(pace, "retrying", None)
+                if noted is not None:  # the MCP server's engine reports `retrying` with this error meanwhile
+                    noted(self.redactor.text(failed.error))
                 pace.sleep(delay)
 
     def fetch_token(self, refresh: bool = False) -> str:

@@ -90,6 +90,10 @@ class Delivery:
     plan: ChannelPlan | None = field(default=None, repr=False)
     result: R.ChannelResult | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+    # Set while every try so far failed and another is due: what the last one said (redacted).
+    retry_error: str | None = None
+    _callbacks: list[Callable[[Delivery], None]] = field(default_factory=list, repr=False)
+    _callbacks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def cost(self) -> int:
@@ -106,7 +110,41 @@ class Delivery:
 
     def settle(self, result: R.ChannelResult) -> None:
         self.result = result
-        self.done.set()
+        with self._callbacks_lock:
+            self.done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            _call_safely(callback, self)
+
+    def when_done(self, callback: Callable[[Delivery], None]) -> None:
+        """Calls `callback(delivery)` once it is final (at once if it is), from the thread that settles
+        it: an asyncio caller awaits it without holding a thread (call_soon_threadsafe)."""
+        with self._callbacks_lock:
+            if not self.done.is_set():
+                self._callbacks.append(callback)
+                return
+        _call_safely(callback, self)
+
+
+def _call_safely(callback: Callable[[Delivery], None], delivery: Delivery) -> None:
+    try:
+        callback(delivery)
+    except Exception:  # a waiter that went away (a closed event loop) must not stop the lane
+        log.debug("engine: a completion callback failed", exc_info=True)
+
+
+class _RetryWatch:
+    """A retry pace (the lane's counting one, else whatever retry.PACE is at the time), telling the
+    delivery why it is retrying."""
+
+    def __init__(self, delivery: Delivery, base: retry.Pace | None = None):
+        self._delivery, self._base = delivery, base
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base or retry.PACE, name)
+
+    def retrying(self, error: str) -> None:
+        self._delivery.retry_error = error
 
 
 class Lane:
@@ -189,13 +227,16 @@ class Ticket:
         return True
 
     def result(self) -> R.SendResult:
-        """Results so far: a delivery still waiting or on the wire is `queued`."""
+        """Results so far: a delivery still waiting or on the wire is `queued`, or `retrying` (with the
+        last try's error) when every try so far failed and another one is due."""
         channels = []
         for entry in self.entries:
             if isinstance(entry, R.ChannelResult):
                 channels.append(entry)
             elif entry.result is not None:
                 channels.append(entry.result)
+            elif entry.retry_error is not None:
+                channels.append(R.ChannelResult(entry.channel, False, R.RETRYING, entry.retry_error))
             else:
                 channels.append(R.ChannelResult(entry.channel, False, R.QUEUED))
         return R.SendResult(channels, skipped=self.skipped)
@@ -359,7 +400,7 @@ class Engine:
                 with self._cond:
                     lane.limiter.record(self.clock(), cost)
                 self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.window)
-            return send_plan(plan, timeout, self._counting_pace(lane))
+            return send_plan(plan, timeout, _RetryWatch(delivery, self._counting_pace(lane)))
 
         # The one edit rule (edits.post_or_edit), as send_event follows it: a refused edit is posted anew.
         [outcome] = post_or_edit(lambda refs, _only: [attempt(refs.get(spec.name))],

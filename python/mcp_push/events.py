@@ -47,7 +47,8 @@ def event_template() -> dict[str, Any]:
 
 # --- validation ----------------------------------------------------------------------------------------
 
-_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer", "object": "an object"}
+_TYPE_WORDS = {"string": "a string", "number": "a number", "integer": "an integer", "object": "an object",
+               "boolean": "a boolean", "array": "an array"}
 _PATTERN_RULES = {"artifact_url": "must be an http(s) URL", "timestamp": "must be an RFC 3339 date-time"}
 
 
@@ -79,6 +80,7 @@ def _problems(error: Any) -> list[tuple[str, str]]:
         "minimum": lambda: f"must be at least {expected}",
         "maximum": lambda: f"must be at most {expected}",
         "pattern": lambda: _PATTERN_RULES.get(leaf, "has the wrong form"),
+        "minItems": lambda: f"must have at least {expected} item{'' if expected == 1 else 's'}",
     }
     return [(field, rules[kind]())] if kind in rules else [(field, str(error.message))]
 
@@ -95,6 +97,15 @@ def _nan_problems(schema: Mapping[str, Any], data: Any, path: tuple[str, ...] = 
     properties = schema.get("properties", {})
     return [p for name, value in data.items() if name in properties
             for p in _nan_problems(properties[name], value, (*path, name))]
+
+
+def argument_problems(schema: Mapping[str, Any], arguments: Any) -> list[tuple[str, str]]:
+    """(field, rule) pairs of `arguments` against a JSON schema (an MCP tool's input schema), worded and
+    ordered as the envelope's errors."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    return sorted(p for error in validator.iter_errors(arguments) for p in _problems(error))
 
 
 def rfc3339(now: float) -> str:

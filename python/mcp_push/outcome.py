@@ -7,8 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .redact import Redactor, env_secrets, process_redactor
-from .result import QUEUED, SUPERSEDED, SendResult
+from .result import QUEUED, RETRYING, SUPERSEDED, SendResult
 from .specs import load_channels
+
+# Accepted by the MCP server's engine and not final yet: the message is on its way, not lost.
+PENDING = (QUEUED, RETRYING)
 
 
 class SecretRedactor:
@@ -27,26 +30,32 @@ class SecretRedactor:
 
 
 def summary_line(result: SendResult) -> str:
-    """'2 of 3 channels delivered: ntfy; webhook; dingtalk rejected (…)' ('…, 1 queued' when some are
-    still waiting), or why nothing was sent."""
+    """'2 of 3 channels delivered: ntfy; webhook; dingtalk rejected (…)', 'accepted by 2 channels,
+    delivering: ntfy queued; webhook queued' when the server still has them, or why nothing was sent."""
     if result.skipped:
         return f"Nothing sent: {result.skipped}."
     delivered = sum(1 for r in result if r.ok)
-    queued = sum(1 for r in result if r.status == QUEUED)
+    pending = sum(1 for r in result if r.status in PENDING)
     parts = [r.channel if r.ok else f"{r.channel} {r.status}" + (f" ({r.error})" if r.error else "") for r in result]
     noun = "channel" if len(result) == 1 else "channels"
-    waiting = f", {queued} queued" if queued else ""
-    return f"{delivered} of {len(result)} {noun} delivered{waiting}: " + "; ".join(parts)
+    if pending and pending == len(result):
+        head = f"accepted by {pending} {noun}, delivering"
+    elif pending:
+        head = f"{delivered} of {len(result)} {noun} delivered, {pending} more accepted and delivering"
+    else:
+        head = f"{delivered} of {len(result)} {noun} delivered"
+    return f"{head}: " + "; ".join(parts)
 
 
 def outcome(result: SendResult, redactor: SecretRedactor | Redactor) -> dict[str, Any]:
-    """{ok, delivered, total, skipped, summary, channels: [{channel, ok, status, error, elapsed_ms,
+    """{ok, delivered, queued, total, skipped, summary, channels: [{channel, ok, status, error, elapsed_ms,
     http_status, attempts, parts, truncated}]}: only these fields, errors and summary redacted."""
     queued = sum(1 for r in result if r.status == QUEUED)
+    retrying = sum(1 for r in result if r.status == RETRYING)
     # A superseded update is not a failure: a newer one of its run took its place.
     replaced = sum(1 for r in result if r.status == SUPERSEDED)
     return {
-        "ok": bool(result) or queued > 0 or replaced > 0,
+        "ok": bool(result) or queued > 0 or retrying > 0 or replaced > 0,
         "delivered": sum(1 for r in result if r.ok),
         "queued": queued,
         "total": len(result),
@@ -54,7 +63,8 @@ def outcome(result: SendResult, redactor: SecretRedactor | Redactor) -> dict[str
         "summary": redactor.text(summary_line(result)),
         "channels": [
             {
-                "channel": r.channel, "ok": r.ok, "status": r.status,
+                # A queued message is accepted: ok. One that is retrying says why its tries failed.
+                "channel": r.channel, "ok": r.ok or r.status == QUEUED, "status": r.status,
                 "error": redactor.text(r.error) if r.error else None,
                 "elapsed_ms": r.elapsed_ms, "http_status": r.http_status, "attempts": r.attempts,
                 "parts": r.parts, "truncated": r.truncated,

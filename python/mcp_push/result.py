@@ -17,6 +17,7 @@ INTERNAL_ERROR = "internal_error"  # a bug on our side; reported, never raised
 # The MCP server's delivery engine: accepted and not final yet; replaced by a newer update of its run.
 QUEUED = "queued"
 SUPERSEDED = "superseded"
+RETRYING = "retrying"  # accepted, not final: every try so far failed and another one is due (the error says why)
 
 
 @dataclass

@@ -12,6 +12,7 @@ Nothing but JSON-RPC goes to stdout; logs go to stderr.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import logging
@@ -21,8 +22,8 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
@@ -30,8 +31,8 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from . import __version__
 from .api import configured_channels
 from .config import agent_defaults, is_true, strip_space
-from .engine import Engine, Ticket
-from .events import EnvelopeError, envelope_schema, render_event, validate_envelope
+from .engine import Delivery, Engine, Ticket
+from .events import EnvelopeError, argument_problems, envelope_schema, render_event, validate_envelope
 from .outbox import Outbox
 from .outcome import SecretRedactor, outcome
 
@@ -42,8 +43,8 @@ CHANNEL_TOOLS_VAR = "MCP_PUSH_CHANNEL_TOOLS"
 NAME_STYLES = ("underscore", "dotted")
 MAX_TOOL_NAME = 64  # hosts prefix tool names (mcp__<server>__…) and some truncate at 64
 
-Status = Literal["delivered", "queued", "superseded", "rejected", "network_error", "timeout", "config_error",
-                 "skipped", "internal_error"]
+Status = Literal["delivered", "queued", "retrying", "superseded", "rejected", "network_error", "timeout",
+                 "config_error", "skipped", "internal_error"]
 # Longest a `wait: true` call blocks (MCP hosts time requests out at about a minute); what is not final by
 # then is reported as queued and still delivered.
 WAIT_LIMIT_SECONDS = 50.0
@@ -53,15 +54,22 @@ class ServerConfigError(ValueError):
     """The server's own settings (MCP_PUSH_TOOL_NAMES, MCP_PUSH_CHANNEL_TOOLS) cannot work."""
 
 
+class Refused(Exception):
+    """A call refused before anything was sent: the message is '<field>: <rule>'."""
+
+
 # --- results -------------------------------------------------------------------------------------------
 
 
 class ChannelOutcome(BaseModel):
     channel: str = Field(description="Channel id, as in spec/channels (e.g. ntfy, dingtalk)")
-    ok: bool = Field(description="True when the vendor accepted the message")
-    status: Status = Field(description="delivered; queued (accepted, not sent yet: a rate limit or a retry); "
-                                       "superseded (a newer update of the run replaced it); rejected, "
-                                       "network_error, timeout, config_error, skipped or internal_error")
+    ok: bool = Field(description="True when the vendor accepted the message, or the server did and is "
+                                 "delivering it (status queued)")
+    status: Status = Field(description="delivered; queued (accepted, not sent yet: a rate limit or the vendor "
+                                       "is still answering); retrying (accepted; every try so far failed, "
+                                       "error says why, another is due); superseded (a newer update of the "
+                                       "run replaced it); rejected, network_error, timeout, config_error, "
+                                       "skipped or internal_error")
     error: str | None = Field(None, description="What went wrong, with the vendor's explanation; secrets masked")
     elapsed_ms: int = Field(description="Milliseconds this channel took")
     http_status: int | None = Field(None, description="The vendor's HTTP status, when it answered over HTTP")
@@ -71,13 +79,17 @@ class ChannelOutcome(BaseModel):
 
 
 class PushResult(BaseModel):
-    ok: bool = Field(description="True when at least one channel delivered or has the message queued")
+    ok: bool = Field(description="True when at least one channel delivered or has the message queued or "
+                                 "retrying")
     delivered: int = Field(description="Channels that delivered")
     queued: int = Field(0, description="Channels that accepted the message and will deliver it (wait=false)")
     total: int = Field(description="Channels tried")
     skipped: str | None = Field(None, description="Why nothing was sent at all (no channel configured, empty "
                                                   "content, title listed in SKIP_PUSH_TITLE)")
-    summary: str = Field(description="One line for people, e.g. '2 of 3 channels delivered: …'")
+    summary: str = Field(description="One line for people, e.g. '2 of 3 channels delivered: …' or "
+                                     "'accepted by 2 channels, delivering: …'")
+    error: str | None = Field(None, description="Why the call was refused before anything was sent, as "
+                                                "'<field>: <rule>' (then channels is empty)")
     channels: list[ChannelOutcome]
 
 
@@ -171,25 +183,25 @@ class _Tools:
             return self._engine
 
     def _targets(self, channels: Iterable[str] | None) -> list[str] | None:
-        """The requested channels, or ToolError naming the ones that are not configured."""
+        """The requested channels, or Refused naming the ones that are not configured."""
         if channels is None:
             return None
         wanted = list(dict.fromkeys(channels))
         configured = [spec.name for spec, _ in configured_channels(self.source)]
         if not wanted:
-            raise ToolError("channels: must name at least one channel; leave it out to use all configured channels")
+            raise Refused(EMPTY_CHANNELS)
         unknown = [name for name in wanted if name not in configured]
         if unknown:
             listed = ", ".join(configured) if configured else "none"
-            raise ToolError(
+            raise Refused(
                 f"channels: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not configured; "
                 f"configured channels: {listed}"
             )
         return wanted
 
-    def _result(self, ticket: Ticket, wait: bool) -> CallToolResult:
+    async def _result(self, ticket: Ticket, wait: bool) -> CallToolResult:
         if wait:
-            ticket.wait(WAIT_LIMIT_SECONDS)
+            await wait_for(ticket, WAIT_LIMIT_SECONDS)
         structured = PushResult.model_validate(outcome(ticket.result(), SecretRedactor(self.source)))
         return CallToolResult(
             content=[TextContent(type="text", text=structured.summary)],
@@ -197,19 +209,53 @@ class _Tools:
             is_error=not structured.ok,
         )
 
-    def send(self, title: str, content: str, channels: list[str] | None = None, wait: bool = False) -> CallToolResult:
-        targets = self._targets(channels)
-        return self._result(self.engine.submit(title, content, channels=targets), wait)
+    async def _submit(self, title: str, content: str, **how: Any) -> Ticket:
+        # Short work (planning, one outbox row per channel) on a worker thread; never the waiting.
+        return await anyio.to_thread.run_sync(lambda: self.engine.submit(title, content, **how))
 
-    def event(self, envelope: dict[str, Any], channels: list[str] | None = None, wait: bool = False) -> CallToolResult:
-        targets = self._targets(channels)
+    async def send(self, tool: str, title: str, content: str, channels: list[str] | None = None,
+                   wait: bool = False) -> CallToolResult:
+        try:
+            targets = self._targets(channels)
+        except Refused as refused:
+            return refusal(tool, str(refused))
+        return await self._result(await self._submit(title, content, channels=targets), wait)
+
+    async def event(self, tool: str, envelope: dict[str, Any], channels: list[str] | None = None,
+                    wait: bool = False) -> CallToolResult:
+        try:
+            targets = self._targets(channels)
+        except Refused as refused:
+            return refusal(tool, str(refused))
         try:
             valid = validate_envelope(envelope)
         except EnvelopeError as exc:
-            raise ToolError(f"invalid event: {exc}") from None
+            return refusal(tool, f"invalid event: {exc}")
         title, content = render_event(valid)
-        ticket = self.engine.submit(title, content, kind=valid["event"], run_id=valid["run_id"], channels=targets)
-        return self._result(ticket, wait)
+        ticket = await self._submit(title, content, kind=valid["event"], run_id=valid["run_id"], channels=targets)
+        return await self._result(ticket, wait)
+
+
+async def wait_for(ticket: Ticket, timeout: float) -> bool:
+    """Waits until every delivery of the ticket is final, or the timeout passes, without holding a
+    thread: the engine's lane threads wake this loop (call_soon_threadsafe). True when all are final."""
+    pending = [entry for entry in ticket.entries if isinstance(entry, Delivery)]
+    if not pending:
+        return True
+    loop = asyncio.get_running_loop()
+    finished = asyncio.Event()
+    left = [len(pending)]
+
+    def one_done() -> None:
+        left[0] -= 1
+        if left[0] == 0:
+            finished.set()
+
+    for delivery in pending:
+        delivery.when_done(lambda _d: loop.call_soon_threadsafe(one_done))
+    with anyio.move_on_after(timeout):
+        await finished.wait()
+    return finished.is_set()
 
 
 def envelope_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,9 +267,29 @@ def envelope_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
     return envelope
 
 
-def _error_result(tool: str, message: str) -> CallToolResult:
+EMPTY_CHANNELS = "channels: must name at least one channel; leave it out to use all configured channels"
+
+
+def refusal(tool: str, message: str) -> CallToolResult:
+    """A call refused before anything was sent: an error result with the '<field>: <rule>' message, as
+    text and as structuredContent (the same shape as a result, with `error` and no channels)."""
+    structured = PushResult(ok=False, delivered=0, total=0, summary=f"Nothing sent: {message}.", error=message,
+                            channels=[])
     return CallToolResult(content=[TextContent(type="text", text=f"Error executing tool {tool}: {message}")],
-                          is_error=True)
+                          structured_content=structured.model_dump(mode="json"), is_error=True)
+
+
+def argument_problem(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str | None:
+    """The first '<field>: <rule>' problem of the arguments against the tool's input schema (fields in
+    alphabetical order), worded as the envelope's errors; None when they fit. The tool's own checks
+    (the envelope's rules, configured channels) come after this."""
+    problems = argument_problems(schema, arguments)
+    if not problems:
+        return None
+    field, rule = problems[0]
+    if field == "channels" and rule.startswith("must have at least"):
+        return EMPTY_CHANNELS
+    return f"{field}: {rule}"
 
 
 def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = None) -> MCPServer:
@@ -250,6 +316,8 @@ def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = 
     aliases: dict[str, str] = {}  # every accepted spelling -> the registered name
     allowed: dict[str, set[str]] = {}  # registered name -> argument names
     event_tool = tool_names("event")[pick]
+    send_tool = tool_names("send")[pick]
+    schemas: dict[str, dict[str, Any]] = {}  # registered name -> input schema, as tools/list shows it
 
     def register(fn: Callable[..., Any], kind: str, title: str, description: str, channel: str = "") -> None:
         names = tool_names(kind, channel)
@@ -259,30 +327,31 @@ def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = 
         for alias in names:
             aliases.setdefault(alias, name)
         allowed[name] = set(inspect.signature(fn).parameters)
+        schemas[name] = server._tool_manager.get_tool(name).parameters  # the SDK's own (mcp>=2.3,<3)
 
-    def notify_send(
+    async def notify_send(
         title: Annotated[str, Field(description="Short headline, e.g. 'Backup finished'")],
         content: Annotated[str, Field(description="The message body (plain text)")],
         channels: ChannelsArg = None,
         wait: WaitArg = False,
     ) -> Annotated[CallToolResult, PushResult]:
-        return tools.send(title, content, channels, wait)
+        return await tools.send(send_tool, title, content, channels, wait)
 
-    def notify_event(
+    async def notify_event(
         run_id: Annotated[str, _envelope_field("run_id", "Names the run; every event of one task shares it")],
         event: Annotated[Literal["start", "update", "end", "error"], _envelope_field(
             "event", "start, update (progress), end (success) or error (failure)", type="string")],
         message: Annotated[str, _envelope_field("message", "What happened, in a sentence or two")],
         data: Annotated[dict[str, Any] | None, _envelope_field(
             "data", "Optional details: step (the stage, e.g. 'tests'), progress (fraction done, 0 to 1), "
-            "artifact_url (link to the result), error_code (for event=error); other fields are allowed")] = None,
+            "artifact_url (link to the result), error_code (for event=error); no other fields")] = None,
         timestamp: Annotated[str | None, _envelope_field(
             "timestamp", "RFC 3339 time of the event, e.g. 2026-05-01T12:00:00Z; default: now")] = None,
         channels: ChannelsArg = None,
         wait: WaitArg = False,
     ) -> Annotated[CallToolResult, PushResult]:
         arguments = {"run_id": run_id, "event": event, "message": message, "data": data, "timestamp": timestamp}
-        return tools.event(envelope_arguments(arguments), channels, wait)
+        return await tools.event(event_tool, envelope_arguments(arguments), channels, wait)
 
     register(notify_send, "send", "Send a notification",
              "Push a message (title and content) to every configured notification channel, or to the named "
@@ -295,7 +364,8 @@ def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = 
     channel_tools = str(source.get(CHANNEL_TOOLS_VAR) or "")
     if is_true(channel_tools):
         for spec in configured:
-            register(_channel_tool(tools, spec.name), "channel", f"Send via {spec.display_name}",
+            tool = _channel_tool(tools, spec.name, tool_names("channel", spec.name)[pick])
+            register(tool, "channel", f"Send via {spec.display_name}",
                      f"Push a message (title and content) to the {spec.display_name} channel only.", spec.name)
 
     async def route_tool_calls(ctx: Any, call_next: Callable[[Any], Any]) -> Any:
@@ -310,17 +380,18 @@ def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = 
             listed = ", ".join(name for name in dict.fromkeys(aliases.values()))
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {requested} (tools: {listed})")
         arguments = ctx.params.get("arguments")
-        if isinstance(arguments, dict):
-            extra = sorted(set(arguments) - allowed[name])
-            if extra:
-                return _error_result(name, f"{', '.join(extra)}: not an argument of this tool (it takes "
-                                           f"{', '.join(sorted(allowed[name]))}; channel settings and "
-                                           "credentials come only from the server's environment)")
-            if name == event_tool:
-                try:
-                    validate_envelope(envelope_arguments(arguments))
-                except EnvelopeError as exc:
-                    return _error_result(name, f"invalid event: {exc}")
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            return refusal(name, "arguments: must be an object")
+        extra = sorted(set(arguments) - allowed[name])
+        if extra:
+            return refusal(name, f"{', '.join(extra)}: not an argument of this tool (it takes "
+                                 f"{', '.join(sorted(allowed[name]))}; channel settings and "
+                                 "credentials come only from the server's environment)")
+        problem = check_arguments(name == event_tool, schemas[name], arguments)
+        if problem is not None:
+            return refusal(name, problem)
         if name != requested:
             ctx = dataclasses.replace(ctx, params={**ctx.params, "name": name})
         return await call_next(ctx)
@@ -329,13 +400,37 @@ def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = 
     return server
 
 
-def _channel_tool(tools: _Tools, channel: str) -> Callable[..., Any]:
-    def notify_channel(
+def check_arguments(is_event: bool, schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str | None:
+    """The first problem of a call's arguments as '<field>: <rule>' (None when they fit): wrong types
+    and missing fields against the tool's schema (a null stands for an omitted argument), then, for
+    notify_event, the envelope's rules and no data field the envelope does not render."""
+    if not is_event:
+        return argument_problem(schema, {k: v for k, v in arguments.items() if v is not None})
+    envelope = envelope_arguments(arguments)
+    rest = {k: v for k, v in arguments.items() if k in ("channels", "wait") and v is not None}
+    problem = argument_problem({**schema, "required": []}, rest)
+    if problem is not None:
+        return problem
+    try:
+        validate_envelope(envelope)
+    except EnvelopeError as exc:
+        return f"invalid event: {exc}"
+    known = envelope_schema()["properties"]["data"]["properties"]
+    unknown = sorted(set(envelope.get("data") or {}) - set(known))
+    if unknown:
+        # Rendered nowhere, so refused rather than silently dropped.
+        return (f"invalid event: data.{unknown[0]}: is not a known field (data takes "
+                f"{', '.join(known)}; put other details in message)")
+    return None
+
+
+def _channel_tool(tools: _Tools, channel: str, name: str) -> Callable[..., Any]:
+    async def notify_channel(
         title: Annotated[str, Field(description="Short headline")],
         content: Annotated[str, Field(description="The message body (plain text)")],
         wait: WaitArg = False,
     ) -> Annotated[CallToolResult, PushResult]:
-        return tools.send(title, content, [channel], wait)
+        return await tools.send(name, title, content, [channel], wait)
 
     notify_channel.__name__ = f"notify_channel_{tool_slug(channel)}"
     return notify_channel

@@ -17,6 +17,7 @@ class Behaviour:
     delay_s: float = 0.0
     trickle_s: float = 0.0  # send the body one byte at a time, this far apart (defeats per-read timeouts)
     headers: dict[str, str] = field(default_factory=dict)
+    gate: threading.Event | None = None  # hold the answer until the test sets it (a vendor that stalls)
     # Read the whole request, then close the connection without a word (a vendor or proxy that died).
     close: bool = False
     # Send the status line, headers and only the first half of the body, then close (a reply cut short).
@@ -56,6 +57,8 @@ class VendorServer:
                 )
                 if behaviour.delay_s:
                     time.sleep(behaviour.delay_s)
+                if behaviour.gate is not None:
+                    behaviour.gate.wait(60)
                 if behaviour.close:
                     self.close_connection = True
                     return

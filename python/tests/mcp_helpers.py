@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SERVER_VARS = ("MCP_PUSH_TOOL_NAMES", "MCP_PUSH_CHANNEL_TOOLS", "MCP_PUSH_HTTP_TOKEN")
+SERVER_VARS = ("MCP_PUSH_TOOL_NAMES", "MCP_PUSH_CHANNEL_TOOLS", "MCP_PUSH_HTTP_TOKEN", "MCP_PUSH_HTTP_ORIGINS",
+               "MCP_PUSH_HTTP_HOSTS", "MCP_PUSH_HTTP_MAX_BODY", "MCP_PUSH_HTTP_HEADER_TIMEOUT",
+               "MCP_PUSH_HTTP_IDLE_TIMEOUT", "MCP_PUSH_HTTP_MAX_CONNECTIONS")
 
 
 def webhook_env(vendor, path: str = "/hook") -> dict[str, str]:
@@ -42,11 +44,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(extra: Mapping[str, str] = {}, timeout: float = 20.0) -> Iterator[str]:  # noqa: B006
-    """`python -m mcp_push serve --transport http` on a free loopback port; yields its /mcp URL."""
+def http_server(extra: Mapping[str, str] = {}, timeout: float = 20.0, host: str = "127.0.0.1",  # noqa: B006
+                connect: str = "127.0.0.1") -> Iterator[str]:
+    """`python -m mcp_push serve --transport http` on a free port of `host`; yields its /mcp URL (at
+    `connect`, the address a client uses to reach it)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mcp_push", "serve", "--transport", "http", "--port", str(port)],
+        [sys.executable, "-m", "mcp_push", "serve", "--transport", "http", "--host", host, "--port", str(port)],
         env=child_env(extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
     )
     try:
@@ -55,13 +59,13 @@ def http_server(extra: Mapping[str, str] = {}, timeout: float = 20.0) -> Iterato
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}: {process.stderr.read().decode()}")
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                socket.create_connection((connect, port), timeout=0.5).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the HTTP server did not start listening") from None
                 time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield f"http://{connect}:{port}/mcp"
     finally:
         process.terminate()
         try:

@@ -146,7 +146,7 @@ async def test_notify_event_is_rendered_and_delivered(vendor, monkeypatch):
     async with Client(create_server()) as client:
         result = await client.call_tool("notify_event", {
             "wait": True, "run_id": "nightly-42", "event": "update", "message": "halfway through the tests",
-            "data": {"step": "tests", "progress": 0.5, "shard": 3},
+            "data": {"step": "tests", "progress": 0.5},
         })
     assert not result.is_error, text_of(result)
     [body] = vendor.json_bodies()
@@ -189,9 +189,10 @@ async def test_a_call_returns_once_accepted_and_the_message_is_still_delivered(v
         structured = result.structured_content
         assert not result.is_error and structured["ok"] is True
         assert (structured["queued"], structured["delivered"]) == (1, 0)
-        assert structured["channels"][0]["status"] == "queued"
+        # Accepted reads as accepted: ok per channel, and a summary that does not say "0 delivered".
+        assert (structured["channels"][0]["status"], structured["channels"][0]["ok"]) == ("queued", True)
         assert answered < 0.4  # not held for the vendor's half second
-        assert text_of(result) == "0 of 1 channel delivered, 1 queued: webhook queued"
+        assert text_of(result) == structured["summary"] == "accepted by 1 channel, delivering: webhook queued"
         deadline = time.monotonic() + 5
         while not vendor.received and time.monotonic() < deadline:
             await anyio.sleep(0.05)
@@ -384,6 +385,123 @@ async def test_secrets_never_appear_in_results_listings_or_instructions(vendor, 
     assert "bad key ***" in errors and "rejected" in errors
     for secret in (SECRET_URL_KEY, SECRET_NTFY_TOKEN):
         assert secret not in errors
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("notify_send", {"title": 5, "content": "c"}, "title: must be a string"),
+        ("notify_send", {"title": "t", "content": ["c"]}, "content: must be a string"),
+        ("notify_send", {"title": "t", "content": "c", "wait": "yes"}, "wait: must be a boolean"),
+        ("notify_send", {"title": "t", "content": "c", "channels": "ntfy"}, "channels: must be an array"),
+        ("notify_send", {"title": "t", "content": "c", "channels": [7]}, "channels.0: must be a string"),
+        ("notify_send", {"content": "c"}, "title: is required"),
+        ("notify_event", {"run_id": 5, "event": "start", "message": "m"}, "invalid event: run_id: must be a string"),
+        ("notify_event", {"run_id": "r", "event": "start", "message": "m", "wait": 1}, "wait: must be a boolean"),
+        ("notify.event", {"run_id": "r", "event": "start", "message": "m", "data": {"shard": 3}},
+         "invalid event: data.shard: is not a known field (data takes step, progress, artifact_url, error_code; "
+         "put other details in message)"),
+    ],
+)
+async def test_arguments_of_the_wrong_type_are_refused_naming_the_field_and_rule(
+    vendor, monkeypatch, tool, arguments, expected
+):
+    configure(monkeypatch, webhook_env(vendor))
+    async with Client(create_server()) as client:
+        result = await client.call_tool(tool, arguments)
+    name = tool.replace(".", "_")
+    assert result.is_error
+    assert text_of(result) == f"Error executing tool {name}: {expected}"
+    assert "pydantic" not in text_of(result) and "http" not in text_of(result)
+    structured = result.structured_content
+    assert (structured["ok"], structured["error"], structured["channels"]) == (False, expected, [])
+    assert vendor.received == []
+
+
+@pytest.mark.anyio
+async def test_every_refusal_carries_structured_content(vendor, monkeypatch):
+    configure(monkeypatch, webhook_env(vendor))
+    async with Client(create_server()) as client:
+        refused = [
+            await client.call_tool("notify_send", {"title": "t", "content": "c", "channels": ["nope"]}),
+            await client.call_tool("notify_send", {"title": "t", "content": "c", "channels": []}),
+            await client.call_tool("notify_send", {"title": "t", "content": "c", "TOKEN": "x"}),
+            await client.call_tool("notify_event", {"run_id": "r", "event": "begin", "message": "m"}),
+        ]
+    for result in refused:
+        assert result.is_error
+        assert result.structured_content["error"] in text_of(result)
+        assert result.structured_content["channels"] == []
+
+
+def test_a_channel_whose_tries_failed_so_far_reads_retrying_with_the_error(vendor, monkeypatch):
+    from mcp_push import retry
+    from mcp_push.config import agent_defaults
+    from mcp_push.engine import Engine
+    from mcp_push.outcome import SecretRedactor, outcome
+
+    configure(monkeypatch, webhook_env(vendor))
+    vendor.routes["/hook"] = Behaviour(status=503, body='{"message":"overloaded"}')
+    hold = threading.Event()  # the wait before the next try lasts until the test has looked
+    monkeypatch.setattr(retry, "PACE", retry.Pace(lambda _s: hold.wait(30), time.monotonic, lambda: 0.0))
+    source = agent_defaults(dict(__import__("os").environ))
+    engine = Engine(source).start()
+    try:
+        ticket = engine.submit("t", "c")
+        deadline = time.monotonic() + 20
+        while ticket.result()[0].status != "retrying" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        report = outcome(ticket.result(), SecretRedactor(source))
+    finally:
+        hold.set()
+        engine.close()
+    [channel] = report["channels"]
+    assert (channel["status"], channel["ok"]) == ("retrying", False)
+    assert "HTTP 503" in channel["error"] and "overloaded" in channel["error"]
+    assert report["ok"] is True  # the server still has it: accepted, not failed
+    assert report["summary"] == f"accepted by 1 channel, delivering: webhook retrying ({channel['error']})"
+
+
+@pytest.mark.anyio
+async def test_waiting_calls_hold_no_worker_thread(vendor, monkeypatch):
+    """60 wait=true calls against a vendor that stalls, then a wait=false call: it is answered while
+    all 60 still wait (before, the waits filled the SDK's 40 worker threads and it queued behind them)."""
+    from mcp_push.config import agent_defaults
+    from mcp_push.engine import Engine
+
+    gate = threading.Event()
+    configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "other"), "MCP_PUSH_TIMEOUT": "60"})
+    vendor.routes["/hook"] = Behaviour(gate=gate)
+    engine = Engine(agent_defaults(dict(__import__("os").environ)))
+    waited: list = []
+    try:
+        async with Client(create_server(engine=engine)) as client, anyio.create_task_group() as group:
+            async def wait_true(index: int) -> None:
+                waited.append(await client.call_tool("notify_send", {
+                    "title": f"t{index}", "content": "c", "channels": ["webhook"], "wait": True}))
+
+            for index in range(60):
+                group.start_soon(wait_true, index)
+            # Every one of them is in: one on the wire (stalled), 59 waiting in the webhook's lane.
+            for _ in range(400):
+                lanes = [lane for lane in engine.lanes.values() if lane.spec.name == "webhook"]
+                if lanes and len(lanes[0].queue) + lanes[0].busy == 60:
+                    break
+                await anyio.sleep(0.05)
+            else:
+                raise AssertionError("the 60 waiting calls never all reached the engine")
+            quick = None
+            with anyio.move_on_after(30):  # a bound, not a measure: before the fix it never came
+                quick = await client.call_tool("notify_send", {"title": "q", "content": "c", "channels": ["ntfy"]})
+            still_waiting = 60 - len(waited)
+            gate.set()
+    finally:
+        gate.set()
+        engine.close()
+    assert quick is not None and not quick.is_error
+    assert still_waiting == 60
+    assert len(waited) == 60 and all(r.structured_content["delivered"] == 1 for r in waited)
 
 
 # --- real transports ------------------------------------------------------------------------------------

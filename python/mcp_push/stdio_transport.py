@@ -1,0 +1,245 @@
+"""MCP over stdio, answering every request line: our reader in front of the SDK's serving loop.
+
+The SDK's own stdio transport drops a line it cannot parse without a word (a number of more than 4,300
+digits, nesting deeper than its parser allows, a JSON-RPC message of the wrong shape) and, when stdin
+closes, cancels the requests still being served. Here:
+
+- a line that is not JSON gets a JSON-RPC `-32700 Parse error`; JSON that is not a JSON-RPC message
+  gets `-32600 Invalid Request` (with the request's id when it has a usable one);
+- lone surrogates in strings (not encodable as UTF-8) become U+FFFD, so the answer can be written;
+- when stdin closes, every request already read is still answered (bounded by `drain_seconds`)
+  before the server loop ends.
+
+While serving, fd 0 reads /dev/null and fd 1 points at stderr (as the SDK does), so a stray print or a
+child process cannot corrupt the wire; both are restored on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import anyio
+import mcp_types as types
+from mcp.shared.message import SessionMessage
+
+log = logging.getLogger("mcp_push.server")
+
+PARSE_ERROR, INVALID_REQUEST, INTERNAL_ERROR = -32700, -32600, -32603
+
+
+def _error(code: int, message: str, id_: Any = None) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": id_, "error": {"code": code, "message": message}}).encode() + b"\n"
+
+
+def _usable_id(value: Any) -> Any:
+    """The request's id when JSON-RPC allows it (a string or an integer), else None (answered as null)."""
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    return None
+
+
+# Python refuses to convert integers of more than 4,300 digits; such a number is no valid argument here,
+# but the message around it is still a request that deserves its own answer (not a parse error).
+_MAX_INT_DIGITS = 4300
+_ID = re.compile(r'"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?[0-9]{1,18})\s*[,}]')
+
+
+def _parse_int(digits: str) -> int | float:
+    return int(digits) if len(digits.lstrip("-")) <= _MAX_INT_DIGITS else float(digits)
+
+
+def _id_in(text: str) -> Any:
+    """The id a line that is not valid JSON seems to carry, so the client can match the error to its
+    request (JSON-RPC allows null when it cannot be told; a client would then wait out its timeout)."""
+    match = _ID.search(text)
+    if match is None:
+        return None
+    try:
+        return _usable_id(json.loads(match.group(1)))
+    except ValueError:
+        return None
+
+
+def _clean(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def scrub_surrogates(value: Any) -> Any:
+    """A copy of a parsed JSON value whose strings (keys too) have lone surrogates replaced by U+FFFD.
+    Iterative: nesting depth is whatever the JSON parser accepted."""
+    root: list[Any] = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        parent, key = stack.pop()
+        item = parent[key]
+        if isinstance(item, str):
+            parent[key] = _clean(item)
+        elif isinstance(item, list):
+            copy = list(item)
+            parent[key] = copy
+            stack.extend((copy, index) for index in range(len(copy)))
+        elif isinstance(item, dict):
+            copy = {_clean(k): v for k, v in item.items()}
+            parent[key] = copy
+            stack.extend((copy, k) for k in copy)
+    return root[0]
+
+
+def parse_line(line: bytes) -> tuple[SessionMessage | None, bytes | None]:
+    """(message, None) for a JSON-RPC message; (None, error reply) for a line that is not one;
+    (None, None) for a blank line."""
+    text = line.decode("utf-8", "replace").strip()
+    if not text:
+        return None, None
+    try:
+        data = json.loads(text, parse_int=_parse_int)
+    except RecursionError:
+        return None, _error(PARSE_ERROR, "Parse error: nested too deeply", _id_in(text))
+    except ValueError as exc:  # not JSON
+        return None, _error(PARSE_ERROR, f"Parse error: {str(exc)[:200]}", _id_in(text))
+    request_id = _usable_id(data.get("id")) if isinstance(data, dict) else None
+    if isinstance(data, dict) and "method" in data and "id" in data and request_id is None:
+        # MCP ids are strings or integers; the SDK would take this for a notification and never answer.
+        return None, _error(INVALID_REQUEST, "Invalid Request: id must be a string or an integer")
+    try:
+        message = types.jsonrpc_message_adapter.validate_python(scrub_surrogates(data), by_name=False)
+    except RecursionError:
+        return None, _error(INVALID_REQUEST, "Invalid Request: nested too deeply", request_id)
+    except Exception:  # pydantic's text names its own types and links its docs: not for the client
+        return None, _error(INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message", request_id)
+    return SessionMessage(message), None
+
+
+@contextlib.contextmanager
+def _claim_stdio() -> Iterator[tuple[BinaryIO, BinaryIO]]:
+    """Private duplicates of fd 0 and fd 1 for the wire; fd 0 -> /dev/null and fd 1 -> stderr meanwhile."""
+    sys.stdout.flush()
+    wire_in, wire_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    saved_in, saved_out = os.dup(0), os.dup(1)
+    os.dup2(null, 0)
+    os.dup2(2, 1)
+    os.close(null)
+    try:
+        with os.fdopen(wire_in, "rb") as reader, os.fdopen(wire_out, "wb", buffering=0) as writer:
+            yield reader, writer
+    finally:
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
+        os.dup2(saved_in, 0)
+        os.dup2(saved_out, 1)
+        os.close(saved_in)
+        os.close(saved_out)
+
+
+class _Pending:
+    """Ids of requests read and not answered yet."""
+
+    def __init__(self) -> None:
+        self.ids: set[Any] = set()
+        self.empty = anyio.Event()
+        self.empty.set()
+
+    def add(self, request_id: Any) -> None:
+        self.ids.add(request_id)
+        if self.empty.is_set():
+            self.empty = anyio.Event()
+
+    def answered(self, request_id: Any) -> None:
+        self.ids.discard(request_id)
+        if not self.ids:
+            self.empty.set()
+
+
+async def serve_stdio(lowlevel: Any, drain_seconds: float, reader: BinaryIO | None = None,
+                      writer: BinaryIO | None = None) -> None:
+    """Serves the SDK's low-level server (`MCPServer._lowlevel_server`) on stdin/stdout (or the given
+    binary streams) until stdin closes and what was read before is answered."""
+    if reader is None or writer is None:
+        with _claim_stdio() as (wire_in, wire_out):
+            await serve_stdio(lowlevel, drain_seconds, wire_in, wire_out)
+        return
+
+    to_server, server_reads = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    server_writes, from_server = anyio.create_memory_object_stream[SessionMessage](0)
+    pending = _Pending()
+    write_lock = anyio.Lock()
+    writer_done = anyio.Event()
+    # The wire's own threads: tool calls filling the default thread pool never hold up reading or writing.
+    read_thread, write_thread = anyio.CapacityLimiter(1), anyio.CapacityLimiter(1)
+
+    async def write(data: bytes) -> None:
+        async with write_lock:
+            await anyio.to_thread.run_sync(_write_all, writer, data, limiter=write_thread)
+
+    async def read_stdin() -> None:
+        async with to_server:
+            while True:
+                line = await anyio.to_thread.run_sync(reader.readline, abandon_on_cancel=True,
+                                                      limiter=read_thread)
+                if not line:
+                    break
+                message, error = parse_line(line)
+                if error is not None:
+                    await write(error)
+                if message is None:
+                    continue
+                if isinstance(message.message, types.JSONRPCRequest):
+                    pending.add(message.message.id)
+                await to_server.send(message)
+            # stdin closed: answer what was asked before ending the loop (the SDK would cancel it).
+            with anyio.move_on_after(drain_seconds):
+                await pending.empty.wait()
+            if pending.ids:
+                log.warning("stdin closed; %d request(s) still unanswered after %g s", len(pending.ids),
+                            drain_seconds)
+
+    async def write_stdout() -> None:
+        try:
+            await relay_replies()
+        finally:
+            writer_done.set()
+
+    async def relay_replies() -> None:
+        async with from_server:
+            async for outgoing in from_server:
+                message = outgoing.message
+                answered = isinstance(message, (types.JSONRPCResponse, types.JSONRPCError))
+                try:
+                    data = message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+                except Exception:  # never leave a request without an answer
+                    log.exception("could not encode a reply")
+                    data = _error(INTERNAL_ERROR, "Internal error: the reply could not be encoded",
+                                  getattr(message, "id", None)) if answered else b""
+                if data:
+                    try:
+                        await write(data)
+                    except OSError:  # the host went away
+                        log.info("stdout closed; stopping")
+                        break
+                if answered:
+                    pending.answered(message.id)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(write_stdout)
+        group.start_soon(read_stdin)
+        await lowlevel.run(server_reads, server_writes, lowlevel.create_initialization_options())
+        # The loop closed its side: let the last replies reach stdout, then stop reading.
+        with anyio.move_on_after(10):
+            await writer_done.wait()
+        group.cancel_scope.cancel()
+
+
+def _write_all(writer: BinaryIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = writer.write(view)
+        view = view[written or 0:]
+    writer.flush()
