@@ -35,6 +35,7 @@ from .engine import Delivery, Engine, Ticket
 from .events import EnvelopeError, argument_problems, envelope_schema, render_event, validate_envelope
 from .outbox import Outbox
 from .outcome import SecretRedactor, outcome
+from .selection import channel_names, channels_error
 
 log = logging.getLogger("mcp_push.server")
 
@@ -183,21 +184,17 @@ class _Tools:
             return self._engine
 
     def _targets(self, channels: Iterable[str] | None) -> list[str] | None:
-        """The requested channels, or Refused naming the ones that are not configured."""
+        """The requested channels (ids in any case, as the library and the CLI take them), or Refused
+        with the same words they use: "channels: unknown channel 'nope'; configured: ntfy, webhook"."""
         if channels is None:
             return None
-        wanted = list(dict.fromkeys(channels))
-        configured = [spec.name for spec, _ in configured_channels(self.source)]
-        if not wanted:
+        names = channel_names(channels)
+        if not names:
             raise Refused(EMPTY_CHANNELS)
-        unknown = [name for name in wanted if name not in configured]
-        if unknown:
-            listed = ", ".join(configured) if configured else "none"
-            raise Refused(
-                f"channels: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not configured; "
-                f"configured channels: {listed}"
-            )
-        return wanted
+        problem = channels_error(self.source, names)
+        if problem:
+            raise Refused(f"channels: {problem}")
+        return [name.lower() for name in names]
 
     async def _result(self, ticket: Ticket, wait: bool) -> CallToolResult:
         if wait:

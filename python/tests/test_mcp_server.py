@@ -306,9 +306,12 @@ async def test_nulls_stand_for_omitted_optional_arguments(vendor, monkeypatch):
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("channels", [["dingtalk"], ["webhook", "nosuch"]])
+@pytest.mark.parametrize(("channels", "error"), [
+    (["dingtalk"], "channels: channel 'dingtalk' is not configured; configured: ntfy, webhook"),
+    (["webhook", "nosuch"], "channels: unknown channel 'nosuch'; configured: ntfy, webhook"),
+])
 async def test_channels_naming_an_unconfigured_channel_is_an_error_listing_the_configured_ones(
-    vendor, monkeypatch, channels
+    vendor, monkeypatch, channels, error
 ):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor)})
     async with Client(create_server()) as client:
@@ -318,8 +321,19 @@ async def test_channels_naming_an_unconfigured_channel_is_an_error_listing_the_c
     for result in (send, event):
         assert result.is_error
         text = text_of(result)
-        assert f"{channels[-1]} is not configured; configured channels: ntfy, webhook" in text
+        assert error in text
     assert vendor.received == []
+
+
+@pytest.mark.anyio
+async def test_channel_names_are_matched_ignoring_case_as_in_the_library(vendor, monkeypatch):
+    configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor)})
+    async with Client(create_server()) as client:
+        result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c",
+                                                        "channels": ["WebHook"]})
+    assert not result.is_error, text_of(result)
+    assert [c["channel"] for c in result.structured_content["channels"]] == ["webhook"]
+    assert len(vendor.received) == 1
 
 
 @pytest.mark.anyio
