@@ -54,7 +54,7 @@ function withToken(request, token) {
 
 /** The plan entry shape shared with Python's PlannedRequest.to_dict(): a fetched token as the placeholder. */
 function requestToDict(request) {
-  const shown = withToken(request, loadSettings().token_placeholder);
+  const shown = request.tokenSlots ? withToken(request, loadSettings().token_placeholder) : request;
   const out = {
     channel: shown.channel,
     step: shown.step,

@@ -52,7 +52,7 @@ class PlannedRequest:
 
     def to_dict(self) -> dict[str, Any]:
         """The request as a plan shows it: a fetched token as settings.yaml's token_placeholder."""
-        shown = with_token(self, load_settings()["token_placeholder"])
+        shown = with_token(self, load_settings()["token_placeholder"]) if self.token_slots else self
         out = {
             "channel": shown.channel,
             "step": shown.step,
