@@ -34,7 +34,8 @@ function fillTree(node, text) {
   return node;
 }
 
-const BODY_FORMS = { json: (token) => toJson(token).slice(1, -1), form: pct, text: String, tree: String };
+// How each body encoding writes the token; a multipart body never holds the mark (the planner refuses it).
+const BODY_FORMS = { json: (token) => toJson(token).slice(1, -1), form: pct, text: String, tree: String, multipart: String };
 
 /**
  * The planned request with `token` where the planner left its mark, encoded as each place is: the same

@@ -25,6 +25,7 @@ const PLACES = {
   'json body': { method: 'POST', url: 'https://h.example/', body: { token: '{{ token }}', n: 1 } },
   'form body': { method: 'POST', url: 'https://h.example/', encoding: 'form', body: { token: '{{ token }}' } },
   'text body': { method: 'POST', url: 'https://h.example/', encoding: 'text', body: 't={{ token }};' },
+  'query of a multipart request': { method: 'POST', url: 'https://h.example/', query: { t: '{{ token }}' }, encoding: 'multipart', body: { a: 'b' } },
 };
 const CONTEXT = { title: 't', content: 'c', env: {}, params: {}, hook: {} };
 

@@ -76,7 +76,8 @@ def _fill_tree(node: Any, text: str) -> Any:
     return node
 
 
-_BODY_FORMS = {"json": lambda token: to_json(token)[1:-1], "form": pct, "text": str, "tree": str}
+# How each body encoding writes the token; a multipart body never holds the mark (the planner refuses it).
+_BODY_FORMS = {"json": lambda token: to_json(token)[1:-1], "form": pct, "text": str, "tree": str, "multipart": str}
 
 
 def with_token(request: PlannedRequest, token: str) -> PlannedRequest:
