@@ -25,7 +25,7 @@ def lint(session: nox.Session) -> None:
     """ruff; the specs against their schema, cases, hooks and secret marking; generated docs up to date."""
     # lint_specs.py loads specs with the runtime's own loader (python/ on sys.path): it needs only these.
     session.install("ruff>=0.6", "pyyaml", "jsonschema>=4.18")
-    session.run("ruff", "check", "python", "tools", "bench", "noxfile.py")
+    session.run("ruff", "check", "python", "tools", "bench", "conformance", "noxfile.py")
     session.run("python", "tools/lint_specs.py")
     session.run("python", "tools/gen_docs.py", "--check")
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
-from mcp_push.engine import Engine  # noqa: E402
-from mcp_push.outbox import Outbox  # noqa: E402
+from mcp_push.service.engine import Engine  # noqa: E402
+from mcp_push.service.outbox import Outbox  # noqa: E402
 
 UPDATES, EVERY_S = 200, 0.3
 

@@ -483,7 +483,7 @@ def profile() -> int:
         "r, w = os.pipe()\n"
         f"os.write(w, {encode(*initialize_messages(), TOOLS_LIST)!r})\n"
         "os.close(w); os.dup2(r, 0)\n"
-        "from mcp_push.cli import main\n"
+        "from mcp_push.service.cli import main\n"
         "main(['serve'])\n"
     )
     with tempfile.TemporaryDirectory(prefix="mcp-push-bench-") as temp:

@@ -6,7 +6,8 @@
 const { plan } = require('./api');
 const { EDITS, dispatchRun } = require('./edits');
 const { readSpecSource } = require('./specSource');
-const { render } = require('./templates');
+const { FILTERS, render } = require('./templates');
+const { toJson } = require('./wire');
 
 class EnvelopeError extends Error {
   constructor(field, rule) {
@@ -161,6 +162,32 @@ const RUNS = new RunLog();
 
 const text = (value) => (value === null || value === undefined ? '' : typeof value === 'boolean' ? String(value) : String(value));
 
+/**
+ * The data fields the template has no line for, one `key: value` line each (spec/README.md, Events):
+ * in the object's key order (the wire's), a string as it is, any other value as the wire's JSON; line
+ * breaks folded (one_line), so no field can start a line of its own; at most `fields` lines of at most
+ * `chars` code points, and a last line saying how many fields were left out. As events.py does.
+ */
+function detailLines(data, limits) {
+  const known = readSpecSource().envelopeSchema.properties.data.properties;
+  // An undefined value is no field, as JSON.stringify leaves it out.
+  const extra = Object.entries(data).filter(([key, value]) => !Object.prototype.hasOwnProperty.call(known, key) && value !== undefined);
+  const lines = extra.slice(0, limits.fields).map(([key, value]) => {
+    let shown;
+    try {
+      shown = typeof value === 'string' ? value : toJson(value);
+    } catch {
+      shown = undefined; // a BigInt, a cycle: JSON has no word for it
+    }
+    if (shown === undefined) throw new EnvelopeError(`data.${key}`, 'must be a JSON value'); // a function
+    const line = [...FILTERS.one_line(`${key}: ${shown}`)]; // code points, as Python's len()
+    return line.length <= limits.chars ? line.join('') : `${line.slice(0, limits.chars - 1).join('')}…`;
+  });
+  const left = extra.length - limits.fields;
+  if (left > 0) lines.push(`(${left} more field${left === 1 ? '' : 's'})`);
+  return lines.join('\n');
+}
+
 /** [title, content] for a validated envelope, from spec/templates/event.yaml. */
 function renderEvent(envelope, runs = RUNS) {
   const template = readSpecSource().eventTemplate;
@@ -184,6 +211,7 @@ function renderEvent(envelope, runs = RUNS) {
     error_code: text(data.error_code),
     percent,
     bar,
+    details: detailLines(data, template.details),
     elapsed: runs.elapsed(envelope),
   };
   const title = render(template.title, context);
@@ -213,4 +241,4 @@ function planEvent(envelope, { env = null, now = null, seen = [], redact = true,
   return plan(title, content, { env, now, redact, editRefs, channels });
 }
 
-module.exports = { EnvelopeError, validateEnvelope, renderEvent, sendEvent, planEvent, RunLog, RUNS, rfc3339, timestampMs };
+module.exports = { EnvelopeError, validateEnvelope, renderEvent, detailLines, sendEvent, planEvent, RunLog, RUNS, rfc3339, timestampMs };

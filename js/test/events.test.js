@@ -65,3 +65,17 @@ test('sendEvent resolves to per-channel results; a refused channel is a result, 
   assert.deepEqual(result.channels.map((c) => [c.channel, c.status]), [['gotify', 'network_error']]);
   assert.ok(!JSON.stringify(result).includes('gotify_tok_ev1'));
 });
+
+test("an extra data value JSON cannot write is refused naming the field, as Python's events.py", () => {
+  const cycle = [];
+  cycle.push(cycle);
+  for (const value of [10n, cycle, () => 1]) {
+    const envelope = validateEnvelope({ run_id: 'r', event: 'start', message: 'm', data: { when: value } });
+    assert.throws(() => renderEvent(envelope, new RunLog()), (err) => err instanceof EnvelopeError && err.message === 'data.when: must be a JSON value');
+  }
+});
+
+test('an undefined extra data value is no field, as JSON leaves it out', () => {
+  const envelope = validateEnvelope({ run_id: 'r', event: 'start', message: 'm', data: { gone: undefined, kept: 1 } });
+  assert.equal(renderEvent(envelope, new RunLog())[1], 'm\nkept: 1');
+});

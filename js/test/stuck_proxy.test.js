@@ -3,7 +3,7 @@
 // exits afterwards (undici holds a request that has no connection yet, and retries a CONNECT the proxy
 // never answers, for minutes: the result came after 73 s and the process never ended). And a proxy that
 // refuses the tunnel: nothing reached the vendor, so that is retried. Python's twin:
-// python/tests/test_lost_replies.py.
+// python/tests/test_retry.py.
 
 const assert = require('node:assert/strict');
 const net = require('node:net');

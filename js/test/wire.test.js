@@ -1,11 +1,34 @@
 'use strict';
-// secondsText: waits and timeouts in texts (spec/README.md, canonical rule 9). The same table is in
-// python/tests/test_wire.py: both runtimes write every value alike.
+// wire.js where JavaScript's defaults differ from Python's: encodeURIComponent leaves !*'() raw, and URLs
+// are normalized by hand; secondsText writes waits and timeouts in texts (spec/README.md, canonical rule 9).
+// python/tests/test_wire.py pins the Python side, with the same secondsText table.
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');
 
-const { secondsText } = require('../src/wire');
+const { normalizeUrl, pct, secondsText } = require('../src/wire');
+
+test('pct encodes !*\'() that encodeURIComponent leaves raw, and keeps ~', () => {
+  assert.equal(pct("!*'()~"), '%21%2A%27%28%29~'); // encodeURIComponent would give !*'()~
+});
+
+test('pct encodes a space as %20 and UTF-8 bytes in upper-case hex', () => {
+  assert.equal(pct('a b+中😀/'), 'a%20b%2B%E4%B8%AD%F0%9F%98%80%2F');
+});
+
+test('normalizeUrl percent-encodes characters that may not stand raw in a URL, and leaves the rest', () => {
+  assert.equal(
+    normalizeUrl('https://h.test/p a|t"h<>^`{}\\/中?q=%20x&k=~!*\'()'),
+    'https://h.test/p%20a%7Ct%22h%3C%3E%5E%60%7B%7D%5C/%E4%B8%AD?q=%20x&k=~!*\'()',
+  );
+});
+
+test('normalizeUrl is idempotent: normalizing twice changes nothing', () => {
+  for (const url of ['https://h.test/a b/中文?x=1&y=😀#frag', 'http://h.test/%E4%B8%AD%20x', 'http://u:p@h.test:8080/{x}|y']) {
+    const once = normalizeUrl(url);
+    assert.equal(normalizeUrl(once), once, url);
+  }
+});
 
 const TABLE = [
   [0, '0'], [1, '1'], [45, '45'], [60, '60'], [120, '120'], [0.5, '0.5'], [1.5, '1.5'], [0.25, '0.25'],

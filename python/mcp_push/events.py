@@ -21,7 +21,8 @@ import yaml
 
 from .config import as_text
 from .specs import spec_dir
-from .templates import render
+from .templates import FILTERS, render
+from .wire import js_key_order, to_json
 
 if TYPE_CHECKING:
     from .edits import EditRefs
@@ -194,6 +195,27 @@ class RunLog:
 RUNS = RunLog()
 
 
+def detail_lines(data: Mapping[str, Any], limits: Mapping[str, int]) -> str:
+    """The data fields the template has no line for, one `key: value` line each (spec/README.md,
+    Events): in the wire's key order, a string as it is, any other value as the wire's JSON; line breaks
+    folded (one_line), so no field can start a line of its own; at most `fields` lines of at most
+    `chars` code points, and a last line saying how many fields were left out."""
+    known = envelope_schema()["properties"]["data"]["properties"]
+    extra = [(str(key), value) for key, value in js_key_order(dict(data)).items() if str(key) not in known]
+    lines = []
+    for key, value in extra[:limits["fields"]]:
+        try:
+            text = value if isinstance(value, str) else to_json(value)
+        except (TypeError, ValueError, RecursionError):  # a datetime, a set, a cycle: JSON has no word for it
+            raise EnvelopeError(f"data.{key}", "must be a JSON value") from None
+        line = FILTERS["one_line"](f"{key}: {text}")
+        lines.append(line if len(line) <= limits["chars"] else line[: limits["chars"] - 1] + "…")
+    left = len(extra) - limits["fields"]
+    if left > 0:
+        lines.append(f"({left} more field{'' if left == 1 else 's'})")
+    return "\n".join(lines)
+
+
 def render_event(envelope: Mapping[str, Any], runs: RunLog = RUNS) -> tuple[str, str]:
     """(title, content) for a validated envelope, from spec/templates/event.yaml."""
     template = event_template()
@@ -215,6 +237,7 @@ def render_event(envelope: Mapping[str, Any], runs: RunLog = RUNS) -> tuple[str,
         "error_code": as_text(data.get("error_code")),
         "percent": percent,
         "bar": bar,
+        "details": detail_lines(data, template["details"]),
         "elapsed": runs.elapsed(envelope),
     }
     title = render(template["title"], context)

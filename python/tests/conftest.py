@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from conformance.runners.python_runner import FakePace
 from mcp_push.specs import known_env_names
 from mcp_push.tokens import TOKENS
 
@@ -26,8 +27,6 @@ def fake_retry_pace(monkeypatch):
     """Retry waits pass on a fake clock in-process (a test wanting real waits installs its own Pace);
     the waits asked for are in the returned list."""
     from mcp_push import retry
-
-    from .conformance import FakePace
 
     fake = FakePace()
     monkeypatch.setattr(retry, "PACE", retry.Pace(fake.sleep, fake.monotonic, fake.random))

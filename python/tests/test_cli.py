@@ -5,6 +5,7 @@ JSON for machines, and secrets masked in dry runs and in `channels`."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -201,7 +202,8 @@ def test_configuration_errors_outside_channels_are_one_line(tmp_path):
 
 def test_version():
     process = mcp_push("--version")
-    assert process.returncode == 0 and process.stdout.startswith("mcp-push ")
+    declared = re.search(r'^version = "([^"]+)"', (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    assert (process.returncode, process.stdout) == (0, f"mcp-push {declared}\n")
 
 
 # --- event ---------------------------------------------------------------------------------------------
@@ -216,6 +218,16 @@ def test_event_is_rendered_and_delivered(vendor):
     [body] = vendor.json_bodies()
     assert "train-7" in body["title"] and "50%" in body["title"]
     assert "epoch 5 of 10" in body["content"] and "training" in body["content"]
+
+
+def test_event_data_fields_the_template_has_no_line_for_are_shown(vendor):
+    """Issue 11 item 12: --data's other fields reach the message as `key: value` lines (they were dropped)."""
+    process = mcp_push("event", "--run-id", "r", "--event", "update", "--message", "m", "--step", "lint",
+                       "--data", '{"shard": 3, "host": "ci-7", "retried": null, "tags": ["a", "b"]}',
+                       env=webhook_env(vendor))
+    assert process.returncode == 0, process.stderr
+    [body] = vendor.json_bodies()
+    assert body["content"] == 'm\nStep: lint\nshard: 3\nhost: ci-7\nretried: null\ntags: ["a","b"]'
 
 
 def test_error_event_with_error_code_as_json(vendor):

@@ -3,10 +3,11 @@
 Hypothesis draws batches of messages rich in what breaks encoders (reserved URL characters, quotes,
 backslashes, CR/LF, CJK, emoji and other astral characters, combining marks, ZWJ, U+2028/U+2029, control
 characters, template look-alikes, webhook placeholders, strings around WePlusBot's 800-code-point switch)
-plus a few config values that flow into requests. Every example configures all 25 channels at once.
-Python plans each batch in-process; Node plans it in one round trip to `node js/tools/plan_batch.js
---lines`, a worker started once for the module (so neither generation nor shrinking pays Node's start-up
-per example). A difference fails with the channel, the field, a short diff and the input, shrunk.
+plus a few config values that flow into requests. Every example configures every channel at once.
+Python plans each batch in-process; Node plans it in one round trip to `node conformance/runners/plan_batch.js
+--lines`, a worker started once for the module (so neither generation nor shrinking pays Node's start-up per
+example). A difference fails with the channel, the field, a short diff (conformance/runners/compare.py, the
+comparator tools/conformance.py uses) and the input, shrunk.
 
 Run it (after `npm ci` in js/):
 
@@ -34,12 +35,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conformance.runners import compare
 from mcp_push import plan
 
 pytestmark = pytest.mark.crosscheck
 
 REPO = Path(__file__).resolve().parents[2]
-PLAN_BATCH = REPO / "js" / "tools" / "plan_batch.js"
+PLAN_BATCH = REPO / "conformance" / "runners" / "plan_batch.js"
 NODE = shutil.which("node")
 
 
@@ -327,78 +329,10 @@ def node_worker():
     worker.close()
 
 
-def _short(value: Any, limit: int = 160) -> str:
-    # repr() escapes control and invisible characters but keeps CJK and emoji readable.
-    shown = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return shown if len(shown) <= limit else f"{shown[: limit - 21]}…{shown[-20:]} ({len(value)} chars)"
-
-
-def _first_difference(a: str, b: str) -> str:
-    i = next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-    lo = max(0, i - 12)
-    return (f"first difference at index {i} (lengths {len(a)} / {len(b)}): "
-            f"python {'…' if lo else ''}{_short(a[lo:i + 30])}  node {'…' if lo else ''}{_short(b[lo:i + 30])}")
-
-
-def _json_or_none(text: str) -> Any:
-    try:
-        return json.loads(text) if text[:1] in "{[" else None
-    except ValueError:
-        return None
-
-
-def _leaf_diffs(path: str, py: Any, js: Any, out: list[str]) -> None:
-    if isinstance(py, str) and isinstance(js, str) and py != js:
-        # A JSON body is compared field by field, so the message names the field that differs.
-        py_tree, js_tree = _json_or_none(py), _json_or_none(js)
-        if py_tree is not None and js_tree is not None:
-            before = len(out)
-            _leaf_diffs(f"{path}(json)", py_tree, js_tree, out)
-            if len(out) > before:
-                return
-        out.append(f"{path}: {_first_difference(py, js)}")
-    elif isinstance(py, dict) and isinstance(js, dict):
-        if list(py) != list(js) and set(py) == set(js):
-            out.append(f"{path}: key order differs: python {list(py)} node {list(js)}")
-        for key in list(py) + [k for k in js if k not in py]:
-            _leaf_diffs(f"{path}.{key}", py.get(key, "<absent>"), js.get(key, "<absent>"), out)
-    elif isinstance(py, list) and isinstance(js, list) and len(py) == len(js):
-        for index, (a, b) in enumerate(zip(py, js, strict=True)):
-            _leaf_diffs(f"{path}[{index}]", a, b, out)
-    elif py != js or type(py) is not type(js):  # 1 vs 1.0, True vs 1
-        out.append(f"{path}: python {_short(py)} node {_short(js)}")
-
-
-def _by_channel(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for entry in entries:
-        grouped.setdefault(str(entry.get("channel")), []).append(entry)
-    return grouped
-
-
 def describe_mismatch(py_plan: Any, js_plan: Any) -> list[str]:
-    """One line per differing field, named by channel: `weplus[send].body(json).template: python … node …`."""
-    if not (isinstance(py_plan, list) and isinstance(js_plan, list)):
-        return [f"plan: python {_short(py_plan, 400)} node {_short(js_plan, 400)}"]
-    problems: list[str] = []
-    py_channels, js_channels = _by_channel(py_plan), _by_channel(js_plan)
-    if list(py_channels) != list(js_channels) and set(py_channels) == set(js_channels):
-        problems.append(f"channel order differs: python {list(py_channels)} node {list(js_channels)}")
-    for channel in list(py_channels) + [c for c in js_channels if c not in py_channels]:
-        py_entries, js_entries = py_channels.get(channel, []), js_channels.get(channel, [])
-        if len(py_entries) != len(js_entries):
-            steps = [[e.get("step", "error") for e in side] for side in (py_entries, js_entries)]
-            problems.append(f"{channel}: python plans {steps[0] or 'nothing'}, node {steps[1] or 'nothing'}")
-            if not (py_entries and js_entries):
-                continue
-        for index, (a, b) in enumerate(zip(py_entries, js_entries, strict=False)):
-            suffix = f"#{index}" if len(py_entries) > 1 else ""
-            if ("error" in a) != ("error" in b):  # a config error on one side, a request on the other
-                shown = [_short(e["error"]) if "error" in e else f"a {e.get('step')} request" for e in (a, b)]
-                problems.append(f"{channel}{suffix}: python plans {shown[0]}, node {shown[1]}")
-                continue
-            _leaf_diffs(f"{channel}[{a.get('step', 'error')}]{suffix}", a, b, problems)
-    return problems
+    """One line per differing field, named by channel: `plan.weplus[send].body(json).template: python …, node …`."""
+    return [f"{field}: {detail}" for field, detail in
+            compare.explain_plan(py_plan, js_plan, names=("python", "node"), strict=True)]
 
 
 # Derandomized: CI replays the same examples on every run (stable, no flaky red builds, no .hypothesis
@@ -423,7 +357,7 @@ def test_python_and_node_plans_are_byte_identical(node_worker, batch):
         logging.disable(logging.NOTSET)
     js_plans = node_worker.plan(batch)
     for item, py_plan, js_plan in zip(batch, py_plans, js_plans, strict=True):
-        if py_plan == js_plan and json.dumps(py_plan, ensure_ascii=False) == json.dumps(js_plan, ensure_ascii=False):
+        if compare.equal(py_plan, js_plan, strict=True):
             continue
         raise AssertionError(mismatch_report(item, py_plan, js_plan))
 
@@ -438,14 +372,14 @@ def mismatch_report(item: dict[str, Any], py_plan: Any, js_plan: Any) -> str:
         lines.append(f"  … and {len(problems) - 12} more")
     lines.append("input (full repr in the falsifying example below):")
     for key in ("title", "content", "now", "params"):
-        lines.append(f"  {key}: {_short(item[key], 300)}")
+        lines.append(f"  {key}: {compare.show(item[key], 300)}")
     changed = {k: item["env"].get(k) for k in _VARIED if item["env"].get(k) != BASE_ENV.get(k)}
     lines.append(f"  env: BASE_ENV with {changed!r}")
     return "\n".join(lines)
 
 
 def test_every_channel_is_planned():
-    """The cross-check is only worth something if the shared env really configures all 25 channels."""
+    """The cross-check is only worth something if the shared env really configures every channel."""
     _require_node()
     item = {"env": BASE_ENV, "now": 1700000000.0, "title": "t", "content": "c", "params": None}
     py_plan = plan_python(item)
@@ -529,5 +463,5 @@ def test_edge_case_plans_agree(name, case):
     _require_node()
     py_plan = plan_python(_known_item(case))
     js_plan = _known_node_plans()[name]
-    problems = describe_mismatch(py_plan, js_plan) if py_plan != js_plan else []
+    problems = describe_mismatch(py_plan, js_plan)
     assert not problems, "\n  ".join(["Python and Node plans differ", *problems[:12]])

@@ -12,10 +12,10 @@ import pytest
 from mcp_push.config import channel_env
 from mcp_push.deliver import Outcome
 from mcp_push.edits import EditRefs, edit_refused
-from mcp_push.engine import Engine
 from mcp_push.events import RunLog, render_event, send_event, validate_envelope
 from mcp_push.planner import plan_channel
 from mcp_push.result import ChannelResult
+from mcp_push.service.engine import Engine
 from mcp_push.specs import load_channels
 
 from .local_server import Behaviour

@@ -1,251 +1,408 @@
-"""The engine's building blocks: spec loading, templates, wire encodings, success rules, redaction; and
-the MCP server's delivery engine's bounded lane queues."""
+"""engine.py, the MCP server's delivery engine, against a real local vendor: retries, rate limits, coalescing,
+edit in place, the outbox, bounded lane queues. Rate limiting runs on a fake clock (Engine.pump), so a minute
+of it takes no time."""
 
 from __future__ import annotations
 
-import copy
 import json
+import threading
+import time
+import tracemalloc
 
-import jinja2
 import pytest
-import yaml
 
-from mcp_push import plan
-from mcp_push.config import is_true
-from mcp_push.hooks import get_hook
-from mcp_push.redact import Redactor
-from mcp_push.specs import SpecError, load_channels, spec_dir, validate_spec
-from mcp_push.success import evaluate, vendor_message
-from mcp_push.templates import FILTERS, environment, render, render_tree
-from mcp_push.wire import append_query, form_encode, multipart_encode, normalize_url, pct, to_json
+from mcp_push import dispatch, retry
+from mcp_push.service.engine import Engine, Lane
+from mcp_push.service.outbox import Outbox
+from mcp_push.service.ratelimit import RateLimiter, headroom
+from mcp_push.specs import load_channels
 
-QINGLONG_CHANNELS = {
-    "bark", "console", "dingtalk", "feishu", "gocqhttp", "gotify", "igot", "serverchan", "pushdeer",
-    "synology_chat", "pushplus", "weplus", "qmsg", "wecom_app", "wecom_bot", "telegram", "aibotk", "smtp",
-    "pushme", "chronocat", "ntfy", "wxpusher", "wxpusher_spt", "openilink", "webhook",
-}
+from .local_server import Behaviour, VendorServer
 
 
-# --- specs -------------------------------------------------------------------------------------------
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0):
+        self.now = start
 
-def test_every_qingLong_channel_has_a_valid_spec():
-    assert QINGLONG_CHANNELS <= set(load_channels())
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_every_hook_named_in_a_spec_exists():
-    for spec in load_channels().values():
-        if spec.hook:
-            assert callable(get_hook(spec.hook)), spec.name
+def wecom_env(vendor: VendorServer) -> dict[str, str]:
+    # A WeCom group robot (20 messages/min) pointed at the local vendor.
+    return {"QYWX_KEY": "key_wb_test", "QYWX_ORIGIN": vendor.url, "HITOKOTO": "false"}
 
 
-def test_every_credential_env_var_is_marked_secret():
-    words = ("TOKEN", "SECRET", "PASSWORD", "KEY", "_AM")
-    for spec in load_channels().values():
-        for name, var in spec.env.items():
-            # A Google Chat thread key names a thread; it grants nothing.
-            if any(word in name for word in words) and name not in ("NTFY_USERNAME", "GOOGLE_CHAT_THREAD_KEY"):
-                assert var.secret, f"{spec.name}: {name} looks like a credential but is not secret: true"
+def wecom_texts(vendor: VendorServer) -> list[str]:
+    return [json.loads(r.body)["text"]["content"] for r in vendor.received]
 
 
-def test_an_invalid_spec_is_rejected_with_the_field_named():
-    doc = yaml.safe_load((spec_dir() / "channels" / "dingtalk.yaml").read_text(encoding="utf-8"))
-    broken = copy.deepcopy(doc)
-    broken["success"]["json"][0] = {"path": "errcode", "equal": 0}
-    with pytest.raises(SpecError, match=r"dingtalk.yaml: success/json/0"):
-        validate_spec(broken, "spec/channels/dingtalk.yaml")
+def run_until(engine: Engine, clock: FakeClock, until: float) -> None:
+    """Advances the fake clock to `until`, sending whatever becomes due on the way."""
+    while True:
+        wait = engine.pump()
+        if wait is None or clock.now + wait > until:
+            break
+        clock.now += max(wait, 1e-6)
+    clock.now = until
+    engine.pump()
 
 
-def test_a_spec_activated_by_an_undeclared_env_var_is_rejected():
-    doc = yaml.safe_load((spec_dir() / "channels" / "dingtalk.yaml").read_text(encoding="utf-8"))
-    doc["active_when"] = ["DD_TOKEN_TYPO"]
-    with pytest.raises(SpecError, match="DD_TOKEN_TYPO"):
-        validate_spec(doc, "spec/channels/dingtalk.yaml")
+# --- retries ---------------------------------------------------------------------------------------------
 
 
-# --- templates ---------------------------------------------------------------------------------------
+def test_a_429_with_retry_after_then_200_is_delivered_after_two_attempts_waiting_as_asked(vendor, monkeypatch):
+    monkeypatch.setattr(retry, "PACE", retry.Pace())  # real time: the wait is measured
+    vendor.script = [Behaviour(status=429, body='{"errcode":45009,"errmsg":"slow down"}',
+                               headers={"Retry-After": "1"})]
+    started = time.monotonic()
+    result = dispatch("t", "c", wecom_env(vendor))
+    took = time.monotonic() - started
+    [channel] = result.channels
+    assert (channel.ok, channel.attempts) == (True, 2)
+    assert len(vendor.received) == 2
+    assert vendor.received[1].at - vendor.received[0].at >= 1.0
+    assert took < 5
 
-def test_message_text_is_data_never_a_template():
-    ctx = {"title": "{{ 7 * 7 }}", "content": "{% for x in range(3) %}x{% endfor %}"}
-    assert render("{{ title }}|{{ content }}", ctx) == "{{ 7 * 7 }}|{% for x in range(3) %}x{% endfor %}"
 
+def test_a_vendor_rejection_is_not_retried(vendor, fake_retry_pace):
+    vendor.routes["/"] = Behaviour(body='{"errcode":93000,"errmsg":"invalid webhook url, hint: [x]"}')
+    [channel] = dispatch("t", "c", wecom_env(vendor)).channels
+    assert (channel.ok, channel.status, channel.attempts) == (False, "rejected", 1)
+    assert fake_retry_pace == [] and len(vendor.received) == 1
 
-def test_templates_are_sandboxed():
-    with pytest.raises(jinja2.exceptions.SecurityError):
-        render("{{ title.__class__.__mro__ }}", {"title": "x"})
 
+def test_5xx_is_retried_with_doubling_backoff_until_attempts_run_out(vendor, fake_retry_pace):
+    vendor.routes["/"] = Behaviour(status=503, body="busy")
+    [channel] = dispatch("t", "c", wecom_env(vendor)).channels
+    assert (channel.status, channel.attempts, channel.http_status) == ("rejected", 4, 503)
+    assert fake_retry_pace == [1, 2, 4]
+    assert channel.error.endswith("(after 4 tries)")
 
-def test_an_undefined_template_variable_is_an_error_not_an_empty_string():
-    with pytest.raises(jinja2.exceptions.UndefinedError):
-        render("{{ env.NOPE }}", {"env": {}})
 
-
-def test_only_the_filters_both_runtimes_register_are_available():
-    assert set(environment().filters) == set(FILTERS)
-    with pytest.raises(jinja2.exceptions.TemplateAssertionError):
-        render("{{ title|upper }}", {"title": "x"})
-
-
-def test_trailing_newline_is_kept_like_nunjucks():
-    assert render("{{ title }}\n", {"title": "x"}) == "x\n"
-
-
-def test_body_tree_forms():
-    ctx = {"title": "T", "content": "C", "hook": {"n": 7, "none": None, "flag": False}, "params": {"k": "v"}}
-    tree = {
-        "a": "{{ title }}",
-        "n": {"$ref": "hook.n"},
-        "gone": {"$ref": "hook.none"},
-        "empty": {"$optional": ""},
-        "kept": {"$optional": "{{ content }}"},
-        "sub": {"$when": "hook.flag", "x": 1},
-        "j": {"$json": {"t": "{{ title }}"}},
-        "list": [1, "{{ content }}"],
-        "$merge": "params",
-    }
-    assert render_tree(tree, ctx) == {
-        "a": "T", "n": 7, "kept": "C", "j": '{"t":"T"}', "list": [1, "C"], "k": "v",
-    }
-
-
-@pytest.mark.parametrize(
-    ("expr", "expected"),
-    [
-        ("{{ 'a\nb'|nl2br }}", "a<br/>b"),
-        ("{{ '<a&\">'|html_escape }}", "&lt;a&amp;&quot;&gt;"),
-        ("{{ 'ab--'|replace_all('--', '-') }}", "ab-"),
-        ("{{ 'x//'|rstrip('/') }}", "x"),
-        ("{{ '中😀'|chars }}", "2"),
-        ("{{ '中'|rfc2047 }}", "=?utf-8?B?5Lit?="),
-        ("{{ ''|rfc2047 }}", ""),
-        ("{{ 'a b'|pct }}", "a%20b"),
-        ("{% if 'https://x'|startswith('http') %}y{% endif %}", "y"),
-    ],
-)
-def test_shared_filters(expr, expected):
-    assert render(expr, {}) == expected
-
-
-# --- wire --------------------------------------------------------------------------------------------
-
-def test_percent_encoding_keeps_only_unreserved_characters():
-    assert pct("aZ09-._~ !*'()&=+%#\"/中😀") == (
-        "aZ09-._~%20%21%2A%27%28%29%26%3D%2B%25%23%22%2F%E4%B8%AD%F0%9F%98%80"
-    )
-
-
-def test_url_normalisation_encodes_only_what_may_not_stand_raw_and_is_idempotent():
-    url = 'https://h.example/p a?q="中"&x=%41'
-    once = normalize_url(url)
-    assert once == "https://h.example/p%20a?q=%22%E4%B8%AD%22&x=%41"
-    assert normalize_url(once) == once
-
-
-def test_query_is_appended_with_the_right_separator():
-    assert append_query("https://h/x", {"a": "1"}) == "https://h/x?a=1"
-    assert append_query("https://h/x?k=v", {"a": "1"}) == "https://h/x?k=v&a=1"
-    assert append_query("https://h/x?token=", {"a": "1"}) == "https://h/x?token=&a=1"
-    assert append_query("https://h/x", {}) == "https://h/x"
-
-
-def test_json_is_compact_utf8_in_the_given_key_order():
-    assert to_json({"b": "中😀\n\"", "a": [1, True, None]}) == '{"b":"中😀\\n\\"","a":[1,true,null]}'
-
-
-def test_form_fields_are_encoded_and_typed_values_become_text():
-    assert form_encode({"t": "a&b", "n": 5, "b": False, "o": {"x": 1}, "skip": None}) == (
-        "t=a%26b&n=5&b=false&o=%7B%22x%22%3A1%7D"
-    )
-
-
-def test_multipart_body_layout():
-    assert multipart_encode({"a": "1", "b": "x\ny"}, "B") == (
-        '--B\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n'
-        '--B\r\nContent-Disposition: form-data; name="b"\r\n\r\nx\ny\r\n--B--\r\n'
-    )
-
-
-# --- success rules -----------------------------------------------------------------------------------
-
-def test_http_200_with_a_vendor_error_code_is_not_success():
-    rule = {"json": [{"path": "errcode", "equals": 0}]}
-    assert evaluate(rule, 200, '{"errcode":0}') == (True, None)
-    ok, why = evaluate(rule, 200, '{"errcode":93000,"errmsg":"invalid webhook url"}')
-    assert not ok and "errcode=93000" in why
-
-
-def test_a_reply_that_is_not_json_fails_a_json_rule():
-    assert evaluate({"json": [{"path": "ok", "truthy": True}]}, 200, "<html>") == (False, "reply is not JSON")
-
-
-def test_status_outside_2xx_fails_by_default_and_listed_statuses_are_exact():
-    assert evaluate({}, 502, "")[0] is False
-    assert evaluate({"status": [200]}, 201, "")[0] is False
-
-
-def test_json_any_and_nested_paths():
-    rule = {"json_any": [{"path": "code", "equals": 0}, {"path": "data.errno", "equals": 0}]}
-    assert evaluate(rule, 200, '{"data":{"errno":0}}')[0] is True
-    assert evaluate(rule, 200, '{"code":1,"data":{"errno":2}}')[0] is False
-
-
-def test_true_is_not_one():
-    assert evaluate({"json": [{"path": "ok", "equals": True}]}, 200, '{"ok":1}')[0] is False
-
-
-def test_vendor_message_is_read_from_the_first_known_path():
-    assert vendor_message('{"errcode":1,"errmsg":"bad token"}', ["errmsg"]) == "bad token"
-    assert vendor_message("<html>oops</html>", ["errmsg"]) is None
-
-
-# --- config and redaction ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("value", ["false", "False", "0", "no", "off", ""])
-def test_false_words(value):
-    assert is_true(value) is False
-
-
-def test_redactor_masks_raw_percent_encoded_and_json_escaped_forms():
-    secret = 'p@ss w/"rd+1'
-    redactor = Redactor([secret])
-    text = f'raw={secret} url=p%40ss%20w%2F%22rd%2B1 plus=p%40ss+w%2F%22rd%2B1 json="p@ss w/\\"rd+1"'
-    assert "ss w" not in redactor.text(text)
-    assert redactor.text(text).count("***") == 4
-
-
-def test_redacted_plan_hides_secrets_but_keeps_the_shape():
-    env = {"DD_BOT_TOKEN": "tok_visible_check", "DD_BOT_SECRET": "SECdd_secret_xyz"}
-    [entry] = plan("t", "c", env=env, now=1700000000.123)
-    assert "tok_visible_check" not in str(entry)
-    assert entry["url"].startswith("https://oapi.dingtalk.com/robot/send?access_token=***&timestamp=")
-
-
-def test_specs_validated_by_gen_docs_skip_the_schema_check_and_edited_ones_do_not(tmp_path, monkeypatch):
-    import shutil
-
-    from mcp_push import specs as specs_module
-
-    copy = tmp_path / "spec"
-    shutil.copytree(spec_dir(), copy)
-    assert specs_module._validated_before(copy)  # tools/gen_docs.py recorded the current files
-    broken = copy / "channels" / "dingtalk.yaml"
-    broken.write_text(broken.read_text(encoding="utf-8").replace("display_name:", "display_nam:"), encoding="utf-8")
-    assert not specs_module._validated_before(copy)
-    monkeypatch.setenv("MCP_PUSH_SPEC_DIR", str(copy))
-    specs_module.load_channels.cache_clear()
+def test_a_refused_connection_is_retried_and_a_timeout_is_not(fake_retry_pace):
+    refused = dispatch("t", "c", {"QYWX_KEY": "key_wb_refused_01", "QYWX_ORIGIN": "http://127.0.0.1:9",
+                                  "HITOKOTO": "false"})
+    assert (refused.channels[0].status, refused.channels[0].attempts) == ("network_error", 4)
+    hanging = VendorServer(routes={"/": Behaviour(delay_s=1.5)}).start()
     try:
-        with pytest.raises(SpecError, match="dingtalk.yaml"):
-            specs_module.load_channels()
+        timed_out = dispatch("t", "c", {**wecom_env(hanging), "MCP_PUSH_TIMEOUT": "0.3"})
     finally:
-        specs_module.load_channels.cache_clear()
+        hanging.stop()
+    assert (timed_out.channels[0].status, timed_out.channels[0].attempts) == ("timeout", 1)
+
+
+def test_retry_after_is_delta_seconds_or_an_imf_fixdate_exactly():
+    from mcp_push.retry import RetryPolicy, retry_after
+    from mcp_push.transports import Reply
+
+    policy = RetryPolicy.for_spec(load_channels()["webhook"])
+
+    def asked(value: str) -> float | None:
+        return retry_after(Reply(503, "", {"retry-after": value}), policy, now=lambda: 1445412500.0)
+
+    assert asked("Wed, 21 Oct 2015 07:28:30 GMT") == 10.0
+    assert asked(" 7\t") == 7.0
+    assert asked("Sat, 01 Jan 0050 00:00:00 GMT") == 0.0  # year 50, in the past
+    neither = ["1.5", "-5", "Wed, 21 Oct 2015 09:28:30 +0200", "Wednesday, 21-Oct-15 07:28:30 GMT",
+               "Wed Oct 21 07:28:30 2015", "wed, 21 oct 2015 07:28:30 gmt", "Sat, 29 Feb 2015 07:28:30 GMT",
+               "Wed, 21 Oct 2015 24:00:00 GMT", "Wed, 21 Oct 2015 07:28:60 GMT", "Sat, 01 Jan 0000 00:00:00 GMT",
+               "\u00a07", "\uff17", "soon"]
+    assert [value for value in neither if asked(value) is not None] == []
+    assert asked("9" * 400) == 2.0**31  # capped, as RFC 9111 caps one
+
+
+# --- rate limits and coalescing -------------------------------------------------------------------------
+
+
+def test_rate_limiter_window_headroom_and_min_interval():
+    limiter = RateLimiter(20, 60, 0)
+    for second in range(18):
+        assert limiter.wait(float(second), 1, terminal=False) == 0
+        limiter.record(float(second), 1)
+    # Everything but an end or error may use 20 - 2; the other two slots stay for ends and errors.
+    assert headroom(20) == 2
+    assert limiter.wait(18.0, 1, terminal=False) == pytest.approx(62.0 - 18.0)  # 60 s + the 2 s margin
+    assert limiter.wait(18.0, 1, terminal=True) == 0
+    paced = RateLimiter(20, 60, 1.0)
+    paced.record(100.0, 1)
+    assert paced.wait(100.25, 1, terminal=True) == pytest.approx(0.85)  # 1 s + a tenth
+
+
+def _delivery(row, kind, run="r1", title=None):
+    from mcp_push.service.engine import Delivery
+
+    return Delivery(row, "lane", "wecom_bot", kind, run, title or f"{kind}{row}", "c")
+
+
+def test_lane_coalesces_updates_and_drops_them_at_the_end_without_reordering_a_run():
+    lane = Lane("lane", load_channels()["wecom_bot"], None)
+    start, first, second = _delivery(1, "start"), _delivery(2, "update"), _delivery(3, "update")
+    other = _delivery(4, "update", run="r2")
+    assert lane.add(start) == [] and lane.add(first) == [] and lane.add(other) == []
+    assert lane.add(second) == [first]  # the newer update takes the older one's place in line
+    assert [d.row for d in lane.queue] == [1, 3, 4]
+    end = _delivery(5, "end")
+    assert lane.add(end) == [second]
+    assert [d.row for d in lane.queue] == [1, 4, 5]
+    # r1's end may not overtake r1's start: the first eligible delivery is the start.
+    assert lane.next_ready(0.0)[0] is start
+
+
+def test_a_burst_to_a_20_per_minute_robot_stays_in_quota_and_the_end_is_not_held_back(vendor):
+    clock = FakeClock()
+    vendor.clock = clock
+    engine = Engine(wecom_env(vendor), clock=clock)
+    t0 = clock.now
+    engine.submit("start", "begin", kind="start", run_id="burst")
+    # 200 updates, one every 0.4 s (80 s), then the end.
+    for index in range(1, 201):
+        run_until(engine, clock, t0 + index * 0.4)
+        engine.submit(f"update {index}", f"progress {index}", kind="update", run_id="burst")
+    end_sent_at = t0 + 80.1
+    run_until(engine, clock, end_sent_at)
+    engine.submit("end", "done", kind="end", run_id="burst")
+    run_until(engine, clock, t0 + 300)
+    assert engine.idle()
+
+    titles = [text.split("\n\n")[0] for text in wecom_texts(vendor)]
+    times = [r.at for r in vendor.received]
+    # At most 20 requests in any 60 s window, the first minute included.
+    assert sum(1 for at in times if at < t0 + 60) <= 20
+    for index, at in enumerate(times):
+        assert sum(1 for other in times[index:] if other < at + 60) <= 20
+    assert titles[0] == "start"
+    assert titles[-1] == "end" and times[-1] - end_sent_at <= 3.0
+    updates = [int(title.split()[1]) for title in titles if title.startswith("update")]
+    assert updates == sorted(updates) and len(set(updates)) == len(updates)  # never an older one after a newer
+    assert len(updates) >= 18  # the quota was used, not wasted
+    assert engine.outbox.pending() == 0
+
+
+def test_an_end_waiting_behind_updates_of_other_runs_uses_the_headroom(vendor):
+    clock = FakeClock()
+    vendor.clock = clock
+    engine = Engine(wecom_env(vendor), clock=clock)
+    for index in range(18):
+        engine.submit(f"u{index}", "c", kind="update", run_id=f"run{index}")
+        engine.pump()
+    for index in range(5):
+        engine.submit(f"late update {index}", "c", kind="update", run_id=f"late{index}")
+    engine.submit("end", "c", kind="end", run_id="run3")
+    engine.pump()
+    assert wecom_texts(vendor)[-1].startswith("end")  # sent at once, past the waiting updates
+    assert len(vendor.received) == 19
+
+
+def test_memory_stays_flat_over_10000_update_events(vendor, tmp_path):
+    clock = FakeClock()
+    engine = Engine(wecom_env(vendor), Outbox(tmp_path / "outbox.sqlite3", clock), clock=clock)
+    tracemalloc.start()
+    try:
+        for index in range(10_000):
+            engine.submit(f"update {index}", "x" * 200, kind="update", run_id=f"run{index % 10}")
+            engine.pump()
+            clock.now += 0.05
+            if index == 1_000:
+                baseline = tracemalloc.get_traced_memory()[0]
+        grown = tracemalloc.get_traced_memory()[0] - baseline
+    finally:
+        tracemalloc.stop()
+    assert grown < 2_000_000, f"memory grew by {grown} bytes from event 1,000 to 10,000"
+    assert engine.outbox.pending() <= 10  # one waiting update per run at most
+
+
+# --- wait / accepted results and the threaded engine ------------------------------------------------------
+
+
+def test_threaded_engine_returns_queued_at_once_and_final_results_on_wait(vendor, tmp_path):
+    vendor.routes["/"] = Behaviour(delay_s=0.3, body='{"errcode":0,"errmsg":"ok"}')
+    engine = Engine(wecom_env(vendor), Outbox(tmp_path / "o.sqlite3")).start()
+    try:
+        ticket = engine.submit("t", "c")
+        assert [r.status for r in ticket.result()] == ["queued"]
+        assert ticket.wait(5)
+        assert [r.status for r in ticket.result()] == ["delivered"]
+    finally:
+        engine.close()
+
+
+# --- edit in place --------------------------------------------------------------------------------------
+
+
+def test_telegram_updates_edit_the_runs_message_and_the_end_is_posted(vendor):
+    vendor.routes["/"] = Behaviour(body='{"ok":true,"result":{"message_id":42}}')
+    env = {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "77", "TG_API_HOST": vendor.url, "HITOKOTO": "false",
+           "MCP_PUSH_EDIT_PROGRESS": "true"}
+    clock = FakeClock()
+    engine = Engine(env, clock=clock)
+    for kind in ("start", "update", "update", "end"):
+        engine.submit(kind, "c", kind=kind, run_id="r")
+        clock.now += 5
+        engine.pump()
+    paths = [r.path.rsplit("/", 1)[1] for r in vendor.received]
+    assert paths == ["sendMessage", "editMessageText", "editMessageText", "sendMessage"]
+    edit = json.loads(vendor.received[1].body)
+    assert edit["message_id"] == 42 and edit["chat_id"] == "77"
+
+
+def test_ntfy_updates_replace_the_first_notification_by_its_id(vendor):
+    vendor.routes["/"] = Behaviour(body='{"id":"Ab3dE","event":"message"}')
+    env = {"NTFY_URL": vendor.url, "NTFY_TOPIC": "runs", "HITOKOTO": "false", "MCP_PUSH_EDIT_PROGRESS": "true"}
+    engine = Engine(env)
+    for kind in ("update", "update", "end"):
+        engine.submit(kind, "c", kind=kind, run_id="r")
+        engine.pump()
+    assert [r.path for r in vendor.received] == ["/runs", "/runs/Ab3dE", "/runs"]
+
+
+def test_without_the_opt_in_updates_are_posted(vendor):
+    vendor.routes["/"] = Behaviour(body='{"ok":true,"result":{"message_id":42}}')
+    env = {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "77", "TG_API_HOST": vendor.url, "HITOKOTO": "false"}
+    clock = FakeClock()
+    engine = Engine(env, clock=clock)
+    for kind in ("start", "update"):
+        engine.submit(kind, "c", kind=kind, run_id="r")
+        clock.now += 5
+        engine.pump()
+    assert [r.path.rsplit("/", 1)[1] for r in vendor.received] == ["sendMessage", "sendMessage"]
+
+
+# --- the outbox -----------------------------------------------------------------------------------------
+
+
+def test_unfinished_deliveries_of_a_dead_owner_are_adopted_once(vendor, tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    dead = Outbox(path)
+    row = dead.add("lane", "wecom_bot", "end", "r", "end", "done", {})
+    dead._db.execute("UPDATE owners SET pid = ? WHERE owner = ?", (2**22 + 12345, dead.owner))  # no such process
+    alive = Outbox(path)
+    alive.add("lane", "wecom_bot", "start", "r2", "start", "c", {})
+    engine = Engine(wecom_env(vendor), Outbox(path))
+    assert engine.resume() == 1  # the dead owner's row only; the live owner keeps its own
+    engine.pump()
+    assert wecom_texts(vendor) == ["end\n\ndone"]
+    assert Engine(wecom_env(vendor), Outbox(path)).resume() == 0
+    assert row > 0
+
+
+def test_the_limiter_remembers_sends_across_restarts(vendor, tmp_path):
+    clock = FakeClock()
+    path = tmp_path / "outbox.sqlite3"
+    first = Engine(wecom_env(vendor), Outbox(path, clock), clock=clock)
+    for index in range(18):  # all but the 2 slots a minute kept for ends and errors
+        first.submit(f"m{index}", "c")
+    first.pump()
+    assert len(vendor.received) == 18
+    second = Engine(wecom_env(vendor), Outbox(path, clock), clock=clock)
+    second.submit("one more", "c")
+    clock.now += 30
+    assert second.pump() is not None and len(vendor.received) == 18  # the minute is not over
+    clock.now += 33  # past the minute and its 2 s margin
+    second.pump()
+    assert len(vendor.received) == 19
+
+
+def test_outbox_off_keeps_nothing_on_disk(tmp_path):
+    outbox = Outbox.for_source({"MCP_PUSH_OUTBOX": "false", "MCP_PUSH_STATE_DIR": str(tmp_path)})
+    assert not outbox.durable and list(tmp_path.iterdir()) == []
+
+
+def test_outbox_file_is_private(tmp_path):
+    outbox = Outbox.for_source({"MCP_PUSH_STATE_DIR": str(tmp_path / "state")})
+    assert outbox.durable
+    assert (tmp_path / "state").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "state" / "outbox.sqlite3").stat().st_mode & 0o077 == 0
+
+
+def test_concurrent_submits_from_threads_all_arrive(vendor, tmp_path):
+    engine = Engine({"WEBHOOK_URL": f"{vendor.url}/hook", "WEBHOOK_CONTENT_TYPE": "text/plain",
+                     "WEBHOOK_BODY": "$title $content", "HITOKOTO": "false"}, Outbox(tmp_path / "o.sqlite3")).start()
+    try:
+        threads = [threading.Thread(target=lambda i=i: engine.submit(f"m{i}", "c")) for i in range(50)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert engine.drain(10)
+    finally:
+        engine.close()
+    assert len(vendor.received) == 50
+
+
+def test_two_servers_on_one_state_folder_share_the_credentials_quota(vendor, tmp_path):
+    clock = FakeClock()
+    path = tmp_path / "outbox.sqlite3"
+    first = Engine(wecom_env(vendor), Outbox(path, clock), clock=clock)
+    second = Engine(wecom_env(vendor), Outbox(path, clock), clock=clock)
+    for index in range(15):
+        first.submit(f"a{index}", "c")
+        second.submit(f"b{index}", "c")
+    first.pump()
+    second.pump()
+    assert len(vendor.received) == 18  # not 18 each: both read every request from the outbox
+
+
+def test_a_long_message_counts_every_part_against_the_quota(vendor):
+    clock = FakeClock()
+    engine = Engine(wecom_env(vendor), clock=clock)
+    for index in range(16):
+        engine.submit(f"m{index}", "c")
+    engine.pump()
+    engine.submit("long", "x" * 9000)  # 5 parts of a 2048-byte robot message
+    engine.pump()
+    assert len(vendor.received) == 16  # 16 + 5 would pass the 18 a minute leaves to non-terminal messages
+    clock.now += 63  # the minute and its margin
+    engine.pump()
+    assert len(vendor.received) == 21
+
+
+def test_a_newer_update_never_overtakes_a_newer_start_of_its_run():
+    lane = Lane("lane", load_channels()["wecom_bot"], None)
+    old_update, restart, new_update = _delivery(1, "update"), _delivery(2, "start"), _delivery(3, "update")
+    lane.add(old_update)
+    lane.add(restart)
+    assert lane.add(new_update) == [old_update]
+    assert [d.row for d in lane.queue] == [2, 3]
+
+
+def test_an_owner_with_this_processs_pid_but_not_open_here_is_gone(vendor, tmp_path):
+    path = tmp_path / "outbox.sqlite3"
+    earlier = Outbox(path)
+    earlier.add("lane", "wecom_bot", "end", "r", "end", "done", {})
+    from mcp_push.service import outbox as outbox_module
+
+    outbox_module._LIVE_OWNERS.discard(earlier.owner)  # as if a process with this pid had died
+    engine = Engine(wecom_env(vendor), Outbox(path))
+    assert engine.resume() == 1
+    assert engine.resume() == 0  # its own rows are never adopted twice
+
+
+def test_a_database_error_does_not_stop_the_lane(vendor, tmp_path, monkeypatch):
+    engine = Engine(wecom_env(vendor), Outbox(tmp_path / "o.sqlite3")).start()
+    real_finish, failures = engine.outbox.finish, []
+
+    def flaky_finish(ids):
+        ids = list(ids)
+        if ids and not failures:
+            failures.append(1)
+            raise RuntimeError("database is locked")
+        return real_finish(ids)
+
+    monkeypatch.setattr(engine.outbox, "finish", flaky_finish)
+    try:
+        first, second = engine.submit("one", "c"), engine.submit("two", "c")
+        assert first.wait(5) and second.wait(5)
+        assert engine.drain(5)
+    finally:
+        engine.close()
+    assert [r.status for r in second.result()] == ["delivered"]
+    assert len(vendor.received) == 2
 
 
 # --- the MCP server's delivery engine: a lane's queue is bounded ---------------------------------------
 
 def _capped_engine(vendor, limit: str | None):
-    from mcp_push.engine import Engine
-
-    from .test_delivery import FakeClock, wecom_env
-
     clock = FakeClock()
     vendor.clock = clock
     env = wecom_env(vendor) if limit is None else {**wecom_env(vendor), "MCP_PUSH_LANE_QUEUE_MAX": limit}
@@ -307,11 +464,6 @@ def test_a_bad_cap_is_a_config_error_naming_the_variable(vendor):
 
 
 def test_deliveries_taken_over_from_the_outbox_are_never_refused(vendor, tmp_path):
-    from mcp_push.engine import Engine
-    from mcp_push.outbox import Outbox
-
-    from .test_delivery import wecom_env
-
     path = tmp_path / "outbox.sqlite3"
     dead = Outbox(path)
     for index in range(8):
@@ -340,7 +492,7 @@ def test_a_retried_request_counts_against_the_lanes_quota(vendor):
 @pytest.mark.parametrize("text", ["0", "-3", "2.5", "lots", "", "１２", "1_0", "+5", "\u00a07"])
 def test_the_queue_cap_must_be_a_whole_number_from_1(text):
     from mcp_push.config import ConfigError
-    from mcp_push.engine import queue_max
+    from mcp_push.service.engine import queue_max
 
     with pytest.raises(ConfigError, match=r"^MCP_PUSH_LANE_QUEUE_MAX must be a whole number of messages, 1 or more"):
         queue_max(text)
@@ -350,7 +502,7 @@ def test_the_queue_cap_must_be_a_whole_number_from_1(text):
 @pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "soon", "１２", "1_0", "1e3", "\u00a07"])
 def test_the_heartbeat_must_be_a_positive_number_of_seconds(text):
     from mcp_push.config import ConfigError
-    from mcp_push.engine import heartbeat_seconds
+    from mcp_push.service.engine import heartbeat_seconds
 
     with pytest.raises(ConfigError, match=r"^MCP_PUSH_HEARTBEAT_SECONDS must be a positive number of seconds"):
         heartbeat_seconds(text)

@@ -44,3 +44,25 @@ def test_dates_that_do_not_exist_are_rejected(stamp):
 
 def test_rfc3339_drops_sub_millisecond_digits_like_javascript():
     assert rfc3339(0.0009) == "1970-01-01T00:00:00.000Z"
+
+
+def test_an_extra_data_value_json_cannot_write_is_refused_naming_the_field():
+    """A library caller's extra data value must be a JSON value to be shown (JSON Schema lets anything
+    through `additionalProperties: true`); the Node runtime words a BigInt the same way."""
+    from datetime import date
+
+    cycle: list = []
+    cycle.append(cycle)
+    for value in (date(2026, 1, 1), {1, 2}, cycle):
+        envelope = validate_envelope({"run_id": "r", "event": "start", "message": "m", "data": {"when": value}})
+        with pytest.raises(EnvelopeError, match=r"^data\.when: must be a JSON value$"):
+            render_event(envelope, RunLog())
+
+
+def test_a_refused_extra_data_value_records_no_run_start():
+    runs = RunLog()
+    start = {"run_id": "r", "event": "start", "message": "m", "timestamp": "2026-11-24T01:00:00Z"}
+    with pytest.raises(EnvelopeError):
+        render_event(validate_envelope({**start, "data": {"when": {1}}}), runs)
+    _, content = render_event(validate_envelope({**start, "event": "end", "timestamp": "2026-11-24T01:00:07Z"}), runs)
+    assert "Elapsed" not in content

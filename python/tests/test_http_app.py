@@ -12,7 +12,7 @@ import sys
 import httpx2
 import pytest
 
-from mcp_push.http_app import DEFAULT_PORT, Guard, HttpSettings
+from mcp_push.service.http_app import DEFAULT_PORT, Guard, HttpSettings
 
 from .mcp_helpers import REPO, child_env, free_port, http_server, webhook_env
 

@@ -11,11 +11,11 @@ import pytest
 from mcp import Client
 
 from mcp_push import dispatch
-from mcp_push.engine import Engine
-from mcp_push.outcome import outcome
 from mcp_push.redact import Redactor
 from mcp_push.result import ChannelResult, SendResult
-from mcp_push.server import PushResult, create_server
+from mcp_push.service.engine import Engine
+from mcp_push.service.outcome import outcome
+from mcp_push.service.server import PushResult, create_server
 from mcp_push.specs import load_settings
 
 from .local_server import Behaviour

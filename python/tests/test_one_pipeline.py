@@ -9,17 +9,17 @@ import json
 
 import pytest
 
+from conformance.runners.cases import load_cases
+from conformance.runners.python_runner import FakePace, mock_vendor
 from mcp_push import dispatch, retry
 from mcp_push.config import channel_env
 from mcp_push.edits import EDIT_VAR
-from mcp_push.engine import Engine
 from mcp_push.events import RunLog, render_event, send_event, validate_envelope
 from mcp_push.lanekey import lane_key
-from mcp_push.outbox import Outbox
+from mcp_push.service.engine import Engine
+from mcp_push.service.outbox import Outbox
 from mcp_push.specs import load_channels
 from mcp_push.tokens import TOKENS
-
-from .conformance import FakePace, load_cases, mock_vendor
 
 RUN_ID = "pipeline-run"
 CASES = [c for c in load_cases() if "replies" in c.data]
@@ -97,7 +97,7 @@ def test_the_library_and_the_engine_give_the_same_results_for_the_same_replies(c
 
 
 def _counting_plans(monkeypatch) -> list[object]:
-    import mcp_push.engine as engine_module
+    import mcp_push.service.engine as engine_module
 
     made: list[object] = []
     real = engine_module.plan_channel

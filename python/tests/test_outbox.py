@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from mcp_push import outbox as outbox_module
-from mcp_push.outbox import Outbox
+from mcp_push.service import outbox as outbox_module
+from mcp_push.service.outbox import Outbox
 
 from .mcp_helpers import REPO, child_env
 

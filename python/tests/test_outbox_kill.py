@@ -169,10 +169,10 @@ def test_a_request_in_flight_when_the_server_was_killed_counts_against_the_quota
     """WeCom's robot takes 20 a minute (18 for anything but an end or error). The server sends 17, the
     18th is on the wire when it is killed: the next process must count all 18, so it sends the 18th
     again only when the minute (and its margin) has passed."""
-    from mcp_push.engine import Engine
-    from mcp_push.outbox import Outbox
+    from mcp_push.service.engine import Engine
+    from mcp_push.service.outbox import Outbox
 
-    from .test_delivery import FakeClock, wecom_env, wecom_texts
+    from .test_engine import FakeClock, wecom_env, wecom_texts
 
     state = tmp_path / "state"
     vendor.script = [Behaviour(body='{"errcode":0,"errmsg":"ok"}')] * 17 + [Behaviour(delay_s=30)]

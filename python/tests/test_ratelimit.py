@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from mcp_push.ratelimit import RateLimiter, headroom, margin
+from mcp_push.service.ratelimit import RateLimiter, headroom, margin
 from mcp_push.specs import load_channels
 
 

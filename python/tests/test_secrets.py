@@ -20,18 +20,20 @@ import pytest
 import requests
 import responses
 
+from conformance.runners.cases import load_cases
+from conformance.runners.compare import leaks
+from conformance.runners.python_runner import plan_case, send_case
 from mcp_push import dispatch
 from mcp_push.api import configured_channels
-from mcp_push.engine import Engine
 from mcp_push.lanekey import SALT_FILE, lane_key
-from mcp_push.outbox import FILE_NAME, Outbox
-from mcp_push.outcome import SecretRedactor, outcome
 from mcp_push.planner import build_context
 from mcp_push.redact import REGISTRY, Redactor, is_token, process_redactor
+from mcp_push.service.engine import Engine
+from mcp_push.service.outbox import FILE_NAME, Outbox
+from mcp_push.service.outcome import SecretRedactor, outcome
 from mcp_push.specs import load_channels
 from mcp_push.tokens import TokenCache
 
-from .conformance import leaks, load_cases, plan_case, send_case
 from .local_server import Behaviour
 
 SECRET_NAMES = {name for spec in load_channels().values() for name in spec.secret_env}
@@ -155,7 +157,7 @@ def test_a_one_letter_secret_is_masked_only_where_it_stands_alone(caplog):
 
 
 def test_channels_json_keeps_its_keys_with_short_secrets(monkeypatch, capsys):
-    from mcp_push.cli import main
+    from mcp_push.service.cli import main
 
     for name in [n for n in os.environ if n.startswith(("CHAT_", "TG_", "NTFY_"))]:
         monkeypatch.delenv(name)
@@ -399,7 +401,7 @@ def anyio_backend():
 async def test_an_mcp_summary_keeps_the_channel_name_that_a_webhook_url_contains(vendor, monkeypatch):
     from mcp import Client
 
-    from mcp_push.server import create_server
+    from mcp_push.service.server import create_server
 
     token = "Zq8x3Lw0Pq7TbN2mYc"
     monkeypatch.setenv("WEBHOOK_URL", f"{vendor.url}/webhook/{token}?text=$title")

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from mcp_push.stdio_transport import parse_line
+from mcp_push.service.stdio_transport import parse_line
 
 from .local_server import Behaviour
 from .mcp_helpers import REPO, child_env, webhook_env

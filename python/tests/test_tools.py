@@ -23,9 +23,10 @@ CHANNELS = ("dingtalk", "feishu", "gotify", "wecom_app", "wecom_bot")
 
 
 def _tool(name: str) -> ModuleType:
-    # As when run as a script: the tool's own folder is importable (tools/runtime_specs.py).
+    # As when run as a script, the tool's own folder is importable (tools/runtime_specs.py); appended, not put
+    # first, so that `conformance` stays the repository's package, not tools/conformance.py.
     if str(REPO / "tools") not in sys.path:
-        sys.path.insert(0, str(REPO / "tools"))
+        sys.path.append(str(REPO / "tools"))
     location = importlib.util.spec_from_file_location(f"tools_{name}", REPO / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(location)
     location.loader.exec_module(module)
@@ -33,6 +34,7 @@ def _tool(name: str) -> ModuleType:
 
 
 new_channel, lint_specs, gen_docs = _tool("new_channel"), _tool("lint_specs"), _tool("gen_docs")
+conformance_tool = _tool("conformance")
 
 
 @pytest.fixture
@@ -459,3 +461,44 @@ def test_the_tools_run_as_scripts(tree):
     for args in (["tools/lint_specs.py"], ["tools/gen_docs.py"], ["tools/gen_docs.py", "--check"]):
         done = subprocess.run([sys.executable, *args, "--root", str(tree)], cwd=REPO, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+# --- tools/conformance.py: the runners and the comparator of conformance/runners --------------------------
+
+SIGNED_DINGTALK = "dingtalk/cases.yaml: signed message"
+
+
+def _node_gives(monkeypatch, change=None) -> None:
+    """Stands in for node_runner.js: Node's outputs are Python's, changed by `change` (no Node needed)."""
+    from conformance.runners import python_runner
+
+    def run_cases(cases):
+        outputs = {case.id: python_runner.run_case(case) for case in cases}
+        for output in outputs.values():
+            (change or (lambda _: None))(output)
+        return outputs
+
+    monkeypatch.setattr(conformance_tool.node, "run_cases", run_cases)
+
+
+def test_conformance_counts_the_cases_that_pass(monkeypatch, capsys):
+    _node_gives(monkeypatch)
+    assert conformance_tool.main(["-k", SIGNED_DINGTALK]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "conformance: 1 cases replayed against python and node", "1 passed, 0 failed"]
+
+
+def test_conformance_fails_a_runtime_differing_in_one_field_naming_case_runtime_and_field(monkeypatch, capsys):
+    def rejected(output):
+        output["result"]["channels"][0]["status"] = "rejected"
+
+    _node_gives(monkeypatch, rejected)
+    assert conformance_tool.main(["-k", SIGNED_DINGTALK]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"FAIL {SIGNED_DINGTALK}")
+    assert lines[1:] == [
+        "  [node] result.status: expected 'delivered', got 'rejected'",
+        "  [python vs node] result.channels[0].status: python 'delivered', node 'rejected'",
+        "conformance: 1 cases replayed against python and node",
+        "0 passed, 1 failed",
+    ]

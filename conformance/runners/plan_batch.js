@@ -1,17 +1,19 @@
 'use strict';
 // Plans whole batches of messages in one Node process, for python/tests/test_crosscheck.py.
 //
-//   node js/tools/plan_batch.js           stdin: one JSON array [{env, now, title, content, params}, ...]
-//                                         stdout: the JSON array of plans, in the same order
-//   node js/tools/plan_batch.js --lines   a long-lived worker: one such array per stdin line, one array
-//                                         of plans per stdout line, until stdin closes
+//   node conformance/runners/plan_batch.js           stdin: one JSON array [{env, now, title, content, params}, ...]
+//                                                    stdout: the JSON array of plans, in the same order
+//   node conformance/runners/plan_batch.js --lines   a long-lived worker: one such array per stdin line, one
+//                                                    array of plans per stdout line, until stdin closes
 //
 // Each plan is what plan(title, content, {env, now, params, redact: false}) returns. An item whose
 // planning throws becomes {"exception": "<name>: <message>"} and the batch goes on. Exit code 2 only
 // when the input itself cannot be read (not JSON, not an array).
 
+const path = require('node:path');
 const readline = require('node:readline');
-const { plan } = require('../src');
+// The runtime resolves from js/, wherever this file lives.
+const { plan } = require('node:module').createRequire(path.join(__dirname, '..', '..', 'js', 'package.json'))('./src');
 
 function planOne(item) {
   try {

@@ -1,13 +1,17 @@
-"""What the HTTP transport does beyond the plan: proxies, token caching, real timeouts."""
+"""transports/http.py (and tokens.py): what the HTTP transport does beyond the plan: proxies, token caching,
+real timeouts, no redirects, debug logs without secrets."""
 
 from __future__ import annotations
 
 import base64
+import logging
 
 import responses
 
 from mcp_push import send
 from mcp_push.tokens import TokenCache
+
+from .local_server import Behaviour
 
 
 def test_telegram_goes_through_the_configured_proxy_with_its_credentials(vendor):
@@ -85,3 +89,19 @@ def test_a_refused_connection_is_a_network_error_with_the_token_masked():
     assert result["gotify"].status == "network_error"
     assert "gotify_tok_2" not in result["gotify"].error
     assert "token=***" in result["gotify"].error
+
+
+# --- requests sent as planned, debug logs without secrets (found in review) --------------------------
+
+def test_urllib3_debug_logs_carry_no_token(vendor, caplog):
+    caplog.set_level(logging.DEBUG)
+    send("t", "c", GOTIFY_URL=vendor.url, GOTIFY_TOKEN="gotify_SUPERSECRET_1")
+    assert any(r.name.startswith("urllib3") for r in caplog.records), "urllib3 logged nothing: test is moot"
+    assert "gotify_SUPERSECRET_1" not in caplog.text
+
+
+def test_redirects_are_not_followed(vendor):
+    vendor.routes["/hook"] = Behaviour(status=302, body="", headers={"Location": "/elsewhere"})
+    result = send("t", "c", WEBHOOK_URL=f"{vendor.url}/hook?t=$title")
+    assert (result["webhook"].status, result["webhook"].http_status) == ("rejected", 302)
+    assert [r.path.split("?")[0] for r in vendor.received] == ["/hook"]

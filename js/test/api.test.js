@@ -1,5 +1,5 @@
 'use strict';
-// The library entry point send(title, content, { env }): per-call configuration, settings that apply
+// api.js, the library entry point send(title, content, { env }): per-call configuration, settings that apply
 // to the whole send (MCP_PUSH_TIMEOUT, HITOKOTO), and isolation between channels.
 
 const assert = require('node:assert/strict');

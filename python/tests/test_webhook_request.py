@@ -1,5 +1,5 @@
-"""A WEBHOOK_BODY that is a JSON document stays JSON whatever the title and content hold, for any
-WEBHOOK_CONTENT_TYPE that sends the template as text (spec/README.md, "Custom webhook bodies")."""
+"""hooks/webhook_request.py: a WEBHOOK_BODY that is a JSON document stays JSON whatever the title and content
+hold, for any WEBHOOK_CONTENT_TYPE that sends the template as text (spec/README.md, "Custom webhook bodies")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 'use strict';
-// Failures below HTTP: no connection, or a connection that ends without an answer. Both are results
+// transports/http.js: failures below HTTP: no connection, or a connection that ends without an answer. Both are results
 // (network_error) in the words the Python runtime uses, with every secret masked.
 
 const assert = require('node:assert/strict');

@@ -1,111 +1,24 @@
-"""Loads conformance/cases/*.yaml and replays them against the Python runtime (plan and send)."""
+"""The Python replayer: plans a case and, when it scripts replies, sends it through the real HTTP transport
+(requests, intercepted by `responses`) to a fake vendor answering with those replies in order.
+
+run_case() returns the output every runner returns (node_runner.js the same, field for field):
+{plan, error, sent, result, delays}; compare.py checks it.
+"""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from http.client import RemoteDisconnected
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import requests
 import responses
-import yaml
 from urllib3.exceptions import IncompleteRead, MaxRetryError, NewConnectionError, ProtocolError
 
-from mcp_push.specs import load_channels, load_settings
+from mcp_push.tokens import TOKENS
 
-REPO = Path(__file__).resolve().parents[2]
-CASES = REPO / "conformance" / "cases"
-DEFAULT_NOW = 1700000000.0
-
-
-@dataclass
-class Case:
-    file: str
-    channel: str
-    data: dict[str, Any]
-    # Seconds the runtime slept between tries in the last send_case (retries use a fake clock).
-    slept: list[float] = field(default_factory=list)
-
-    @property
-    def id(self) -> str:
-        return f"{self.file}: {self.data['description']}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        env = {"HITOKOTO": "false"}
-        env.update(self.data["env"])
-        return env
-
-    @property
-    def now(self) -> float:
-        return self.data.get("now", DEFAULT_NOW)
-
-    @property
-    def expected_requests(self) -> list[dict[str, Any]]:
-        return self._full(self.data["requests"])
-
-    @property
-    def expected_sent(self) -> list[dict[str, Any]] | None:
-        return self._full(self.data["sent"]) if "sent" in self.data else None
-
-    @property
-    def expected_wire(self) -> list[dict[str, Any]]:
-        """What must go on the wire: `sent`, or the plan with __TOKEN__ replaced by the issued token."""
-        if self.expected_sent is not None:
-            return self.expected_sent
-        spec = load_channels()[self.channel]
-        placeholder = load_settings()["token_placeholder"]
-        replies = self.data.get("replies", [])
-        wire, token = [], None
-        for index, entry in enumerate(r for r in self.expected_requests if "error" not in r):
-            entry = dict(entry)
-            if token is not None:
-                entry["url"] = entry["url"].replace(placeholder, token)
-                if isinstance(entry["body"], str):
-                    entry["body"] = entry["body"].replace(placeholder, token)
-            if entry.get("step") == "token" and index < len(replies):
-                reply = _json_or_none(replies[index].get("body")) or {}
-                token = str(reply.get(spec.token["value"], "")) or None
-            # A reply given `times: N` answers N tries of the same request.
-            wire.extend([entry] * (replies[index].get("times", 1) if index < len(replies) else 1))
-        return wire
-
-    @property
-    def issued_tokens(self) -> list[str]:
-        """Credentials the scripted replies hand out (they must never show in results or logs)."""
-        spec = load_channels().get(self.channel)
-        if not spec or not spec.token:
-            return []
-        values = (_json_or_none(r.get("body")) for r in self.data.get("replies", []))
-        return [str(v[spec.token["value"]]) for v in values if isinstance(v, dict) and v.get(spec.token["value"])]
-
-    @staticmethod
-    def _full(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        out = []
-        for entry in entries:
-            if "error" in entry:
-                out.append({"channel": entry["channel"], "error": entry["error"]})
-                continue
-            full = {"channel": entry["channel"], "step": entry.get("step", "send"), "method": entry["method"],
-                    "url": entry["url"], "headers": entry.get("headers", {}), "body": entry.get("body")}
-            if "proxy" in entry:
-                full["proxy"] = entry["proxy"]
-            out.append(full)
-        return out
-
-
-def leaks(secret: str, shown: str) -> bool:
-    """A secret of 8 characters or more must appear nowhere; a shorter one nowhere as a whole token
-    (spec/README.md, "Secrets": a one-letter token is masked where it stands alone, not inside words)."""
-    from mcp_push.redact import LONG_SECRET
-
-    if len(secret) >= LONG_SECRET:
-        return secret in shown
-    return re.search(rf"(?<![A-Za-z0-9_-]){re.escape(secret)}(?![A-Za-z0-9_-])", shown) is not None
+from .cases import Case
 
 
 def plan_case(case: Case, redact: bool = False) -> tuple[list[dict[str, Any]], str | None]:
@@ -180,22 +93,22 @@ def send_case(case: Case):
         case.slept = fake.slept
 
 
-def _json_or_none(text: str | None) -> Any:
-    try:
-        return json.loads(text or "null")
-    except ValueError:
-        return None
-
-
-def load_cases() -> list[Case]:
-    schema = json.loads((REPO / "conformance" / "case.schema.json").read_text(encoding="utf-8"))
-    cases = []
-    for path in sorted(CASES.glob("*/*.yaml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        jsonschema.validate(doc, schema)
-        for data in doc["cases"]:
-            cases.append(Case(f"{path.parent.name}/{path.name}", doc["channel"], data))
-    return cases
+def run_case(case: Case, send: bool = True) -> dict[str, Any]:
+    """The runner output: the plan (and envelope error); with `send` and scripted replies, also what went on
+    the wire, the whole result and the retry waits."""
+    planned, error = plan_case(case)
+    out: dict[str, Any] = {"plan": planned, "error": error}
+    if send and "replies" in case.data:
+        TOKENS.clear()
+        mock, vendor = mock_vendor(case.data["replies"])
+        with mock:
+            result = send_case(case)
+        out["sent"] = [
+            {"method": r.method, "url": r.url, "headers": r.headers, "body": r.body} for r in vendor.received
+        ]
+        out["result"] = result.to_dict()
+        out["delays"] = case.slept
+    return out
 
 
 @dataclass
@@ -223,7 +136,7 @@ class ScriptedVendor:
         reply = self.replies.pop(0)
         if reply.get("error") == "timeout":
             raise requests.exceptions.ReadTimeout(f"Read timed out. (url: {request.url})")
-        # Each failure is raised as requests raises it against a real server (python/tests/test_transport.py
+        # Each failure is raised as requests raises it against a real server (python/tests/test_http.py
         # checks those): the transport tells "before the request was written" from "after" by the causes.
         if reply.get("error") == "connection":
             # Like requests' own message, it carries the URL, and with it any token in the path or query.

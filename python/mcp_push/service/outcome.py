@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .redact import Redactor, env_secrets, process_redactor
-from .result import QUEUED, RETRYING, SUPERSEDED, SendResult
-from .specs import load_channels
+from ..redact import Redactor, env_secrets, process_redactor
+from ..result import QUEUED, RETRYING, SUPERSEDED, SendResult
+from ..specs import load_channels
 
 # Accepted by the MCP server's engine and not final yet: the message is on its way, not lost.
 PENDING = (QUEUED, RETRYING)

@@ -1,19 +1,26 @@
 'use strict';
-// Replays conformance cases against the Node runtime, for tools/conformance.py.
-// stdin: [{id, env, now, input: {title, content, params, event, seen, edit_refs, channels}, replies?, placeholder}]
-// stdout: [{id, plan, sent, result, delays}] where `sent` is what went on the wire to the fake vendor
-// (undici MockAgent answering with the scripted replies in order, a reply with `times: N` answering N
-// tries), `result` the send's JSON result and `delays` the seconds retries waited: not slept, but
-// recorded on a fake clock, with the jitter's random draw fixed at 0 (python/tests/conformance.py's FakePace).
+// The Node replayer of the conformance cases (conformance/README.md, "Runners"), run by node.py.
+// stdin: [{id, env, now, input: {title, content, params, event, seen, edit_refs, channels}, replies?, urls?}]
+// stdout: [{id, plan, error, sent, result, delays}], the output python_runner.py's run_case returns: `sent` is
+// what went on the wire to the fake vendor (undici MockAgent answering with the scripted replies in order, a
+// reply with `times: N` answering N tries), `result` the send's JSON result and `delays` the seconds retries
+// waited: not slept, but recorded on a fake clock, with the jitter's random draw fixed at 0 (python_runner's
+// FakePace).
 
-const { MockAgent, errors } = require('undici');
-const { plan, dispatch, useDispatcher } = require('../src');
-const { EnvelopeError, RunLog, planEvent, renderEvent, sendEvent, validateEnvelope } = require('../src/events');
-const retry = require('../src/retry');
-const { TOKENS } = require('../src/tokens');
-const { ConfigError } = require('../src/config');
+const path = require('node:path');
+// The runtime and its dependencies (undici) resolve from js/, wherever this file lives.
+const jsRequire = require('node:module').createRequire(path.join(__dirname, '..', '..', 'js', 'package.json'));
 
-// Each failure is thrown as undici throws it against a real server (js/test/network.test.js checks
+const { MockAgent, errors } = jsRequire('undici');
+const { plan, dispatch, useDispatcher } = jsRequire('./src');
+const { EnvelopeError, RunLog, planEvent, renderEvent, sendEvent, validateEnvelope } = jsRequire('./src/events');
+const retry = jsRequire('./src/retry');
+const { TOKENS } = jsRequire('./src/tokens');
+const { ConfigError } = jsRequire('./src/config');
+// Retries' clock for replays: sleeping only advances the clock and is recorded; the jitter draws 0.
+const { fakePace } = jsRequire('./test-helpers');
+
+// Each failure is thrown as undici throws it against a real server (js/test/http.test.js checks
 // those). 'closed' (the vendor read the request and closed without a word) and 'cut' (a 200 reply
 // closed partway through its body) are both undici's SocketError 'other side closed'.
 function errorFor(kind, url) {
@@ -34,9 +41,6 @@ function headersOf(raw) {
   return { ...raw };
 }
 
-// Retries' clock for replays: sleeping only advances the clock and is recorded; the jitter draws 0.
-const { fakePace } = require('../test-helpers');
-
 // undici drops a default port (https://host:443/…) before the request reaches the mock, as a URL's
 // origin does; record the URL as planned, so `sent` compares with the case and with Python's requests.
 function asPlanned(url, planned) {
@@ -44,7 +48,7 @@ function asPlanned(url, planned) {
   return withPort || url;
 }
 
-// tools/conformance.py sends a NaN or infinity (YAML's .nan, which JSON cannot hold) as {"$number": "NaN"}.
+// node.py sends a NaN or infinity (YAML's .nan, which JSON cannot hold) as {"$number": "NaN"}.
 const nonFinite = (key, value) =>
   value && typeof value === 'object' && Object.keys(value).length === 1 && typeof value.$number === 'string' ? Number(value.$number) : value;
 
@@ -131,6 +135,6 @@ async function main() {
 }
 
 main().catch((error) => {
-  process.stderr.write(`replay failed: ${error.stack}\n`);
+  process.stderr.write(`node_runner failed: ${error.stack}\n`);
   process.exit(2);
 });

@@ -1,6 +1,7 @@
-"""A request the vendor may already have is never sent twice (spec/README.md, "Retries"), against real
-loopback servers: a vendor that reads the whole request and closes, a 200 reply cut short. And a proxy
-that accepts and never answers is a timeout, in a process that then exits (Node's twin: js/test)."""
+"""retry.py's rule: a request the vendor may already have is never sent twice (spec/README.md, "Retries"),
+against real loopback servers: a vendor that reads the whole request and closes, a 200 reply cut short. And a
+proxy that accepts and never answers is a timeout, in a process that then exits (Node's twin:
+js/test/stuck_proxy.test.js)."""
 
 from __future__ import annotations
 

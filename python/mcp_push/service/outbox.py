@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import is_true
-from .lanekey import folder_salt
+from ..config import is_true
+from ..lanekey import folder_salt
 
 log = logging.getLogger("mcp_push")
 

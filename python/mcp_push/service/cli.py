@@ -17,10 +17,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
-from . import __version__
-from .config import agent_defaults
+from .. import __version__
+from ..config import agent_defaults
+from ..redact import MASK, process_redactor
 from .http_app import DEFAULT_PORT, TOKEN_VAR
-from .redact import MASK, process_redactor
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -73,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     event.add_argument("--artifact-url", help="http(s) link to the result")
     event.add_argument("--error-code")
     event.add_argument("--timestamp", help="RFC 3339; default: now")
-    event.add_argument("--data", type=_json_object, help="more data fields, as a JSON object")
+    event.add_argument("--data", type=_json_object,
+                       help="more data fields, as a JSON object; those without a line of their own are shown "
+                       "as 'key: value' lines")
     _channel_and_output_args(event)
     event.add_argument("--dry-run", action="store_true",
                        help="print the requests that would be made, as JSON with secrets masked; send nothing")
@@ -132,7 +134,7 @@ def _json_object(text: str) -> dict[str, Any]:
 def _check_channels(names: Sequence[str] | None, env: Mapping[str, Any]) -> list[str] | None:
     """The --channel names (each may list several, comma-separated), or UsageError saying what is wrong:
     a name that is no configured channel, listing the configured ones, or no channel configured at all."""
-    from .api import channel_names, channels_error, configured_channels
+    from ..api import channel_names, channels_error, configured_channels
 
     wanted = channel_names(names)
     if wanted == []:
@@ -167,8 +169,8 @@ def _dry_run(entries: list[dict[str, Any]]) -> int:
 def _check_settings(env: Mapping[str, Any]) -> None:
     """A dry run checks the settings a send reads (MCP_PUSH_TIMEOUT, MCP_PUSH_OVERFLOW) as the send
     would: a bad one is a configuration error, exit 2, either way."""
-    from .api import check_settings
-    from .config import ConfigError
+    from ..api import check_settings
+    from ..config import ConfigError
 
     try:
         check_settings(env)
@@ -177,7 +179,7 @@ def _check_settings(env: Mapping[str, Any]) -> None:
 
 
 def _send(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
-    from .api import dispatch, plan
+    from ..api import dispatch, plan
 
     if not args.content.strip():
         raise UsageError("CONTENT is empty: nothing to send")
@@ -189,7 +191,7 @@ def _send(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 
 
 def _event(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
-    from .events import EnvelopeError, plan_event, send_event, validate_envelope
+    from ..events import EnvelopeError, plan_event, send_event, validate_envelope
 
     envelope = _envelope(args)
     try:
@@ -254,7 +256,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 def _needs(spec: Any, resolved: Mapping[str, str]) -> list[str]:
     """What an unconfigured channel needs, starting with the variable that turns it on (for SMTP:
     SMTP_SERVER or SMTP_SERVICE) unless a required one already does."""
-    from .config import missing_config
+    from ..config import missing_config
 
     missing = missing_config(spec, resolved)
     if not any(name in spec.active_when for name in missing):
@@ -266,9 +268,9 @@ def channel_overview(env: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every channel: configured or not, what turns it on, what it lacks, its values that break their
     spec type (`problems`), set variables no channel reads that look like its own (`unknown_env`, with
     the closest name), and its set variables (secrets as ***)."""
-    from .config import channel_env, invalid_config, is_configured, missing_config, unknown_env
-    from .planner import plan_channel
-    from .specs import known_env_names, load_channels
+    from ..config import channel_env, invalid_config, is_configured, missing_config, unknown_env
+    from ..planner import plan_channel
+    from ..specs import known_env_names, load_channels
 
     specs = load_channels()
     unknown: dict[str, list[dict[str, Any]]] = {}
@@ -430,8 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args)
     env = agent_defaults(os.environ)
     handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush}
-    from .config import ConfigError
-    from .specs import SpecError
+    from ..config import ConfigError
+    from ..specs import SpecError
 
     # Exit codes are 0, 1 and 2 only; messages are one line and never name a Python class.
     try:
@@ -456,7 +458,7 @@ def _fail(message: str, code: int) -> int:
 
 def _setup_logging(args: argparse.Namespace) -> None:
     """Everything to stderr, secrets masked. Quiet for send/event (the table says it all) unless -v."""
-    from .logs import RedactingFilter, logger
+    from ..logs import RedactingFilter, logger
 
     level = logging.INFO if args.command == "serve" or getattr(args, "verbose", False) else logging.ERROR
     log = logger()

@@ -1,6 +1,7 @@
 'use strict';
-// A WEBHOOK_BODY that is a JSON document stays JSON whatever the title and content hold, for any
-// WEBHOOK_CONTENT_TYPE that sends the template as text (python/tests/test_webhook_json.py's twin).
+// hooks/webhook_request.js: a WEBHOOK_BODY that is a JSON document stays JSON whatever the title and content
+// hold, for any WEBHOOK_CONTENT_TYPE that sends the template as text (python/tests/test_webhook_request.py's
+// twin).
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');

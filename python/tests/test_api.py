@@ -1,12 +1,14 @@
-"""send(): QingLong's signature, per-channel results, per-call config, concurrency and isolation."""
+"""api.py's send(): QingLong's signature, per-channel results, per-call config, concurrency and isolation."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import responses
@@ -206,8 +208,10 @@ def test_notify_dropin_works_from_a_plain_script(vendor, tmp_path):
     assert vendor.received[0].body == b"all good"
 
 
-def test_version_is_exposed():
-    assert isinstance(mcp_push.__version__, str) and mcp_push.__version__
+def test_version_is_the_one_pyproject_declares():
+    # Read from the installed metadata, not the "0.0.0+source" a bare checkout falls back to.
+    declared = re.search(r'^version = "([^"]+)"', (Path(__file__).parents[2] / "pyproject.toml").read_text(), re.M)
+    assert mcp_push.__version__ == declared.group(1)
 
 
 @pytest.mark.parametrize("value", [None, 123, True])
@@ -301,3 +305,33 @@ def test_a_value_the_spec_type_refuses_is_a_config_error_naming_it_and_nothing_i
 def test_a_request_that_cannot_be_sent_names_the_variables_not_the_library_exception(env, names):
     [entry] = send("t", "c", HITOKOTO="false", **env)
     assert (entry.status, entry.error) == ("config_error", f"the request cannot be sent as configured: check {names}")
+
+
+# --- configuration that cannot work, and inputs that must not crash (found in review) ---------------
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400", "0", "-1", "abc"])
+def test_an_unusable_timeout_is_a_config_error_for_every_channel(vendor, value):
+    result = send("t", "c", MCP_PUSH_TIMEOUT=value, WEBHOOK_URL=f"{vendor.url}/hook?t=$title")
+    assert [(r.channel, r.status) for r in result] == [("webhook", "config_error")]
+    assert "MCP_PUSH_TIMEOUT" in result["webhook"].error
+    assert vendor.received == []
+
+
+def test_unknown_upper_case_kwargs_are_dropped_with_a_warning_not_sent_to_vendors(vendor, caplog):
+    vendor.routes["/pm"] = Behaviour(body="success")
+    result = send("t", "c", PUSHME_KEY="pm_key_1234", PUSHME_URL=f"{vendor.url}/pm", PUSH_PLUS_TOKNE="typo_token_9")
+    assert result["pushme"].ok is True
+    assert b"typo_token_9" not in vendor.received[0].body
+    assert "ignored unknown settings: PUSH_PLUS_TOKNE" in caplog.text
+
+
+def test_skip_push_title_is_read_from_the_environment_even_with_ignore_default_config(vendor, monkeypatch):
+    monkeypatch.setenv("SKIP_PUSH_TITLE", "quiet")
+    result = send("quiet", "c", ignore_default_config=True, HITOKOTO="false", WEBHOOK_URL=f"{vendor.url}/hook?t=$title")
+    assert result.skipped == "title is listed in SKIP_PUSH_TITLE"
+
+
+def test_lone_surrogates_become_replacement_characters_instead_of_crashing(vendor):
+    result = send("t", "file \udc80name", NTFY_URL=vendor.url, NTFY_TOPIC="x")
+    assert result["ntfy"].ok is True
+    assert vendor.received[0].body == "file \ufffdname".encode()

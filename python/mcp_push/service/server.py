@@ -1,6 +1,6 @@
 """The MCP server: `notify_send`, `notify_event` and (opt-in) one `notify_channel_<name>` per channel.
 
-    from mcp_push.server import create_server
+    from mcp_push.service.server import create_server
     create_server().run()          # stdio; `mcp-push serve` does this
 
 Tool names: `tools/list` advertises the underscore names by default (`MCP_PUSH_TOOL_NAMES=dotted` for
@@ -28,16 +28,16 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from . import __version__
-from .api import configured_channels
-from .config import agent_defaults, is_true, strip_space
+from .. import __version__
+from ..api import configured_channels
+from ..config import agent_defaults, is_true, strip_space
+from ..events import EnvelopeError, argument_problems, envelope_schema, render_event, validate_envelope
+from ..selection import channel_names, channels_error
 from .engine import Delivery, Engine, Ticket
-from .events import EnvelopeError, argument_problems, envelope_schema, render_event, validate_envelope
 from .outbox import Outbox
 from .outcome import SecretRedactor, outcome
-from .selection import channel_names, channels_error
 
-log = logging.getLogger("mcp_push.server")
+log = logging.getLogger("mcp_push.service.server")
 
 TOOL_NAMES_VAR = "MCP_PUSH_TOOL_NAMES"
 CHANNEL_TOOLS_VAR = "MCP_PUSH_CHANNEL_TOOLS"
@@ -257,10 +257,12 @@ async def wait_for(ticket: Ticket, timeout: float) -> bool:
 
 def envelope_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The envelope in notify_event's arguments. A null stands for an omitted field (some hosts send
-    null for every optional parameter), at the top level and in data."""
+    null for every optional parameter), at the top level and in data's known fields; another data
+    field's null is the caller's value, shown as `key: null`."""
     envelope = {k: v for k, v in arguments.items() if k not in ("channels", "wait") and v is not None}
     if isinstance(envelope.get("data"), dict):
-        envelope["data"] = {k: v for k, v in envelope["data"].items() if v is not None}
+        known = envelope_schema()["properties"]["data"]["properties"]
+        envelope["data"] = {k: v for k, v in envelope["data"].items() if v is not None or k not in known}
     return envelope
 
 
@@ -341,7 +343,8 @@ def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = 
         message: Annotated[str, _envelope_field("message", "What happened, in a sentence or two")],
         data: Annotated[dict[str, Any] | None, _envelope_field(
             "data", "Optional details: step (the stage, e.g. 'tests'), progress (fraction done, 0 to 1), "
-            "artifact_url (link to the result), error_code (for event=error); no other fields")] = None,
+            "artifact_url (link to the result), error_code (for event=error); any other field is shown as a "
+            "'key: value' line")] = None,
         timestamp: Annotated[str | None, _envelope_field(
             "timestamp", "RFC 3339 time of the event, e.g. 2026-05-01T12:00:00Z; default: now")] = None,
         channels: ChannelsArg = None,
@@ -400,7 +403,7 @@ def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = 
 def check_arguments(is_event: bool, schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str | None:
     """The first problem of a call's arguments as '<field>: <rule>' (None when they fit): wrong types
     and missing fields against the tool's schema (a null stands for an omitted argument), then, for
-    notify_event, the envelope's rules and no data field the envelope does not render."""
+    notify_event, the envelope's rules (other data fields are rendered as `key: value` lines)."""
     if not is_event:
         return argument_problem(schema, {k: v for k, v in arguments.items() if v is not None})
     envelope = envelope_arguments(arguments)
@@ -412,12 +415,6 @@ def check_arguments(is_event: bool, schema: Mapping[str, Any], arguments: Mappin
         validate_envelope(envelope)
     except EnvelopeError as exc:
         return f"invalid event: {exc}"
-    known = envelope_schema()["properties"]["data"]["properties"]
-    unknown = sorted(set(envelope.get("data") or {}) - set(known))
-    if unknown:
-        # Rendered nowhere, so refused rather than silently dropped.
-        return (f"invalid event: data.{unknown[0]}: is not a known field (data takes "
-                f"{', '.join(known)}; put other details in message)")
     return None
 
 

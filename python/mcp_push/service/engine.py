@@ -27,18 +27,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import result as R
-from . import retry
-from .api import prepare_message
-from .config import ConfigError, channel_env, decimal_setting, is_configured, is_true, request_timeout, whole_setting
-from .deliver import Outcome, send_plan
-from .edits import lane_key, post_or_edit, read_ref
+from .. import result as R
+from .. import retry
+from ..api import prepare_message
+from ..config import ConfigError, channel_env, decimal_setting, is_configured, is_true, request_timeout, whole_setting
+from ..deliver import Outcome, send_plan
+from ..edits import lane_key, post_or_edit, read_ref
+from ..overflow import overflow_mode
+from ..planner import ChannelPlan, plan_channel
+from ..specs import ChannelSpec, load_channels, load_settings
+from ..wire import seconds_text
 from .outbox import Outbox, Row
-from .overflow import overflow_mode
-from .planner import ChannelPlan, plan_channel
 from .ratelimit import RateLimiter
-from .specs import ChannelSpec, load_channels, load_settings
-from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
 
@@ -429,7 +429,7 @@ class Engine:
         return retry.Pace(sleep, base.monotonic, base.random, base.wall)
 
     def _setting(self, name: str) -> str:
-        from .config import resolve_var
+        from ..config import resolve_var
 
         return resolve_var(load_settings()["env"][name], self.source)
 

@@ -1,4 +1,4 @@
-"""The MCP server through real MCP clients: the SDK's in-process client, a stdio subprocess (SDK client
+"""server.py, the MCP server, through real MCP clients: the SDK's in-process client, a stdio subprocess (SDK client
 and raw JSON-RPC), and streamable HTTP with and without a bearer token. Channels point at a local
 HTTP server; what it received is asserted."""
 
@@ -19,7 +19,7 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 import mcp_push
-from mcp_push.server import ServerConfigError, create_server, tool_names, tool_slug
+from mcp_push.service.server import ServerConfigError, create_server, tool_names, tool_slug
 from mcp_push.specs import load_channels
 
 from .local_server import Behaviour
@@ -160,6 +160,23 @@ async def test_notify_event_is_rendered_and_delivered(vendor, monkeypatch):
                                           "elapsed_ms": 0, "http_status": 200, "attempts": 1,
                                           "parts": 1, "truncated": False}
     assert text_of(result) == "1 of 1 channel delivered: webhook"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("tool", ["notify_event", "notify.event"])
+async def test_notify_event_keeps_extra_data_fields_and_shows_them(vendor, monkeypatch, tool):
+    """Issue 11 item 12: a data field the template has no line for is accepted and rendered (it was
+    refused as "not a known field"); a host's null for a known field still stands for "omitted"."""
+    configure(monkeypatch, webhook_env(vendor))
+    async with Client(create_server()) as client:
+        result = await client.call_tool(tool, {
+            "wait": True, "run_id": "r", "event": "update", "message": "m",
+            "data": {"shard": 3, "step": None, "host": "ci-7", "retried": None},
+        })
+    assert not result.is_error, text_of(result)
+    [body] = vendor.json_bodies()
+    assert body["content"] == "m\nshard: 3\nhost: ci-7\nretried: null"
+    assert result.structured_content["delivered"] == 1
 
 
 @pytest.mark.anyio
@@ -413,9 +430,6 @@ async def test_secrets_never_appear_in_results_listings_or_instructions(vendor, 
         ("notify_send", {"content": "c"}, "title: is required"),
         ("notify_event", {"run_id": 5, "event": "start", "message": "m"}, "invalid event: run_id: must be a string"),
         ("notify_event", {"run_id": "r", "event": "start", "message": "m", "wait": 1}, "wait: must be a boolean"),
-        ("notify.event", {"run_id": "r", "event": "start", "message": "m", "data": {"shard": 3}},
-         "invalid event: data.shard: is not a known field (data takes step, progress, artifact_url, error_code; "
-         "put other details in message)"),
     ],
 )
 async def test_arguments_of_the_wrong_type_are_refused_naming_the_field_and_rule(
@@ -452,8 +466,8 @@ async def test_every_refusal_carries_structured_content(vendor, monkeypatch):
 def test_a_channel_whose_tries_failed_so_far_reads_retrying_with_the_error(vendor, monkeypatch):
     from mcp_push import retry
     from mcp_push.config import agent_defaults
-    from mcp_push.engine import Engine
-    from mcp_push.outcome import SecretRedactor, outcome
+    from mcp_push.service.engine import Engine
+    from mcp_push.service.outcome import SecretRedactor, outcome
 
     configure(monkeypatch, webhook_env(vendor))
     vendor.routes["/hook"] = Behaviour(status=503, body='{"message":"overloaded"}')
@@ -482,7 +496,7 @@ async def test_waiting_calls_hold_no_worker_thread(vendor, monkeypatch):
     """60 wait=true calls against a vendor that stalls, then a wait=false call: it is answered while
     all 60 still wait (before, the waits filled the SDK's 40 worker threads and it queued behind them)."""
     from mcp_push.config import agent_defaults
-    from mcp_push.engine import Engine
+    from mcp_push.service.engine import Engine
 
     gate = threading.Event()
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "other"), "MCP_PUSH_TIMEOUT": "60"})

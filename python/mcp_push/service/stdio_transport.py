@@ -29,7 +29,7 @@ import anyio
 import mcp_types as types
 from mcp.shared.message import SessionMessage
 
-log = logging.getLogger("mcp_push.server")
+log = logging.getLogger("mcp_push.service.server")
 
 PARSE_ERROR, INVALID_REQUEST, INTERNAL_ERROR = -32700, -32600, -32603
 

@@ -1,0 +1,72 @@
+"""specs.py: every channel's spec loads and is valid, hooks named in specs exist, credentials are marked
+secret, and a broken spec is refused naming the field."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from mcp_push.hooks import get_hook
+from mcp_push.specs import SpecError, load_channels, spec_dir, validate_spec
+
+QINGLONG_CHANNELS = {
+    "bark", "console", "dingtalk", "feishu", "gocqhttp", "gotify", "igot", "serverchan", "pushdeer",
+    "synology_chat", "pushplus", "weplus", "qmsg", "wecom_app", "wecom_bot", "telegram", "aibotk", "smtp",
+    "pushme", "chronocat", "ntfy", "wxpusher", "wxpusher_spt", "openilink", "webhook",
+}
+
+
+def test_every_qingLong_channel_has_a_valid_spec():
+    assert QINGLONG_CHANNELS <= set(load_channels())
+
+
+def test_every_hook_named_in_a_spec_exists():
+    for spec in load_channels().values():
+        if spec.hook:
+            assert callable(get_hook(spec.hook)), spec.name
+
+
+def test_every_credential_env_var_is_marked_secret():
+    words = ("TOKEN", "SECRET", "PASSWORD", "KEY", "_AM")
+    for spec in load_channels().values():
+        for name, var in spec.env.items():
+            # A Google Chat thread key names a thread; it grants nothing.
+            if any(word in name for word in words) and name not in ("NTFY_USERNAME", "GOOGLE_CHAT_THREAD_KEY"):
+                assert var.secret, f"{spec.name}: {name} looks like a credential but is not secret: true"
+
+
+def test_an_invalid_spec_is_rejected_with_the_field_named():
+    doc = yaml.safe_load((spec_dir() / "channels" / "dingtalk.yaml").read_text(encoding="utf-8"))
+    broken = copy.deepcopy(doc)
+    broken["success"]["json"][0] = {"path": "errcode", "equal": 0}
+    with pytest.raises(SpecError, match=r"dingtalk.yaml: success/json/0"):
+        validate_spec(broken, "spec/channels/dingtalk.yaml")
+
+
+def test_a_spec_activated_by_an_undeclared_env_var_is_rejected():
+    doc = yaml.safe_load((spec_dir() / "channels" / "dingtalk.yaml").read_text(encoding="utf-8"))
+    doc["active_when"] = ["DD_TOKEN_TYPO"]
+    with pytest.raises(SpecError, match="DD_TOKEN_TYPO"):
+        validate_spec(doc, "spec/channels/dingtalk.yaml")
+
+
+def test_specs_validated_by_gen_docs_skip_the_schema_check_and_edited_ones_do_not(tmp_path, monkeypatch):
+    import shutil
+
+    from mcp_push import specs as specs_module
+
+    copy = tmp_path / "spec"
+    shutil.copytree(spec_dir(), copy)
+    assert specs_module._validated_before(copy)  # tools/gen_docs.py recorded the current files
+    broken = copy / "channels" / "dingtalk.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("display_name:", "display_nam:"), encoding="utf-8")
+    assert not specs_module._validated_before(copy)
+    monkeypatch.setenv("MCP_PUSH_SPEC_DIR", str(copy))
+    specs_module.load_channels.cache_clear()
+    try:
+        with pytest.raises(SpecError, match="dingtalk.yaml"):
+            specs_module.load_channels()
+    finally:
+        specs_module.load_channels.cache_clear()
