@@ -12,14 +12,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import result as R
-from .config import ConfigError, is_true, message_text, request_timeout, resolve_var
+from .config import ConfigError, is_true, message_text, request_timeout, setting
 from .deliver import Outcome, Progress, send_plan
 from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
 from .retry import RetryPolicy
 from .selection import NO_CHANNEL_NAMED, channel_names, channel_problems, configured_channels
 from .selection import channels_error as channels_error  # re-exported: the CLI and the MCP server use it
-from .specs import ChannelSpec, known_env_names, load_settings
+from .specs import ChannelSpec, known_env_names
 from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
@@ -37,10 +37,6 @@ def time_budget(channel_plan: ChannelPlan, timeout: float) -> float:
     # Retried tries start within the deadline; the last may then take its whole timeout.
     retries = policy.deadline_seconds + timeout * round_trips if policy.attempts > 1 else 0
     return timeout * max(requests, 1) * round_trips + retries + JOIN_MARGIN_S
-
-
-def _setting(name: str, source: Mapping[str, Any]) -> str:
-    return resolve_var(load_settings()["env"][name], source)
 
 
 def _selection(
@@ -65,7 +61,7 @@ def _skip_reason(title: str, content: str, source: Mapping[str, Any]) -> str | N
     if not content:
         return "content is empty"
     # Whole-line matches only, as QingLong; an empty line (or an unset variable) skips nothing.
-    skip_titles = [line for line in _setting("SKIP_PUSH_TITLE", source).split("\n") if line]
+    skip_titles = [line for line in setting("SKIP_PUSH_TITLE", source).split("\n") if line]
     if title in skip_titles:
         return "title is listed in SKIP_PUSH_TITLE"
     return None
@@ -75,7 +71,7 @@ def _plans(
     title: str, content: str, source: Mapping[str, Any], params: Mapping[str, Any], now: float,
     channels: Iterable[str] | None = None, edit_refs: Mapping[str, Any] | None = None,
 ) -> list[ChannelPlan]:
-    overflow = overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
+    overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
     refs = edit_refs or {}
     return [
         plan_channel(spec, env, title, content, params, now, overflow, refs.get(spec.name))
@@ -139,7 +135,7 @@ class Prepared:
 def check_settings(source: Mapping[str, Any]) -> tuple[float, str]:
     """The settings every send reads: (MCP_PUSH_TIMEOUT in seconds, MCP_PUSH_OVERFLOW), or ConfigError
     naming the one that cannot work."""
-    return request_timeout(_setting("MCP_PUSH_TIMEOUT", source)), overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
+    return request_timeout(setting("MCP_PUSH_TIMEOUT", source)), overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
 
 
 def prepare_message(
@@ -170,7 +166,7 @@ def prepare_message(
             [R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in targets]
         )
         return prepared
-    if is_true(_setting("HITOKOTO", source)):
+    if is_true(setting("HITOKOTO", source)):
         from .hitokoto import fetch_quote
 
         quote = fetch_quote()

@@ -194,7 +194,7 @@ def test_an_unexpected_error_is_one_line_without_a_class_name(tmp_path):
 def test_configuration_errors_outside_channels_are_one_line(tmp_path):
     assert_one_line_error(mcp_push("channels", env={"MCP_PUSH_SPEC_DIR": str(tmp_path)}), 2, "no channel specs")
     assert_one_line_error(mcp_push("serve", env={"MCP_PUSH_TOOL_NAMES": "both"}), 2,
-                          "MCP_PUSH_TOOL_NAMES must be underscore or dotted")
+                          "MCP_PUSH_TOOL_NAMES: must be one of underscore, dotted")
     assert_one_line_error(mcp_push(env={"MCP_PUSH_TOOL_NAMES": "both"}), 2, "MCP_PUSH_TOOL_NAMES")
     assert_one_line_error(mcp_push("serve", "--transport", "http", "--host", "0.0.0.0"), 2,  # noqa: S104
                           "refusing to serve on 0.0.0.0 without MCP_PUSH_HTTP_TOKEN")

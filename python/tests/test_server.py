@@ -91,7 +91,7 @@ async def test_dotted_names_are_advertised_instead_when_asked(monkeypatch):
 @pytest.mark.parametrize("value", ["both", "\u00a0dotted"])  # white space is ASCII only (canonical rule 10)
 def test_an_unknown_tool_name_style_is_a_configuration_error(monkeypatch, value):
     monkeypatch.setenv("MCP_PUSH_TOOL_NAMES", value)
-    with pytest.raises(ServerConfigError, match="MCP_PUSH_TOOL_NAMES must be underscore or dotted"):
+    with pytest.raises(ServerConfigError, match="^MCP_PUSH_TOOL_NAMES: must be one of underscore, dotted$"):
         in_process_server()
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -30,7 +29,16 @@ from typing import Any
 from .. import result as R
 from .. import retry
 from ..api import prepare_message
-from ..config import ConfigError, channel_env, decimal_setting, is_configured, is_true, request_timeout, whole_setting
+from ..config import (
+    ConfigError,
+    channel_env,
+    decimal_setting,
+    is_configured,
+    is_true,
+    request_timeout,
+    setting,
+    strip_space,
+)
 from ..deliver import Outcome, send_plan
 from ..edits import lane_key, post_or_edit, read_ref
 from ..overflow import overflow_mode
@@ -53,24 +61,18 @@ MAX_REFS = 1000
 IDLE_WAKE_SECONDS = 30.0
 
 
-def queue_max(text: str) -> int:
-    """MCP_PUSH_LANE_QUEUE_MAX: a whole number, 1 or more, or a ConfigError naming the variable."""
-    value = whole_setting(text) or 0
-    if value < 1:
-        raise ConfigError(f"{QUEUE_MAX_VAR} must be a whole number of messages, 1 or more, got '{text}'")
-    return value
+def queue_max(source: Mapping[str, Any]) -> int:
+    """MCP_PUSH_LANE_QUEUE_MAX (spec/settings.yaml: an integer of at least 1), or a ConfigError naming it."""
+    return int(strip_space(setting(QUEUE_MAX_VAR, source)))
 
 
 def queue_full(limit: int) -> str:
     return f"queue full: {limit} messages already wait for this channel ({QUEUE_MAX_VAR})"
 
 
-def heartbeat_seconds(text: str) -> float:
-    """MCP_PUSH_HEARTBEAT_SECONDS: a positive number of seconds, or a ConfigError naming the variable."""
-    value = decimal_setting(text)
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigError(f"{HEARTBEAT_VAR} must be a positive number of seconds, got '{text}'")
-    return value
+def heartbeat_seconds(source: Mapping[str, Any]) -> float:
+    """MCP_PUSH_HEARTBEAT_SECONDS (spec/settings.yaml: seconds above 0), or a ConfigError naming it."""
+    return decimal_setting(setting(HEARTBEAT_VAR, source))
 
 
 @dataclass(eq=False)
@@ -267,7 +269,7 @@ class Engine:
             return Ticket(list(prepared.result.channels), prepared.result.skipped)
         entries: list[Delivery | R.ChannelResult] = []
         try:
-            limit = queue_max(self._setting(QUEUE_MAX_VAR))
+            limit = queue_max(self.source)
         except ConfigError as exc:
             return Ticket([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in prepared.targets])
         for spec, env in prepared.targets:
@@ -338,7 +340,8 @@ class Engine:
             delivery = Delivery(row.id, lane_key(spec, env, self.outbox.lane_salt), spec.name, row.kind, row.run_id,
                                 row.title, row.content, row.params)
             try:
-                delivery.plan = self._plan(spec, env, delivery, overflow_mode(self._setting("MCP_PUSH_OVERFLOW")))
+                overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", self.source))
+                delivery.plan = self._plan(spec, env, delivery, overflow)
             except ConfigError:
                 pass  # reported when it is sent
             self._enqueue(spec, delivery)
@@ -385,12 +388,12 @@ class Engine:
     def _deliver(self, lane: Lane, delivery: Delivery) -> R.ChannelResult:
         spec = lane.spec
         try:
-            timeout = request_timeout(self._setting("MCP_PUSH_TIMEOUT"))
-            overflow = overflow_mode(self._setting("MCP_PUSH_OVERFLOW"))
+            timeout = request_timeout(setting("MCP_PUSH_TIMEOUT", self.source))
+            overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", self.source))
         except ConfigError as exc:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
         post = delivery.plan or self._plan(spec, channel_env(spec, self.source), delivery, overflow)
-        editing = spec.edit is not None and is_true(str(self.source.get(EDIT_VAR) or "")) and delivery.run_id
+        editing = spec.edit is not None and is_true(setting(EDIT_VAR, self.source)) and delivery.run_id
         ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None
 
         def attempt(edit_ref: Any) -> Outcome:
@@ -427,11 +430,6 @@ class Engine:
             self.outbox.record_sends(lane.key, self.clock(), 1, limiter.window)
 
         return retry.Pace(sleep, base.monotonic, base.random, base.wall)
-
-    def _setting(self, name: str) -> str:
-        from ..config import resolve_var
-
-        return resolve_var(load_settings()["env"][name], self.source)
 
     def _ref(self, lane: Lane, run_id: str) -> Any:
         if run_id in lane.refs:
@@ -479,7 +477,7 @@ class Engine:
         """Worker threads from now on (one per lane, started with its first delivery); resumes the outbox
         and, with `resume`, takes over a dead peer's rows at every heartbeat."""
         try:
-            beat = heartbeat_seconds(self._setting(HEARTBEAT_VAR))
+            beat = heartbeat_seconds(self.source)
         except ConfigError as exc:
             log.warning("%s; using %s", exc, seconds_text(self._beat))
             beat = self._beat

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import is_true
+from ..config import is_true, setting
 from ..lanekey import folder_salt
 
 log = logging.getLogger("mcp_push")
@@ -101,12 +101,11 @@ def default_state_dir() -> Path:
 
 
 def state_dir(source: Mapping[str, Any]) -> Path:
-    return Path(str(source.get(STATE_DIR_VAR) or "") or default_state_dir())
+    return Path(setting(STATE_DIR_VAR, source) or default_state_dir())
 
 
 def outbox_enabled(source: Mapping[str, Any]) -> bool:
-    value = str(source.get(OUTBOX_VAR) or "true")
-    return is_true(value)
+    return is_true(setting(OUTBOX_VAR, source))
 
 
 def _pid_alive(pid: int) -> bool | None:

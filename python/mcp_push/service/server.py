@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from .. import __version__
 from ..api import configured_channels
-from ..config import agent_defaults, is_true, strip_space
+from ..config import ConfigError, agent_defaults, is_true, setting, strip_space
 from ..events import EnvelopeError, argument_problems, envelope_schema, render_event, validate_envelope
 from ..selection import channel_names, channels_error
 from .engine import Delivery, Engine, Ticket
@@ -41,7 +41,6 @@ log = logging.getLogger("mcp_push.service.server")
 
 TOOL_NAMES_VAR = "MCP_PUSH_TOOL_NAMES"
 CHANNEL_TOOLS_VAR = "MCP_PUSH_CHANNEL_TOOLS"
-NAME_STYLES = ("underscore", "dotted")
 MAX_TOOL_NAME = 64  # hosts prefix tool names (mcp__<server>__…) and some truncate at 64
 
 Status = Literal["delivered", "queued", "retrying", "superseded", "rejected", "network_error", "timeout",
@@ -111,10 +110,11 @@ def tool_names(kind: str, channel: str = "") -> tuple[str, str]:
 
 
 def name_style(source: Mapping[str, Any]) -> str:
-    value = strip_space(str(source.get(TOOL_NAMES_VAR) or "underscore")).lower()
-    if value not in NAME_STYLES:
-        raise ServerConfigError(f"{TOOL_NAMES_VAR} must be underscore or dotted, got '{value}'")
-    return value
+    """MCP_PUSH_TOOL_NAMES (spec/settings.yaml: underscore or dotted, any case)."""
+    try:
+        return strip_space(setting(TOOL_NAMES_VAR, source)).lower()
+    except ConfigError as exc:
+        raise ServerConfigError(str(exc)) from None
 
 
 # --- the server ----------------------------------------------------------------------------------------
@@ -349,8 +349,7 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
              "0..1 and step), end (with an artifact link) or error (with an error code). It is rendered as a "
              "short notification (progress bar, elapsed time) and pushed to the configured channels.")
 
-    channel_tools = str(source.get(CHANNEL_TOOLS_VAR) or "")
-    if is_true(channel_tools):
+    if is_true(setting(CHANNEL_TOOLS_VAR, source)):
         for spec in configured:
             tool = _channel_tool(tools, spec.name, tool_names("channel", spec.name)[pick])
             register(tool, "channel", f"Send via {spec.display_name}",
