@@ -166,8 +166,8 @@ def _dry_run(entries: list[dict[str, Any]]) -> int:
 
 
 def _check_settings(env: Mapping[str, Any]) -> None:
-    """A dry run checks the settings a send reads (MCP_PUSH_TIMEOUT, MCP_PUSH_OVERFLOW) as the send
-    would: a bad one is a configuration error, exit 2, either way."""
+    """A dry run checks the settings a send reads (MCP_PUSH_TIMEOUT, MCP_PUSH_OVERFLOW,
+    MCP_PUSH_RETRY_ATTEMPTS) as the send would: a bad one is a configuration error, exit 2, either way."""
     from ..api import check_settings
     from ..config import ConfigError
 

@@ -390,6 +390,7 @@ class Engine:
         try:
             timeout = request_timeout(setting("MCP_PUSH_TIMEOUT", self.source))
             overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", self.source))
+            attempts = retry.attempts_override(self.source)
         except ConfigError as exc:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
         post = delivery.plan or self._plan(spec, channel_env(spec, self.source), delivery, overflow)
@@ -403,7 +404,7 @@ class Engine:
                 with self._cond:
                     lane.limiter.record(self.clock(), cost)
                 self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.window)
-            return send_plan(plan, timeout, _RetryWatch(delivery, self._counting_pace(lane)))
+            return send_plan(plan, timeout, _RetryWatch(delivery, self._counting_pace(lane)), attempts=attempts)
 
         # The one edit rule (edits.post_or_edit), as send_event follows it: a refused edit is posted anew.
         [outcome] = post_or_edit(lambda refs, _only: [attempt(refs.get(spec.name))],
