@@ -23,7 +23,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from .. import result as R
@@ -45,7 +44,8 @@ from ..overflow import overflow_mode
 from ..planner import ChannelPlan, plan_channel
 from ..specs import ChannelSpec, load_channels, load_settings
 from ..wire import seconds_text
-from .outbox import Outbox, Row
+from .delivery import TERMINAL, Delivery
+from .outbox import Outbox
 from .ratelimit import RateLimiter
 
 log = logging.getLogger("mcp_push")
@@ -54,7 +54,7 @@ EDIT_VAR = "MCP_PUSH_EDIT_PROGRESS"
 QUEUE_MAX_VAR = "MCP_PUSH_LANE_QUEUE_MAX"
 HEARTBEAT_VAR = "MCP_PUSH_HEARTBEAT_SECONDS"
 KINDS = ("message", "start", "update", "end", "error")
-TERMINAL = ("end", "error")
+
 # Edit refs remembered per lane (runs that never end must not grow memory without bound).
 MAX_REFS = 1000
 # A lane worker wakes at least this often (a changed clock). The heartbeat has its own interval.
@@ -73,66 +73,6 @@ def queue_full(limit: int) -> str:
 def heartbeat_seconds(source: Mapping[str, Any]) -> float:
     """MCP_PUSH_HEARTBEAT_SECONDS (spec/settings.yaml: seconds above 0), or a ConfigError naming it."""
     return decimal_setting(setting(HEARTBEAT_VAR, source))
-
-
-@dataclass(eq=False)
-class Delivery:
-    """One message to one channel."""
-
-    row: int
-    lane: str
-    channel: str
-    kind: str
-    run_id: str | None
-    title: str
-    content: str
-    params: dict[str, Any] = field(default_factory=dict)
-    # The message planned when it was accepted (None: a setting it needs cannot work); an edit of the run's
-    # message is planned when it goes (edits.post_or_edit), this post being its fallback.
-    plan: ChannelPlan | None = field(default=None, repr=False)
-    result: R.ChannelResult | None = None
-    done: threading.Event = field(default_factory=threading.Event, repr=False)
-    # Set while every try so far failed and another is due: what the last one said (redacted).
-    retry_error: str | None = None
-    _callbacks: list[Callable[[Delivery], None]] = field(default_factory=list, repr=False)
-    _callbacks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def cost(self) -> int:
-        """Requests it will make (parts of a long message, targets): what the limiter must find room for."""
-        return max(len(self.plan.requests), 1) if self.plan is not None else 1
-
-    @property
-    def is_update(self) -> bool:
-        return self.kind == "update"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.kind in TERMINAL
-
-    def settle(self, result: R.ChannelResult) -> None:
-        self.result = result
-        with self._callbacks_lock:
-            self.done.set()
-            callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            _call_safely(callback, self)
-
-    def when_done(self, callback: Callable[[Delivery], None]) -> None:
-        """Calls `callback(delivery)` once it is final (at once if it is), from the thread that settles
-        it: an asyncio caller awaits it without holding a thread (call_soon_threadsafe)."""
-        with self._callbacks_lock:
-            if not self.done.is_set():
-                self._callbacks.append(callback)
-                return
-        _call_safely(callback, self)
-
-
-def _call_safely(callback: Callable[[Delivery], None], delivery: Delivery) -> None:
-    try:
-        callback(delivery)
-    except Exception:  # a waiter that went away (a closed event loop) must not stop the lane
-        log.debug("engine: a completion callback failed", exc_info=True)
 
 
 class _RetryWatch:
@@ -326,19 +266,18 @@ class Engine:
     def adopt(self, note: str = "outbox: resuming %d unfinished deliveries") -> list[Delivery]:
         """Queues what killed or ended processes left in the outbox, oldest first; returns those deliveries."""
         specs = load_channels()
-        rows: list[Row] = self.outbox.adopt()
+        rows = self.outbox.adopt()
         adopted = []
-        for row in rows:
-            spec = specs.get(row.channel)
+        for delivery in rows:
+            spec = specs.get(delivery.channel)
             env = channel_env(spec, self.source) if spec else {}
             if spec is None or not is_configured(spec, env):
-                log.warning("outbox: %s is no longer configured; dropping a %s from %s", row.channel, row.kind,
-                            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created)))
-                self.outbox.finish([row.id])
+                log.warning("outbox: %s is no longer configured; dropping a %s from %s", delivery.channel,
+                            delivery.kind, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(delivery.created)))
+                self.outbox.finish([delivery.row])
                 continue
             # The lane follows today's credential: a rotated token still gets the message.
-            delivery = Delivery(row.id, lane_key(spec, env, self.outbox.lane_salt), spec.name, row.kind, row.run_id,
-                                row.title, row.content, row.params)
+            delivery.lane = lane_key(spec, env, self.outbox.lane_salt)
             try:
                 overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", self.source))
                 delivery.plan = self._plan(spec, env, delivery, overflow)

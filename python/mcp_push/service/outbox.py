@@ -32,12 +32,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import is_true, setting
 from ..lanekey import folder_salt
+from .delivery import Delivery
 
 log = logging.getLogger("mcp_push")
 
@@ -75,19 +75,6 @@ CREATE TABLE IF NOT EXISTS owner_hosts (owner TEXT PRIMARY KEY, host TEXT NOT NU
 
 # Owner ids of the outboxes open in this process.
 _LIVE_OWNERS: set[str] = set()
-
-
-@dataclass
-class Row:
-    id: int
-    created: float
-    lane: str
-    channel: str
-    kind: str
-    run_id: str | None
-    title: str
-    content: str
-    params: dict[str, Any]
 
 
 def default_state_dir() -> Path:
@@ -252,7 +239,7 @@ class Outbox:
             if self.owner in _LIVE_OWNERS:
                 self._register()
 
-    def adopt(self) -> list[Row]:
+    def adopt(self) -> list[Delivery]:
         """Takes over the rows of owners that are gone (killed, or ended before finishing), oldest first."""
         now = self.clock()
         with self._lock:
@@ -291,7 +278,8 @@ class Outbox:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return [Row(*row[:8], json.loads(row[8])) for row in rows]
+        return [Delivery(row_id, lane, channel, kind, run_id, title, content, json.loads(params), created)
+                for row_id, created, lane, channel, kind, run_id, title, content, params in rows]
 
     # --- rate-limit history and edit refs ---------------------------------------------------------------
 
