@@ -46,19 +46,12 @@ def message_text(value: Any) -> str:
 # sign, exponent, "_", "0x" or other digits, which float() and int() would take. float() and Number() read
 # every such text to the same double.
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_WHOLE = re.compile(r"[0-9]{1,18}")
 
 
 def decimal_setting(text: str) -> float:
     """A setting's decimal number, ASCII white space around it stripped; NaN when it is none."""
     number = strip_space(text)
     return float(number) if _DECIMAL.fullmatch(number) else math.nan
-
-
-def whole_setting(text: str) -> int | None:
-    """A setting's whole number, ASCII white space around it stripped; None when it is none."""
-    number = strip_space(text)
-    return int(number) if _WHOLE.fullmatch(number) else None
 
 
 def request_timeout(text: str) -> float:
