@@ -9,7 +9,8 @@ const { RetryPolicy, nextDelay, retryableStatus } = retry;
 const { renderRequest } = require('./planner');
 const { loadSettings } = require('./specs');
 const { evaluate, parseJson, ruleHolds, vendorMessage } = require('./success');
-const { lookup, render } = require('./templates');
+const { render } = require('./templates');
+const { resolvePath } = require('./paths');
 const { TOKENS } = require('./tokens');
 const { requestVariables } = require('./config');
 const { TransportError, transportFor } = require('./transports');
@@ -117,14 +118,14 @@ class Delivery {
     const data = parseJson(reply.text);
     let token;
     try {
-      token = String(lookup(data, spec.token.value));
+      token = String(resolvePath(data, spec.token.value));
     } catch {
       throw new Failed(STATUS.REJECTED, `token reply has no ${spec.token.value}`, reply.status);
     }
     let ttl = spec.token.default_ttl || 3600;
     if (spec.token.expires_in) {
       try {
-        const value = Number(lookup(data, spec.token.expires_in));
+        const value = Number(resolvePath(data, spec.token.expires_in));
         if (Number.isFinite(value)) ttl = value;
       } catch {
         // no lifetime in the reply: keep the default

@@ -2,6 +2,7 @@
 // Loads and validates the channel specs once per process.
 
 const { readSpecSource } = require('./specSource');
+const { mergeOverride } = require('./paths');
 
 class SpecError extends Error {}
 
@@ -44,7 +45,8 @@ function validateSpec(data, source, validate) {
     error_paths: data.error_paths || [],
     data: data.data || {},
     retry: data.retry || null,
-    edit: data.edit || null,
+    // The edit request whole: the spec's override merged onto the channel's request.
+    edit: data.edit ? { ...data.edit, request: mergeOverride(data.request, data.edit.request) } : null,
     secretEnv: Object.keys(env).filter((n) => env[n].secret),
   };
 }

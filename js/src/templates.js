@@ -5,6 +5,8 @@
 
 const nunjucks = require('nunjucks');
 const { pct, toJson } = require('./wire');
+const { resolvePath } = require('./paths');
+const { valuePasses, truthy } = require('./success');
 
 const b64 = (v) => Buffer.from(String(v), 'utf8').toString('base64');
 
@@ -93,15 +95,11 @@ function setOwn(obj, key, value) {
   return obj;
 }
 
-/** Resolves a dotted path like `hook.agentid`; a missing step is a spec error. */
-function lookup(context, path) {
-  let value = context;
-  for (const step of path.split('.')) {
-    if (isMapping(value) && Object.prototype.hasOwnProperty.call(value, step)) value = value[step];
-    else throw new Error(`context has no '${path}'`);
-  }
-  return value;
-}
+/** Resolves a path like `hook.agentid` in the context (paths.js); a missing step is a spec error. */
+const lookup = (context, path) => resolvePath(context, path);
+
+// `$when: {path, <test>}`: a success-style rule on the context, whose path must exist (a typo is an error).
+const whenHolds = (context, rule) => valuePasses(lookup(context, rule.path), rule);
 
 /** Renders a body tree: template strings, literals, lists, mappings and the $-forms of spec/README.md. */
 function renderTree(node, context) {
@@ -117,7 +115,7 @@ function renderTree(node, context) {
       return text === '' ? OMIT : text;
     }
     if ('$json' in node) return toJson(renderTree(node.$json, context));
-    if ('$when' in node && !truthy(lookup(context, node.$when))) return OMIT;
+    if ('$when' in node && !whenHolds(context, node.$when)) return OMIT;
     const result = {};
     for (const [key, child] of Object.entries(node)) {
       if (key === '$when') continue;
@@ -131,13 +129,6 @@ function renderTree(node, context) {
     return result;
   }
   return node;
-}
-
-// Python's truthiness: empty strings, lists and mappings are false.
-function truthy(value) {
-  if (Array.isArray(value)) return value.length > 0;
-  if (isMapping(value)) return Object.keys(value).length > 0;
-  return Boolean(value);
 }
 
 module.exports = { FILTERS, getEnvironment, render, renderTree, lookup, OMIT, truthy, isMapping, setOwn };

@@ -18,7 +18,7 @@ from .lanekey import PROCESS_SALT, lane_key
 from .retry import retryable_status
 from .specs import ChannelSpec, load_settings
 from .success import parse_json
-from .templates import lookup
+from .paths import resolve_path
 
 if TYPE_CHECKING:
     from .planner import ChannelPlan
@@ -66,7 +66,7 @@ EDITS = EditRefs()
 def read_ref(spec: ChannelSpec, reply_text: str) -> Any:
     """The value at the spec's `edit.ref` in a post's reply, or None."""
     try:
-        return lookup(parse_json(reply_text), spec.edit["ref"])
+        return resolve_path(parse_json(reply_text), spec.edit["ref"])
     except (KeyError, TypeError, IndexError):
         return None
 

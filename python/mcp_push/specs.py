@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from .paths import merge_override
+
 
 class SpecError(Exception):
     """A channel spec is missing or does not match spec/channel.schema.json."""
@@ -138,9 +140,16 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         error_paths=tuple(data.get("error_paths", ())),
         data=data.get("data", {}),
         retry=data.get("retry"),
-        edit=data.get("edit"),
+        edit=_edit_block(data.get("edit"), data["request"]),
         raw=data,
     )
+
+
+def _edit_block(edit: dict[str, Any] | None, request: dict[str, Any]) -> dict[str, Any] | None:
+    """The `edit` block with its `request` whole: the spec's override merged onto the channel's request."""
+    if edit is None:
+        return None
+    return {**edit, "request": merge_override(request, edit["request"])}
 
 
 DIGEST_FILE = "validated.sha256"

@@ -13,6 +13,8 @@ import html
 import re
 from typing import Any
 
+from .paths import resolve_path
+from .success import value_passes
 from .wire import pct, to_json
 
 
@@ -114,14 +116,13 @@ OMIT = _Omit()
 
 
 def lookup(context: dict[str, Any], path: str) -> Any:
-    """Resolves a dotted path like `hook.agentid` in the context; a missing step is a spec error."""
-    value: Any = context
-    for step in path.split("."):
-        if isinstance(value, dict) and step in value:
-            value = value[step]
-        else:
-            raise KeyError(f"context has no '{path}'")
-    return value
+    """Resolves a path like `hook.agentid` in the context (paths.py); a missing step is a spec error."""
+    return resolve_path(context, path)
+
+
+def _when_holds(context: dict[str, Any], rule: Any) -> bool:
+    """`$when: {path, <test>}`: a success-style rule on the context, whose path must exist (a typo is an error)."""
+    return value_passes(lookup(context, rule["path"]), rule)
 
 
 def render_tree(node: Any, context: dict[str, Any]) -> Any:
@@ -140,7 +141,7 @@ def render_tree(node: Any, context: dict[str, Any]) -> Any:
             return OMIT if text == "" else text
         if "$json" in node:
             return to_json(render_tree(node["$json"], context))
-        if "$when" in node and not lookup(context, node["$when"]):
+        if "$when" in node and not _when_holds(context, node["$when"]):
             return OMIT
         result: dict[str, Any] = {}
         for key, child in node.items():
