@@ -1,7 +1,6 @@
 'use strict';
-// The one path syntax of the specs, and the override merge of `edit.request` (python/mcp_push/paths.py
-// mirrors it). A path is dotted steps (`result.message_id`); a step of ASCII digits on a list is an index
-// (`result.0.message_id`). The same resolver reads success rules, `$ref`, `$merge`, `$when`, `for_each`,
+// The one path syntax of the specs (python/mcp_push/paths.py mirrors it). A path is dotted steps
+// (`result.message_id`); a step of ASCII digits on a list is an index (`result.0.message_id`). The same resolver reads success rules, `$ref`, `$merge`, `$when`, `for_each`,
 // `edit.ref`, `token.value`, `token.expires_in` and `retry.after_json` (spec/README.md, "Paths").
 
 class PathError extends Error {}
@@ -21,22 +20,4 @@ function resolvePath(data, path, fallback = RAISE) {
   return value;
 }
 
-/**
- * `override` deep-merged onto `base`: mappings merge key by key, a null removes the key, anything else
- * (scalars, lists, a mapping over a non-mapping) replaces. Neither argument is changed.
- */
-function mergeOverride(base, override) {
-  if (!isMapping(base) || !isMapping(override)) return override;
-  const merged = {};
-  for (const [key, value] of Object.entries(base)) Object.defineProperty(merged, key, { value, enumerable: true, writable: true, configurable: true });
-  for (const [key, value] of Object.entries(override)) {
-    if (value === null) delete merged[key];
-    else {
-      const next = Object.prototype.hasOwnProperty.call(merged, key) ? mergeOverride(merged[key], value) : value;
-      Object.defineProperty(merged, key, { value: next, enumerable: true, writable: true, configurable: true });
-    }
-  }
-  return merged;
-}
-
-module.exports = { PathError, resolvePath, mergeOverride };
+module.exports = { PathError, resolvePath };

@@ -2,14 +2,35 @@
 // Loads and validates the channel specs once per process.
 
 const { readSpecSource } = require('./specSource');
-const { mergeOverride } = require('./paths');
 
 class SpecError extends Error {}
+
+const isMappingValue = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+// The spec format this runtime reads (spec/settings.yaml `spec_format`; spec/README.md, Spec format).
+const SPEC_FORMAT = 2;
 
 let cache = null;
 
 function envVar(name, props) {
   return { name, required: false, secret: false, secret_parts: [], default: '', type: 'string', ...props };
+}
+
+/**
+ * `override` deep-merged onto `base`: mappings merge key by key, a null removes the key, anything else
+ * (scalars, lists, a mapping over a non-mapping) replaces. Neither argument is changed.
+ */
+function mergeOverride(base, override) {
+  if (!isMappingValue(base) || !isMappingValue(override)) return override;
+  // defineProperty, not `merged[key] =`: a "__proto__" data key stays an own key, as in a Python dict.
+  const own = (obj, key, value) => Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  const merged = {};
+  for (const [key, value] of Object.entries(base)) own(merged, key, value);
+  for (const [key, value] of Object.entries(override)) {
+    if (value === null) delete merged[key];
+    else own(merged, key, Object.hasOwn(merged, key) ? mergeOverride(merged[key], value) : value);
+  }
+  return merged;
 }
 
 function validateSpec(data, source, validate) {
@@ -65,6 +86,8 @@ function load() {
     const spec = validateSpec(data, `spec/channels/${file}`, validate);
     channels[spec.name] = spec;
   }
+  const format = source.settings.spec_format ?? 1;
+  if (format !== SPEC_FORMAT) throw new SpecError(`spec/settings.yaml: spec_format is ${format}; this runtime reads spec format ${SPEC_FORMAT} (spec/README.md, Spec format)`);
   const settings = { ...source.settings, env: {} };
   for (const [name, props] of Object.entries(source.settings.env || {})) settings.env[name] = envVar(name, props);
   cache = { channels, settings };
@@ -80,4 +103,4 @@ function knownEnvNames() {
   return names;
 }
 
-module.exports = { SpecError, loadChannels, loadSettings, knownEnvNames, validateSpec };
+module.exports = { SpecError, loadChannels, loadSettings, knownEnvNames, validateSpec, mergeOverride, SPEC_FORMAT };

@@ -20,7 +20,6 @@ const HTML_ENTITIES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "
 
 const FILTERS = {
   pct: (v) => pct(String(v)),
-  b64,
   rfc2047: (v) => (String(v) ? `=?utf-8?B?${b64(v)}?=` : ''),
   replace_all: (v, oldText, newText) => String(v).split(oldText).join(newText),
   nl2br: (v) => String(v).replace(/\r\n/g, '\n').replace(/\n/g, '<br/>'),
@@ -30,9 +29,7 @@ const FILTERS = {
   html_escape: (v) => String(v).replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]),
   startswith: (v, prefix) => String(v).startsWith(prefix),
   rstrip,
-  lower: (v) => String(v).toLowerCase(),
   chars: (v) => [...String(v)].length, // code points, as Python's len(); not UTF-16 units
-  to_json: toJson,
 };
 
 let environment = null;

@@ -1,4 +1,4 @@
-"""The one path syntax of the specs, and the override merge of `edit.request` (js/src/paths.js mirrors it).
+"""The one path syntax of the specs (js/src/paths.js mirrors it).
 
 A path is dotted steps (`result.message_id`, `hook.agentid`); a step of ASCII digits on a list is an index
 (`result.0.message_id`). The same resolver reads success rules, `$ref`, `$merge`, `$when`, `for_each`,
@@ -33,19 +33,3 @@ def resolve_path(data: Any, path: str, default: Any = _RAISE) -> Any:
         else:
             return default
     return value
-
-
-def merge_override(base: Any, override: Any) -> Any:
-    """`override` deep-merged onto `base`: mappings merge key by key, a null removes the key, anything
-    else (scalars, lists, a mapping over a non-mapping) replaces. Neither argument is changed."""
-    if not isinstance(base, dict) or not isinstance(override, dict):
-        return override
-    merged = dict(base)
-    for key, value in override.items():
-        if value is None:
-            merged.pop(key, None)
-        elif key in merged:
-            merged[key] = merge_override(merged[key], value)
-        else:
-            merged[key] = value
-    return merged

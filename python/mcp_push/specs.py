@@ -12,7 +12,9 @@ from typing import Any
 
 import yaml
 
-from .paths import merge_override
+
+# The spec format this runtime reads (spec/settings.yaml `spec_format`; spec/README.md, Spec format).
+SPEC_FORMAT = 2
 
 
 class SpecError(Exception):
@@ -145,6 +147,22 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
     )
 
 
+def merge_override(base: Any, override: Any) -> Any:
+    """`override` deep-merged onto `base`: mappings merge key by key, a null removes the key, anything
+    else (scalars, lists, a mapping over a non-mapping) replaces. Neither argument is changed."""
+    if not isinstance(base, dict) or not isinstance(override, dict):
+        return override
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif key in merged:
+            merged[key] = merge_override(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def _edit_block(edit: dict[str, Any] | None, request: dict[str, Any]) -> dict[str, Any] | None:
     """The `edit` block with its `request` whole: the spec's override merged onto the channel's request."""
     if edit is None:
@@ -173,6 +191,7 @@ def _validated_before(root: Path) -> bool:
 @functools.lru_cache(maxsize=1)
 def load_channels() -> dict[str, ChannelSpec]:
     """All channel specs by name, in file-name order. Cached: specs are read and validated once."""
+    load_settings()  # refuses a spec folder of another format before reading its channels
     folder = spec_dir() / "channels"
     check_schema = not _validated_before(spec_dir())
     specs: dict[str, ChannelSpec] = {}
@@ -187,6 +206,10 @@ def load_channels() -> dict[str, ChannelSpec]:
 @functools.lru_cache(maxsize=1)
 def load_settings() -> dict[str, Any]:
     data = _load_yaml(spec_dir() / "settings.yaml")
+    found = data.get("spec_format", 1)
+    if found != SPEC_FORMAT:
+        raise SpecError(f"spec/settings.yaml: spec_format is {found}; this runtime reads spec format {SPEC_FORMAT} "
+                        "(spec/README.md, Spec format)")
     data["env"] = {
         name: EnvVar(name=name, **props) for name, props in data.get("env", {}).items()
     }

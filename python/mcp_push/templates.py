@@ -65,7 +65,6 @@ def _html_escape(value: str) -> str:
 
 FILTERS = {
     "pct": lambda v: pct(str(v)),
-    "b64": _b64,
     "rfc2047": _rfc2047,
     "replace_all": _replace_all,
     "nl2br": _nl2br,
@@ -73,9 +72,7 @@ FILTERS = {
     "html_escape": _html_escape,
     "startswith": _startswith,
     "rstrip": _rstrip,
-    "lower": lambda v: str(v).lower(),
     "chars": _chars,
-    "to_json": to_json,
 }
 
 
