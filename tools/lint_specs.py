@@ -1,7 +1,8 @@
 """Checks what the schema alone cannot: every channel spec loads as the runtimes load it, uses no keyword
 of spec format 1 (tools/spec_format.py names the new one), has its conformance cases, names a hook both
 runtimes have (hooks/<name>.py and hooks/<name>.js) with parameters its function takes, gives a shared env
-var one meaning, marks its credentials secret, and has no TODO left from tools/new_channel.py; every hook file has its twin in the other runtime and a docstring.
+var one meaning, marks its credentials secret, and has no TODO left from tools/new_channel.py; every hook
+file has its twin in the other runtime and a docstring.
 
     python tools/lint_specs.py [--root DIR]
 

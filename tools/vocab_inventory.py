@@ -16,26 +16,32 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 FILTER = re.compile(r"\|\s*([a-z_0-9]+)")
+FORMS = ("$ref", "$optional", "$json", "$when", "$merge")
 
 
-def _walk(node, path, counts, users, channel):
+DATA = ("body", "headers", "query", "env", "data")  # their keys are the vendor's or the user's, not keywords
+
+
+def _walk(node, path, counts, users, channel, in_data=False):
+    """Counts keyword paths (`edit.request.url`), $-forms and filters; below a DATA key only $-forms."""
     if isinstance(node, dict):
         for key, child in node.items():
-            label = key if str(key).startswith("$") else ".".join(path + [str(key)])
-            counts[label] += 1
-            users[label].add(channel)
-            # Body trees and env tables hold data keys, not keywords: count only their $-forms below.
-            if path[-1:] in (["body"], ["env"], ["headers"], ["query"], ["data"]) and not str(key).startswith("$"):
-                label = None
-            _walk(child, path + [str(key)] if label else path + ["*"], counts, users, channel)
+            key = str(key)
+            if key in FORMS:
+                counts[key] += 1
+                users[key].add(channel)
+            elif not in_data and not key.startswith("$"):
+                label = ".".join(path + [key])
+                counts[label] += 1
+                users[label].add(channel)
+            _walk(child, path + [key], counts, users, channel, in_data or (key in DATA and not key.startswith("$")))
     elif isinstance(node, list):
         for item in node:
-            _walk(item, path, counts, users, channel)
-    elif isinstance(node, str):
+            _walk(item, path, counts, users, channel, in_data)
+    elif isinstance(node, str) and ("{{" in node or "{%" in node):
         for name in FILTER.findall(node):
-            if "{{" in node or "{%" in node:
-                counts[f"filter {name}"] += 1
-                users[f"filter {name}"].add(channel)
+            counts[f"filter {name}"] += 1
+            users[f"filter {name}"].add(channel)
 
 
 def inventory(channels_dir: Path = ROOT / "spec" / "channels"):
@@ -44,7 +50,7 @@ def inventory(channels_dir: Path = ROOT / "spec" / "channels"):
     for file in sorted(channels_dir.glob("*.yaml")):
         spec = yaml.safe_load(file.read_text(encoding="utf-8"))
         _walk(spec, [], counts, users, spec["name"])
-        for req in (spec.get("request"), (spec.get("edit") or {}).get("request"), (spec.get("token") or {}).get("request")):
+        for req in (spec.get("request"), *((spec.get(k) or {}).get("request") for k in ("edit", "token"))):
             if isinstance(req, dict) and "encoding" in req:
                 counts[f"encoding {req['encoding']}"] += 1
                 users[f"encoding {req['encoding']}"].add(spec["name"])
@@ -57,8 +63,6 @@ def main() -> int:
     for key in schema["properties"]:
         counts.setdefault(key, 0)
     for label in sorted(counts, key=lambda k: (k.startswith(("filter", "encoding", "$")), k)):
-        if "*" in label or label.startswith(("env.", "data.")):
-            continue
         names = sorted(users.get(label, ()))
         who = ", ".join(names) if len(names) <= 3 else f"{len(names)} channels"
         print(f"{counts[label]:4d}  {label:40s} {who}")

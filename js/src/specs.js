@@ -75,6 +75,9 @@ function validateSpec(data, source, validate) {
 function load() {
   if (cache) return cache;
   const source = readSpecSource();
+  // A spec folder of another format is refused before its channels meet this format's schema.
+  const format = source.settings.spec_format ?? 1;
+  if (format !== SPEC_FORMAT) throw new SpecError(`spec/settings.yaml: spec_format is ${format}; this runtime reads spec format ${SPEC_FORMAT} (spec/README.md, Spec format)`);
   let validate = null;
   if (!source.validated) {
     // Bundles are validated at build time; a checkout is validated here, once.
@@ -86,8 +89,6 @@ function load() {
     const spec = validateSpec(data, `spec/channels/${file}`, validate);
     channels[spec.name] = spec;
   }
-  const format = source.settings.spec_format ?? 1;
-  if (format !== SPEC_FORMAT) throw new SpecError(`spec/settings.yaml: spec_format is ${format}; this runtime reads spec format ${SPEC_FORMAT} (spec/README.md, Spec format)`);
   const settings = { ...source.settings, env: {} };
   for (const [name, props] of Object.entries(source.settings.env || {})) settings.env[name] = envVar(name, props);
   cache = { channels, settings };

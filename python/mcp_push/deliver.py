@@ -8,11 +8,11 @@ import time
 from . import result as R
 from . import retry
 from .config import request_variables
+from .paths import resolve_path
 from .planner import ChannelPlan, PlannedRequest, render_request
 from .retry import Pace, RetryPolicy, next_delay, retryable_status
 from .specs import load_settings
 from .success import evaluate, parse_json, rule_holds, vendor_message
-from .paths import resolve_path
 from .templates import render
 from .tokens import TOKENS
 from .transports import Reply, TransportError, transport_for

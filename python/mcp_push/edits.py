@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from . import result as R
 from .config import is_true, resolve_var
 from .lanekey import PROCESS_SALT, lane_key
+from .paths import resolve_path
 from .retry import retryable_status
 from .specs import ChannelSpec, load_settings
 from .success import parse_json
-from .paths import resolve_path
 
 if TYPE_CHECKING:
     from .planner import ChannelPlan

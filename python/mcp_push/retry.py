@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .config import strip_space
+from .paths import resolve_path
 from .specs import ChannelSpec, load_settings
 from .success import parse_json
-from .paths import resolve_path
 from .transports import Reply
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import yaml
 
-
 # The spec format this runtime reads (spec/settings.yaml `spec_format`; spec/README.md, Spec format).
 SPEC_FORMAT = 2
 
@@ -191,15 +190,16 @@ def _validated_before(root: Path) -> bool:
 @functools.lru_cache(maxsize=1)
 def load_channels() -> dict[str, ChannelSpec]:
     """All channel specs by name, in file-name order. Cached: specs are read and validated once."""
-    load_settings()  # refuses a spec folder of another format before reading its channels
     folder = spec_dir() / "channels"
+    paths = sorted(folder.glob("*.yaml"))
+    if not paths:
+        raise SpecError(f"no channel specs in {folder}")
+    load_settings()  # refuses a spec folder of another format before its channels meet this format's schema
     check_schema = not _validated_before(spec_dir())
     specs: dict[str, ChannelSpec] = {}
-    for path in sorted(folder.glob("*.yaml")):
+    for path in paths:
         spec = validate_spec(_load_yaml(path), str(path), check_schema)
         specs[spec.name] = spec
-    if not specs:
-        raise SpecError(f"no channel specs in {folder}")
     return specs
 
 

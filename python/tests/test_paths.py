@@ -18,7 +18,8 @@ REPLY = {"ok": True, "result": [{"message_id": 42}, {"message_id": 43}], "n": {"
 
 @pytest.mark.parametrize(
     ("path", "expected"),
-    [("ok", True), ("result.0.message_id", 42), ("result.1.message_id", 43), ("n.0", "key"), ("result.1", {"message_id": 43})],
+    [("ok", True), ("result.0.message_id", 42), ("result.1.message_id", 43), ("n.0", "key"),
+     ("result.1", {"message_id": 43})],
 )
 def test_a_path_reads_mappings_by_key_and_lists_by_index(path, expected):
     assert resolve_path(REPLY, path) == expected
@@ -33,7 +34,8 @@ def test_a_path_that_names_nothing_raises_or_gives_the_default(path):
 
 def test_every_path_reading_field_indexes_lists():
     # A success rule, $ref, $merge and for_each all read through resolve_path: one syntax everywhere.
-    assert evaluate({"json": [{"path": "result.1.message_id", "equals": 43}]}, 200, '{"result":[{},{"message_id":43}]}')[0]
+    rule = {"path": "result.1.message_id", "equals": 43}
+    assert evaluate({"json": [rule]}, 200, '{"result":[{},{"message_id":43}]}')[0]
     ctx = {"hook": {"ids": [7, 8], "extra": [{"k": "v"}]}}
     assert render_tree({"id": {"$ref": "hook.ids.1"}, "$merge": "hook.extra.0"}, ctx) == {"id": 8, "k": "v"}
 

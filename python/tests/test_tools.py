@@ -533,3 +533,11 @@ def test_lint_rejects_a_settings_file_of_format_1(tree):
     settings = tree / "spec" / "settings.yaml"
     settings.write_text(settings.read_text(encoding="utf-8").replace("spec_format: 2\n", ""), encoding="utf-8")
     assert _problems_about(tree, "spec/settings.yaml: spec_format is 1; these tools read spec format 2")
+
+
+def test_every_template_filter_is_used_by_a_channel():
+    # A filter no spec uses is vocabulary to learn and code to keep in step in two runtimes: remove it.
+    from mcp_push.templates import FILTERS
+
+    counts, _ = _tool("vocab_inventory").inventory()
+    assert sorted(name for name in FILTERS if not counts[f"filter {name}"]) == []

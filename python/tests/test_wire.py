@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_push.wire import append_query, encode_body, form_encode, multipart_encode, normalize_url, pct, seconds_text, to_json
+from mcp_push.wire import (
+    append_query,
+    encode_body,
+    form_encode,
+    multipart_encode,
+    normalize_url,
+    pct,
+    seconds_text,
+    to_json,
+)
 
 
 def test_percent_encoding_keeps_only_unreserved_characters():

@@ -7,7 +7,8 @@ from . import HookInput
 
 
 def wecom_app_config(data: HookInput) -> dict:
-    """The fields of `QYWX_AM`, `msgtype` (the spec's `$when` rules pick the body from it), numeric `agentid`; the corpsecret is masked."""
+    """The fields of `QYWX_AM`, `msgtype` (the spec's `$when` rules pick the body by it), numeric
+    `agentid`; the corpsecret is masked."""
     fields = [strip_space(part) for part in data.env["QYWX_AM"].split(",")]
     if len(fields) < 4 or len(fields) > 5:
         raise ConfigError(
