@@ -1,7 +1,8 @@
 'use strict';
 // The one path syntax of the specs (python/mcp_push/paths.py mirrors it). A path is dotted steps
-// (`result.message_id`); a step of ASCII digits on a list is an index (`result.0.message_id`). The same resolver reads success rules, `$ref`, `$merge`, `$when`, `for_each`,
-// `edit.ref`, `token.value`, `token.expires_in` and `retry.after_json` (spec/README.md, "Paths").
+// (`result.message_id`); a step of ASCII digits on a list is an index (`result.0.message_id`). The same
+// resolver reads success rules, `error_paths`, `$ref`, `$merge`, `$when`, `for_each`, `edit.ref`,
+// `token.value`, `token.expires_in` and `retry.after_json` (spec/README.md, "Paths").
 
 class PathError extends Error {}
 

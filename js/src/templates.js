@@ -6,7 +6,7 @@
 const nunjucks = require('nunjucks');
 const { pct, toJson } = require('./wire');
 const { resolvePath } = require('./paths');
-const { valuePasses, truthy } = require('./success');
+const { valuePasses } = require('./success');
 
 const b64 = (v) => Buffer.from(String(v), 'utf8').toString('base64');
 
@@ -92,11 +92,8 @@ function setOwn(obj, key, value) {
   return obj;
 }
 
-/** Resolves a path like `hook.agentid` in the context (paths.js); a missing step is a spec error. */
-const lookup = (context, path) => resolvePath(context, path);
-
 // `$when: {path, <test>}`: a success-style rule on the context, whose path must exist (a typo is an error).
-const whenHolds = (context, rule) => valuePasses(lookup(context, rule.path), rule);
+const whenHolds = (context, rule) => valuePasses(resolvePath(context, rule.path), rule);
 
 /** Renders a body tree: template strings, literals, lists, mappings and the $-forms of spec/README.md. */
 function renderTree(node, context) {
@@ -104,7 +101,7 @@ function renderTree(node, context) {
   if (Array.isArray(node)) return node.map((item) => renderTree(item, context)).filter((item) => item !== OMIT);
   if (isMapping(node)) {
     if ('$ref' in node) {
-      const value = lookup(context, node.$ref);
+      const value = resolvePath(context, node.$ref);
       return value === null || value === undefined ? OMIT : value;
     }
     if ('$optional' in node) {
@@ -117,7 +114,7 @@ function renderTree(node, context) {
     for (const [key, child] of Object.entries(node)) {
       if (key === '$when') continue;
       if (key === '$merge') {
-        for (const [mergedKey, mergedValue] of Object.entries(lookup(context, child) || {})) setOwn(result, mergedKey, mergedValue);
+        for (const [mergedKey, mergedValue] of Object.entries(resolvePath(context, child) || {})) setOwn(result, mergedKey, mergedValue);
         continue;
       }
       const value = renderTree(child, context);
@@ -128,4 +125,4 @@ function renderTree(node, context) {
   return node;
 }
 
-module.exports = { FILTERS, getEnvironment, render, renderTree, lookup, OMIT, truthy, isMapping, setOwn };
+module.exports = { FILTERS, getEnvironment, render, renderTree, OMIT, isMapping, setOwn };

@@ -1,8 +1,8 @@
 """The one path syntax of the specs (js/src/paths.js mirrors it).
 
 A path is dotted steps (`result.message_id`, `hook.agentid`); a step of ASCII digits on a list is an index
-(`result.0.message_id`). The same resolver reads success rules, `$ref`, `$merge`, `$when`, `for_each`,
-`edit.ref`, `token.value`, `token.expires_in` and `retry.after_json` (spec/README.md, "Paths").
+(`result.0.message_id`). The same resolver reads success rules, `error_paths`, `$ref`, `$merge`, `$when`,
+`for_each`, `edit.ref`, `token.value`, `token.expires_in` and `retry.after_json` (spec/README.md, "Paths").
 """
 
 from __future__ import annotations

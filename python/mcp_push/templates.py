@@ -112,14 +112,9 @@ class _Omit:
 OMIT = _Omit()
 
 
-def lookup(context: dict[str, Any], path: str) -> Any:
-    """Resolves a path like `hook.agentid` in the context (paths.py); a missing step is a spec error."""
-    return resolve_path(context, path)
-
-
 def _when_holds(context: dict[str, Any], rule: Any) -> bool:
     """`$when: {path, <test>}`: a success-style rule on the context, whose path must exist (a typo is an error)."""
-    return value_passes(lookup(context, rule["path"]), rule)
+    return value_passes(resolve_path(context, rule["path"]), rule)
 
 
 def render_tree(node: Any, context: dict[str, Any]) -> Any:
@@ -131,7 +126,7 @@ def render_tree(node: Any, context: dict[str, Any]) -> Any:
         return [item for item in out if item is not OMIT]
     if isinstance(node, dict):
         if "$ref" in node:
-            value = lookup(context, node["$ref"])
+            value = resolve_path(context, node["$ref"])
             return OMIT if value is None else value
         if "$optional" in node:
             text = render(node["$optional"], context)
@@ -145,7 +140,7 @@ def render_tree(node: Any, context: dict[str, Any]) -> Any:
             if key == "$when":
                 continue
             if key == "$merge":
-                merged = lookup(context, child) or {}
+                merged = resolve_path(context, child) or {}
                 result.update(merged)
                 continue
             value = render_tree(child, context)
