@@ -175,6 +175,41 @@ def hook_use_problems(spec: Any, py_names: set[str], js_names: set[str], functio
     return problems
 
 
+_EXPRESSION = re.compile(r"\{[{%](.*?)[}%]\}", re.S)
+_TOKEN_WORD = re.compile(r"(?<![.\w])token\b")
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+def token_use_problems(spec: Any) -> list[str]:
+    """A fetched token is put into the planned requests at send time where `{{ token }}` rendered
+    (spec/README.md, "Tokens"): it must stand alone, unfiltered, and never in a multipart body."""
+    if not spec.token:
+        return []
+    problems = []
+    for label, request in (("request", spec.request), ("edit.request", (spec.edit or {}).get("request"))):
+        if not request:
+            continue
+        for text in _strings(request):
+            for expression in _EXPRESSION.findall(text):
+                if _TOKEN_WORD.search(expression) and expression.strip() != "token":
+                    problems.append(f"{label}: {{{{{expression}}}}} uses the token; it is put in at send time, "
+                                    "so it stands alone as {{ token }}")
+        if request.get("encoding") == "multipart" and any("{{ token }}" in t for t in _strings(request.get("body"))):
+            problems.append(f"{label}: a fetched token cannot go into a multipart body (its boundary is derived "
+                            "from the content)")
+    return problems
+
+
 def lint(root: Path = ROOT) -> list[str]:
     """Every problem found under root, one line each, in a stable order."""
     problems: list[str] = []
@@ -245,6 +280,7 @@ def lint(root: Path = ROOT) -> list[str]:
 
         if spec.hook:
             problems += [f"{where}: {p}" for p in hook_use_problems(spec, py_hooks, js_hooks_found, hook_functions)]
+        problems += [f"{where}: {p}" for p in token_use_problems(spec)]
 
         for var in spec.env.values():
             meaning = (var.default, var.secret, var.type)

@@ -4,7 +4,7 @@
 const log = require('./log');
 const { STATUS, SendResult, channelResult } = require('./result');
 const { ConfigError, isTrue, messageText, requestTimeout, resolveVar } = require('./config');
-const { deliver } = require('./deliver');
+const { outcome, progress, sendPlan } = require('./deliver');
 const { secondsText } = require('./wire');
 const { overflowMode } = require('./overflow');
 const { planChannel, requestToDict } = require('./planner');
@@ -15,16 +15,14 @@ const { loadSettings } = require('./specs');
 
 // Extra seconds a channel may run past its own request timeouts before it is reported as hung.
 const JOIN_MARGIN_S = 5;
-// Round trips one request may take, each allowed the full timeout (an SMTP send is a dialogue).
-const ROUND_TRIPS = { http: 2, console: 1, smtp: 8 };
 
 /**
  * Seconds a channel may take before it is reported as hung: every request it may make (a stale token
- * costs two more) times its round trips, plus a margin.
+ * costs two more) times its transport's round trips (each allowed the full timeout), plus a margin.
  */
 function timeBudget(channelPlan, timeout) {
   const requests = channelPlan.requests.length + (channelPlan.tokenRequest ? 3 : 0);
-  const roundTrips = ROUND_TRIPS[channelPlan.spec.transport];
+  const { roundTrips } = channelPlan.transport;
   const policy = RetryPolicy.forSpec(channelPlan.spec);
   // Retried tries start within the deadline; the last may then take its whole timeout.
   const retries = policy.attempts > 1 ? policy.deadline_seconds + timeout * roundTrips : 0;
@@ -149,49 +147,49 @@ async function prepareMessage(title, content, source, channels = null) {
 async function dispatch(title, content, source, { params = null, channels = null, now = null, editRefs = null } = {}) {
   const prepared = await prepareMessage(title, content, source, channels);
   if (prepared.result) return prepared.result;
-  const outcomes = await deliverPrepared(prepared, { params, now, editRefs });
-  return new SendResult(outcomes.map(([result]) => result));
+  const outcomes = await sendPrepared(prepared, { params, now, editRefs });
+  return new SendResult(outcomes.map((sent) => sent.result));
 }
 
 /**
- * Plans and delivers a prepared message to its channels (or those named in `only`) concurrently:
- * [result, plan] per channel, the plan's replyTexts holding the vendor's successful replies. With
- * `editRefs`, edits follow the one edit rule (edits.postOrEdit).
+ * Plans and sends a prepared message to its channels (or those named in `only`) concurrently: each
+ * channel's Outcome (its result, the plan it ran, the vendor's successful replies). With `editRefs`,
+ * edits follow the one edit rule (edits.postOrEdit).
  */
-async function deliverPrepared(prepared, { params = null, now = null, editRefs = null, only = null } = {}) {
+async function sendPrepared(prepared, { params = null, now = null, editRefs = null, only = null } = {}) {
   // Required here, not at the top: edits.js requires this module.
   const { postOrEdit } = require('./edits');
   const targets = only === null ? prepared.targets : prepared.targets.filter(([spec]) => only.includes(spec.name));
   const at = now === null ? Date.now() / 1000 : now;
   const send = (refs, subset) =>
-    deliverOnce(prepared, subset === null ? targets : targets.filter(([spec]) => subset.includes(spec.name)), params, at, refs);
+    sendConcurrently(prepared, subset === null ? targets : targets.filter(([spec]) => subset.includes(spec.name)), params, at, refs);
   return postOrEdit(send, editRefs || {});
 }
 
-async function deliverOnce(prepared, targets, params, at, editRefs) {
+async function sendConcurrently(prepared, targets, params, at, editRefs) {
   const { title, content, timeout, overflow } = prepared;
   const plans = targets.map(([spec, env]) => planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name)));
   const started = performance.now();
-  const results = await Promise.all(
+  return Promise.all(
     plans.map((channelPlan) => {
       const budget = timeBudget(channelPlan, timeout);
-      const guarded = deliver(channelPlan, timeout).catch((error) =>
-        channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), channelPlan.attempts, 0, null, channelPlan.partsSent, channelPlan.truncated),
+      const counted = progress();
+      const guarded = sendPlan(channelPlan, timeout, null, counted).catch((error) =>
+        outcome(channelPlan, channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), counted.attempts, 0, null, counted.parts, channelPlan.truncated)),
       );
       // Still running at the deadline: it may deliver late, but the caller is not kept waiting for it.
       return withDeadline(guarded, budget * 1000, () => {
         log.warning(`${channelPlan.spec.display_name}: no result within ${secondsText(budget)} s; not waiting for it`);
-        return channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${secondsText(budget)} s`, channelPlan.attempts, Math.round(performance.now() - started), null, channelPlan.partsSent, channelPlan.truncated);
+        return outcome(channelPlan, channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${secondsText(budget)} s`, counted.attempts, Math.round(performance.now() - started), null, counted.parts, channelPlan.truncated));
       });
     }),
   );
-  return results.map((result, index) => [result, plans[index]]);
 }
 
 /**
  * Pushes to every configured channel, reading process.env (or `env`), and says what happened.
  * `params` are vendor parameters merged into Bark and PushMe bodies and appended to iGot's form.
- * `channels` (ids such as 'ntfy', any case; a string may list several, comma-separated) sends to those
+ * `channels` (channel ids, any case; a string may list several, comma-separated) sends to those
  * only; a name that is no configured channel sends nothing and is a config_error result of that name
  * whose error lists the configured channels (send never rejects).
  */
@@ -199,4 +197,4 @@ function send(title, content, { env = null, params = null, channels = null, now 
   return dispatch(title, content, env === null ? process.env : env, { params, channels, now });
 }
 
-module.exports = { plan, dispatch, send, configuredChannels, channelNames, channelProblems, channelsError, timeBudget, prepareMessage, deliverPrepared };
+module.exports = { plan, dispatch, send, configuredChannels, channelNames, channelProblems, channelsError, timeBudget, prepareMessage, sendPrepared };

@@ -1,19 +1,20 @@
 'use strict';
-// Delivers one channel's planned requests and reads the outcome from the vendor's replies.
+// Sends one channel's plan (`sendPlan`) and reads the outcome from the vendor's replies: retries, the
+// token fetch and its substitution into the planned requests. The plan is never changed: what happened
+// is the Outcome. python/mcp_push/deliver.py is the same.
 
 const { secondsText } = require('./wire');
 const log = require('./log');
 const { STATUS, channelResult } = require('./result');
 const retry = require('./retry');
-const { RetryPolicy, nextDelay, retryableStatus } = retry;
-const { renderRequest } = require('./planner');
+const { RetryPolicy, nextDelay } = retry;
+const { withToken } = require('./planner');
 const { loadSettings } = require('./specs');
 const { evaluate, parseJson, ruleHolds, vendorMessage } = require('./success');
-const { render } = require('./templates');
 const { resolvePath } = require('./paths');
 const { TOKENS } = require('./tokens');
 const { requestVariables } = require('./config');
-const { TransportError, transportFor } = require('./transports');
+const { TransportError } = require('./transports');
 
 // Longest error text in a result; cut only after secrets are masked.
 const MAX_ERROR_CHARS = 300;
@@ -25,7 +26,7 @@ const CANNOT_SEND = 'the request cannot be sent as configured';
 /** A request the transport could not even send is the configuration's fault: name its variables. */
 function blame(plan, error) {
   if (error.kind !== 'config_error' || !error.message.startsWith(CANNOT_SEND)) return error.message;
-  const names = requestVariables(plan.spec, (plan.context && plan.context.env) || {});
+  const names = requestVariables(plan.spec, plan.env);
   return names.length ? `${CANNOT_SEND}: check ${names.join(', ')}` : CANNOT_SEND;
 }
 
@@ -41,13 +42,38 @@ class Failed extends Error {
   }
 }
 
-class Delivery {
-  constructor(plan, timeout, pace = null) {
+/**
+ * What sending one plan came to: {plan, result, replies}, replies being the bodies of the vendor's
+ * successful replies to the plan's send steps, in order (the first post's names the message to edit).
+ */
+function outcome(plan, result, replies = []) {
+  return Object.freeze({
+    plan,
+    result,
+    replies: Object.freeze([...replies]),
+    get attempts() {
+      return result.attempts;
+    },
+  });
+}
+
+/** Requests made and parts started so far, counted as they happen: what a caller that stops waiting for a hung send still reports. */
+function progress() {
+  return { attempts: 0, parts: 0 };
+}
+
+/** One send of a plan: its tries, the token it fetched, the replies it had. */
+class Sending {
+  constructor(plan, timeout, pace, counted) {
     this.plan = plan;
     this.timeout = timeout;
-    this.send = transportFor(plan.spec.transport);
     this.policy = RetryPolicy.forSpec(plan.spec);
     this.pace = pace || retry.PACE;
+    this.progress = counted;
+    // The plan's redactor, and the token once fetched (the plan's own is shared and left as it is).
+    this.redactor = plan.redactor;
+    this.token = null;
+    this.replies = [];
     // The retry deadline covers the whole send, every target and part, not each request.
     this.started = this.pace.monotonic();
   }
@@ -56,15 +82,11 @@ class Delivery {
     return this.plan.spec.error_paths.length ? this.plan.spec.error_paths : loadSettings().error_paths;
   }
 
-  get attempts() {
-    return this.plan.attempts;
-  }
-
   async tryOnce(request, success) {
-    this.plan.attempts += 1;
+    this.progress.attempts += 1;
     let reply;
     try {
-      reply = await this.send(request, this.timeout);
+      reply = await this.plan.transport.send(request, this.timeout);
     } catch (error) {
       if (error instanceof TransportError) {
         // A reply lost after the request was written is retried only under an idempotency key.
@@ -76,10 +98,10 @@ class Delivery {
     const [ok, why] = evaluate(success, reply.status, reply.text);
     if (!ok) {
       const said = vendorMessage(reply.text, this.errorPaths());
-      const retryable = retryableStatus(this.plan.spec.transport, reply.status);
+      const retryable = this.plan.transport.retryable(reply.status);
       throw new Failed(STATUS.REJECTED, said ? `${why}: ${said}` : why, reply.status, reply.text, retryable, reply);
     }
-    if (request.step === 'send') this.plan.replyTexts.push(reply.text);
+    if (request.step === 'send') this.replies.push(reply.text);
     return reply;
   }
 
@@ -102,73 +124,74 @@ class Delivery {
           failed.error += ` (not retried: waiting ${secondsText(delay)} s would pass the ${secondsText(policy.deadline_seconds)} s deadline)`;
           throw failed;
         }
-        log.info(`${this.plan.spec.display_name}: ${[...this.plan.redactor.text(failed.error)].slice(0, 200).join('')}; trying again in ${secondsText(delay)} s`);
+        log.info(`${this.plan.spec.display_name}: ${[...this.redactor.text(failed.error)].slice(0, 200).join('')}; trying again in ${secondsText(delay)} s`);
         await pace.sleep(delay);
       }
     }
   }
 
   async fetchToken(refresh = false) {
-    const { spec, context } = this.plan;
-    const cacheKey = render(spec.token.cache_key, context);
+    const { spec } = this.plan;
+    const cacheKey = this.plan.tokenKey || '';
     if (refresh) TOKENS.drop(cacheKey);
-    const cached = TOKENS.get(cacheKey);
-    if (cached) return cached;
-    const reply = await this.call(this.plan.tokenRequest, spec.token.success);
-    const data = parseJson(reply.text);
-    let token;
-    try {
-      token = String(resolvePath(data, spec.token.value));
-    } catch {
-      throw new Failed(STATUS.REJECTED, `token reply has no ${spec.token.value}`, reply.status);
-    }
-    let ttl = spec.token.default_ttl || 3600;
-    if (spec.token.expires_in) {
+    let token = TOKENS.get(cacheKey);
+    if (!token) {
+      const reply = await this.call(this.plan.tokenRequest, spec.token.success);
+      const data = parseJson(reply.text);
       try {
-        const value = Number(resolvePath(data, spec.token.expires_in));
-        if (Number.isFinite(value)) ttl = value;
+        token = String(resolvePath(data, spec.token.value));
       } catch {
-        // no lifetime in the reply: keep the default
+        throw new Failed(STATUS.REJECTED, `token reply has no ${spec.token.value}`, reply.status);
       }
+      let ttl = spec.token.default_ttl || 3600;
+      if (spec.token.expires_in) {
+        try {
+          const value = Number(resolvePath(data, spec.token.expires_in));
+          if (Number.isFinite(value)) ttl = value;
+        } catch {
+          // no lifetime in the reply: keep the default
+        }
+      }
+      TOKENS.put(cacheKey, token, ttl);
     }
-    this.plan.redactor.add([token]);
-    TOKENS.put(cacheKey, token, ttl);
+    this.redactor = this.redactor.extended([token]);
+    this.token = token;
     return token;
   }
 
-  requestsWith(token) {
-    if (token === null) return this.plan.requests;
-    const template = this.plan.requestTemplate || this.plan.spec.request;
-    return this.plan.partContexts.flatMap((context) => renderRequest(this.plan.spec, template, { ...context, token }));
+  ready(request) {
+    return this.token === null ? request : withToken(request, this.token);
   }
 
-  async sendOne(index, request) {
-    const { spec } = this.plan;
-    const success = this.plan.success || spec.success;
+  /**
+   * One planned request, with the token put in; a token the vendor calls stale is fetched anew and the
+   * request tried once more (the requests after it get the new one).
+   */
+  async sendOne(request) {
+    const { spec, success } = this.plan;
     const refreshRule = spec.token ? spec.token.refresh_on : undefined;
     try {
-      return (await this.call(request, success)).status;
+      return (await this.call(this.ready(request), success)).status;
     } catch (failed) {
       const stale = refreshRule && failed instanceof Failed && failed.replyText !== null && ruleHolds(parseJson(failed.replyText), refreshRule);
       if (!stale) throw failed;
       // The cached token was revoked early: fetch a fresh one and try this request once more.
-      const token = await this.fetchToken(true);
-      return (await this.call(this.requestsWith(token)[index], success)).status;
+      await this.fetchToken(true);
+      return (await this.call(this.ready(request), success)).status;
     }
   }
 
   async run() {
-    const token = this.plan.spec.token ? await this.fetchToken() : null;
-    const requests = this.requestsWith(token);
+    if (this.plan.spec.token) await this.fetchToken();
+    const { requests, parts } = this.plan;
     let lastStatus = null;
     const failures = [];
-    const parts = this.plan.partContexts.length;
     // Every target and part gets its message even when an earlier one failed (Chronocat's several QQ ids).
     for (const [index, request] of requests.entries()) {
-      const part = index < this.plan.requestParts.length ? this.plan.requestParts[index] : 0;
-      this.plan.partsSent = Math.max(this.plan.partsSent, part + 1);
+      const part = this.plan.requestParts[index];
+      this.progress.parts = Math.max(this.progress.parts, part + 1);
       try {
-        lastStatus = await this.sendOne(index, request);
+        lastStatus = await this.sendOne(request);
       } catch (failed) {
         if (!(failed instanceof Failed)) throw failed;
         failures.push([part, failed]);
@@ -189,34 +212,37 @@ function shapeNote(result) {
   return (result.parts > 1 ? `, ${result.parts} parts` : '') + (result.truncated ? ', truncated' : '');
 }
 
-/** Runs one channel to completion; every failure becomes a result, never a rejection. */
-async function deliver(plan, timeout, pace = null) {
+/**
+ * Sends one channel's plan to completion; every failure becomes a result, never a rejection. Resolves
+ * to its Outcome. `counted` (the caller's progress()) counts requests and parts as they happen.
+ */
+async function sendPlan(plan, timeout, pace = null, counted = progress()) {
   const started = performance.now();
   const { name } = plan.spec;
+  const sending = new Sending(plan, timeout, pace, counted);
   const redact = (text) => {
-    const masked = [...plan.redactor.text(text)]; // code points, as Python counts: a pair is never cut
+    const masked = [...sending.redactor.text(text)]; // code points, as Python counts: a pair is never cut
     return masked.length <= MAX_ERROR_CHARS ? masked.join('') : `${masked.slice(0, MAX_ERROR_CHARS - 1).join('')}…`;
   };
-  const delivery = new Delivery(plan, timeout, pace);
   let result;
   try {
     if (plan.error) throw new Failed(plan.errorStatus, plan.error);
-    const httpStatus = await delivery.run();
-    result = channelResult(name, true, STATUS.DELIVERED, null, delivery.attempts, 0, httpStatus);
+    const httpStatus = await sending.run();
+    result = channelResult(name, true, STATUS.DELIVERED, null, counted.attempts, 0, httpStatus);
   } catch (failed) {
     if (failed instanceof Failed) {
-      result = channelResult(name, false, failed.status, redact(failed.error), delivery.attempts, 0, failed.httpStatus);
+      result = channelResult(name, false, failed.status, redact(failed.error), counted.attempts, 0, failed.httpStatus);
     } else {
       // A bug in a hook or spec must not take other channels down.
-      result = channelResult(name, false, STATUS.INTERNAL_ERROR, redact(`${failed.name}: ${failed.message}`), delivery.attempts);
+      result = channelResult(name, false, STATUS.INTERNAL_ERROR, redact(`${failed.name}: ${failed.message}`), counted.attempts);
     }
   }
-  result.parts = plan.partsSent;
+  result.parts = counted.parts;
   result.truncated = plan.truncated;
   result.elapsed_ms = Math.round(performance.now() - started);
   if (result.ok) log.info(`${plan.spec.display_name}: delivered (${result.elapsed_ms} ms${shapeNote(result)})`);
   else log.warning(`${plan.spec.display_name}: ${result.status}: ${result.error}`);
-  return result;
+  return outcome(plan, result, sending.replies);
 }
 
-module.exports = { deliver };
+module.exports = { sendPlan, outcome, progress };

@@ -6,10 +6,10 @@
 
 const crypto = require('node:crypto');
 const log = require('./log');
-const { deliverPrepared, prepareMessage } = require('./api');
+const { prepareMessage, sendPrepared } = require('./api');
 const { isTrue, resolveVar } = require('./config');
+const { outcome } = require('./deliver');
 const { STATUS, SendResult } = require('./result');
-const { retryableStatus } = require('./retry');
 const { loadSettings } = require('./specs');
 const { parseJson } = require('./success');
 const { resolvePath } = require('./paths');
@@ -74,14 +74,14 @@ function readRef(spec, replyText) {
  * as the edit first), a timeout or a network error is not: the edit may have landed, or the vendor is
  * down, and a post as well could show the message twice.
  */
-function editRefused(result, plan) {
+function editRefused({ result, plan }) {
   const status = result.http_status;
   return (
-    plan.requestTemplate !== null &&
+    plan.edits &&
     result.status === STATUS.REJECTED &&
     status !== null &&
     (status < 300 || (status >= 400 && status < 500)) && // a 3xx is an answer, but not about the message
-    !retryableStatus(plan.spec.transport, status)
+    !plan.transport.retryable(status)
   );
 }
 
@@ -90,22 +90,21 @@ function editRefused(result, plan) {
  * `only`, or all when null), editing the message refs[channel] names where the channel can; its retries
  * apply to an edit as to a post. An edit the vendor refused (editRefused) is posted anew, once, and that
  * post's outcome is the channel's (its attempts and time counting the edit's too); any other failed edit
- * is the channel's outcome as it is. Resolves to [result, plan] per channel in the order of the first send.
+ * is the channel's outcome as it is. Resolves to an Outcome per channel in the order of the first send.
  */
 async function postOrEdit(send, editRefs) {
-  const outcomes = new Map((await send(editRefs, null)).map((outcome) => [outcome[1].spec.name, outcome]));
-  const refused = [...outcomes].filter(([, [result, plan]]) => editRefused(result, plan)).map(([name]) => name);
+  const outcomes = new Map((await send(editRefs, null)).map((sent) => [sent.plan.spec.name, sent]));
+  const refused = [...outcomes].filter(([, sent]) => editRefused(sent)).map(([name]) => name);
   if (refused.length) {
     for (const name of refused) {
-      const [result, plan] = outcomes.get(name);
+      const { result, plan } = outcomes.get(name);
       log.info(`${plan.spec.display_name}: the vendor refused the edit (${result.error}); posting a new message`);
     }
-    for (const outcome of await send({}, refused)) {
+    for (const post of await send({}, refused)) {
       // The refused edit went out too: the channel's requests and time are both sends'.
-      const [edit] = outcomes.get(outcome[1].spec.name);
-      outcome[0].attempts += edit.attempts;
-      outcome[0].elapsed_ms += edit.elapsed_ms;
-      outcomes.set(outcome[1].spec.name, outcome);
+      const edit = outcomes.get(post.plan.spec.name).result;
+      const both = { ...post.result, attempts: post.result.attempts + edit.attempts, elapsed_ms: post.result.elapsed_ms + edit.elapsed_ms };
+      outcomes.set(post.plan.spec.name, outcome(post.plan, both, post.replies));
     }
   }
   return [...outcomes.values()];
@@ -120,7 +119,7 @@ async function dispatchRun(title, content, source, runId, kind, { channels = nul
   const prepared = await prepareMessage(title, content, source, channels);
   if (prepared.result) return prepared.result;
   if (!isTrue(resolveVar(loadSettings().env[EDIT_VAR], source))) {
-    return new SendResult((await deliverPrepared(prepared, { now })).map(([result]) => result));
+    return new SendResult((await sendPrepared(prepared, { now })).map((sent) => sent.result));
   }
   const lanes = new Map(prepared.targets.filter(([spec]) => spec.edit !== null).map(([spec, env]) => [spec.name, laneKey(spec, env, PROCESS_SALT)]));
   const editRefs = {};
@@ -130,15 +129,15 @@ async function dispatchRun(title, content, source, runId, kind, { channels = nul
       if (ref !== null) editRefs[name] = ref;
     }
   }
-  const outcomes = await deliverPrepared(prepared, { now, editRefs });
-  for (const [result, plan] of outcomes) {
+  const outcomes = await sendPrepared(prepared, { now, editRefs });
+  for (const { plan, result, replies } of outcomes) {
     const { name } = plan.spec;
     if (!lanes.has(name) || !result.ok) continue;
     if (TERMINAL.includes(kind)) refs.set(lanes.get(name), runId, null);
     // A post (the run's first, or one after a refused edit) is the message its later updates edit.
-    else if (plan.requestTemplate === null && plan.replyTexts.length) refs.set(lanes.get(name), runId, readRef(plan.spec, plan.replyTexts[0]));
+    else if (!plan.edits && replies.length) refs.set(lanes.get(name), runId, readRef(plan.spec, replies[0]));
   }
-  return new SendResult(outcomes.map(([result]) => result));
+  return new SendResult(outcomes.map((sent) => sent.result));
 }
 
 module.exports = { EDIT_VAR, MAX_REFS, EditRefs, EDITS, PROCESS_SALT, laneKey, readRef, editRefused, postOrEdit, dispatchRun };

@@ -5,26 +5,67 @@ const { ConfigError, invalidConfig, missingConfig } = require('./config');
 const { runHook } = require('./hooks');
 const { fit } = require('./overflow');
 const { REGISTRY, Redactor, envSecrets, proxySecrets, urlUserinfo } = require('./redact');
+const crypto = require('node:crypto');
 const { loadSettings } = require('./specs');
 const { OMIT, render, renderTree } = require('./templates');
 const { resolvePath } = require('./paths');
-const { appendQuery, encodeBody, normalizeUrl } = require('./wire');
+const { transportFor } = require('./transports');
+const { appendQuery, encodeBody, normalizeUrl, pct, toJson } = require('./wire');
 
-function plannedRequest(channel, method, url, headers, body, step = 'send', proxy = null) {
-  return { channel, step, method, url, headers, body, proxy };
+// Where `{{ token }}` renders in a request whose credential is fetched at send time: a per-process nonce
+// of letters, digits and underscores, which no wire encoding changes and no message text can foresee.
+const TOKEN_MARK = `__TOKEN_${crypto.randomBytes(16).toString('hex')}__`;
+
+/**
+ * One request as it goes on the wire (frozen). `tokenSlots`, set when a fetched token goes into it
+ * (withToken): URL characters before `urlSplit` are the template's (normalizeUrl), the rest the appended
+ * query (pct); `body` is the body's encoding (json, form, text, none) or `tree` (a body the transport
+ * encodes itself: SMTP's mapping).
+ */
+function plannedRequest(channel, method, url, headers, body, step = 'send', proxy = null, tokenSlots = null) {
+  return Object.freeze({ channel, step, method, url, headers: Object.freeze(headers), body, proxy, tokenSlots });
 }
 
-/** The plan entry shape shared with Python's PlannedRequest.to_dict(). */
+const replaceAll = (text, by) => text.split(TOKEN_MARK).join(by);
+
+function fillTree(node, text) {
+  if (typeof node === 'string') return replaceAll(node, text);
+  if (Array.isArray(node)) return node.map((value) => fillTree(value, text));
+  if (node !== null && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, fillTree(v, text)]));
+  return node;
+}
+
+// How each body encoding writes the token; a multipart body never holds the mark (the planner refuses it).
+const BODY_FORMS = { json: (token) => toJson(token).slice(1, -1), form: pct, text: String, tree: String, multipart: String };
+
+/**
+ * The planned request with `token` where the planner left its mark, encoded as each place is: the same
+ * bytes as rendering the request with the token in the first place.
+ */
+function withToken(request, token) {
+  const slots = request.tokenSlots;
+  if (!slots) return request;
+  const head = request.url.slice(0, slots.urlSplit);
+  const tail = request.url.slice(slots.urlSplit);
+  const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, replaceAll(value, token)]));
+  const body = request.body === null || request.body === undefined ? request.body : fillTree(request.body, BODY_FORMS[slots.body](token));
+  const url = replaceAll(head, normalizeUrl(token)) + replaceAll(tail, pct(token));
+  const proxy = request.proxy ? replaceAll(request.proxy, token) : request.proxy;
+  return plannedRequest(request.channel, request.method, url, headers, body, request.step, proxy, null);
+}
+
+/** The plan entry shape shared with Python's PlannedRequest.to_dict(): a fetched token as the placeholder. */
 function requestToDict(request) {
+  const shown = request.tokenSlots ? withToken(request, loadSettings().token_placeholder) : request;
   const out = {
-    channel: request.channel,
-    step: request.step,
-    method: request.method,
-    url: request.url,
-    headers: { ...request.headers },
-    body: request.body,
+    channel: shown.channel,
+    step: shown.step,
+    method: shown.method,
+    url: shown.url,
+    headers: { ...shown.headers },
+    body: shown.body,
   };
-  if (request.proxy) out.proxy = request.proxy;
+  if (shown.proxy) out.proxy = shown.proxy;
   return out;
 }
 
@@ -46,18 +87,20 @@ const hasHeader = (headers, name) => Object.keys(headers).some((k) => k.toLowerC
 
 /** Renders one request template; `for_each` yields one request per item of a context list. */
 function renderRequest(spec, request, context, step = 'send') {
+  const transport = transportFor(spec.transport);
   const items = 'for_each' in request ? [...resolvePath(context, request.for_each)] : [undefined];
   return items.map((item) => {
     const ctx = item === undefined ? context : { ...context, item };
     const method = render(request.method, ctx).toUpperCase();
-    let url = normalizeUrl(render(request.url, ctx));
-    url = appendQuery(url, renderMap(request.query, ctx));
+    const base = normalizeUrl(render(request.url, ctx));
+    const url = appendQuery(base, renderMap(request.query, ctx));
     const headers = renderMap(request.headers, ctx);
     let bodyTree = 'body' in request ? renderTree(request.body, ctx) : null;
     if (bodyTree === OMIT) bodyTree = null;
     let body;
-    if (spec.transport === 'http') {
-      const encoding = render(request.encoding || (bodyTree !== null ? 'json' : 'none'), ctx);
+    let encoding = 'tree';
+    if (transport.encodesBody) {
+      encoding = render(request.encoding || (bodyTree !== null ? 'json' : 'none'), ctx);
       const [text, contentType] = encodeBody(encoding, bodyTree);
       body = text;
       if (contentType && !hasHeader(headers, 'Content-Type')) headers['Content-Type'] = contentType;
@@ -65,8 +108,17 @@ function renderRequest(spec, request, context, step = 'send') {
       body = bodyTree;
     }
     const proxy = request.proxy ? render(request.proxy, ctx) : '';
-    return plannedRequest(spec.name, method, url, headers, body, step, proxy || null);
+    const slots = ctx.token === TOKEN_MARK ? tokenSlots(base.length, encoding, body) : null;
+    return plannedRequest(spec.name, method, url, headers, body, step, proxy || null, slots);
   });
+}
+
+function tokenSlots(urlSplit, encoding, body) {
+  if (encoding === 'multipart' && body.includes(TOKEN_MARK)) {
+    // Its boundary is derived from the content: a token put in later would not match it.
+    throw new Error('a fetched token cannot go into a multipart body');
+  }
+  return Object.freeze({ urlSplit, body: encoding });
 }
 
 /**
@@ -86,7 +138,9 @@ function buildContext(spec, env, title, content, params, now) {
     delete hookValues.secrets;
     delete hookValues.message_secrets;
   }
-  const context = { title, content, env, params: { ...params }, hook: hookValues, token: loadSettings().token_placeholder };
+  // A fetched credential is put in at send time where TOKEN_MARK renders (withToken).
+  const token = spec.token ? TOKEN_MARK : loadSettings().token_placeholder;
+  const context = { title, content, env, params: { ...params }, hook: hookValues, token };
   return [context, derived, perMessage];
 }
 
@@ -101,64 +155,56 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
   const secrets = [...envSecrets(spec.env, env), ...proxySecrets()];
   REGISTRY.add(secrets);
   const redactor = new Redactor(secrets);
-  // attempts: requests made so far, counted as they happen (a hung channel still reports them).
-  // context: the first part's (it holds the env, secrets included); partContexts: one per part, in order.
-  // requestTemplate, success: an edit's (spec `edit`), else null. replyTexts: bodies of the vendor's
-  // successful replies, in order (the first post's names the message to edit). requestParts: the part
-  // (index into partContexts) each request carries; partsSent: parts whose requests have started, counted
-  // as they happen; truncated: content was cut to fit (overflow.fit).
-  const plan = {
-    spec, context: {}, partContexts: [], redactor, tokenRequest: null, requests: [], error: null, errorStatus: 'config_error', attempts: 0,
-    requestTemplate: null, success: null, replyTexts: [], requestParts: [], partsSent: 0, truncated: false,
-  };
   const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
-  if (editing) {
-    plan.requestTemplate = spec.edit.request;
-    plan.success = spec.edit.success || null;
-    overflow = 'truncate';
-  }
+  const base = {
+    spec, transport: transportFor(spec.transport), redactor, env, edits: editing,
+    success: (editing && spec.edit.success) || spec.success,
+    requests: [], requestParts: [], parts: 0, truncated: false, tokenRequest: null, tokenKey: null, error: null, errorStatus: 'config_error',
+  };
+  const made = (fields) => Object.freeze({ ...base, ...fields });
+  if (editing) overflow = 'truncate';
   const missing = missingConfig(spec, env);
-  if (missing.length) {
-    plan.error = `${spec.name} is missing ${missing.join(', ')}`;
-    return plan;
-  }
+  if (missing.length) return made({ error: `${spec.name} is missing ${missing.join(', ')}` });
   const invalid = invalidConfig(spec, env);
-  if (invalid.length) {
-    // A value the spec's type refuses: named here, not as the library error it would become.
-    plan.error = invalid.join('; '); // names and rules only, never a value
-    return plan;
-  }
+  // A value the spec's type refuses: named here, not as the library error it would become.
+  if (invalid.length) return made({ error: invalid.join('; ') }); // names and rules only, never a value
+  let truncated = false;
   try {
     const fitted = fit(title, content, spec.limits.message, overflow);
-    plan.truncated = fitted.truncated;
+    truncated = fitted.truncated;
+    const requests = [];
+    const requestParts = [];
+    let first = null;
     for (const [index, [partTitle, partContent]] of fitted.parts.entries()) {
       const [context, derived, perMessage] = buildContext(spec, env, partTitle, partContent, params, now);
       if (editing) context.ref = editRef;
+      first = first || context;
       REGISTRY.add(derived);
       // A message's own secrets stay in its redactor: the registry must not grow with every message.
       redactor.add([...derived, ...perMessage]);
-      plan.partContexts.push(context);
-      const requests = renderRequest(spec, plan.requestTemplate || spec.request, context);
-      plan.requests.push(...requests);
-      plan.requestParts.push(...requests.map(() => index));
+      const rendered = renderRequest(spec, editing ? spec.edit.request : spec.request, context);
+      requests.push(...rendered);
+      requestParts.push(...rendered.map(() => index));
     }
     // A login the templates compose into a URL (SMTP's user:password@, a proxy's) travels as Basic auth
     // or SMTP AUTH PLAIN too: those compositions are secrets made here.
-    const composed = plan.requests.flatMap((r) => [...urlUserinfo(r.url), ...urlUserinfo(r.proxy || '')]);
+    const composed = requests.flatMap((r) => [...urlUserinfo(r.url), ...urlUserinfo(r.proxy || '')]);
     REGISTRY.add(composed);
     redactor.add(composed);
-    plan.context = plan.partContexts[0];
-    if (spec.token) plan.tokenRequest = renderRequest(spec, spec.token.request, plan.context, 'token')[0];
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      plan.error = redactor.text(error.message);
-    } else {
-      // A broken hook or template fails this channel only.
-      plan.error = redactor.text(`${error.name}: ${error.message}`);
-      plan.errorStatus = 'internal_error';
+    let tokenRequest = null;
+    let tokenKey = null;
+    if (spec.token) {
+      tokenRequest = renderRequest(spec, spec.token.request, { ...first, token: loadSettings().token_placeholder }, 'token')[0];
+      tokenKey = render(spec.token.cache_key, first);
     }
+    return made({
+      requests: Object.freeze(requests), requestParts: Object.freeze(requestParts), parts: fitted.parts.length, truncated, tokenRequest, tokenKey,
+    });
+  } catch (error) {
+    // A broken hook or template fails this channel only.
+    if (error instanceof ConfigError) return made({ truncated, error: redactor.text(error.message) });
+    return made({ truncated, error: redactor.text(`${error.name}: ${error.message}`), errorStatus: 'internal_error' });
   }
-  return plan;
 }
 
-module.exports = { planChannel, renderRequest, buildContext, requestToDict };
+module.exports = { planChannel, renderRequest, buildContext, requestToDict, withToken, TOKEN_MARK };

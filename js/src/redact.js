@@ -1,5 +1,5 @@
 'use strict';
-// Removes secret values, in every form they travel in, from text that leaves the engine.
+// Removes secret values, in every form they travel in, from text that leaves mcp-push.
 // Which values are secret is data: the spec's `secret: true` env vars (with `secret_parts` for composite
 // values), the userinfo of any URL setting, proxy credentials from the environment, plus values a hook
 // derives and declares under `secrets` (long-lived) or `message_secrets` (this message only). The
@@ -246,6 +246,14 @@ class Redactor {
         this.forms.set(form, (this.forms.has(form) ? this.forms.get(form) : true) && whole);
       }
     }
+  }
+
+  /** A new redactor masking these secrets too; this one is left as it is (a plan's, shared). */
+  extended(secrets) {
+    const wider = new Redactor();
+    wider.forms = new Map(this.forms);
+    wider.add(secrets);
+    return wider;
   }
 
   /** Every occurrence of every form is masked, overlaps merged into one mask: masking one secret first

@@ -37,7 +37,7 @@ class RetryPolicy {
 
 /**
  * The clock, sleep and randomness retries use. Conformance replays and tests swap in fakes, either by
- * replacing the fields here or by handing deliver() a pace of their own. The sleep keeps the process
+ * replacing the fields here or by handing sendPlan() a pace of their own. The sleep keeps the process
  * alive on purpose: a send waiting to retry is still a send in progress.
  */
 const PACE = {
@@ -47,11 +47,6 @@ const PACE = {
   // Wall-clock Unix seconds, what a Retry-After date is measured from.
   wall: () => Date.now() / 1000,
 };
-
-function retryableStatus(transport, status) {
-  if (transport === 'smtp') return status >= 400 && status < 500; // SMTP 4xx: transient (greylisting, mailbox busy)
-  return status === 429 || status >= 500;
-}
 
 // Retry-After (spec/README.md, "Retries"): RFC 9110 delta-seconds, or an IMF-fixdate exactly; anything
 // else (the obsolete RFC 850 and asctime forms, a sign, a fraction, another zone) says nothing.
@@ -104,4 +99,4 @@ function nextDelay(policy, tries, reply, pace) {
   return asked !== null ? asked : policy.backoff(tries, pace.random());
 }
 
-module.exports = { RetryPolicy, PACE, retryableStatus, retryAfter, nextDelay, headerWait };
+module.exports = { RetryPolicy, PACE, retryAfter, nextDelay, headerWait };

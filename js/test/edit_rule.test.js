@@ -9,6 +9,8 @@ const { test } = require('node:test');
 
 const { EditRefs, editRefused } = require('../src/edits');
 const { RunLog, sendEvent } = require('../src/events');
+const { outcome } = require('../src/deliver');
+const { planChannel } = require('../src/planner');
 const { channelResult } = require('../src/result');
 const { loadChannels } = require('../src/specs');
 const { after, captureStderr, fakeRetryPace, json, startVendor } = require('../test-helpers');
@@ -91,10 +93,12 @@ test('sendEvent: an edit with no answer is never followed by a post', async (t) 
 
 test('editRefused: a 4xx other than 429 and a 2xx with an error are refusals; 5xx, 429 and no answer are not', () => {
   const spec = loadChannels().telegram;
-  const edit = { spec, requestTemplate: spec.edit.request };
-  const rejected = (status) => channelResult('telegram', false, 'rejected', 'no', 1, 0, status);
-  assert.deepEqual([400, 403, 404, 200].map((s) => editRefused(rejected(s), edit)), [true, true, true, true]);
-  assert.deepEqual([302, 429, 500, 502, 503].map((s) => editRefused(rejected(s), edit)), [false, false, false, false, false]);
-  assert.equal(editRefused(channelResult('telegram', false, 'timeout', 'no answer', 1), edit), false);
-  assert.equal(editRefused(rejected(400), { spec, requestTemplate: null }), false); // a post is never reposted
+  const env = { TG_BOT_TOKEN: '123:abc', TG_USER_ID: '77' };
+  const edit = planChannel(spec, env, 't', 'c', {}, 0, 'split', 42);
+  const post = planChannel(spec, env, 't', 'c', {}, 0, 'split', null);
+  const rejected = (status, plan = edit) => outcome(plan, channelResult('telegram', false, 'rejected', 'no', 1, 0, status));
+  assert.deepEqual([400, 403, 404, 200].map((s) => editRefused(rejected(s))), [true, true, true, true]);
+  assert.deepEqual([302, 429, 500, 502, 503].map((s) => editRefused(rejected(s))), [false, false, false, false, false]);
+  assert.equal(editRefused(outcome(edit, channelResult('telegram', false, 'timeout', 'no answer', 1))), false);
+  assert.equal(editRefused(rejected(400, post)), false); // a post is never reposted
 });

@@ -7,7 +7,8 @@ const { after, before, beforeEach, test } = require('node:test');
 
 const { send } = require('../src');
 const { timeBudget } = require('../src/api');
-const { RetryPolicy, retryAfter, retryableStatus } = require('../src/retry');
+const { RetryPolicy, retryAfter } = require('../src/retry');
+const { transportFor } = require('../src/transports');
 const { captureStderr, closedPort, fakeRetryPace, json, never, startVendor } = require('../test-helpers');
 
 const slept = fakeRetryPace();
@@ -147,8 +148,8 @@ test("a spec's retry block overrides settings.yaml field by field", () => {
 });
 
 test('HTTP 429 and 5xx say "later"; other statuses are answers. For SMTP, 4xx is the transient class', () => {
-  assert.deepEqual([429, 500, 503, 400, 401, 404, 302].map((s) => retryableStatus('http', s)), [true, true, true, false, false, false, false]);
-  assert.deepEqual([421, 450, 451, 550, 554].map((s) => retryableStatus('smtp', s)), [true, true, true, false, false]);
+  assert.deepEqual([429, 500, 503, 400, 401, 404, 302].map((s) => transportFor('http').retryable(s)), [true, true, true, false, false, false, false]);
+  assert.deepEqual([421, 450, 451, 550, 554].map((s) => transportFor('smtp').retryable(s)), [true, true, true, false, false]);
 });
 
 test('Retry-After is RFC 9110 delta-seconds or an IMF-fixdate exactly; a date in the past is no wait', () => {
@@ -180,6 +181,7 @@ test('after_json is read only without a Retry-After header, and only as a non-ne
 
 test("a channel's time budget has room for its retries: the deadline and one more timeout per round trip", () => {
   const spec = { transport: 'http', retry: null };
-  assert.equal(timeBudget({ spec, requests: [{}], tokenRequest: null }, 15), 15 * 2 + 60 + 15 * 2 + 5);
-  assert.equal(timeBudget({ spec: { ...spec, retry: { attempts: 1 } }, requests: [{}], tokenRequest: null }, 15), 15 * 2 + 5);
+  const transport = transportFor('http');
+  assert.equal(timeBudget({ spec, transport, requests: [{}], tokenRequest: null }, 15), 15 * 2 + 60 + 15 * 2 + 5);
+  assert.equal(timeBudget({ spec: { ...spec, retry: { attempts: 1 } }, transport, requests: [{}], tokenRequest: null }, 15), 15 * 2 + 5);
 });

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import result as R
 from .config import ConfigError, is_true, message_text, request_timeout, resolve_var
-from .deliver import deliver
+from .deliver import Outcome, Progress, send_plan
 from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
 from .retry import RetryPolicy
@@ -26,18 +26,17 @@ log = logging.getLogger("mcp_push")
 
 # Extra seconds a channel thread may run past its own request timeouts before it is reported as hung.
 JOIN_MARGIN_S = 5.0
-# Round trips one request may take, each allowed the full timeout (an SMTP send is a dialogue).
-ROUND_TRIPS = {"http": 2, "console": 1, "smtp": 8}
 
 
 def time_budget(channel_plan: ChannelPlan, timeout: float) -> float:
     """Seconds a channel may take before it is reported as hung: every request it may make (a stale
-    token costs two more) times its round trips, plus a margin."""
+    token costs two more) times its transport's round trips (each allowed the full timeout), plus a margin."""
     requests = len(channel_plan.requests) + (3 if channel_plan.token_request else 0)
+    round_trips = channel_plan.transport.round_trips
     policy = RetryPolicy.for_spec(channel_plan.spec)
     # Retried tries start within the deadline; the last may then take its whole timeout.
-    retries = policy.deadline_seconds + timeout * ROUND_TRIPS[channel_plan.spec.transport] if policy.attempts > 1 else 0
-    return timeout * max(requests, 1) * ROUND_TRIPS[channel_plan.spec.transport] + retries + JOIN_MARGIN_S
+    retries = policy.deadline_seconds + timeout * round_trips if policy.attempts > 1 else 0
+    return timeout * max(requests, 1) * round_trips + retries + JOIN_MARGIN_S
 
 
 def _setting(name: str, source: Mapping[str, Any]) -> str:
@@ -119,7 +118,7 @@ def plan(
         if channel_plan.error:
             entries.append({"channel": channel_plan.spec.name, "error": channel_plan.error})
             continue
-        steps = [channel_plan.token_request] if channel_plan.token_request else []
+        steps = (channel_plan.token_request,) if channel_plan.token_request else ()
         entries.extend(mask(request.to_dict()) for request in steps + channel_plan.requests)
     return entries
 
@@ -199,19 +198,19 @@ def dispatch(
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return prepared.result
-    return R.SendResult([result for result, _ in deliver_prepared(prepared, params, now, edit_refs)])
+    return R.SendResult([outcome.result for outcome in send_prepared(prepared, params, now, edit_refs)])
 
 
-def deliver_prepared(
+def send_prepared(
     prepared: Prepared,
     params: Mapping[str, Any] | None = None,
     now: float | None = None,
     edit_refs: Mapping[str, Any] | None = None,
     only: Iterable[str] | None = None,
-) -> list[tuple[R.ChannelResult, ChannelPlan]]:
-    """Plans and delivers a prepared message to its channels (or those named in `only`) concurrently:
-    each channel's result with the plan it ran, whose reply_texts hold the vendor's successful replies.
-    With `edit_refs`, edits follow the one edit rule (edits.post_or_edit)."""
+) -> list[Outcome]:
+    """Plans and sends a prepared message to its channels (or those named in `only`) concurrently: each
+    channel's Outcome (its result, the plan it ran, the vendor's successful replies). With `edit_refs`,
+    edits follow the one edit rule (edits.post_or_edit)."""
     from .edits import post_or_edit
 
     now = time.time() if now is None else now
@@ -219,23 +218,24 @@ def deliver_prepared(
         names = set(only)
         prepared = replace(prepared, targets=[(spec, env) for spec, env in prepared.targets if spec.name in names])
 
-    def send(refs: Mapping[str, Any], subset: list[str] | None) -> list[tuple[R.ChannelResult, ChannelPlan]]:
+    def send(refs: Mapping[str, Any], subset: list[str] | None) -> list[Outcome]:
         targets = [(spec, env) for spec, env in prepared.targets if subset is None or spec.name in subset]
         plans = [
             plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow,
                          refs.get(spec.name))
             for spec, env in targets
         ]
-        return list(zip(_run_concurrently(plans, prepared.timeout), plans, strict=True))
+        return _run_concurrently(plans, prepared.timeout)
 
     return post_or_edit(send, edit_refs or {})
 
 
-def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.ChannelResult]:
-    results: list[R.ChannelResult | None] = [None] * len(plans)
+def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[Outcome]:
+    outcomes: list[Outcome | None] = [None] * len(plans)
+    progress = [Progress() for _ in plans]
 
     def work(index: int) -> None:
-        results[index] = deliver(plans[index], timeout)
+        outcomes[index] = send_plan(plans[index], timeout, progress=progress[index])
 
     # Daemon threads: a channel stuck past every timeout must not keep the process alive at exit.
     threads = [
@@ -248,15 +248,16 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[R.Channe
     for index, (thread, channel_plan) in enumerate(zip(threads, plans, strict=True)):
         budget = time_budget(channel_plan, timeout)
         thread.join(max(budget - (time.monotonic() - started), 0))
-        if results[index] is None:
+        if outcomes[index] is None:
             # Still running: it may deliver late, but the caller is not kept waiting for it.
             waited = seconds_text(budget)
             log.warning("%s: no result within %s s; not waiting for it", channel_plan.spec.display_name, waited)
-            results[index] = R.ChannelResult(
-                channel_plan.spec.name, False, R.TIMEOUT, f"no result within {waited} s", channel_plan.attempts,
-                round((time.monotonic() - started) * 1000), None, channel_plan.parts_sent, channel_plan.truncated,
-            )
-    return [r for r in results if r is not None]
+            so_far = progress[index]
+            outcomes[index] = Outcome(channel_plan, R.ChannelResult(
+                channel_plan.spec.name, False, R.TIMEOUT, f"no result within {waited} s", so_far.attempts,
+                round((time.monotonic() - started) * 1000), None, so_far.parts, channel_plan.truncated,
+            ))
+    return [o for o in outcomes if o is not None]
 
 
 def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -278,7 +279,7 @@ def send(
 ) -> R.SendResult:
     """Pushes to every configured channel, like QingLong's notify.send, and says what happened.
 
-    `channels` (ids such as "ntfy", any case; a text may list several, comma-separated) sends to those
+    `channels` (channel ids, any case; a text may list several, comma-separated) sends to those
     only; a name that is no configured channel sends nothing and is a config_error result of that name
     whose error lists the configured channels (send never raises).
     kwargs use env var names (DD_BOT_TOKEN=...) and apply to this call only. With

@@ -1,21 +1,23 @@
-"""Delivers one channel's planned requests and reads the outcome from the vendor's replies."""
+"""Sends one channel's plan (`send_plan`) and reads the outcome from the vendor's replies: retries, the
+token fetch and its substitution into the planned requests. The plan is never changed: what happened is
+the Outcome. js/src/deliver.js is the same."""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from . import result as R
 from . import retry
 from .config import request_variables
 from .paths import resolve_path
-from .planner import ChannelPlan, PlannedRequest, render_request
-from .retry import Pace, RetryPolicy, next_delay, retryable_status
+from .planner import ChannelPlan, PlannedRequest, with_token
+from .retry import Pace, RetryPolicy, next_delay
 from .specs import load_settings
 from .success import evaluate, parse_json, rule_holds, vendor_message
-from .templates import render
 from .tokens import TOKENS
-from .transports import Reply, TransportError, transport_for
+from .transports import Reply, TransportError
 from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
@@ -25,6 +27,29 @@ MAX_ERROR_CHARS = 300
 # How the transports begin the error of a request they could not even send (then naming the library's
 # exception, which _blame replaces with the variables to check).
 CANNOT_SEND = "the request cannot be sent as configured"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What sending one plan came to: the channel's result, and the bodies of the vendor's successful
+    replies to the plan's send steps, in order (the first post's reply names the message to edit)."""
+
+    plan: ChannelPlan
+    result: R.ChannelResult
+    replies: tuple[str, ...] = ()
+
+    @property
+    def attempts(self) -> int:
+        return self.result.attempts
+
+
+class Progress:
+    """Requests made and parts started so far, counted as they happen: what a caller that stops waiting
+    for a hung send still reports."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.parts = 0
 
 
 class _Failed(Exception):
@@ -47,28 +72,30 @@ def _blame(plan: ChannelPlan, exc: TransportError) -> str:
     was built from (config.request_variables), never the library's exception."""
     if exc.kind != R.CONFIG_ERROR or not str(exc).startswith(CANNOT_SEND):
         return str(exc)
-    names = request_variables(plan.spec, plan.context.get("env", {}))
+    names = request_variables(plan.spec, plan.env)
     return f"{CANNOT_SEND}: check {', '.join(names)}" if names else CANNOT_SEND
 
 
-class _Delivery:
-    def __init__(self, plan: ChannelPlan, timeout: float, pace: Pace | None = None):
+class _Sending:
+    """One send of a plan: its tries, the token it fetched, the replies it had."""
+
+    def __init__(self, plan: ChannelPlan, timeout: float, pace: Pace | None, progress: Progress):
         self.plan = plan
         self.timeout = timeout
-        self.send = transport_for(plan.spec.transport)
         self.policy = RetryPolicy.for_spec(plan.spec)
         self.pace = pace or retry.PACE
+        self.progress = progress
+        # The plan's redactor, and the token once fetched (the plan's own is shared and left as it is).
+        self.redactor = plan.redactor
+        self.token: str | None = None
+        self.replies: list[str] = []
         # The retry deadline covers the whole send, every target and part, not each request.
         self.started = self.pace.monotonic()
 
-    @property
-    def attempts(self) -> int:
-        return self.plan.attempts
-
     def try_once(self, request: PlannedRequest, success: dict) -> Reply:
-        self.plan.attempts += 1
+        self.progress.attempts += 1
         try:
-            reply = self.send(request, self.timeout)
+            reply = self.plan.transport.send(request, self.timeout)
         except TransportError as exc:
             # A reply lost after the request was written is retried only under an idempotency key.
             retryable = exc.retryable or (exc.maybe_delivered and self.policy.idempotent)
@@ -76,12 +103,12 @@ class _Delivery:
         ok, why = evaluate(success, reply.status, reply.text)
         if not ok:
             said = vendor_message(reply.text, _error_paths(self.plan))
-            retryable = retryable_status(self.plan.spec.transport, reply.status)
+            retryable = self.plan.transport.retryable(reply.status)
             raise _Failed(
                 R.REJECTED, f"{why}: {said}" if said else why, reply.status, reply.text, retryable, reply
             )
         if request.step == "send":
-            self.plan.reply_texts.append(reply.text)
+            self.replies.append(reply.text)
         return reply
 
     def call(self, request: PlannedRequest, success: dict) -> Reply:
@@ -106,53 +133,42 @@ class _Delivery:
                     raise
                 log.info(
                     "%s: %s; trying again in %s s",
-                    self.plan.spec.display_name, self.plan.redactor.text(failed.error)[:200], seconds_text(delay),
+                    self.plan.spec.display_name, self.redactor.text(failed.error)[:200], seconds_text(delay),
                 )
                 noted = getattr(pace, "retrying", None)
                 if noted is not None:  # the MCP server's engine reports `retrying` with this error meanwhile
-                    noted(self.plan.redactor.text(failed.error))
+                    noted(self.redactor.text(failed.error))
                 pace.sleep(delay)
 
     def fetch_token(self, refresh: bool = False) -> str:
-        spec, context = self.plan.spec, self.plan.context
-        cache_key = render(spec.token["cache_key"], context)
+        spec, cache_key = self.plan.spec, self.plan.token_key or ""
         if refresh:
             TOKENS.drop(cache_key)
         token = TOKENS.get(cache_key)
-        if token:
-            return token
-        reply = self.call(self.plan.token_request, spec.token["success"])
-        data = parse_json(reply.text)
-        try:
-            token = str(resolve_path(data, spec.token["value"]))
-        except (KeyError, TypeError) as exc:
-            raise _Failed(R.REJECTED, f"token reply has no {spec.token['value']}", reply.status) from exc
-        ttl = spec.token.get("default_ttl", 3600)
-        if spec.token.get("expires_in"):
+        if not token:
+            reply = self.call(self.plan.token_request, spec.token["success"])
+            data = parse_json(reply.text)
             try:
-                ttl = float(resolve_path(data, spec.token["expires_in"]))
-            except (KeyError, TypeError, ValueError):
-                pass
-        self.plan.redactor.add([token])
-        TOKENS.put(cache_key, token, ttl)
+                token = str(resolve_path(data, spec.token["value"]))
+            except (KeyError, TypeError) as exc:
+                raise _Failed(R.REJECTED, f"token reply has no {spec.token['value']}", reply.status) from exc
+            ttl = spec.token.get("default_ttl", 3600)
+            if spec.token.get("expires_in"):
+                try:
+                    ttl = float(resolve_path(data, spec.token["expires_in"]))
+                except (KeyError, TypeError, ValueError):
+                    pass
+            TOKENS.put(cache_key, token, ttl)
+        self.redactor = self.redactor.extended([token])
+        self.token = token
         return token
 
-    def requests_with(self, token: str | None) -> list[PlannedRequest]:
-        if token is None:
-            return self.plan.requests
-        return [
-            request
-            for context in self.plan.part_contexts
-            for request in render_request(
-                self.plan.spec, self.plan.request_template or self.plan.spec.request, {**context, "token": token}
-            )
-        ]
-
-    def send_one(self, index: int, request: PlannedRequest, token: str | None) -> int:
-        spec = self.plan.spec
-        refresh_rule = (spec.token or {}).get("refresh_on")
+    def send_one(self, request: PlannedRequest) -> int:
+        """One planned request, with the token put in; a token the vendor calls stale is fetched anew and
+        the request tried once more (the requests after it get the new one)."""
+        refresh_rule = (self.plan.spec.token or {}).get("refresh_on")
         try:
-            return self.call(request, self.plan.success or spec.success).status
+            return self.call(self._ready(request), self.plan.success).status
         except _Failed as failed:
             stale = (
                 refresh_rule is not None
@@ -162,20 +178,24 @@ class _Delivery:
             if not stale:
                 raise
             # The cached token was revoked early: fetch a fresh one and try this request once more.
-            token = self.fetch_token(refresh=True)
-            return self.call(self.requests_with(token)[index], self.plan.success or spec.success).status
+            self.fetch_token(refresh=True)
+            return self.call(self._ready(request), self.plan.success).status
+
+    def _ready(self, request: PlannedRequest) -> PlannedRequest:
+        return request if self.token is None else with_token(request, self.token)
 
     def run(self) -> int | None:
-        token = self.fetch_token() if self.plan.spec.token else None
-        requests = self.requests_with(token)
+        if self.plan.spec.token:
+            self.fetch_token()
+        requests = self.plan.requests
         last_status, failures = None, []
-        parts = len(self.plan.part_contexts)
+        parts = self.plan.parts
         # Every target and part gets its message even when an earlier one failed (Chronocat's several QQ ids).
         for index, request in enumerate(requests):
-            part = self.plan.request_parts[index] if index < len(self.plan.request_parts) else 0
-            self.plan.parts_sent = max(self.plan.parts_sent, part + 1)
+            part = self.plan.request_parts[index]
+            self.progress.parts = max(self.progress.parts, part + 1)
             try:
-                last_status = self.send_one(index, request, token)
+                last_status = self.send_one(request)
             except _Failed as failed:
                 failures.append((part, failed))
         if failures:
@@ -195,33 +215,38 @@ def shape_note(result: R.ChannelResult) -> str:
     return note + (", truncated" if result.truncated else "")
 
 
-def deliver(plan: ChannelPlan, timeout: float, pace: Pace | None = None) -> R.ChannelResult:
-    """Runs one channel to completion; every failure becomes a result, never an exception."""
+def send_plan(
+    plan: ChannelPlan, timeout: float, pace: Pace | None = None, progress: Progress | None = None
+) -> Outcome:
+    """Sends one channel's plan to completion; every failure becomes a result, never an exception.
+    `progress` (the caller's) counts requests and parts as they happen."""
     started = time.monotonic()
     name = plan.spec.name
+    progress = progress or Progress()
+    sending = _Sending(plan, timeout, pace, progress)
+
     def redact(text: str) -> str:
-        masked = plan.redactor.text(text)
+        masked = sending.redactor.text(text)
         return masked if len(masked) <= MAX_ERROR_CHARS else masked[: MAX_ERROR_CHARS - 1] + "…"
 
-    delivery = _Delivery(plan, timeout, pace)
     try:
         if plan.error:
             raise _Failed(plan.error_status, plan.error)
-        http_status = delivery.run()
-        result = R.ChannelResult(name, True, R.DELIVERED, None, delivery.attempts, 0, http_status)
+        http_status = sending.run()
+        result = R.ChannelResult(name, True, R.DELIVERED, None, progress.attempts, 0, http_status)
     except _Failed as failed:
         result = R.ChannelResult(
-            name, False, failed.status, redact(failed.error), delivery.attempts, 0, failed.http_status
+            name, False, failed.status, redact(failed.error), progress.attempts, 0, failed.http_status
         )
     except Exception as exc:  # a bug in a hook or spec must not take other channels down
         log.debug("channel %s raised", name, exc_info=False)
         result = R.ChannelResult(
-            name, False, R.INTERNAL_ERROR, redact(f"{type(exc).__name__}: {exc}"), delivery.attempts
+            name, False, R.INTERNAL_ERROR, redact(f"{type(exc).__name__}: {exc}"), progress.attempts
         )
-    result.parts, result.truncated = plan.parts_sent, plan.truncated
+    result.parts, result.truncated = progress.parts, plan.truncated
     result.elapsed_ms = round((time.monotonic() - started) * 1000)
     if result.ok:
         log.info("%s: delivered (%d ms%s)", plan.spec.display_name, result.elapsed_ms, shape_note(result))
     else:
         log.warning("%s: %s: %s", plan.spec.display_name, result.status, result.error)
-    return result
+    return Outcome(plan, result, tuple(sending.replies))

@@ -10,21 +10,18 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from . import result as R
 from .config import is_true, resolve_var
 from .lanekey import PROCESS_SALT, lane_key
 from .paths import resolve_path
-from .retry import retryable_status
 from .specs import ChannelSpec, load_settings
 from .success import parse_json
 
 if TYPE_CHECKING:
-    from .planner import ChannelPlan
-
-    # A channel's result, with the plan it ran (whose reply_texts hold the vendor's successful replies).
-    Outcome = tuple[R.ChannelResult, ChannelPlan]
+    from .deliver import Outcome
 
 log = logging.getLogger("mcp_push")
 
@@ -71,18 +68,19 @@ def read_ref(spec: ChannelSpec, reply_text: str) -> Any:
         return None
 
 
-def edit_refused(result: R.ChannelResult, plan: ChannelPlan) -> bool:
+def edit_refused(outcome: Outcome) -> bool:
     """The vendor answered the edit with a no that a new post can get past: a 4xx other than 429 (the
     message is gone, too old, not editable), or a success status whose body says it failed. A 5xx or 429
     (retried as the edit first), a timeout or a network error is not: the edit may have landed, or the
     vendor is down, and a post as well could show the message twice."""
+    result, plan = outcome.result, outcome.plan
     status = result.http_status
     return (
-        plan.request_template is not None
+        plan.edits
         and result.status == R.REJECTED
         and status is not None
         and (status < 300 or 400 <= status < 500)  # a 3xx is an answer, but not about the message
-        and not retryable_status(plan.spec.transport, status)
+        and not plan.transport.retryable(status)
     )
 
 
@@ -95,19 +93,19 @@ def post_or_edit(
     (edit_refused) is posted anew, once, and that post's outcome is the channel's (its attempts and time
     counting the edit's too); any other failed edit is the channel's outcome as it is. Outcomes keep the
     order of the first send."""
-    outcomes = {plan.spec.name: (result, plan) for result, plan in send(edit_refs, None)}
-    refused = [name for name, (result, plan) in outcomes.items() if edit_refused(result, plan)]
+    outcomes = {outcome.plan.spec.name: outcome for outcome in send(edit_refs, None)}
+    refused = [name for name, outcome in outcomes.items() if edit_refused(outcome)]
     if refused:
         for name in refused:
-            result, plan = outcomes[name]
-            log.info("%s: the vendor refused the edit (%s); posting a new message", plan.spec.display_name,
-                     result.error)
-        for result, plan in send({}, refused):
+            edit = outcomes[name]
+            log.info("%s: the vendor refused the edit (%s); posting a new message", edit.plan.spec.display_name,
+                     edit.result.error)
+        for post in send({}, refused):
             # The refused edit went out too: the channel's requests and time are both sends'.
-            edit = outcomes[plan.spec.name][0]
-            result.attempts += edit.attempts
-            result.elapsed_ms += edit.elapsed_ms
-            outcomes[plan.spec.name] = (result, plan)
+            edit = outcomes[post.plan.spec.name].result
+            both = replace(post.result, attempts=post.result.attempts + edit.attempts,
+                           elapsed_ms=post.result.elapsed_ms + edit.elapsed_ms)
+            outcomes[post.plan.spec.name] = replace(post, result=both)
     return list(outcomes.values())
 
 
@@ -124,26 +122,26 @@ def dispatch_run(
     """Sends one event of a run (`kind`: start, update, end, error) like `dispatch`; with the opt-in,
     an update edits the run's message where the channel can (post_or_edit: a refused edit is posted anew,
     and that post becomes the run's message)."""
-    from .api import deliver_prepared, prepare_message
+    from .api import prepare_message, send_prepared
 
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return prepared.result
     if not is_true(resolve_var(load_settings()["env"][EDIT_VAR], source)):
-        return R.SendResult([result for result, _ in deliver_prepared(prepared, now=now)])
+        return R.SendResult([outcome.result for outcome in send_prepared(prepared, now=now)])
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
     if kind == "update":
         found = ((name, refs.get(lane, run_id)) for name, lane in lanes.items())
         edit_refs = {name: ref for name, ref in found if ref is not None}
-    outcomes = deliver_prepared(prepared, now=now, edit_refs=edit_refs)
-    for result, plan in outcomes:
-        name = plan.spec.name
-        if name not in lanes or not result.ok:
+    outcomes = send_prepared(prepared, now=now, edit_refs=edit_refs)
+    for outcome in outcomes:
+        name = outcome.plan.spec.name
+        if name not in lanes or not outcome.result.ok:
             continue
         if kind in TERMINAL:
             refs.set(lanes[name], run_id, None)
-        elif plan.request_template is None and plan.reply_texts:
+        elif not outcome.plan.edits and outcome.replies:
             # A post (the run's first, or one after a refused edit) is the message its later updates edit.
-            refs.set(lanes[name], run_id, read_ref(plan.spec, plan.reply_texts[0]))
-    return R.SendResult([result for result, _ in outcomes])
+            refs.set(lanes[name], run_id, read_ref(outcome.plan.spec, outcome.replies[0]))
+    return R.SendResult([outcome.result for outcome in outcomes])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .config import ConfigError, invalid_config, missing_config
@@ -13,12 +14,29 @@ from .paths import resolve_path
 from .redact import REGISTRY, Redactor, env_secrets, proxy_secrets, url_userinfo
 from .specs import ChannelSpec, load_settings
 from .templates import OMIT, render, render_tree
-from .wire import append_query, encode_body, normalize_url
+from .transports import Transport, transport_for
+from .wire import append_query, encode_body, normalize_url, pct, to_json
+
+# Where `{{ token }}` renders in a request whose credential is fetched at send time: a per-process nonce
+# of letters, digits and underscores, which no wire encoding changes and no message text can foresee.
+TOKEN_MARK = f"__TOKEN_{uuid.uuid4().hex}__"
 
 
-@dataclass
+@dataclass(frozen=True)
+class TokenSlots:
+    """Where the planner left TOKEN_MARK in a request, so send time puts the token there as the wire
+    encodes that place: URL characters before `url_split` are the template's (normalize_url), the rest
+    the appended query (pct); `body` is the body's encoding (json, form, text, none) or `tree` (a body
+    the transport encodes itself: SMTP's mapping)."""
+
+    url_split: int
+    body: str
+
+
+@dataclass(frozen=True)
 class PlannedRequest:
-    """One request as it goes on the wire. `body` is text for HTTP; SMTP keeps its parts as a mapping."""
+    """One request as it goes on the wire. `body` is text for HTTP; SMTP keeps its parts as a mapping.
+    `token_slots`: set when a fetched token goes into it (with_token)."""
 
     channel: str
     method: str
@@ -27,49 +45,82 @@ class PlannedRequest:
     body: Any
     step: str = "send"
     proxy: str | None = None
+    token_slots: TokenSlots | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         # URL, headers and body carry credentials; the raw form is for tests, through to_dict().
         return f"PlannedRequest({self.channel}, {self.step}, {self.method})"
 
     def to_dict(self) -> dict[str, Any]:
+        """The request as a plan shows it: a fetched token as settings.yaml's token_placeholder."""
+        shown = with_token(self, load_settings()["token_placeholder"]) if self.token_slots else self
         out = {
-            "channel": self.channel,
-            "step": self.step,
-            "method": self.method,
-            "url": self.url,
-            "headers": dict(self.headers),
-            "body": self.body,
+            "channel": shown.channel,
+            "step": shown.step,
+            "method": shown.method,
+            "url": shown.url,
+            "headers": dict(shown.headers),
+            "body": shown.body,
         }
-        if self.proxy:
-            out["proxy"] = self.proxy
+        if shown.proxy:
+            out["proxy"] = shown.proxy
         return out
 
 
-@dataclass
+def _fill_tree(node: Any, text: str) -> Any:
+    if isinstance(node, str):
+        return node.replace(TOKEN_MARK, text)
+    if isinstance(node, dict):
+        return {key: _fill_tree(value, text) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_fill_tree(value, text) for value in node]
+    return node
+
+
+# How each body encoding writes the token; a multipart body never holds the mark (the planner refuses it).
+_BODY_FORMS = {"json": lambda token: to_json(token)[1:-1], "form": pct, "text": str, "tree": str, "multipart": str}
+
+
+def with_token(request: PlannedRequest, token: str) -> PlannedRequest:
+    """The planned request with `token` where the planner left its mark, encoded as each place is: the
+    same bytes as rendering the request with the token in the first place."""
+    slots = request.token_slots
+    if slots is None:
+        return request
+    head, tail = request.url[: slots.url_split], request.url[slots.url_split:]
+    body = request.body
+    if body is not None:
+        body = _fill_tree(body, _BODY_FORMS[slots.body](token))
+    return replace(
+        request,
+        url=head.replace(TOKEN_MARK, normalize_url(token)) + tail.replace(TOKEN_MARK, pct(token)),
+        headers={name: value.replace(TOKEN_MARK, token) for name, value in request.headers.items()},
+        body=body,
+        proxy=request.proxy.replace(TOKEN_MARK, token) if request.proxy else request.proxy,
+        token_slots=None,
+    )
+
+
+@dataclass(frozen=True)
 class ChannelPlan:
-    """Everything needed to deliver one channel's message, or why it cannot be."""
+    """Everything needed to send one channel's message, or why it cannot be; never changed once made
+    (deliver.send_plan reports what happened in an Outcome)."""
 
     spec: ChannelSpec
-    context: dict[str, Any] = field(repr=False)  # holds the env, secrets included (the first part's)
+    transport: Transport = field(repr=False)
     redactor: Redactor = field(repr=False)
+    env: Mapping[str, str] = field(repr=False)  # the channel's settings, secrets included
+    requests: tuple[PlannedRequest, ...] = ()
+    # The part (0-based, of `parts`) each of `requests` carries; truncated: content was cut to fit (overflow.Fit).
+    request_parts: tuple[int, ...] = ()
+    parts: int = 0
+    truncated: bool = False
     token_request: PlannedRequest | None = None
-    requests: list[PlannedRequest] = field(default_factory=list)
+    token_key: str | None = field(default=None, repr=False)  # the spec's token.cache_key, rendered
+    edits: bool = False  # the requests edit an earlier message (spec `edit`)
+    success: Mapping[str, Any] = field(default_factory=dict, repr=False)  # the rules the requests' replies meet
     error: str | None = None
     error_status: str = "config_error"  # or internal_error: a bug in a hook or spec, not the user's config
-    attempts: int = 0  # requests made so far, counted as they happen (a hung channel still reports them)
-    # One context per part of a message split to fit the channel's limit, in order.
-    part_contexts: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    # An edit of an earlier message (spec `edit`): its request template and success rules.
-    request_template: dict[str, Any] | None = field(default=None, repr=False)
-    success: dict[str, Any] | None = field(default=None, repr=False)
-    # Bodies of the vendor's successful replies, in order (the first post's names the message to edit).
-    reply_texts: list[str] = field(default_factory=list, repr=False)
-    # The part (index into part_contexts) each of `requests` carries; parts_sent counts the parts whose
-    # requests have started, as they happen. truncated: content was cut to fit (overflow.Fit).
-    request_parts: list[int] = field(default_factory=list, repr=False)
-    parts_sent: int = 0
-    truncated: bool = False
 
     def __repr__(self) -> str:
         return f"ChannelPlan({self.spec.name}, {len(self.requests)} requests, error={self.error!r})"
@@ -98,6 +149,7 @@ def render_request(
     spec: ChannelSpec, request: dict[str, Any], context: dict[str, Any], step: str = "send"
 ) -> list[PlannedRequest]:
     """Renders one request template; `for_each` yields one request per item of a context list."""
+    transport = transport_for(spec.transport)
     items: list[Any] = [None]
     if "for_each" in request:
         items = list(resolve_path(context, request["for_each"]))
@@ -105,13 +157,14 @@ def render_request(
     for item in items:
         ctx = context if item is None else {**context, "item": item}
         method = render(request["method"], ctx).upper()
-        url = normalize_url(render(request["url"], ctx))
-        url = append_query(url, _render_map(request.get("query"), ctx))
+        base = normalize_url(render(request["url"], ctx))
+        url = append_query(base, _render_map(request.get("query"), ctx))
         headers = _render_map(request.get("headers"), ctx)
         body_tree = render_tree(request["body"], ctx) if "body" in request else None
         if body_tree is OMIT:
             body_tree = None
-        if spec.transport == "http":
+        encoding = "tree"
+        if transport.encodes_body:
             encoding = render(request.get("encoding", "json" if body_tree is not None else "none"), ctx)
             body, content_type = encode_body(encoding, body_tree)
             if content_type and not _has_header(headers, "Content-Type"):
@@ -119,8 +172,16 @@ def render_request(
         else:
             body = body_tree
         proxy = render(request["proxy"], ctx) if request.get("proxy") else ""
-        planned.append(PlannedRequest(spec.name, method, url, headers, body, step, proxy or None))
+        slots = _token_slots(len(base), encoding, body) if ctx.get("token") == TOKEN_MARK else None
+        planned.append(PlannedRequest(spec.name, method, url, headers, body, step, proxy or None, slots))
     return planned
+
+
+def _token_slots(url_split: int, encoding: str, body: Any) -> TokenSlots:
+    if encoding == "multipart" and TOKEN_MARK in body:
+        # Its boundary is derived from the content: a token put in later would not match it.
+        raise ValueError("a fetched token cannot go into a multipart body")
+    return TokenSlots(url_split, encoding)
 
 
 def build_context(
@@ -148,7 +209,8 @@ def build_context(
         "env": env,
         "params": dict(params),
         "hook": hook_values,
-        "token": load_settings()["token_placeholder"],
+        # A fetched credential is put in at send time where this mark renders (with_token).
+        "token": TOKEN_MARK if spec.token else load_settings()["token_placeholder"],
     }
     return context, derived, per_message
 
@@ -171,44 +233,53 @@ def plan_channel(
     secrets = env_secrets(spec.env, env) + proxy_secrets()
     REGISTRY.add(secrets)
     redactor = Redactor(secrets)
-    plan = ChannelPlan(spec=spec, context={}, redactor=redactor)
     editing = edit_ref is not None and spec.edit is not None
+    transport = transport_for(spec.transport)
+    success = (spec.edit.get("success") if editing else None) or spec.success
+    base = {"spec": spec, "transport": transport, "redactor": redactor, "env": env, "edits": editing,
+            "success": success}
     if editing:
-        plan.request_template, plan.success = spec.edit["request"], spec.edit.get("success")
         overflow = "truncate"
     missing = missing_config(spec, env)
     if missing:
-        plan.error = f"{spec.name} is missing {', '.join(missing)}"
-        return plan
+        return ChannelPlan(**base, error=f"{spec.name} is missing {', '.join(missing)}")
     invalid = invalid_config(spec, env)
     if invalid:  # a value the spec's type refuses: named here, not as the library error it would become
-        plan.error = "; ".join(invalid)  # names and rules only, never a value
-        return plan
+        return ChannelPlan(**base, error="; ".join(invalid))  # names and rules only, never a value
+    truncated = False
     try:
         fitted = fit(title, content, spec.limits.get("message"), overflow)
-        plan.truncated = fitted.truncated
+        truncated = fitted.truncated
+        requests: list[PlannedRequest] = []
+        request_parts: list[int] = []
+        first: dict[str, Any] = {}
         for index, (part_title, part_content) in enumerate(fitted.parts):
             context, derived, per_message = build_context(spec, env, part_title, part_content, params, now)
             if editing:
                 context["ref"] = edit_ref
+            first = first or context
             REGISTRY.add(derived)
             # A message's own secrets stay in its redactor: the registry must not grow with every message.
             redactor.add(derived + per_message)
-            plan.part_contexts.append(context)
-            requests = render_request(spec, plan.request_template or spec.request, context)
-            plan.requests.extend(requests)
-            plan.request_parts.extend([index] * len(requests))
+            rendered = render_request(spec, spec.edit["request"] if editing else spec.request, context)
+            requests.extend(rendered)
+            request_parts.extend([index] * len(rendered))
         # A login the templates compose into a URL (SMTP's user:password@, a proxy's) travels as Basic
         # auth or SMTP AUTH PLAIN too: those compositions are secrets made here.
-        composed = [part for r in plan.requests for url in (r.url, r.proxy or "") for part in url_userinfo(url)]
+        composed = [part for r in requests for url in (r.url, r.proxy or "") for part in url_userinfo(url)]
         REGISTRY.add(composed)
         redactor.add(composed)
-        plan.context = plan.part_contexts[0]
+        token_request, token_key = None, None
         if spec.token:
-            plan.token_request = render_request(spec, spec.token["request"], plan.context, step="token")[0]
+            shown = {**first, "token": load_settings()["token_placeholder"]}
+            token_request = render_request(spec, spec.token["request"], shown, step="token")[0]
+            token_key = render(spec.token["cache_key"], first)
     except ConfigError as exc:
-        plan.error = redactor.text(str(exc))
+        return ChannelPlan(**base, truncated=truncated, error=redactor.text(str(exc)))
     except Exception as exc:  # a broken hook or template fails this channel only
-        plan.error = redactor.text(f"{type(exc).__name__}: {exc}")
-        plan.error_status = "internal_error"
-    return plan
+        error = redactor.text(f"{type(exc).__name__}: {exc}")
+        return ChannelPlan(**base, truncated=truncated, error=error, error_status="internal_error")
+    return ChannelPlan(
+        **base, requests=tuple(requests), request_parts=tuple(request_parts), parts=len(fitted.parts),
+        truncated=truncated, token_request=token_request, token_key=token_key,
+    )

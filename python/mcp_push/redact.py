@@ -1,4 +1,4 @@
-"""Removes secret values, in every form they travel in, from text that leaves the engine.
+"""Removes secret values, in every form they travel in, from text that leaves mcp-push.
 
 Which values are secret is data: the spec's `secret: true` env vars (with `secret_parts` for composite
 values), the userinfo of any URL setting, proxy credentials from the environment, plus values a hook
@@ -257,6 +257,13 @@ class Redactor:
             if secret:
                 for form, whole in secret_forms(str(secret)):
                     self._forms[form] = self._forms.get(form, True) and whole
+
+    def extended(self, secrets: Iterable[str]) -> Redactor:
+        """A new redactor masking these secrets too; this one is left as it is (a plan's, shared)."""
+        wider = Redactor()
+        wider._forms = dict(self._forms)
+        wider.add(secrets)
+        return wider
 
     def text(self, value: str) -> str:
         """Every occurrence of every form is masked, overlaps merged into one mask: masking one secret

@@ -60,12 +60,6 @@ class Pace:
 PACE = Pace()
 
 
-def retryable_status(transport: str, status: int) -> bool:
-    if transport == "smtp":
-        return 400 <= status < 500  # SMTP 4xx: transient (greylisting, mailbox busy)
-    return status == 429 or status >= 500
-
-
 # Retry-After (spec/README.md, "Retries"): RFC 9110 delta-seconds, or an IMF-fixdate exactly; anything
 # else (the obsolete RFC 850 and asctime forms, a sign, a fraction, another zone) says nothing.
 _DELTA_SECONDS = re.compile(r"[0-9]+")

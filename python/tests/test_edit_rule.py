@@ -10,6 +10,7 @@ import json
 import pytest
 
 from mcp_push.config import channel_env
+from mcp_push.deliver import Outcome
 from mcp_push.edits import EditRefs, edit_refused
 from mcp_push.events import RunLog, render_event, send_event, validate_envelope
 from mcp_push.planner import plan_channel
@@ -143,10 +144,10 @@ def test_which_answers_are_refusals_that_a_new_post_may_get_past():
     edit = plan_channel(spec, env, "t", "c", {}, 0.0, "split", 42)
     post = plan_channel(spec, env, "t", "c", {}, 0.0, "split", None)
 
-    def rejected(status):
-        return ChannelResult("telegram", False, "rejected", "no", 1, 0, status)
+    def rejected(status, plan=edit):
+        return Outcome(plan, ChannelResult("telegram", False, "rejected", "no", 1, 0, status))
 
-    assert [edit_refused(rejected(s), edit) for s in (400, 403, 404, 200)] == [True] * 4
-    assert [edit_refused(rejected(s), edit) for s in (302, 429, 500, 502, 503)] == [False] * 5
-    assert not edit_refused(ChannelResult("telegram", False, "timeout", "no answer", 1), edit)
-    assert not edit_refused(rejected(400), post)  # a post is never posted again
+    assert [edit_refused(rejected(s)) for s in (400, 403, 404, 200)] == [True] * 4
+    assert [edit_refused(rejected(s)) for s in (302, 429, 500, 502, 503)] == [False] * 5
+    assert not edit_refused(Outcome(edit, ChannelResult("telegram", False, "timeout", "no answer", 1)))
+    assert not edit_refused(rejected(400, post))  # a post is never posted again

@@ -181,6 +181,21 @@ def test_lint_reports_a_scaffolded_spec_until_its_todos_are_gone(tree):
     assert _problems_about(tree, "conformance/cases/acme_bot/cases.yaml:")
 
 
+def test_lint_reports_a_token_that_does_not_stand_alone_or_goes_into_a_multipart_body(tree):
+    path = tree / "spec" / "channels" / "wecom_app.yaml"
+    _edit_yaml(path, lambda d: d["request"]["query"].update(access_token="{{ token|upper }}"))
+    assert _problems_about(tree, "spec/channels/wecom_app.yaml: request: {{ token|upper }} uses the token; it is put "
+                                 "in at send time, so it stands alone as {{ token }}")
+
+    def multipart(doc):
+        doc["request"].update(encoding="multipart", body={"token": "{{ token }}"})
+        doc["request"]["query"]["access_token"] = "{{ token }}"
+
+    _edit_yaml(path, multipart)
+    assert _problems_about(tree, "spec/channels/wecom_app.yaml: request: a fetched token cannot go into a multipart "
+                                 "body")
+
+
 def test_lint_reports_a_channel_with_fewer_than_three_cases(tree):
     _edit_yaml(tree / "conformance" / "cases" / "gotify" / "cases.yaml", lambda d: d.update(cases=d["cases"][:2]))
     assert _problems_about(tree, "spec/channels/gotify.yaml: 2 conformance case(s) in conformance/cases/gotify/")

@@ -114,7 +114,7 @@ async function sendHttp(planned, timeoutS) {
     }
     const pending = request(planned.url, {
       method: planned.method,
-      headers: planned.headers,
+      headers: { ...planned.headers }, // a copy: undici's proxy agent edits the headers it is given; a plan is frozen
       body: typeof planned.body === 'string' ? Buffer.from(planned.body, 'utf8') : undefined,
       headersTimeout: ms,
       bodyTimeout: ms,

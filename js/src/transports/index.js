@@ -1,5 +1,10 @@
 'use strict';
 // Transports put a planned request on the wire: HTTP (undici), SMTP (nodemailer), console (stderr).
+// A transport is an object (python/mcp_push/transports/__init__.py has the same three): `send(request,
+// timeout)`, `roundTrips` (how many times one request may wait the full timeout: api.timeBudget),
+// `retryable(status)` (an answer that says "later") and `encodesBody` (the planner writes the body tree
+// as wire text; a transport that does not gets the tree). The library behind `send` is loaded on the
+// first send only: planning must not pay for undici or nodemailer.
 
 /**
  * No reply was had. `kind` is a result status: network_error, timeout or config_error. `retryable` is
@@ -17,11 +22,33 @@ class TransportError extends Error {
   }
 }
 
+const TRANSPORTS = Object.freeze({
+  http: Object.freeze({
+    name: 'http',
+    roundTrips: 2, // connect, then the reply
+    encodesBody: true,
+    send: (request, timeout) => require('./http').sendHttp(request, timeout),
+    retryable: (status) => status === 429 || status >= 500,
+  }),
+  smtp: Object.freeze({
+    name: 'smtp',
+    roundTrips: 8, // a dialogue: greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT
+    encodesBody: false,
+    send: (request, timeout) => require('./smtp').sendSmtp(request, timeout),
+    retryable: (status) => status >= 400 && status < 500, // SMTP 4xx: transient (greylisting, mailbox busy)
+  }),
+  console: Object.freeze({
+    name: 'console', // writes to stderr: it never answers "later"
+    roundTrips: 1,
+    encodesBody: false,
+    send: (request, timeout) => require('./console').sendConsole(request, timeout),
+    retryable: () => false,
+  }),
+});
+
 function transportFor(name) {
-  if (name === 'http') return require('./http').sendHttp;
-  if (name === 'smtp') return require('./smtp').sendSmtp;
-  if (name === 'console') return require('./console').sendConsole;
-  throw new Error(`no transport named '${name}'`);
+  if (!Object.prototype.hasOwnProperty.call(TRANSPORTS, name)) throw new Error(`no transport named '${name}'`);
+  return TRANSPORTS[name];
 }
 
-module.exports = { TransportError, transportFor };
+module.exports = { TransportError, TRANSPORTS, transportFor };

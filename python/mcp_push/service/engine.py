@@ -31,10 +31,10 @@ from .. import result as R
 from .. import retry
 from ..api import prepare_message
 from ..config import ConfigError, channel_env, decimal_setting, is_configured, is_true, request_timeout, whole_setting
-from ..deliver import deliver
+from ..deliver import Outcome, send_plan
 from ..edits import lane_key, post_or_edit, read_ref
 from ..overflow import overflow_mode
-from ..planner import plan_channel
+from ..planner import ChannelPlan, plan_channel
 from ..specs import ChannelSpec, load_channels, load_settings
 from ..wire import seconds_text
 from .outbox import Outbox, Row
@@ -85,13 +85,20 @@ class Delivery:
     title: str
     content: str
     params: dict[str, Any] = field(default_factory=dict)
-    cost: int = 1  # requests it will make (parts of a long message, targets), as planned when accepted
+    # The message planned when it was accepted (None: a setting it needs cannot work); an edit of the run's
+    # message is planned when it goes (edits.post_or_edit), this post being its fallback.
+    plan: ChannelPlan | None = field(default=None, repr=False)
     result: R.ChannelResult | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
     # Set while every try so far failed and another is due: what the last one said (redacted).
     retry_error: str | None = None
     _callbacks: list[Callable[[Delivery], None]] = field(default_factory=list, repr=False)
     _callbacks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def cost(self) -> int:
+        """Requests it will make (parts of a long message, targets): what the limiter must find room for."""
+        return max(len(self.plan.requests), 1) if self.plan is not None else 1
 
     @property
     def is_update(self) -> bool:
@@ -267,20 +274,17 @@ class Engine:
             key = lane_key(spec, env, self.outbox.lane_salt)
             delivery = Delivery(0, key, spec.name, kind, run_id, prepared.title, prepared.content,
                                 dict(params or {}))
-            delivery.cost = self._cost(spec, env, delivery, prepared.overflow)
+            delivery.plan = self._plan(spec, env, delivery, prepared.overflow)
             if self._enqueue(spec, delivery, limit):
                 entries.append(delivery)
             else:
                 entries.append(R.ChannelResult(spec.name, False, R.REJECTED, queue_full(limit)))
         return Ticket(entries)
 
-    def _cost(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str) -> int:
-        """Requests the delivery will make (parts of a long message times targets): what the limiter
-        must find room for before it goes. A channel without a rate limit needs no count."""
-        if not spec.limits.get("rate"):
-            return 1
-        plan = plan_channel(spec, dict(env), delivery.title, delivery.content, delivery.params, self.clock(), overflow)
-        return max(len(plan.requests), 1)
+    def _plan(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str,
+              edit_ref: Any = None) -> ChannelPlan:
+        return plan_channel(spec, dict(env), delivery.title, delivery.content, delivery.params, self.clock(),
+                            overflow, edit_ref)
 
     def _lane(self, spec: ChannelSpec, key: str) -> Lane:
         lane = self.lanes.get(key)
@@ -334,7 +338,7 @@ class Engine:
             delivery = Delivery(row.id, lane_key(spec, env, self.outbox.lane_salt), spec.name, row.kind, row.run_id,
                                 row.title, row.content, row.params)
             try:
-                delivery.cost = self._cost(spec, env, delivery, overflow_mode(self._setting("MCP_PUSH_OVERFLOW")))
+                delivery.plan = self._plan(spec, env, delivery, overflow_mode(self._setting("MCP_PUSH_OVERFLOW")))
             except ConfigError:
                 pass  # reported when it is sent
             self._enqueue(spec, delivery)
@@ -362,7 +366,7 @@ class Engine:
         return delivery, wait
 
     def _send(self, lane: Lane, delivery: Delivery) -> None:
-        """Outside the lock: plan at send time (fresh signatures, the current env) and deliver."""
+        """Outside the lock: send the delivery (editing the run's message where it can) and settle it."""
         result = R.ChannelResult(delivery.channel, False, R.INTERNAL_ERROR, "not sent")
         try:
             result = self._deliver(lane, delivery)
@@ -380,39 +384,38 @@ class Engine:
 
     def _deliver(self, lane: Lane, delivery: Delivery) -> R.ChannelResult:
         spec = lane.spec
-        env = channel_env(spec, self.source)
         try:
             timeout = request_timeout(self._setting("MCP_PUSH_TIMEOUT"))
             overflow = overflow_mode(self._setting("MCP_PUSH_OVERFLOW"))
         except ConfigError as exc:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
+        post = delivery.plan or self._plan(spec, channel_env(spec, self.source), delivery, overflow)
         editing = spec.edit is not None and is_true(str(self.source.get(EDIT_VAR) or "")) and delivery.run_id
         ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None
 
-        def attempt(edit_ref: Any) -> tuple[R.ChannelResult, Any]:
-            plan = plan_channel(spec, env, delivery.title, delivery.content, delivery.params, self.clock(),
-                                overflow, edit_ref)
+        def attempt(edit_ref: Any) -> Outcome:
+            plan = post if edit_ref is None else self._plan(spec, post.env, delivery, overflow, edit_ref)
             cost = max(len(plan.requests), 1)
             if lane.limiter is not None:
                 with self._cond:
                     lane.limiter.record(self.clock(), cost)
                 self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.window)
-            return deliver(plan, timeout, _RetryWatch(delivery, self._counting_pace(lane))), plan
+            return send_plan(plan, timeout, _RetryWatch(delivery, self._counting_pace(lane)))
 
         # The one edit rule (edits.post_or_edit), as send_event follows it: a refused edit is posted anew.
-        [(result, plan)] = post_or_edit(lambda refs, _only: [attempt(refs.get(spec.name))],
-                                        {} if ref is None else {spec.name: ref})
-        if editing and result.ok:
+        [outcome] = post_or_edit(lambda refs, _only: [attempt(refs.get(spec.name))],
+                                 {} if ref is None else {spec.name: ref})
+        if editing and outcome.result.ok:
             if delivery.kind in TERMINAL:
                 self._set_ref(lane, delivery.run_id, None)
-            elif plan.request_template is None and plan.reply_texts:
+            elif not outcome.plan.edits and outcome.replies:
                 # A post (the run's first, or one after a refused edit) becomes the run's message.
-                self._set_ref(lane, delivery.run_id, read_ref(spec, plan.reply_texts[0]))
-        return result
+                self._set_ref(lane, delivery.run_id, read_ref(spec, outcome.replies[0]))
+        return outcome.result
 
     def _counting_pace(self, lane: Lane) -> retry.Pace | None:
         """The retry pace, counting each retry of a rate-limited lane as a request in its window: the
-        vendor counts it too (deliver() sleeps only before a retry)."""
+        vendor counts it too (send_plan sleeps only before a retry)."""
         limiter, base = lane.limiter, retry.PACE
         if limiter is None:
             return None

@@ -1,5 +1,5 @@
 """What a send reports to a tool caller or a person: per channel ok/status/error/time, a one-line summary,
-and no secret (the engine's errors are already redacted; every secret env value is masked again here)."""
+and no secret (send_plan's errors are already redacted; every secret env value is masked again here)."""
 
 from __future__ import annotations
 

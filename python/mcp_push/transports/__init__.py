@@ -1,8 +1,19 @@
-"""Transports put a PlannedRequest on the wire: HTTP (requests), SMTP (smtplib), console (stderr)."""
+"""Transports put a PlannedRequest on the wire: HTTP (requests), SMTP (smtplib), console (stderr).
+
+A transport is an object (js/src/transports/index.js has the same three): `send(request, timeout)`,
+`round_trips` (how many times one request may wait the full timeout: api.time_budget), `retryable(status)`
+(an answer that says "later") and `encodes_body` (the planner writes the body tree as wire text; a
+transport that does not gets the tree). The library behind `send` is imported on the first send only:
+planning must not pay for requests or smtplib.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..planner import PlannedRequest
 
 
 @dataclass
@@ -27,17 +38,60 @@ class TransportError(Exception):
         self.maybe_delivered = maybe_delivered
 
 
-def transport_for(name: str):
-    if name == "http":
+class Transport:
+    name = ""
+    round_trips = 1
+    encodes_body = False
+
+    def send(self, request: PlannedRequest, timeout: float) -> Reply:
+        raise NotImplementedError
+
+    def retryable(self, status: int) -> bool:
+        """The vendor's answer `status` says "later": the request may be tried again."""
+        return False
+
+    def __repr__(self) -> str:
+        return f"Transport({self.name})"
+
+
+class HttpTransport(Transport):
+    name, round_trips, encodes_body = "http", 2, True  # connect, then the reply
+
+    def send(self, request: PlannedRequest, timeout: float) -> Reply:
         from .http import send_http
 
-        return send_http
-    if name == "smtp":
+        return send_http(request, timeout)
+
+    def retryable(self, status: int) -> bool:
+        return status == 429 or status >= 500
+
+
+class SmtpTransport(Transport):
+    name, round_trips = "smtp", 8  # a dialogue: greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT
+
+    def send(self, request: PlannedRequest, timeout: float) -> Reply:
         from .smtp import send_smtp
 
-        return send_smtp
-    if name == "console":
+        return send_smtp(request, timeout)
+
+    def retryable(self, status: int) -> bool:
+        return 400 <= status < 500  # SMTP 4xx: transient (greylisting, mailbox busy)
+
+
+class ConsoleTransport(Transport):
+    name = "console"  # writes to stderr: it never answers "later"
+
+    def send(self, request: PlannedRequest, timeout: float) -> Reply:
         from .console import send_console
 
-        return send_console
-    raise LookupError(f"no transport named '{name}'")
+        return send_console(request, timeout)
+
+
+TRANSPORTS: dict[str, Transport] = {t.name: t for t in (HttpTransport(), SmtpTransport(), ConsoleTransport())}
+
+
+def transport_for(name: str) -> Transport:
+    try:
+        return TRANSPORTS[name]
+    except KeyError:
+        raise LookupError(f"no transport named '{name}'") from None
