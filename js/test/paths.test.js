@@ -84,3 +84,17 @@ test('a spec folder of another format is refused by name', () => {
     assert.match(run.stderr, /spec\/settings\.yaml: spec_format is 1; this runtime reads spec format 2/);
   }
 });
+
+test('an edit override may remove a header with null', () => {
+  const yaml = require('js-yaml');
+  const Ajv2020 = require('ajv/dist/2020');
+  const spec = path.join(__dirname, '..', '..', 'spec');
+  const validate = new Ajv2020({ allErrors: false, strict: false }).compile(JSON.parse(fs.readFileSync(path.join(spec, 'channel.schema.json'), 'utf8')));
+  const doc = yaml.load(fs.readFileSync(path.join(spec, 'channels', 'ntfy.yaml'), 'utf8'));
+  doc.edit.request.headers = { Title: null, 'X-Edit': '1' };
+  const { validateSpec } = require('../src/specs');
+  const loaded = validateSpec(doc, 'spec/channels/ntfy.yaml', validate); // the schema takes the null
+  assert.equal('Title' in loaded.edit.request.headers, false);
+  assert.equal(loaded.edit.request.headers['X-Edit'], '1');
+  assert.equal('Title' in loaded.request.headers, true);
+});

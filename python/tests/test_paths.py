@@ -90,3 +90,15 @@ def test_a_spec_folder_of_another_format_is_refused_by_name(tmp_path, monkeypatc
     finally:
         specs_module.load_channels.cache_clear()
         specs_module.load_settings.cache_clear()
+
+
+def test_an_edit_override_may_remove_a_header_with_null():
+    import yaml
+
+    from mcp_push.specs import validate_spec
+
+    doc = yaml.safe_load((spec_dir() / "channels" / "ntfy.yaml").read_text(encoding="utf-8"))
+    doc["edit"]["request"]["headers"] = {"Title": None, "X-Edit": "1"}
+    spec = validate_spec(doc, "spec/channels/ntfy.yaml")  # the schema takes the null
+    assert "Title" not in spec.edit["request"]["headers"] and spec.edit["request"]["headers"]["X-Edit"] == "1"
+    assert "Title" in spec.request["headers"]
