@@ -19,6 +19,8 @@ REMOVED_FILTERS = {
 }
 _FILTER = re.compile(r"\|\s*(" + "|".join(REMOVED_FILTERS) + r")\b")
 _REQUESTS = ("request", "edit.request", "token.request")
+# No channel overrode the shared retry policy: a spec keeps only what is its own (after_json, idempotent).
+REMOVED_RETRY = ("attempts", "backoff_seconds", "max_backoff_seconds", "jitter", "deadline_seconds")
 
 
 def settings_problems(settings: dict[str, Any]) -> list[str]:
@@ -64,6 +66,10 @@ def old_vocabulary(spec: dict[str, Any]) -> list[str]:
             for name in _FILTER.findall(value):
                 problems.append(f"{where}.{key}: the filter `{name}` was removed in spec format 2: "
                                 f"{REMOVED_FILTERS[name]}")
+    for key in REMOVED_RETRY:
+        if key in (spec.get("retry") or {}):
+            problems.append(f"retry.{key} was removed in spec format 2: the retry policy is settings.yaml's `retry`, "
+                            "the same for every channel")
     edit, request = spec.get("edit"), spec.get("request")
     if isinstance(edit, dict) and isinstance(edit.get("request"), dict) and isinstance(request, dict):
         same = list(_same_as_request(edit["request"], request, "edit.request"))

@@ -556,3 +556,11 @@ def test_every_template_filter_is_used_by_a_channel():
 
     counts, _ = _tool("vocab_inventory").inventory()
     assert sorted(name for name in FILTERS if not counts[f"filter {name}"]) == []
+
+
+def test_lint_rejects_a_channel_retry_policy_naming_settings(tree):
+    _edit_yaml(tree / "spec" / "channels" / "gotify.yaml", lambda d: d.update(retry={"attempts": 2}))
+    assert lint_specs.lint(tree) == [
+        "spec/channels/gotify.yaml: retry.attempts was removed in spec format 2: the retry policy is settings.yaml's "
+        "`retry`, the same for every channel"
+    ]
