@@ -9,7 +9,7 @@
 const { setting, stripSpace } = require('./config');
 const { loadSettings } = require('./specs');
 const { parseJson } = require('./success');
-const { lookup } = require('./templates');
+const { resolvePath } = require('./paths');
 
 class RetryPolicy {
   constructor({ attempts, backoff_seconds, max_backoff_seconds, jitter, deadline_seconds, after_json = null, idempotent = false }) {
@@ -24,7 +24,7 @@ class RetryPolicy {
     Object.freeze(this);
   }
 
-  /** settings.yaml's policy, the spec's `retry` over it, and MCP_PUSH_RETRY_ATTEMPTS (`attempts`, from attemptsOverride) over both. */
+  /** settings.yaml's policy, the spec's `retry` over it, and MCP_PUSH_RETRY_ATTEMPTS (`attempts`, from attemptsOverride) over the policy's attempts. */
   static forSpec(spec, attempts = null) {
     const merged = { ...loadSettings().retry, ...(spec.retry || {}) };
     if (attempts !== null) merged.attempts = attempts;
@@ -87,7 +87,7 @@ function retryAfter(reply, policy, now = () => Date.now() / 1000) {
   if (policy.after_json) {
     let value;
     try {
-      value = lookup(parseJson(reply.text), policy.after_json);
+      value = resolvePath(parseJson(reply.text), policy.after_json);
     } catch {
       value = null;
     }

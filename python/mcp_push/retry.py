@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .config import setting, strip_space
+from .paths import resolve_path
 from .specs import ChannelSpec, load_settings
 from .success import parse_json
-from .templates import lookup
 from .transports import Reply
 
 
@@ -39,7 +39,7 @@ class RetryPolicy:
     @classmethod
     def for_spec(cls, spec: ChannelSpec, attempts: int | None = None) -> RetryPolicy:
         """settings.yaml's policy, the spec's `retry` over it, and MCP_PUSH_RETRY_ATTEMPTS (`attempts`,
-        from attempts_override) over both."""
+        from attempts_override) over the policy's attempts."""
         merged = {**load_settings()["retry"], **(spec.retry or {})}
         if attempts is not None:
             merged["attempts"] = attempts
@@ -114,7 +114,7 @@ def retry_after(reply: Reply, policy: RetryPolicy, now: Callable[[], float] = ti
     if policy.after_json:
         data = parse_json(reply.text)
         try:
-            value = lookup(data, policy.after_json)
+            value = resolve_path(data, policy.after_json)
         except (KeyError, TypeError):
             value = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
