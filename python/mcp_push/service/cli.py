@@ -2,7 +2,8 @@
 
 Exit codes: 0 every channel delivered (or the message was deliberately skipped), 1 some channel failed,
 2 a usage or configuration error. Errors are one line on stderr; results for people go to stdout
-(`--json` for machines). In `serve` over stdio, stdout carries nothing but JSON-RPC.
+(`--json` for machines). In `serve` over stdio, stdout carries nothing but JSON-RPC. `hook` (agent
+hosts' hooks, agent_hooks.py) always exits 0.
 """
 
 from __future__ import annotations
@@ -87,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="seconds to wait for rate limits and retries (default 300); what is left stays queued")
     flush.add_argument("--json", action="store_true", help="print the result as JSON")
     flush.add_argument("-v", "--verbose", action="store_true", help="log each channel's outcome on stderr")
+
+    hook = sub.add_parser("hook", help="what an agent host's hooks run: claude-code, codex or cursor (exits 0)",
+                          description="Maps an agent host's hook JSON to an event and sends it (or hands it "
+                          "to the server at MCP_PUSH_URL). Always exits 0. See `mcp-push hook HOST --help`.")
+    hook.add_argument("host", nargs="?", metavar="HOST", help="claude-code, codex or cursor")
+    hook.add_argument("args", nargs=argparse.REMAINDER, metavar="...", help="the host's options and input")
 
     channels = sub.add_parser("channels", help="list channels: configured ones, and what the others lack")
     channels.add_argument("--json", action="store_true", help="machine-readable output")
@@ -336,6 +343,15 @@ def _channels(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     return OK
 
 
+# --- hook ----------------------------------------------------------------------------------------------
+
+
+def _hook(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from .agent_hooks import main as hook_main
+
+    return hook_main(args.host, args.args, env)
+
+
 # --- serve ---------------------------------------------------------------------------------------------
 
 
@@ -359,7 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
     env = agent_defaults(os.environ)
-    handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush}
+    handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush,
+                "hook": _hook}
     from ..config import ConfigError
     from ..specs import SpecError
 
