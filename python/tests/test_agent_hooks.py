@@ -345,6 +345,14 @@ def test_the_plugin_files_are_valid_json_and_name_commands_the_cli_has():
                 assert "--on" not in words
 
 
+def test_the_repository_is_a_marketplace_listing_the_plugin():
+    marketplace = json.loads((REPO / ".claude-plugin" / "marketplace.json").read_text(encoding="utf-8"))
+    [entry] = marketplace["plugins"]
+    assert marketplace["name"] and marketplace["owner"]["name"]
+    manifest = REPO / entry["source"] / ".claude-plugin" / "plugin.json"
+    assert json.loads(manifest.read_text(encoding="utf-8"))["name"] == entry["name"]
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.json")))
 def test_every_fixture_cites_its_source(name):
     assert "https://" in fixture(name)["$comment"]
