@@ -128,7 +128,10 @@ def _payload(host: str, options: argparse.Namespace) -> dict[str, Any]:
     if host == "codex" and options.payload is not None:
         raw = options.payload.encode("utf-8", "replace")
     else:
-        raw = sys.stdin.buffer.read(STDIN_BYTES + 1) if sys.stdin is not None else b""
+        if sys.stdin is None or sys.stdin.isatty():  # run by hand: say what it wants instead of waiting
+            what = "as its argument" if host == "codex" else "on stdin"
+            raise ValueError(f"expects the host's hook JSON {what} (see mcp-push hook {host} --help)")
+        raw = sys.stdin.buffer.read(STDIN_BYTES + 1)
         if len(raw) > STDIN_BYTES:
             raise ValueError(f"the hook's JSON is larger than {STDIN_BYTES} bytes")
     try:
