@@ -3,7 +3,6 @@
 // variables, `if`, and the filters below, which the Python runtime registers under the same names.
 // Values are data: a `{{ x }}` inside a title or content is never evaluated.
 
-const nunjucks = require('nunjucks');
 const { pct, toJson } = require('./wire');
 
 const b64 = (v) => Buffer.from(String(v), 'utf8').toString('base64');
@@ -37,6 +36,8 @@ let environment = null;
 
 function getEnvironment() {
   if (environment) return environment;
+  // Loaded at the first template rendered, not at require: a script that never sends does not pay for it.
+  const nunjucks = require('nunjucks');
   environment = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
   environment.filters = {}; // only the shared filters: a nunjucks-only one would drift from Jinja2
   for (const [name, fn] of Object.entries(FILTERS)) environment.addFilter(name, fn);
@@ -76,7 +77,7 @@ function render(source, context) {
   if (!source.includes('{')) return source; // most leaves are literals
   let template = compiled.get(source);
   if (!template) {
-    template = nunjucks.compile(source, getEnvironment());
+    template = require('nunjucks').compile(source, getEnvironment());
     compiled.set(source, template);
   }
   return template.render(strictContext(context));

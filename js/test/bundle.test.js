@@ -115,3 +115,13 @@ test('the bundle carries every hook: each hooked channel plans from it as from t
   assert.deepEqual(JSON.parse(probe.stdout), fromSources);
   assert.ok(!probe.stdout.includes('HookError'), 'a hook is missing from the bundle');
 });
+
+test('the bundle is Latin-1 throughout (V8 keeps it one byte a character) and embeds parsed specs, no YAML', () => {
+  execFileSync(process.execPath, [path.join(JS, 'build.js')], { stdio: 'pipe' });
+  const text = fs.readFileSync(path.join(JS, 'dist', 'sendNotify.js'), 'utf8');
+  assert.equal(text.search(/[^\x00-\xff]/u), -1);
+  assert.ok(!text.includes('js-yaml/dist') && !text.includes('function load(input, options)'), 'js-yaml is bundled');
+  // The channel schema's own words: not needed (the embedded specs are validated), so not embedded.
+  const schema = JSON.parse(fs.readFileSync(path.join(JS, '..', 'spec', 'channel.schema.json'), 'utf8'));
+  assert.ok(!text.includes(JSON.stringify(schema.$id || schema.title)), 'the channel schema is embedded');
+});
