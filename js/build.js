@@ -9,6 +9,7 @@ const path = require('node:path');
 const esbuild = require('esbuild');
 const Ajv2020 = require('ajv/dist/2020');
 const { readSpecSource } = require('./src/specSource');
+const { getEnvironment } = require('./src/templates');
 
 function embeddedSpecs() {
   const source = readSpecSource();
@@ -46,6 +47,48 @@ const inlineSpecs = (data) => ({
   },
 });
 
+// Every string in the embedded specs that may be a template: what templates.render compiles.
+function templateSources(data) {
+  const found = new Set();
+  const walk = (node) => {
+    if (typeof node === 'string') {
+      if (node.includes('{')) found.add(node);
+    } else if (node && typeof node === 'object') {
+      for (const value of Object.values(node)) walk(value);
+    }
+  };
+  walk([data.channels, data.eventTemplate]);
+  return [...found].sort();
+}
+
+// Replaces src/precompiled.js (none) with the nunjucks code of every template in the specs, compiled
+// here exactly as nunjucks.Template compiles a source at its first render (same compiler, environment
+// and options): a bundled script then never runs nunjucks' lexer, parser and compiler (the lexer alone
+// was hot enough for V8 to optimise it during one send: 4 MiB of peak memory). A string nunjucks
+// cannot compile is left out: rendering it compiles it, and fails, as in a checkout.
+const precompiledTemplates = (data) => ({
+  name: 'precompiled-templates',
+  setup(build) {
+    const compiler = require('nunjucks/src/compiler');
+    const env = getEnvironment();
+    const entries = [];
+    for (const source of templateSources(data)) {
+      let code;
+      try {
+        code = compiler.compile(source, env.asyncFilters, env.extensionsList, undefined, env.opts);
+      } catch {
+        continue;
+      }
+      entries.push(`  ${JSON.stringify(source)}: function () {\n${code}\n},`);
+    }
+    build.onResolve({ filter: /^\.\/precompiled$/ }, () => ({ path: 'precompiled', namespace: 'precompiled-templates' }));
+    build.onLoad({ filter: /.*/, namespace: 'precompiled-templates' }, () => ({
+      contents: `'use strict';\nconst CODE = {\n${entries.join('\n')}\n};\nmodule.exports = { precompiled: (source) => (Object.hasOwn(CODE, source) ? CODE[source]() : undefined) };\n`,
+      loader: 'js',
+    }));
+  },
+});
+
 // Replaces src/hookFiles.js (which finds hooks/<name>.js on disk) with a table of every file in hooks/,
 // so esbuild sees a plain require for each and the bundle carries them all.
 const inlineHooks = () => ({
@@ -67,6 +110,7 @@ const inlineHooks = () => ({
 
 async function main() {
   const outfile = path.join(__dirname, 'dist', 'sendNotify.js');
+  const specs = embeddedSpecs();
   await esbuild.build({
     entryPoints: [path.join(__dirname, 'sendNotify.js')],
     outfile,
@@ -80,7 +124,7 @@ async function main() {
     // Never loaded by a bundle: specs come as data, pre-validated; nunjucks' file watcher is unused.
     // (ajv stays in, loaded only when an event envelope is validated.)
     external: ['js-yaml', 'chokidar', 'fsevents'],
-    plugins: [inlineSpecs(embeddedSpecs()), inlineHooks()],
+    plugins: [inlineSpecs(specs), precompiledTemplates(specs), inlineHooks()],
     logLevel: 'warning',
   });
   checkLatin1(outfile);

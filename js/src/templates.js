@@ -3,6 +3,7 @@
 // variables, `if`, and the filters below, which the Python runtime registers under the same names.
 // Values are data: a `{{ x }}` inside a title or content is never evaluated.
 
+const { precompiled } = require('./precompiled');
 const { pct, toJson } = require('./wire');
 
 const b64 = (v) => Buffer.from(String(v), 'utf8').toString('base64');
@@ -77,7 +78,9 @@ function render(source, context) {
   if (!source.includes('{')) return source; // most leaves are literals
   let template = compiled.get(source);
   if (!template) {
-    template = require('nunjucks').compile(source, getEnvironment());
+    const nunjucks = require('nunjucks');
+    const props = precompiled(source); // the bundle's, compiled at build time by the same compiler
+    template = props ? new nunjucks.Template({ type: 'code', obj: props }, getEnvironment()) : nunjucks.compile(source, getEnvironment());
     compiled.set(source, template);
   }
   return template.render(strictContext(context));
