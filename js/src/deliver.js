@@ -11,7 +11,7 @@ const { RetryPolicy, nextDelay } = retry;
 const { withToken } = require('./planner');
 const { loadSettings } = require('./specs');
 const { evaluate, parseJson, ruleHolds, vendorMessage } = require('./success');
-const { lookup } = require('./templates');
+const { resolvePath } = require('./paths');
 const { TOKENS } = require('./tokens');
 const { requestVariables } = require('./config');
 const { TransportError } = require('./transports');
@@ -64,10 +64,10 @@ function progress() {
 
 /** One send of a plan: its tries, the token it fetched, the replies it had. */
 class Sending {
-  constructor(plan, timeout, pace, counted) {
+  constructor(plan, timeout, pace, counted, attempts = null) {
     this.plan = plan;
     this.timeout = timeout;
-    this.policy = RetryPolicy.forSpec(plan.spec);
+    this.policy = RetryPolicy.forSpec(plan.spec, attempts);
     this.pace = pace || retry.PACE;
     this.progress = counted;
     // The plan's redactor, and the token once fetched (the plan's own is shared and left as it is).
@@ -139,14 +139,14 @@ class Sending {
       const reply = await this.call(this.plan.tokenRequest, spec.token.success);
       const data = parseJson(reply.text);
       try {
-        token = String(lookup(data, spec.token.value));
+        token = String(resolvePath(data, spec.token.value));
       } catch {
         throw new Failed(STATUS.REJECTED, `token reply has no ${spec.token.value}`, reply.status);
       }
       let ttl = spec.token.default_ttl || 3600;
       if (spec.token.expires_in) {
         try {
-          const value = Number(lookup(data, spec.token.expires_in));
+          const value = Number(resolvePath(data, spec.token.expires_in));
           if (Number.isFinite(value)) ttl = value;
         } catch {
           // no lifetime in the reply: keep the default
@@ -216,10 +216,10 @@ function shapeNote(result) {
  * Sends one channel's plan to completion; every failure becomes a result, never a rejection. Resolves
  * to its Outcome. `counted` (the caller's progress()) counts requests and parts as they happen.
  */
-async function sendPlan(plan, timeout, pace = null, counted = progress()) {
+async function sendPlan(plan, timeout, pace = null, counted = progress(), attempts = null) {
   const started = performance.now();
   const { name } = plan.spec;
-  const sending = new Sending(plan, timeout, pace, counted);
+  const sending = new Sending(plan, timeout, pace, counted, attempts);
   const redact = (text) => {
     const masked = [...sending.redactor.text(text)]; // code points, as Python counts: a pair is never cut
     return masked.length <= MAX_ERROR_CHARS ? masked.join('') : `${masked.slice(0, MAX_ERROR_CHARS - 1).join('')}…`;

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from . import result as R
 from . import retry
 from .config import request_variables
+from .paths import resolve_path
 from .planner import ChannelPlan, PlannedRequest, with_token
 from .retry import Pace, RetryPolicy, next_delay
 from .specs import load_settings
 from .success import evaluate, parse_json, rule_holds, vendor_message
-from .templates import lookup
 from .tokens import TOKENS
 from .transports import Reply, TransportError
 from .wire import seconds_text
@@ -79,10 +79,11 @@ def _blame(plan: ChannelPlan, exc: TransportError) -> str:
 class _Sending:
     """One send of a plan: its tries, the token it fetched, the replies it had."""
 
-    def __init__(self, plan: ChannelPlan, timeout: float, pace: Pace | None, progress: Progress):
+    def __init__(self, plan: ChannelPlan, timeout: float, pace: Pace | None, progress: Progress,
+                 attempts: int | None = None):
         self.plan = plan
         self.timeout = timeout
-        self.policy = RetryPolicy.for_spec(plan.spec)
+        self.policy = RetryPolicy.for_spec(plan.spec, attempts)
         self.pace = pace or retry.PACE
         self.progress = progress
         # The plan's redactor, and the token once fetched (the plan's own is shared and left as it is).
@@ -149,13 +150,13 @@ class _Sending:
             reply = self.call(self.plan.token_request, spec.token["success"])
             data = parse_json(reply.text)
             try:
-                token = str(lookup(data, spec.token["value"]))
+                token = str(resolve_path(data, spec.token["value"]))
             except (KeyError, TypeError) as exc:
                 raise _Failed(R.REJECTED, f"token reply has no {spec.token['value']}", reply.status) from exc
             ttl = spec.token.get("default_ttl", 3600)
             if spec.token.get("expires_in"):
                 try:
-                    ttl = float(lookup(data, spec.token["expires_in"]))
+                    ttl = float(resolve_path(data, spec.token["expires_in"]))
                 except (KeyError, TypeError, ValueError):
                     pass
             TOKENS.put(cache_key, token, ttl)
@@ -216,14 +217,16 @@ def shape_note(result: R.ChannelResult) -> str:
 
 
 def send_plan(
-    plan: ChannelPlan, timeout: float, pace: Pace | None = None, progress: Progress | None = None
+    plan: ChannelPlan, timeout: float, pace: Pace | None = None, progress: Progress | None = None,
+    attempts: int | None = None,
 ) -> Outcome:
     """Sends one channel's plan to completion; every failure becomes a result, never an exception.
-    `progress` (the caller's) counts requests and parts as they happen."""
+    `progress` (the caller's) counts requests and parts as they happen; `attempts` is
+    MCP_PUSH_RETRY_ATTEMPTS (retry.attempts_override), None for the policy as written."""
     started = time.monotonic()
     name = plan.spec.name
     progress = progress or Progress()
-    sending = _Sending(plan, timeout, pace, progress)
+    sending = _Sending(plan, timeout, pace, progress, attempts)
 
     def redact(text: str) -> str:
         masked = sending.redactor.text(text)

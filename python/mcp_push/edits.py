@@ -14,11 +14,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from . import result as R
-from .config import is_true, resolve_var
+from .config import is_true, setting
 from .lanekey import PROCESS_SALT, lane_key
-from .specs import ChannelSpec, load_settings
+from .paths import resolve_path
+from .specs import ChannelSpec
 from .success import parse_json
-from .templates import lookup
 
 if TYPE_CHECKING:
     from .deliver import Outcome
@@ -63,7 +63,7 @@ EDITS = EditRefs()
 def read_ref(spec: ChannelSpec, reply_text: str) -> Any:
     """The value at the spec's `edit.ref` in a post's reply, or None."""
     try:
-        return lookup(parse_json(reply_text), spec.edit["ref"])
+        return resolve_path(parse_json(reply_text), spec.edit["ref"])
     except (KeyError, TypeError, IndexError):
         return None
 
@@ -127,7 +127,7 @@ def dispatch_run(
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return prepared.result
-    if not is_true(resolve_var(load_settings()["env"][EDIT_VAR], source)):
+    if not is_true(setting(EDIT_VAR, source)):
         return R.SendResult([outcome.result for outcome in send_prepared(prepared, now=now)])
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}

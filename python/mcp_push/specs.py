@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The spec format this runtime reads (spec/settings.yaml `spec_format`; spec/README.md, Spec format).
+SPEC_FORMAT = 2
+
 
 class SpecError(Exception):
     """A channel spec is missing or does not match spec/channel.schema.json."""
@@ -139,9 +142,32 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         error_paths=tuple(data.get("error_paths", ())),
         data=data.get("data", {}),
         retry=data.get("retry"),
-        edit=data.get("edit"),
+        edit=_edit_block(data.get("edit"), data["request"]),
         raw=data,
     )
+
+
+def merge_override(base: Any, override: Any) -> Any:
+    """`override` deep-merged onto `base`: mappings merge key by key, a null removes the key, anything
+    else (scalars, lists, a mapping over a non-mapping) replaces. Neither argument is changed."""
+    if not isinstance(base, dict) or not isinstance(override, dict):
+        return override
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif key in merged:
+            merged[key] = merge_override(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _edit_block(edit: dict[str, Any] | None, request: dict[str, Any]) -> dict[str, Any] | None:
+    """The `edit` block with its `request` whole: the spec's override merged onto the channel's request."""
+    if edit is None:
+        return None
+    return {**edit, "request": merge_override(request, edit["request"])}
 
 
 DIGEST_FILE = "validated.sha256"
@@ -193,12 +219,22 @@ def _read_yaml(root: Path) -> dict[str, Any]:
     channels = {path.stem: _load_yaml(path) for path in sorted(folder.glob("*.yaml"))}
     if not channels:
         raise SpecError(f"no channel specs in {folder}")
+    # Refuses a spec folder of another format before its channels meet this format's schema.
+    settings = _check_format(_load_yaml(root / "settings.yaml"))
     check_schema = not _validated_before(root)
     specs = {}
     for stem, data in channels.items():
         spec = validate_spec(data, str(folder / f"{stem}.yaml"), check_schema)
         specs[spec.name] = spec
-    return {"root": root, "channels": channels, "specs": specs, "settings": None, "templates": None}
+    return {"root": root, "channels": channels, "specs": specs, "settings": settings, "templates": None}
+
+
+def _check_format(settings: dict[str, Any]) -> dict[str, Any]:
+    found = settings.get("spec_format", 1)
+    if found != SPEC_FORMAT:
+        raise SpecError(f"spec/settings.yaml: spec_format is {found}; this runtime reads spec format {SPEC_FORMAT} "
+                        "(spec/README.md, Spec format)")
+    return settings
 
 
 def _source() -> dict[str, Any]:
@@ -210,7 +246,7 @@ def _source() -> dict[str, Any]:
             _cache["source"] = _read_yaml(root)
         else:
             _cache["source"] = {"root": root, "channels": parsed["channels"], "specs": {},
-                                "settings": parsed["settings"], "templates": parsed["templates"]}
+                                "settings": _check_format(parsed["settings"]), "templates": parsed["templates"]}
     return _cache["source"]
 
 
@@ -258,8 +294,7 @@ def load_channels() -> dict[str, ChannelSpec]:
 
 def load_settings() -> dict[str, Any]:
     if "settings" not in _cache:
-        source = _source()
-        data = source["settings"] if source["settings"] is not None else _load_yaml(spec_dir() / "settings.yaml")
+        data = _source()["settings"]
         data = {**data, "env": {name: EnvVar(name=name, **props) for name, props in data.get("env", {}).items()}}
         _cache["settings"] = data
     return _cache["settings"]
