@@ -52,8 +52,13 @@ function specsDigest(dir) {
 function readParsed(dir) {
   const file = path.join(dir, 'validated.json');
   if (!fs.existsSync(file)) return null;
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-  return parsed.digest === specsDigest(dir) ? parsed : null;
+  let parsed;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return null; // cut short, or a merge conflict's markers: the YAML is the truth
+  }
+  return parsed && parsed.digest === specsDigest(dir) ? parsed : null;
 }
 
 function readYaml(dir) {

@@ -56,6 +56,12 @@ test('a stale spec/validated.json is ignored: the edited YAML is read and valida
   assert.throws(() => run(NTFY_NAME, dir), /dingtalk\.yaml/); // every channel is validated from YAML
 });
 
+test('an unreadable spec/validated.json (a merge conflict left in it) is ignored: the YAML is read', () => {
+  const dir = specCopy();
+  fs.writeFileSync(path.join(dir, 'validated.json'), '<<<<<<< HEAD\n{"digest":\n');
+  assert.deepEqual(run(NTFY_NAME, dir), ['ntfy', false, true]);
+});
+
 test('a plan builds only the configured channels and loads neither js-yaml, ajv nor undici', () => {
   const dir = specCopy();
   // A channel that would fail to build (its name is not its file's), in the JSON only: never built.

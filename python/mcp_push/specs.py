@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,7 @@ def _validated_before(root: Path) -> bool:
 # What has been read: "source" (the raw documents, see _source), "specs" (ChannelSpecs built so far),
 # "active" (each channel's active_when variables), "settings", "schema".
 _cache: dict[str, Any] = {}
+_lock = threading.Lock()
 
 
 def _parsed(root: Path) -> dict[str, Any] | None:
@@ -207,8 +209,11 @@ def _parsed(root: Path) -> dict[str, Any] | None:
     path = root / PARSED_FILE
     if not path.is_file():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return data if data.get("digest") == specs_digest(root) else None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:  # cut short, or a merge conflict's markers: the YAML is the truth
+        return None
+    return data if isinstance(data, dict) and data.get("digest") == specs_digest(root) else None
 
 
 def _read_yaml(root: Path) -> dict[str, Any]:
@@ -239,7 +244,11 @@ def _check_format(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _source() -> dict[str, Any]:
     """The raw documents, read once: from spec/validated.json when it is current, else from the YAML."""
-    if "source" not in _cache:
+    if "source" in _cache:
+        return _cache["source"]
+    with _lock:  # the MCP server's threads may ask at once; the documents are read once
+        if "source" in _cache:
+            return _cache["source"]
         root = spec_dir()
         parsed = _parsed(root)
         if parsed is None:

@@ -112,6 +112,13 @@ def test_stale_parsed_specs_are_ignored_when_a_spec_changed(spec_copy):
     assert specs_module.load_channel("ntfy").display_name == "ntfy edited"
 
 
+def test_an_unreadable_parsed_file_is_ignored(spec_copy):
+    from mcp_push import specs as specs_module
+
+    (spec_copy / "validated.json").write_text('<<<<<<< HEAD\n{"digest":\n', encoding="utf-8")  # a merge conflict
+    assert specs_module.load_channel("ntfy").display_name == "ntfy"
+
+
 @pytest.mark.parametrize("changed", ["settings.yaml", "templates/event.yaml", "channel.schema.json"])
 def test_parsed_specs_are_stale_when_settings_templates_or_the_schema_change(spec_copy, changed):
     from mcp_push import specs as specs_module
