@@ -11,14 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class KeepAliveServer:
-    """`answer(body) -> (status, text)` decides each reply; `hold(body)` may block before it (a stalled
-    vendor). `idle_close_s` closes a connection left idle that long (a server's keep-alive timeout),
+    """`answer(body) -> (status, text)` decides each reply; `hold(body, connection)` may block before it (a
+    stalled vendor). `idle_close_s` closes a connection left idle that long (a server's keep-alive timeout),
     setting `closed_idle` each time."""
 
     def __init__(self, answer: Callable[[bytes], tuple[int, str]] | None = None,
-                 hold: Callable[[bytes], None] | None = None, idle_close_s: float | None = None):
+                 hold: Callable[[bytes, socket.socket], None] | None = None, idle_close_s: float | None = None):
         self.answer = answer or (lambda body: (200, "{}"))
-        self.hold = hold or (lambda body: None)
+        self.hold = hold or (lambda body, connection: None)
         self.idle_close_s = idle_close_s
         self.lock = threading.Condition()
         self.connections = 0
@@ -59,7 +59,7 @@ class KeepAliveServer:
                     server.most_in_flight = max(server.most_in_flight, server.in_flight)
                     server.lock.notify_all()
                 try:
-                    server.hold(body)
+                    server.hold(body, self.connection)
                     status, text = server.answer(body)
                 finally:
                     with server.lock:
