@@ -33,6 +33,8 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
+    # Some tests plan in both runtimes (the scaffold test, the one-pipeline replay): node needs js/node_modules.
+    npm_ci(session)
     # The Python-vs-Node cross-check and the Inspector CLI need js/node_modules: they run in the conformance session.
     session.run("pytest", *(session.posargs or ["-q", "-m", "not crosscheck and not inspector"]))
 

@@ -1,7 +1,8 @@
-"""Checks what the schema alone cannot: every channel spec loads as the runtimes load it, has its
-conformance cases, names a hook both runtimes have (hooks/<name>.py and hooks/<name>.js) with parameters
-its function takes, gives a shared env var one meaning, marks its credentials secret, and has no TODO left
-from tools/new_channel.py; every hook file has its twin in the other runtime and a docstring.
+"""Checks what the schema alone cannot: every channel spec loads as the runtimes load it, uses no keyword
+of spec format 1 (tools/spec_format.py names the new one), has its conformance cases, names a hook both
+runtimes have (hooks/<name>.py and hooks/<name>.js) with parameters its function takes, gives a shared env
+var one meaning, marks its credentials secret, and has no TODO left from tools/new_channel.py; every hook
+file has its twin in the other runtime and a docstring.
 
     python tools/lint_specs.py [--root DIR]
 
@@ -24,6 +25,7 @@ from typing import Any
 import jsonschema
 import runtime_hooks
 import runtime_specs as runtime_spec_loader
+import spec_format
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,6 +224,7 @@ def lint(root: Path = ROOT) -> list[str]:
     # name -> (first file declaring it, its meaning), for env vars several channels share
     shared: dict[str, tuple[str, tuple[str, bool, str]]] = {}
     settings = _load(root / "spec" / "settings.yaml", root, problems) or {}
+    problems += spec_format.settings_problems(settings)
     for name, props in (settings.get("env") or {}).items():
         shared[name] = ("spec/settings.yaml", (props.get("default", ""), props.get("secret", False),
                                                props.get("type", "string")))
@@ -230,6 +233,10 @@ def lint(root: Path = ROOT) -> list[str]:
         where = path.relative_to(root).as_posix()
         data = _load(path, root, problems)
         if data is None:
+            continue
+        old = spec_format.old_vocabulary(data) if isinstance(data, dict) else []
+        if old:  # a format-1 spec: name the new keywords rather than the schema's generic complaints
+            problems += [f"{where}: {p}" for p in old]
             continue
         errors = _schema_errors(spec_validator, data)
         if errors:

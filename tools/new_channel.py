@@ -34,7 +34,7 @@ active_when: [{var}]
 {hook_line}request:
   method: POST
   url: "https://TODO.example.com/send?key={{{{ env.{var} }}}}"  # TODO: the vendor's endpoint
-  encoding: json  # TODO: json | form | multipart | text | query | none, as the vendor documents
+  encoding: json  # TODO: json | form | multipart | text | none, as the vendor documents
   body:  # TODO: the vendor's documented message body; string leaves are templates
     text: "{{{{ title }}}}\\n\\n{{{{ content }}}}"
 success:  # TODO: read success from the reply body, not the status alone (HTTP 200 with an error code is a rejection)

@@ -11,7 +11,7 @@ const { RetryPolicy, nextDelay } = retry;
 const { withToken } = require('./planner');
 const { loadSettings } = require('./specs');
 const { evaluate, parseJson, ruleHolds, vendorMessage } = require('./success');
-const { lookup } = require('./templates');
+const { resolvePath } = require('./paths');
 const { TOKENS } = require('./tokens');
 const { requestVariables } = require('./config');
 const { TransportError } = require('./transports');
@@ -139,14 +139,14 @@ class Sending {
       const reply = await this.call(this.plan.tokenRequest, spec.token.success);
       const data = parseJson(reply.text);
       try {
-        token = String(lookup(data, spec.token.value));
+        token = String(resolvePath(data, spec.token.value));
       } catch {
         throw new Failed(STATUS.REJECTED, `token reply has no ${spec.token.value}`, reply.status);
       }
       let ttl = spec.token.default_ttl || 3600;
       if (spec.token.expires_in) {
         try {
-          const value = Number(lookup(data, spec.token.expires_in));
+          const value = Number(resolvePath(data, spec.token.expires_in));
           if (Number.isFinite(value)) ttl = value;
         } catch {
           // no lifetime in the reply: keep the default

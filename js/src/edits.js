@@ -12,7 +12,7 @@ const { outcome } = require('./deliver');
 const { STATUS, SendResult } = require('./result');
 const { loadSettings } = require('./specs');
 const { parseJson } = require('./success');
-const { lookup } = require('./templates');
+const { resolvePath } = require('./paths');
 
 const EDIT_VAR = 'MCP_PUSH_EDIT_PROGRESS';
 const TERMINAL = ['end', 'error'];
@@ -61,7 +61,7 @@ const EDITS = new EditRefs();
 /** The value at the spec's `edit.ref` in a post's reply, or null. */
 function readRef(spec, replyText) {
   try {
-    const ref = lookup(parseJson(replyText), spec.edit.ref);
+    const ref = resolvePath(parseJson(replyText), spec.edit.ref);
     return ref === undefined ? null : ref;
   } catch {
     return null;

@@ -7,7 +7,8 @@ const { fit } = require('./overflow');
 const { REGISTRY, Redactor, envSecrets, proxySecrets, urlUserinfo } = require('./redact');
 const crypto = require('node:crypto');
 const { loadSettings } = require('./specs');
-const { OMIT, lookup, render, renderTree } = require('./templates');
+const { OMIT, render, renderTree } = require('./templates');
+const { resolvePath } = require('./paths');
 const { transportFor } = require('./transports');
 const { appendQuery, encodeBody, normalizeUrl, pct, toJson } = require('./wire');
 
@@ -71,7 +72,7 @@ function requestToDict(request) {
 function renderMap(node, context) {
   if (!node) return {};
   if ('$ref' in node && Object.keys(node).length === 1) {
-    const value = lookup(context, node.$ref) || {};
+    const value = resolvePath(context, node.$ref) || {};
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [String(k), String(v)]));
   }
   const out = {};
@@ -87,7 +88,7 @@ const hasHeader = (headers, name) => Object.keys(headers).some((k) => k.toLowerC
 /** Renders one request template; `for_each` yields one request per item of a context list. */
 function renderRequest(spec, request, context, step = 'send') {
   const transport = transportFor(spec.transport);
-  const items = 'for_each' in request ? [...lookup(context, request.for_each)] : [undefined];
+  const items = 'for_each' in request ? [...resolvePath(context, request.for_each)] : [undefined];
   return items.map((item) => {
     const ctx = item === undefined ? context : { ...context, item };
     const method = render(request.method, ctx).toUpperCase();

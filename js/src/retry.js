@@ -9,7 +9,7 @@
 const { stripSpace } = require('./config');
 const { loadSettings } = require('./specs');
 const { parseJson } = require('./success');
-const { lookup } = require('./templates');
+const { resolvePath } = require('./paths');
 
 class RetryPolicy {
   constructor({ attempts, backoff_seconds, max_backoff_seconds, jitter, deadline_seconds, after_json = null, idempotent = false }) {
@@ -84,7 +84,7 @@ function retryAfter(reply, policy, now = () => Date.now() / 1000) {
   if (policy.after_json) {
     let value;
     try {
-      value = lookup(parseJson(reply.text), policy.after_json);
+      value = resolvePath(parseJson(reply.text), policy.after_json);
     } catch {
       value = null;
     }

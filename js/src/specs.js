@@ -5,10 +5,32 @@ const { readSpecSource } = require('./specSource');
 
 class SpecError extends Error {}
 
+const isMappingValue = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+// The spec format this runtime reads (spec/settings.yaml `spec_format`; spec/README.md, Spec format).
+const SPEC_FORMAT = 2;
+
 let cache = null;
 
 function envVar(name, props) {
   return { name, required: false, secret: false, secret_parts: [], default: '', type: 'string', ...props };
+}
+
+/**
+ * `override` deep-merged onto `base`: mappings merge key by key, a null removes the key, anything else
+ * (scalars, lists, a mapping over a non-mapping) replaces. Neither argument is changed.
+ */
+function mergeOverride(base, override) {
+  if (!isMappingValue(base) || !isMappingValue(override)) return override;
+  // defineProperty, not `merged[key] =`: a "__proto__" data key stays an own key, as in a Python dict.
+  const own = (obj, key, value) => Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  const merged = {};
+  for (const [key, value] of Object.entries(base)) own(merged, key, value);
+  for (const [key, value] of Object.entries(override)) {
+    if (value === null) delete merged[key];
+    else own(merged, key, Object.hasOwn(merged, key) ? mergeOverride(merged[key], value) : value);
+  }
+  return merged;
 }
 
 function validateSpec(data, source, validate) {
@@ -44,7 +66,8 @@ function validateSpec(data, source, validate) {
     error_paths: data.error_paths || [],
     data: data.data || {},
     retry: data.retry || null,
-    edit: data.edit || null,
+    // The edit request whole: the spec's override merged onto the channel's request.
+    edit: data.edit ? { ...data.edit, request: mergeOverride(data.request, data.edit.request) } : null,
     secretEnv: Object.keys(env).filter((n) => env[n].secret),
   };
 }
@@ -52,6 +75,9 @@ function validateSpec(data, source, validate) {
 function load() {
   if (cache) return cache;
   const source = readSpecSource();
+  // A spec folder of another format is refused before its channels meet this format's schema.
+  const format = source.settings.spec_format ?? 1;
+  if (format !== SPEC_FORMAT) throw new SpecError(`spec/settings.yaml: spec_format is ${format}; this runtime reads spec format ${SPEC_FORMAT} (spec/README.md, Spec format)`);
   let validate = null;
   if (!source.validated) {
     // Bundles are validated at build time; a checkout is validated here, once.
@@ -78,4 +104,4 @@ function knownEnvNames() {
   return names;
 }
 
-module.exports = { SpecError, loadChannels, loadSettings, knownEnvNames, validateSpec };
+module.exports = { SpecError, loadChannels, loadSettings, knownEnvNames, validateSpec, mergeOverride, SPEC_FORMAT };

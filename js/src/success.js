@@ -2,22 +2,11 @@
 // Decides from a vendor's reply whether a message was delivered, as the spec's `success` block says.
 
 const { stripSpace } = require('./config');
+const { resolvePath } = require('./paths');
 
 const MISSING = Symbol('missing');
 
-function get(data, path) {
-  let value = data;
-  for (const step of path.split('.')) {
-    if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, step)) {
-      value = value[step];
-    } else if (Array.isArray(value) && /^[0-9]+$/.test(step) && Number(step) < value.length) {
-      value = value[Number(step)];
-    } else {
-      return MISSING;
-    }
-  }
-  return value;
-}
+const get = (data, path) => resolvePath(data, path, MISSING);
 
 // Python's truthiness (empty list/object false), so both runtimes read `truthy` alike.
 function truthy(value) {
@@ -29,6 +18,11 @@ function truthy(value) {
 function ruleHolds(data, rule) {
   const value = get(data, rule.path);
   if (value === MISSING) return false;
+  return valuePasses(value, rule);
+}
+
+/** Whether a value already read passes the rule's test (a success rule's, or a body's `$when`). */
+function valuePasses(value, rule) {
   if ('equals' in rule) {
     // 0 and "0" are the same answer from vendors loose with types; true is not 1.
     const expected = rule.equals;
@@ -36,7 +30,7 @@ function ruleHolds(data, rule) {
     if (value === null || expected === null) return value === expected;
     return value === expected || (typeof value !== 'object' && String(value) === String(expected));
   }
-  if ('in' in rule) return rule.in.some((option) => ruleHolds(data, { path: rule.path, equals: option }));
+  if ('in' in rule) return rule.in.some((option) => valuePasses(value, { equals: option }));
   if ('truthy' in rule) return truthy(value);
   if ('nonempty' in rule) {
     if (typeof value === 'string' || Array.isArray(value)) return value.length > 0;
@@ -98,4 +92,4 @@ function vendorMessage(text, paths) {
   return null;
 }
 
-module.exports = { evaluate, vendorMessage, ruleHolds, parseJson, MISSING };
+module.exports = { evaluate, vendorMessage, ruleHolds, valuePasses, truthy, parseJson, MISSING };

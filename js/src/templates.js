@@ -5,6 +5,8 @@
 
 const nunjucks = require('nunjucks');
 const { pct, toJson } = require('./wire');
+const { resolvePath } = require('./paths');
+const { valuePasses } = require('./success');
 
 const b64 = (v) => Buffer.from(String(v), 'utf8').toString('base64');
 
@@ -18,7 +20,6 @@ const HTML_ENTITIES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "
 
 const FILTERS = {
   pct: (v) => pct(String(v)),
-  b64,
   rfc2047: (v) => (String(v) ? `=?utf-8?B?${b64(v)}?=` : ''),
   replace_all: (v, oldText, newText) => String(v).split(oldText).join(newText),
   nl2br: (v) => String(v).replace(/\r\n/g, '\n').replace(/\n/g, '<br/>'),
@@ -28,9 +29,7 @@ const FILTERS = {
   html_escape: (v) => String(v).replace(/[&<>"']/g, (c) => HTML_ENTITIES[c]),
   startswith: (v, prefix) => String(v).startsWith(prefix),
   rstrip,
-  lower: (v) => String(v).toLowerCase(),
   chars: (v) => [...String(v)].length, // code points, as Python's len(); not UTF-16 units
-  to_json: toJson,
 };
 
 let environment = null;
@@ -93,15 +92,8 @@ function setOwn(obj, key, value) {
   return obj;
 }
 
-/** Resolves a dotted path like `hook.agentid`; a missing step is a spec error. */
-function lookup(context, path) {
-  let value = context;
-  for (const step of path.split('.')) {
-    if (isMapping(value) && Object.prototype.hasOwnProperty.call(value, step)) value = value[step];
-    else throw new Error(`context has no '${path}'`);
-  }
-  return value;
-}
+// `$when: {path, <test>}`: a success-style rule on the context, whose path must exist (a typo is an error).
+const whenHolds = (context, rule) => valuePasses(resolvePath(context, rule.path), rule);
 
 /** Renders a body tree: template strings, literals, lists, mappings and the $-forms of spec/README.md. */
 function renderTree(node, context) {
@@ -109,7 +101,7 @@ function renderTree(node, context) {
   if (Array.isArray(node)) return node.map((item) => renderTree(item, context)).filter((item) => item !== OMIT);
   if (isMapping(node)) {
     if ('$ref' in node) {
-      const value = lookup(context, node.$ref);
+      const value = resolvePath(context, node.$ref);
       return value === null || value === undefined ? OMIT : value;
     }
     if ('$optional' in node) {
@@ -117,12 +109,12 @@ function renderTree(node, context) {
       return text === '' ? OMIT : text;
     }
     if ('$json' in node) return toJson(renderTree(node.$json, context));
-    if ('$when' in node && !truthy(lookup(context, node.$when))) return OMIT;
+    if ('$when' in node && !whenHolds(context, node.$when)) return OMIT;
     const result = {};
     for (const [key, child] of Object.entries(node)) {
       if (key === '$when') continue;
       if (key === '$merge') {
-        for (const [mergedKey, mergedValue] of Object.entries(lookup(context, child) || {})) setOwn(result, mergedKey, mergedValue);
+        for (const [mergedKey, mergedValue] of Object.entries(resolvePath(context, child) || {})) setOwn(result, mergedKey, mergedValue);
         continue;
       }
       const value = renderTree(child, context);
@@ -133,11 +125,4 @@ function renderTree(node, context) {
   return node;
 }
 
-// Python's truthiness: empty strings, lists and mappings are false.
-function truthy(value) {
-  if (Array.isArray(value)) return value.length > 0;
-  if (isMapping(value)) return Object.keys(value).length > 0;
-  return Boolean(value);
-}
-
-module.exports = { FILTERS, getEnvironment, render, renderTree, lookup, OMIT, truthy, isMapping, setOwn };
+module.exports = { FILTERS, getEnvironment, render, renderTree, OMIT, isMapping, setOwn };

@@ -88,7 +88,7 @@ function asFields(body, encoding) {
 
 /** Returns [wire body text, default Content-Type] for a rendered body tree. */
 function encodeBody(encoding, body) {
-  if (encoding === 'none' || encoding === 'query' || body === null || body === undefined) return [null, null];
+  if (encoding === 'none' || body === null || body === undefined) return [null, null];
   if (encoding === 'json') return [toJson(body), 'application/json'];
   if (encoding === 'form') return [formEncode(asFields(body, encoding)), 'application/x-www-form-urlencoded'];
   if (encoding === 'multipart') {
@@ -97,7 +97,7 @@ function encodeBody(encoding, body) {
     return [multipartEncode(fields, boundary), `multipart/form-data; boundary=${boundary}`];
   }
   if (encoding === 'text') return [scalarText(body), null];
-  throw new Error(`unknown body encoding '${encoding}' (json, form, multipart, text, query, none)`);
+  throw new Error(`unknown body encoding '${encoding}' (json, form, multipart, text, none)`);
 }
 
 module.exports = { secondsText, unquote, pct, normalizeUrl, toJson, scalarText, formEncode, appendQuery, multipartBoundary, multipartEncode, encodeBody };

@@ -41,6 +41,15 @@ test('runHook passes the spec parameters as the second argument', () => {
   assert.equal(runHook('feishu_sign', input, { secret_var: 'FSSECRET' }).sign, feishuSign('fs_secret', Math.floor(NOW)));
 });
 
+test('wecom_app_config gives the msgtype and no is_* flags', () => {
+  // The spec picks the body with `$when: {path: hook.msgtype, equals: …}` (spec format 2): no hook emits is_* flags.
+  for (const [media, msgtype] of [['', 'text'], ['0', 'textcard'], ['m1', 'mpnews']]) {
+    const out = runHook('wecom_app_config', { env: { QYWX_AM: `corp,secret,u,1000002,${media}` }, title: 't', content: 'c', now: NOW });
+    assert.equal(out.msgtype, msgtype);
+    assert.deepEqual(Object.keys(out).sort(), ['agentid', 'corpid', 'corpsecret', 'media_id', 'msgtype', 'secrets', 'touser']);
+  }
+});
+
 test('lark signs with feishu_sign and its own secret', () => {
   const lark = loadChannels().lark;
   assert.deepEqual([lark.hook, lark.hook_params], ['feishu_sign', { secret_var: 'LARK_SECRET' }]);

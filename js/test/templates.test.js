@@ -37,6 +37,12 @@ test('the registered filters are exactly the ones spec/README.md documents', () 
   assert.deepEqual(Object.keys(FILTERS).sort(), documented.sort());
 });
 
+test('the filters spec format 2 removed are unknown', () => {
+  for (const removed of ['b64', 'lower', 'to_json']) {
+    assert.throws(() => render(`{{ x|${removed} }}`, { x: 'a' }), /filter not found/, removed);
+  }
+});
+
 test('a misspelt variable throws instead of rendering empty', () => {
   assert.throws(() => render('{{ titel }}', { title: 't' }), /undefined value/);
   assert.throws(() => render('x{{ env.TG_BOT_TOKNE }}y', { env: { TG_BOT_TOKEN: 'a' } }), /no attribute 'TG_BOT_TOKNE'/);

@@ -6,7 +6,7 @@
 const assert = require('node:assert/strict');
 const { test } = require('node:test');
 
-const { normalizeUrl, pct, secondsText } = require('../src/wire');
+const { encodeBody, normalizeUrl, pct, secondsText } = require('../src/wire');
 
 test('pct encodes !*\'() that encodeURIComponent leaves raw, and keeps ~', () => {
   assert.equal(pct("!*'()~"), '%21%2A%27%28%29~'); // encodeURIComponent would give !*'()~
@@ -42,4 +42,10 @@ const TABLE = [
 
 test('seconds to the millisecond, halves up, at most three decimals, no trailing zeros, no exponent', () => {
   assert.deepEqual(TABLE.map(([value]) => [value, secondsText(value)]), TABLE);
+});
+
+test('an encoding outside spec format 2 is refused by name (query, the same as none, was removed)', () => {
+  for (const encoding of ['query', 'xml']) {
+    assert.throws(() => encodeBody(encoding, { a: 1 }), { message: `unknown body encoding '${encoding}' (json, form, multipart, text, none)` });
+  }
 });

@@ -13,11 +13,11 @@ from typing import Any
 from . import result as R
 from . import retry
 from .config import request_variables
+from .paths import resolve_path
 from .planner import ChannelPlan, PlannedRequest, with_token
 from .retry import Pace, RetryPolicy, next_delay
 from .specs import load_settings
 from .success import evaluate, parse_json, rule_holds, vendor_message
-from .templates import lookup
 from .tokens import TOKENS
 from .transports import Reply, TransportError
 from .wire import seconds_text
@@ -151,13 +151,13 @@ class _Sending:
             reply = self.call(self.plan.token_request, spec.token["success"])
             data = parse_json(reply.text)
             try:
-                token = str(lookup(data, spec.token["value"]))
+                token = str(resolve_path(data, spec.token["value"]))
             except (KeyError, TypeError) as exc:
                 raise _Failed(R.REJECTED, f"token reply has no {spec.token['value']}", reply.status) from exc
             ttl = spec.token.get("default_ttl", 3600)
             if spec.token.get("expires_in"):
                 try:
-                    ttl = float(lookup(data, spec.token["expires_in"]))
+                    ttl = float(resolve_path(data, spec.token["expires_in"]))
                 except (KeyError, TypeError, ValueError):
                     pass
             TOKENS.put(cache_key, token, ttl)

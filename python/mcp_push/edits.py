@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from . import result as R
 from .config import is_true, resolve_var
 from .lanekey import PROCESS_SALT, lane_key
+from .paths import resolve_path
 from .specs import ChannelSpec, load_settings
 from .success import parse_json
-from .templates import lookup
 
 if TYPE_CHECKING:
     from .deliver import Outcome
@@ -63,7 +63,7 @@ EDITS = EditRefs()
 def read_ref(spec: ChannelSpec, reply_text: str) -> Any:
     """The value at the spec's `edit.ref` in a post's reply, or None."""
     try:
-        return lookup(parse_json(reply_text), spec.edit["ref"])
+        return resolve_path(parse_json(reply_text), spec.edit["ref"])
     except (KeyError, TypeError, IndexError):
         return None
 

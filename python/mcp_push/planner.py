@@ -10,9 +10,10 @@ from typing import Any
 from .config import ConfigError, invalid_config, missing_config
 from .hooks import HookInput, run_hook
 from .overflow import fit
+from .paths import resolve_path
 from .redact import REGISTRY, Redactor, env_secrets, proxy_secrets, url_userinfo
 from .specs import ChannelSpec, load_settings
-from .templates import OMIT, lookup, render, render_tree
+from .templates import OMIT, render, render_tree
 from .transports import Transport, transport_for
 from .wire import append_query, encode_body, normalize_url, pct, to_json
 
@@ -129,7 +130,7 @@ def _render_map(node: Any, context: dict[str, Any]) -> dict[str, str]:
     if not node:
         return {}
     if "$ref" in node and len(node) == 1:
-        value = lookup(context, node["$ref"]) or {}
+        value = resolve_path(context, node["$ref"]) or {}
         return {str(k): str(v) for k, v in value.items()}
     out = {}
     for key, child in node.items():
@@ -151,7 +152,7 @@ def render_request(
     transport = transport_for(spec.transport)
     items: list[Any] = [None]
     if "for_each" in request:
-        items = list(lookup(context, request["for_each"]))
+        items = list(resolve_path(context, request["for_each"]))
     planned = []
     for item in items:
         ctx = context if item is None else {**context, "item": item}

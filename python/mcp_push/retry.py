@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .config import strip_space
+from .paths import resolve_path
 from .specs import ChannelSpec, load_settings
 from .success import parse_json
-from .templates import lookup
 from .transports import Reply
 
 
@@ -102,7 +102,7 @@ def retry_after(reply: Reply, policy: RetryPolicy, now: Callable[[], float] = ti
     if policy.after_json:
         data = parse_json(reply.text)
         try:
-            value = lookup(data, policy.after_json)
+            value = resolve_path(data, policy.after_json)
         except (KeyError, TypeError):
             value = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -12,6 +12,9 @@ from typing import Any
 
 import yaml
 
+# The spec format this runtime reads (spec/settings.yaml `spec_format`; spec/README.md, Spec format).
+SPEC_FORMAT = 2
+
 
 class SpecError(Exception):
     """A channel spec is missing or does not match spec/channel.schema.json."""
@@ -138,9 +141,32 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         error_paths=tuple(data.get("error_paths", ())),
         data=data.get("data", {}),
         retry=data.get("retry"),
-        edit=data.get("edit"),
+        edit=_edit_block(data.get("edit"), data["request"]),
         raw=data,
     )
+
+
+def merge_override(base: Any, override: Any) -> Any:
+    """`override` deep-merged onto `base`: mappings merge key by key, a null removes the key, anything
+    else (scalars, lists, a mapping over a non-mapping) replaces. Neither argument is changed."""
+    if not isinstance(base, dict) or not isinstance(override, dict):
+        return override
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif key in merged:
+            merged[key] = merge_override(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _edit_block(edit: dict[str, Any] | None, request: dict[str, Any]) -> dict[str, Any] | None:
+    """The `edit` block with its `request` whole: the spec's override merged onto the channel's request."""
+    if edit is None:
+        return None
+    return {**edit, "request": merge_override(request, edit["request"])}
 
 
 DIGEST_FILE = "validated.sha256"
@@ -165,19 +191,25 @@ def _validated_before(root: Path) -> bool:
 def load_channels() -> dict[str, ChannelSpec]:
     """All channel specs by name, in file-name order. Cached: specs are read and validated once."""
     folder = spec_dir() / "channels"
+    paths = sorted(folder.glob("*.yaml"))
+    if not paths:
+        raise SpecError(f"no channel specs in {folder}")
+    load_settings()  # refuses a spec folder of another format before its channels meet this format's schema
     check_schema = not _validated_before(spec_dir())
     specs: dict[str, ChannelSpec] = {}
-    for path in sorted(folder.glob("*.yaml")):
+    for path in paths:
         spec = validate_spec(_load_yaml(path), str(path), check_schema)
         specs[spec.name] = spec
-    if not specs:
-        raise SpecError(f"no channel specs in {folder}")
     return specs
 
 
 @functools.lru_cache(maxsize=1)
 def load_settings() -> dict[str, Any]:
     data = _load_yaml(spec_dir() / "settings.yaml")
+    found = data.get("spec_format", 1)
+    if found != SPEC_FORMAT:
+        raise SpecError(f"spec/settings.yaml: spec_format is {found}; this runtime reads spec format {SPEC_FORMAT} "
+                        "(spec/README.md, Spec format)")
     data["env"] = {
         name: EnvVar(name=name, **props) for name, props in data.get("env", {}).items()
     }

@@ -6,27 +6,25 @@ import json
 from typing import Any
 
 from .config import strip_space
+from .paths import resolve_path
 from .wire import to_json
 
 _MISSING = object()
 
 
 def _get(data: Any, path: str) -> Any:
-    value = data
-    for step in path.split("."):
-        if isinstance(value, dict) and step in value:
-            value = value[step]
-        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
-            value = value[int(step)]
-        else:
-            return _MISSING
-    return value
+    return resolve_path(data, path, _MISSING)
 
 
 def rule_holds(data: Any, rule: dict[str, Any]) -> bool:
     value = _get(data, rule["path"])
     if value is _MISSING:
         return False
+    return value_passes(value, rule)
+
+
+def value_passes(value: Any, rule: dict[str, Any]) -> bool:
+    """Whether a value already read passes the rule's test (a success rule's, or a body's `$when`)."""
     if "equals" in rule:
         # 0 and "0" are the same answer from vendors that are loose with types; True is not 1.
         expected = rule["equals"]
@@ -34,7 +32,7 @@ def rule_holds(data: Any, rule: dict[str, Any]) -> bool:
             return value is expected
         return value == expected or str(value) == str(expected)
     if "in" in rule:
-        return any(rule_holds(data, {"path": rule["path"], "equals": option}) for option in rule["in"])
+        return any(value_passes(value, {"equals": option}) for option in rule["in"])
     if "truthy" in rule:
         return bool(value)
     if "nonempty" in rule:

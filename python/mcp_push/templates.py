@@ -13,6 +13,8 @@ import html
 import re
 from typing import Any
 
+from .paths import resolve_path
+from .success import value_passes
 from .wire import pct, to_json
 
 
@@ -63,7 +65,6 @@ def _html_escape(value: str) -> str:
 
 FILTERS = {
     "pct": lambda v: pct(str(v)),
-    "b64": _b64,
     "rfc2047": _rfc2047,
     "replace_all": _replace_all,
     "nl2br": _nl2br,
@@ -71,9 +72,7 @@ FILTERS = {
     "html_escape": _html_escape,
     "startswith": _startswith,
     "rstrip": _rstrip,
-    "lower": lambda v: str(v).lower(),
     "chars": _chars,
-    "to_json": to_json,
 }
 
 
@@ -113,15 +112,9 @@ class _Omit:
 OMIT = _Omit()
 
 
-def lookup(context: dict[str, Any], path: str) -> Any:
-    """Resolves a dotted path like `hook.agentid` in the context; a missing step is a spec error."""
-    value: Any = context
-    for step in path.split("."):
-        if isinstance(value, dict) and step in value:
-            value = value[step]
-        else:
-            raise KeyError(f"context has no '{path}'")
-    return value
+def _when_holds(context: dict[str, Any], rule: Any) -> bool:
+    """`$when: {path, <test>}`: a success-style rule on the context, whose path must exist (a typo is an error)."""
+    return value_passes(resolve_path(context, rule["path"]), rule)
 
 
 def render_tree(node: Any, context: dict[str, Any]) -> Any:
@@ -133,21 +126,21 @@ def render_tree(node: Any, context: dict[str, Any]) -> Any:
         return [item for item in out if item is not OMIT]
     if isinstance(node, dict):
         if "$ref" in node:
-            value = lookup(context, node["$ref"])
+            value = resolve_path(context, node["$ref"])
             return OMIT if value is None else value
         if "$optional" in node:
             text = render(node["$optional"], context)
             return OMIT if text == "" else text
         if "$json" in node:
             return to_json(render_tree(node["$json"], context))
-        if "$when" in node and not lookup(context, node["$when"]):
+        if "$when" in node and not _when_holds(context, node["$when"]):
             return OMIT
         result: dict[str, Any] = {}
         for key, child in node.items():
             if key == "$when":
                 continue
             if key == "$merge":
-                merged = lookup(context, child) or {}
+                merged = resolve_path(context, child) or {}
                 result.update(merged)
                 continue
             value = render_tree(child, context)

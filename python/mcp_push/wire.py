@@ -175,7 +175,7 @@ def multipart_encode(fields: dict[str, Any], boundary: str) -> str:
 
 def encode_body(encoding: str, body: Any) -> tuple[str | None, str | None]:
     """Returns (wire body text, default Content-Type) for a rendered body tree."""
-    if encoding in ("none", "query") or body is None:
+    if encoding == "none" or body is None:
         return None, None
     if encoding == "json":
         return to_json(body), "application/json"
@@ -187,7 +187,7 @@ def encode_body(encoding: str, body: Any) -> tuple[str | None, str | None]:
         return multipart_encode(fields, boundary), f"multipart/form-data; boundary={boundary}"
     if encoding == "text":
         return scalar_text(body), None
-    raise ValueError(f"unknown body encoding '{encoding}' (json, form, multipart, text, query, none)")
+    raise ValueError(f"unknown body encoding '{encoding}' (json, form, multipart, text, none)")
 
 
 def _as_fields(body: Any, encoding: str) -> dict[str, Any]:

@@ -70,3 +70,11 @@ def test_a_spec_naming_a_missing_hook_fails_that_channel_with_the_words_node_use
     spec = dataclasses.replace(load_channels()["feishu"], hook="nope", hook_params={})
     plan = plan_channel(spec, {"FSKEY": "k"}, "t", "c", {}, NOW)
     assert (plan.error_status, plan.error) == ("internal_error", "HookError: no hook named 'nope'")
+
+
+def test_wecom_app_config_gives_the_msgtype_and_no_is_flags():
+    # The spec picks the body with `$when: {path: hook.msgtype, equals: …}` (spec format 2): no hook emits is_* flags.
+    for media, msgtype in (("", "text"), ("0", "textcard"), ("m1", "mpnews")):
+        out = run_hook("wecom_app_config", HookInput({"QYWX_AM": f"corp,secret,u,1000002,{media}"}, "t", "c", NOW))
+        assert out["msgtype"] == msgtype
+        assert sorted(out) == ["agentid", "corpid", "corpsecret", "media_id", "msgtype", "secrets", "touser"]

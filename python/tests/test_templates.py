@@ -30,6 +30,12 @@ def test_only_the_filters_both_runtimes_register_are_available():
         render("{{ title|upper }}", {"title": "x"})
 
 
+@pytest.mark.parametrize("removed", ["b64", "lower", "to_json"])
+def test_the_filters_spec_format_2_removed_are_unknown(removed):
+    with pytest.raises(jinja2.exceptions.TemplateAssertionError, match=f"No filter named '{removed}'"):
+        render(f"{{{{ title|{removed} }}}}", {"title": "x"})
+
+
 def test_trailing_newline_is_kept_like_nunjucks():
     assert render("{{ title }}\n", {"title": "x"}) == "x\n"
 
@@ -42,7 +48,7 @@ def test_body_tree_forms():
         "gone": {"$ref": "hook.none"},
         "empty": {"$optional": ""},
         "kept": {"$optional": "{{ content }}"},
-        "sub": {"$when": "hook.flag", "x": 1},
+        "sub": {"$when": {"path": "hook.flag", "truthy": True}, "x": 1},
         "j": {"$json": {"t": "{{ title }}"}},
         "list": [1, "{{ content }}"],
         "$merge": "params",

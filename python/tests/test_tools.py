@@ -502,3 +502,65 @@ def test_conformance_fails_a_runtime_differing_in_one_field_naming_case_runtime_
         "conformance: 1 cases replayed against python and node",
         "0 passed, 1 failed",
     ]
+
+
+# --- spec format 2: the lint names the new keyword for each old one (tools/spec_format.py) ---------------
+
+def test_lint_rejects_a_format_1_when_naming_the_rule_form(tree):
+    def change(data):
+        data["request"]["body"]["text"]["$when"] = "hook.is_text"
+    _edit_yaml(tree / "spec" / "channels" / "wecom_app.yaml", change)
+    assert lint_specs.lint(tree) == [
+        "spec/channels/wecom_app.yaml: request.body.text: `$when: hook.is_text` is format 1; spec format 2's $when "
+        "takes a rule: `$when: {path: hook.is_text, truthy: true}` (or `equals:` instead of a hook's is_* flag)"
+    ]
+
+
+def test_lint_rejects_a_removed_filter_naming_its_replacement(tree):
+    _edit_yaml(tree / "spec" / "channels" / "gotify.yaml",
+               lambda d: d["request"]["body"].update(title="{{ title|to_json }}"))
+    assert lint_specs.lint(tree) == [
+        "spec/channels/gotify.yaml: request.body.title: the filter `to_json` was removed in spec format 2: "
+        "use the body form {$json: …}"
+    ]
+
+
+def test_lint_rejects_the_query_encoding_naming_none(tree):
+    _edit_yaml(tree / "spec" / "channels" / "gotify.yaml", lambda d: d["request"].update(encoding="query"))
+    assert lint_specs.lint(tree) == [
+        "spec/channels/gotify.yaml: request: encoding `query` was removed in spec format 2: use `none` "
+        "(query fields go in `query`)"
+    ]
+
+
+def test_lint_rejects_an_edit_request_that_repeats_the_request(tree):
+    def change(data):
+        data["edit"] = {"ref": "id", "request": {"method": data["request"]["method"], "url": "{{ ref }}",
+                                                  "body": {"title": data["request"]["body"]["title"]}}}
+    _edit_yaml(tree / "spec" / "channels" / "gotify.yaml", change)
+    assert lint_specs.lint(tree) == [
+        "spec/channels/gotify.yaml: edit.request repeats request (edit.request.method, edit.request.body.title): "
+        "in spec format 2 edit.request is an override merged onto request; drop what it repeats"
+    ]
+
+
+def test_lint_rejects_a_settings_file_of_format_1(tree):
+    settings = tree / "spec" / "settings.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("spec_format: 2\n", ""), encoding="utf-8")
+    assert _problems_about(tree, "spec/settings.yaml: spec_format is 1; these tools read spec format 2")
+
+
+def test_every_template_filter_is_used_by_a_channel():
+    # A filter no spec uses is vocabulary to learn and code to keep in step in two runtimes: remove it.
+    from mcp_push.templates import FILTERS
+
+    counts, _ = _tool("vocab_inventory").inventory()
+    assert sorted(name for name in FILTERS if not counts[f"filter {name}"]) == []
+
+
+def test_lint_rejects_a_channel_retry_policy_naming_settings(tree):
+    _edit_yaml(tree / "spec" / "channels" / "gotify.yaml", lambda d: d.update(retry={"attempts": 2}))
+    assert lint_specs.lint(tree) == [
+        "spec/channels/gotify.yaml: retry.attempts was removed in spec format 2: the retry policy is settings.yaml's "
+        "`retry`, the same for every channel"
+    ]

@@ -4,7 +4,18 @@ side, with the same seconds_text table: both runtimes write every value alike.""
 
 from __future__ import annotations
 
-from mcp_push.wire import append_query, form_encode, multipart_encode, normalize_url, pct, seconds_text, to_json
+import pytest
+
+from mcp_push.wire import (
+    append_query,
+    encode_body,
+    form_encode,
+    multipart_encode,
+    normalize_url,
+    pct,
+    seconds_text,
+    to_json,
+)
 
 
 def test_percent_encoding_keeps_only_unreserved_characters():
@@ -57,3 +68,10 @@ TABLE = [
 
 def test_seconds_to_the_millisecond_halves_up_no_trailing_zeros_no_exponent():
     assert [(value, seconds_text(value)) for value, _ in TABLE] == TABLE
+
+
+@pytest.mark.parametrize("encoding", ["query", "xml"])
+def test_an_encoding_outside_spec_format_2_is_refused_by_name(encoding):
+    # `query` (no body, the same as `none`) was removed in spec format 2: the encodings are the ones listed.
+    with pytest.raises(ValueError, match=f"unknown body encoding '{encoding}' \\(json, form, multipart, text, none\\)"):
+        encode_body(encoding, {"a": 1})

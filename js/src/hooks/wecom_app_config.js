@@ -19,9 +19,6 @@ function wecom_app_config({ env }) {
     touser: touser || '@all',
     agentid: /^[0-9]+$/.test(agentid) ? Number(agentid) : agentid,
     msgtype,
-    is_text: msgtype === 'text',
-    is_textcard: msgtype === 'textcard',
-    is_mpnews: msgtype === 'mpnews',
     media_id: msgtype === 'mpnews' ? media : '',
     secrets: [corpsecret],
   };

@@ -7,7 +7,8 @@ from . import HookInput
 
 
 def wecom_app_config(data: HookInput) -> dict:
-    """The fields of `QYWX_AM`, `msgtype` and `is_*` flags, numeric `agentid`; the corpsecret is masked."""
+    """The fields of `QYWX_AM`, `msgtype` (the spec's `$when` rules pick the body by it), numeric
+    `agentid`; the corpsecret is masked."""
     fields = [strip_space(part) for part in data.env["QYWX_AM"].split(",")]
     if len(fields) < 4 or len(fields) > 5:
         raise ConfigError(
@@ -26,9 +27,6 @@ def wecom_app_config(data: HookInput) -> dict:
         # ASCII digits only: str.isdigit() also accepts "²", which int() then rejects (and JS's Number too).
         "agentid": int(agentid) if agentid.isascii() and agentid.isdigit() else agentid,
         "msgtype": msgtype,
-        "is_text": msgtype == "text",
-        "is_textcard": msgtype == "textcard",
-        "is_mpnews": msgtype == "mpnews",
         "media_id": media if msgtype == "mpnews" else "",
         "secrets": [corpsecret],
     }
