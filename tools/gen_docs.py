@@ -207,9 +207,12 @@ def _kind(var: dict[str, Any]) -> str:
         return " (true/false)"
     if kind == "url":
         return " (an http:// or https:// URL)"
+    if kind == "seconds":
+        return " (seconds, above 0)"
     if kind == "int":
         low, high = var.get("min"), var.get("max")
         span = f" {low} to {high}" if low is not None and high is not None else ""
+        span = span or (f", at least {low}" if low is not None else f", at most {high}" if high is not None else "")
         return f" (an integer{span})"
     if kind == "enum":
         values = ", ".join(f"`{v}`" for v in var["enum"])

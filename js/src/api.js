@@ -3,14 +3,13 @@
 
 const log = require('./log');
 const { STATUS, SendResult, channelResult } = require('./result');
-const { ConfigError, isTrue, messageText, requestTimeout, resolveVar } = require('./config');
+const { ConfigError, isTrue, messageText, requestTimeout, setting } = require('./config');
 const { outcome, progress, sendPlan } = require('./deliver');
 const { secondsText } = require('./wire');
 const { overflowMode } = require('./overflow');
 const { planChannel, requestToDict } = require('./planner');
-const { RetryPolicy } = require('./retry');
+const { RetryPolicy, attemptsOverride } = require('./retry');
 const { NO_CHANNEL_NAMED, channelNames, channelProblems, channelsError, configuredChannels } = require('./selection');
-const { loadSettings } = require('./specs');
 
 
 // Extra seconds a channel may run past its own request timeouts before it is reported as hung.
@@ -20,16 +19,15 @@ const JOIN_MARGIN_S = 5;
  * Seconds a channel may take before it is reported as hung: every request it may make (a stale token
  * costs two more) times its transport's round trips (each allowed the full timeout), plus a margin.
  */
-function timeBudget(channelPlan, timeout) {
+function timeBudget(channelPlan, timeout, attempts = null) {
   const requests = channelPlan.requests.length + (channelPlan.tokenRequest ? 3 : 0);
   const { roundTrips } = channelPlan.transport;
-  const policy = RetryPolicy.forSpec(channelPlan.spec);
+  const policy = RetryPolicy.forSpec(channelPlan.spec, attempts);
   // Retried tries start within the deadline; the last may then take its whole timeout.
   const retries = policy.attempts > 1 ? policy.deadline_seconds + timeout * roundTrips : 0;
   return timeout * Math.max(requests, 1) * roundTrips + retries + JOIN_MARGIN_S;
 }
 
-const setting = (name, source) => resolveVar(loadSettings().env[name], source);
 
 /**
  * The channel ids a `channels` argument selects (null: all), or the result that says why nothing is
@@ -107,9 +105,9 @@ async function prepareMessage(title, content, source, channels = null) {
   title = messageText(title);
   content = messageText(content);
   const [selected, refused] = selection(source, channels);
-  if (refused) return { title, content, targets: [], timeout: 0, overflow: 'split', result: refused };
+  if (refused) return { title, content, targets: [], timeout: 0, overflow: 'split', attempts: null, result: refused };
   const targets = configuredChannels(source, selected);
-  const prepared = { title, content, targets, timeout: 0, overflow: 'split', result: null };
+  const prepared = { title, content, targets, timeout: 0, overflow: 'split', attempts: null, result: null };
   const reason = skipReason(title, content, source);
   if (reason) {
     log.info(`not pushed: ${reason}`);
@@ -124,6 +122,7 @@ async function prepareMessage(title, content, source, channels = null) {
   try {
     prepared.timeout = requestTimeout(setting('MCP_PUSH_TIMEOUT', source));
     prepared.overflow = overflowMode(setting('MCP_PUSH_OVERFLOW', source));
+    prepared.attempts = attemptsOverride(source);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log.warning(error.message);
@@ -167,14 +166,14 @@ async function sendPrepared(prepared, { params = null, now = null, editRefs = nu
 }
 
 async function sendConcurrently(prepared, targets, params, at, editRefs) {
-  const { title, content, timeout, overflow } = prepared;
+  const { title, content, timeout, overflow, attempts = null } = prepared;
   const plans = targets.map(([spec, env]) => planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name)));
   const started = performance.now();
   return Promise.all(
     plans.map((channelPlan) => {
-      const budget = timeBudget(channelPlan, timeout);
+      const budget = timeBudget(channelPlan, timeout, attempts);
       const counted = progress();
-      const guarded = sendPlan(channelPlan, timeout, null, counted).catch((error) =>
+      const guarded = sendPlan(channelPlan, timeout, null, counted, attempts).catch((error) =>
         outcome(channelPlan, channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), counted.attempts, 0, null, counted.parts, channelPlan.truncated)),
       );
       // Still running at the deadline: it may deliver late, but the caller is not kept waiting for it.

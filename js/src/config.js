@@ -92,6 +92,29 @@ function valueProblem(variable, value) {
   return null;
 }
 
+/**
+ * The one way to read a setting (spec/settings.yaml's `env`): the source's value, else its declared
+ * default, checked against its declared type (ASCII white space around it stripped first) with a
+ * ConfigError "<VAR>: <rule>"; the text is returned as set. An undeclared name is a bug. config.py's setting.
+ */
+function setting(name, source) {
+  const { loadSettings } = require('./specs'); // here, not at the top: specs.js requires this module
+  const variable = loadSettings().env[name];
+  if (!variable) throw new Error(`${name}: not declared in spec/settings.yaml`);
+  const value = resolveVar(variable, source);
+  const problem = settingProblem(variable, stripSpace(value));
+  if (problem) throw new ConfigError(problem);
+  return value;
+}
+
+/** What is wrong with a setting's value: its spec type (valueProblem), or `seconds`, a decimal number above zero. */
+function settingProblem(variable, value) {
+  if (variable.type === 'seconds' && value !== '' && !(DECIMAL.test(value) && Number(value) > 0 && Number.isFinite(Number(value)))) {
+    return `${variable.name}: must be a number of seconds above 0`;
+  }
+  return valueProblem(variable, value);
+}
+
 /** Every set variable of the channel whose value breaks its spec type, as valueProblem words it. */
 const invalidConfig = (spec, env) => Object.entries(spec.env).map(([name, variable]) => valueProblem(variable, env[name] ?? '')).filter(Boolean);
 
@@ -119,4 +142,4 @@ function missingConfig(spec, env) {
   return missing;
 }
 
-module.exports = { ConfigError, SPACE, stripSpace, asText, messageText, requestTimeout, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig, valueProblem, invalidConfig, requestVariables };
+module.exports = { ConfigError, SPACE, stripSpace, asText, messageText, requestTimeout, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig, valueProblem, invalidConfig, requestVariables, setting };

@@ -64,10 +64,10 @@ function progress() {
 
 /** One send of a plan: its tries, the token it fetched, the replies it had. */
 class Sending {
-  constructor(plan, timeout, pace, counted) {
+  constructor(plan, timeout, pace, counted, attempts = null) {
     this.plan = plan;
     this.timeout = timeout;
-    this.policy = RetryPolicy.forSpec(plan.spec);
+    this.policy = RetryPolicy.forSpec(plan.spec, attempts);
     this.pace = pace || retry.PACE;
     this.progress = counted;
     // The plan's redactor, and the token once fetched (the plan's own is shared and left as it is).
@@ -300,10 +300,10 @@ function shapeNote(result) {
  * Sends one channel's plan to completion; every failure becomes a result, never a rejection. Resolves
  * to its Outcome. `counted` (the caller's progress()) counts requests and parts as they happen.
  */
-async function sendPlan(plan, timeout, pace = null, counted = progress()) {
+async function sendPlan(plan, timeout, pace = null, counted = progress(), attempts = null) {
   const started = performance.now();
   const { name } = plan.spec;
-  const sending = new Sending(plan, timeout, pace, counted);
+  const sending = new Sending(plan, timeout, pace, counted, attempts);
   const redact = (text) => {
     const masked = [...sending.redactor.text(text)]; // code points, as Python counts: a pair is never cut
     return masked.length <= MAX_ERROR_CHARS ? masked.join('') : `${masked.slice(0, MAX_ERROR_CHARS - 1).join('')}…`;

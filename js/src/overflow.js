@@ -79,11 +79,6 @@ function truncated(text, budget, unit, window, mark) {
   return text.slice(0, cutIndex(text, keep, unit, window)) + mark;
 }
 
-/** The [title, content] parts to send: one when the message fits or has no known limit. */
-function fitMessage(title, content, limit, mode) {
-  return fit(title, content, limit, mode).parts;
-}
-
 /**
  * The message's parts for a channel's limit, and whether any content was cut to make them (truncate
  * mode, a title leaving too little room, or a split that needed more than max_parts): {parts, truncated}.
@@ -120,4 +115,4 @@ function fit(title, content, limit, mode) {
   return { parts, truncated: cut };
 }
 
-module.exports = { MODES, charSize, size, cutIndex, overflowMode, fit, fitMessage };
+module.exports = { MODES, charSize, size, cutIndex, overflowMode, fit };

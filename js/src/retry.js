@@ -6,7 +6,7 @@
 // never is. A request written whose reply was lost is retried only when the spec says `idempotent: true`
 // (its request carries a key the vendor deduplicates on, as Matrix's txnId).
 
-const { stripSpace } = require('./config');
+const { setting, stripSpace } = require('./config');
 const { loadSettings } = require('./specs');
 const { parseJson } = require('./success');
 const { resolvePath } = require('./paths');
@@ -24,8 +24,11 @@ class RetryPolicy {
     Object.freeze(this);
   }
 
-  static forSpec(spec) {
-    return new RetryPolicy({ ...loadSettings().retry, ...(spec.retry || {}) });
+  /** settings.yaml's policy, the spec's `retry` over it, and MCP_PUSH_RETRY_ATTEMPTS (`attempts`, from attemptsOverride) over the policy's attempts. */
+  static forSpec(spec, attempts = null) {
+    const merged = { ...loadSettings().retry, ...(spec.retry || {}) };
+    if (attempts !== null) merged.attempts = attempts;
+    return new RetryPolicy(merged);
   }
 
   /** Seconds before try number tries+1: backoff doubled per try, capped, then jittered down. */
@@ -102,4 +105,12 @@ function nextDelay(policy, tries, reply, pace) {
   return asked !== null ? asked : policy.backoff(tries, pace.random());
 }
 
-module.exports = { RetryPolicy, PACE, retryAfter, nextDelay, headerWait };
+const ATTEMPTS_VAR = 'MCP_PUSH_RETRY_ATTEMPTS';
+
+/** MCP_PUSH_RETRY_ATTEMPTS: tries per request for every channel (an integer of at least 1, a ConfigError naming it otherwise), or null when unset. */
+function attemptsOverride(source) {
+  const text = stripSpace(setting(ATTEMPTS_VAR, source));
+  return text ? Number(text) : null;
+}
+
+module.exports = { RetryPolicy, PACE, ATTEMPTS_VAR, attemptsOverride, retryAfter, nextDelay, headerWait };

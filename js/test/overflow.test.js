@@ -8,7 +8,9 @@ const { test } = require('node:test');
 
 const { plan, send } = require('../src');
 const { ConfigError } = require('../src/config');
-const { cutIndex, fitMessage, overflowMode, size } = require('../src/overflow');
+const { cutIndex, fit, overflowMode, size } = require('../src/overflow');
+
+const fitMessage = (title, content, limit, mode) => fit(title, content, limit, mode).parts;
 
 const BYTES = { max: 100, unit: 'bytes' };
 const CHARACTERS = { max: 100, unit: 'characters' };

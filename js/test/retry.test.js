@@ -185,3 +185,25 @@ test("a channel's time budget has room for its retries: the deadline and one mor
   assert.equal(timeBudget({ spec, transport, requests: [{}], tokenRequest: null }, 15), 15 * 2 + 60 + 15 * 2 + 5);
   assert.equal(timeBudget({ spec: { ...spec, retry: { attempts: 1 } }, transport, requests: [{}], tokenRequest: null }, 15), 15 * 2 + 5);
 });
+
+test('MCP_PUSH_RETRY_ATTEMPTS overrides every policy, read through config.setting as retry.py reads it', () => {
+  const { attemptsOverride, RetryPolicy: Policy } = require('../src/retry');
+  const { ConfigError } = require('../src/config');
+  const { loadChannels } = require('../src/specs');
+  assert.equal(attemptsOverride({}), null);
+  assert.equal(attemptsOverride({ MCP_PUSH_RETRY_ATTEMPTS: ' 2 ' }), 2);
+  assert.equal(Policy.forSpec(loadChannels().webhook, 1).attempts, 1);
+  assert.equal(Policy.forSpec(loadChannels().webhook).attempts, 4);
+  for (const bad of ['0', '1.5', 'x', '+2', '\u00a02']) {
+    assert.throws(() => attemptsOverride({ MCP_PUSH_RETRY_ATTEMPTS: bad }), (error) =>
+      error instanceof ConfigError && error.message === 'MCP_PUSH_RETRY_ATTEMPTS: must be an integer of at least 1');
+  }
+});
+
+test('config.setting: a declared default, a seconds rule, and an undeclared name is a bug', () => {
+  const { ConfigError, setting } = require('../src/config');
+  assert.equal(setting('MCP_PUSH_HTTP_MAX_BODY', {}), '1048576');
+  assert.throws(() => setting('MCP_PUSH_HTTP_IDLE_TIMEOUT', { MCP_PUSH_HTTP_IDLE_TIMEOUT: '1e3' }), (error) =>
+    error instanceof ConfigError && error.message === 'MCP_PUSH_HTTP_IDLE_TIMEOUT: must be a number of seconds above 0');
+  assert.throws(() => setting('MCP_PUSH_NOPE', {}), /MCP_PUSH_NOPE: not declared in spec\/settings.yaml/);
+});

@@ -12,14 +12,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import result as R
-from .config import ConfigError, is_true, message_text, request_timeout, resolve_var
+from .config import ConfigError, is_true, message_text, request_timeout, setting
 from .deliver import Outcome, Progress, send_plan
 from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
-from .retry import RetryPolicy
+from .retry import RetryPolicy, attempts_override
 from .selection import NO_CHANNEL_NAMED, channel_names, channel_problems, configured_channels
 from .selection import channels_error as channels_error  # re-exported: the CLI and the MCP server use it
-from .specs import ChannelSpec, known_env_names, load_settings
+from .specs import ChannelSpec, known_env_names
 from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
@@ -28,19 +28,15 @@ log = logging.getLogger("mcp_push")
 JOIN_MARGIN_S = 5.0
 
 
-def time_budget(channel_plan: ChannelPlan, timeout: float) -> float:
+def time_budget(channel_plan: ChannelPlan, timeout: float, attempts: int | None = None) -> float:
     """Seconds a channel may take before it is reported as hung: every request it may make (a stale
     token costs two more) times its transport's round trips (each allowed the full timeout), plus a margin."""
     requests = len(channel_plan.requests) + (3 if channel_plan.token_request else 0)
     round_trips = channel_plan.transport.round_trips
-    policy = RetryPolicy.for_spec(channel_plan.spec)
+    policy = RetryPolicy.for_spec(channel_plan.spec, attempts)
     # Retried tries start within the deadline; the last may then take its whole timeout.
     retries = policy.deadline_seconds + timeout * round_trips if policy.attempts > 1 else 0
     return timeout * max(requests, 1) * round_trips + retries + JOIN_MARGIN_S
-
-
-def _setting(name: str, source: Mapping[str, Any]) -> str:
-    return resolve_var(load_settings()["env"][name], source)
 
 
 def _selection(
@@ -65,7 +61,7 @@ def _skip_reason(title: str, content: str, source: Mapping[str, Any]) -> str | N
     if not content:
         return "content is empty"
     # Whole-line matches only, as QingLong; an empty line (or an unset variable) skips nothing.
-    skip_titles = [line for line in _setting("SKIP_PUSH_TITLE", source).split("\n") if line]
+    skip_titles = [line for line in setting("SKIP_PUSH_TITLE", source).split("\n") if line]
     if title in skip_titles:
         return "title is listed in SKIP_PUSH_TITLE"
     return None
@@ -75,7 +71,7 @@ def _plans(
     title: str, content: str, source: Mapping[str, Any], params: Mapping[str, Any], now: float,
     channels: Iterable[str] | None = None, edit_refs: Mapping[str, Any] | None = None,
 ) -> list[ChannelPlan]:
-    overflow = overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
+    overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
     refs = edit_refs or {}
     return [
         plan_channel(spec, env, title, content, params, now, overflow, refs.get(spec.name))
@@ -133,13 +129,15 @@ class Prepared:
     targets: list[tuple[ChannelSpec, dict[str, str]]]
     timeout: float = 0.0
     overflow: str = "split"
+    attempts: int | None = None  # MCP_PUSH_RETRY_ATTEMPTS, None: each channel's retry policy as written
     result: R.SendResult | None = None
 
 
-def check_settings(source: Mapping[str, Any]) -> tuple[float, str]:
-    """The settings every send reads: (MCP_PUSH_TIMEOUT in seconds, MCP_PUSH_OVERFLOW), or ConfigError
-    naming the one that cannot work."""
-    return request_timeout(_setting("MCP_PUSH_TIMEOUT", source)), overflow_mode(_setting("MCP_PUSH_OVERFLOW", source))
+def check_settings(source: Mapping[str, Any]) -> tuple[float, str, int | None]:
+    """The settings every send reads: (MCP_PUSH_TIMEOUT in seconds, MCP_PUSH_OVERFLOW,
+    MCP_PUSH_RETRY_ATTEMPTS or None), or ConfigError naming the one that cannot work."""
+    timeout = request_timeout(setting("MCP_PUSH_TIMEOUT", source))
+    return timeout, overflow_mode(setting("MCP_PUSH_OVERFLOW", source)), attempts_override(source)
 
 
 def prepare_message(
@@ -163,14 +161,14 @@ def prepare_message(
         prepared.result = R.SendResult([], skipped="no channel is configured")
         return prepared
     try:
-        prepared.timeout, prepared.overflow = check_settings(source)
+        prepared.timeout, prepared.overflow, prepared.attempts = check_settings(source)
     except ConfigError as exc:
         log.warning("%s", exc)
         prepared.result = R.SendResult(
             [R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in targets]
         )
         return prepared
-    if is_true(_setting("HITOKOTO", source)):
+    if is_true(setting("HITOKOTO", source)):
         from .hitokoto import fetch_quote
 
         quote = fetch_quote()
@@ -225,17 +223,17 @@ def send_prepared(
                          refs.get(spec.name))
             for spec, env in targets
         ]
-        return _run_concurrently(plans, prepared.timeout)
+        return _run_concurrently(plans, prepared.timeout, prepared.attempts)
 
     return post_or_edit(send, edit_refs or {})
 
 
-def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[Outcome]:
+def _run_concurrently(plans: list[ChannelPlan], timeout: float, attempts: int | None) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(plans)
     progress = [Progress() for _ in plans]
 
     def work(index: int) -> None:
-        outcomes[index] = send_plan(plans[index], timeout, progress=progress[index])
+        outcomes[index] = send_plan(plans[index], timeout, progress=progress[index], attempts=attempts)
 
     # Daemon threads: a channel stuck past every timeout must not keep the process alive at exit.
     threads = [
@@ -246,7 +244,7 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float) -> list[Outcome]
         thread.start()
     started = time.monotonic()
     for index, (thread, channel_plan) in enumerate(zip(threads, plans, strict=True)):
-        budget = time_budget(channel_plan, timeout)
+        budget = time_budget(channel_plan, timeout, attempts)
         thread.join(max(budget - (time.monotonic() - started), 0))
         if outcomes[index] is None:
             # Still running: it may deliver late, but the caller is not kept waiting for it.

@@ -46,19 +46,12 @@ def message_text(value: Any) -> str:
 # sign, exponent, "_", "0x" or other digits, which float() and int() would take. float() and Number() read
 # every such text to the same double.
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_WHOLE = re.compile(r"[0-9]{1,18}")
 
 
 def decimal_setting(text: str) -> float:
     """A setting's decimal number, ASCII white space around it stripped; NaN when it is none."""
     number = strip_space(text)
     return float(number) if _DECIMAL.fullmatch(number) else math.nan
-
-
-def whole_setting(text: str) -> int | None:
-    """A setting's whole number, ASCII white space around it stripped; None when it is none."""
-    number = strip_space(text)
-    return int(number) if _WHOLE.fullmatch(number) else None
 
 
 def request_timeout(text: str) -> float:
@@ -77,6 +70,33 @@ def agent_defaults(source: Mapping[str, Any]) -> Mapping[str, Any]:
     if as_text(source.get("HITOKOTO")):
         return source
     return ChainMap({"HITOKOTO": "false"}, source)
+
+
+def setting(name: str, source: Mapping[str, Any]) -> str:
+    """The one way to read a setting (an `MCP_PUSH_*` variable or another of spec/settings.yaml's `env`):
+    the source's value, else its declared default, checked against its declared type (ASCII white space
+    around it stripped first) with a ConfigError "<VAR>: <rule>". The text is returned as set: callers that
+    parse it further (MCP_PUSH_TIMEOUT, MCP_PUSH_OVERFLOW) word their own rules. A name spec/settings.yaml
+    does not declare is a bug, not a user's mistake: KeyError."""
+    from .specs import load_settings
+
+    declared = load_settings()["env"]
+    if name not in declared:
+        raise KeyError(f"{name}: not declared in spec/settings.yaml")
+    var = declared[name]
+    value = resolve_var(var, source)
+    problem = setting_problem(var, strip_space(value))
+    if problem:
+        raise ConfigError(problem)
+    return value
+
+
+def setting_problem(var: EnvVar, value: str) -> str | None:
+    """What is wrong with a setting's value: its spec type (value_problem), or `seconds`, a decimal
+    number above zero; None when it fits or is empty."""
+    if var.type == "seconds" and value != "" and not (math.isfinite(seconds := decimal_setting(value)) and seconds > 0):
+        return f"{var.name}: must be a number of seconds above 0"
+    return value_problem(var, value)
 
 
 def is_true(value: str) -> bool:

@@ -81,10 +81,11 @@ def _blame(plan: ChannelPlan, exc: TransportError) -> str:
 class _Sending:
     """One send of a plan: its tries, the token it fetched, the replies it had."""
 
-    def __init__(self, plan: ChannelPlan, timeout: float, pace: Pace | None, progress: Progress):
+    def __init__(self, plan: ChannelPlan, timeout: float, pace: Pace | None, progress: Progress,
+                 attempts: int | None = None):
         self.plan = plan
         self.timeout = timeout
-        self.policy = RetryPolicy.for_spec(plan.spec)
+        self.policy = RetryPolicy.for_spec(plan.spec, attempts)
         self.pace = pace or retry.PACE
         self.progress = progress
         # The plan's redactor, and the token once fetched (the plan's own is shared and left as it is).
@@ -298,14 +299,16 @@ def shape_note(result: R.ChannelResult) -> str:
 
 
 def send_plan(
-    plan: ChannelPlan, timeout: float, pace: Pace | None = None, progress: Progress | None = None
+    plan: ChannelPlan, timeout: float, pace: Pace | None = None, progress: Progress | None = None,
+    attempts: int | None = None,
 ) -> Outcome:
     """Sends one channel's plan to completion; every failure becomes a result, never an exception.
-    `progress` (the caller's) counts requests and parts as they happen."""
+    `progress` (the caller's) counts requests and parts as they happen; `attempts` is
+    MCP_PUSH_RETRY_ATTEMPTS (retry.attempts_override), None for the policy as written."""
     started = time.monotonic()
     name = plan.spec.name
     progress = progress or Progress()
-    sending = _Sending(plan, timeout, pace, progress)
+    sending = _Sending(plan, timeout, pace, progress, attempts)
 
     def redact(text: str) -> str:
         masked = sending.redactor.text(text)

@@ -14,10 +14,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from . import result as R
-from .config import is_true, resolve_var
+from .config import is_true, setting
 from .lanekey import PROCESS_SALT, lane_key
 from .paths import resolve_path
-from .specs import ChannelSpec, load_settings
+from .specs import ChannelSpec
 from .success import parse_json
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def dispatch_run(
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return prepared.result
-    if not is_true(resolve_var(load_settings()["env"][EDIT_VAR], source)):
+    if not is_true(setting(EDIT_VAR, source)):
         return R.SendResult([outcome.result for outcome in send_prepared(prepared, now=now)])
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}

@@ -31,13 +31,21 @@ def logger() -> logging.Logger:
     return logging.getLogger("mcp_push")
 
 
-def log_to_stderr(level: int = logging.INFO) -> None:
-    """For scripts (the `notify` drop-in): show channel outcomes on stderr unless logging is set up."""
+def log_to_stderr(level: int = logging.INFO, own_process: bool = False) -> None:
+    """The one logging setup of every entry point: mcp_push's records at `level` to stderr, one line each,
+    secrets masked. `own_process` (the CLI, the server: the process is ours) puts the handler on the root
+    logger, where other libraries' warnings show too; otherwise (the `notify` drop-in, imported into a
+    user's script) only mcp_push's logger gets one, and none when the script has set up logging."""
     log = logger()
-    if log.handlers or logging.getLogger().handlers:
+    root = logging.getLogger()
+    if not own_process and (log.handlers or root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s mcp-push %(levelname)s %(message)s", "%H:%M:%S"))
-    log.addHandler(handler)
+    if own_process:
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+    else:
+        log.addHandler(handler)
     log.setLevel(level)

@@ -68,13 +68,6 @@ class Fit:
     truncated: bool = False
 
 
-def fit_message(
-    title: str, content: str, limit: Mapping[str, Any] | None, mode: str
-) -> list[tuple[str, str]]:
-    """The (title, content) parts to send: one when the message fits or has no known limit."""
-    return fit(title, content, limit, mode).parts
-
-
 def fit(title: str, content: str, limit: Mapping[str, Any] | None, mode: str) -> Fit:
     """The message's parts for a channel's limit, and whether content was cut to make them."""
     if not limit:

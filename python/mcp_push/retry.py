@@ -13,11 +13,12 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
-from .config import strip_space
+from .config import setting, strip_space
 from .paths import resolve_path
 from .specs import ChannelSpec, load_settings
 from .success import parse_json
@@ -36,14 +37,28 @@ class RetryPolicy:
     idempotent: bool = False
 
     @classmethod
-    def for_spec(cls, spec: ChannelSpec) -> RetryPolicy:
+    def for_spec(cls, spec: ChannelSpec, attempts: int | None = None) -> RetryPolicy:
+        """settings.yaml's policy, the spec's `retry` over it, and MCP_PUSH_RETRY_ATTEMPTS (`attempts`,
+        from attempts_override) over the policy's attempts."""
         merged = {**load_settings()["retry"], **(spec.retry or {})}
+        if attempts is not None:
+            merged["attempts"] = attempts
         return cls(**merged)
 
     def backoff(self, tries: int, r: float) -> float:
         """Seconds before try number tries+1: backoff doubled per try, capped, then jittered down."""
         base = min(self.backoff_seconds * 2 ** (tries - 1), self.max_backoff_seconds)
         return base * (1 - self.jitter * r)
+
+
+ATTEMPTS_VAR = "MCP_PUSH_RETRY_ATTEMPTS"
+
+
+def attempts_override(source: Mapping[str, Any]) -> int | None:
+    """MCP_PUSH_RETRY_ATTEMPTS: tries per request for every channel (an integer of at least 1, a
+    ConfigError naming it otherwise), or None when unset: the policy as written."""
+    text = strip_space(setting(ATTEMPTS_VAR, source))
+    return int(text) if text else None
 
 
 @dataclass

@@ -23,6 +23,16 @@ def isolated_env(monkeypatch, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def stop_owned_engines():
+    """Stops the engines of the test's in-process MCP servers (mcp_helpers.in_process_server)."""
+    from .mcp_helpers import OWNED_ENGINES
+
+    yield
+    while OWNED_ENGINES:
+        OWNED_ENGINES.pop().close()
+
+
+@pytest.fixture(autouse=True)
 def fake_retry_pace(monkeypatch):
     """Retry waits pass on a fake clock in-process (a test wanting real waits installs its own Pace);
     the waits asked for are in the returned list."""

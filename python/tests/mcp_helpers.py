@@ -17,6 +17,22 @@ SERVER_VARS = ("MCP_PUSH_TOOL_NAMES", "MCP_PUSH_CHANNEL_TOOLS", "MCP_PUSH_HTTP_T
                "MCP_PUSH_HTTP_IDLE_TIMEOUT", "MCP_PUSH_HTTP_MAX_CONNECTIONS")
 
 
+# Engines the in-process servers of the running test own; conftest stops them when the test ends.
+OWNED_ENGINES: list = []
+
+
+def in_process_server(env: Mapping[str, str] | None = None):
+    """create_server as `mcp-push serve` builds it (lifecycle.py): over an engine its owner (this test)
+    started; the `stop_owned_engines` fixture stops it after the test."""
+    from mcp_push.config import agent_defaults
+    from mcp_push.service.lifecycle import open_engine
+    from mcp_push.service.server import create_server
+
+    engine = open_engine(agent_defaults(os.environ if env is None else env)).start()
+    OWNED_ENGINES.append(engine)
+    return create_server(env, engine=engine)
+
+
 def webhook_env(vendor, path: str = "/hook") -> dict[str, str]:
     """The custom webhook posting {"title": …, "content": …} as JSON to the vendor server."""
     return {

@@ -50,17 +50,23 @@ def test_send_delivered_prints_a_table_and_exits_0(vendor):
     assert by_path["/alerts"] == b"finished in 3 min"
 
 
+# A 500 is retried with real backoff in a child process; these tests are about exit codes, not retries.
+NO_RETRY = {"MCP_PUSH_RETRY_ATTEMPTS": "1"}
+
+
 def test_send_with_some_channel_failing_exits_1(vendor):
     vendor.routes["/hook"] = Behaviour(status=500, body='{"message":"db down"}')
-    process = mcp_push("send", "t", "c", env={**webhook_env(vendor), **ntfy_env(vendor)})
+    process = mcp_push("send", "t", "c", env={**webhook_env(vendor), **ntfy_env(vendor), **NO_RETRY})
     assert process.returncode == 1
+    assert [r.path for r in vendor.received].count("/hook") == 1  # tried once: MCP_PUSH_RETRY_ATTEMPTS
     assert "webhook  rejected" in process.stdout and "HTTP 500: db down" in process.stdout
     assert process.stdout.splitlines()[-1].startswith("1 of 2 channels delivered")
 
 
 def test_send_with_every_channel_failing_exits_1(vendor):
     vendor.routes["/hook"] = Behaviour(status=500, body="boom")
-    assert mcp_push("send", "t", "c", env=webhook_env(vendor)).returncode == 1
+    assert mcp_push("send", "t", "c", env={**webhook_env(vendor), **NO_RETRY}).returncode == 1
+    assert len(vendor.received) == 1
 
 
 def test_send_json_output(vendor):
@@ -194,10 +200,13 @@ def test_an_unexpected_error_is_one_line_without_a_class_name(tmp_path):
 def test_configuration_errors_outside_channels_are_one_line(tmp_path):
     assert_one_line_error(mcp_push("channels", env={"MCP_PUSH_SPEC_DIR": str(tmp_path)}), 2, "no channel specs")
     assert_one_line_error(mcp_push("serve", env={"MCP_PUSH_TOOL_NAMES": "both"}), 2,
-                          "MCP_PUSH_TOOL_NAMES must be underscore or dotted")
+                          "MCP_PUSH_TOOL_NAMES: must be one of underscore, dotted")
     assert_one_line_error(mcp_push(env={"MCP_PUSH_TOOL_NAMES": "both"}), 2, "MCP_PUSH_TOOL_NAMES")
     assert_one_line_error(mcp_push("serve", "--transport", "http", "--host", "0.0.0.0"), 2,  # noqa: S104
                           "refusing to serve on 0.0.0.0 without MCP_PUSH_HTTP_TOKEN")
+    bad_retry = {"NTFY_TOPIC": "t", "MCP_PUSH_RETRY_ATTEMPTS": "x"}
+    assert_one_line_error(mcp_push("send", "t", "c", "--dry-run", env=bad_retry), 2,
+                          "MCP_PUSH_RETRY_ATTEMPTS: must be an integer of at least 1")
 
 
 def test_version():

@@ -163,7 +163,7 @@ def test_a_burst_to_a_20_per_minute_robot_stays_in_quota_and_the_end_is_not_held
     run_until(engine, clock, end_sent_at)
     engine.submit("end", "done", kind="end", run_id="burst")
     run_until(engine, clock, t0 + 300)
-    assert engine.idle()
+    assert engine.drain(0)
 
     titles = [text.split("\n\n")[0] for text in wecom_texts(vendor)]
     times = [r.at for r in vendor.received]
@@ -443,7 +443,7 @@ def test_a_full_lane_refuses_new_plain_messages_and_updates_but_never_a_start_en
     texts = [json.loads(r.body)["text"]["content"].split("\n")[0] for r in vendor.received]
     assert "one too many" not in texts and "new run's update" not in texts
     assert {"wait0", "wait3", "p2", "start", "end", "error"} <= set(texts)
-    assert engine.idle() and engine.outbox.pending() == 0
+    assert engine.drain(0) and engine.outbox.pending() == 0
 
 
 def test_the_default_cap_is_200_waiting_messages_per_lane(vendor):
@@ -459,7 +459,7 @@ def test_a_bad_cap_is_a_config_error_naming_the_variable(vendor):
     engine, _ = _capped_engine(vendor, "lots")
     [result] = engine.submit("t", "c").result()
     assert (result.status, result.error) == (
-        "config_error", "MCP_PUSH_LANE_QUEUE_MAX must be a whole number of messages, 1 or more, got 'lots'")
+        "config_error", "MCP_PUSH_LANE_QUEUE_MAX: must be an integer of at least 1")
     assert engine.outbox.pending() == 0
 
 
@@ -486,24 +486,27 @@ def test_a_retried_request_counts_against_the_lanes_quota(vendor):
     assert [json.loads(r.body)["text"]["content"] for r in vendor.received[:2]] == ["m0\n\nc"] * 2
     clock.now += 63
     engine.pump()
-    assert len(vendor.received) == 19 and engine.idle()
+    assert len(vendor.received) == 19 and engine.drain(0)
 
 
-@pytest.mark.parametrize("text", ["0", "-3", "2.5", "lots", "", "１２", "1_0", "+5", "\u00a07"])
+@pytest.mark.parametrize("text", ["0", "-3", "2.5", "lots", "１２", "1_0", "+5", "\u00a07"])
 def test_the_queue_cap_must_be_a_whole_number_from_1(text):
     from mcp_push.config import ConfigError
-    from mcp_push.service.engine import queue_max
+    from mcp_push.service.engine import QUEUE_MAX_VAR, queue_max
 
-    with pytest.raises(ConfigError, match=r"^MCP_PUSH_LANE_QUEUE_MAX must be a whole number of messages, 1 or more"):
-        queue_max(text)
-    assert queue_max(" 7 ") == 7
+    with pytest.raises(ConfigError, match=r"^MCP_PUSH_LANE_QUEUE_MAX: must be an integer of at least 1$"):
+        queue_max({QUEUE_MAX_VAR: text})
+    assert (queue_max({QUEUE_MAX_VAR: " 7 "}), queue_max({QUEUE_MAX_VAR: ""})) == (7, 200)  # empty: the default
 
 
 @pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "soon", "１２", "1_0", "1e3", "\u00a07"])
 def test_the_heartbeat_must_be_a_positive_number_of_seconds(text):
     from mcp_push.config import ConfigError
-    from mcp_push.service.engine import heartbeat_seconds
+    from mcp_push.service.engine import HEARTBEAT_VAR, heartbeat_seconds
 
-    with pytest.raises(ConfigError, match=r"^MCP_PUSH_HEARTBEAT_SECONDS must be a positive number of seconds"):
-        heartbeat_seconds(text)
-    assert (heartbeat_seconds("0.5"), heartbeat_seconds("\t2 ")) == (0.5, 2.0)
+    def heartbeat_seconds_of(value):
+        return heartbeat_seconds({HEARTBEAT_VAR: value})
+
+    with pytest.raises(ConfigError, match=r"^MCP_PUSH_HEARTBEAT_SECONDS: must be a number of seconds above 0$"):
+        heartbeat_seconds_of(text)
+    assert (heartbeat_seconds_of("0.5"), heartbeat_seconds_of("\t2 ")) == (0.5, 2.0)

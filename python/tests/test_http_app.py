@@ -136,8 +136,9 @@ def test_http_flags_without_http_transport_are_an_error(flags):
 
 @pytest.mark.parametrize(
     ("name", "value", "rule"),
-    [("MCP_PUSH_HTTP_MAX_BODY", "1.5", "a whole number above 0"),
-     ("MCP_PUSH_HTTP_HEADER_TIMEOUT", "0", "a number of seconds above 0"),
+    [("MCP_PUSH_HTTP_MAX_BODY", "1.5", ": must be an integer of at least 1"),
+     ("MCP_PUSH_HTTP_HEADER_TIMEOUT", "0", ": must be a number of seconds above 0"),
+     ("MCP_PUSH_HTTP_MAX_CONNECTIONS", "-2", ": must be an integer of at least 1"),
      ("MCP_PUSH_HTTP_ORIGINS", "evil.test", "is not an origin")],
 )
 def test_bad_http_settings_exit_2_naming_the_variable(name, value, rule):

@@ -15,10 +15,11 @@ from mcp_push.redact import Redactor
 from mcp_push.result import ChannelResult, SendResult
 from mcp_push.service.engine import Engine
 from mcp_push.service.outcome import outcome
-from mcp_push.service.server import PushResult, create_server
+from mcp_push.service.server import PushResult
 from mcp_push.specs import load_settings
 
 from .local_server import Behaviour
+from .mcp_helpers import in_process_server
 
 MARK = load_settings()["overflow"]["truncated_mark"]
 ROBOT_LIMIT = 2048  # WeCom group robot: bytes of text content (spec/channels/wecom_bot.yaml)
@@ -105,7 +106,7 @@ def test_the_tool_result_model_carries_parts_and_truncated():
 async def test_notify_send_says_how_a_long_message_went_out(vendor, monkeypatch):
     for name, value in wecom_env(vendor).items():
         monkeypatch.setenv(name, value)
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_send", {"title": "Nightly", "content": "x" * 1_000_000, "wait": True})
     assert not result.is_error
     [channel] = result.structured_content["channels"]

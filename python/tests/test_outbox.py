@@ -86,3 +86,20 @@ def test_a_killed_peer_its_parent_has_not_reaped_yet_is_gone():
     finally:
         child.kill()
         child.wait()
+
+
+def test_adopted_rows_come_back_as_the_engines_deliveries(tmp_path):
+    """One type for a delivery (service/delivery.py): what the outbox stores is what the engine schedules."""
+    from mcp_push.service.delivery import Delivery
+
+    path = tmp_path / "outbox.sqlite3"
+    dead = Outbox(path, lambda: 1234.5)
+    row = dead.add("lane-a", "wecom_bot", "update", "r1", "title", "content", {"k": "v"})
+    dead._db.execute("UPDATE owners SET pid = ? WHERE owner = ?", (2**22 + 12345, dead.owner))  # no such process
+    outbox_module._LIVE_OWNERS.discard(dead.owner)
+    [delivery] = Outbox(path).adopt()
+    assert isinstance(delivery, Delivery)
+    assert (delivery.row, delivery.created, delivery.lane, delivery.channel, delivery.kind, delivery.run_id,
+            delivery.title, delivery.content, delivery.params) == (
+        row, 1234.5, "lane-a", "wecom_bot", "update", "r1", "title", "content", {"k": "v"})
+    assert delivery.result is None and not delivery.done.is_set()

@@ -147,3 +147,16 @@ def test_a_proxy_that_refuses_the_tunnel_never_reached_the_vendor_so_it_is_retri
     assert (result.status, result.attempts) == ("network_error", 4)
     assert result.error == "connection failed (POST https://ntfy.example.test/t) (after 4 tries)"
     assert connects == [[b"CONNECT", b"ntfy.example.test:443"]] * 4
+
+
+def test_the_retry_attempts_override_is_read_through_config_setting_as_retry_js_reads_it():
+    from mcp_push.config import ConfigError
+    from mcp_push.retry import RetryPolicy, attempts_override
+    from mcp_push.specs import load_channels
+
+    assert (attempts_override({}), attempts_override({"MCP_PUSH_RETRY_ATTEMPTS": " 2 "})) == (None, 2)
+    webhook = load_channels()["webhook"]
+    assert (RetryPolicy.for_spec(webhook, 1).attempts, RetryPolicy.for_spec(webhook).attempts) == (1, 4)
+    for bad in ("0", "1.5", "x", "+2", "\u00a02"):
+        with pytest.raises(ConfigError, match=r"^MCP_PUSH_RETRY_ATTEMPTS: must be an integer of at least 1$"):
+            attempts_override({"MCP_PUSH_RETRY_ATTEMPTS": bad})

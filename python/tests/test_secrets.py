@@ -401,12 +401,12 @@ def anyio_backend():
 async def test_an_mcp_summary_keeps_the_channel_name_that_a_webhook_url_contains(vendor, monkeypatch):
     from mcp import Client
 
-    from mcp_push.service.server import create_server
+    from .mcp_helpers import in_process_server
 
     token = "Zq8x3Lw0Pq7TbN2mYc"
     monkeypatch.setenv("WEBHOOK_URL", f"{vendor.url}/webhook/{token}?text=$title")
     vendor.routes["/"] = Behaviour(status=404, body=json.dumps({"message": f"webhook {token} is unknown"}))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})
     summary = "\n".join(block.text for block in result.content if block.type == "text")
     assert summary.startswith("0 of 1 channel delivered: webhook rejected (HTTP 404: webhook *** is unknown")

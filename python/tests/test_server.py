@@ -23,7 +23,7 @@ from mcp_push.service.server import ServerConfigError, create_server, tool_names
 from mcp_push.specs import load_channels
 
 from .local_server import Behaviour
-from .mcp_helpers import REPO, SERVER_VARS, child_env, http_server, ntfy_env, webhook_env
+from .mcp_helpers import REPO, SERVER_VARS, child_env, http_server, in_process_server, ntfy_env, webhook_env
 
 STRICT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # Claude Desktop, Cursor, OpenAI, Copilot CLI
 SECRET_URL_KEY = "hk_7f3a9c2e5b1d8f4a"
@@ -55,7 +55,7 @@ def text_of(result) -> str:
 
 @pytest.mark.anyio
 async def test_tools_list_advertises_underscore_names_with_schemas_annotations_and_titles():
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert client.server_info.version == mcp_push.__version__
         assert "notify_event" in client.instructions and "run_id" in client.instructions
@@ -83,7 +83,7 @@ async def test_tools_list_advertises_underscore_names_with_schemas_annotations_a
 @pytest.mark.anyio
 async def test_dotted_names_are_advertised_instead_when_asked(monkeypatch):
     monkeypatch.setenv("MCP_PUSH_TOOL_NAMES", "dotted")
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
     assert names == {"notify.send", "notify.event"}
 
@@ -91,8 +91,8 @@ async def test_dotted_names_are_advertised_instead_when_asked(monkeypatch):
 @pytest.mark.parametrize("value", ["both", "\u00a0dotted"])  # white space is ASCII only (canonical rule 10)
 def test_an_unknown_tool_name_style_is_a_configuration_error(monkeypatch, value):
     monkeypatch.setenv("MCP_PUSH_TOOL_NAMES", value)
-    with pytest.raises(ServerConfigError, match="MCP_PUSH_TOOL_NAMES must be underscore or dotted"):
-        create_server()
+    with pytest.raises(ServerConfigError, match="^MCP_PUSH_TOOL_NAMES: must be one of underscore, dotted$"):
+        in_process_server()
 
 
 @pytest.mark.anyio
@@ -100,7 +100,7 @@ def test_an_unknown_tool_name_style_is_a_configuration_error(monkeypatch, value)
 async def test_per_channel_tools_for_configured_channels_only(vendor, monkeypatch, style):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor), "MCP_PUSH_CHANNEL_TOOLS": "true",
                             "MCP_PUSH_TOOL_NAMES": style})
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         # Both spellings reach the webhook's tool, whichever is advertised; only that channel is used.
         first = await client.call_tool("notify_channel_webhook", {
@@ -129,7 +129,7 @@ def test_every_channel_tool_name_fits_strict_clients():
 @pytest.mark.anyio
 async def test_channel_tools_are_off_by_default(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         with pytest.raises(MCPError):
             await client.call_tool("notify_channel_webhook", {"wait": True, "title": "t", "content": "c"})
@@ -143,7 +143,7 @@ async def test_channel_tools_are_off_by_default(vendor, monkeypatch):
 @pytest.mark.anyio
 async def test_notify_event_is_rendered_and_delivered(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_event", {
             "wait": True, "run_id": "nightly-42", "event": "update", "message": "halfway through the tests",
             "data": {"step": "tests", "progress": 0.5},
@@ -168,7 +168,7 @@ async def test_notify_event_keeps_extra_data_fields_and_shows_them(vendor, monke
     """Issue 11 item 12: a data field the template has no line for is accepted and rendered (it was
     refused as "not a known field"); a host's null for a known field still stands for "omitted"."""
     configure(monkeypatch, webhook_env(vendor))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool(tool, {
             "wait": True, "run_id": "r", "event": "update", "message": "m",
             "data": {"shard": 3, "step": None, "host": "ci-7", "retried": None},
@@ -182,7 +182,7 @@ async def test_notify_event_keeps_extra_data_fields_and_shows_them(vendor, monke
 @pytest.mark.anyio
 async def test_notify_event_end_says_how_long_the_run_took(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         for event, stamp in (("start", "2026-05-01T12:00:00Z"), ("end", "2026-05-01T12:03:05Z")):
             result = await client.call_tool("notify_event", {
                 "wait": True, "run_id": "deploy-7", "event": event, "message": f"deploy {event}", "timestamp": stamp,
@@ -199,7 +199,7 @@ async def test_notify_event_end_says_how_long_the_run_took(vendor, monkeypatch):
 async def test_a_call_returns_once_accepted_and_the_message_is_still_delivered(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
     vendor.routes["/hook"] = Behaviour(delay_s=0.5, body="ok")
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         started = time.monotonic()
         result = await client.call_tool("notify_event", {"run_id": "r", "event": "start", "message": "go"})
         answered = time.monotonic() - started
@@ -219,7 +219,7 @@ async def test_a_call_returns_once_accepted_and_the_message_is_still_delivered(v
 @pytest.mark.anyio
 async def test_dotted_notify_send_is_delivered_to_every_configured_channel(vendor, monkeypatch):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "ops")})
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify.send", {
             "wait": True, "title": "Backup", "content": "finished in 3 min"})
     assert not result.is_error, text_of(result)
@@ -233,7 +233,7 @@ async def test_dotted_notify_send_is_delivered_to_every_configured_channel(vendo
 @pytest.mark.anyio
 async def test_channels_argument_picks_among_configured_channels(vendor, monkeypatch):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "ops")})
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_send", {
             "wait": True, "title": "t", "content": "c", "channels": ["ntfy"]})
     assert [c["channel"] for c in result.structured_content["channels"]] == ["ntfy"]
@@ -244,7 +244,7 @@ async def test_channels_argument_picks_among_configured_channels(vendor, monkeyp
 async def test_some_channels_failing_is_reported_per_channel_but_not_an_error(vendor, monkeypatch):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "ops")})
     vendor.routes["/hook"] = Behaviour(status=503, body='{"message":"maintenance"}')
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})
     assert not result.is_error
     assert text_of(result).startswith("1 of 2 channels delivered: ntfy; webhook rejected (")
@@ -260,7 +260,7 @@ async def test_some_channels_failing_is_reported_per_channel_but_not_an_error(ve
 async def test_no_channel_delivered_is_an_error_result_with_the_details(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
     vendor.routes["/hook"] = Behaviour(status=500, body="boom")
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})
     assert result.is_error
     assert result.structured_content["ok"] is False
@@ -270,7 +270,7 @@ async def test_no_channel_delivered_is_an_error_result_with_the_details(vendor, 
 
 @pytest.mark.anyio
 async def test_no_channel_configured_is_an_error_result():
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})
     assert result.is_error
     assert result.structured_content["skipped"] == "no channel is configured"
@@ -293,7 +293,7 @@ async def test_no_channel_configured_is_an_error_result():
 async def test_an_invalid_envelope_is_an_error_naming_the_field_and_rule(vendor, monkeypatch, arguments, expected):
     configure(monkeypatch, webhook_env(vendor))
     envelope = {"run_id": "r1", "event": "update", "message": "m", **arguments}
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_event", envelope)
         dotted = await client.call_tool("notify.event", envelope)
     for answer in (result, dotted):
@@ -305,7 +305,7 @@ async def test_an_invalid_envelope_is_an_error_naming_the_field_and_rule(vendor,
 @pytest.mark.anyio
 async def test_a_missing_required_field_is_an_error_result(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_event", {"wait": True, "run_id": "r1", "event": "start"})
     assert result.is_error and "message: is required" in text_of(result)
     assert vendor.received == []
@@ -314,7 +314,7 @@ async def test_a_missing_required_field_is_an_error_result(vendor, monkeypatch):
 @pytest.mark.anyio
 async def test_nulls_stand_for_omitted_optional_arguments(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_event", {
             "run_id": "r1", "event": "start", "message": "go", "data": {"step": None}, "timestamp": None,
             "channels": None,
@@ -331,7 +331,7 @@ async def test_channels_naming_an_unconfigured_channel_is_an_error_listing_the_c
     vendor, monkeypatch, channels, error
 ):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor)})
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         send = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c", "channels": channels})
         event = await client.call_tool("notify_event", {"wait": True, "run_id": "r", "event": "start", "message": "m",
                                                         "channels": channels})
@@ -345,7 +345,7 @@ async def test_channels_naming_an_unconfigured_channel_is_an_error_listing_the_c
 @pytest.mark.anyio
 async def test_channel_names_are_matched_ignoring_case_as_in_the_library(vendor, monkeypatch):
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor)})
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c",
                                                         "channels": ["WebHook"]})
     assert not result.is_error, text_of(result)
@@ -356,7 +356,7 @@ async def test_channel_names_are_matched_ignoring_case_as_in_the_library(vendor,
 @pytest.mark.anyio
 async def test_an_empty_channels_list_is_an_error(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c", "channels": []})
     assert result.is_error and "channels: must name at least one channel" in text_of(result)
     assert vendor.received == []
@@ -367,7 +367,7 @@ async def test_an_empty_channels_list_is_an_error(vendor, monkeypatch):
                                    {"WEBHOOK_URL": "http://127.0.0.1:9/steal"}])
 async def test_credentials_and_config_are_not_accepted_as_arguments(vendor, monkeypatch, extra):
     configure(monkeypatch, webhook_env(vendor))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         send = await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c", **extra})
         event = await client.call_tool("notify.event", {
             "wait": True, "run_id": "r", "event": "start", "message": "m", **extra})
@@ -381,7 +381,7 @@ async def test_credentials_and_config_are_not_accepted_as_arguments(vendor, monk
 @pytest.mark.parametrize("name", ["notify_nothing", "notify.channel.dingtalk", "notify_channel_webhook", ""])
 async def test_an_unknown_tool_is_a_protocol_error(vendor, monkeypatch, name):
     configure(monkeypatch, webhook_env(vendor))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         with pytest.raises(MCPError) as raised:
             await client.call_tool(name, {"title": "t", "content": "c"})
     assert raised.value.error.code == -32602
@@ -399,7 +399,7 @@ async def test_secrets_never_appear_in_results_listings_or_instructions(vendor, 
         "message": f"bad key {SECRET_URL_KEY} for {vendor.url}/hook/{SECRET_URL_KEY}",
         "error": f"token Bearer {SECRET_NTFY_TOKEN} rejected",
     }))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         seen = [client.instructions, (await client.list_tools()).model_dump_json()]
         for name, arguments in [
             ("notify_send", {"title": "t", "content": "c", "wait": True}),
@@ -436,7 +436,7 @@ async def test_arguments_of_the_wrong_type_are_refused_naming_the_field_and_rule
     vendor, monkeypatch, tool, arguments, expected
 ):
     configure(monkeypatch, webhook_env(vendor))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         result = await client.call_tool(tool, arguments)
     name = tool.replace(".", "_")
     assert result.is_error
@@ -450,7 +450,7 @@ async def test_arguments_of_the_wrong_type_are_refused_naming_the_field_and_rule
 @pytest.mark.anyio
 async def test_every_refusal_carries_structured_content(vendor, monkeypatch):
     configure(monkeypatch, webhook_env(vendor))
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         refused = [
             await client.call_tool("notify_send", {"title": "t", "content": "c", "channels": ["nope"]}),
             await client.call_tool("notify_send", {"title": "t", "content": "c", "channels": []}),
@@ -501,7 +501,7 @@ async def test_waiting_calls_hold_no_worker_thread(vendor, monkeypatch):
     gate = threading.Event()
     configure(monkeypatch, {**webhook_env(vendor), **ntfy_env(vendor, "other"), "MCP_PUSH_TIMEOUT": "60"})
     vendor.routes["/hook"] = Behaviour(gate=gate)
-    engine = Engine(agent_defaults(dict(__import__("os").environ)))
+    engine = Engine(agent_defaults(dict(__import__("os").environ))).start()  # its owner starts it
     waited: list = []
     try:
         async with Client(create_server(engine=engine)) as client, anyio.create_task_group() as group:
@@ -673,10 +673,42 @@ async def test_the_server_appends_no_hitokoto_quote_unless_asked(vendor, monkeyp
     monkeypatch.setitem(load_settings()["hitokoto"], "url", f"{vendor.url}/hitokoto")
     configure(monkeypatch, webhook_env(vendor))
     monkeypatch.delenv("HITOKOTO", raising=False)
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         assert not (await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})).is_error
     assert [r.path for r in vendor.received if r.path.startswith("/hitokoto")] == []
     monkeypatch.setenv("HITOKOTO", "true")
-    async with Client(create_server()) as client:
+    async with Client(in_process_server()) as client:
         assert not (await client.call_tool("notify_send", {"wait": True, "title": "t", "content": "c"})).is_error
     assert vendor.json_bodies()[-1]["content"] == "c\n\nquote    ----book"
+
+
+def test_create_server_runs_on_the_engine_its_caller_owns_and_never_starts_one():
+    """One owner of the engine's lifecycle (lifecycle.py in `mcp-push serve`): create_server neither
+    builds an engine of its own nor starts the one it is given."""
+    from mcp_push.config import agent_defaults
+    from mcp_push.service.engine import Engine
+
+    engine = Engine(agent_defaults(dict(__import__("os").environ)))
+    try:
+        create_server(engine=engine)
+        assert engine.running is False
+        with pytest.raises(TypeError, match="engine"):
+            create_server()
+    finally:
+        engine.close()
+
+
+@pytest.mark.anyio
+async def test_an_event_envelope_is_validated_once_per_call(vendor, monkeypatch):
+    """The envelope is checked in one pass (the route's check_arguments), not again in the tool body."""
+    from mcp_push.service import server as server_module
+
+    configure(monkeypatch, webhook_env(vendor))
+    checked: list = []
+    real = server_module.validate_envelope
+    monkeypatch.setattr(server_module, "validate_envelope", lambda envelope: checked.append(envelope) or real(envelope))
+    async with Client(in_process_server()) as client:
+        result = await client.call_tool("notify_event", {"run_id": "r1", "event": "start", "message": "go",
+                                                         "wait": True})
+    assert result.structured_content["delivered"] == 1
+    assert [e["run_id"] for e in checked] == ["r1"]

@@ -8,7 +8,6 @@ Exit codes: 0 every channel delivered (or the message was deliberately skipped),
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import logging
 import os
@@ -20,7 +19,7 @@ from typing import Any, NoReturn
 from .. import __version__
 from ..config import agent_defaults
 from ..redact import MASK, process_redactor
-from .http_app import DEFAULT_PORT, TOKEN_VAR
+from .http_app import DEFAULT_PORT
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -167,8 +166,8 @@ def _dry_run(entries: list[dict[str, Any]]) -> int:
 
 
 def _check_settings(env: Mapping[str, Any]) -> None:
-    """A dry run checks the settings a send reads (MCP_PUSH_TIMEOUT, MCP_PUSH_OVERFLOW) as the send
-    would: a bad one is a configuration error, exit 2, either way."""
+    """A dry run checks the settings a send reads (MCP_PUSH_TIMEOUT, MCP_PUSH_OVERFLOW,
+    MCP_PUSH_RETRY_ATTEMPTS) as the send would: a bad one is a configuration error, exit 2, either way."""
     from ..api import check_settings
     from ..config import ConfigError
 
@@ -340,85 +339,14 @@ def _channels(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 # --- serve ---------------------------------------------------------------------------------------------
 
 
-# When the host closes stdin, queued deliveries get this long to go out before the process ends; what
-# still waits (a rate limit, a retry) stays in the outbox for the next start or `mcp-push flush`.
-SHUTDOWN_DRAIN_SECONDS = 5.0
-
-
 def _serve(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
-    from .engine import Engine
-    from .outbox import Outbox, state_dir
-    from .server import ServerConfigError, create_server
+    from .lifecycle import ServeError, serve
 
-    source = agent_defaults(os.environ)
     try:
-        engine = Engine(source, Outbox.for_source(source))
-    except OSError as exc:  # the state folder cannot be made or written: say which, not the exception class
-        raise UsageError(f"cannot keep the outbox in {state_dir(source)} (MCP_PUSH_STATE_DIR): "
-                         f"{exc.strerror or exc}") from None
-    try:
-        server = create_server(engine=engine)
-    except ServerConfigError as exc:
+        serve(env, args.transport, args.host, args.port, args.path)
+    except ServeError as exc:
         raise UsageError(str(exc)) from None
-    log = logging.getLogger("mcp_push")
-    if args.transport == "stdio":
-        given = [flag for flag in ("host", "port", "path") if getattr(args, flag) is not None]
-        if given:
-            raise UsageError(f"--{given[0]} applies to --transport http only (stdio has no address)")
-        if sys.stdin.isatty():
-            log.warning("serving MCP on stdio: an MCP host runs this; see `mcp-push --help` for the commands")
-        import anyio
-
-        from .server import WAIT_LIMIT_SECONDS
-        from .stdio_transport import serve_stdio
-
-        try:
-            # Every request read before stdin closed is answered: a wait=true call may take its whole limit.
-            anyio.run(serve_stdio, server._lowlevel_server, WAIT_LIMIT_SECONDS + 10)
-        finally:
-            _stop(engine, log)
-        return OK
-    try:
-        return _serve_http(args, env, server, log)
-    finally:
-        _stop(engine, log)
-
-
-def _serve_http(args: argparse.Namespace, env: Mapping[str, Any], server: Any, log: logging.Logger) -> int:
-    from . import http_app
-
-    host = args.host if args.host is not None else "127.0.0.1"
-    port = args.port if args.port is not None else DEFAULT_PORT
-    path = args.path if args.path is not None else "/mcp"
-    if not path.startswith("/"):
-        raise UsageError(f"--path must start with '/', got '{path}'")
-    try:
-        settings = http_app.http_settings(env, host, port, path)
-    except http_app.HttpConfigError as exc:
-        raise UsageError(str(exc)) from None
-    if not http_app.is_loopback(host) and not settings.token:
-        raise UsageError(f"refusing to serve on {host} without {TOKEN_VAR}: anyone who reaches it could "
-                         "push through your channels; set the token or bind 127.0.0.1")
-    try:
-        sock = http_app.bind(host, port)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {port} on {host} is in use: stop what uses it or choose another with --port") \
-                from None
-        raise UsageError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
-    except OverflowError:
-        raise UsageError(f"--port must be a port number from 0 to 65535, got '{port}'") from None
-    bound_port = sock.getsockname()[1]
-    log.info("serving MCP on http://%s:%d%s%s", f"[{host}]" if ":" in host else host, bound_port, path,
-             " (bearer token required)" if settings.token else "")
-    http_app.serve(http_app.build_app(server, settings), settings, sock)
     return OK
-
-
-def _stop(engine: Any, log: logging.Logger) -> None:
-    if not engine.drain(SHUTDOWN_DRAIN_SECONDS):
-        log.info("stopping with deliveries still queued; the next start or `mcp-push flush` sends them")
-    engine.close()
 
 
 # --- main ----------------------------------------------------------------------------------------------
@@ -457,18 +385,11 @@ def _fail(message: str, code: int) -> int:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
-    """Everything to stderr, secrets masked. Quiet for send/event (the table says it all) unless -v."""
-    from ..logs import RedactingFilter, logger
+    """Quiet for send/event (the table says it all) unless -v; the server logs what it does."""
+    from ..logs import log_to_stderr
 
-    level = logging.INFO if args.command == "serve" or getattr(args, "verbose", False) else logging.ERROR
-    log = logger()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s mcp-push %(levelname)s %(message)s", "%H:%M:%S"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    log.setLevel(level)
+    log_to_stderr(logging.INFO if args.command == "serve" or getattr(args, "verbose", False) else logging.ERROR,
+                  own_process=True)
 
 
 if __name__ == "__main__":

@@ -19,25 +19,33 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from .. import result as R
 from .. import retry
 from ..api import prepare_message
-from ..config import ConfigError, channel_env, decimal_setting, is_configured, is_true, request_timeout, whole_setting
+from ..config import (
+    ConfigError,
+    channel_env,
+    decimal_setting,
+    is_configured,
+    is_true,
+    request_timeout,
+    setting,
+    strip_space,
+)
 from ..deliver import Outcome, send_plan
 from ..edits import lane_key, post_or_edit, read_ref
 from ..overflow import overflow_mode
 from ..planner import ChannelPlan, plan_channel
 from ..specs import ChannelSpec, load_channels, load_settings
 from ..wire import seconds_text
-from .outbox import Outbox, Row
+from .delivery import TERMINAL, Delivery
+from .outbox import Outbox
 from .ratelimit import RateLimiter
 
 log = logging.getLogger("mcp_push")
@@ -46,91 +54,25 @@ EDIT_VAR = "MCP_PUSH_EDIT_PROGRESS"
 QUEUE_MAX_VAR = "MCP_PUSH_LANE_QUEUE_MAX"
 HEARTBEAT_VAR = "MCP_PUSH_HEARTBEAT_SECONDS"
 KINDS = ("message", "start", "update", "end", "error")
-TERMINAL = ("end", "error")
+
 # Edit refs remembered per lane (runs that never end must not grow memory without bound).
 MAX_REFS = 1000
 # A lane worker wakes at least this often (a changed clock). The heartbeat has its own interval.
 IDLE_WAKE_SECONDS = 30.0
 
 
-def queue_max(text: str) -> int:
-    """MCP_PUSH_LANE_QUEUE_MAX: a whole number, 1 or more, or a ConfigError naming the variable."""
-    value = whole_setting(text) or 0
-    if value < 1:
-        raise ConfigError(f"{QUEUE_MAX_VAR} must be a whole number of messages, 1 or more, got '{text}'")
-    return value
+def queue_max(source: Mapping[str, Any]) -> int:
+    """MCP_PUSH_LANE_QUEUE_MAX (spec/settings.yaml: an integer of at least 1), or a ConfigError naming it."""
+    return int(strip_space(setting(QUEUE_MAX_VAR, source)))
 
 
 def queue_full(limit: int) -> str:
     return f"queue full: {limit} messages already wait for this channel ({QUEUE_MAX_VAR})"
 
 
-def heartbeat_seconds(text: str) -> float:
-    """MCP_PUSH_HEARTBEAT_SECONDS: a positive number of seconds, or a ConfigError naming the variable."""
-    value = decimal_setting(text)
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigError(f"{HEARTBEAT_VAR} must be a positive number of seconds, got '{text}'")
-    return value
-
-
-@dataclass(eq=False)
-class Delivery:
-    """One message to one channel."""
-
-    row: int
-    lane: str
-    channel: str
-    kind: str
-    run_id: str | None
-    title: str
-    content: str
-    params: dict[str, Any] = field(default_factory=dict)
-    # The message planned when it was accepted (None: a setting it needs cannot work); an edit of the run's
-    # message is planned when it goes (edits.post_or_edit), this post being its fallback.
-    plan: ChannelPlan | None = field(default=None, repr=False)
-    result: R.ChannelResult | None = None
-    done: threading.Event = field(default_factory=threading.Event, repr=False)
-    # Set while every try so far failed and another is due: what the last one said (redacted).
-    retry_error: str | None = None
-    _callbacks: list[Callable[[Delivery], None]] = field(default_factory=list, repr=False)
-    _callbacks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def cost(self) -> int:
-        """Requests it will make (parts of a long message, targets): what the limiter must find room for."""
-        return max(len(self.plan.requests), 1) if self.plan is not None else 1
-
-    @property
-    def is_update(self) -> bool:
-        return self.kind == "update"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.kind in TERMINAL
-
-    def settle(self, result: R.ChannelResult) -> None:
-        self.result = result
-        with self._callbacks_lock:
-            self.done.set()
-            callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            _call_safely(callback, self)
-
-    def when_done(self, callback: Callable[[Delivery], None]) -> None:
-        """Calls `callback(delivery)` once it is final (at once if it is), from the thread that settles
-        it: an asyncio caller awaits it without holding a thread (call_soon_threadsafe)."""
-        with self._callbacks_lock:
-            if not self.done.is_set():
-                self._callbacks.append(callback)
-                return
-        _call_safely(callback, self)
-
-
-def _call_safely(callback: Callable[[Delivery], None], delivery: Delivery) -> None:
-    try:
-        callback(delivery)
-    except Exception:  # a waiter that went away (a closed event loop) must not stop the lane
-        log.debug("engine: a completion callback failed", exc_info=True)
+def heartbeat_seconds(source: Mapping[str, Any]) -> float:
+    """MCP_PUSH_HEARTBEAT_SECONDS (spec/settings.yaml: seconds above 0), or a ConfigError naming it."""
+    return decimal_setting(setting(HEARTBEAT_VAR, source))
 
 
 class _RetryWatch:
@@ -267,7 +209,7 @@ class Engine:
             return Ticket(list(prepared.result.channels), prepared.result.skipped)
         entries: list[Delivery | R.ChannelResult] = []
         try:
-            limit = queue_max(self._setting(QUEUE_MAX_VAR))
+            limit = queue_max(self.source)
         except ConfigError as exc:
             return Ticket([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in prepared.targets])
         for spec, env in prepared.targets:
@@ -324,21 +266,21 @@ class Engine:
     def adopt(self, note: str = "outbox: resuming %d unfinished deliveries") -> list[Delivery]:
         """Queues what killed or ended processes left in the outbox, oldest first; returns those deliveries."""
         specs = load_channels()
-        rows: list[Row] = self.outbox.adopt()
+        rows = self.outbox.adopt()
         adopted = []
-        for row in rows:
-            spec = specs.get(row.channel)
+        for delivery in rows:
+            spec = specs.get(delivery.channel)
             env = channel_env(spec, self.source) if spec else {}
             if spec is None or not is_configured(spec, env):
-                log.warning("outbox: %s is no longer configured; dropping a %s from %s", row.channel, row.kind,
-                            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created)))
-                self.outbox.finish([row.id])
+                log.warning("outbox: %s is no longer configured; dropping a %s from %s", delivery.channel,
+                            delivery.kind, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(delivery.created)))
+                self.outbox.finish([delivery.row])
                 continue
             # The lane follows today's credential: a rotated token still gets the message.
-            delivery = Delivery(row.id, lane_key(spec, env, self.outbox.lane_salt), spec.name, row.kind, row.run_id,
-                                row.title, row.content, row.params)
+            delivery.lane = lane_key(spec, env, self.outbox.lane_salt)
             try:
-                delivery.plan = self._plan(spec, env, delivery, overflow_mode(self._setting("MCP_PUSH_OVERFLOW")))
+                overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", self.source))
+                delivery.plan = self._plan(spec, env, delivery, overflow)
             except ConfigError:
                 pass  # reported when it is sent
             self._enqueue(spec, delivery)
@@ -385,12 +327,13 @@ class Engine:
     def _deliver(self, lane: Lane, delivery: Delivery) -> R.ChannelResult:
         spec = lane.spec
         try:
-            timeout = request_timeout(self._setting("MCP_PUSH_TIMEOUT"))
-            overflow = overflow_mode(self._setting("MCP_PUSH_OVERFLOW"))
+            timeout = request_timeout(setting("MCP_PUSH_TIMEOUT", self.source))
+            overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", self.source))
+            attempts = retry.attempts_override(self.source)
         except ConfigError as exc:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
         post = delivery.plan or self._plan(spec, channel_env(spec, self.source), delivery, overflow)
-        editing = spec.edit is not None and is_true(str(self.source.get(EDIT_VAR) or "")) and delivery.run_id
+        editing = spec.edit is not None and is_true(setting(EDIT_VAR, self.source)) and delivery.run_id
         ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None
 
         def attempt(edit_ref: Any) -> Outcome:
@@ -400,7 +343,7 @@ class Engine:
                 with self._cond:
                     lane.limiter.record(self.clock(), cost)
                 self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.window)
-            return send_plan(plan, timeout, _RetryWatch(delivery, self._counting_pace(lane)))
+            return send_plan(plan, timeout, _RetryWatch(delivery, self._counting_pace(lane)), attempts=attempts)
 
         # The one edit rule (edits.post_or_edit), as send_event follows it: a refused edit is posted anew.
         [outcome] = post_or_edit(lambda refs, _only: [attempt(refs.get(spec.name))],
@@ -427,11 +370,6 @@ class Engine:
             self.outbox.record_sends(lane.key, self.clock(), 1, limiter.window)
 
         return retry.Pace(sleep, base.monotonic, base.random, base.wall)
-
-    def _setting(self, name: str) -> str:
-        from ..config import resolve_var
-
-        return resolve_var(load_settings()["env"][name], self.source)
 
     def _ref(self, lane: Lane, run_id: str) -> Any:
         if run_id in lane.refs:
@@ -479,7 +417,7 @@ class Engine:
         """Worker threads from now on (one per lane, started with its first delivery); resumes the outbox
         and, with `resume`, takes over a dead peer's rows at every heartbeat."""
         try:
-            beat = heartbeat_seconds(self._setting(HEARTBEAT_VAR))
+            beat = heartbeat_seconds(self.source)
         except ConfigError as exc:
             log.warning("%s; using %s", exc, seconds_text(self._beat))
             beat = self._beat
@@ -534,10 +472,6 @@ class Engine:
                 time.sleep(1.0)
                 continue
             self._send(lane, delivery)
-
-    def idle(self) -> bool:
-        with self._cond:
-            return all(not lane.queue and not lane.busy for lane in self.lanes.values())
 
     def drain(self, timeout: float) -> bool:
         """Waits (threaded) until nothing is waiting or on the wire, or the timeout passes."""

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-import math
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from urllib.parse import urlsplit
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ..config import ConfigError, decimal_setting, setting, strip_space
 
 TOKEN_VAR = "MCP_PUSH_HTTP_TOKEN"  # noqa: S105 (a variable name, not a token)
 ORIGINS_VAR = "MCP_PUSH_HTTP_ORIGINS"
@@ -70,20 +71,6 @@ class HttpSettings:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
-def _number(env: Mapping[str, Any], name: str, default: float, integer: bool = False) -> float:
-    raw = str(env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw) if integer else float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        kind = "a whole number" if integer else "a number of seconds"
-        raise HttpConfigError(f"{name} must be {kind} above 0, got '{raw}'")
-    return value
-
-
 def _origin(text: str) -> str:
     """scheme://host[:port], lowercased, without a trailing slash; '' when it is not an origin."""
     parts = urlsplit(text.strip().lower().rstrip("/"))
@@ -98,24 +85,28 @@ def _origin(text: str) -> str:
 
 
 def http_settings(env: Mapping[str, Any], host: str, port: int, path: str) -> HttpSettings:
-    """The HTTP settings from the environment; HttpConfigError names a bad one."""
-    origins = set()
-    for item in str(env.get(ORIGINS_VAR) or "").split(","):
-        if item.strip():
-            origin = _origin(item)
-            if not origin:
-                raise HttpConfigError(f"{ORIGINS_VAR}: '{item.strip()}' is not an origin such as "
-                                      "https://app.example.com (scheme, host, optional port)")
-            origins.add(origin)
-    hosts = {_host_name(item) for item in str(env.get(HOSTS_VAR) or "").split(",") if item.strip()}
-    return HttpSettings(
-        host=host, port=port, path=path, token=str(env.get(TOKEN_VAR) or ""),
-        origins=frozenset(origins), hosts=frozenset(hosts),
-        max_body=int(_number(env, MAX_BODY_VAR, DEFAULT_MAX_BODY, integer=True)),
-        header_timeout=_number(env, HEADER_TIMEOUT_VAR, DEFAULT_HEADER_TIMEOUT),
-        idle_timeout=_number(env, IDLE_TIMEOUT_VAR, DEFAULT_IDLE_TIMEOUT),
-        max_connections=int(_number(env, MAX_CONNECTIONS_VAR, DEFAULT_MAX_CONNECTIONS, integer=True)),
-    )
+    """The HTTP settings (declared in spec/settings.yaml, read through config.setting); HttpConfigError
+    names a bad one and its rule."""
+    try:
+        origins = set()
+        for item in setting(ORIGINS_VAR, env).split(","):
+            if item.strip():
+                origin = _origin(item)
+                if not origin:
+                    raise HttpConfigError(f"{ORIGINS_VAR}: '{item.strip()}' is not an origin such as "
+                                          "https://app.example.com (scheme, host, optional port)")
+                origins.add(origin)
+        hosts = {_host_name(item) for item in setting(HOSTS_VAR, env).split(",") if item.strip()}
+        return HttpSettings(
+            host=host, port=port, path=path, token=setting(TOKEN_VAR, env),
+            origins=frozenset(origins), hosts=frozenset(hosts),
+            max_body=int(strip_space(setting(MAX_BODY_VAR, env))),
+            header_timeout=decimal_setting(setting(HEADER_TIMEOUT_VAR, env)),
+            idle_timeout=decimal_setting(setting(IDLE_TIMEOUT_VAR, env)),
+            max_connections=int(strip_space(setting(MAX_CONNECTIONS_VAR, env))),
+        )
+    except ConfigError as exc:
+        raise HttpConfigError(str(exc)) from None
 
 
 # --- the checks ----------------------------------------------------------------------------------------

@@ -32,12 +32,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import is_true
+from ..config import is_true, setting
 from ..lanekey import folder_salt
+from .delivery import Delivery
 
 log = logging.getLogger("mcp_push")
 
@@ -77,19 +77,6 @@ CREATE TABLE IF NOT EXISTS owner_hosts (owner TEXT PRIMARY KEY, host TEXT NOT NU
 _LIVE_OWNERS: set[str] = set()
 
 
-@dataclass
-class Row:
-    id: int
-    created: float
-    lane: str
-    channel: str
-    kind: str
-    run_id: str | None
-    title: str
-    content: str
-    params: dict[str, Any]
-
-
 def default_state_dir() -> Path:
     """Where a user's state lives on this platform (XDG on Linux and BSDs)."""
     home = Path.home()
@@ -101,12 +88,11 @@ def default_state_dir() -> Path:
 
 
 def state_dir(source: Mapping[str, Any]) -> Path:
-    return Path(str(source.get(STATE_DIR_VAR) or "") or default_state_dir())
+    return Path(setting(STATE_DIR_VAR, source) or default_state_dir())
 
 
 def outbox_enabled(source: Mapping[str, Any]) -> bool:
-    value = str(source.get(OUTBOX_VAR) or "true")
-    return is_true(value)
+    return is_true(setting(OUTBOX_VAR, source))
 
 
 def _pid_alive(pid: int) -> bool | None:
@@ -233,11 +219,6 @@ class Outbox:
             )
             return int(cursor.lastrowid)
 
-    def replace(self, row_id: int, title: str, content: str) -> None:
-        """A newer update took this waiting update's place."""
-        with self._lock:
-            self._db.execute("UPDATE deliveries SET title = ?, content = ? WHERE id = ?", (title, content, row_id))
-
     def finish(self, row_ids: Iterable[int]) -> None:
         """Final (delivered, refused or superseded): never to be sent again."""
         ids = [(i,) for i in row_ids]
@@ -258,7 +239,7 @@ class Outbox:
             if self.owner in _LIVE_OWNERS:
                 self._register()
 
-    def adopt(self) -> list[Row]:
+    def adopt(self) -> list[Delivery]:
         """Takes over the rows of owners that are gone (killed, or ended before finishing), oldest first."""
         now = self.clock()
         with self._lock:
@@ -297,7 +278,8 @@ class Outbox:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return [Row(*row[:8], json.loads(row[8])) for row in rows]
+        return [Delivery(row_id, lane, channel, kind, run_id, title, content, json.loads(params), created)
+                for row_id, created, lane, channel, kind, run_id, title, content, params in rows]
 
     # --- rate-limit history and edit refs ---------------------------------------------------------------
 

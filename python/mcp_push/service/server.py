@@ -1,7 +1,9 @@
 """The MCP server: `notify_send`, `notify_event` and (opt-in) one `notify_channel_<name>` per channel.
 
+    from mcp_push.service.lifecycle import running_engine
     from mcp_push.service.server import create_server
-    create_server().run()          # stdio; `mcp-push serve` does this
+    with running_engine(env) as engine:
+        create_server(env, engine=engine)   # `mcp-push serve` (lifecycle.serve) serves it
 
 Tool names: `tools/list` advertises the underscore names by default (`MCP_PUSH_TOOL_NAMES=dotted` for
 `notify.send`, `notify.event`, `notify.channel.<name>`; never both, since one name a strict client
@@ -18,7 +20,6 @@ import inspect
 import logging
 import os
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -30,18 +31,16 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from .. import __version__
 from ..api import configured_channels
-from ..config import agent_defaults, is_true, strip_space
+from ..config import ConfigError, agent_defaults, is_true, setting, strip_space
 from ..events import EnvelopeError, argument_problems, envelope_schema, render_event, validate_envelope
 from ..selection import channel_names, channels_error
 from .engine import Delivery, Engine, Ticket
-from .outbox import Outbox
 from .outcome import SecretRedactor, outcome
 
 log = logging.getLogger("mcp_push.service.server")
 
 TOOL_NAMES_VAR = "MCP_PUSH_TOOL_NAMES"
 CHANNEL_TOOLS_VAR = "MCP_PUSH_CHANNEL_TOOLS"
-NAME_STYLES = ("underscore", "dotted")
 MAX_TOOL_NAME = 64  # hosts prefix tool names (mcp__<server>__…) and some truncate at 64
 
 Status = Literal["delivered", "queued", "retrying", "superseded", "rejected", "network_error", "timeout",
@@ -111,10 +110,11 @@ def tool_names(kind: str, channel: str = "") -> tuple[str, str]:
 
 
 def name_style(source: Mapping[str, Any]) -> str:
-    value = strip_space(str(source.get(TOOL_NAMES_VAR) or "underscore")).lower()
-    if value not in NAME_STYLES:
-        raise ServerConfigError(f"{TOOL_NAMES_VAR} must be underscore or dotted, got '{value}'")
-    return value
+    """MCP_PUSH_TOOL_NAMES (spec/settings.yaml: underscore or dotted, any case)."""
+    try:
+        return strip_space(setting(TOOL_NAMES_VAR, source)).lower()
+    except ConfigError as exc:
+        raise ServerConfigError(str(exc)) from None
 
 
 # --- the server ----------------------------------------------------------------------------------------
@@ -167,21 +167,11 @@ WaitArg = Annotated[
 
 class _Tools:
     """The tool bodies, bound to the environment the server reads at call time. Messages go through the
-    delivery engine (rate limits, coalescing, the outbox)."""
+    delivery engine (rate limits, coalescing, the outbox), which the server's owner runs."""
 
-    def __init__(self, source: Mapping[str, Any], engine: Engine | None = None):
+    def __init__(self, source: Mapping[str, Any], engine: Engine):
         self.source = source
-        self._engine = engine
-        self._engine_lock = threading.Lock()
-
-    @property
-    def engine(self) -> Engine:
-        with self._engine_lock:
-            if self._engine is None:
-                self._engine = Engine(self.source, Outbox.for_source(self.source))
-            if not self._engine.running:
-                self._engine.start()
-            return self._engine
+        self.engine = engine
 
     def _targets(self, channels: Iterable[str] | None) -> list[str] | None:
         """The requested channels (ids in any case, as the library and the CLI take them), or Refused
@@ -220,16 +210,14 @@ class _Tools:
 
     async def event(self, tool: str, envelope: dict[str, Any], channels: list[str] | None = None,
                     wait: bool = False) -> CallToolResult:
+        """`envelope` is valid and has its timestamp: route_tool_calls checked it, once (check_arguments)."""
         try:
             targets = self._targets(channels)
         except Refused as refused:
             return refusal(tool, str(refused))
-        try:
-            valid = validate_envelope(envelope)
-        except EnvelopeError as exc:
-            return refusal(tool, f"invalid event: {exc}")
-        title, content = render_event(valid)
-        ticket = await self._submit(title, content, kind=valid["event"], run_id=valid["run_id"], channels=targets)
+        title, content = render_event(envelope)
+        ticket = await self._submit(title, content, kind=envelope["event"], run_id=envelope["run_id"],
+                                    channels=targets)
         return await self._result(ticket, wait)
 
 
@@ -291,16 +279,16 @@ def argument_problem(schema: Mapping[str, Any], arguments: Mapping[str, Any]) ->
     return f"{field}: {rule}"
 
 
-def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = None) -> MCPServer:
-    """The mcp-push MCP server. `env` replaces os.environ (read at each call, so a live mapping works);
-    MCP_PUSH_TOOL_NAMES and MCP_PUSH_CHANNEL_TOOLS are read now, and so is the list of configured
-    channels for the per-channel tools. Raises ServerConfigError for a bad MCP_PUSH_TOOL_NAMES."""
+def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MCPServer:
+    """The mcp-push MCP server over `engine`, which its caller owns: the caller starts it (lifecycle.py)
+    and stops it; the server never builds or starts one. `env` replaces os.environ (read at each call,
+    so a live mapping works); MCP_PUSH_TOOL_NAMES and MCP_PUSH_CHANNEL_TOOLS are read now, and so is the
+    list of configured channels for the per-channel tools. Raises ServerConfigError for a bad
+    MCP_PUSH_TOOL_NAMES."""
     source: Mapping[str, Any] = agent_defaults(os.environ if env is None else env)
     style = name_style(source)
     pick = 1 if style == "dotted" else 0
     tools = _Tools(source, engine)
-    # Started now, not at the first call: what a killed predecessor left in the outbox goes out at once.
-    tools.engine  # noqa: B018
     configured = [spec for spec, _ in configured_channels(source)]
 
     server = MCPServer(
@@ -361,8 +349,7 @@ def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = 
              "0..1 and step), end (with an artifact link) or error (with an error code). It is rendered as a "
              "short notification (progress bar, elapsed time) and pushed to the configured channels.")
 
-    channel_tools = str(source.get(CHANNEL_TOOLS_VAR) or "")
-    if is_true(channel_tools):
+    if is_true(setting(CHANNEL_TOOLS_VAR, source)):
         for spec in configured:
             tool = _channel_tool(tools, spec.name, tool_names("channel", spec.name)[pick])
             register(tool, "channel", f"Send via {spec.display_name}",
@@ -389,33 +376,35 @@ def create_server(env: Mapping[str, Any] | None = None, engine: Engine | None = 
             return refusal(name, f"{', '.join(extra)}: not an argument of this tool (it takes "
                                  f"{', '.join(sorted(allowed[name]))}; channel settings and "
                                  "credentials come only from the server's environment)")
-        problem = check_arguments(name == event_tool, schemas[name], arguments)
+        problem, timestamp = check_arguments(name == event_tool, schemas[name], arguments)
         if problem is not None:
             return refusal(name, problem)
-        if name != requested:
-            ctx = dataclasses.replace(ctx, params={**ctx.params, "name": name})
+        if timestamp is not None:  # the envelope's normalized time (now, when absent) reaches the tool
+            arguments = {**arguments, "timestamp": timestamp}
+        if name != requested or timestamp is not None:
+            ctx = dataclasses.replace(ctx, params={**ctx.params, "name": name, "arguments": arguments})
         return await call_next(ctx)
 
     server.middleware.append(route_tool_calls)
     return server
 
 
-def check_arguments(is_event: bool, schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str | None:
-    """The first problem of a call's arguments as '<field>: <rule>' (None when they fit): wrong types
-    and missing fields against the tool's schema (a null stands for an omitted argument), then, for
-    notify_event, the envelope's rules (other data fields are rendered as `key: value` lines)."""
+def check_arguments(is_event: bool, schema: Mapping[str, Any],
+                    arguments: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(the first problem of a call's arguments as '<field>: <rule>', or None when they fit; for a valid
+    notify_event, the envelope's timestamp). Wrong types and missing fields against the tool's schema (a
+    null stands for an omitted argument), then, for notify_event, the envelope's rules in the spec's words
+    (events.validate_envelope, the only check of the envelope; other data fields become `key: value` lines)."""
     if not is_event:
-        return argument_problem(schema, {k: v for k, v in arguments.items() if v is not None})
-    envelope = envelope_arguments(arguments)
+        return argument_problem(schema, {k: v for k, v in arguments.items() if v is not None}), None
     rest = {k: v for k, v in arguments.items() if k in ("channels", "wait") and v is not None}
     problem = argument_problem({**schema, "required": []}, rest)
     if problem is not None:
-        return problem
+        return problem, None
     try:
-        validate_envelope(envelope)
+        return None, validate_envelope(envelope_arguments(arguments))["timestamp"]
     except EnvelopeError as exc:
-        return f"invalid event: {exc}"
-    return None
+        return f"invalid event: {exc}", None
 
 
 def _channel_tool(tools: _Tools, channel: str, name: str) -> Callable[..., Any]:
