@@ -45,6 +45,7 @@ from ..planner import ChannelPlan, plan_channel
 from ..specs import ChannelSpec, load_channels, load_settings
 from ..wire import seconds_text
 from .delivery import TERMINAL, Delivery
+from .envview import EnvView
 from .outbox import Outbox
 from .ratelimit import RateLimiter
 
@@ -188,6 +189,7 @@ class Engine:
     def __init__(self, source: Mapping[str, Any], outbox: Outbox | None = None,
                  clock: Callable[[], float] = time.time):
         self.source = source
+        self._env = EnvView(source)  # what a message reads of the env, once per env (envview.py)
         self.outbox = outbox or Outbox(None, clock)
         self.clock = clock
         self.lanes: dict[str, Lane] = {}
@@ -204,19 +206,24 @@ class Engine:
         """Accepts a message for every configured channel (or the named ones); returns at once."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-        prepared = prepare_message(title, content, self.source, channels)
+        source = self._env.current()
+        prepared = prepare_message(title, content, source, channels)
         if prepared.result is not None:
             return Ticket(list(prepared.result.channels), prepared.result.skipped)
         entries: list[Delivery | R.ChannelResult] = []
         try:
-            limit = queue_max(self.source)
+            limit = queue_max(source)
         except ConfigError as exc:
             return Ticket([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in prepared.targets])
         for spec, env in prepared.targets:
             key = lane_key(spec, env, self.outbox.lane_salt)
             delivery = Delivery(0, key, spec.name, kind, run_id, prepared.title, prepared.content,
                                 dict(params or {}))
-            delivery.plan = self._plan(spec, env, delivery, prepared.overflow)
+            if spec.limits.get("rate"):
+                # Planned now: a rate-limited lane must know what the message costs (requests: parts,
+                # targets) before it may go. Another lane plans it when it goes (an update superseded
+                # while it waits is never planned).
+                delivery.plan = self._plan(spec, env, delivery, prepared.overflow)
             if self._enqueue(spec, delivery, limit):
                 entries.append(delivery)
             else:
