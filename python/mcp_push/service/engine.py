@@ -100,6 +100,14 @@ class Lane:
         self.refs: OrderedDict[str, Any] = OrderedDict()
         self.thread: threading.Thread | None = None
 
+    def supersedes(self, delivery: Delivery) -> list[Delivery]:
+        """The waiting deliveries that adding this one would replace (add returns the same)."""
+        run = delivery.run_id
+        if run is None or not (delivery.is_update or delivery.kind in TERMINAL):
+            return []
+        replaced = [d for d in self.queue if d.is_update and d.run_id == run]
+        return replaced[:1] if delivery.is_update else replaced
+
     def add(self, delivery: Delivery) -> list[Delivery]:
         """Queues a delivery; returns the waiting ones it supersedes."""
         run = delivery.run_id
@@ -248,13 +256,17 @@ class Engine:
         """Queues a delivery in its lane. A new one (`limit` given) is first checked against the lane's
         cap and stored in the outbox, under the lock so concurrent calls cannot pass the cap together;
         returns False, storing nothing, when the lane refuses it. An adopted one is never refused."""
+        stored = False
         with self._cond:
             lane = self._lane(spec, delivery.lane)
             if limit is not None:
                 if lane.refuses(delivery, limit):
                     return False
+                # One commit stores it and forgets the rows it supersedes.
                 delivery.row = self.outbox.add(delivery.lane, delivery.channel, delivery.kind, delivery.run_id,
-                                               delivery.title, delivery.content, delivery.params)
+                                               delivery.title, delivery.content, delivery.params,
+                                               finished=[old.row for old in lane.supersedes(delivery)])
+                stored = True
             superseded = lane.add(delivery)
             if self._threaded and lane.thread is None:
                 lane.thread = threading.Thread(target=self._work, args=(lane,), daemon=True,
@@ -263,7 +275,8 @@ class Engine:
             self._cond.notify_all()
         for old in superseded:
             old.settle(R.ChannelResult(old.channel, False, R.SUPERSEDED, "a newer event of the run replaced it"))
-        self.outbox.finish(old.row for old in superseded)
+        if superseded and not stored:
+            self.outbox.finish(old.row for old in superseded)
         return True
 
     def resume(self) -> int:

@@ -7,6 +7,7 @@ when the env does: while it compares equal, the same snapshot, with what was der
 
 from __future__ import annotations
 
+import os
 from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
@@ -25,17 +26,29 @@ def flat_copy(source: Mapping[str, Any]) -> dict[str, Any]:
     return dict(source)
 
 
+def _raw(source: Mapping[str, Any]) -> Any:
+    """What tells whether the env changed, cheaply: os.environ's own dict of encoded items (copying it
+    is one C call; decoding every item, as iterating os.environ does, is most of the cost of a
+    snapshot), else the flat copy itself."""
+    if isinstance(source, os._Environ):
+        return dict(source._data)
+    if isinstance(source, ChainMap):
+        return [_raw(layer) for layer in source.maps]
+    return flat_copy(source)
+
+
 class EnvView:
     """Snapshots of one env; safe to use from any thread (a race at worst takes a second snapshot)."""
 
     def __init__(self, source: Mapping[str, Any]):
         self.source = source
-        self._last = EnvSnapshot()
+        self._last: tuple[Any, EnvSnapshot] = (None, EnvSnapshot())
 
     def current(self) -> EnvSnapshot:
-        copy = flat_copy(self.source)
-        last = self._last
-        if copy == last:
-            return last
-        snapshot = self._last = EnvSnapshot(copy)
+        raw = _raw(self.source)
+        seen, snapshot = self._last
+        if raw == seen:
+            return snapshot
+        snapshot = EnvSnapshot(flat_copy(self.source))
+        self._last = (raw, snapshot)
         return snapshot

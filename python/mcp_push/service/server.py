@@ -31,8 +31,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from .. import __version__
 from ..api import configured_channels
-from ..config import ConfigError, agent_defaults, is_true, setting, strip_space
-from ..config import EnvSnapshot
+from ..config import ConfigError, EnvSnapshot, agent_defaults, is_true, setting, strip_space
 from ..events import EnvelopeError, envelope_schema, render_event, schema_checker, validate_envelope
 from ..selection import channel_names, channels_error
 from .engine import Delivery, Engine, Ticket
@@ -425,7 +424,7 @@ def check_arguments(is_event: bool, check: ArgumentCheck,
     if not is_event:
         return argument_problem(check.full, {k: v for k, v in arguments.items() if v is not None}), None
     rest = {k: v for k, v in arguments.items() if k in ("channels", "wait") and v is not None}
-    problem = argument_problem(check.optional, rest)
+    problem = argument_problem(check.optional, rest) if rest else None  # {} fits a schema requiring nothing
     if problem is not None:
         return problem, None
     try:
