@@ -204,6 +204,7 @@ class Engine:
         self._cond = threading.Condition()
         self._threaded = False
         self._closed = False
+        self._stopped = threading.Event()  # set by close(): the heartbeat's wake-up
         self._beat = float(load_settings()["env"][HEARTBEAT_VAR].default)
         self._adopting = False  # started with resume: peers' orphaned rows are taken over at each heartbeat
 
@@ -352,7 +353,7 @@ class Engine:
             attempts = retry.attempts_override(self.source)
         except ConfigError as exc:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
-        post = delivery.plan or self._plan(spec, channel_env(spec, self.source), delivery, overflow)
+        post = delivery.plan or self._plan(spec, channel_env(spec, self._env.current()), delivery, overflow)
         editing = spec.edit is not None and is_true(setting(EDIT_VAR, self.source)) and delivery.run_id
         ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None
 
@@ -462,10 +463,11 @@ class Engine:
         not: a SIGKILLed peer's deliveries go out within a heartbeat or two, not at the next start."""
         deadline = time.monotonic() + self._beat
         while True:
+            # An event of its own, not the engine's condition: every accepted message and every send
+            # notifies that one, and waking this thread for each of them costs the server's calls.
+            while not self._stopped.is_set() and (left := deadline - time.monotonic()) > 0:
+                self._stopped.wait(left)
             with self._cond:
-                # Other notifications (lanes finishing) wake the condition too: beat on time, not on them.
-                while not self._closed and (left := deadline - time.monotonic()) > 0:
-                    self._cond.wait(left)
                 if self._closed:
                     return
                 adopting = self._adopting
@@ -508,5 +510,6 @@ class Engine:
         """Stops the workers; what is still waiting stays in the outbox for the next start."""
         with self._cond:
             self._closed = True
+            self._stopped.set()
             self._cond.notify_all()
         self.outbox.close()
