@@ -348,13 +348,14 @@ class Engine:
     def _deliver(self, lane: Lane, delivery: Delivery) -> R.ChannelResult:
         spec = lane.spec
         try:
-            timeout = request_timeout(setting("MCP_PUSH_TIMEOUT", self.source))
-            overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", self.source))
-            attempts = retry.attempts_override(self.source)
+            source = self._env.current()
+            timeout = request_timeout(setting("MCP_PUSH_TIMEOUT", source))
+            overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
+            attempts = retry.attempts_override(source)
         except ConfigError as exc:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
-        post = delivery.plan or self._plan(spec, channel_env(spec, self._env.current()), delivery, overflow)
-        editing = spec.edit is not None and is_true(setting(EDIT_VAR, self.source)) and delivery.run_id
+        post = delivery.plan or self._plan(spec, channel_env(spec, source), delivery, overflow)
+        editing = spec.edit is not None and is_true(setting(EDIT_VAR, source)) and delivery.run_id
         ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None
 
         def attempt(edit_ref: Any) -> Outcome:
