@@ -188,6 +188,8 @@ def default_run_id(command: Sequence[str], now: float) -> str:
 
 
 def shorten(text: str, limit: int) -> str:
+    """One line (white space folded: a `sh -c` script has line breaks) of at most `limit` characters."""
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -213,7 +215,7 @@ def run(command: Sequence[str], env: Mapping[str, Any], *, run_id: str | None = 
     redactor = SecretRedactor(env)
     started_wall, started = time.time(), time.monotonic()
     run_id = run_id or default_run_id(command, started_wall)
-    name = redactor.text(shorten(title or shlex.join(command), 200))
+    name = shorten(title or shlex.join(command), 200)
     command_text = redactor.text(shorten(shlex.join(command), LINE_CHARS))
 
     def deliver(envelope: dict[str, Any]) -> None:
@@ -224,6 +226,8 @@ def run(command: Sequence[str], env: Mapping[str, Any], *, run_id: str | None = 
     def envelope(event: str, message: str, **data: Any) -> dict[str, Any]:
         # The command line is a field of its own only when --title names the run otherwise.
         fields = {"command": command_text, **data} if title else data
+        # Every message is masked as a whole: the stderr tail, a progress line, the command line.
+        message = redactor.text(message)
         return {"run_id": run_id, "event": event, "message": message, **({"data": fields} if fields else {})}
 
     reporter = Reporter(deliver, every)
@@ -234,15 +238,39 @@ def run(command: Sequence[str], env: Mapping[str, Any], *, run_id: str | None = 
             return
         value = progress_of(progress, line)
         if value is not None and not only_errors:
-            text = redactor.text(shorten(line.strip(), LINE_CHARS)) or name
+            text = shorten(line.strip(), LINE_CHARS) or name
             reporter.update(envelope("update", text, progress=value))
 
     def on_stderr(line: str) -> None:
         tail.add(line)
         on_line(line)
 
+    # The handlers are in place before the child exists: a signal that comes meanwhile is passed on once
+    # it does, so no SIGTERM is lost between the two.
+    forwarded: list[int] = []
+    holder: list[subprocess.Popen[bytes]] = []
+
+    def forward(number: int, _frame: Any) -> None:
+        forwarded.append(number)
+        if holder and not _from_terminal(number) and holder[0].poll() is None:
+            holder[0].send_signal(number)
+
+    previous = {number: signal.signal(number, forward) for number in FORWARDED}
     try:
-        child = subprocess.Popen(list(command), stdout=subprocess.PIPE if progress else None,  # noqa: S603
+        return _supervise(command, holder, forwarded, reporter, tail, envelope, name, started, only_errors,
+                          progress is not None, on_line, on_stderr)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _supervise(command: Sequence[str], holder: list[subprocess.Popen[bytes]], forwarded: list[int],
+               reporter: Reporter, tail: Tail, envelope: Callable[..., dict[str, Any]], name: str, started: float,
+               only_errors: bool, pipe_stdout: bool, on_line: Callable[[str], None],
+               on_stderr: Callable[[str], None]) -> int:
+    """Starts the child, copies its output, waits for it, and queues the run's last event."""
+    try:
+        child = subprocess.Popen(list(command), stdout=subprocess.PIPE if pipe_stdout else None,  # noqa: S603
                                  stderr=subprocess.PIPE)
     except OSError as exc:
         code = NOT_FOUND if isinstance(exc, FileNotFoundError) else NOT_RUNNABLE
@@ -250,40 +278,32 @@ def run(command: Sequence[str], env: Mapping[str, Any], *, run_id: str | None = 
         print(f"mcp-push run: {command[0]}: {why}", file=sys.stderr)
         reporter.finish(envelope("error", f"{name}: {why}", error_code=code))
         return code
-
+    early = list(forwarded)  # signals that came before the child: the handler could not pass them on
+    holder.append(child)
+    for number in early:
+        if not _from_terminal(number):
+            child.send_signal(number)
     if not only_errors:
         reporter.event(envelope("start", f"{name}: started"))
-    forwarded: list[int] = []
-
-    def forward(number: int, _frame: Any) -> None:
-        forwarded.append(number)
-        if not _from_terminal(number) and child.poll() is None:
-            child.send_signal(number)
-
-    previous = {number: signal.signal(number, forward) for number in FORWARDED}
     pumps = [threading.Thread(target=pump, args=(child.stderr, sys.stderr.buffer, on_stderr), daemon=True)]
     if child.stdout is not None:
         pumps.append(threading.Thread(target=pump, args=(child.stdout, sys.stdout.buffer, on_line), daemon=True))
     for thread in pumps:
         thread.start()
-    try:
-        code = child.wait()
-        for thread in pumps:
-            thread.join()
-        took = format_elapsed(int((time.monotonic() - started) * 1000))
-        if code == 0:
-            reporter.finish(None if only_errors else envelope("end", f"{name}: finished in {took}"))
-            return 0
-        if code < 0:
-            why, code, error_code = f"killed by {signal_name(-code)}", 128 - code, signal_name(-code)
-        else:
-            why, error_code = f"exit code {code}", code
-        message = f"{name}: {why} after {took}"
-        stderr = redactor.text(tail.text())
-        if stderr:
-            message += f"\n\nLast lines of stderr:\n{stderr}"
-        reporter.finish(envelope("error", message, error_code=error_code))
-        return code
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    code = child.wait()
+    for thread in pumps:
+        thread.join()
+    took = format_elapsed(int((time.monotonic() - started) * 1000))
+    if code == 0:
+        reporter.finish(None if only_errors else envelope("end", f"{name}: finished in {took}"))
+        return 0
+    if code < 0:
+        why, code, error_code = f"killed by {signal_name(-code)}", 128 - code, signal_name(-code)
+    else:
+        why, error_code = f"exit code {code}", code
+    message = f"{name}: {why} after {took}"
+    stderr = tail.text()
+    if stderr:
+        message += f"\n\nLast lines of stderr:\n{stderr}"
+    reporter.finish(envelope("error", message, error_code=error_code))
+    return code
