@@ -216,3 +216,12 @@ def test_usage_errors_exit_2_before_running_anything(vendor, tmp_path):
         assert process.returncode == 2, (args, process.stderr)
         assert process.stderr.startswith("mcp-push: error: ")
     assert not marker.exists() and vendor.received == []
+
+
+def test_when_no_server_answers_at_mcp_push_url_the_events_are_sent_from_this_process(vendor):
+    from .mcp_helpers import free_port
+
+    env = run_env(vendor, MCP_PUSH_URL=f"http://127.0.0.1:{free_port()}")
+    process = mcp_push_run(vendor, "--run-id", "fallback", "--", *py("pass"), env=env)
+    assert process.returncode == 0, process.stderr
+    assert [e["title"] for e in events(vendor)] == ["🚀 fallback started", "✅ fallback finished"]

@@ -13,18 +13,22 @@ log = logging.getLogger("mcp_push")
 
 def send(envelope: Mapping[str, Any], env: Mapping[str, Any], channels: Iterable[str] | None = None,
          runs: Any = None) -> str | None:
-    """Sends one event; None when every channel took it, else why not (secrets masked). Never raises:
+    """Sends one event (to MCP_PUSH_URL's server; from this process when it is unset or no server
+    answers there); None when every channel took it, else why not (secrets masked). Never raises:
     a notification that fails must not break the job it reports on. `runs` is the RunLog to render with."""
     from ..config import ConfigError
     from ..service.outcome import SecretRedactor, outcome
-    from ..service.rest_client import RestError, post_event, server_url
+    from ..service.rest_client import RestError, RestUnreachable, post_event, server_url
     from ..specs import SpecError
 
     redactor = SecretRedactor(env)
     try:
         if server_url(env):
-            answer = post_event(envelope, env, channels)
-            return None if answer.get("ok") else redactor.text(str(answer.get("summary") or "not accepted"))
+            try:
+                answer = post_event(envelope, env, channels)
+                return None if answer.get("ok") else redactor.text(str(answer.get("summary") or "not accepted"))
+            except RestUnreachable as exc:  # no server there at all: nothing was sent, so send it ourselves
+                log.warning("%s; sending the event from this process", redactor.text(str(exc)))
         from ..events import RunLog, send_event
 
         result = send_event(envelope, channels=channels, env=env, runs=RunLog() if runs is None else runs)

@@ -23,7 +23,8 @@ from ..events import format_elapsed
 
 TAIL_LINES, TAIL_CHARS = 20, 2000  # the stderr an error event carries
 LINE_CHARS = 500  # a progress line's message
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Passed on to the command (SIGHUP exists on POSIX only).
+FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 NOT_FOUND, NOT_RUNNABLE = 127, 126  # as a shell says it
 
 
@@ -194,13 +195,13 @@ def shorten(text: str, limit: int) -> str:
 
 
 def _from_terminal(number: int) -> bool:
-    """A Ctrl-C (SIGINT, SIGQUIT) in the terminal reaches the whole foreground process group, the child
-    included: passing it on as well would be a second Ctrl-C, which many programs take as 'quit now'."""
-    if number == signal.SIGTERM:
+    """A Ctrl-C in the terminal sends SIGINT to the whole foreground process group, the child included:
+    passing it on as well would be a second Ctrl-C, which many programs take as 'quit now'."""
+    if number != signal.SIGINT:
         return False
     try:
         return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
-    except OSError:
+    except (OSError, AttributeError):  # no terminal; no process groups (Windows)
         return False
 
 
