@@ -11,6 +11,7 @@ import os
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..events import format_elapsed
 
 log = logging.getLogger("mcp_push")
 MESSAGE_CHARS = 2000  # an exception's message in the error event
+STARTS_KEPT = 10000  # start times remembered; a task that never ends (revoked, lost) is forgotten first
 
 
 def task_filter(tasks: str | Iterable[str] | Callable[[str], bool]) -> Callable[[str], bool]:
@@ -39,7 +41,7 @@ class Connection:
 
         self.app, self.wanted, self.on_start, self.channels = app, wanted, on_start, channels
         self.env, self._send = env, default_send if send is None else send
-        self._starts: dict[str, float] = {}
+        self._starts: OrderedDict[str, float] = OrderedDict()
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
         self._lock = threading.Lock()
         self._pid = 0  # the process whose sender thread runs (a prefork child starts its own)
@@ -72,6 +74,8 @@ class Connection:
             return
         first = not getattr(task.request, "retries", 0)
         self._starts.setdefault(str(task_id), time.monotonic())
+        while len(self._starts) > STARTS_KEPT:
+            self._starts.popitem(last=False)
         if self.on_start and first:
             self._put(task, task_id, "start", f"{task.name} started")
 
