@@ -6,7 +6,10 @@ across a restart."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import threading
+from types import SimpleNamespace
 
 import httpx2
 import jsonschema
@@ -14,7 +17,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from .local_server import Behaviour
-from .mcp_helpers import http_server, webhook_env
+from .mcp_helpers import REPO, child_env, http_server, webhook_env
 
 TOKEN = "rest-token-for-tests-5c1e"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -240,3 +243,78 @@ def test_the_openapi_document_is_valid_and_describes_the_answers(vendor):
     jsonschema.validate({**EVENT, "channels": ["webhook"], "event_id": "k"}, schemas["Event"])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**EVENT, "token": "x"}, schemas["Event"])
+
+
+# --- the documented recipes (docs/INTEGRATIONS.md), run as written against a real server ----------------
+
+def doc_block(section: str, language: str, marker: str) -> str:
+    """The code block of `language` containing `marker` in the docs' `## section`."""
+    text = (REPO / "docs" / "INTEGRATIONS.md").read_text(encoding="utf-8")
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = [block.split("\n", 1)[1] for block in body.split("```")[1::2] if block.startswith(language + "\n")]
+    [block] = [block for block in blocks if marker in block]
+    return block
+
+
+CI_ENV = {"GITHUB_REPOSITORY": "octo/app", "GITHUB_RUN_ID": "7701", "GITHUB_RUN_ATTEMPT": "1",
+          "GITHUB_JOB": "build", "GITHUB_SERVER_URL": "https://github.com"}
+
+
+def test_the_ci_curl_step_sends_one_error_event_even_when_run_twice(vendor):
+    script = doc_block("REST API", "sh", "jq -n")
+    with http_server(server_env(vendor)) as url:
+        env = child_env({**CI_ENV, "MCP_PUSH_URL": base(url), "MCP_PUSH_HTTP_TOKEN": TOKEN})
+        for _ in range(2):  # a re-run of the step: the same key
+            done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True,
+                                  text=True, timeout=90)
+            assert (done.returncode, done.stdout.strip()) == (0, "true"), done.stderr
+        message = doc_block("REST API", "sh", "/v1/messages")
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", message], env=env, capture_output=True, text=True,
+                              timeout=90)
+        assert done.returncode == 0 and json.loads(done.stdout)["ok"] is True, done.stderr
+        failing = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True,
+                                 env={**env, "MCP_PUSH_HTTP_TOKEN": "wrong", "GITHUB_RUN_ATTEMPT": "2"}, timeout=90)
+        assert failing.returncode != 0 and "MCP_PUSH_HTTP_TOKEN" in failing.stderr  # the refusal is in the log
+    event, plain = vendor.json_bodies()
+    assert "octo/app#7701" in event["title"] and "job build failed" in event["content"]
+    assert "https://github.com/octo/app/actions/runs/7701" in event["content"]
+    assert plain == {"title": "Deploy", "content": "v1.2 is live"}
+
+
+def test_the_airflow_failure_callback_posts_one_error_event_per_try(vendor, monkeypatch):
+    namespace: dict = {}
+    exec(doc_block("Airflow and Prefect", "python", "def notify_mcp_push"), namespace)  # noqa: S102 - our docs
+    ti = SimpleNamespace(dag_id="etl", task_id="load", run_id="scheduled__2026-12-01T00:00:00+00:00",
+                         try_number=2, log_url="http://airflow.example:8080/log?dag_id=etl&task_id=load")
+    context = {"task_instance": ti, "exception": TimeoutError("warehouse did not answer")}
+    with http_server(server_env(vendor)) as url:
+        monkeypatch.setenv("MCP_PUSH_URL", base(url) + "/")
+        monkeypatch.setenv("MCP_PUSH_HTTP_TOKEN", TOKEN)
+        namespace["notify_mcp_push"](context)
+        namespace["notify_mcp_push"](context)  # Airflow calling the callback again for the same try
+    [event] = vendor.json_bodies()
+    assert "etl/scheduled__2026-12-01T00:00:00+00:00" in event["title"]
+    for text in ("etl.load failed: warehouse did not answer", "TimeoutError", "airflow.example:8080/log"):
+        assert text in event["content"]
+
+
+def test_the_prefect_webhook_block_posts_a_message(vendor):
+    block = json.loads(doc_block("Airflow and Prefect", "json", "json_data"))
+    with http_server(server_env(vendor)) as url:
+        # What Prefect's CustomWebhookNotificationBlock does: {{name}} placeholders from its secrets and
+        # the notification's subject and body, then one request.
+        values = {"mcp_push_token": TOKEN, "subject": "Flow run nightly/clever-otter: Failed",
+                  "body": "Flow run clever-otter entered state Failed", "name": block["name"]}
+
+        def fill(value):
+            if isinstance(value, dict):
+                return {key: fill(item) for key, item in value.items()}
+            return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: values[m.group(1)], value)
+
+        target = block["url"].replace("https://push.example.com", base(url))
+        with httpx2.Client(timeout=20) as client:
+            answer = client.request(block["method"], target, headers=fill(block["headers"]),
+                                    json=fill(block["json_data"]))
+        assert answer.status_code == 202 and answer.json()["ok"] is True
+    assert vendor.json_bodies() == [{"title": "Flow run nightly/clever-otter: Failed",
+                                     "content": "Flow run clever-otter entered state Failed"}]
