@@ -16,6 +16,9 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
+from mcp_push.service import idempotency
+from mcp_push.service.idempotency import KEEP_SECONDS, PENDING, Answer, IdempotencyStore
+
 from .local_server import Behaviour
 from .mcp_helpers import REPO, child_env, http_server, webhook_env
 
@@ -318,3 +321,26 @@ def test_the_prefect_webhook_block_posts_a_message(vendor):
         assert answer.status_code == 202 and answer.json()["ok"] is True
     assert vendor.json_bodies() == [{"title": "Flow run nightly/clever-otter: Failed",
                                      "content": "Flow run clever-otter entered state Failed"}]
+
+
+def test_keys_are_kept_24_hours_and_bounded(tmp_path, monkeypatch):
+    now = [1000.0]
+    store = IdempotencyStore(tmp_path / "outbox.sqlite3", clock=lambda: now[0])
+    assert store.claim("k") is None
+    assert store.claim("k") == PENDING
+    store.finish("k", Answer(202, '{"ok": true}'))
+    now[0] += KEEP_SECONDS - 1
+    assert store.claim("k") == Answer(202, '{"ok": true}')
+    now[0] += 2  # a day after the first: forgotten, the key is new again
+    assert store.claim("k") is None
+    monkeypatch.setattr(idempotency, "MAX_KEYS", 3)
+    for n in range(5):
+        now[0] += 1
+        assert store.claim(f"key-{n}") is None
+    assert store.claim("key-4") == PENDING and store.claim("key-2") == PENDING
+    assert store.claim("key-0") is None  # the oldest went first
+    store.release("key-0")
+    assert store.claim("key-0") is None
+    rows = store._db.execute("SELECT key FROM idempotency").fetchall()
+    assert len(rows) <= 3 and all(len(key) == 64 and "key" not in key for (key,) in rows)  # digests only
+    store.close()
