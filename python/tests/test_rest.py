@@ -5,6 +5,7 @@ across a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -18,6 +19,7 @@ from openapi_spec_validator import validate
 
 from mcp_push.service import idempotency
 from mcp_push.service.idempotency import KEEP_SECONDS, PENDING, Answer, IdempotencyStore
+from mcp_push.service.rest import RestApp
 
 from .local_server import Behaviour
 from .mcp_helpers import REPO, child_env, http_server, webhook_env
@@ -237,6 +239,8 @@ def test_a_refused_body_does_not_use_up_its_key(vendor):
 def test_the_openapi_document_is_valid_and_describes_the_answers(vendor):
     with http_server(server_env(vendor)) as url, httpx2.Client(timeout=20, headers=AUTH) as client:
         document = client.get(base(url) + "/v1/openapi.json").json()
+        head = client.head(base(url) + "/v1/openapi.json")
+        assert (head.status_code, head.content) == (200, b"")
         validate(document)  # OpenAPI 3.1, as openapi-spec-validator reads it
         assert set(document["paths"]) == {"/v1/events", "/v1/messages", "/v1/openapi.json"}
         result = post(url, "/v1/events", EVENT).json()
@@ -344,3 +348,34 @@ def test_keys_are_kept_24_hours_and_bounded(tmp_path, monkeypatch):
     rows = store._db.execute("SELECT key FROM idempotency").fetchall()
     assert len(rows) <= 3 and all(len(key) == 64 and "key" not in key for (key,) in rows)  # digests only
     store.close()
+
+
+def asgi_post(app, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, dict]:
+    """One request straight into the ASGI app (no server): (status, JSON body)."""
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": path, "query_string": b"", "headers": headers}
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"], json.loads(sent[1]["body"])
+
+
+def test_a_bug_behind_the_endpoint_is_a_json_500_and_frees_the_key(caplog):
+    calls = []
+
+    async def broken(kind, arguments):
+        calls.append(kind)
+        raise RuntimeError("engine exploded")
+
+    app = RestApp(None, broken, 1000)
+    headers = [(b"content-type", b"application/json"), (b"idempotency-key", b"k")]
+    for _ in range(2):  # the key was released: the second request is handled afresh, not replayed
+        status, body = asgi_post(app, "/v1/messages", b'{"title": "t", "content": "c"}', headers)
+        assert (status, body) == (500, {"error": "internal error: the server's log says what went wrong"})
+    assert calls == ["send", "send"]
+    assert "engine exploded" in caplog.text

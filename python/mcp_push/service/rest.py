@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,6 +27,8 @@ import anyio
 
 from .idempotency import PENDING, Answer, IdempotencyStore
 from .rest_openapi import openapi_document
+
+log = logging.getLogger("mcp_push.service.rest")
 
 PREFIX = "/v1/"
 ROUTES = {"/v1/events": "event", "/v1/messages": "send"}
@@ -79,6 +82,10 @@ class RestApp:
             answer, replayed = await self._handle(scope, receive, headers)
         except Problem as problem:
             await respond(send, problem.status, json_body({"error": str(problem)}), problem.headers)
+            return
+        except Exception:  # a bug, not the caller's: logged with its traceback, answered as JSON
+            log.exception("REST %s %s failed", scope.get("method"), scope.get("path"))
+            await respond(send, 500, json_body({"error": "internal error: the server's log says what went wrong"}))
             return
         await respond(send, answer.status, answer.body.encode("utf-8"),
                       [(b"idempotent-replayed", b"true")] if replayed else [])
@@ -168,8 +175,11 @@ class RestApp:
             # Refused (nothing sent) or failed: the key is free again, and who waited on it gets the same.
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self.store.release, key)
-            future.set_exception(exc)
-            future.exception()  # retrieved: nobody may be waiting
+            if isinstance(exc, Exception):
+                future.set_exception(exc)
+                future.exception()  # retrieved: nobody may be waiting
+            else:
+                future.cancel()
             raise
         else:
             future.set_result(answer)
