@@ -369,7 +369,7 @@ class Engine:
                 limiter.record(self.clock(), 1)
             self.outbox.record_sends(lane.key, self.clock(), 1, limiter.window)
 
-        return retry.Pace(sleep, base.monotonic, base.random, base.wall)
+        return retry.Pace(sleep, base.monotonic, base.random, base.wall, base.at_once)
 
     def _ref(self, lane: Lane, run_id: str) -> Any:
         if run_id in lane.refs:
