@@ -397,21 +397,40 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
             arguments = {}
         if not isinstance(arguments, dict):
             return refusal(name, "arguments: must be an object")
-        extra = sorted(set(arguments) - allowed[name])
-        if extra:
-            return refusal(name, f"{', '.join(extra)}: not an argument of this tool (it takes "
-                                 f"{', '.join(sorted(allowed[name]))}; channel settings and "
-                                 "credentials come only from the server's environment)")
-        problem, timestamp = check_arguments(name == event_tool, checks[name], arguments)
+        problem, checked = prepare(name, arguments)
         if problem is not None:
             return refusal(name, problem)
-        if timestamp is not None:  # the envelope's normalized time (now, when absent) reaches the tool
-            arguments = {**arguments, "timestamp": timestamp}
-        if name != requested or timestamp is not None:
-            ctx = dataclasses.replace(ctx, params={**ctx.params, "name": name, "arguments": arguments})
+        if name != requested or checked is not arguments:
+            ctx = dataclasses.replace(ctx, params={**ctx.params, "name": name, "arguments": checked})
         return await call_next(ctx)
 
+    def prepare(name: str, arguments: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+        """(the first '<field>: <rule>' problem of a call's arguments or None, the arguments the tool gets:
+        for notify_event, with the envelope's normalized timestamp, now when absent)."""
+        extra = sorted(set(arguments) - allowed[name])
+        if extra:
+            return (f"{', '.join(extra)}: not an argument of this tool (it takes "
+                    f"{', '.join(sorted(allowed[name]))}; channel settings and "
+                    "credentials come only from the server's environment)"), arguments
+        problem, timestamp = check_arguments(name == event_tool, checks[name], arguments)
+        if problem is None and timestamp is not None:
+            return None, {**arguments, "timestamp": timestamp}
+        return problem, arguments
+
+    async def call(kind: str, arguments: dict[str, Any]) -> CallToolResult:
+        """notify_send (kind "send") or notify_event ("event") with the checks and body of tools/call, for
+        the REST endpoint (rest.py): the same words, the same engine, the same result."""
+        name = send_tool if kind == "send" else event_tool
+        problem, checked = prepare(name, arguments)
+        if problem is not None:
+            return refusal(name, problem)
+        channels, wait = checked.get("channels"), bool(checked.get("wait"))
+        if kind == "send":
+            return await tools.send(name, checked["title"], checked["content"], channels, wait)
+        return await tools.event(name, envelope_arguments(checked), channels, wait)
+
     server.middleware.append(route_tool_calls)
+    server.mcp_push_call = call  # type: ignore[attr-defined]  # what rest.py calls
     return server
 
 
