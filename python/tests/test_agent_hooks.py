@@ -20,7 +20,7 @@ import pytest
 from mcp_push.service.agent_hooks import last_assistant_message
 
 from .local_server import Behaviour, VendorServer
-from .mcp_helpers import REPO, child_env, free_port, webhook_env
+from .mcp_helpers import REPO, child_env, free_port, http_server, webhook_env
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agent_hooks"
 NO_RETRY = {"MCP_PUSH_RETRY_ATTEMPTS": "1"}
@@ -283,6 +283,17 @@ def test_a_hung_server_is_given_up_on_within_the_deadline():
     assert process.returncode == 0
     assert b"gave up after 1 s" in process.stderr or b"did not answer within" in process.stderr
     assert elapsed < 12, elapsed
+
+
+def test_end_to_end_through_a_real_server_to_the_vendor(vendor):
+    """`mcp-push serve --transport http` (its REST endpoint) takes the hook's event and delivers it."""
+    env = {**webhook_env(vendor), "MCP_PUSH_HTTP_TOKEN": TOKEN}
+    with http_server(env) as url:
+        process = hook("claude-code", "-v", stdin=fixture("claude_code_stop.json", last_assistant_message="Shipped."),
+                       env={**env, "MCP_PUSH_URL": url.removesuffix("/mcp")})
+    assert process.returncode == 0
+    assert process.stderr.startswith(b"mcp-push hook claude-code: ") and b"webhook" in process.stderr
+    assert received(vendor) == [{"title": f"✅ {RUN} finished", "content": "Shipped."}]
 
 
 # --- the transcript ------------------------------------------------------------------------------------

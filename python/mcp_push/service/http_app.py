@@ -14,6 +14,8 @@ Checks, in this order, on every bind address (the SDK arms its own only for 127.
   be an event stream that never sends anything.
 - Bodies over MCP_PUSH_HTTP_MAX_BODY bytes (1 MiB): 413.
 
+The REST endpoint (/v1/…, rest.py) is behind the same checks; its denials are {"error": "…"} bodies.
+
 Connections: a client has MCP_PUSH_HTTP_HEADER_TIMEOUT seconds to send a whole request (headers and
 body) after connecting or after its previous answer; an idle keep-alive connection is closed after
 MCP_PUSH_HTTP_IDLE_TIMEOUT; beyond MCP_PUSH_HTTP_MAX_CONNECTIONS open connections a new one gets 503 at
@@ -35,6 +37,8 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..config import ConfigError, decimal_setting, setting, strip_space
+from .idempotency import IdempotencyStore
+from .rest import RestApp, is_rest_path, json_body, respond
 
 TOKEN_VAR = "MCP_PUSH_HTTP_TOKEN"  # noqa: S105 (a variable name, not a token)
 ORIGINS_VAR = "MCP_PUSH_HTTP_ORIGINS"
@@ -175,16 +179,17 @@ class Guard:
         headers: dict[str, str] = {}
         for name, value in scope.get("headers") or []:
             headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        deny = _deny_rest if is_rest_path(scope.get("path", "")) else _deny
         if not self.host_allowed(headers.get("host")):
-            await _deny(send, 421, f"Host {headers.get('host', '(none)')!r} is not this server's name; "
+            await deny(send, 421, f"Host {headers.get('host', '(none)')!r} is not this server's name; "
                                    f"list it in {HOSTS_VAR} to allow it")
             return
         if not self.origin_allowed(headers.get("origin")):
-            await _deny(send, 403, f"Origin {headers['origin']!r} is not allowed; list it in {ORIGINS_VAR} "
+            await deny(send, 403, f"Origin {headers['origin']!r} is not allowed; list it in {ORIGINS_VAR} "
                                    "to allow it")
             return
         if self.expected and not self.authorized(headers.get("authorization")):
-            await _deny(send, 401, f"unauthorized: send Authorization: Bearer <{TOKEN_VAR}>",
+            await deny(send, 401, f"unauthorized: send Authorization: Bearer <{TOKEN_VAR}>",
                         [(b"www-authenticate", b'Bearer realm="mcp-push"')])
             return
         if scope.get("method") == "GET" and scope.get("path", "").rstrip("/") == self.settings.path.rstrip("/"):
@@ -204,9 +209,15 @@ async def _deny(send: Any, status: int, message: str, headers: list[tuple[bytes,
     await send({"type": "http.response.body", "body": body})
 
 
-def build_app(server: Any, settings: HttpSettings) -> Any:
-    """The SDK's stateless JSON app for `server` (an MCPServer) behind Guard. The SDK's own Host/Origin
-    check is off (Guard does it for every bind); its body limit is ours."""
+async def _deny_rest(send: Any, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """The REST endpoint's error body, {"error": message}, with the HTTP status."""
+    await respond(send, status, json_body({"error": message}), [(b"connection", b"close"), *(headers or [])])
+
+
+def build_app(server: Any, settings: HttpSettings, store: IdempotencyStore | None = None) -> Any:
+    """The SDK's stateless JSON app for `server` (an MCPServer from create_server) with the REST endpoint
+    (rest.py; idempotency keys in `store`, else in memory) behind Guard. The SDK's own Host/Origin check
+    is off (Guard does it for every bind); its body limit is ours."""
     from mcp.server.transport_security import TransportSecuritySettings
 
     app = server.streamable_http_app(
@@ -214,7 +225,7 @@ def build_app(server: Any, settings: HttpSettings) -> Any:
         max_request_body_size=settings.max_body,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    return Guard(app, settings)
+    return Guard(RestApp(app, server.mcp_push_call, settings.max_body, store), settings)
 
 
 # --- connections ---------------------------------------------------------------------------------------

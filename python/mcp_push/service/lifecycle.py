@@ -74,7 +74,7 @@ def serve(source: Mapping[str, Any], transport: str, host: str | None = None, po
         if transport == "stdio":
             _serve_stdio(server)
         else:
-            _serve_http(source, server, host, port, path)
+            _serve_http(source, server, host, port, path, engine)
 
 
 def _serve_stdio(server: Any) -> None:
@@ -90,9 +90,11 @@ def _serve_stdio(server: Any) -> None:
 
 
 def _serve_http(source: Mapping[str, Any], server: Any, host: str | None, port: int | None,
-                path: str | None) -> None:
-    """HTTP with its guards (http_app.py): a non-loopback bind needs the bearer token."""
+                path: str | None, engine: Engine) -> None:
+    """HTTP with its guards (http_app.py) and the REST endpoint (rest.py, idempotency keys next to the
+    engine's outbox): a non-loopback bind needs the bearer token."""
     from . import http_app
+    from .idempotency import IdempotencyStore
 
     host = host if host is not None else "127.0.0.1"
     port = port if port is not None else http_app.DEFAULT_PORT
@@ -118,4 +120,8 @@ def _serve_http(source: Mapping[str, Any], server: Any, host: str | None, port: 
     bound_port = sock.getsockname()[1]
     log.info("serving MCP on http://%s:%d%s%s", f"[{host}]" if ":" in host else host, bound_port, path,
              " (bearer token required)" if settings.token else "")
-    http_app.serve(http_app.build_app(server, settings), settings, sock)
+    store = IdempotencyStore(engine.outbox.path)
+    try:
+        http_app.serve(http_app.build_app(server, settings, store), settings, sock)
+    finally:
+        store.close()
