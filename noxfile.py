@@ -58,7 +58,10 @@ def tests(session: nox.Session) -> None:
     # Some tests plan in both runtimes (the scaffold test, the one-pipeline replay): node needs js/node_modules.
     npm_ci(session)
     # The Python-vs-Node cross-check and the Inspector CLI need js/node_modules: they run in the conformance session.
-    session.run("pytest", *(session.posargs or ["-q", "-m", "not crosscheck and not inspector"]))
+    # One pytest-xdist worker per core (tests use free ports, their own tmp state folders and env): most of the
+    # wall is waiting on subprocesses and sockets. Work-stealing keeps the few slow tests from ending up in a row.
+    default = ["-q", "-n", "auto", "--dist", "worksteal", "-m", "not crosscheck and not inspector"]
+    session.run("pytest", *(session.posargs or default))
 
 
 @nox.session
