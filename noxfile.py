@@ -94,13 +94,12 @@ def conformance(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     npm_ci(session)
     session.run("python", "tools/conformance.py")
+    # Then, in one pytest run side by side (two workers): the cross-check, and the MCP Inspector CLI (a
+    # devDependency in js/) as an independent MCP client of `python -m mcp_push`.
     # MCP_PUSH_REQUIRE_NODE: fail rather than skip when node or js/node_modules is missing.
     session.run(
-        "pytest", "-q", "-m", "crosscheck", "python/tests/test_crosscheck.py", env={"MCP_PUSH_REQUIRE_NODE": "1"}
-    )
-    # The MCP Inspector CLI (a devDependency in js/) as an independent MCP client of `python -m mcp_push`.
-    session.run(
-        "pytest", "-q", "-m", "inspector", "python/tests/test_inspector.py", env={"MCP_PUSH_REQUIRE_NODE": "1"}
+        "pytest", "-q", "-n", "2", "-m", "crosscheck or inspector",
+        "python/tests/test_crosscheck.py", "python/tests/test_inspector.py", env={"MCP_PUSH_REQUIRE_NODE": "1"},
     )
 
 
