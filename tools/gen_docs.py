@@ -303,6 +303,8 @@ def generated(root: Path) -> dict[Path, str]:
         spec_readme: render_spec_readme(root, spec_readme.read_text(encoding="utf-8"), specs),
         root / CONFIG_DOC: channel_config(specs, settings),
         root / "spec" / "validated.sha256": validated_digest(root),
+        # The validated specs, parsed: what an installed package reads instead of the YAML (spec/README.md).
+        root / "spec" / "validated.json": runtime_specs.load().parsed_json(root / "spec"),
     }
 
 

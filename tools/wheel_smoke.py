@@ -50,6 +50,8 @@ def main() -> int:
           file=sys.stderr)
     assert bool(first) and [r.channel for r in first] == ["ntfy"], first
     assert sorted(r.channel for r in second) == ["gotify", "ntfy"] and all(r.ok for r in second), second
+    # The installed package reads spec/validated.json (written by tools/gen_docs.py): no YAML parser.
+    assert "yaml" not in sys.modules, "a send parsed YAML: spec/validated.json is missing or stale in the wheel"
     paths = sorted(path for path, _ in received)
     assert paths == ["/message?token=wheel_token_1", "/wheel", "/wheel"], paths
     print(f"wheel OK: {len(received)} requests delivered from the installed package at {here}")

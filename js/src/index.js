@@ -5,7 +5,9 @@
 const { plan, dispatch, send } = require('./api');
 const { sendEvent, planEvent, validateEnvelope, renderEvent, EnvelopeError } = require('./events');
 const { SendResult, STATUS } = require('./result');
-const { useDispatcher } = require('./transports/http');
+
+/** Routes every request through `dispatcher` (undici MockAgent in tests): undici loads at the first send, not here. */
+const useDispatcher = (dispatcher) => require('./transports/http').useDispatcher(dispatcher);
 
 /** QingLong's signature: sendNotify(text, desp, params = {}); resolves to per-channel results. */
 function sendNotify(text, desp, params = {}) {

@@ -170,10 +170,10 @@ let protectedCache = null;
  * words, result field names and common path words. */
 function protectedWords() {
   if (!protectedCache) {
-    const { SpecError, loadChannels } = require('./specs');
+    const { SpecError, channelIds } = require('./specs');
     let channels = [];
     try {
-      channels = Object.keys(loadChannels());
+      channels = channelIds();
     } catch (error) {
       if (!(error instanceof SpecError)) throw error; // masking must work even when a broken spec is reported
     }

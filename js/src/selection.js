@@ -3,15 +3,20 @@
 // ids, any case; a string lists several, comma-separated), and the errors for names that are no
 // configured channel (spec/README.md, "Choosing channels"). python/mcp_push/selection.py, word for word.
 
-const { asText, channelEnv, isConfigured, stripSpace } = require('./config');
-const { loadChannels } = require('./specs');
+const { asText, channelEnv, isConfigured, isSet, resolveVar, stripSpace } = require('./config');
+const { activeVars, channelIds, loadChannel } = require('./specs');
 
-/** [spec, resolved env] for every channel whose env says it is in use, in spec order; with `only`, just those of these ids (any case). */
+/**
+ * [spec, resolved env] for every channel whose env says it is in use, in spec order; with `only`, just
+ * those of these ids (any case). Only the channels whose active_when variables are set are built.
+ */
 function configuredChannels(source, only = null) {
   const wanted = only ? new Set([...only].map((name) => name.toLowerCase())) : null;
   const found = [];
-  for (const spec of Object.values(loadChannels())) {
-    if (wanted && !wanted.has(spec.name)) continue;
+  for (const name of channelIds()) {
+    if (wanted && !wanted.has(name)) continue;
+    if (!activeVars(name).some((v) => isSet(v, resolveVar(v, source)))) continue;
+    const spec = loadChannel(name);
     const env = channelEnv(spec, source);
     if (isConfigured(spec, env)) found.push([spec, env]);
   }
@@ -36,10 +41,10 @@ const NO_CHANNEL_NAMED = 'channels names no channel; leave it out to send to eve
  */
 function unconfigured(source, names) {
   const configured = configuredChannels(source).map(([spec]) => spec.name);
-  const known = loadChannels();
+  const known = new Set(channelIds());
   const wrong = names
     .filter((name) => !configured.includes(name.toLowerCase()))
-    .map((name) => [name, Object.prototype.hasOwnProperty.call(known, name.toLowerCase()) ? `channel '${name}' is not configured` : `unknown channel '${name}'`]);
+    .map((name) => [name, known.has(name.toLowerCase()) ? `channel '${name}' is not configured` : `unknown channel '${name}'`]);
   return [wrong, `configured: ${configured.length ? configured.join(', ') : 'none'}`];
 }
 

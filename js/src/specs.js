@@ -1,5 +1,5 @@
 'use strict';
-// Loads and validates the channel specs once per process.
+// Loads and validates the channel specs once per process; python/mcp_push/specs.py does the same.
 
 const { readSpecSource } = require('./specSource');
 
@@ -9,8 +9,6 @@ const isMappingValue = (v) => v !== null && typeof v === 'object' && !Array.isAr
 
 // The spec format this runtime reads (spec/settings.yaml `spec_format`; spec/README.md, Spec format).
 const SPEC_FORMAT = 2;
-
-let cache = null;
 
 function envVar(name, props) {
   return { name, required: false, secret: false, secret_parts: [], default: '', type: 'string', ...props };
@@ -72,36 +70,72 @@ function validateSpec(data, source, validate) {
   };
 }
 
-function load() {
+// The documents read (specSource.js), the channels built so far, each channel's active_when variables.
+let cache = null;
+
+/**
+ * Reads the sources once. Specs parsed from a current spec/validated.json were validated when it was
+ * written (tools/gen_docs.py), and each channel is built when first asked for; specs read from YAML are
+ * all validated here, at once (ajv is loaded for that only), so a broken spec shows whichever it is.
+ */
+function sources() {
   if (cache) return cache;
   const source = readSpecSource();
   // A spec folder of another format is refused before its channels meet this format's schema.
   const format = source.settings.spec_format ?? 1;
   if (format !== SPEC_FORMAT) throw new SpecError(`spec/settings.yaml: spec_format is ${format}; this runtime reads spec format ${SPEC_FORMAT} (spec/README.md, Spec format)`);
-  let validate = null;
+  const raw = {};
+  for (const [file, data] of Object.entries(source.channels)) raw[file.replace(/\.yaml$/, '')] = [file, data];
+  cache = { source, raw, built: {}, active: {}, settings: null };
   if (!source.validated) {
-    // Bundles are validated at build time; a checkout is validated here, once.
     const Ajv2020 = require('ajv/dist/2020');
-    validate = new Ajv2020({ allErrors: false, strict: false }).compile(source.schema);
+    const validate = new Ajv2020({ allErrors: false, strict: false }).compile(source.schema);
+    for (const [name, [file, data]] of Object.entries(raw)) cache.built[name] = validateSpec(data, `spec/channels/${file}`, validate);
   }
-  const channels = {};
-  for (const [file, data] of Object.entries(source.channels)) {
-    const spec = validateSpec(data, `spec/channels/${file}`, validate);
-    channels[spec.name] = spec;
-  }
-  const settings = { ...source.settings, env: {} };
-  for (const [name, props] of Object.entries(source.settings.env || {})) settings.env[name] = envVar(name, props);
-  cache = { channels, settings };
   return cache;
 }
 
-const loadChannels = () => load().channels;
-const loadSettings = () => load().settings;
+/** Every channel id, in file-name order (the order results come in). */
+const channelIds = () => Object.keys(sources().raw);
+
+/** One channel's spec, built the first time it is asked for; undefined for an unknown id. */
+function loadChannel(name) {
+  const { raw, built } = sources();
+  if (!built[name] && Object.hasOwn(raw, name)) built[name] = validateSpec(raw[name][1], `spec/channels/${raw[name][0]}`, null);
+  return built[name];
+}
+
+/** The variables that turn a channel on (its active_when), without building the whole channel. */
+function activeVars(name) {
+  const { raw, active } = sources();
+  if (!active[name]) {
+    const data = raw[name][1];
+    active[name] = data.active_when.map((n) => envVar(n, data.env[n]));
+  }
+  return active[name];
+}
+
+/** Every channel, built: callers that need only the configured ones use channelIds, activeVars and loadChannel. */
+function loadChannels() {
+  const channels = {};
+  for (const name of channelIds()) channels[name] = loadChannel(name);
+  return channels;
+}
+
+function loadSettings() {
+  const state = sources();
+  if (!state.settings) {
+    const settings = { ...state.source.settings, env: {} };
+    for (const [name, props] of Object.entries(state.source.settings.env || {})) settings.env[name] = envVar(name, props);
+    state.settings = settings;
+  }
+  return state.settings;
+}
 
 function knownEnvNames() {
   const names = new Set(Object.keys(loadSettings().env));
-  for (const spec of Object.values(loadChannels())) for (const name of Object.keys(spec.env)) names.add(name);
+  for (const [, data] of Object.values(sources().raw)) for (const name of Object.keys(data.env)) names.add(name);
   return names;
 }
 
-module.exports = { SpecError, loadChannels, loadSettings, knownEnvNames, validateSpec, mergeOverride, SPEC_FORMAT };
+module.exports = { SpecError, channelIds, loadChannel, activeVars, loadChannels, loadSettings, knownEnvNames, validateSpec, mergeOverride, SPEC_FORMAT };

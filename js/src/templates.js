@@ -3,7 +3,7 @@
 // variables, `if`, and the filters below, which the Python runtime registers under the same names.
 // Values are data: a `{{ x }}` inside a title or content is never evaluated.
 
-const nunjucks = require('nunjucks');
+const { precompiled } = require('./precompiled');
 const { pct, toJson } = require('./wire');
 const { resolvePath } = require('./paths');
 const { valuePasses } = require('./success');
@@ -36,6 +36,8 @@ let environment = null;
 
 function getEnvironment() {
   if (environment) return environment;
+  // Loaded at the first template rendered, not at require: a script that never sends does not pay for it.
+  const nunjucks = require('nunjucks');
   environment = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
   environment.filters = {}; // only the shared filters: a nunjucks-only one would drift from Jinja2
   for (const [name, fn] of Object.entries(FILTERS)) environment.addFilter(name, fn);
@@ -75,7 +77,9 @@ function render(source, context) {
   if (!source.includes('{')) return source; // most leaves are literals
   let template = compiled.get(source);
   if (!template) {
-    template = nunjucks.compile(source, getEnvironment());
+    const nunjucks = require('nunjucks');
+    const props = precompiled(source); // the bundle's, compiled at build time by the same compiler
+    template = props ? new nunjucks.Template({ type: 'code', obj: props }, getEnvironment()) : nunjucks.compile(source, getEnvironment());
     compiled.set(source, template);
   }
   return template.render(strictContext(context));

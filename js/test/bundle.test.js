@@ -115,3 +115,38 @@ test('the bundle carries every hook: each hooked channel plans from it as from t
   assert.deepEqual(JSON.parse(probe.stdout), fromSources);
   assert.ok(!probe.stdout.includes('HookError'), 'a hook is missing from the bundle');
 });
+
+test('the bundle is Latin-1 throughout (V8 keeps it one byte a character) and embeds parsed specs, no YAML', () => {
+  execFileSync(process.execPath, [path.join(JS, 'build.js')], { stdio: 'pipe' });
+  const text = fs.readFileSync(path.join(JS, 'dist', 'sendNotify.js'), 'utf8');
+  assert.equal(text.search(/[^\x00-\xff]/u), -1);
+  assert.ok(!text.includes('js-yaml/dist') && !text.includes('function load(input, options)'), 'js-yaml is bundled');
+  // The channel schema's own words: not needed (the embedded specs are validated), so not embedded.
+  const schema = JSON.parse(fs.readFileSync(path.join(JS, '..', 'spec', 'channel.schema.json'), 'utf8'));
+  assert.ok(!text.includes(JSON.stringify(schema.$id || schema.title)), 'the channel schema is embedded');
+});
+
+test('templates precompiled into the bundle render what the checkout compiles: every planning conformance case', () => {
+  execFileSync(process.execPath, [path.join(JS, 'build.js')], { stdio: 'pipe' });
+  const yaml = require('js-yaml');
+  const casesDir = path.join(JS, '..', 'conformance', 'cases');
+  const inputs = [];
+  for (const folder of fs.readdirSync(casesDir).sort()) {
+    const file = path.join(casesDir, folder, 'cases.yaml');
+    if (!fs.existsSync(file)) continue;
+    for (const c of yaml.load(fs.readFileSync(file, 'utf8')).cases || []) {
+      if (c.env && c.input && typeof c.input.title === 'string') inputs.push([c.env, c.input.title, c.input.content ?? '']);
+    }
+  }
+  assert.ok(inputs.length > 100, `${inputs.length} cases`);
+  const script = (module) => `const { plan } = require(${JSON.stringify(module)});
+const inputs = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));
+process.stdout.write(JSON.stringify(inputs.map(([env, title, content]) => {
+  try { return plan(title, content, { env: { HITOKOTO: 'false', ...env }, now: 1700000000, redact: false }); } catch (error) { return String(error.message); }
+})));`;
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-plan-'));
+  fs.copyFileSync(path.join(JS, 'dist', 'sendNotify.js'), path.join(folder, 'sendNotify.js'));
+  const input = JSON.stringify(inputs);
+  const run = (cwd, module) => execFileSync(process.execPath, ['-e', script(module)], { cwd, input, encoding: 'utf8', env: { PATH: process.env.PATH } });
+  assert.equal(run(folder, './sendNotify'), run(JS, './sendNotify'));
+});

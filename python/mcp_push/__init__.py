@@ -10,13 +10,21 @@ from .api import dispatch, plan, send
 from .logs import logger as _logger
 from .result import ChannelResult, SendResult
 
-try:
+_logger()  # attach the redacting filter before anything logs
+
+
+def __getattr__(name: str) -> str:
+    # __version__ is looked up when asked for: importlib.metadata costs a one-shot script about 10 ms.
+    if name != "__version__":
+        raise AttributeError(f"module 'mcp_push' has no attribute '{name}'")
     from importlib.metadata import PackageNotFoundError, version
 
-    __version__ = version("mcp-push")
-except PackageNotFoundError:  # running from a source checkout
-    __version__ = "0.0.0+source"
+    try:
+        found = version("mcp-push")
+    except PackageNotFoundError:  # running from a source checkout
+        found = "0.0.0+source"
+    globals()["__version__"] = found
+    return found
 
-_logger()  # attach the redacting filter before anything logs
 
 __all__ = ["send", "plan", "dispatch", "SendResult", "ChannelResult", "__version__"]

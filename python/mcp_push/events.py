@@ -17,10 +17,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from .config import as_text
-from .specs import spec_dir
+from .specs import spec_dir, template
 from .templates import FILTERS, render
 from .wire import js_key_order, to_json
 
@@ -43,7 +41,7 @@ def envelope_schema() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def event_template() -> dict[str, Any]:
-    return yaml.safe_load((spec_dir() / "templates" / "event.yaml").read_text(encoding="utf-8"))
+    return template("event")
 
 
 # --- validation ----------------------------------------------------------------------------------------

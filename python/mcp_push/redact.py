@@ -191,10 +191,10 @@ def proxy_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
 def protected_words() -> frozenset[str]:
     """Words output is made of, never masked even when a (silly) secret equals one: channel ids, status
     words, result field names and common path words."""
-    from .specs import SpecError, load_channels
+    from .specs import SpecError, channel_ids
 
     try:
-        channels = tuple(load_channels())
+        channels = channel_ids()
     except SpecError:  # masking must work even when a broken spec is what is being reported
         channels = ()
     return frozenset(w.lower() for w in (*channels, *STATUS_WORDS, *FIELD_WORDS, *COMMON_PATH_WORDS))

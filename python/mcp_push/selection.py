@@ -7,20 +7,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .config import as_text, channel_env, is_configured, strip_space
-from .specs import ChannelSpec, load_channels
+from .config import as_text, channel_env, is_configured, is_set, resolve_var, strip_space
+from .specs import ChannelSpec, active_vars, channel_ids, load_channel
 
 
 def configured_channels(
     source: Mapping[str, Any], only: Iterable[str] | None = None
 ) -> list[tuple[ChannelSpec, dict[str, str]]]:
     """(spec, resolved env) for every channel whose env says it is in use, in spec order; with `only`,
-    just those of these ids (any case)."""
+    just those of these ids (any case). Only the channels whose active_when variables are set are built."""
     wanted = {name.lower() for name in only} if only is not None else None
     found = []
-    for spec in load_channels().values():
-        if wanted is not None and spec.name not in wanted:
+    for name in channel_ids():
+        if wanted is not None and name not in wanted:
             continue
+        if not any(is_set(var, resolve_var(var, source)) for var in active_vars(name)):
+            continue
+        spec = load_channel(name)
         env = channel_env(spec, source)
         if is_configured(spec, env):
             found.append((spec, env))
@@ -43,7 +46,7 @@ def _unconfigured(source: Mapping[str, Any], names: Iterable[str]) -> tuple[list
     """(name, what is wrong) for each name that is no configured channel (matched ignoring case), and
     the list of the configured ones ("configured: dingtalk, ntfy", or "configured: none")."""
     configured = [spec.name for spec, _ in configured_channels(source)]
-    known = load_channels()
+    known = channel_ids()
     wrong = [
         (name, f"channel '{name}' is not configured" if name.lower() in known else f"unknown channel '{name}'")
         for name in names if name.lower() not in configured

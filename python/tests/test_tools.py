@@ -382,10 +382,12 @@ def test_gen_docs_check_fails_when_channel_config_is_stale(tree, capsys):
     _edit_yaml(tree / "spec" / "channels" / "gotify.yaml",
                lambda d: d["env"]["GOTIFY_PRIORITY"].update(description="a new description"))
     assert gen_docs.main(["--check", "--root", str(tree)]) == 1
-    # An edited spec also needs validating again: its digest in spec/validated.sha256 is stale too.
+    # An edited spec also needs validating again: its digest in spec/validated.sha256 is stale too, and so
+    # is its parsed form in spec/validated.json.
     assert capsys.readouterr().err.strip().splitlines() == [
         "docs/CHANNEL_CONFIG.md is stale: run python tools/gen_docs.py",
         "spec/validated.sha256 is stale: run python tools/gen_docs.py",
+        "spec/validated.json is stale: run python tools/gen_docs.py",
     ]
 
 
