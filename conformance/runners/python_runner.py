@@ -74,7 +74,7 @@ def send_case(case: Case):
     def wall() -> float:  # a Retry-After date is read against the case's now
         return case.now + fake.clock
 
-    saved, retry.PACE = retry.PACE, retry.Pace(fake.sleep, fake.monotonic, fake.random, wall)
+    saved, retry.PACE = retry.PACE, retry.Pace(fake.sleep, fake.monotonic, fake.random, wall, at_once=1)
     refs = given.get("edit_refs")
     try:
         if "event" not in given:

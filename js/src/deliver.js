@@ -101,7 +101,6 @@ class Sending {
       const retryable = this.plan.transport.retryable(reply.status);
       throw new Failed(STATUS.REJECTED, said ? `${why}: ${said}` : why, reply.status, reply.text, retryable, reply);
     }
-    if (request.step === 'send') this.replies.push(reply.text);
     return reply;
   }
 
@@ -171,30 +170,39 @@ class Sending {
     const { spec, success } = this.plan;
     const refreshRule = spec.token ? spec.token.refresh_on : undefined;
     try {
-      return (await this.call(this.ready(request), success)).status;
+      return await this.call(this.ready(request), success);
     } catch (failed) {
       const stale = refreshRule && failed instanceof Failed && failed.replyText !== null && ruleHolds(parseJson(failed.replyText), refreshRule);
       if (!stale) throw failed;
       // The cached token was revoked early: fetch a fresh one and try this request once more.
       await this.fetchToken(true);
-      return (await this.call(this.ready(request), success)).status;
+      return await this.call(this.ready(request), success);
     }
   }
 
   async run() {
     if (this.plan.spec.token) await this.fetchToken();
-    const { requests, parts } = this.plan;
-    let lastStatus = null;
-    const failures = [];
-    // Every target and part gets its message even when an earlier one failed (Chronocat's several QQ ids).
-    for (const [index, request] of requests.entries()) {
-      const part = this.plan.requestParts[index];
+    const { requests, parts, requestParts } = this.plan;
+    const done = new Array(requests.length).fill(null);
+    // Every target and part gets its message even when an earlier one failed (Chronocat's several QQ
+    // ids). Parts go in order; the targets of one part at once (sendTargets).
+    for (let start = 0; start < requests.length;) {
+      const part = requestParts[start];
+      let end = start;
+      while (end < requests.length && requestParts[end] === part) end += 1;
       this.progress.parts = Math.max(this.progress.parts, part + 1);
-      try {
-        lastStatus = await this.sendOne(request);
-      } catch (failed) {
-        if (!(failed instanceof Failed)) throw failed;
-        failures.push([part, failed]);
+      await this.sendTargets(start, end, done);
+      start = end;
+    }
+    // Read in planned order, whatever order the replies came in: the same result as one at a time.
+    const failures = [];
+    let lastStatus = null;
+    for (const [index, outcome] of done.entries()) {
+      if (outcome instanceof Failed) {
+        failures.push([requestParts[index], outcome]);
+      } else {
+        if (requests[index].step === 'send') this.replies.push(outcome.text);
+        lastStatus = outcome.status;
       }
     }
     if (failures.length) {
@@ -204,6 +212,82 @@ class Sending {
       throw first;
     }
     return lastStatus;
+  }
+
+  /**
+   * Sends requests start..end-1 (the targets of one part), up to the pace's `atOnce` of them at a time,
+   * started in planned order and within the spec's `limits.rate` (Starts). Each has its own timeout, so
+   * a target that never answers holds one place only. A spec with a token sends one at a time: a token
+   * the vendor calls stale is fetched anew for the requests after it.
+   */
+  async sendTargets(start, end, done) {
+    const rate = (this.plan.spec.limits || {}).rate || null;
+    const count = end - start;
+    const width = Math.min(count, this.pace.atOnce || 1, rate ? rate.count : count);
+    if (width <= 1 || this.plan.spec.token) {
+      for (let index = start; index < end; index += 1) done[index] = await this.outcomeOf(index);
+      return;
+    }
+    const starts = new Starts(rate);
+    let next = start;
+    const bugs = new Map();
+    const work = async () => {
+      while (next < end) {
+        const index = next;
+        next += 1; // taken in planned order; each start waits its turn under the rate
+        await starts.turn();
+        try {
+          done[index] = await this.outcomeOf(index);
+        } catch (error) {
+          bugs.set(index, error); // a bug: thrown below, as one at a time would
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: width }, work));
+    if (bugs.size) throw bugs.get(Math.min(...bugs.keys()));
+  }
+
+  async outcomeOf(index) {
+    try {
+      return await this.sendOne(this.plan.requests[index]);
+    } catch (failed) {
+      if (failed instanceof Failed) return failed;
+      throw failed;
+    }
+  }
+}
+
+const margin = (seconds) => seconds + Math.min(2, seconds / 10);
+
+/** Seconds from `now` until one more request may start, given the earlier `starts` (oldest first). */
+function nextStart(starts, now, rate) {
+  let wait = 0;
+  if (starts.length && rate.min_interval_seconds) wait = Math.max(wait, starts[starts.length - 1] + margin(rate.min_interval_seconds) - now);
+  if (starts.length >= rate.count) wait = Math.max(wait, starts[starts.length - rate.count] + margin(rate.per_seconds) - now);
+  return wait;
+}
+
+/**
+ * The starts of one send's concurrent requests, held to the spec's `limits.rate`: at most `count` in any
+ * `per_seconds` window and `min_interval_seconds` apart, with the margin the MCP server's lanes count
+ * (spec/README.md, "Rate limits": S + min(2, S / 10)). Only the library's own concurrency is paced here:
+ * requests one after another are sent as they always were.
+ */
+class Starts {
+  constructor(rate) {
+    this.rate = rate;
+    this.times = [];
+    this.queue = Promise.resolve();
+  }
+
+  turn() {
+    if (!this.rate) return this.queue;
+    this.queue = this.queue.then(async () => {
+      const delay = nextStart(this.times, performance.now() / 1000, this.rate);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay * 1000));
+      this.times.push(performance.now() / 1000);
+    });
+    return this.queue;
   }
 }
 
@@ -245,4 +329,4 @@ async function sendPlan(plan, timeout, pace = null, counted = progress(), attemp
   return outcome(plan, result, sending.replies);
 }
 
-module.exports = { sendPlan, outcome, progress };
+module.exports = { sendPlan, outcome, progress, nextStart };

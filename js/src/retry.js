@@ -49,6 +49,9 @@ const PACE = {
   random: () => Math.random(),
   // Wall-clock Unix seconds, what a Retry-After date is measured from.
   wall: () => Date.now() / 1000,
+  // How many targets of one channel are sent at once (deliver.js). A fake clock is one sender's: a
+  // replay's scripted replies answer in order, so the fakes (and a pace without it) send one at a time.
+  atOnce: 8,
 };
 
 // Retry-After (spec/README.md, "Retries"): RFC 9110 delta-seconds, or an IMF-fixdate exactly; anything

@@ -189,6 +189,7 @@ function fakePace() {
     },
     monotonic: () => pace.clock,
     random: () => 0,
+    atOnce: 1, // scripted replies answer in order: one request at a time
   };
   return pace;
 }

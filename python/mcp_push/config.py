@@ -24,6 +24,25 @@ class ConfigError(Exception):
     """The channel is configured but its configuration cannot work; the message names what to fix."""
 
 
+class EnvSnapshot(dict):
+    """An env copied into a plain dict (os.environ encodes every key it is asked for, and one message
+    reads about a hundred), which must not change while it is in use, and the values derived from it
+    (`derive`): the MCP server takes one per call and keeps it while the env stays the same, so what
+    the env decides (the configured channels, the secrets to mask) is worked out once per env."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._derived: dict[Any, Any] = {}
+
+    def derive(self, key: Any, compute: Any) -> Any:
+        """compute(), the first time `key` is asked for (two threads at once may both compute it)."""
+        try:
+            return self._derived[key]
+        except KeyError:
+            value = self._derived[key] = compute()
+            return value
+
+
 def as_text(value: Any) -> str:
     """kwargs may carry Python values (QingLong passes them through); specs only ever see text."""
     if value is None:

@@ -5,8 +5,10 @@ the Outcome. js/src/deliver.js is the same."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from . import result as R
 from . import retry
@@ -90,11 +92,13 @@ class _Sending:
         self.redactor = plan.redactor
         self.token: str | None = None
         self.replies: list[str] = []
+        self.counting = threading.Lock()
         # The retry deadline covers the whole send, every target and part, not each request.
         self.started = self.pace.monotonic()
 
     def try_once(self, request: PlannedRequest, success: dict) -> Reply:
-        self.progress.attempts += 1
+        with self.counting:  # targets go out from several threads at once
+            self.progress.attempts += 1
         try:
             reply = self.plan.transport.send(request, self.timeout)
         except TransportError as exc:
@@ -108,8 +112,6 @@ class _Sending:
             raise _Failed(
                 R.REJECTED, f"{why}: {said}" if said else why, reply.status, reply.text, retryable, reply
             )
-        if request.step == "send":
-            self.replies.append(reply.text)
         return reply
 
     def call(self, request: PlannedRequest, success: dict) -> Reply:
@@ -164,12 +166,12 @@ class _Sending:
         self.token = token
         return token
 
-    def send_one(self, request: PlannedRequest) -> int:
+    def send_one(self, request: PlannedRequest) -> Reply:
         """One planned request, with the token put in; a token the vendor calls stale is fetched anew and
         the request tried once more (the requests after it get the new one)."""
         refresh_rule = (self.plan.spec.token or {}).get("refresh_on")
         try:
-            return self.call(self._ready(request), self.plan.success).status
+            return self.call(self._ready(request), self.plan.success)
         except _Failed as failed:
             stale = (
                 refresh_rule is not None
@@ -180,7 +182,7 @@ class _Sending:
                 raise
             # The cached token was revoked early: fetch a fresh one and try this request once more.
             self.fetch_token(refresh=True)
-            return self.call(self._ready(request), self.plan.success).status
+            return self.call(self._ready(request), self.plan.success)
 
     def _ready(self, request: PlannedRequest) -> PlannedRequest:
         return request if self.token is None else with_token(request, self.token)
@@ -189,16 +191,23 @@ class _Sending:
         if self.plan.spec.token:
             self.fetch_token()
         requests = self.plan.requests
-        last_status, failures = None, []
         parts = self.plan.parts
-        # Every target and part gets its message even when an earlier one failed (Chronocat's several QQ ids).
-        for index, request in enumerate(requests):
-            part = self.plan.request_parts[index]
+        done: list[Reply | _Failed | None] = [None] * len(requests)
+        # Every target and part gets its message even when an earlier one failed (Chronocat's several QQ
+        # ids). Parts go in order; the targets of one part at once (_send_targets).
+        start = 0
+        while start < len(requests):
+            part = self.plan.request_parts[start]
+            end = start
+            while end < len(requests) and self.plan.request_parts[end] == part:
+                end += 1
             self.progress.parts = max(self.progress.parts, part + 1)
-            try:
-                last_status = self.send_one(request)
-            except _Failed as failed:
-                failures.append((part, failed))
+            self._send_targets(range(start, end), done)
+            start = end
+        # Read in planned order, whatever order the replies came in: the same result as one at a time.
+        failures = [(self.plan.request_parts[i], d) for i, d in enumerate(done) if isinstance(d, _Failed)]
+        replies = [d for d, r in zip(done, requests, strict=True) if isinstance(d, Reply) and r.step == "send"]
+        self.replies.extend(reply.text for reply in replies)
         if failures:
             part, first = failures[0]
             failed_of = f"{len(failures)} of {len(requests)}"
@@ -207,7 +216,80 @@ class _Sending:
             elif len(requests) > 1:
                 first.error = f"{failed_of} targets failed; first: {first.error}"
             raise first
-        return last_status
+        sent = [d for d in done if isinstance(d, Reply)]
+        return sent[-1].status if sent else None
+
+    def _send_targets(self, indices: range, done: list[Any]) -> None:
+        """Sends the requests `indices` (the targets of one part), up to the pace's `at_once` of them at a
+        time, started in planned order and within the spec's `limits.rate` (_Starts). Each has its own
+        timeout, so a target that never answers holds one place only. A spec with a token sends one at a
+        time: a token the vendor calls stale is fetched anew for the requests after it."""
+        rate = (self.plan.spec.limits or {}).get("rate")
+        width = min(len(indices), getattr(self.pace, "at_once", 1), rate["count"] if rate else len(indices))
+        if width <= 1 or self.plan.spec.token:
+            for index in indices:
+                done[index] = self._outcome_of(index)
+            return
+        todo, turn, starts = iter(indices), threading.Lock(), _Starts(rate)
+        bugs: dict[int, BaseException] = {}
+
+        def work() -> None:
+            while True:
+                with turn:  # one start at a time, in planned order, each waiting its turn under the rate
+                    index = next(todo, None)
+                    if index is None:
+                        return
+                    starts.wait()
+                try:
+                    done[index] = self._outcome_of(index)
+                except Exception as exc:  # a bug: raised in the caller's thread below, as one at a time would
+                    bugs[index] = exc
+
+        threads = [threading.Thread(target=work, name="mcp-push-target", daemon=True) for _ in range(width)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if bugs:
+            raise bugs[min(bugs)]
+
+    def _outcome_of(self, index: int) -> Reply | _Failed:
+        try:
+            return self.send_one(self.plan.requests[index])
+        except _Failed as failed:
+            return failed
+
+
+class _Starts:
+    """The starts of one send's concurrent requests, held to the spec's `limits.rate`: at most `count` in
+    any `per_seconds` window and `min_interval_seconds` apart, with the margin the MCP server's lanes
+    count (spec/README.md, "Rate limits": S + min(2, S / 10)). Only the library's own concurrency is
+    paced here: requests one after another are sent as they always were."""
+
+    def __init__(self, rate: dict | None):
+        self.rate = rate
+        self.times: list[float] = []
+
+    def wait(self) -> None:
+        if self.rate:
+            delay = next_start(self.times, time.monotonic(), self.rate)
+            if delay > 0:
+                time.sleep(delay)
+            self.times.append(time.monotonic())
+
+
+def _margin(seconds: float) -> float:
+    return seconds + min(2.0, seconds / 10)
+
+
+def next_start(starts: list[float], now: float, rate: dict) -> float:
+    """Seconds from `now` until one more request may start, given the earlier `starts` (oldest first)."""
+    waits = [0.0]
+    if starts and rate.get("min_interval_seconds"):
+        waits.append(starts[-1] + _margin(rate["min_interval_seconds"]) - now)
+    if len(starts) >= rate["count"]:
+        waits.append(starts[-rate["count"]] + _margin(rate["per_seconds"]) - now)
+    return max(waits)
 
 
 def shape_note(result: R.ChannelResult) -> str:

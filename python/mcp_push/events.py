@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -98,13 +98,26 @@ def _nan_problems(schema: Mapping[str, Any], data: Any, path: tuple[str, ...] = 
             for p in _nan_problems(properties[name], value, (*path, name))]
 
 
-def argument_problems(schema: Mapping[str, Any], arguments: Any) -> list[tuple[str, str]]:
-    """(field, rule) pairs of `arguments` against a JSON schema (an MCP tool's input schema), worded and
-    ordered as the envelope's errors."""
+def schema_checker(schema: Mapping[str, Any]) -> Callable[[Any], list[tuple[str, str]]]:
+    """The check of values against a JSON schema (an MCP tool's input schema), compiled once: it gives
+    the (field, rule) pairs, worded and ordered as the envelope's errors."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
-    return sorted(p for error in validator.iter_errors(arguments) for p in _problems(error))
+    return lambda value: sorted(p for error in validator.iter_errors(value) for p in _problems(error))
+
+
+def argument_problems(schema: Mapping[str, Any], arguments: Any) -> list[tuple[str, str]]:
+    """(field, rule) pairs of `arguments` against a JSON schema; a caller that checks many values
+    against one schema compiles it once (schema_checker)."""
+    return schema_checker(schema)(arguments)
+
+
+@functools.lru_cache(maxsize=1)
+def _envelope_validator() -> Any:
+    import jsonschema  # the first event pays for it, not the import of mcp_push
+
+    return jsonschema.Draft202012Validator(envelope_schema())
 
 
 def rfc3339(now: float) -> str:
@@ -116,10 +129,7 @@ def rfc3339(now: float) -> str:
 def validate_envelope(data: Any, now: float | None = None) -> dict[str, Any]:
     """A normalized copy of the envelope (timestamp filled in when absent), or EnvelopeError naming the
     first problem (fields in alphabetical order, so both runtimes report the same one)."""
-    import jsonschema  # the first event pays for it, not the import of mcp_push
-
-    validator = jsonschema.Draft202012Validator(envelope_schema())
-    problems = sorted({p for error in validator.iter_errors(data) for p in _problems(error)}
+    problems = sorted({p for error in _envelope_validator().iter_errors(data) for p in _problems(error)}
                       | set(_nan_problems(envelope_schema(), data)))
     if problems:
         raise EnvelopeError(*problems[0])

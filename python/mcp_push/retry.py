@@ -70,6 +70,9 @@ class Pace:
     random: Callable[[], float] = random.random
     # Wall-clock Unix seconds, what a Retry-After date is measured from.
     wall: Callable[[], float] = time.time
+    # How many targets of one channel are sent at once (deliver.py). A fake clock is one thread's: a
+    # replay's scripted replies answer in order, so the fakes send one at a time.
+    at_once: int = 8
 
 
 PACE = Pace()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .config import as_text, channel_env, is_configured, is_set, resolve_var, strip_space
+from .config import EnvSnapshot, as_text, channel_env, is_configured, is_set, resolve_var, strip_space
 from .specs import ChannelSpec, active_vars, channel_ids, load_channel
 
 
@@ -17,6 +17,9 @@ def configured_channels(
     """(spec, resolved env) for every channel whose env says it is in use, in spec order; with `only`,
     just those of these ids (any case). Only the channels whose active_when variables are set are built."""
     wanted = {name.lower() for name in only} if only is not None else None
+    if isinstance(source, EnvSnapshot):  # an unchanging env: the answer is worked out once
+        key = ("configured_channels", None if wanted is None else frozenset(wanted))
+        return list(source.derive(key, lambda: configured_channels(dict(source), wanted)))
     found = []
     for name in channel_ids():
         if wanted is not None and name not in wanted:

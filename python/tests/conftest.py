@@ -49,7 +49,7 @@ def fake_retry_pace(monkeypatch):
     from mcp_push import retry
 
     fake = FakePace()
-    monkeypatch.setattr(retry, "PACE", retry.Pace(fake.sleep, fake.monotonic, fake.random))
+    monkeypatch.setattr(retry, "PACE", retry.Pace(fake.sleep, fake.monotonic, fake.random, at_once=1))
     return fake.slept
 
 

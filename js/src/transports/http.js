@@ -2,7 +2,7 @@
 // HTTP transport: sends the planned bytes unchanged, with a timeout on connect, on the headers and on
 // every body read (undici ignores a plain `timeout` option, QingLong's 300 s hang; these apply).
 
-const { EnvHttpProxyAgent, ProxyAgent, request } = require('undici');
+const { Agent, EnvHttpProxyAgent, ProxyAgent, request } = require('undici');
 const { secondsText, unquote } = require('../wire');
 const { TransportError } = require('./index');
 
@@ -25,14 +25,31 @@ function useDispatcher(dispatcher) {
   injected = dispatcher;
 }
 
-// A dispatcher per request, destroyed when it ends (Python's requests opens a Session per request too):
-// a request undici still holds (a CONNECT a stuck proxy never answers is retried by undici forever)
-// must not outlive its timeout and keep the process alive. No redirect following: the planned request
-// is the request (a redirect would turn a POST into a GET). Without a spec-named proxy, HTTP(S)_PROXY /
-// NO_PROXY from the environment apply, as they do for Python's requests.
+// Through a proxy, a dispatcher per request, destroyed when it ends: a request undici still holds (a
+// CONNECT a stuck proxy never answers is retried by undici forever) must not outlive its timeout and
+// keep the process alive. Without a spec-named proxy, HTTP(S)_PROXY / NO_PROXY from the environment
+// apply, as they do for Python's requests. With no proxy variable at all every request is direct: those
+// share one keep-alive Agent per timeout (a dispatcher per request paid a connect and ~1 ms of CPU each,
+// js/test/http_pool.test.js). Its connect timeout is the request's, so a connect that hangs ends by
+// itself; its idle sockets are unref'd by undici, so they never keep the process alive; a pooled socket
+// idle 2 s is closed (keepAliveTimeout, clear of servers' 5 s; the Python transport's
+// IDLE_REUSE_SECONDS). No redirect following: the planned request is the request (a redirect would turn
+// a POST into a GET). Returns [dispatcher, own]: own ones are destroyed after the request.
+const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY'];
+const IDLE_REUSE_MS = 2000;
+const direct = new Map();
+
 function dispatcherFor(planned, ms) {
-  if (planned.proxy) return proxyFor(planned.proxy, ms);
-  return new EnvHttpProxyAgent({ connect: { timeout: ms }, proxyTls: { timeout: ms }, requestTls: { timeout: ms } });
+  if (planned.proxy) return [proxyFor(planned.proxy, ms), true];
+  if (PROXY_VARIABLES.some((name) => process.env[name])) {
+    return [new EnvHttpProxyAgent({ connect: { timeout: ms }, proxyTls: { timeout: ms }, requestTls: { timeout: ms } }), true];
+  }
+  let agent = direct.get(ms);
+  if (!agent) {
+    agent = new Agent({ connect: { timeout: ms }, keepAliveTimeout: IDLE_REUSE_MS, keepAliveMaxTimeout: IDLE_REUSE_MS });
+    direct.set(ms, agent);
+  }
+  return [agent, false];
 }
 
 function proxyFor(proxyUrl, ms) {
@@ -108,10 +125,7 @@ async function sendHttp(planned, timeoutS) {
     if (own) dispatcher.destroy().catch(() => {});
   }, ms);
   try {
-    if (!dispatcher) {
-      dispatcher = dispatcherFor(planned, ms); // a proxy URL that does not parse throws here
-      own = true;
-    }
+    if (!dispatcher) [dispatcher, own] = dispatcherFor(planned, ms); // a proxy URL that does not parse throws here
     const pending = request(planned.url, {
       method: planned.method,
       headers: { ...planned.headers }, // a copy: undici's proxy agent edits the headers it is given; a plan is frozen

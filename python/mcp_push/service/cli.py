@@ -1,4 +1,4 @@
-"""The `mcp-push` command: `serve` (the MCP server; the default), `send`, `event` and `channels`.
+"""The `mcp-push` command: `serve` (the MCP server; the default), `send`, `event`, `run` and `channels`.
 
 Exit codes: 0 every channel delivered (or the message was deliberately skipped), 1 some channel failed,
 2 a usage or configuration error. Errors are one line on stderr; results for people go to stdout
@@ -78,6 +78,25 @@ def _parser() -> argparse.ArgumentParser:
     _channel_and_output_args(event)
     event.add_argument("--dry-run", action="store_true",
                        help="print the requests that would be made, as JSON with secrets masked; send nothing")
+
+    run = sub.add_parser("run", help="run a command and report it: start, then end or error (exit code, stderr)",
+                         description="Runs COMMAND (after --) and sends its run's events: start, then end with "
+                         "the duration, or error with the exit code and the last lines of stderr (channel secrets "
+                         "masked). Output passes through; exits with the command's exit code. With MCP_PUSH_URL "
+                         "set, the events go to that server's REST endpoint.")
+    run.add_argument("--run-id", help="names the run (default: the command's name and the start time)")
+    run.add_argument("--title", help="what the messages call the command (default: the command line)")
+    run.add_argument("--on", choices=("always", "error"), default="always",
+                     help="error: send only a failure (no start, no end); default: always")
+    run.add_argument("--progress-regex", metavar="REGEX",
+                     help="output lines matching it become progress updates: the group named percent or "
+                     "fraction, else the first group ('45%%', '3/10', '0.45')")
+    run.add_argument("--progress-every", type=_number, default=5.0, metavar="SECONDS",
+                     help="at most one progress update this often (default 5)")
+    run.add_argument("--channel", action="append", metavar="NAME",
+                     help="only this configured channel (repeatable); default: all configured")
+    run.add_argument("-v", "--verbose", action="store_true", help="log each channel's outcome on stderr")
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
     flush = sub.add_parser("flush", help="deliver what the MCP server left unfinished in its outbox",
                            description="Sends the deliveries an MCP server accepted but did not finish (it was "
@@ -202,6 +221,27 @@ def _event(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
         _check_settings(env)
         return _dry_run(plan_event(envelope, env=env, channels=channels))
     return _report(send_event(envelope, channels=channels, env=env), args.json, env)
+
+
+def _run(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    """Exit code: the command's (2 only for our own usage or configuration errors, before it runs)."""
+    from ..api import channel_names
+    from .rest_client import server_url
+    from .run_command import compile_progress, run
+
+    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not command:
+        raise UsageError("run: no command given; put it after --, as in `mcp-push run -- backup.sh`")
+    if not args.progress_every > 0:
+        raise UsageError("--progress-every: must be a number of seconds above 0")
+    try:
+        progress = compile_progress(args.progress_regex) if args.progress_regex is not None else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    # With a server, it has the channels; without, a wrapper that could never notify is an error now.
+    channels = channel_names(args.channel) if server_url(env) else _check_channels(args.channel, env)
+    return run(command, env, run_id=args.run_id, title=args.title, only_errors=args.on == "error",
+               progress=progress, every=args.progress_every, channels=channels)
 
 
 def _report(result: Any, as_json: bool, env: Mapping[str, Any]) -> int:
@@ -359,7 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
     env = agent_defaults(os.environ)
-    handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush}
+    handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush,
+                "run": _run}
     from ..config import ConfigError
     from ..specs import SpecError
 

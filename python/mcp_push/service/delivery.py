@@ -34,8 +34,9 @@ class Delivery:
     content: str
     params: dict[str, Any] = field(default_factory=dict)
     created: float = 0.0  # Unix time the outbox stored it (shown when an adopted one is dropped)
-    # The message planned when it was accepted (None: a setting it needs cannot work); an edit of the run's
-    # message is planned when it goes (edits.post_or_edit), this post being its fallback.
+    # The message as planned: at acceptance on a rate-limited lane (its cost), else None until it goes (also
+    # None when a setting it needs cannot work); an edit of the run's message is planned when it goes
+    # (edits.post_or_edit), this post being its fallback.
     plan: ChannelPlan | None = field(default=None, repr=False)
     result: R.ChannelResult | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)

@@ -45,6 +45,7 @@ from ..planner import ChannelPlan, plan_channel
 from ..specs import ChannelSpec, load_channels, load_settings
 from ..wire import seconds_text
 from .delivery import TERMINAL, Delivery
+from .envview import EnvView
 from .outbox import Outbox
 from .ratelimit import RateLimiter
 
@@ -98,6 +99,14 @@ class Lane:
         self.busy = False
         self.refs: OrderedDict[str, Any] = OrderedDict()
         self.thread: threading.Thread | None = None
+
+    def supersedes(self, delivery: Delivery) -> list[Delivery]:
+        """The waiting deliveries that adding this one would replace (add returns the same)."""
+        run = delivery.run_id
+        if run is None or not (delivery.is_update or delivery.kind in TERMINAL):
+            return []
+        replaced = [d for d in self.queue if d.is_update and d.run_id == run]
+        return replaced[:1] if delivery.is_update else replaced
 
     def add(self, delivery: Delivery) -> list[Delivery]:
         """Queues a delivery; returns the waiting ones it supersedes."""
@@ -188,12 +197,14 @@ class Engine:
     def __init__(self, source: Mapping[str, Any], outbox: Outbox | None = None,
                  clock: Callable[[], float] = time.time):
         self.source = source
+        self._env = EnvView(source)  # what a message reads of the env, once per env (envview.py)
         self.outbox = outbox or Outbox(None, clock)
         self.clock = clock
         self.lanes: dict[str, Lane] = {}
         self._cond = threading.Condition()
         self._threaded = False
         self._closed = False
+        self._stopped = threading.Event()  # set by close(): the heartbeat's wake-up
         self._beat = float(load_settings()["env"][HEARTBEAT_VAR].default)
         self._adopting = False  # started with resume: peers' orphaned rows are taken over at each heartbeat
 
@@ -204,19 +215,24 @@ class Engine:
         """Accepts a message for every configured channel (or the named ones); returns at once."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-        prepared = prepare_message(title, content, self.source, channels)
+        source = self._env.current()
+        prepared = prepare_message(title, content, source, channels)
         if prepared.result is not None:
             return Ticket(list(prepared.result.channels), prepared.result.skipped)
         entries: list[Delivery | R.ChannelResult] = []
         try:
-            limit = queue_max(self.source)
+            limit = queue_max(source)
         except ConfigError as exc:
             return Ticket([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in prepared.targets])
         for spec, env in prepared.targets:
             key = lane_key(spec, env, self.outbox.lane_salt)
             delivery = Delivery(0, key, spec.name, kind, run_id, prepared.title, prepared.content,
                                 dict(params or {}))
-            delivery.plan = self._plan(spec, env, delivery, prepared.overflow)
+            if spec.limits.get("rate"):
+                # Planned now: a rate-limited lane must know what the message costs (requests: parts,
+                # targets) before it may go. Another lane plans it when it goes (an update superseded
+                # while it waits is never planned).
+                delivery.plan = self._plan(spec, env, delivery, prepared.overflow)
             if self._enqueue(spec, delivery, limit):
                 entries.append(delivery)
             else:
@@ -241,13 +257,17 @@ class Engine:
         """Queues a delivery in its lane. A new one (`limit` given) is first checked against the lane's
         cap and stored in the outbox, under the lock so concurrent calls cannot pass the cap together;
         returns False, storing nothing, when the lane refuses it. An adopted one is never refused."""
+        stored = False
         with self._cond:
             lane = self._lane(spec, delivery.lane)
             if limit is not None:
                 if lane.refuses(delivery, limit):
                     return False
+                # One commit stores it and forgets the rows it supersedes.
                 delivery.row = self.outbox.add(delivery.lane, delivery.channel, delivery.kind, delivery.run_id,
-                                               delivery.title, delivery.content, delivery.params)
+                                               delivery.title, delivery.content, delivery.params,
+                                               finished=[old.row for old in lane.supersedes(delivery)])
+                stored = True
             superseded = lane.add(delivery)
             if self._threaded and lane.thread is None:
                 lane.thread = threading.Thread(target=self._work, args=(lane,), daemon=True,
@@ -256,7 +276,8 @@ class Engine:
             self._cond.notify_all()
         for old in superseded:
             old.settle(R.ChannelResult(old.channel, False, R.SUPERSEDED, "a newer event of the run replaced it"))
-        self.outbox.finish(old.row for old in superseded)
+        if superseded and not stored:
+            self.outbox.finish(old.row for old in superseded)
         return True
 
     def resume(self) -> int:
@@ -327,13 +348,14 @@ class Engine:
     def _deliver(self, lane: Lane, delivery: Delivery) -> R.ChannelResult:
         spec = lane.spec
         try:
-            timeout = request_timeout(setting("MCP_PUSH_TIMEOUT", self.source))
-            overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", self.source))
-            attempts = retry.attempts_override(self.source)
+            source = self._env.current()
+            timeout = request_timeout(setting("MCP_PUSH_TIMEOUT", source))
+            overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
+            attempts = retry.attempts_override(source)
         except ConfigError as exc:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
-        post = delivery.plan or self._plan(spec, channel_env(spec, self.source), delivery, overflow)
-        editing = spec.edit is not None and is_true(setting(EDIT_VAR, self.source)) and delivery.run_id
+        post = delivery.plan or self._plan(spec, channel_env(spec, source), delivery, overflow)
+        editing = spec.edit is not None and is_true(setting(EDIT_VAR, source)) and delivery.run_id
         ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None
 
         def attempt(edit_ref: Any) -> Outcome:
@@ -369,7 +391,7 @@ class Engine:
                 limiter.record(self.clock(), 1)
             self.outbox.record_sends(lane.key, self.clock(), 1, limiter.window)
 
-        return retry.Pace(sleep, base.monotonic, base.random, base.wall)
+        return retry.Pace(sleep, base.monotonic, base.random, base.wall, base.at_once)
 
     def _ref(self, lane: Lane, run_id: str) -> Any:
         if run_id in lane.refs:
@@ -442,10 +464,11 @@ class Engine:
         not: a SIGKILLed peer's deliveries go out within a heartbeat or two, not at the next start."""
         deadline = time.monotonic() + self._beat
         while True:
+            # An event of its own, not the engine's condition: every accepted message and every send
+            # notifies that one, and waking this thread for each of them costs the server's calls.
+            while not self._stopped.is_set() and (left := deadline - time.monotonic()) > 0:
+                self._stopped.wait(left)
             with self._cond:
-                # Other notifications (lanes finishing) wake the condition too: beat on time, not on them.
-                while not self._closed and (left := deadline - time.monotonic()) > 0:
-                    self._cond.wait(left)
                 if self._closed:
                     return
                 adopting = self._adopting
@@ -488,5 +511,6 @@ class Engine:
         """Stops the workers; what is still waiting stays in the outbox for the next start."""
         with self._cond:
             self._closed = True
+            self._stopped.set()
             self._cond.notify_all()
         self.outbox.close()

@@ -209,19 +209,33 @@ class Outbox:
             self._db.execute("DELETE FROM owner_hosts WHERE owner = ?", (self.owner,))
 
     def add(self, lane: str, channel: str, kind: str, run_id: str | None, title: str, content: str,
-            params: Mapping[str, Any]) -> int:
+            params: Mapping[str, Any], finished: Iterable[int] = ()) -> int:
+        """Stores a new delivery, committed before it returns; the `finished` rows (those it supersedes)
+        are deleted in the same transaction, so one commit does both."""
+        row = (self.owner, self.clock(), lane, channel, kind, run_id, title, content,
+               json.dumps(dict(params), ensure_ascii=False))
+        done = [(i,) for i in finished]
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO deliveries (owner, created, lane, channel, kind, run_id, title, content, params)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.owner, self.clock(), lane, channel, kind, run_id, title, content,
-                 json.dumps(dict(params), ensure_ascii=False)),
-            )
-            return int(cursor.lastrowid)
+            if not done:
+                return int(self._db.execute(self._INSERT, row).lastrowid)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row_id = int(self._db.execute(self._INSERT, row).lastrowid)
+                self._db.executemany("DELETE FROM deliveries WHERE id = ?", done)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return row_id
+
+    _INSERT = ("INSERT INTO deliveries (owner, created, lane, channel, kind, run_id, title, content, params)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
     def finish(self, row_ids: Iterable[int]) -> None:
         """Final (delivered, refused or superseded): never to be sent again."""
         ids = [(i,) for i in row_ids]
+        if not ids:
+            return
         with self._lock:
             self._db.executemany("DELETE FROM deliveries WHERE id = ?", ids)
 

@@ -31,10 +31,11 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from .. import __version__
 from ..api import configured_channels
-from ..config import ConfigError, agent_defaults, is_true, setting, strip_space
-from ..events import EnvelopeError, argument_problems, envelope_schema, render_event, validate_envelope
+from ..config import ConfigError, EnvSnapshot, agent_defaults, is_true, setting, strip_space
+from ..events import EnvelopeError, envelope_schema, render_event, schema_checker, validate_envelope
 from ..selection import channel_names, channels_error
 from .engine import Delivery, Engine, Ticket
+from .envview import EnvView
 from .outcome import SecretRedactor, outcome
 
 log = logging.getLogger("mcp_push.service.server")
@@ -172,8 +173,9 @@ class _Tools:
     def __init__(self, source: Mapping[str, Any], engine: Engine):
         self.source = source
         self.engine = engine
+        self.env = EnvView(source)  # read at each call; what it decides is worked out once per env
 
-    def _targets(self, channels: Iterable[str] | None) -> list[str] | None:
+    def _targets(self, source: Mapping[str, Any], channels: Iterable[str] | None) -> list[str] | None:
         """The requested channels (ids in any case, as the library and the CLI take them), or Refused
         with the same words they use: "channels: unknown channel 'nope'; configured: ntfy, webhook"."""
         if channels is None:
@@ -181,19 +183,20 @@ class _Tools:
         names = channel_names(channels)
         if not names:
             raise Refused(EMPTY_CHANNELS)
-        problem = channels_error(self.source, names)
+        problem = channels_error(source, names)
         if problem:
             raise Refused(f"channels: {problem}")
         return [name.lower() for name in names]
 
-    async def _result(self, ticket: Ticket, wait: bool) -> CallToolResult:
+    async def _result(self, source: EnvSnapshot, ticket: Ticket, wait: bool) -> CallToolResult:
         if wait:
             await wait_for(ticket, WAIT_LIMIT_SECONDS)
-        structured = PushResult.model_validate(outcome(ticket.result(), SecretRedactor(self.source)))
+        redactor = source.derive(SecretRedactor, lambda: SecretRedactor(source))
+        structured = push_result(outcome(ticket.result(), redactor))
         return CallToolResult(
-            content=[TextContent(type="text", text=structured.summary)],
-            structured_content=structured.model_dump(mode="json"),
-            is_error=not structured.ok,
+            content=[TextContent(type="text", text=structured["summary"])],
+            structured_content=structured,
+            is_error=not structured["ok"],
         )
 
     async def _submit(self, title: str, content: str, **how: Any) -> Ticket:
@@ -202,23 +205,25 @@ class _Tools:
 
     async def send(self, tool: str, title: str, content: str, channels: list[str] | None = None,
                    wait: bool = False) -> CallToolResult:
+        source = self.env.current()
         try:
-            targets = self._targets(channels)
+            targets = self._targets(source, channels)
         except Refused as refused:
             return refusal(tool, str(refused))
-        return await self._result(await self._submit(title, content, channels=targets), wait)
+        return await self._result(source, await self._submit(title, content, channels=targets), wait)
 
     async def event(self, tool: str, envelope: dict[str, Any], channels: list[str] | None = None,
                     wait: bool = False) -> CallToolResult:
         """`envelope` is valid and has its timestamp: route_tool_calls checked it, once (check_arguments)."""
+        source = self.env.current()
         try:
-            targets = self._targets(channels)
+            targets = self._targets(source, channels)
         except Refused as refused:
             return refusal(tool, str(refused))
         title, content = render_event(envelope)
         ticket = await self._submit(title, content, kind=envelope["event"], run_id=envelope["run_id"],
                                     channels=targets)
-        return await self._result(ticket, wait)
+        return await self._result(source, ticket, wait)
 
 
 async def wait_for(ticket: Ticket, timeout: float) -> bool:
@@ -266,11 +271,32 @@ def refusal(tool: str, message: str) -> CallToolResult:
                           structured_content=structured.model_dump(mode="json"), is_error=True)
 
 
-def argument_problem(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str | None:
-    """The first '<field>: <rule>' problem of the arguments against the tool's input schema (fields in
-    alphabetical order), worded as the envelope's errors; None when they fit. The tool's own checks
-    (the envelope's rules, configured channels) come after this."""
-    problems = argument_problems(schema, arguments)
+_RESULT_FIELDS = tuple(PushResult.model_fields)
+_CHANNEL_FIELDS = tuple(ChannelOutcome.model_fields)
+
+
+def push_result(result: Mapping[str, Any]) -> dict[str, Any]:
+    """outcome()'s dict as PushResult's JSON (every field, in the model's order), without a round trip
+    through the model: the SDK checks structuredContent against the tool's output schema (PushResult)."""
+    structured = {name: result.get(name) for name in _RESULT_FIELDS}
+    structured["channels"] = [{name: channel[name] for name in _CHANNEL_FIELDS} for channel in result["channels"]]
+    return structured
+
+
+class ArgumentCheck:
+    """A tool's input schema, compiled once: the whole of it, and (for notify_event, whose envelope
+    fields events.validate_envelope checks in the spec's words) with no field required."""
+
+    def __init__(self, schema: Mapping[str, Any]):
+        self.full = schema_checker(schema)
+        self.optional = schema_checker({**schema, "required": []})
+
+
+def argument_problem(check: Callable[[Any], list[tuple[str, str]]], arguments: Mapping[str, Any]) -> str | None:
+    """The first '<field>: <rule>' problem of the arguments against the tool's input schema (`check`, an
+    ArgumentCheck's; fields in alphabetical order), worded as the envelope's errors; None when they fit.
+    The tool's own checks (the envelope's rules, configured channels) come after this."""
+    problems = check(arguments)
     if not problems:
         return None
     field, rule = problems[0]
@@ -304,7 +330,7 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
     allowed: dict[str, set[str]] = {}  # registered name -> argument names
     event_tool = tool_names("event")[pick]
     send_tool = tool_names("send")[pick]
-    schemas: dict[str, dict[str, Any]] = {}  # registered name -> input schema, as tools/list shows it
+    checks: dict[str, ArgumentCheck] = {}  # registered name -> its input schema (as tools/list shows it), compiled
 
     def register(fn: Callable[..., Any], kind: str, title: str, description: str, channel: str = "") -> None:
         names = tool_names(kind, channel)
@@ -314,7 +340,7 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
         for alias in names:
             aliases.setdefault(alias, name)
         allowed[name] = set(inspect.signature(fn).parameters)
-        schemas[name] = server._tool_manager.get_tool(name).parameters  # the SDK's own (mcp>=2.3,<3)
+        checks[name] = ArgumentCheck(server._tool_manager.get_tool(name).parameters)  # the SDK's own (mcp>=2.3,<3)
 
     async def notify_send(
         title: Annotated[str, Field(description="Short headline, e.g. 'Backup finished'")],
@@ -376,7 +402,7 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
             return refusal(name, f"{', '.join(extra)}: not an argument of this tool (it takes "
                                  f"{', '.join(sorted(allowed[name]))}; channel settings and "
                                  "credentials come only from the server's environment)")
-        problem, timestamp = check_arguments(name == event_tool, schemas[name], arguments)
+        problem, timestamp = check_arguments(name == event_tool, checks[name], arguments)
         if problem is not None:
             return refusal(name, problem)
         if timestamp is not None:  # the envelope's normalized time (now, when absent) reaches the tool
@@ -389,16 +415,16 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
     return server
 
 
-def check_arguments(is_event: bool, schema: Mapping[str, Any],
+def check_arguments(is_event: bool, check: ArgumentCheck,
                     arguments: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """(the first problem of a call's arguments as '<field>: <rule>', or None when they fit; for a valid
     notify_event, the envelope's timestamp). Wrong types and missing fields against the tool's schema (a
     null stands for an omitted argument), then, for notify_event, the envelope's rules in the spec's words
     (events.validate_envelope, the only check of the envelope; other data fields become `key: value` lines)."""
     if not is_event:
-        return argument_problem(schema, {k: v for k, v in arguments.items() if v is not None}), None
+        return argument_problem(check.full, {k: v for k, v in arguments.items() if v is not None}), None
     rest = {k: v for k, v in arguments.items() if k in ("channels", "wait") and v is not None}
-    problem = argument_problem({**schema, "required": []}, rest)
+    problem = argument_problem(check.optional, rest) if rest else None  # {} fits a schema requiring nothing
     if problem is not None:
         return problem, None
     try:

@@ -67,6 +67,11 @@ def _id_in(text: str) -> Any:
         return None
 
 
+# The text was decoded with errors="replace": a lone surrogate can only come from a \uD800-\uDFFF
+# escape, so a line without one (nearly every line) is not walked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _clean(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
@@ -109,7 +114,9 @@ def parse_line(line: bytes) -> tuple[SessionMessage | None, bytes | None]:
         # MCP ids are strings or integers; the SDK would take this for a notification and never answer.
         return None, _error(INVALID_REQUEST, "Invalid Request: id must be a string or an integer")
     try:
-        message = types.jsonrpc_message_adapter.validate_python(scrub_surrogates(data), by_name=False)
+        if _SURROGATE_ESCAPE.search(text):
+            data = scrub_surrogates(data)
+        message = types.jsonrpc_message_adapter.validate_python(data, by_name=False)
     except RecursionError:
         return None, _error(INVALID_REQUEST, "Invalid Request: nested too deeply", request_id)
     except Exception:  # pydantic's text names its own types and links its docs: not for the client

@@ -1,0 +1,115 @@
+"""transports/http.py: one pooled Session per process. Connections are reused, never one the server has
+closed (nor one idle past IDLE_REUSE_SECONDS), no cookie carries over, and the proxy settings are those
+requests' trust_env reads, without rescanning the environment on every request."""
+
+from __future__ import annotations
+
+import pytest
+import requests.utils
+
+from mcp_push import dispatch
+from mcp_push.transports import http
+
+from .keepalive_server import KeepAliveServer
+
+
+@pytest.fixture
+def server():
+    started = KeepAliveServer(idle_close_s=None).start()
+    yield started
+    started.stop()
+
+
+def _env(server: KeepAliveServer) -> dict[str, str]:
+    return {"CHRONOCAT_URL": f"http://127.0.0.1:{server.port}", "CHRONOCAT_QQ": "user_id=10001",
+            "CHRONOCAT_TOKEN": "chrono_tok_5f3a9c1e77", "HITOKOTO": "false"}
+
+
+def _send(server: KeepAliveServer):
+    [result] = dispatch("t", "c", _env(server)).channels
+    return result
+
+
+def test_two_sends_share_one_pooled_connection(server):
+    first, second = _send(server), _send(server)
+    assert (first.status, second.status) == ("delivered", "delivered")
+    assert len(server.bodies) == 2
+    assert server.connections == 1
+
+
+def test_a_connection_the_server_closed_while_idle_is_opened_anew_not_reported_lost():
+    # The server closes a keep-alive connection idle for 0.2 s (its keep-alive timeout): the next request
+    # must not go out on it and come back as "may have been delivered", nor reach the vendor twice.
+    server = KeepAliveServer(idle_close_s=0.2).start()
+    try:
+        assert _send(server).status == "delivered"
+        assert server.closed_idle.wait(10)
+        result = _send(server)
+        assert (result.status, result.attempts, result.error) == ("delivered", 1, None)
+        assert len(server.bodies) == 2
+        assert server.connections == 2
+    finally:
+        server.stop()
+
+
+def test_a_connection_idle_past_the_reuse_limit_is_opened_anew(server):
+    assert _send(server).status == "delivered"
+    for pool in http.session().get_adapter("http://").poolmanager.pools._container.values():
+        for conn in list(pool.pool.queue):
+            if conn is not None:
+                conn.mcp_push_idle_since -= http.IDLE_REUSE_SECONDS + 1  # as if idle that long
+    assert _send(server).status == "delivered"
+    assert server.connections == 2
+
+
+def test_a_cookie_from_an_earlier_reply_is_not_sent_again(server):
+    _send(server)
+    _send(server)
+    assert server.cookies == [None, None]
+
+
+def test_the_environment_is_read_once_per_host_not_per_request(server, monkeypatch):
+    # requests' trust_env scanned all of os.environ per request (getproxies, proxy_bypass).
+    calls = []
+    real = requests.utils.getproxies
+    monkeypatch.setattr(requests.utils, "getproxies", lambda: calls.append(1) or real())
+    for _ in range(5):
+        assert _send(server).status == "delivered"
+    assert len(calls) == 1
+
+
+ENVIRONMENTS = [
+    {},
+    {"HTTPS_PROXY": "http://proxy.example:3128"},
+    {"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": "oapi.dingtalk.com"},
+    {"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": ".dingtalk.com,127.0.0.0/8"},
+    {"HTTPS_PROXY": "http://upper:3128", "https_proxy": "http://lower:3128"},
+    {"HTTPS_PROXY": "http://upper:3128", "https_proxy": ""},
+    {"HTTP_PROXY": "http://p:1", "REQUEST_METHOD": "GET"},
+    {"ALL_PROXY": "socks5://p:1080", "no_proxy": "*"},
+    {"http_proxy": "http://p:1", "NO_PROXY": "example.com:8080"},
+]
+URLS = ["https://oapi.dingtalk.com/robot/send?access_token=x", "http://127.0.0.1:16530/api/message/send",
+        "http://example.com:8080/a", "http://sub.example.com/b"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS, ids=lambda e: ",".join(f"{k}={v}" for k, v in e.items()))
+def test_env_proxies_are_those_requests_trust_env_reads(environment, monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    for url in URLS:
+        assert http.env_proxies(url) == requests.utils.get_environ_proxies(url), url
+
+
+def test_the_ca_bundle_is_read_from_the_environment_as_requests_reads_it(monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/curl.pem")
+    assert http.ca_bundle() == "/etc/curl.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/requests.pem")
+    assert http.ca_bundle() == "/etc/requests.pem"
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("CURL_CA_BUNDLE")
+    assert http.ca_bundle() is True
