@@ -44,12 +44,17 @@ def npm_ci(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff; the specs against their schema, cases, hooks and secret marking; generated docs up to date."""
+    """ruff; the specs against their schema, cases, hooks and secret marking; generated docs up to date;
+    ESLint and Prettier on js/."""
     # lint_specs.py loads specs with the runtime's own loader (python/ on sys.path): it needs only these.
     session.install("ruff>=0.6", "pyyaml", "jsonschema>=4.18")
     session.run("ruff", "check", "python", "tools", "bench", "conformance", "noxfile.py")
     session.run("python", "tools/lint_specs.py")
     session.run("python", "tools/gen_docs.py", "--check")
+    # The Node runtime: ESLint (bugs) and Prettier (format), configured in js/.
+    npm_ci(session)
+    with session.chdir(JS):
+        session.run("npm", "run", "--silent", "lint", external=True)
 
 
 @nox.session
