@@ -3,6 +3,7 @@ the Node tests and the cross-runtime conformance suite."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -14,20 +15,46 @@ ROOT = Path(__file__).parent
 JS = ROOT / "js"
 
 
+def _node_modules_match_lock() -> bool:
+    """True when js/node_modules holds exactly what js/package-lock.json pins: npm's own record of the
+    install (node_modules/.package-lock.json, rewritten by every npm ci/install) has each locked package
+    with the same entry, bar the optional ones this platform skipped (esbuild's other binaries)."""
+    try:
+        locked = json.loads((JS / "package-lock.json").read_text(encoding="utf-8"))["packages"]
+        installed = json.loads((JS / "node_modules" / ".package-lock.json").read_text(encoding="utf-8"))["packages"]
+    except (OSError, ValueError, KeyError):
+        return False
+    locked = {name: entry for name, entry in locked.items() if name}
+    if set(installed) - set(locked):
+        return False
+    return all(installed[name] == entry if name in installed else entry.get("optional", False)
+               for name, entry in locked.items())
+
+
 def npm_ci(session: nox.Session) -> None:
-    """Installs js/ exactly as package-lock.json says (the Node runtime and its build tools)."""
+    """Installs js/ exactly as package-lock.json says (the Node runtime and its build tools). Skipped when
+    node_modules already matches the lockfile: `npm ci` would delete and rebuild it (about 20 s), and four
+    sessions need it."""
+    if _node_modules_match_lock():
+        session.log("js/node_modules matches js/package-lock.json: npm ci skipped")
+        return
     with session.chdir(JS):
         session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff; the specs against their schema, cases, hooks and secret marking; generated docs up to date."""
+    """ruff; the specs against their schema, cases, hooks and secret marking; generated docs up to date;
+    ESLint and Prettier on js/."""
     # lint_specs.py loads specs with the runtime's own loader (python/ on sys.path): it needs only these.
     session.install("ruff>=0.6", "pyyaml", "jsonschema>=4.18")
     session.run("ruff", "check", "python", "tools", "bench", "conformance", "noxfile.py")
     session.run("python", "tools/lint_specs.py")
     session.run("python", "tools/gen_docs.py", "--check")
+    # The Node runtime: ESLint (bugs) and Prettier (format), configured in js/.
+    npm_ci(session)
+    with session.chdir(JS):
+        session.run("npm", "run", "--silent", "lint", external=True)
 
 
 @nox.session
@@ -36,7 +63,10 @@ def tests(session: nox.Session) -> None:
     # Some tests plan in both runtimes (the scaffold test, the one-pipeline replay): node needs js/node_modules.
     npm_ci(session)
     # The Python-vs-Node cross-check and the Inspector CLI need js/node_modules: they run in the conformance session.
-    session.run("pytest", *(session.posargs or ["-q", "-m", "not crosscheck and not inspector"]))
+    # One pytest-xdist worker per core (tests use free ports, their own tmp state folders and env): most of the
+    # wall is waiting on subprocesses and sockets. Work-stealing keeps the few slow tests from ending up in a row.
+    default = ["-q", "-n", "auto", "--dist", "worksteal", "-m", "not crosscheck and not inspector"]
+    session.run("pytest", *(session.posargs or default))
 
 
 @nox.session
@@ -69,13 +99,12 @@ def conformance(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     npm_ci(session)
     session.run("python", "tools/conformance.py")
+    # Then, in one pytest run side by side (two workers): the cross-check, and the MCP Inspector CLI (a
+    # devDependency in js/) as an independent MCP client of `python -m mcp_push`.
     # MCP_PUSH_REQUIRE_NODE: fail rather than skip when node or js/node_modules is missing.
     session.run(
-        "pytest", "-q", "-m", "crosscheck", "python/tests/test_crosscheck.py", env={"MCP_PUSH_REQUIRE_NODE": "1"}
-    )
-    # The MCP Inspector CLI (a devDependency in js/) as an independent MCP client of `python -m mcp_push`.
-    session.run(
-        "pytest", "-q", "-m", "inspector", "python/tests/test_inspector.py", env={"MCP_PUSH_REQUIRE_NODE": "1"}
+        "pytest", "-q", "-n", "2", "-m", "crosscheck or inspector",
+        "python/tests/test_crosscheck.py", "python/tests/test_inspector.py", env={"MCP_PUSH_REQUIRE_NODE": "1"},
     )
 
 

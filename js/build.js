@@ -15,7 +15,8 @@ function embeddedSpecs() {
   const source = readSpecSource();
   const validate = new Ajv2020({ strict: false }).compile(source.schema);
   for (const [file, data] of Object.entries(source.channels)) {
-    if (!validate(data)) throw new Error(`spec/channels/${file}: ${validate.errors[0].instancePath} ${validate.errors[0].message}`);
+    if (!validate(data))
+      throw new Error(`spec/channels/${file}: ${validate.errors[0].instancePath} ${validate.errors[0].message}`);
   }
   // No channel schema: the embedded specs are validated, so specs.js never asks for it.
   const { settings, channels, eventTemplate, envelopeSchema } = source;
@@ -31,7 +32,9 @@ function checkLatin1(file) {
   const at = text.search(/[^\x00-\xff]/u);
   if (at >= 0) {
     const line = text.slice(0, at).split('\n').length;
-    throw new Error(`${file}:${line}: ${JSON.stringify(text.slice(Math.max(0, at - 40), at + 10))} is beyond Latin-1: write it as an escape`);
+    throw new Error(
+      `${file}:${line}: ${JSON.stringify(text.slice(Math.max(0, at - 40), at + 10))} is beyond Latin-1: write it as an escape`,
+    );
   }
 }
 
@@ -81,7 +84,10 @@ const precompiledTemplates = (data) => ({
       }
       entries.push(`  ${JSON.stringify(source)}: function () {\n${code}\n},`);
     }
-    build.onResolve({ filter: /^\.\/precompiled$/ }, () => ({ path: 'precompiled', namespace: 'precompiled-templates' }));
+    build.onResolve({ filter: /^\.\/precompiled$/ }, () => ({
+      path: 'precompiled',
+      namespace: 'precompiled-templates',
+    }));
     build.onLoad({ filter: /.*/, namespace: 'precompiled-templates' }, () => ({
       contents: `'use strict';\nconst CODE = {\n${entries.join('\n')}\n};\nmodule.exports = { precompiled: (source) => (Object.hasOwn(CODE, source) ? CODE[source]() : undefined) };\n`,
       loader: 'js',
@@ -97,8 +103,14 @@ const inlineHooks = () => ({
     const dir = path.join(__dirname, 'src', 'hooks');
     build.onResolve({ filter: /^\.\.\/hookFiles$/ }, () => ({ path: 'hookFiles', namespace: 'inline-hooks' }));
     build.onLoad({ filter: /.*/, namespace: 'inline-hooks' }, () => {
-      const names = fs.readdirSync(dir).filter((f) => f.endsWith('.js') && f !== 'index.js').map((f) => f.slice(0, -3)).sort();
-      const entries = names.map((name) => `  ${JSON.stringify(name)}: () => require(${JSON.stringify(`./${name}.js`)}),`);
+      const names = fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.js') && f !== 'index.js')
+        .map((f) => f.slice(0, -3))
+        .sort();
+      const entries = names.map(
+        (name) => `  ${JSON.stringify(name)}: () => require(${JSON.stringify(`./${name}.js`)}),`,
+      );
       return {
         contents: `'use strict';\nconst FILES = {\n${entries.join('\n')}\n};\nmodule.exports = { hookModule: (name) => (Object.hasOwn(FILES, name) ? FILES[name]() : null) };\n`,
         resolveDir: dir,

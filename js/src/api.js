@@ -11,7 +11,6 @@ const { planChannel, requestToDict } = require('./planner');
 const { RetryPolicy, attemptsOverride } = require('./retry');
 const { NO_CHANNEL_NAMED, channelNames, channelProblems, channelsError, configuredChannels } = require('./selection');
 
-
 // Extra seconds a channel may run past its own request timeouts before it is reported as hung.
 const JOIN_MARGIN_S = 5;
 
@@ -28,7 +27,6 @@ function timeBudget(channelPlan, timeout, attempts = null) {
   return timeout * Math.max(requests, 1) * roundTrips + retries + JOIN_MARGIN_S;
 }
 
-
 /**
  * The channel ids a `channels` argument selects (null: all), or the result that says why nothing is
  * sent: a config_error per name that is no configured channel (send never rejects).
@@ -40,7 +38,10 @@ function selection(source, channels) {
   const problems = channelProblems(source, names);
   if (problems.length) {
     for (const [, error] of problems) log.warning(`not pushed: ${error}`);
-    return [null, new SendResult(problems.map(([name, error]) => channelResult(name, false, STATUS.CONFIG_ERROR, error)))];
+    return [
+      null,
+      new SendResult(problems.map(([name, error]) => channelResult(name, false, STATUS.CONFIG_ERROR, error))),
+    ];
   }
   return [names.map((name) => name.toLowerCase()), null];
 }
@@ -59,7 +60,11 @@ function skipReason(title, content, source) {
  * `editRefs` ({channel: ref}) plans, for a channel whose spec can edit (`edit`), the edit of the
  * message ref names instead of a post.
  */
-function plan(title, content, { env = null, now = null, params = null, redact = true, editRefs = null, channels = null } = {}) {
+function plan(
+  title,
+  content,
+  { env = null, now = null, params = null, redact = true, editRefs = null, channels = null } = {},
+) {
   const source = env === null ? process.env : env;
   title = messageText(title);
   content = messageText(content);
@@ -73,7 +78,16 @@ function plan(title, content, { env = null, now = null, params = null, redact = 
   const overflow = overflowMode(setting('MCP_PUSH_OVERFLOW', source)); // a ConfigError here is thrown
   const entries = [];
   for (const [spec, channelVars] of configuredChannels(source, selected)) {
-    const channelPlan = planChannel(spec, channelVars, title, content, params || {}, at, overflow, refFor(editRefs, spec.name));
+    const channelPlan = planChannel(
+      spec,
+      channelVars,
+      title,
+      content,
+      params || {},
+      at,
+      overflow,
+      refFor(editRefs, spec.name),
+    );
     const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
     if (channelPlan.error) {
       entries.push({ channel: spec.name, error: channelPlan.error });
@@ -86,7 +100,8 @@ function plan(title, content, { env = null, now = null, params = null, redact = 
 }
 
 // An own entry only: a channel named like an Object.prototype member has no ref.
-const refFor = (editRefs, name) => (editRefs && Object.prototype.hasOwnProperty.call(editRefs, name) ? editRefs[name] : null);
+const refFor = (editRefs, name) =>
+  editRefs && Object.prototype.hasOwnProperty.call(editRefs, name) ? editRefs[name] : null;
 
 function withDeadline(promise, ms, onTimeout) {
   let timer;
@@ -111,7 +126,10 @@ async function prepareMessage(title, content, source, channels = null) {
   const reason = skipReason(title, content, source);
   if (reason) {
     log.info(`not pushed: ${reason}`);
-    prepared.result = new SendResult(targets.map(([spec]) => channelResult(spec.name, false, STATUS.SKIPPED, reason)), reason);
+    prepared.result = new SendResult(
+      targets.map(([spec]) => channelResult(spec.name, false, STATUS.SKIPPED, reason)),
+      reason,
+    );
     return prepared;
   }
   if (!targets.length) {
@@ -126,7 +144,9 @@ async function prepareMessage(title, content, source, channels = null) {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log.warning(error.message);
-    prepared.result = new SendResult(targets.map(([spec]) => channelResult(spec.name, false, STATUS.CONFIG_ERROR, error.message)));
+    prepared.result = new SendResult(
+      targets.map(([spec]) => channelResult(spec.name, false, STATUS.CONFIG_ERROR, error.message)),
+    );
     return prepared;
   }
   if (isTrue(setting('HITOKOTO', source))) {
@@ -161,25 +181,59 @@ async function sendPrepared(prepared, { params = null, now = null, editRefs = nu
   const targets = only === null ? prepared.targets : prepared.targets.filter(([spec]) => only.includes(spec.name));
   const at = now === null ? Date.now() / 1000 : now;
   const send = (refs, subset) =>
-    sendConcurrently(prepared, subset === null ? targets : targets.filter(([spec]) => subset.includes(spec.name)), params, at, refs);
+    sendConcurrently(
+      prepared,
+      subset === null ? targets : targets.filter(([spec]) => subset.includes(spec.name)),
+      params,
+      at,
+      refs,
+    );
   return postOrEdit(send, editRefs || {});
 }
 
 async function sendConcurrently(prepared, targets, params, at, editRefs) {
   const { title, content, timeout, overflow, attempts = null } = prepared;
-  const plans = targets.map(([spec, env]) => planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name)));
+  const plans = targets.map(([spec, env]) =>
+    planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name)),
+  );
   const started = performance.now();
   return Promise.all(
     plans.map((channelPlan) => {
       const budget = timeBudget(channelPlan, timeout, attempts);
       const counted = progress();
       const guarded = sendPlan(channelPlan, timeout, null, counted, attempts).catch((error) =>
-        outcome(channelPlan, channelResult(channelPlan.spec.name, false, STATUS.INTERNAL_ERROR, channelPlan.redactor.text(String(error)), counted.attempts, 0, null, counted.parts, channelPlan.truncated)),
+        outcome(
+          channelPlan,
+          channelResult(
+            channelPlan.spec.name,
+            false,
+            STATUS.INTERNAL_ERROR,
+            channelPlan.redactor.text(String(error)),
+            counted.attempts,
+            0,
+            null,
+            counted.parts,
+            channelPlan.truncated,
+          ),
+        ),
       );
       // Still running at the deadline: it may deliver late, but the caller is not kept waiting for it.
       return withDeadline(guarded, budget * 1000, () => {
         log.warning(`${channelPlan.spec.display_name}: no result within ${secondsText(budget)} s; not waiting for it`);
-        return outcome(channelPlan, channelResult(channelPlan.spec.name, false, STATUS.TIMEOUT, `no result within ${secondsText(budget)} s`, counted.attempts, Math.round(performance.now() - started), null, counted.parts, channelPlan.truncated));
+        return outcome(
+          channelPlan,
+          channelResult(
+            channelPlan.spec.name,
+            false,
+            STATUS.TIMEOUT,
+            `no result within ${secondsText(budget)} s`,
+            counted.attempts,
+            Math.round(performance.now() - started),
+            null,
+            counted.parts,
+            channelPlan.truncated,
+          ),
+        );
       });
     }),
   );
@@ -196,4 +250,15 @@ function send(title, content, { env = null, params = null, channels = null, now 
   return dispatch(title, content, env === null ? process.env : env, { params, channels, now });
 }
 
-module.exports = { plan, dispatch, send, configuredChannels, channelNames, channelProblems, channelsError, timeBudget, prepareMessage, sendPrepared };
+module.exports = {
+  plan,
+  dispatch,
+  send,
+  configuredChannels,
+  channelNames,
+  channelProblems,
+  channelsError,
+  timeBudget,
+  prepareMessage,
+  sendPrepared,
+};

@@ -81,13 +81,18 @@ function valueProblem(variable, value) {
   if (variable.type === 'int') {
     const number = INTEGER.test(value) ? Number(value) : null;
     const { min, max } = variable;
-    if (number === null || (min !== undefined && min !== null && number < min) || (max !== undefined && max !== null && number > max)) {
+    if (
+      number === null ||
+      (min !== undefined && min !== null && number < min) ||
+      (max !== undefined && max !== null && number > max)
+    ) {
       return `${variable.name}: ${intRule(variable)}`;
     }
   }
   if (variable.type === 'enum') {
     const fold = (text) => (variable.ignore_case ? text.toLowerCase() : text);
-    if (!variable.enum.map(fold).includes(fold(value))) return `${variable.name}: must be one of ${variable.enum.join(', ')}`;
+    if (!variable.enum.map(fold).includes(fold(value)))
+      return `${variable.name}: must be one of ${variable.enum.join(', ')}`;
   }
   return null;
 }
@@ -109,14 +114,21 @@ function setting(name, source) {
 
 /** What is wrong with a setting's value: its spec type (valueProblem), or `seconds`, a decimal number above zero. */
 function settingProblem(variable, value) {
-  if (variable.type === 'seconds' && value !== '' && !(DECIMAL.test(value) && Number(value) > 0 && Number.isFinite(Number(value)))) {
+  if (
+    variable.type === 'seconds' &&
+    value !== '' &&
+    !(DECIMAL.test(value) && Number(value) > 0 && Number.isFinite(Number(value)))
+  ) {
     return `${variable.name}: must be a number of seconds above 0`;
   }
   return valueProblem(variable, value);
 }
 
 /** Every set variable of the channel whose value breaks its spec type, as valueProblem words it. */
-const invalidConfig = (spec, env) => Object.entries(spec.env).map(([name, variable]) => valueProblem(variable, env[name] ?? '')).filter(Boolean);
+const invalidConfig = (spec, env) =>
+  Object.entries(spec.env)
+    .map(([name, variable]) => valueProblem(variable, env[name] ?? ''))
+    .filter(Boolean);
 
 /**
  * The set variables the channel's requests are built from (a hook may read any of them): what a
@@ -127,7 +139,12 @@ function requestVariables(spec, env) {
   const used = new Set([...templates.matchAll(/env\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]));
   // A default is not the user's doing.
   return Object.entries(spec.env)
-    .filter(([name, variable]) => ![undefined, '', variable.default].includes(env[name]) && variable.type !== 'bool' && (spec.hook || used.has(name)))
+    .filter(
+      ([name, variable]) =>
+        ![undefined, '', variable.default].includes(env[name]) &&
+        variable.type !== 'bool' &&
+        (spec.hook || used.has(name)),
+    )
     .map(([name]) => name);
 }
 
@@ -142,4 +159,21 @@ function missingConfig(spec, env) {
   return missing;
 }
 
-module.exports = { ConfigError, SPACE, stripSpace, asText, messageText, requestTimeout, isTrue, resolveVar, isSet, channelEnv, isConfigured, missingConfig, valueProblem, invalidConfig, requestVariables, setting };
+module.exports = {
+  ConfigError,
+  SPACE,
+  stripSpace,
+  asText,
+  messageText,
+  requestTimeout,
+  isTrue,
+  resolveVar,
+  isSet,
+  channelEnv,
+  isConfigured,
+  missingConfig,
+  valueProblem,
+  invalidConfig,
+  requestVariables,
+  setting,
+};

@@ -123,7 +123,9 @@ class Sending {
           failed.error += ` (not retried: waiting ${secondsText(delay)} s would pass the ${secondsText(policy.deadline_seconds)} s deadline)`;
           throw failed;
         }
-        log.info(`${this.plan.spec.display_name}: ${[...this.redactor.text(failed.error)].slice(0, 200).join('')}; trying again in ${secondsText(delay)} s`);
+        log.info(
+          `${this.plan.spec.display_name}: ${[...this.redactor.text(failed.error)].slice(0, 200).join('')}; trying again in ${secondsText(delay)} s`,
+        );
         await pace.sleep(delay);
       }
     }
@@ -172,7 +174,11 @@ class Sending {
     try {
       return await this.call(this.ready(request), success);
     } catch (failed) {
-      const stale = refreshRule && failed instanceof Failed && failed.replyText !== null && ruleHolds(parseJson(failed.replyText), refreshRule);
+      const stale =
+        refreshRule &&
+        failed instanceof Failed &&
+        failed.replyText !== null &&
+        ruleHolds(parseJson(failed.replyText), refreshRule);
       if (!stale) throw failed;
       // The cached token was revoked early: fetch a fresh one and try this request once more.
       await this.fetchToken(true);
@@ -207,8 +213,10 @@ class Sending {
     }
     if (failures.length) {
       const [part, first] = failures[0];
-      if (parts > 1) first.error = `${failures.length} of ${requests.length} requests failed; first, part ${part + 1}/${parts}: ${first.error}`;
-      else if (requests.length > 1) first.error = `${failures.length} of ${requests.length} targets failed; first: ${first.error}`;
+      if (parts > 1)
+        first.error = `${failures.length} of ${requests.length} requests failed; first, part ${part + 1}/${parts}: ${first.error}`;
+      else if (requests.length > 1)
+        first.error = `${failures.length} of ${requests.length} targets failed; first: ${first.error}`;
       throw first;
     }
     return lastStatus;
@@ -262,8 +270,10 @@ const margin = (seconds) => seconds + Math.min(2, seconds / 10);
 /** Seconds from `now` until one more request may start, given the earlier `starts` (oldest first). */
 function nextStart(starts, now, rate) {
   let wait = 0;
-  if (starts.length && rate.min_interval_seconds) wait = Math.max(wait, starts[starts.length - 1] + margin(rate.min_interval_seconds) - now);
-  if (starts.length >= rate.count) wait = Math.max(wait, starts[starts.length - rate.count] + margin(rate.per_seconds) - now);
+  if (starts.length && rate.min_interval_seconds)
+    wait = Math.max(wait, starts[starts.length - 1] + margin(rate.min_interval_seconds) - now);
+  if (starts.length >= rate.count)
+    wait = Math.max(wait, starts[starts.length - rate.count] + margin(rate.per_seconds) - now);
   return wait;
 }
 
@@ -318,7 +328,13 @@ async function sendPlan(plan, timeout, pace = null, counted = progress(), attemp
       result = channelResult(name, false, failed.status, redact(failed.error), counted.attempts, 0, failed.httpStatus);
     } else {
       // A bug in a hook or spec must not take other channels down.
-      result = channelResult(name, false, STATUS.INTERNAL_ERROR, redact(`${failed.name}: ${failed.message}`), counted.attempts);
+      result = channelResult(
+        name,
+        false,
+        STATUS.INTERNAL_ERROR,
+        redact(`${failed.name}: ${failed.message}`),
+        counted.attempts,
+      );
     }
   }
   result.parts = counted.parts;

@@ -103,7 +103,11 @@ async function postOrEdit(send, editRefs) {
     for (const post of await send({}, refused)) {
       // The refused edit went out too: the channel's requests and time are both sends'.
       const edit = outcomes.get(post.plan.spec.name).result;
-      const both = { ...post.result, attempts: post.result.attempts + edit.attempts, elapsed_ms: post.result.elapsed_ms + edit.elapsed_ms };
+      const both = {
+        ...post.result,
+        attempts: post.result.attempts + edit.attempts,
+        elapsed_ms: post.result.elapsed_ms + edit.elapsed_ms,
+      };
       outcomes.set(post.plan.spec.name, outcome(post.plan, both, post.replies));
     }
   }
@@ -121,7 +125,11 @@ async function dispatchRun(title, content, source, runId, kind, { channels = nul
   if (!isTrue(resolveVar(loadSettings().env[EDIT_VAR], source))) {
     return new SendResult((await sendPrepared(prepared, { now })).map((sent) => sent.result));
   }
-  const lanes = new Map(prepared.targets.filter(([spec]) => spec.edit !== null).map(([spec, env]) => [spec.name, laneKey(spec, env, PROCESS_SALT)]));
+  const lanes = new Map(
+    prepared.targets
+      .filter(([spec]) => spec.edit !== null)
+      .map(([spec, env]) => [spec.name, laneKey(spec, env, PROCESS_SALT)]),
+  );
   const editRefs = {};
   if (kind === 'update') {
     for (const [name, lane] of lanes) {
@@ -140,4 +148,15 @@ async function dispatchRun(title, content, source, runId, kind, { channels = nul
   return new SendResult(outcomes.map((sent) => sent.result));
 }
 
-module.exports = { EDIT_VAR, MAX_REFS, EditRefs, EDITS, PROCESS_SALT, laneKey, readRef, editRefused, postOrEdit, dispatchRun };
+module.exports = {
+  EDIT_VAR,
+  MAX_REFS,
+  EditRefs,
+  EDITS,
+  PROCESS_SALT,
+  laneKey,
+  readRef,
+  editRefused,
+  postOrEdit,
+  dispatchRun,
+};

@@ -31,7 +31,11 @@ function getValidator() {
 const TYPE_WORDS = { string: 'a string', number: 'a number', integer: 'an integer', object: 'an object' };
 const PATTERN_RULES = { artifact_url: 'must be an http(s) URL', timestamp: 'must be an RFC 3339 date-time' };
 
-const typeRule = (expected) => `must be ${[].concat(expected).map((k) => TYPE_WORDS[k] || k).join(' or ')}`;
+const typeRule = (expected) =>
+  `must be ${[]
+    .concat(expected)
+    .map((k) => TYPE_WORDS[k] || k)
+    .join(' or ')}`;
 
 function fieldOf(instancePath, name) {
   const parts = instancePath.split('/').filter(Boolean);
@@ -42,7 +46,8 @@ function fieldOf(instancePath, name) {
 function problemOf(error) {
   const { keyword, instancePath, params } = error;
   if (keyword === 'required') return [fieldOf(instancePath, params.missingProperty), 'is required'];
-  if (keyword === 'additionalProperties') return [fieldOf(instancePath, params.additionalProperty), 'is not a known field'];
+  if (keyword === 'additionalProperties')
+    return [fieldOf(instancePath, params.additionalProperty), 'is not a known field'];
   const field = fieldOf(instancePath);
   const leaf = instancePath.split('/').pop();
   switch (keyword) {
@@ -72,7 +77,12 @@ function problemOf(error) {
 function nanProblems(schema, data, path = []) {
   if (typeof data === 'number' && Number.isNaN(data) && schema.type === 'number') {
     const bounded = schema.minimum !== undefined && schema.maximum !== undefined;
-    return [[path.join('.') || 'envelope', bounded ? `must be a number from ${schema.minimum} to ${schema.maximum}` : 'must be a number']];
+    return [
+      [
+        path.join('.') || 'envelope',
+        bounded ? `must be a number from ${schema.minimum} to ${schema.maximum}` : 'must be a number',
+      ],
+    ];
   }
   if (!data || typeof data !== 'object' || Array.isArray(data)) return [];
   const properties = schema.properties || {};
@@ -87,7 +97,8 @@ const byFieldThenRule = (a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b
 /** Unix seconds as RFC 3339 UTC with milliseconds. */
 const rfc3339 = (now) => new Date(Math.floor(now * 1000)).toISOString();
 
-const STAMP = /^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$/;
+const STAMP =
+  /^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$/;
 
 /** RFC 3339 to Unix milliseconds; digits past the millisecond are dropped. */
 function timestampMs(stamp) {
@@ -101,8 +112,16 @@ function timestampMs(stamp) {
   back.setUTCHours(parts[3], parts[4], parts[5], 0);
   const utc = back.getTime();
   // A date that does not exist (year 0, month 13, 30 February, second 60) is no date-time.
-  const real = [back.getUTCFullYear(), back.getUTCMonth() + 1, back.getUTCDate(), back.getUTCHours(), back.getUTCMinutes(), back.getUTCSeconds()];
-  if (parts[0] < 1 || real.some((value, i) => value !== parts[i])) throw new EnvelopeError('timestamp', 'must be an RFC 3339 date-time');
+  const real = [
+    back.getUTCFullYear(),
+    back.getUTCMonth() + 1,
+    back.getUTCDate(),
+    back.getUTCHours(),
+    back.getUTCMinutes(),
+    back.getUTCSeconds(),
+  ];
+  if (parts[0] < 1 || real.some((value, i) => value !== parts[i]))
+    throw new EnvelopeError('timestamp', 'must be an RFC 3339 date-time');
   const offset = sign === undefined ? 0 : (sign === '+' ? 1 : -1) * (Number(offH) * 60 + Number(offM)) * 60000;
   return utc - offset + Number((fraction || '0').slice(0, 3).padEnd(3, '0'));
 }
@@ -113,7 +132,9 @@ function validateEnvelope(data, now = null) {
   const nan = nanProblems(readSpecSource().envelopeSchema, data);
   if (!validate(data) || nan.length) {
     // ajv's bound errors for a NaN are replaced by nanProblems' one.
-    const errors = (validate.errors || []).filter((e) => !(['minimum', 'maximum'].includes(e.keyword) && Number.isNaN(e.data)));
+    const errors = (validate.errors || []).filter(
+      (e) => !(['minimum', 'maximum'].includes(e.keyword) && Number.isNaN(e.data)),
+    );
     const problems = [...errors.map(problemOf), ...nan].sort(byFieldThenRule);
     throw new EnvelopeError(...problems[0]);
   }
@@ -160,7 +181,8 @@ class RunLog {
 
 const RUNS = new RunLog();
 
-const text = (value) => (value === null || value === undefined ? '' : typeof value === 'boolean' ? String(value) : String(value));
+const text = (value) =>
+  value === null || value === undefined ? '' : typeof value === 'boolean' ? String(value) : String(value);
 
 /**
  * The data fields the template has no line for, one `key: value` line each (spec/README.md, Events):
@@ -171,7 +193,9 @@ const text = (value) => (value === null || value === undefined ? '' : typeof val
 function detailLines(data, limits) {
   const known = readSpecSource().envelopeSchema.properties.data.properties;
   // An undefined value is no field, as JSON.stringify leaves it out.
-  const extra = Object.entries(data).filter(([key, value]) => !Object.prototype.hasOwnProperty.call(known, key) && value !== undefined);
+  const extra = Object.entries(data).filter(
+    ([key, value]) => !Object.prototype.hasOwnProperty.call(known, key) && value !== undefined,
+  );
   const lines = extra.slice(0, limits.fields).map(([key, value]) => {
     let shown;
     try {
@@ -215,7 +239,10 @@ function renderEvent(envelope, runs = RUNS) {
     elapsed: runs.elapsed(envelope),
   };
   const title = render(template.title, context);
-  const content = template.lines.map((line) => render(line, context)).filter(Boolean).join('\n');
+  const content = template.lines
+    .map((line) => render(line, context))
+    .filter(Boolean)
+    .join('\n');
   return [title, content];
 }
 
@@ -227,18 +254,36 @@ function renderEvent(envelope, runs = RUNS) {
 async function sendEvent(envelope, { channels = null, env = null, runs = RUNS, now = null, edits = EDITS } = {}) {
   const valid = validateEnvelope(envelope, now);
   const [title, content] = renderEvent(valid, runs);
-  return dispatchRun(title, content, env === null ? process.env : env, valid.run_id, valid.event, { channels, now, refs: edits });
+  return dispatchRun(title, content, env === null ? process.env : env, valid.run_id, valid.event, {
+    channels,
+    now,
+    refs: edits,
+  });
 }
 
 /**
  * The dry run of an event; `seen` are earlier events of this process, rendered into a fresh run log;
  * `editRefs` and `channels` as in `plan`.
  */
-function planEvent(envelope, { env = null, now = null, seen = [], redact = true, editRefs = null, channels = null } = {}) {
+function planEvent(
+  envelope,
+  { env = null, now = null, seen = [], redact = true, editRefs = null, channels = null } = {},
+) {
   const runs = new RunLog();
   for (const earlier of seen) renderEvent(validateEnvelope(earlier, now), runs);
   const [title, content] = renderEvent(validateEnvelope(envelope, now), runs);
   return plan(title, content, { env, now, redact, editRefs, channels });
 }
 
-module.exports = { EnvelopeError, validateEnvelope, renderEvent, detailLines, sendEvent, planEvent, RunLog, RUNS, rfc3339, timestampMs };
+module.exports = {
+  EnvelopeError,
+  validateEnvelope,
+  renderEvent,
+  detailLines,
+  sendEvent,
+  planEvent,
+  RunLog,
+  RUNS,
+  rfc3339,
+  timestampMs,
+};

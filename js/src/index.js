@@ -14,4 +14,18 @@ function sendNotify(text, desp, params = {}) {
   return send(text, desp, { params });
 }
 
-module.exports = { send, sendNotify, sendEvent, planEvent, validateEnvelope, renderEvent, EnvelopeError, plan, dispatch, SendResult, STATUS, useDispatcher, version: require('../package.json').version };
+module.exports = {
+  send,
+  sendNotify,
+  sendEvent,
+  planEvent,
+  validateEnvelope,
+  renderEvent,
+  EnvelopeError,
+  plan,
+  dispatch,
+  SendResult,
+  STATUS,
+  useDispatcher,
+  version: require('../package.json').version,
+};

@@ -69,7 +69,8 @@ const NO_BREAK = 101;
  */
 function cutOnceParts(title, content, room, unit, window, mark) {
   const markSize = size(mark, unit);
-  if (room - size(title, unit) < markSize) return [title.slice(0, cutIndex(title, Math.max(room - markSize, 0), unit, NO_BREAK)), mark];
+  if (room - size(title, unit) < markSize)
+    return [title.slice(0, cutIndex(title, Math.max(room - markSize, 0), unit, NO_BREAK)), mark];
   return [title, truncated(content, room - size(title, unit), unit, window, mark)];
 }
 

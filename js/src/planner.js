@@ -31,12 +31,19 @@ const replaceAll = (text, by) => text.split(TOKEN_MARK).join(by);
 function fillTree(node, text) {
   if (typeof node === 'string') return replaceAll(node, text);
   if (Array.isArray(node)) return node.map((value) => fillTree(value, text));
-  if (node !== null && typeof node === 'object') return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, fillTree(v, text)]));
+  if (node !== null && typeof node === 'object')
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, fillTree(v, text)]));
   return node;
 }
 
 // How each body encoding writes the token; a multipart body never holds the mark (the planner refuses it).
-const BODY_FORMS = { json: (token) => toJson(token).slice(1, -1), form: pct, text: String, tree: String, multipart: String };
+const BODY_FORMS = {
+  json: (token) => toJson(token).slice(1, -1),
+  form: pct,
+  text: String,
+  tree: String,
+  multipart: String,
+};
 
 /**
  * The planned request with `token` where the planner left its mark, encoded as each place is: the same
@@ -47,8 +54,13 @@ function withToken(request, token) {
   if (!slots) return request;
   const head = request.url.slice(0, slots.urlSplit);
   const tail = request.url.slice(slots.urlSplit);
-  const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, replaceAll(value, token)]));
-  const body = request.body === null || request.body === undefined ? request.body : fillTree(request.body, BODY_FORMS[slots.body](token));
+  const headers = Object.fromEntries(
+    Object.entries(request.headers).map(([name, value]) => [name, replaceAll(value, token)]),
+  );
+  const body =
+    request.body === null || request.body === undefined
+      ? request.body
+      : fillTree(request.body, BODY_FORMS[slots.body](token));
   const url = replaceAll(head, normalizeUrl(token)) + replaceAll(tail, pct(token));
   const proxy = request.proxy ? replaceAll(request.proxy, token) : request.proxy;
   return plannedRequest(request.channel, request.method, url, headers, body, request.step, proxy, null);
@@ -157,9 +169,20 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
   const redactor = new Redactor(secrets);
   const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
   const base = {
-    spec, transport: transportFor(spec.transport), redactor, env, edits: editing,
+    spec,
+    transport: transportFor(spec.transport),
+    redactor,
+    env,
+    edits: editing,
     success: (editing && spec.edit.success) || spec.success,
-    requests: [], requestParts: [], parts: 0, truncated: false, tokenRequest: null, tokenKey: null, error: null, errorStatus: 'config_error',
+    requests: [],
+    requestParts: [],
+    parts: 0,
+    truncated: false,
+    tokenRequest: null,
+    tokenKey: null,
+    error: null,
+    errorStatus: 'config_error',
   };
   const made = (fields) => Object.freeze({ ...base, ...fields });
   if (editing) overflow = 'truncate';
@@ -194,11 +217,21 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
     let tokenRequest = null;
     let tokenKey = null;
     if (spec.token) {
-      tokenRequest = renderRequest(spec, spec.token.request, { ...first, token: loadSettings().token_placeholder }, 'token')[0];
+      tokenRequest = renderRequest(
+        spec,
+        spec.token.request,
+        { ...first, token: loadSettings().token_placeholder },
+        'token',
+      )[0];
       tokenKey = render(spec.token.cache_key, first);
     }
     return made({
-      requests: Object.freeze(requests), requestParts: Object.freeze(requestParts), parts: fitted.parts.length, truncated, tokenRequest, tokenKey,
+      requests: Object.freeze(requests),
+      requestParts: Object.freeze(requestParts),
+      parts: fitted.parts.length,
+      truncated,
+      tokenRequest,
+      tokenKey,
     });
   } catch (error) {
     // A broken hook or template fails this channel only.

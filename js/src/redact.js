@@ -16,11 +16,15 @@ const LONG_SECRET = 8;
 const TOKEN_CHAR = /[A-Za-z0-9_-]/;
 const ALNUM = /[A-Za-z0-9]/;
 // Path segments and query values that name an API, never a credential (compared ignoring case).
-const COMMON_PATH_WORDS = new Set(`
+const COMMON_PATH_WORDS = new Set(
+  `
     api apis app apps bot bots cgi-bin chat default hook hooks incoming index invoke json manual message
     messages notify open-apis path paths push robot send sendmessage service services spaces text token
     trigger triggers v1 v2 v3 v4 v5 webhook webhooks workflows title content key
-`.split(/\s+/).filter(Boolean));
+`
+    .split(/\s+/)
+    .filter(Boolean),
+);
 const URL_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#([\s\S]*))?$/;
 // QingLong's placeholders in WEBHOOK_URL separate pieces like a '/' does.
 const PLACEHOLDER = /\$(?:title|content)/;
@@ -32,8 +36,38 @@ const SCHEME_VALUE = /^([A-Za-z][A-Za-z0-9_-]*) +([^ \t\n\r\f\v]+)$/;
 // Proxy settings every HTTP client reads from the process environment.
 const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY', 'https_proxy', 'http_proxy', 'all_proxy'];
 // Result statuses (result.js) and the fields of a result and an outcome.
-const STATUS_WORDS = ['delivered', 'rejected', 'network_error', 'timeout', 'config_error', 'skipped', 'internal_error', 'queued', 'superseded', 'retrying'];
-const FIELD_WORDS = ['ok', 'status', 'error', 'channel', 'channels', 'delivered', 'queued', 'total', 'skipped', 'summary', 'elapsed_ms', 'http_status', 'attempts', 'parts', 'truncated', 'true', 'false', 'null'];
+const STATUS_WORDS = [
+  'delivered',
+  'rejected',
+  'network_error',
+  'timeout',
+  'config_error',
+  'skipped',
+  'internal_error',
+  'queued',
+  'superseded',
+  'retrying',
+];
+const FIELD_WORDS = [
+  'ok',
+  'status',
+  'error',
+  'channel',
+  'channels',
+  'delivered',
+  'queued',
+  'total',
+  'skipped',
+  'summary',
+  'elapsed_ms',
+  'http_status',
+  'attempts',
+  'parts',
+  'truncated',
+  'true',
+  'false',
+  'null',
+];
 
 // Lengths in code points, as Python counts them.
 const length = (text) => [...text].length;
@@ -129,7 +163,8 @@ function headerParts(text) {
     const scheme = SCHEME_VALUE.exec(value);
     if (scheme) {
       parts.push(scheme[2]);
-      if (scheme[1].toLowerCase() === 'basic') parts.push(...userinfoParts(Buffer.from(scheme[2], 'base64').toString('utf8')));
+      if (scheme[1].toLowerCase() === 'basic')
+        parts.push(...userinfoParts(Buffer.from(scheme[2], 'base64').toString('utf8')));
     }
   }
   return parts;
@@ -177,7 +212,9 @@ function protectedWords() {
     } catch (error) {
       if (!(error instanceof SpecError)) throw error; // masking must work even when a broken spec is reported
     }
-    protectedCache = new Set([...channels, ...STATUS_WORDS, ...FIELD_WORDS, ...COMMON_PATH_WORDS].map((w) => w.toLowerCase()));
+    protectedCache = new Set(
+      [...channels, ...STATUS_WORDS, ...FIELD_WORDS, ...COMMON_PATH_WORDS].map((w) => w.toLowerCase()),
+    );
   }
   return protectedCache;
 }
@@ -198,7 +235,8 @@ function encodings(value) {
     ...b64(value),
     Buffer.from(value, 'utf8').toString('base64url'),
   ]);
-  for (const form of [...forms]) if (form.includes('%')) forms.add(form.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()));
+  for (const form of [...forms])
+    if (form.includes('%')) forms.add(form.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()));
   forms.delete('');
   return forms;
 }
@@ -352,6 +390,20 @@ function processRedactor() {
 }
 
 module.exports = {
-  MASK, LONG_SECRET, COMMON_PATH_WORDS, Redactor, SecretRegistry, REGISTRY, processRedactor, isToken, urlParts,
-  urlUserinfo, userinfoParts, headerParts, authForms, envSecrets, proxySecrets, secretForms,
+  MASK,
+  LONG_SECRET,
+  COMMON_PATH_WORDS,
+  Redactor,
+  SecretRegistry,
+  REGISTRY,
+  processRedactor,
+  isToken,
+  urlParts,
+  urlUserinfo,
+  userinfoParts,
+  headerParts,
+  authForms,
+  envSecrets,
+  proxySecrets,
+  secretForms,
 };

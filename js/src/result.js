@@ -19,7 +19,17 @@ const STATUS = {
  * truncated: content was cut to fit the channel's limit (MCP_PUSH_OVERFLOW=truncate, or more than
  * overflow.max_parts parts needed).
  */
-function channelResult(channel, ok, status, error = null, attempts = 0, elapsedMs = 0, httpStatus = null, parts = 0, truncated = false) {
+function channelResult(
+  channel,
+  ok,
+  status,
+  error = null,
+  attempts = 0,
+  elapsedMs = 0,
+  httpStatus = null,
+  parts = 0,
+  truncated = false,
+) {
   return { channel, ok, status, error, attempts, elapsed_ms: elapsedMs, http_status: httpStatus, parts, truncated };
 }
 

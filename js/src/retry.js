@@ -12,7 +12,15 @@ const { parseJson } = require('./success');
 const { resolvePath } = require('./paths');
 
 class RetryPolicy {
-  constructor({ attempts, backoff_seconds, max_backoff_seconds, jitter, deadline_seconds, after_json = null, idempotent = false }) {
+  constructor({
+    attempts,
+    backoff_seconds,
+    max_backoff_seconds,
+    jitter,
+    deadline_seconds,
+    after_json = null,
+    idempotent = false,
+  }) {
     this.attempts = attempts;
     this.backoff_seconds = backoff_seconds;
     this.max_backoff_seconds = max_backoff_seconds;
@@ -58,7 +66,9 @@ const PACE = {
 // else (the obsolete RFC 850 and asctime forms, a sign, a fraction, another zone) says nothing.
 const DELTA_SECONDS = /^[0-9]+$/;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const IMF_FIXDATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (${MONTHS.join('|')}) ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT$`);
+const IMF_FIXDATE = new RegExp(
+  `^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (${MONTHS.join('|')}) ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT$`,
+);
 // A larger delta-seconds is read as 2**31, as RFC 9111 reads one that overflows: every wait is finite.
 const MAX_DELTA_SECONDS = 2 ** 31;
 
@@ -68,14 +78,22 @@ function headerWait(header, now) {
   if (DELTA_SECONDS.test(value)) return Math.min(Number(value), MAX_DELTA_SECONDS);
   const match = IMF_FIXDATE.exec(value);
   if (!match) return null;
-  const [day, month, year, hour, minute, second] = [match[1], MONTHS.indexOf(match[2]) + 1, ...match.slice(3)].map(Number);
+  const [day, month, year, hour, minute, second] = [match[1], MONTHS.indexOf(match[2]) + 1, ...match.slice(3)].map(
+    Number,
+  );
   // setUTCFullYear, not Date.UTC, which reads years 0-99 as 1900-1999. A day no calendar has (31 Feb,
   // hour 24, second 60) comes back as another one, and is no date; nor is year 0, as for Python's datetime.
   const when = new Date(0);
   when.setUTCFullYear(year, month - 1, day);
   when.setUTCHours(hour, minute, second, 0);
-  const exists = year >= 1 && when.getUTCFullYear() === year && when.getUTCMonth() === month - 1 && when.getUTCDate() === day
-    && when.getUTCHours() === hour && when.getUTCMinutes() === minute && when.getUTCSeconds() === second;
+  const exists =
+    year >= 1 &&
+    when.getUTCFullYear() === year &&
+    when.getUTCMonth() === month - 1 &&
+    when.getUTCDate() === day &&
+    when.getUTCHours() === hour &&
+    when.getUTCMinutes() === minute &&
+    when.getUTCSeconds() === second;
   return exists ? Math.max(when.getTime() / 1000 - now, 0) : null;
 }
 

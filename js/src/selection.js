@@ -44,7 +44,10 @@ function unconfigured(source, names) {
   const known = new Set(channelIds());
   const wrong = names
     .filter((name) => !configured.includes(name.toLowerCase()))
-    .map((name) => [name, known.has(name.toLowerCase()) ? `channel '${name}' is not configured` : `unknown channel '${name}'`]);
+    .map((name) => [
+      name,
+      known.has(name.toLowerCase()) ? `channel '${name}' is not configured` : `unknown channel '${name}'`,
+    ]);
   return [wrong, `configured: ${configured.length ? configured.join(', ') : 'none'}`];
 }
 

@@ -28,7 +28,13 @@ function specDir() {
 
 const yamlFiles = (dir, sub) => {
   const folder = path.join(dir, sub);
-  return fs.existsSync(folder) ? fs.readdirSync(folder).filter((f) => f.endsWith('.yaml')).sort().map((f) => `${sub}/${f}`) : [];
+  return fs.existsSync(folder)
+    ? fs
+        .readdirSync(folder)
+        .filter((f) => f.endsWith('.yaml'))
+        .sort()
+        .map((f) => `${sub}/${f}`)
+    : [];
 };
 
 /** The files the specs are made of, relative to dir: python/mcp_push/specs.py's source_files. */
@@ -89,7 +95,10 @@ function readSpecSource() {
   let schema;
   let envelopeSchema;
   Object.defineProperty(source, 'schema', { enumerable: true, get: () => (schema ??= json('channel.schema.json')) });
-  Object.defineProperty(source, 'envelopeSchema', { enumerable: true, get: () => (envelopeSchema ??= json('envelope.schema.json')) });
+  Object.defineProperty(source, 'envelopeSchema', {
+    enumerable: true,
+    get: () => (envelopeSchema ??= json('envelope.schema.json')),
+  });
   cached = source;
   return source;
 }

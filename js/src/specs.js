@@ -21,7 +21,8 @@ function envVar(name, props) {
 function mergeOverride(base, override) {
   if (!isMappingValue(base) || !isMappingValue(override)) return override;
   // defineProperty, not `merged[key] =`: a "__proto__" data key stays an own key, as in a Python dict.
-  const own = (obj, key, value) => Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  const own = (obj, key, value) =>
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   const merged = {};
   for (const [key, value] of Object.entries(base)) own(merged, key, value);
   for (const [key, value] of Object.entries(override)) {
@@ -41,7 +42,8 @@ function validateSpec(data, source, validate) {
   for (const [name, props] of Object.entries(data.env)) env[name] = envVar(name, props);
   const referenced = [...data.active_when, ...(data.require_one_of || []).flat()];
   const unknown = [...new Set(referenced.filter((n) => !(n in env)))].sort();
-  if (unknown.length) throw new SpecError(`${source}: active_when/require_one_of name undeclared env vars: ${unknown.join(', ')}`);
+  if (unknown.length)
+    throw new SpecError(`${source}: active_when/require_one_of name undeclared env vars: ${unknown.join(', ')}`);
   if (source.replace(/^.*\//, '').replace(/\.yaml$/, '') !== data.name) {
     throw new SpecError(`${source}: name '${data.name}' must match the file name`);
   }
@@ -83,14 +85,18 @@ function sources() {
   const source = readSpecSource();
   // A spec folder of another format is refused before its channels meet this format's schema.
   const format = source.settings.spec_format ?? 1;
-  if (format !== SPEC_FORMAT) throw new SpecError(`spec/settings.yaml: spec_format is ${format}; this runtime reads spec format ${SPEC_FORMAT} (spec/README.md, Spec format)`);
+  if (format !== SPEC_FORMAT)
+    throw new SpecError(
+      `spec/settings.yaml: spec_format is ${format}; this runtime reads spec format ${SPEC_FORMAT} (spec/README.md, Spec format)`,
+    );
   const raw = {};
   for (const [file, data] of Object.entries(source.channels)) raw[file.replace(/\.yaml$/, '')] = [file, data];
   cache = { source, raw, built: {}, active: {}, settings: null };
   if (!source.validated) {
     const Ajv2020 = require('ajv/dist/2020');
     const validate = new Ajv2020({ allErrors: false, strict: false }).compile(source.schema);
-    for (const [name, [file, data]] of Object.entries(raw)) cache.built[name] = validateSpec(data, `spec/channels/${file}`, validate);
+    for (const [name, [file, data]] of Object.entries(raw))
+      cache.built[name] = validateSpec(data, `spec/channels/${file}`, validate);
   }
   return cache;
 }
@@ -101,7 +107,8 @@ const channelIds = () => Object.keys(sources().raw);
 /** One channel's spec, built the first time it is asked for; undefined for an unknown id. */
 function loadChannel(name) {
   const { raw, built } = sources();
-  if (!built[name] && Object.hasOwn(raw, name)) built[name] = validateSpec(raw[name][1], `spec/channels/${raw[name][0]}`, null);
+  if (!built[name] && Object.hasOwn(raw, name))
+    built[name] = validateSpec(raw[name][1], `spec/channels/${raw[name][0]}`, null);
   return built[name];
 }
 
@@ -126,7 +133,8 @@ function loadSettings() {
   const state = sources();
   if (!state.settings) {
     const settings = { ...state.source.settings, env: {} };
-    for (const [name, props] of Object.entries(state.source.settings.env || {})) settings.env[name] = envVar(name, props);
+    for (const [name, props] of Object.entries(state.source.settings.env || {}))
+      settings.env[name] = envVar(name, props);
     state.settings = settings;
   }
   return state.settings;
@@ -138,4 +146,15 @@ function knownEnvNames() {
   return names;
 }
 
-module.exports = { SpecError, channelIds, loadChannel, activeVars, loadChannels, loadSettings, knownEnvNames, validateSpec, mergeOverride, SPEC_FORMAT };
+module.exports = {
+  SpecError,
+  channelIds,
+  loadChannel,
+  activeVars,
+  loadChannels,
+  loadSettings,
+  knownEnvNames,
+  validateSpec,
+  mergeOverride,
+  SPEC_FORMAT,
+};

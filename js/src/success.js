@@ -64,7 +64,8 @@ function evaluate(success, status, text) {
   const allowed = success.status;
   if (allowed && !allowed.includes(status)) return [false, `HTTP ${status}`];
   if (!allowed && !(status >= 200 && status < 300)) return [false, `HTTP ${status}`];
-  if ('text' in success && stripSpace(text) !== success.text) return [false, `reply is not ${JSON.stringify(success.text)}`];
+  if ('text' in success && stripSpace(text) !== success.text)
+    return [false, `reply is not ${JSON.stringify(success.text)}`];
   if (success.json || success.json_any) {
     const data = parseJson(text);
     if (data === MISSING) return [false, 'reply is not JSON'];

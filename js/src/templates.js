@@ -79,7 +79,9 @@ function render(source, context) {
   if (!template) {
     const nunjucks = require('nunjucks');
     const props = precompiled(source); // the bundle's, compiled at build time by the same compiler
-    template = props ? new nunjucks.Template({ type: 'code', obj: props }, getEnvironment()) : nunjucks.compile(source, getEnvironment());
+    template = props
+      ? new nunjucks.Template({ type: 'code', obj: props }, getEnvironment())
+      : nunjucks.compile(source, getEnvironment());
     compiled.set(source, template);
   }
   return template.render(strictContext(context));
@@ -118,7 +120,8 @@ function renderTree(node, context) {
     for (const [key, child] of Object.entries(node)) {
       if (key === '$when') continue;
       if (key === '$merge') {
-        for (const [mergedKey, mergedValue] of Object.entries(resolvePath(context, child) || {})) setOwn(result, mergedKey, mergedValue);
+        for (const [mergedKey, mergedValue] of Object.entries(resolvePath(context, child) || {}))
+          setOwn(result, mergedKey, mergedValue);
         continue;
       }
       const value = renderTree(child, context);

@@ -100,4 +100,16 @@ function encodeBody(encoding, body) {
   throw new Error(`unknown body encoding '${encoding}' (json, form, multipart, text, none)`);
 }
 
-module.exports = { secondsText, unquote, pct, normalizeUrl, toJson, scalarText, formEncode, appendQuery, multipartBoundary, multipartEncode, encodeBody };
+module.exports = {
+  secondsText,
+  unquote,
+  pct,
+  normalizeUrl,
+  toJson,
+  scalarText,
+  formEncode,
+  appendQuery,
+  multipartBoundary,
+  multipartEncode,
+  encodeBody,
+};

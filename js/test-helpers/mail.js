@@ -10,7 +10,10 @@ const { SMTPServer } = require('smtp-server');
  * Records `auths` ({method, username, password, secure}), `messages` ({mailFrom, rcptTo, raw, secure})
  * and `events` (AUTH, DATA in order). authOptional: true accepts mail without AUTH, as a local relay.
  */
-async function startSmtp(mode, { user, password, tls = null, echoCredentials = false, disabledCommands = [], authOptional = false }) {
+async function startSmtp(
+  mode,
+  { user, password, tls = null, echoCredentials = false, disabledCommands = [], authOptional = false },
+) {
   const recorder = { auths: [], messages: [], events: [] };
   const options = {
     authOptional, // true: a relay that takes mail without AUTH (onAuth still records any AUTH sent)
@@ -20,9 +23,16 @@ async function startSmtp(mode, { user, password, tls = null, echoCredentials = f
     disabledCommands: [...disabledCommands],
     onAuth(auth, session, callback) {
       recorder.events.push('AUTH');
-      recorder.auths.push({ method: auth.method, username: auth.username, password: auth.password, secure: session.secure });
+      recorder.auths.push({
+        method: auth.method,
+        username: auth.username,
+        password: auth.password,
+        secure: session.secure,
+      });
       if (auth.username === user && auth.password === password) return callback(null, { user: auth.username });
-      const error = new Error(echoCredentials ? `bad login ${auth.username} / ${auth.password}` : 'Authentication credentials invalid');
+      const error = new Error(
+        echoCredentials ? `bad login ${auth.username} / ${auth.password}` : 'Authentication credentials invalid',
+      );
       error.responseCode = 535;
       return callback(error);
     },
@@ -42,7 +52,8 @@ async function startSmtp(mode, { user, password, tls = null, echoCredentials = f
     },
   };
   if (mode === 'implicit') Object.assign(options, { secure: true, key: tls.key, cert: tls.cert });
-  else if (mode === 'starttls') Object.assign(options, { secure: false, key: tls.key, cert: tls.cert, allowInsecureAuth: false });
+  else if (mode === 'starttls')
+    Object.assign(options, { secure: false, key: tls.key, cert: tls.cert, allowInsecureAuth: false });
   else if (mode === 'plain') {
     options.allowInsecureAuth = true;
     options.disabledCommands.push('STARTTLS');
@@ -122,7 +133,9 @@ function decodeBody(body, encoding) {
   const kind = (encoding || '7bit').toLowerCase();
   if (kind === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
   if (kind === 'quoted-printable') {
-    const bytes = body.replace(/=\r\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+    const bytes = body
+      .replace(/=\r\n/g, '')
+      .replace(/=([0-9A-Fa-f]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
     return Buffer.from(bytes, 'latin1').toString('utf8');
   }
   return body;

@@ -21,10 +21,14 @@ beforeEach(() => {
 const ntfy = (topic = 'alerts') => ({ HITOKOTO: 'false', NTFY_URL: vendor.url, NTFY_TOPIC: topic });
 
 test('send with { env } reads that env only: process.env configures nothing', async () => {
-  const result = await withProcessEnv({ NTFY_URL: vendor.url, NTFY_TOPIC: 'from-process-env', GOTIFY_URL: vendor.url, GOTIFY_TOKEN: 'x' }, () =>
-    send('t', 'c', { env: ntfy('from-option') }),
+  const result = await withProcessEnv(
+    { NTFY_URL: vendor.url, NTFY_TOPIC: 'from-process-env', GOTIFY_URL: vendor.url, GOTIFY_TOKEN: 'x' },
+    () => send('t', 'c', { env: ntfy('from-option') }),
   );
-  assert.deepEqual(result.channels.map((r) => r.channel), ['ntfy']);
+  assert.deepEqual(
+    result.channels.map((r) => r.channel),
+    ['ntfy'],
+  );
   assert.deepEqual(vendor.paths(), ['/from-option']);
 });
 
@@ -34,13 +38,19 @@ test('channels are sent concurrently: two slow vendors cost one delay, not two',
   const started = performance.now();
   const result = await send('t', 'c', { env });
   const elapsed = performance.now() - started;
-  assert.equal(result.channels.every((r) => r.ok), true);
+  assert.equal(
+    result.channels.every((r) => r.ok),
+    true,
+  );
   assert.ok(elapsed < 550, `the send took ${elapsed} ms`);
 });
 
 test('an MCP_PUSH_TIMEOUT that is not a positive number is a config_error for every channel, and nothing is sent', async () => {
   const { value: result } = await captureStderr(() => send('t', 'c', { env: { ...ntfy(), MCP_PUSH_TIMEOUT: 'soon' } }));
-  assert.deepEqual(result.channels.map((r) => [r.channel, r.status]), [['ntfy', 'config_error']]);
+  assert.deepEqual(
+    result.channels.map((r) => [r.channel, r.status]),
+    [['ntfy', 'config_error']],
+  );
   assert.match(result.get('ntfy').error, /MCP_PUSH_TIMEOUT/);
   assert.deepEqual(vendor.received, []);
 });
@@ -49,7 +59,10 @@ test('a configured channel missing a required variable gets a config_error and t
   const { value: result } = await captureStderr(() => send('t', 'c', { env: { ...ntfy(), GOTIFY_URL: vendor.url } }));
   assert.deepEqual(
     result.channels.map((r) => [r.channel, r.status, r.attempts]),
-    [['gotify', 'config_error', 0], ['ntfy', 'delivered', 1]],
+    [
+      ['gotify', 'config_error', 0],
+      ['ntfy', 'delivered', 1],
+    ],
   );
   assert.match(result.get('gotify').error, /GOTIFY_TOKEN/);
 });
@@ -79,16 +92,20 @@ test('with HITOKOTO on, the quote is appended to the content', async (t) => {
   assert.equal(vendor.received.find((r) => r.path === '/alerts').body, 'c\n\n山高水长    ----古文');
 });
 
-test('a hitokoto service that hangs costs at most its own short timeout and the message still goes', { timeout: 5000 }, async (t) => {
-  useHitokoto(t, 0.3);
-  vendor.route('/hitokoto', never());
-  const started = performance.now();
-  const result = await send('t', 'c', { env: { ...ntfy(), HITOKOTO: 'true' } });
-  const elapsed = performance.now() - started;
-  assert.equal(result.ok, true);
-  assert.equal(vendor.received.find((r) => r.path === '/alerts').body, 'c');
-  assert.ok(elapsed < 800, `the send took ${elapsed} ms`);
-});
+test(
+  'a hitokoto service that hangs costs at most its own short timeout and the message still goes',
+  { timeout: 5000 },
+  async (t) => {
+    useHitokoto(t, 0.3);
+    vendor.route('/hitokoto', never());
+    const started = performance.now();
+    const result = await send('t', 'c', { env: { ...ntfy(), HITOKOTO: 'true' } });
+    const elapsed = performance.now() - started;
+    assert.equal(result.ok, true);
+    assert.equal(vendor.received.find((r) => r.path === '/alerts').body, 'c');
+    assert.ok(elapsed < 800, `the send took ${elapsed} ms`);
+  },
+);
 
 // channels (issue 11 item 6): only the named channels, ignoring case; an unknown name sends nothing.
 const twoChannels = () => ({ ...ntfy(), GOTIFY_URL: vendor.url, GOTIFY_TOKEN: 'gotify_tok_sel' });
@@ -96,7 +113,10 @@ const twoChannels = () => ({ ...ntfy(), GOTIFY_URL: vendor.url, GOTIFY_TOKEN: 'g
 for (const channels of [['NTFY'], 'ntfy', [' Ntfy '], ['ntfy', 'ntfy']]) {
   test(`channels ${JSON.stringify(channels)} sends to ntfy only`, async () => {
     const result = await send('t', 'c', { env: twoChannels(), channels });
-    assert.deepEqual(result.channels.map((r) => [r.channel, r.status]), [['ntfy', 'delivered']]);
+    assert.deepEqual(
+      result.channels.map((r) => [r.channel, r.status]),
+      [['ntfy', 'delivered']],
+    );
     assert.deepEqual(vendor.paths(), ['/alerts']);
   });
 }
@@ -107,7 +127,9 @@ test('a comma-separated channels string names several', async () => {
 });
 
 test('an unknown channel sends nothing and its config_error lists the configured channels', async () => {
-  const { value: result } = await captureStderr(() => send('t', 'c', { env: twoChannels(), channels: ['ntfy', 'nope', 'telegram'] }));
+  const { value: result } = await captureStderr(() =>
+    send('t', 'c', { env: twoChannels(), channels: ['ntfy', 'nope', 'telegram'] }),
+  );
   assert.deepEqual(
     result.channels.map((r) => [r.channel, r.ok, r.status, r.error]),
     [
@@ -120,8 +142,13 @@ test('an unknown channel sends nothing and its config_error lists the configured
 });
 
 test('an unknown channel is named even when no channel is configured', async () => {
-  const { value: result } = await captureStderr(() => send('t', 'c', { env: { HITOKOTO: 'false' }, channels: ['nope'] }));
-  assert.deepEqual(result.channels.map((r) => r.error), ["unknown channel 'nope'; configured: none"]);
+  const { value: result } = await captureStderr(() =>
+    send('t', 'c', { env: { HITOKOTO: 'false' }, channels: ['nope'] }),
+  );
+  assert.deepEqual(
+    result.channels.map((r) => r.error),
+    ["unknown channel 'nope'; configured: none"],
+  );
 });
 
 test('an empty channels list sends nothing and says why', async () => {
@@ -135,31 +162,56 @@ test('sendEvent and plan honour channels the same way', async () => {
   const { sendEvent, plan } = require('../src');
   const envelope = { run_id: 'r1', event: 'start', message: 'go' };
   const result = await sendEvent(envelope, { env: twoChannels(), channels: ['Gotify'] });
-  assert.deepEqual(result.channels.map((r) => [r.channel, r.status]), [['gotify', 'delivered']]);
+  assert.deepEqual(
+    result.channels.map((r) => [r.channel, r.status]),
+    [['gotify', 'delivered']],
+  );
   const { value: refused } = await captureStderr(() => sendEvent(envelope, { env: twoChannels(), channels: ['nope'] }));
-  assert.deepEqual(refused.channels.map((r) => [r.channel, r.status]), [['nope', 'config_error']]);
+  assert.deepEqual(
+    refused.channels.map((r) => [r.channel, r.status]),
+    [['nope', 'config_error']],
+  );
   assert.equal(vendor.received.length, 1);
-  assert.deepEqual(plan('t', 'c', { env: twoChannels(), channels: 'NTFY' }).map((e) => e.channel), ['ntfy']);
-  assert.deepEqual(plan('t', 'c', { env: twoChannels(), channels: ['nope'] }), [{ channel: 'nope', error: "unknown channel 'nope'; configured: gotify, ntfy" }]);
+  assert.deepEqual(
+    plan('t', 'c', { env: twoChannels(), channels: 'NTFY' }).map((e) => e.channel),
+    ['ntfy'],
+  );
+  assert.deepEqual(plan('t', 'c', { env: twoChannels(), channels: ['nope'] }), [
+    { channel: 'nope', error: "unknown channel 'nope'; configured: gotify, ntfy" },
+  ]);
 });
 
 // A value that cannot work names the variable (issue 11 item 9), as in Python.
 test('a value the spec type refuses is a config_error naming it, and nothing is sent', async () => {
-  const env = { ...ntfy(), NTFY_PRIORITY: 'urgentest', GOTIFY_URL: vendor.url.replace('http://', ''), GOTIFY_TOKEN: 'tok_gotify_typed' };
+  const env = {
+    ...ntfy(),
+    NTFY_PRIORITY: 'urgentest',
+    GOTIFY_URL: vendor.url.replace('http://', ''),
+    GOTIFY_TOKEN: 'tok_gotify_typed',
+  };
   const { value: result } = await captureStderr(() => send('t', 'c', { env }));
-  assert.deepEqual(result.channels.map((r) => [r.channel, r.status, r.error]), [
-    ['gotify', 'config_error', 'GOTIFY_URL: must be an http(s) URL'],
-    ['ntfy', 'config_error', 'NTFY_PRIORITY: must be one of 1, 2, 3, 4, 5, min, low, default, high, max, urgent'],
-  ]);
+  assert.deepEqual(
+    result.channels.map((r) => [r.channel, r.status, r.error]),
+    [
+      ['gotify', 'config_error', 'GOTIFY_URL: must be an http(s) URL'],
+      ['ntfy', 'config_error', 'NTFY_PRIORITY: must be one of 1, 2, 3, 4, 5, min, low, default, high, max, urgent'],
+    ],
+  );
   assert.deepEqual(vendor.received, []);
 });
 
 for (const [env, names] of [
   [{ NTFY_TOPIC: 'alerts', NTFY_URL: 'http://[::1' }, 'NTFY_URL, NTFY_TOPIC'],
-  [{ OPENILINK_APP_TOKEN: 'tok_olk_ctl\r\n', OPENILINK_HUB_URL: 'http://127.0.0.1:9' }, 'OPENILINK_APP_TOKEN, OPENILINK_HUB_URL'],
+  [
+    { OPENILINK_APP_TOKEN: 'tok_olk_ctl\r\n', OPENILINK_HUB_URL: 'http://127.0.0.1:9' },
+    'OPENILINK_APP_TOKEN, OPENILINK_HUB_URL',
+  ],
 ]) {
   test(`a request that cannot be sent names ${names}, not the library's error`, async () => {
     const { value: result } = await captureStderr(() => send('t', 'c', { env: { HITOKOTO: 'false', ...env } }));
-    assert.deepEqual(result.channels.map((r) => [r.status, r.error]), [['config_error', `the request cannot be sent as configured: check ${names}`]]);
+    assert.deepEqual(
+      result.channels.map((r) => [r.status, r.error]),
+      [['config_error', `the request cannot be sent as configured: check ${names}`]],
+    );
   });
 }

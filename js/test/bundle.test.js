@@ -39,7 +39,12 @@ test('the bundled sendNotify.js delivers from a folder without node_modules', as
     });
   });
   try {
-    const env = { PATH: process.env.PATH, HITOKOTO: 'false', NTFY_URL: `http://127.0.0.1:${server.address().port}`, NTFY_TOPIC: 'jobs' };
+    const env = {
+      PATH: process.env.PATH,
+      HITOKOTO: 'false',
+      NTFY_URL: `http://127.0.0.1:${server.address().port}`,
+      NTFY_TOPIC: 'jobs',
+    };
     // Async child: the server above must keep answering while the script runs.
     const child = require('node:child_process').spawn(process.execPath, ['job.js'], { cwd: folder, env });
     let stdout = '';
@@ -50,8 +55,14 @@ test('the bundled sendNotify.js delivers from a folder without node_modules', as
     assert.equal(code, 0, stderr);
     const result = JSON.parse(stdout);
     assert.equal(result.ok, true);
-    assert.deepEqual(result.channels.map((c) => [c.channel, c.status]), [['ntfy', 'delivered']]);
-    assert.deepEqual(received.map((r) => [r.url, r.body]), [['/jobs', 'ok & done']]);
+    assert.deepEqual(
+      result.channels.map((c) => [c.channel, c.status]),
+      [['ntfy', 'delivered']],
+    );
+    assert.deepEqual(
+      received.map((r) => [r.url, r.body]),
+      [['/jobs', 'ok & done']],
+    );
     assert.equal(received[0].title, `=?utf-8?B?${Buffer.from('签到结果').toString('base64')}?=`);
     assert.match(stderr, /ntfy: delivered/);
   } finally {
@@ -67,8 +78,12 @@ test('sendEvent works from the bundle: envelopes validated and rendered with not
     "(async () => { try { await sendEvent({ run_id: 'r', event: 'update', message: 'm', data: { progress: 2 } }); }" +
     " catch (e) { process.stdout.write(e.message + '\\n'); }" +
     " const r = await sendEvent({ run_id: 'r', event: 'update', message: 'm', data: { progress: 0.5 } }, { env: { CONSOLE: 'true', HITOKOTO: 'false' } });" +
-    " process.stdout.write(JSON.stringify(r.channels.map((c) => c.status))); })();";
-  const probe = spawnSync(process.execPath, ['-e', script], { cwd: folder, env: { PATH: process.env.PATH }, encoding: 'utf8' });
+    ' process.stdout.write(JSON.stringify(r.channels.map((c) => c.status))); })();';
+  const probe = spawnSync(process.execPath, ['-e', script], {
+    cwd: folder,
+    env: { PATH: process.env.PATH },
+    encoding: 'utf8',
+  });
   assert.equal(probe.status, 0, probe.stderr);
   assert.equal(probe.stdout, 'data.progress: must be at most 1\n["delivered"]');
   assert.match(probe.stderr, /⏳ r 50%\n\nm\nProgress: █████░░░░░ 50%/);
@@ -81,7 +96,10 @@ test('the bundle carries the specs: no spec folder or js-yaml is read at run tim
   fs.copyFileSync(path.join(JS, 'dist', 'sendNotify.js'), path.join(folder, 'sendNotify.js'));
   const probe = spawnSync(
     process.execPath,
-    ['-e', "const { plan } = require('./sendNotify'); process.stdout.write(JSON.stringify(plan('t', 'c', { env: { DD_BOT_TOKEN: 'tok_bundle_1' }, now: 1700000000, redact: false })))"],
+    [
+      '-e',
+      "const { plan } = require('./sendNotify'); process.stdout.write(JSON.stringify(plan('t', 'c', { env: { DD_BOT_TOKEN: 'tok_bundle_1' }, now: 1700000000, redact: false })))",
+    ],
     { cwd: folder, env: { PATH: process.env.PATH }, encoding: 'utf8' },
   );
   assert.equal(probe.status, 0, probe.stderr);
@@ -98,10 +116,18 @@ test('the bundle carries every hook: each hooked channel plans from it as from t
     const file = path.join(JS, '..', 'conformance', 'cases', spec.name, 'cases.yaml');
     for (const c of yaml.load(fs.readFileSync(file, 'utf8')).cases) {
       const input = c.input || {};
-      cases.push([input.title || '', input.content || '', { env: c.env || {}, now: c.now ?? 1700000000.5, redact: false }]);
+      cases.push([
+        input.title || '',
+        input.content || '',
+        { env: c.env || {}, now: c.now ?? 1700000000.5, redact: false },
+      ]);
     }
   }
-  const hooked = new Set(Object.values(loadChannels()).filter((s) => s.hook).map((s) => s.hook));
+  const hooked = new Set(
+    Object.values(loadChannels())
+      .filter((s) => s.hook)
+      .map((s) => s.hook),
+  );
   assert.ok(hooked.has('feishu_sign') && hooked.size >= 12, [...hooked].join());
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'qlscripts-'));
   fs.copyFileSync(path.join(JS, 'dist', 'sendNotify.js'), path.join(folder, 'sendNotify.js'));
@@ -109,7 +135,11 @@ test('the bundle carries every hook: each hooked channel plans from it as from t
   const script =
     "const { plan } = require('./sendNotify'); const cases = require('./cases.json');" +
     'process.stdout.write(JSON.stringify(cases.map(([t, c, o]) => plan(t, c, o))));';
-  const probe = spawnSync(process.execPath, ['-e', script], { cwd: folder, env: { PATH: process.env.PATH }, encoding: 'utf8' });
+  const probe = spawnSync(process.execPath, ['-e', script], {
+    cwd: folder,
+    env: { PATH: process.env.PATH },
+    encoding: 'utf8',
+  });
   assert.equal(probe.status, 0, probe.stderr);
   const fromSources = JSON.parse(JSON.stringify(cases.map(([t, c, o]) => plan(t, c, o))));
   assert.deepEqual(JSON.parse(probe.stdout), fromSources);
@@ -135,7 +165,8 @@ test('templates precompiled into the bundle render what the checkout compiles: e
     const file = path.join(casesDir, folder, 'cases.yaml');
     if (!fs.existsSync(file)) continue;
     for (const c of yaml.load(fs.readFileSync(file, 'utf8')).cases || []) {
-      if (c.env && c.input && typeof c.input.title === 'string') inputs.push([c.env, c.input.title, c.input.content ?? '']);
+      if (c.env && c.input && typeof c.input.title === 'string')
+        inputs.push([c.env, c.input.title, c.input.content ?? '']);
     }
   }
   assert.ok(inputs.length > 100, `${inputs.length} cases`);
@@ -147,6 +178,12 @@ process.stdout.write(JSON.stringify(inputs.map(([env, title, content]) => {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-plan-'));
   fs.copyFileSync(path.join(JS, 'dist', 'sendNotify.js'), path.join(folder, 'sendNotify.js'));
   const input = JSON.stringify(inputs);
-  const run = (cwd, module) => execFileSync(process.execPath, ['-e', script(module)], { cwd, input, encoding: 'utf8', env: { PATH: process.env.PATH } });
+  const run = (cwd, module) =>
+    execFileSync(process.execPath, ['-e', script(module)], {
+      cwd,
+      input,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+    });
   assert.equal(run(folder, './sendNotify'), run(JS, './sendNotify'));
 });

@@ -20,7 +20,13 @@ const NOT_MODIFIED = {
     'Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message',
 };
 
-const telegramEnv = (vendor, extra = {}) => ({ TG_BOT_TOKEN: '123:abc', TG_USER_ID: '77', TG_API_HOST: vendor.url, HITOKOTO: 'false', ...extra });
+const telegramEnv = (vendor, extra = {}) => ({
+  TG_BOT_TOKEN: '123:abc',
+  TG_USER_ID: '77',
+  TG_API_HOST: vendor.url,
+  HITOKOTO: 'false',
+  ...extra,
+});
 const ntfyEnv = (vendor, extra = {}) => ({ NTFY_URL: vendor.url, NTFY_TOPIC: 'runs', HITOKOTO: 'false', ...extra });
 const OPT_IN = { MCP_PUSH_EDIT_PROGRESS: 'true' };
 
@@ -30,7 +36,9 @@ async function sendRun(env, kinds, edits, runId = 'r') {
   const results = [];
   await captureStderr(async () => {
     for (const [i, kind] of kinds.entries()) {
-      results.push((await sendEvent({ run_id: runId, event: kind, message: `${kind} ${i}` }, { env, runs, edits })).channels[0]);
+      results.push(
+        (await sendEvent({ run_id: runId, event: kind, message: `${kind} ${i}` }, { env, runs, edits })).channels[0],
+      );
     }
   });
   return results;
@@ -79,10 +87,17 @@ test('a refused edit is posted anew, and that post becomes the message of the ru
   t.after(() => vendor.close());
   vendor.route(
     '/',
-    inOrder([200, { ok: true, result: { message_id: 41 } }], [400, NOT_FOUND], [200, { ok: true, result: { message_id: 42 } }]),
+    inOrder(
+      [200, { ok: true, result: { message_id: 41 } }],
+      [400, NOT_FOUND],
+      [200, { ok: true, result: { message_id: 42 } }],
+    ),
   );
   const results = await sendRun(telegramEnv(vendor, OPT_IN), ['start', 'update', 'update'], new EditRefs());
-  assert.deepEqual(results.map((r) => r.status), ['delivered', 'delivered', 'delivered']);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['delivered', 'delivered', 'delivered'],
+  );
   assert.deepEqual(methods(vendor), ['sendMessage', 'editMessageText', 'sendMessage', 'editMessageText']);
   assert.deepEqual([bodies(vendor)[1].message_id, bodies(vendor)[3].message_id], [41, 42]);
 });
@@ -93,7 +108,10 @@ test('an edit whose text is unchanged is delivered and keeps the message', async
   vendor.route('/', json(200, { ok: true, result: { message_id: 42 } }));
   vendor.route('/bot123:abc/editMessageText', json(400, NOT_MODIFIED));
   const results = await sendRun(telegramEnv(vendor, OPT_IN), ['start', 'update', 'update'], new EditRefs());
-  assert.deepEqual(results.map((r) => r.status), ['delivered', 'delivered', 'delivered']);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['delivered', 'delivered', 'delivered'],
+  );
   assert.deepEqual(methods(vendor), ['sendMessage', 'editMessageText', 'editMessageText']);
 });
 
@@ -120,7 +138,13 @@ test('runs and credentials keep their own messages', async (t) => {
 test('a failed first post remembers nothing', async (t) => {
   const vendor = await startVendor();
   t.after(() => vendor.close());
-  vendor.route('/', inOrder([400, { ...NOT_FOUND, description: 'Bad Request: chat not found' }], [200, { ok: true, result: { message_id: 42 } }]));
+  vendor.route(
+    '/',
+    inOrder(
+      [400, { ...NOT_FOUND, description: 'Bad Request: chat not found' }],
+      [200, { ok: true, result: { message_id: 42 } }],
+    ),
+  );
   await sendRun(telegramEnv(vendor, OPT_IN), ['start', 'update'], new EditRefs());
   assert.deepEqual(methods(vendor), ['sendMessage', 'sendMessage']);
 });
@@ -129,7 +153,10 @@ test('at most the limit of runs is remembered per credential, the oldest forgott
   const edits = new EditRefs(2);
   for (const run of ['a', 'b', 'c']) edits.set('telegram:x', run, run.toUpperCase());
   edits.set('telegram:y', 'a', 'other');
-  assert.deepEqual(['a', 'b', 'c'].map((run) => edits.get('telegram:x', run)), [null, 'B', 'C']);
+  assert.deepEqual(
+    ['a', 'b', 'c'].map((run) => edits.get('telegram:x', run)),
+    [null, 'B', 'C'],
+  );
   assert.equal(edits.get('telegram:y', 'a'), 'other');
 });
 

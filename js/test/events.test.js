@@ -4,7 +4,15 @@
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');
-const { EnvelopeError, RunLog, renderEvent, rfc3339, sendEvent, timestampMs, validateEnvelope } = require('../src/events');
+const {
+  EnvelopeError,
+  RunLog,
+  renderEvent,
+  rfc3339,
+  sendEvent,
+  timestampMs,
+  validateEnvelope,
+} = require('../src/events');
 const { fakeRetryPace } = require('../test-helpers');
 
 // Retry waits (refused connections are tried again) pass on a fake clock.
@@ -32,7 +40,8 @@ test('an end reports elapsed once and the run is then forgotten', () => {
 
 test('the run log keeps a bounded number of runs, forgetting the oldest', () => {
   const runs = new RunLog(3);
-  for (let i = 0; i < 5; i += 1) renderEvent(validateEnvelope({ run_id: `r${i}`, event: 'start', message: 'm' }, 0), runs);
+  for (let i = 0; i < 5; i += 1)
+    renderEvent(validateEnvelope({ run_id: `r${i}`, event: 'start', message: 'm' }, 0), runs);
   assert.deepEqual([...runs.starts.keys()], ['r2', 'r3', 'r4']);
 });
 
@@ -49,20 +58,29 @@ test('rfc3339 drops sub-millisecond digits', () => {
 });
 
 test('sendEvent rejects an invalid envelope with an EnvelopeError naming the field', async () => {
-  await assert.rejects(sendEvent({ run_id: 'r', event: 'update', message: 'm', data: { progress: 'half' } }, { env: {} }), (error) => {
-    assert.ok(error instanceof EnvelopeError);
-    assert.equal(error.field, 'data.progress');
-    assert.equal(error.message, 'data.progress: must be a number');
-    return true;
-  });
+  await assert.rejects(
+    sendEvent({ run_id: 'r', event: 'update', message: 'm', data: { progress: 'half' } }, { env: {} }),
+    (error) => {
+      assert.ok(error instanceof EnvelopeError);
+      assert.equal(error.field, 'data.progress');
+      assert.equal(error.message, 'data.progress: must be a number');
+      return true;
+    },
+  );
 });
 
 test('sendEvent resolves to per-channel results; a refused channel is a result, not a rejection', async () => {
-  const result = await sendEvent({ run_id: 'r', event: 'error', message: 'm' }, {
-    env: { HITOKOTO: 'false', GOTIFY_URL: 'http://127.0.0.1:9', GOTIFY_TOKEN: 'gotify_tok_ev1' },
-  });
+  const result = await sendEvent(
+    { run_id: 'r', event: 'error', message: 'm' },
+    {
+      env: { HITOKOTO: 'false', GOTIFY_URL: 'http://127.0.0.1:9', GOTIFY_TOKEN: 'gotify_tok_ev1' },
+    },
+  );
   assert.equal(result.ok, false);
-  assert.deepEqual(result.channels.map((c) => [c.channel, c.status]), [['gotify', 'network_error']]);
+  assert.deepEqual(
+    result.channels.map((c) => [c.channel, c.status]),
+    [['gotify', 'network_error']],
+  );
   assert.ok(!JSON.stringify(result).includes('gotify_tok_ev1'));
 });
 
@@ -71,7 +89,10 @@ test("an extra data value JSON cannot write is refused naming the field, as Pyth
   cycle.push(cycle);
   for (const value of [10n, cycle, () => 1]) {
     const envelope = validateEnvelope({ run_id: 'r', event: 'start', message: 'm', data: { when: value } });
-    assert.throws(() => renderEvent(envelope, new RunLog()), (err) => err instanceof EnvelopeError && err.message === 'data.when: must be a JSON value');
+    assert.throws(
+      () => renderEvent(envelope, new RunLog()),
+      (err) => err instanceof EnvelopeError && err.message === 'data.when: must be a JSON value',
+    );
   }
 });
 

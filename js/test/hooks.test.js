@@ -17,17 +17,28 @@ const PY_HOOKS = path.join(__dirname, '..', '..', 'python', 'mcp_push', 'hooks')
 const NOW = 1700000000.5;
 
 const fileNames = (folder, suffix, own) =>
-  fs.readdirSync(folder).filter((f) => f.endsWith(suffix)).map((f) => f.slice(0, -suffix.length)).filter((n) => n !== own).sort();
+  fs
+    .readdirSync(folder)
+    .filter((f) => f.endsWith(suffix))
+    .map((f) => f.slice(0, -suffix.length))
+    .filter((n) => n !== own)
+    .sort();
 
 test('every hook file exports the function it is named after, with a twin in Python', () => {
   const names = fileNames(HOOKS, '.js', 'index');
-  assert.deepEqual(names.map((name) => getHook(name).name), names);
+  assert.deepEqual(
+    names.map((name) => getHook(name).name),
+    names,
+  );
   assert.deepEqual(fileNames(PY_HOOKS, '.py', '__init__'), names);
 });
 
 test('a name without its hook file is no hook', () => {
   for (const name of ['nope', '__init__', 'HookInput', '../specs', 'feishu_sign.js', 'index', '']) {
-    assert.throws(() => getHook(name), (error) => error instanceof HookError && error.message === `no hook named '${name}'`);
+    assert.throws(
+      () => getHook(name),
+      (error) => error instanceof HookError && error.message === `no hook named '${name}'`,
+    );
   }
 });
 
@@ -37,16 +48,39 @@ const feishuSign = (secret, timestamp) => crypto.createHmac('sha256', `${timesta
 test('runHook passes the spec parameters as the second argument', () => {
   const input = { env: { FSSECRET: 'fs_secret', OTHER_SECRET: 'other_secret' }, title: 't', content: 'c', now: NOW };
   const other = runHook('feishu_sign', input, { secret_var: 'OTHER_SECRET' });
-  assert.deepEqual([other.timestamp, other.sign], [String(Math.floor(NOW)), feishuSign('other_secret', Math.floor(NOW))]);
-  assert.equal(runHook('feishu_sign', input, { secret_var: 'FSSECRET' }).sign, feishuSign('fs_secret', Math.floor(NOW)));
+  assert.deepEqual(
+    [other.timestamp, other.sign],
+    [String(Math.floor(NOW)), feishuSign('other_secret', Math.floor(NOW))],
+  );
+  assert.equal(
+    runHook('feishu_sign', input, { secret_var: 'FSSECRET' }).sign,
+    feishuSign('fs_secret', Math.floor(NOW)),
+  );
 });
 
 test('wecom_app_config gives the msgtype and no is_* flags', () => {
   // The spec picks the body with `$when: {path: hook.msgtype, equals: …}` (spec format 2): no hook emits is_* flags.
-  for (const [media, msgtype] of [['', 'text'], ['0', 'textcard'], ['m1', 'mpnews']]) {
-    const out = runHook('wecom_app_config', { env: { QYWX_AM: `corp,secret,u,1000002,${media}` }, title: 't', content: 'c', now: NOW });
+  for (const [media, msgtype] of [
+    ['', 'text'],
+    ['0', 'textcard'],
+    ['m1', 'mpnews'],
+  ]) {
+    const out = runHook('wecom_app_config', {
+      env: { QYWX_AM: `corp,secret,u,1000002,${media}` },
+      title: 't',
+      content: 'c',
+      now: NOW,
+    });
     assert.equal(out.msgtype, msgtype);
-    assert.deepEqual(Object.keys(out).sort(), ['agentid', 'corpid', 'corpsecret', 'media_id', 'msgtype', 'secrets', 'touser']);
+    assert.deepEqual(Object.keys(out).sort(), [
+      'agentid',
+      'corpid',
+      'corpsecret',
+      'media_id',
+      'msgtype',
+      'secrets',
+      'touser',
+    ]);
   }
 });
 

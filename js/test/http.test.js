@@ -17,7 +17,9 @@ test('a refused connection is a network_error saying "connection refused" after 
   const port = await closedPort();
   slept.length = 0;
   const started = performance.now();
-  const { value: result, stderr } = await captureStderr(() => send('t', 'c', { env: gotify(`http://127.0.0.1:${port}`) }));
+  const { value: result, stderr } = await captureStderr(() =>
+    send('t', 'c', { env: gotify(`http://127.0.0.1:${port}`) }),
+  );
   const entry = result.get('gotify');
   assert.deepEqual(
     { ...entry, elapsed_ms: 0 },
@@ -44,10 +46,13 @@ const AFTER_WRITE = 'connection closed after the request was sent; the message m
 // The vendor had the whole request, then the reply was lost: it may have the message, so one try only.
 for (const [kind, handler] of [
   ['reads the whole request and closes the connection without answering', (req) => req.socket.destroy()],
-  ['cuts its 200 reply short', (req, res) => {
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '100' });
-    res.write('{"id":', () => req.socket.destroy());
-  }],
+  [
+    'cuts its 200 reply short',
+    (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '100' });
+      res.write('{"id":', () => req.socket.destroy());
+    },
+  ],
   ['resets the connection after reading the request', (req) => req.socket.resetAndDestroy()],
 ]) {
   test(`a server that ${kind} is tried once: network_error saying the message may have been delivered`, async (t) => {
@@ -85,7 +90,12 @@ test("Matrix's PUT whose reply was lost is retried with the same txnId (spec ret
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((resolve) => server.close(resolve)));
   slept.length = 0;
-  const env = { HITOKOTO: 'false', MATRIX_HOMESERVER: `http://127.0.0.1:${server.address().port}`, MATRIX_ACCESS_TOKEN: 'syt_lost', MATRIX_ROOM_ID: '!r:x' };
+  const env = {
+    HITOKOTO: 'false',
+    MATRIX_HOMESERVER: `http://127.0.0.1:${server.address().port}`,
+    MATRIX_ACCESS_TOKEN: 'syt_lost',
+    MATRIX_ROOM_ID: '!r:x',
+  };
   const { value: result } = await captureStderr(() => send('t', 'c', { env }));
   assert.deepEqual([result.get('matrix').ok, result.get('matrix').attempts], [true, 2]);
   assert.equal(seen.length, 2);

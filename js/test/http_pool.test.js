@@ -22,7 +22,12 @@ async function keepAliveVendor() {
   server.keepAliveTimeout = 60_000;
   server.on('connection', () => (state.connections += 1));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.env = { CHRONOCAT_URL: `http://127.0.0.1:${server.address().port}`, CHRONOCAT_QQ: 'user_id=10001', CHRONOCAT_TOKEN: 'chrono_tok_5f3a9c1e77', HITOKOTO: 'false' };
+  state.env = {
+    CHRONOCAT_URL: `http://127.0.0.1:${server.address().port}`,
+    CHRONOCAT_QQ: 'user_id=10001',
+    CHRONOCAT_TOKEN: 'chrono_tok_5f3a9c1e77',
+    HITOKOTO: 'false',
+  };
   state.close = () => {
     server.closeAllConnections();
     return new Promise((resolve) => server.close(resolve));

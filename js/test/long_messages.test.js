@@ -18,7 +18,12 @@ const MARK = loadSettings().overflow.truncated_mark;
 const ROBOT_LIMIT = 2048; // WeCom group robot: bytes of text content (spec/channels/wecom_bot.yaml)
 const BYTES = { max: 100, unit: 'bytes' };
 
-const wecomEnv = (vendor, extra = {}) => ({ QYWX_KEY: 'key_wb_long', QYWX_ORIGIN: vendor.url, HITOKOTO: 'false', ...extra });
+const wecomEnv = (vendor, extra = {}) => ({
+  QYWX_KEY: 'key_wb_long',
+  QYWX_ORIGIN: vendor.url,
+  HITOKOTO: 'false',
+  ...extra,
+});
 const texts = (vendor) => vendor.received.map((r) => JSON.parse(r.body).text.content);
 
 /** Answers requests in order with the given handlers, then with the last one. */
@@ -52,7 +57,10 @@ test('a 1 MB message reports 5 parts and truncated, and its last part shows the 
   assert.deepEqual([channel.ok, channel.status, channel.parts, channel.truncated], [true, 'delivered', 5, true]);
   assert.equal(channel.attempts, 5);
   assert.equal(sent.length, 5);
-  assert.deepEqual(sent.map((s) => s.split('\n\n')[0]), [1, 2, 3, 4, 5].map((i) => `Nightly log (${i}/5)`));
+  assert.deepEqual(
+    sent.map((s) => s.split('\n\n')[0]),
+    [1, 2, 3, 4, 5].map((i) => `Nightly log (${i}/5)`),
+  );
   assert.ok(sent[4].endsWith(MARK));
   assert.ok(!sent.slice(0, 4).some((s) => s.endsWith(MARK)));
   assert.ok(sent.every((s) => Buffer.byteLength(s, 'utf8') <= ROBOT_LIMIT));
@@ -88,7 +96,14 @@ test('attempts sum the tries of every part, retries included', async (t) => {
 test('a failed part is named and the later parts are still sent', async (t) => {
   const vendor = await startVendor();
   t.after(() => vendor.close());
-  vendor.route('/', inOrder(json(200, { errcode: 0 }), json(200, { errcode: 40008, errmsg: 'invalid message type' }), json(200, { errcode: 0 })));
+  vendor.route(
+    '/',
+    inOrder(
+      json(200, { errcode: 0 }),
+      json(200, { errcode: 40008, errmsg: 'invalid message type' }),
+      json(200, { errcode: 0 }),
+    ),
+  );
   const channel = await sendQuietly('t', 'y'.repeat(6000), wecomEnv(vendor));
   assert.deepEqual([channel.ok, channel.status, channel.attempts, channel.parts], [false, 'rejected', 3, 3]);
   assert.ok(channel.error.startsWith('1 of 3 requests failed; first, part 2/3: '), channel.error);
@@ -101,5 +116,8 @@ test('no part is counted when the token fetch fails first', async (t) => {
   vendor.route('/cgi-bin/gettoken', json(200, { errcode: 40013, errmsg: 'invalid corpid' }));
   const env = { QYWX_AM: 'ww_corp,secret_app_long,@all,1000002', QYWX_ORIGIN: vendor.url, HITOKOTO: 'false' };
   const channel = await sendQuietly('t', 'y'.repeat(6000), env);
-  assert.deepEqual([channel.ok, channel.status, channel.attempts, channel.parts, channel.truncated], [false, 'rejected', 1, 0, false]);
+  assert.deepEqual(
+    [channel.ok, channel.status, channel.attempts, channel.parts, channel.truncated],
+    [false, 'rejected', 1, 0, false],
+  );
 });

@@ -75,8 +75,14 @@ test('split counts characters as UTF-16 units: 40 emoji become 30 and 10, none c
 
 test('split: a message needing more than max_parts (5) gets four full parts and a fifth cut with the mark', () => {
   const parts = fitMessage('T', 'a'.repeat(1000), BYTES, 'split');
-  assert.deepEqual(parts.map(([title]) => title), ['T (1/5)', 'T (2/5)', 'T (3/5)', 'T (4/5)', 'T (5/5)']);
-  assert.deepEqual(parts.slice(0, 4).map(([, content]) => content.length), [61, 61, 61, 61]);
+  assert.deepEqual(
+    parts.map(([title]) => title),
+    ['T (1/5)', 'T (2/5)', 'T (3/5)', 'T (4/5)', 'T (5/5)'],
+  );
+  assert.deepEqual(
+    parts.slice(0, 4).map(([, content]) => content.length),
+    [61, 61, 61, 61],
+  );
   assert.equal(parts[4][1], 'a'.repeat(61 - 15) + MARK);
 });
 
@@ -105,7 +111,13 @@ test('MCP_PUSH_OVERFLOW is split (also when empty) or truncate, in any case and 
 });
 
 test('an invalid MCP_PUSH_OVERFLOW is a config_error for every channel in send, and plan() throws it', async () => {
-  const env = { HITOKOTO: 'false', NTFY_TOPIC: 't', GOTIFY_URL: 'http://127.0.0.1:9', GOTIFY_TOKEN: 'g', MCP_PUSH_OVERFLOW: 'chop' };
+  const env = {
+    HITOKOTO: 'false',
+    NTFY_TOPIC: 't',
+    GOTIFY_URL: 'http://127.0.0.1:9',
+    GOTIFY_TOKEN: 'g',
+    MCP_PUSH_OVERFLOW: 'chop',
+  };
   const result = await send('t', 'c', { env });
   assert.deepEqual(
     result.channels.map((r) => [r.channel, r.status, r.error]),
@@ -120,5 +132,8 @@ test('an invalid MCP_PUSH_OVERFLOW is a config_error for every channel in send, 
 test('a plan lists one request per part, in order, each through the channel template', () => {
   const env = { HITOKOTO: 'false', QYWX_KEY: 'k', MCP_PUSH_OVERFLOW: 'split' };
   const entries = plan('T', 'a'.repeat(2016), { env, redact: false }); // WeCom bot: 2048 bytes, room 2016
-  assert.deepEqual(entries.map((e) => JSON.parse(e.body).text.content), [`T (1/2)\n\n${'a'.repeat(2009)}`, 'T (2/2)\n\naaaaaaa']);
+  assert.deepEqual(
+    entries.map((e) => JSON.parse(e.body).text.content),
+    [`T (1/2)\n\n${'a'.repeat(2009)}`, 'T (2/2)\n\naaaaaaa'],
+  );
 });

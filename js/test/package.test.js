@@ -37,15 +37,28 @@ function writeConsumerProject(folder, tarball) {
   const root = { name: 'consumer', private: true, dependencies: { 'mcp-push': `file:${tarball}` } };
   const packages = {
     '': root,
-    'node_modules/mcp-push': { version: ours.version, resolved: `file:${tarball}`, license: ours.license, dependencies: ours.dependencies },
+    'node_modules/mcp-push': {
+      version: ours.version,
+      resolved: `file:${tarball}`,
+      license: ours.license,
+      dependencies: ours.dependencies,
+    },
     ...runtimeDeps,
   };
   fs.writeFileSync(path.join(folder, 'package.json'), JSON.stringify(root));
-  fs.writeFileSync(path.join(folder, 'package-lock.json'), JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }));
+  fs.writeFileSync(
+    path.join(folder, 'package-lock.json'),
+    JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }),
+  );
 }
 
 function npm(args, cwd) {
-  return execFileSync(NPM, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], shell: process.platform === 'win32' });
+  return execFileSync(NPM, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    shell: process.platform === 'win32',
+  });
 }
 
 /** Runs `script` with node in `cwd` (async: the vendor server in this process keeps answering). */
@@ -86,11 +99,24 @@ test('npm pack ships every spec file, the LICENSE, and leaves no copy behind in 
   const files = new Set(packed.files.map((f) => f.path));
   const specFiles = walk(path.join(REPO, 'spec')).map((f) => `spec/${f}`);
   assert.ok(specFiles.some((f) => /^spec\/channels\/\w+\.yaml$/.test(f)));
-  for (const wanted of ['spec/channel.schema.json', 'spec/envelope.schema.json', 'spec/settings.yaml', 'spec/templates/event.yaml']) {
+  for (const wanted of [
+    'spec/channel.schema.json',
+    'spec/envelope.schema.json',
+    'spec/settings.yaml',
+    'spec/templates/event.yaml',
+  ]) {
     assert.ok(specFiles.includes(wanted), wanted);
   }
-  assert.deepEqual(specFiles.filter((f) => !files.has(f)), [], 'spec files missing from the tarball');
-  assert.deepEqual([...files].filter((f) => f.startsWith('spec/') && !specFiles.includes(f)), [], 'tarball files not in spec/');
+  assert.deepEqual(
+    specFiles.filter((f) => !files.has(f)),
+    [],
+    'spec files missing from the tarball',
+  );
+  assert.deepEqual(
+    [...files].filter((f) => f.startsWith('spec/') && !specFiles.includes(f)),
+    [],
+    'tarball files not in spec/',
+  );
   assert.ok(files.has('LICENSE') && files.has('src/index.js') && files.has('sendNotify.js'));
   assert.ok(!files.has('test/package.test.js') && ![...files].some((f) => f.startsWith('node_modules/')));
   assert.equal(fs.existsSync(path.join(JS, 'spec')), false, 'postpack must remove js/spec');
@@ -141,18 +167,30 @@ test("the README's require('mcp-push') line plans and sends from an installed ta
   assert.equal(ntfyPlan.method, 'POST');
   assert.equal(ntfyPlan.url, `${vendor.url}/builds`);
   assert.equal(ntfyPlan.body, 'finished in 3 min');
-  assert.doesNotMatch(JSON.stringify(report.plan), /dd_token_for_pack_test|dd_secret_for_pack_test|tg_token_for_pack_test/);
+  assert.doesNotMatch(
+    JSON.stringify(report.plan),
+    /dd_token_for_pack_test|dd_secret_for_pack_test|tg_token_for_pack_test/,
+  );
 
   assert.equal(report.ok, true, run.stdout);
-  assert.deepEqual(vendor.received.map((r) => [r.method, r.path, r.body]), [['POST', '/builds', 'finished in 3 min']]);
+  assert.deepEqual(
+    vendor.received.map((r) => [r.method, r.path, r.body]),
+    [['POST', '/builds', 'finished in 3 min']],
+  );
 });
 
 test("in a checkout the repo's spec/ wins over a leftover js/spec copy; installed, the package's own copy is read", () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-push-layout-'));
   try {
     const layouts = {
-      checkout: { pkg: path.join(root, 'repo', 'js'), specs: [path.join(root, 'repo', 'spec'), path.join(root, 'repo', 'js', 'spec')] },
-      installed: { pkg: path.join(root, 'app', 'node_modules', 'mcp-push'), specs: [path.join(root, 'app', 'node_modules', 'mcp-push', 'spec')] },
+      checkout: {
+        pkg: path.join(root, 'repo', 'js'),
+        specs: [path.join(root, 'repo', 'spec'), path.join(root, 'repo', 'js', 'spec')],
+      },
+      installed: {
+        pkg: path.join(root, 'app', 'node_modules', 'mcp-push'),
+        specs: [path.join(root, 'app', 'node_modules', 'mcp-push', 'spec')],
+      },
     };
     const found = {};
     for (const [name, { pkg, specs }] of Object.entries(layouts)) {
@@ -167,7 +205,10 @@ test("in a checkout the repo's spec/ wins over a leftover js/spec copy; installe
       const env = { PATH: process.env.PATH, NODE_PATH: path.join(JS, 'node_modules') };
       found[name] = execFileSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8' });
     }
-    assert.deepEqual(found, { checkout: path.join(root, 'repo', 'spec'), installed: path.join(root, 'app', 'node_modules', 'mcp-push', 'spec') });
+    assert.deepEqual(found, {
+      checkout: path.join(root, 'repo', 'spec'),
+      installed: path.join(root, 'app', 'node_modules', 'mcp-push', 'spec'),
+    });
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

@@ -26,13 +26,20 @@ test('a path reads mappings by key and lists by index', () => {
 
 test('a path that names nothing throws or gives the fallback', () => {
   for (const p of ['result.2.message_id', 'result.x', 'ok.0', 'result.-1', 'result.١', 'result.length']) {
-    assert.throws(() => resolvePath(REPLY, p), (err) => err instanceof PathError && err.message === `context has no '${p}'`, p);
+    assert.throws(
+      () => resolvePath(REPLY, p),
+      (err) => err instanceof PathError && err.message === `context has no '${p}'`,
+      p,
+    );
     assert.equal(resolvePath(REPLY, p, null), null, p);
   }
 });
 
 test('every path-reading field indexes lists', () => {
-  assert.equal(evaluate({ json: [{ path: 'result.1.message_id', equals: 43 }] }, 200, '{"result":[{},{"message_id":43}]}')[0], true);
+  assert.equal(
+    evaluate({ json: [{ path: 'result.1.message_id', equals: 43 }] }, 200, '{"result":[{},{"message_id":43}]}')[0],
+    true,
+  );
   const ctx = { hook: { ids: [7, 8], extra: [{ k: 'v' }] } };
   assert.deepEqual(renderTree({ id: { $ref: 'hook.ids.1' }, $merge: 'hook.extra.0' }, ctx), { id: 8, k: 'v' });
 });
@@ -49,13 +56,21 @@ test('$when takes a rule on the context', () => {
 });
 
 test('a $when on a path the context lacks is a spec error, not false', () => {
-  assert.throws(() => renderTree({ a: { $when: { path: 'hook.msgtyp', equals: 'text' }, b: 1 } }, { hook: {} }), /context has no 'hook.msgtyp'/);
+  assert.throws(
+    () => renderTree({ a: { $when: { path: 'hook.msgtyp', equals: 'text' }, b: 1 } }, { hook: {} }),
+    /context has no 'hook.msgtyp'/,
+  );
 });
 
 test('an override merges mappings, replaces scalars and lists, and null removes', () => {
   const base = { method: 'POST', url: 'u', headers: { A: '1', B: '2' }, body: { to: ['x'], t: 't' } };
   const merged = mergeOverride(base, { url: 'v', headers: { B: null, C: '3' }, body: { to: ['y', 'z'], id: 1 } });
-  assert.deepEqual(merged, { method: 'POST', url: 'v', headers: { A: '1', C: '3' }, body: { to: ['y', 'z'], t: 't', id: 1 } });
+  assert.deepEqual(merged, {
+    method: 'POST',
+    url: 'v',
+    headers: { A: '1', C: '3' },
+    body: { to: ['y', 'z'], t: 't', id: 1 },
+  });
   assert.deepEqual(Object.keys(merged.body), ['to', 't', 'id']); // the base's key order, new keys after it
   assert.deepEqual(base.headers, { A: '1', B: '2' }); // neither input changes
   assert.equal('id' in base.body, false);
@@ -78,7 +93,10 @@ test('a spec folder of another format is refused by name', () => {
     const settings = path.join(copy, 'settings.yaml');
     fs.writeFileSync(settings, fs.readFileSync(settings, 'utf8').replace('spec_format: 2\n', declared));
     const script = `require(${JSON.stringify(path.join(__dirname, '..', 'src', 'specs'))}).loadChannels()`;
-    const run = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, MCP_PUSH_SPEC_DIR: copy }, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['-e', script], {
+      env: { ...process.env, MCP_PUSH_SPEC_DIR: copy },
+      encoding: 'utf8',
+    });
     fs.rmSync(copy, { recursive: true, force: true });
     assert.notEqual(run.status, 0);
     assert.match(run.stderr, /spec\/settings\.yaml: spec_format is 1; this runtime reads spec format 2/);
@@ -89,7 +107,9 @@ test('an edit override may remove a header with null', () => {
   const yaml = require('js-yaml');
   const Ajv2020 = require('ajv/dist/2020');
   const spec = path.join(__dirname, '..', '..', 'spec');
-  const validate = new Ajv2020({ allErrors: false, strict: false }).compile(JSON.parse(fs.readFileSync(path.join(spec, 'channel.schema.json'), 'utf8')));
+  const validate = new Ajv2020({ allErrors: false, strict: false }).compile(
+    JSON.parse(fs.readFileSync(path.join(spec, 'channel.schema.json'), 'utf8')),
+  );
   const doc = yaml.load(fs.readFileSync(path.join(spec, 'channels', 'ntfy.yaml'), 'utf8'));
   doc.edit.request.headers = { Title: null, 'X-Edit': '1' };
   const { validateSpec } = require('../src/specs');

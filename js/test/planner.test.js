@@ -25,7 +25,13 @@ const PLACES = {
   'json body': { method: 'POST', url: 'https://h.example/', body: { token: '{{ token }}', n: 1 } },
   'form body': { method: 'POST', url: 'https://h.example/', encoding: 'form', body: { token: '{{ token }}' } },
   'text body': { method: 'POST', url: 'https://h.example/', encoding: 'text', body: 't={{ token }};' },
-  'query of a multipart request': { method: 'POST', url: 'https://h.example/', query: { t: '{{ token }}' }, encoding: 'multipart', body: { a: 'b' } },
+  'query of a multipart request': {
+    method: 'POST',
+    url: 'https://h.example/',
+    query: { t: '{{ token }}' },
+    encoding: 'multipart',
+    body: { a: 'b' },
+  },
 };
 const CONTEXT = { title: 't', content: 'c', env: {}, params: {}, hook: {} };
 
@@ -46,7 +52,10 @@ test('a tree body gets the token raw and a multipart body refuses it', () => {
   const [marked] = renderRequest(smtp, tree, { ...CONTEXT, token: TOKEN_MARK });
   assert.deepEqual(withToken(marked, 'a"b&c').body, { to: ['a"b&c'], subject: 's' });
   const multipart = { method: 'POST', url: 'https://h.example/', encoding: 'multipart', body: { t: '{{ token }}' } };
-  assert.throws(() => renderRequest(loadChannels().wecom_app, multipart, { ...CONTEXT, token: TOKEN_MARK }), /multipart/);
+  assert.throws(
+    () => renderRequest(loadChannels().wecom_app, multipart, { ...CONTEXT, token: TOKEN_MARK }),
+    /multipart/,
+  );
 });
 
 let wecom;
@@ -69,7 +78,10 @@ test('sending a plan leaves it as planned and reports in an Outcome', async () =
   assert.deepEqual([first.result.ok, first.attempts, first.replies], [true, 2, ['{"errcode":0,"msgid":"m1"}']]);
   assert.deepEqual([second.result.ok, second.attempts, second.replies], [true, 1, ['{"errcode":0,"msgid":"m1"}']]);
   const sent = wecom.received.filter((r) => r.path.startsWith('/cgi-bin/message/send')).map((r) => r.path);
-  assert.deepEqual(sent, ['/cgi-bin/message/send?access_token=wa_tok_planner_1', '/cgi-bin/message/send?access_token=wa_tok_planner_1']);
+  assert.deepEqual(sent, [
+    '/cgi-bin/message/send?access_token=wa_tok_planner_1',
+    '/cgi-bin/message/send?access_token=wa_tok_planner_1',
+  ]);
   assert.ok(Object.isFrozen(plan) && Object.isFrozen(plan.requests) && Object.isFrozen(plan.requests[0]));
   TOKENS.clear();
 });

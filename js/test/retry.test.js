@@ -67,7 +67,7 @@ test("a vendor's error code in a 200 reply is its no: one try, never retried", a
   assert.deepEqual(slept, []);
 });
 
-test('a 400 is the vendor\'s no: one try', async () => {
+test("a 400 is the vendor's no: one try", async () => {
   vendor.route('/bad', withHeaders(400, {}, 'bad request'));
   const entry = (await sendQuietly(gotify('/bad'))).get('gotify');
   assert.deepEqual([entry.status, entry.attempts, entry.error], ['rejected', 1, 'HTTP 400: bad request']);
@@ -76,7 +76,11 @@ test('a 400 is the vendor\'s no: one try', async () => {
 
 test('a refused connection never reached the vendor: tried again after the backoff, every try counted', async () => {
   const port = await closedPort();
-  const result = await sendQuietly({ HITOKOTO: 'false', GOTIFY_URL: `http://127.0.0.1:${port}`, GOTIFY_TOKEN: 'gotify_tok_r' });
+  const result = await sendQuietly({
+    HITOKOTO: 'false',
+    GOTIFY_URL: `http://127.0.0.1:${port}`,
+    GOTIFY_TOKEN: 'gotify_tok_r',
+  });
   const entry = result.get('gotify');
   assert.deepEqual([entry.status, entry.attempts], ['network_error', 4]);
   assert.equal(entry.error, `connection refused (POST http://127.0.0.1:${port}/message?token=***) (after 4 tries)`);
@@ -84,10 +88,16 @@ test('a refused connection never reached the vendor: tried again after the backo
 });
 
 test('a connection closed after the request was sent is not tried again: the vendor may have the message', async () => {
-  vendor.route('/reset', inTurn((req) => req.socket.destroy(), json(200, { id: 2 })));
+  vendor.route(
+    '/reset',
+    inTurn((req) => req.socket.destroy(), json(200, { id: 2 })),
+  );
   const entry = (await sendQuietly(gotify('/reset'))).get('gotify');
   assert.deepEqual([entry.ok, entry.status, entry.attempts], [false, 'network_error', 1]);
-  assert.match(entry.error, /^connection closed after the request was sent; the message may have been delivered \(POST /);
+  assert.match(
+    entry.error,
+    /^connection closed after the request was sent; the message may have been delivered \(POST /,
+  );
   assert.equal(vendor.received.length, 1);
   assert.deepEqual(slept, []);
 });
@@ -100,9 +110,19 @@ test('a timeout is not retried: the vendor may already have the message', async 
 });
 
 test("Telegram's parameters.retry_after in a 429 body is the wait (spec retry.after_json)", async () => {
-  const flood = json(429, { ok: false, error_code: 429, description: 'Too Many Requests: retry after 3', parameters: { retry_after: 3 } });
+  const flood = json(429, {
+    ok: false,
+    error_code: 429,
+    description: 'Too Many Requests: retry after 3',
+    parameters: { retry_after: 3 },
+  });
   vendor.route('/botTOKEN_R/sendMessage', inTurn(flood, json(200, { ok: true })));
-  const result = await sendQuietly({ HITOKOTO: 'false', TG_BOT_TOKEN: 'TOKEN_R', TG_USER_ID: '1', TG_API_HOST: vendor.url });
+  const result = await sendQuietly({
+    HITOKOTO: 'false',
+    TG_BOT_TOKEN: 'TOKEN_R',
+    TG_USER_ID: '1',
+    TG_API_HOST: vendor.url,
+  });
   assert.deepEqual([result.get('telegram').ok, result.get('telegram').attempts], [true, 2]);
   assert.deepEqual(slept, [3]);
 });
@@ -131,25 +151,53 @@ test('the retry log line names the wait and masks the secrets', async () => {
 
 // ---- the policy's pieces -----------------------------------------------------------------------------
 
-const policy = (overrides = {}) => new RetryPolicy({ attempts: 4, backoff_seconds: 1, max_backoff_seconds: 30, jitter: 0.5, deadline_seconds: 60, ...overrides });
+const policy = (overrides = {}) =>
+  new RetryPolicy({
+    attempts: 4,
+    backoff_seconds: 1,
+    max_backoff_seconds: 30,
+    jitter: 0.5,
+    deadline_seconds: 60,
+    ...overrides,
+  });
 
 test('the backoff doubles from backoff_seconds, stops at max_backoff_seconds, and jitter shortens it', () => {
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((tries) => policy().backoff(tries, 0)), [1, 2, 4, 8, 16, 30, 30]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 7].map((tries) => policy().backoff(tries, 0)),
+    [1, 2, 4, 8, 16, 30, 30],
+  );
   assert.equal(policy().backoff(2, 0.5), 1.5); // 2 * (1 - 0.5 * 0.5)
   assert.equal(policy({ jitter: 0 }).backoff(3, 0.9), 4);
 });
 
 test("a spec's retry block overrides settings.yaml field by field", () => {
   const telegram = RetryPolicy.forSpec({ retry: { after_json: 'parameters.retry_after' } });
-  assert.deepEqual({ ...telegram }, { attempts: 4, backoff_seconds: 1, max_backoff_seconds: 30, jitter: 0.5, deadline_seconds: 60, after_json: 'parameters.retry_after', idempotent: false });
+  assert.deepEqual(
+    { ...telegram },
+    {
+      attempts: 4,
+      backoff_seconds: 1,
+      max_backoff_seconds: 30,
+      jitter: 0.5,
+      deadline_seconds: 60,
+      after_json: 'parameters.retry_after',
+      idempotent: false,
+    },
+  );
   assert.equal(RetryPolicy.forSpec(require('../src/specs').loadChannels().matrix).idempotent, true);
   assert.equal(RetryPolicy.forSpec({ retry: { attempts: 1 } }).attempts, 1);
   assert.equal(RetryPolicy.forSpec({ retry: null }).after_json, null);
 });
 
 test('HTTP 429 and 5xx say "later"; other statuses are answers. For SMTP, 4xx is the transient class', () => {
-  assert.deepEqual([429, 500, 503, 400, 401, 404, 302].map((s) => transportFor('http').retryable(s)), [true, true, true, false, false, false, false]);
-  assert.deepEqual([421, 450, 451, 550, 554].map((s) => transportFor('smtp').retryable(s)), [true, true, true, false, false]);
+  assert.deepEqual(
+    [429, 500, 503, 400, 401, 404, 302].map((s) => transportFor('http').retryable(s)),
+    [true, true, true, false, false, false, false],
+  );
+  assert.deepEqual(
+    [421, 450, 451, 550, 554].map((s) => transportFor('smtp').retryable(s)),
+    [true, true, true, false, false],
+  );
 });
 
 test('Retry-After is RFC 9110 delta-seconds or an IMF-fixdate exactly; a date in the past is no wait', () => {
@@ -161,9 +209,20 @@ test('Retry-After is RFC 9110 delta-seconds or an IMF-fixdate exactly; a date in
   assert.equal(retryAfter(reply('Sat, 01 Jan 0050 00:00:00 GMT'), policy(), now), 0); // year 50, not 1950: past
   // Neither form: a fraction, a numeric zone, the obsolete RFC 850 and asctime forms, another case, a day
   // or time no calendar has, year 0, garbage.
-  const neither = ['1.5', '-5', 'Wed, 21 Oct 2015 09:28:42 +0200', 'Wednesday, 21-Oct-15 07:28:42 GMT', 'Wed Oct 21 07:28:42 2015',
-    'wed, 21 oct 2015 07:28:42 gmt', 'Sat, 29 Feb 2015 07:28:42 GMT', 'Wed, 21 Oct 2015 24:00:00 GMT', 'Wed, 21 Oct 2015 07:28:60 GMT',
-    'Sat, 01 Jan 0000 00:00:00 GMT', 'soon', ''];
+  const neither = [
+    '1.5',
+    '-5',
+    'Wed, 21 Oct 2015 09:28:42 +0200',
+    'Wednesday, 21-Oct-15 07:28:42 GMT',
+    'Wed Oct 21 07:28:42 2015',
+    'wed, 21 oct 2015 07:28:42 gmt',
+    'Sat, 29 Feb 2015 07:28:42 GMT',
+    'Wed, 21 Oct 2015 24:00:00 GMT',
+    'Wed, 21 Oct 2015 07:28:60 GMT',
+    'Sat, 01 Jan 0000 00:00:00 GMT',
+    'soon',
+    '',
+  ];
   for (const value of neither) assert.equal(retryAfter(reply(value), policy(), now), null, value);
   assert.equal(retryAfter(reply('9'.repeat(400)), policy(), now), 2 ** 31); // capped, as RFC 9111 caps one
 });
@@ -173,7 +232,13 @@ test('after_json is read only without a Retry-After header, and only as a non-ne
   const path = policy({ after_json: 'parameters.retry_after' });
   assert.equal(retryAfter(withBody('{"parameters":{"retry_after":5}}'), path), 5);
   assert.equal(retryAfter(withBody('{"parameters":{"retry_after":5}}', { 'retry-after': '2' }), path), 2);
-  for (const text of ['{"parameters":{"retry_after":-1}}', '{"parameters":{"retry_after":"5"}}', '{"parameters":{"retry_after":true}}', '{}', 'not json']) {
+  for (const text of [
+    '{"parameters":{"retry_after":-1}}',
+    '{"parameters":{"retry_after":"5"}}',
+    '{"parameters":{"retry_after":true}}',
+    '{}',
+    'not json',
+  ]) {
     assert.equal(retryAfter(withBody(text), path), null, text);
   }
   assert.equal(retryAfter(withBody('{"parameters":{"retry_after":5}}'), policy()), null); // no after_json in the spec
@@ -183,7 +248,10 @@ test("a channel's time budget has room for its retries: the deadline and one mor
   const spec = { transport: 'http', retry: null };
   const transport = transportFor('http');
   assert.equal(timeBudget({ spec, transport, requests: [{}], tokenRequest: null }, 15), 15 * 2 + 60 + 15 * 2 + 5);
-  assert.equal(timeBudget({ spec: { ...spec, retry: { attempts: 1 } }, transport, requests: [{}], tokenRequest: null }, 15), 15 * 2 + 5);
+  assert.equal(
+    timeBudget({ spec: { ...spec, retry: { attempts: 1 } }, transport, requests: [{}], tokenRequest: null }, 15),
+    15 * 2 + 5,
+  );
 });
 
 test('MCP_PUSH_RETRY_ATTEMPTS overrides every policy, read through config.setting as retry.py reads it', () => {
@@ -195,15 +263,22 @@ test('MCP_PUSH_RETRY_ATTEMPTS overrides every policy, read through config.settin
   assert.equal(Policy.forSpec(loadChannels().webhook, 1).attempts, 1);
   assert.equal(Policy.forSpec(loadChannels().webhook).attempts, 4);
   for (const bad of ['0', '1.5', 'x', '+2', '\u00a02']) {
-    assert.throws(() => attemptsOverride({ MCP_PUSH_RETRY_ATTEMPTS: bad }), (error) =>
-      error instanceof ConfigError && error.message === 'MCP_PUSH_RETRY_ATTEMPTS: must be an integer of at least 1');
+    assert.throws(
+      () => attemptsOverride({ MCP_PUSH_RETRY_ATTEMPTS: bad }),
+      (error) =>
+        error instanceof ConfigError && error.message === 'MCP_PUSH_RETRY_ATTEMPTS: must be an integer of at least 1',
+    );
   }
 });
 
 test('config.setting: a declared default, a seconds rule, and an undeclared name is a bug', () => {
   const { ConfigError, setting } = require('../src/config');
   assert.equal(setting('MCP_PUSH_HTTP_MAX_BODY', {}), '1048576');
-  assert.throws(() => setting('MCP_PUSH_HTTP_IDLE_TIMEOUT', { MCP_PUSH_HTTP_IDLE_TIMEOUT: '1e3' }), (error) =>
-    error instanceof ConfigError && error.message === 'MCP_PUSH_HTTP_IDLE_TIMEOUT: must be a number of seconds above 0');
+  assert.throws(
+    () => setting('MCP_PUSH_HTTP_IDLE_TIMEOUT', { MCP_PUSH_HTTP_IDLE_TIMEOUT: '1e3' }),
+    (error) =>
+      error instanceof ConfigError &&
+      error.message === 'MCP_PUSH_HTTP_IDLE_TIMEOUT: must be a number of seconds above 0',
+  );
   assert.throws(() => setting('MCP_PUSH_NOPE', {}), /MCP_PUSH_NOPE: not declared in spec\/settings.yaml/);
 });

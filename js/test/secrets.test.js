@@ -8,7 +8,16 @@ const assert = require('node:assert/strict');
 const { after, before, test } = require('node:test');
 
 const { send } = require('../src');
-const { captureStderr, closedPort, fakeRetryPace, json, runNode, startConnectProxy, startVendor, withProcessEnv } = require('../test-helpers');
+const {
+  captureStderr,
+  closedPort,
+  fakeRetryPace,
+  json,
+  runNode,
+  startConnectProxy,
+  startVendor,
+  withProcessEnv,
+} = require('../test-helpers');
 
 // Retry waits (refused connections are tried again) pass on a fake clock.
 fakeRetryPace();
@@ -103,7 +112,15 @@ test('a failing send to many secret-bearing channels shows no secret in results,
   });
   // The vendor really did get the secrets and echo them; what it echoed came back masked.
   const wire = JSON.stringify(vendor.received);
-  for (const name of ['TG_BOT_TOKEN', 'DEER_KEY', 'WEBHOOK_URL', 'WEBHOOK_HEADERS', 'PUSHME_KEY', 'QYWX_KEY', 'OPENILINK_APP_TOKEN']) {
+  for (const name of [
+    'TG_BOT_TOKEN',
+    'DEER_KEY',
+    'WEBHOOK_URL',
+    'WEBHOOK_HEADERS',
+    'PUSHME_KEY',
+    'QYWX_KEY',
+    'OPENILINK_APP_TOKEN',
+  ]) {
     assert.ok(wire.includes(SECRETS[name]), `${name} never reached the vendor`);
   }
   assert.ok(wire.includes('wecom_secret_G7'));
@@ -126,7 +143,13 @@ test('the device key in a self-hosted BARK_PUSH URL is masked when the Bark serv
   const bark = await startVendor();
   t.after(() => bark.close());
   // What bark-server answers for an unknown device key.
-  bark.route('/', json(400, { code: 400, message: 'failed to get device token: failed to get [bark_secret_D4] device token from database' }));
+  bark.route(
+    '/',
+    json(400, {
+      code: 400,
+      message: 'failed to get device token: failed to get [bark_secret_D4] device token from database',
+    }),
+  );
   const { value: result, stderr } = await captureStderr(() =>
     send('t', 'c', { env: { HITOKOTO: 'false', BARK_PUSH: `${bark.url}/bark_secret_D4` } }),
   );
@@ -159,27 +182,51 @@ async function sendTo(env, body, status = 400) {
 
 test('a secret webhook URL masks its token, not the word webhook', async () => {
   const token = 'Zq8x3Lw0Pq7TbN2mYc';
-  const [result, , url] = await sendTo({ WEBHOOK_URL: `{vendor}/webhook/${token}?text=$title` }, { error: `webhook ${token} unknown at http://h.example/webhook/${token}` });
+  const [result, , url] = await sendTo(
+    { WEBHOOK_URL: `{vendor}/webhook/${token}?text=$title` },
+    { error: `webhook ${token} unknown at http://h.example/webhook/${token}` },
+  );
   const { error } = result.get('webhook');
   assert.ok(url);
   assert.ok(!error.includes(token), error);
   assert.ok(error.includes('webhook *** unknown at http://h.example/webhook/***'), error);
-  assert.deepEqual(result.toJSON().channels.map((c) => c.channel), ['webhook']);
+  assert.deepEqual(
+    result.toJSON().channels.map((c) => c.channel),
+    ['webhook'],
+  );
 });
 
 test('a one-letter secret is masked only where it stands alone', async () => {
   const env = { CHAT_URL: '{vendor}/webapi/entry.cgi?api=SYNO.Chat.External&token=', CHAT_TOKEN: 'c' };
   const [result] = await sendTo(env, { success: false, error: { errors: 'channel c: access denied' } }, 200);
-  assert.ok(result.get('synology_chat').error.endsWith('channel ***: access denied'), result.get('synology_chat').error);
+  assert.ok(
+    result.get('synology_chat').error.endsWith('channel ***: access denied'),
+    result.get('synology_chat').error,
+  );
   const { stderr } = await captureStderr(async () => log.warning('connecting to c, then c.example.com: success'));
   assert.match(stderr, /connecting to \*\*\*, then \*\*\*\.example\.com: success/);
 });
 
 const TOKEN_TABLE = [
-  ['webhook', false], ['hooks', false], ['api', false], ['send', false], ['v1', false], ['V2', false],
-  ['bot', false], ['services', false], ['sendMessage', false], ['2016-06-01', false], ['json', false],
-  ['T0AAA1111', true], ['abc123', true], ['x1', true], ['abcdefghijklmnop', true], ['abcdefghijklmno', false],
-  ['send_private_msg', true], ['---', false], ['1234567890123456', true],
+  ['webhook', false],
+  ['hooks', false],
+  ['api', false],
+  ['send', false],
+  ['v1', false],
+  ['V2', false],
+  ['bot', false],
+  ['services', false],
+  ['sendMessage', false],
+  ['2016-06-01', false],
+  ['json', false],
+  ['T0AAA1111', true],
+  ['abc123', true],
+  ['x1', true],
+  ['abcdefghijklmnop', true],
+  ['abcdefghijklmno', false],
+  ['send_private_msg', true],
+  ['---', false],
+  ['1234567890123456', true],
 ];
 
 test('which URL pieces are tokens (the table python/tests/test_secrets.py checks)', () => {
@@ -198,7 +245,10 @@ test('redaction rules', () => {
   assert.deepEqual(new Redactor(['longsecret99']).tree({ longsecret99: 1 }), { [MASK]: 1 });
   // A URL secret: its credential parts, never the scheme, host or path words.
   const slack = 'https://hooks.slack.com/services/T0AAA1111/B0BBB2222/abcdefghijklmnopqrstuvwx';
-  assert.equal(new Redactor([slack]).text(`POST ${slack} failed`), 'POST https://hooks.slack.com/services/***/***/*** failed');
+  assert.equal(
+    new Redactor([slack]).text(`POST ${slack} failed`),
+    'POST https://hooks.slack.com/services/***/***/*** failed',
+  );
   const bark = 'https://bark.example.com/onlyletterskey';
   assert.equal(new Redactor([bark]).text(`${bark}/title`), 'https://bark.example.com/***/title');
 });
@@ -208,31 +258,56 @@ test('redaction rules', () => {
 test('the password of TG_PROXY_AUTH is masked alone and as Basic auth', async () => {
   const password = 'hunter2pass';
   const basic = Buffer.from(`puser:${password}`).toString('base64');
-  const env = { TG_BOT_TOKEN: '777000:tg_secret_shape', TG_USER_ID: '1', TG_API_HOST: '{vendor}', TG_PROXY_HOST: '127.0.0.1', TG_PROXY_PORT: String(proxy.port), TG_PROXY_AUTH: `puser:${password}` };
-  const [result, stderr] = await sendTo(env, { ok: false, description: `proxy refused password ${password} (Basic ${basic})` }, 401);
+  const env = {
+    TG_BOT_TOKEN: '777000:tg_secret_shape',
+    TG_USER_ID: '1',
+    TG_API_HOST: '{vendor}',
+    TG_PROXY_HOST: '127.0.0.1',
+    TG_PROXY_PORT: String(proxy.port),
+    TG_PROXY_AUTH: `puser:${password}`,
+  };
+  const [result, stderr] = await sendTo(
+    env,
+    { ok: false, description: `proxy refused password ${password} (Basic ${basic})` },
+    401,
+  );
   const shown = JSON.stringify(result) + stderr;
   assert.ok(!shown.includes(password) && !shown.includes(basic.replace(/=+$/, '')), shown);
-  assert.ok(result.get('telegram').error.includes('proxy refused password *** (Basic ***'), result.get('telegram').error);
+  assert.ok(
+    result.get('telegram').error.includes('proxy refused password *** (Basic ***'),
+    result.get('telegram').error,
+  );
   const { stderr: logged } = await captureStderr(async () => log.warning(`proxy said ${password} / ${basic}`));
   assert.ok(!logged.includes(password) && !logged.includes(basic), logged);
 });
 
 test('a webhook header token is masked with and without its scheme', async () => {
   const token = 'tok_9f8e7d6c5b4a';
-  const env = { WEBHOOK_URL: '{vendor}/notify?text=$title', WEBHOOK_HEADERS: `Content-Type: application/json\nAuthorization: Bearer ${token}` };
+  const env = {
+    WEBHOOK_URL: '{vendor}/notify?text=$title',
+    WEBHOOK_HEADERS: `Content-Type: application/json\nAuthorization: Bearer ${token}`,
+  };
   const [result, stderr] = await sendTo(env, { error: `HTTP 401: token ${token} is revoked (application/json)` }, 401);
   assert.ok(!(JSON.stringify(result) + stderr).includes(token));
-  assert.ok(result.get('webhook').error.includes('token *** is revoked (application/json)'), result.get('webhook').error);
+  assert.ok(
+    result.get('webhook').error.includes('token *** is revoked (application/json)'),
+    result.get('webhook').error,
+  );
   const { stderr: logged } = await captureStderr(async () => log.warning(`header token ${token}`));
   assert.ok(!logged.includes(token), logged);
 });
 
 test('proxy credentials from the environment are masked', async () => {
   await withProcessEnv({ HTTPS_PROXY: 'http://pxuser:pxpass_77aa@127.0.0.1:3128', NO_PROXY: '127.0.0.1' }, async () => {
-    const [result, stderr] = await sendTo({ DEER_KEY: 'PDU_proxy_case_1', DEER_URL: '{vendor}/message/push' }, { error: 'proxy auth pxpass_77aa failed' });
+    const [result, stderr] = await sendTo(
+      { DEER_KEY: 'PDU_proxy_case_1', DEER_URL: '{vendor}/message/push' },
+      { error: 'proxy auth pxpass_77aa failed' },
+    );
     assert.ok(!(JSON.stringify(result) + stderr).includes('pxpass_77aa'));
     assert.ok(result.get('pushdeer').error.includes('proxy auth *** failed'), result.get('pushdeer').error);
-    const { stderr: logged } = await captureStderr(async () => log.warning('via http://pxuser:pxpass_77aa@127.0.0.1:3128'));
+    const { stderr: logged } = await captureStderr(async () =>
+      log.warning('via http://pxuser:pxpass_77aa@127.0.0.1:3128'),
+    );
     assert.ok(!logged.includes('pxpass_77aa'), logged);
   });
 });
@@ -242,7 +317,9 @@ test('userinfo in a URL setting that is not secret is masked', async () => {
   try {
     server.route('/', json(403, { error: 'user nuser:npw_5566x is not allowed' }));
     const url = server.url.replace('http://', 'http://nuser:npw_5566x@');
-    const { value: result, stderr } = await captureStderr(() => send('t', 'c', { env: { HITOKOTO: 'false', NTFY_URL: url, NTFY_TOPIC: 'alerts' } }));
+    const { value: result, stderr } = await captureStderr(() =>
+      send('t', 'c', { env: { HITOKOTO: 'false', NTFY_URL: url, NTFY_TOPIC: 'alerts' } }),
+    );
     assert.ok(!(JSON.stringify(result) + stderr).includes('npw_5566x'));
     assert.ok(result.get('ntfy').error.includes('is not allowed'), result.get('ntfy').error);
   } finally {
@@ -263,13 +340,19 @@ test('a secret echoed in another encoding is masked', async () => {
     plus: pctUpper.replace(/%20/g, '+'),
   };
   for (const [shape, echoed] of Object.entries(shapes)) {
-    const [result] = await sendTo({ DEER_KEY: key, DEER_URL: '{vendor}/message/push' }, { error: `bad key [${echoed}]` });
+    const [result] = await sendTo(
+      { DEER_KEY: key, DEER_URL: '{vendor}/message/push' },
+      { error: `bad key [${echoed}]` },
+    );
     assert.ok(result.get('pushdeer').error.endsWith('bad key [***]'), `${shape}: ${result.get('pushdeer').error}`);
   }
 });
 
 test('each key of a comma-separated list is a secret', async () => {
-  const [result] = await sendTo({ DEER_KEY: 'PDU1aaaaaa,PDU2bbbbbb', DEER_URL: '{vendor}/message/push' }, { error: 'unknown key PDU2bbbbbb' });
+  const [result] = await sendTo(
+    { DEER_KEY: 'PDU1aaaaaa,PDU2bbbbbb', DEER_URL: '{vendor}/message/push' },
+    { error: 'unknown key PDU2bbbbbb' },
+  );
   assert.ok(result.get('pushdeer').error.endsWith('unknown key ***'), result.get('pushdeer').error);
 });
 
@@ -304,7 +387,13 @@ test('an SMTP AUTH PLAIN echo is masked', async () => {
   const server = await echoingSmtp();
   try {
     const password = 'smtp-pass-Q1w2';
-    const env = { HITOKOTO: 'false', SMTP_SERVER: `127.0.0.1:${server.port}`, SMTP_EMAIL: 'bot@x.test', SMTP_PASSWORD: password, SMTP_ALLOW_PLAINTEXT: 'true' };
+    const env = {
+      HITOKOTO: 'false',
+      SMTP_SERVER: `127.0.0.1:${server.port}`,
+      SMTP_EMAIL: 'bot@x.test',
+      SMTP_PASSWORD: password,
+      SMTP_ALLOW_PLAINTEXT: 'true',
+    };
     const { value: result, stderr } = await captureStderr(() => send('t', 'c', { env }));
     const blob = Buffer.from(`\0bot@x.test\0${password}`).toString('base64');
     assert.deepEqual(server.authLines, [`AUTH PLAIN ${blob}`]); // the blob really went out and came back
@@ -367,7 +456,12 @@ test('a fetched token is in the registry only while cached', () => {
 });
 
 test('redaction both runtimes agree on (conformance/redaction.json, checked by python/tests/test_secrets.py too)', () => {
-  const { cases } = JSON.parse(require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', 'conformance', 'redaction.json'), 'utf8'));
+  const { cases } = JSON.parse(
+    require('node:fs').readFileSync(
+      require('node:path').join(__dirname, '..', '..', 'conformance', 'redaction.json'),
+      'utf8',
+    ),
+  );
   assert.ok(cases.length >= 10);
   for (const { secrets, text, masked } of cases) assert.equal(new Redactor(secrets).text(text), masked, text);
 });

@@ -20,7 +20,12 @@ before(async () => {
 });
 after(() => proxy.close());
 
-const telegram = () => ({ TG_BOT_TOKEN: '1:tg_tok', TG_USER_ID: '1', TG_PROXY_HOST: '127.0.0.1', TG_PROXY_PORT: String(proxy.port) });
+const telegram = () => ({
+  TG_BOT_TOKEN: '1:tg_tok',
+  TG_USER_ID: '1',
+  TG_PROXY_HOST: '127.0.0.1',
+  TG_PROXY_PORT: String(proxy.port),
+});
 
 // A regression that hangs fails on the test's own timeout instead of holding up the run.
 describe('a stuck proxy', { timeout: 30_000 }, () => {
@@ -38,8 +43,16 @@ describe('a stuck proxy', { timeout: 30_000 }, () => {
     .then((r) => report(r.toJSON().channels.map((c) => [c.channel, c.status, c.error])));`;
   const cases = [
     ['TG_PROXY_HOST/PORT', () => [telegram(), {}], 'telegram'],
-    ['HTTPS_PROXY, an https vendor', () => [{ NTFY_URL: 'https://ntfy.example.test', NTFY_TOPIC: 't' }, { HTTPS_PROXY: proxy.url }], 'ntfy'],
-    ['HTTP_PROXY, a plain-http vendor', () => [{ GOTIFY_URL: 'http://gotify.example.test', GOTIFY_TOKEN: 'g' }, { HTTP_PROXY: proxy.url }], 'gotify'],
+    [
+      'HTTPS_PROXY, an https vendor',
+      () => [{ NTFY_URL: 'https://ntfy.example.test', NTFY_TOPIC: 't' }, { HTTPS_PROXY: proxy.url }],
+      'ntfy',
+    ],
+    [
+      'HTTP_PROXY, a plain-http vendor',
+      () => [{ GOTIFY_URL: 'http://gotify.example.test', GOTIFY_TOKEN: 'g' }, { HTTP_PROXY: proxy.url }],
+      'gotify',
+    ],
   ];
   for (const [name, setup, channel] of cases) {
     test(`through ${name} at a proxy that never answers: a timeout, and the process exits`, async () => {
@@ -66,9 +79,13 @@ test('a proxy that refuses the CONNECT tunnel (407) never reached the vendor: re
   slept.length = 0;
   const env = { HITOKOTO: 'false', NTFY_URL: 'https://ntfy.example.test', NTFY_TOPIC: 't' };
   const { value } = await withProcessEnv({ HTTPS_PROXY: `http://127.0.0.1:${refusing.address().port}` }, () =>
-    captureStderr(() => send('t', 'c', { env })));
+    captureStderr(() => send('t', 'c', { env })),
+  );
   const result = value.get('ntfy');
-  assert.deepEqual([result.status, result.attempts, result.error], ['network_error', 4, 'connection failed (POST https://ntfy.example.test/t) (after 4 tries)']);
+  assert.deepEqual(
+    [result.status, result.attempts, result.error],
+    ['network_error', 4, 'connection failed (POST https://ntfy.example.test/t) (after 4 tries)'],
+  );
   assert.deepEqual(connects, Array(4).fill('CONNECT ntfy.example.test:443'));
   assert.deepEqual(slept, [1, 2, 4]);
 });

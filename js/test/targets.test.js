@@ -22,11 +22,12 @@ async function startVendor(hold) {
   const state = { inFlight: 0, most: 0, peers: [], waiters: [] };
   state.changed = () => state.waiters.splice(0).forEach((wake) => wake());
   // Resolves once predicate holds, or after 5 s (a sender one at a time never gets 8 in flight).
-  state.until = (predicate) => new Promise((resolve) => {
-    const check = () => (predicate(state) ? resolve() : state.waiters.push(check));
-    setTimeout(resolve, 5000).unref();
-    check();
-  });
+  state.until = (predicate) =>
+    new Promise((resolve) => {
+      const check = () => (predicate(state) ? resolve() : state.waiters.push(check));
+      setTimeout(resolve, 5000).unref();
+      check();
+    });
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
@@ -44,8 +45,13 @@ async function startVendor(hold) {
     });
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.env = (extra = {}) => ({ CHRONOCAT_URL: `http://127.0.0.1:${server.address().port}`, CHRONOCAT_QQ: IDS.map((id) => `user_id=${id}`).join(';'),
-    CHRONOCAT_TOKEN: 'chrono_tok_5f3a9c1e77', HITOKOTO: 'false', ...extra });
+  state.env = (extra = {}) => ({
+    CHRONOCAT_URL: `http://127.0.0.1:${server.address().port}`,
+    CHRONOCAT_QQ: IDS.map((id) => `user_id=${id}`).join(';'),
+    CHRONOCAT_TOKEN: 'chrono_tok_5f3a9c1e77',
+    HITOKOTO: 'false',
+    ...extra,
+  });
   state.close = () => {
     server.closeAllConnections();
     return new Promise((resolve) => server.close(resolve));
@@ -87,7 +93,13 @@ test('a target that never answers does not hold up the others', async () => {
   let gaveUp = false; // the client closed the hung request's connection: its timeout passed
   const othersBefore = [];
   const hold = (peer, req) => {
-    if (peer === '10001') return new Promise((resolve) => req.socket.once('close', () => { gaveUp = true; resolve(); }));
+    if (peer === '10001')
+      return new Promise((resolve) =>
+        req.socket.once('close', () => {
+          gaveUp = true;
+          resolve();
+        }),
+      );
     if (!gaveUp) othersBefore.push(peer);
     return Promise.resolve();
   };

@@ -35,7 +35,10 @@ const through = { TG_PROXY_HOST: '127.0.0.1' };
 test('with TG_PROXY_HOST and TG_PROXY_PORT the Bot API request goes through a CONNECT tunnel at that proxy', async () => {
   const { result } = await sendTelegram({ ...through, TG_PROXY_PORT: String(proxy.port) });
   assert.deepEqual([result.ok, result.status], [true, 'delivered']);
-  assert.deepEqual(proxy.connects.map((c) => c.target), [`127.0.0.1:${telegram.port}`]);
+  assert.deepEqual(
+    proxy.connects.map((c) => c.target),
+    [`127.0.0.1:${telegram.port}`],
+  );
   assert.deepEqual(proxy.plain, []);
   const [request] = telegram.received;
   assert.equal(request.path, `/bot${BOT_TOKEN}/sendMessage`);
@@ -45,10 +48,17 @@ test('with TG_PROXY_HOST and TG_PROXY_PORT the Bot API request goes through a CO
 });
 
 test('TG_PROXY_AUTH is sent to the proxy as Proxy-Authorization: Basic base64(user:pass), never to Telegram', async () => {
-  const { result, stderr } = await sendTelegram({ ...through, TG_PROXY_PORT: String(proxy.port), TG_PROXY_AUTH: 'proxy_user:proxy_pass_77' });
+  const { result, stderr } = await sendTelegram({
+    ...through,
+    TG_PROXY_PORT: String(proxy.port),
+    TG_PROXY_AUTH: 'proxy_user:proxy_pass_77',
+  });
   assert.equal(result.ok, true);
   const expected = `Basic ${Buffer.from('proxy_user:proxy_pass_77').toString('base64')}`;
-  assert.deepEqual(proxy.connects.map((c) => c.authorization), [expected]);
+  assert.deepEqual(
+    proxy.connects.map((c) => c.authorization),
+    [expected],
+  );
   assert.equal(telegram.received[0].headers['proxy-authorization'], undefined);
   assert.ok(!stderr.includes('proxy_pass_77'));
 });
@@ -61,15 +71,29 @@ test('without TG_PROXY_AUTH no Proxy-Authorization header is sent', async () => 
 
 test('a proxy password with URL delimiters and a stray % reaches the proxy unchanged', async () => {
   // The spec writes TG_PROXY_AUTH into http://user:pass@host:port as it is, as QingLong does.
-  const { result } = await sendTelegram({ ...through, TG_PROXY_PORT: String(proxy.port), TG_PROXY_AUTH: 'proxy_user:p@ss:w%rd' });
+  const { result } = await sendTelegram({
+    ...through,
+    TG_PROXY_PORT: String(proxy.port),
+    TG_PROXY_AUTH: 'proxy_user:p@ss:w%rd',
+  });
   assert.deepEqual([result.ok, result.status], [true, 'delivered'], result.error);
-  assert.deepEqual(proxy.connects.map((c) => c.authorization), [`Basic ${Buffer.from('proxy_user:p@ss:w%rd').toString('base64')}`]);
+  assert.deepEqual(
+    proxy.connects.map((c) => c.authorization),
+    [`Basic ${Buffer.from('proxy_user:p@ss:w%rd').toString('base64')}`],
+  );
 });
 
 test('a proxy that refuses connections is a network_error, and Telegram is not contacted directly', async () => {
-  const { result, stderr } = await sendTelegram({ ...through, TG_PROXY_PORT: String(await closedPort()), TG_PROXY_AUTH: 'proxy_user:proxy_pass_77' });
+  const { result, stderr } = await sendTelegram({
+    ...through,
+    TG_PROXY_PORT: String(await closedPort()),
+    TG_PROXY_AUTH: 'proxy_user:proxy_pass_77',
+  });
   assert.deepEqual([result.ok, result.status], [false, 'network_error']);
-  assert.match(result.error, /^connection refused \(POST http:\/\/127\.0\.0\.1:\d+\/bot\*\*\*\/sendMessage\) \(after 4 tries\)$/);
+  assert.match(
+    result.error,
+    /^connection refused \(POST http:\/\/127\.0\.0\.1:\d+\/bot\*\*\*\/sendMessage\) \(after 4 tries\)$/,
+  );
   assert.deepEqual(telegram.received, []);
   assert.ok(!JSON.stringify(result).includes('proxy_pass_77') && !stderr.includes('proxy_pass_77'));
 });
@@ -83,6 +107,9 @@ test('TG_PROXY_HOST without TG_PROXY_PORT sends directly', async () => {
 
 test('a proxy address that is no URL (TG_PROXY_PORT not a number) is a config_error naming it, as in the Python runtime', async () => {
   const { result } = await sendTelegram({ ...through, TG_PROXY_PORT: 'eighty' });
-  assert.deepEqual([result.ok, result.status, result.error], [false, 'config_error', 'TG_PROXY_PORT: must be an integer from 1 to 65535']);
+  assert.deepEqual(
+    [result.ok, result.status, result.error],
+    [false, 'config_error', 'TG_PROXY_PORT: must be an integer from 1 to 65535'],
+  );
   assert.deepEqual(telegram.received, []);
 });

@@ -20,7 +20,7 @@ test('html_escape turns & < > " \' into &amp; &lt; &gt; &quot; &#x27;', () => {
   assert.equal(render('{{ x|html_escape }}', { x: `a&b<c>d"e'f` }), 'a&amp;b&lt;c&gt;d&quot;e&#x27;f');
 });
 
-test('html_escape escapes an existing entity again, as Python\'s html.escape does', () => {
+test("html_escape escapes an existing entity again, as Python's html.escape does", () => {
   assert.equal(render('{{ x|html_escape }}', { x: '&amp;' }), '&amp;amp;');
 });
 
@@ -45,15 +45,24 @@ test('the filters spec format 2 removed are unknown', () => {
 
 test('a misspelt variable throws instead of rendering empty', () => {
   assert.throws(() => render('{{ titel }}', { title: 't' }), /undefined value/);
-  assert.throws(() => render('x{{ env.TG_BOT_TOKNE }}y', { env: { TG_BOT_TOKEN: 'a' } }), /no attribute 'TG_BOT_TOKNE'/);
+  assert.throws(
+    () => render('x{{ env.TG_BOT_TOKNE }}y', { env: { TG_BOT_TOKEN: 'a' } }),
+    /no attribute 'TG_BOT_TOKNE'/,
+  );
 });
 
 test('a misspelt variable in an if condition throws instead of counting as false', () => {
-  assert.throws(() => render('{% if env.TG_PROXY_HOTS %}proxy{% endif %}', { env: { TG_PROXY_HOST: 'h' } }), /no attribute 'TG_PROXY_HOTS'/);
+  assert.throws(
+    () => render('{% if env.TG_PROXY_HOTS %}proxy{% endif %}', { env: { TG_PROXY_HOST: 'h' } }),
+    /no attribute 'TG_PROXY_HOTS'/,
+  );
 });
 
 test('a {{ }} inside a value is sent literally, never evaluated', () => {
-  assert.equal(render('{{ title }}: {{ content }}', { title: '{{ 7*7 }}', content: '{% if 1 %}x{% endif %}' }), '{{ 7*7 }}: {% if 1 %}x{% endif %}');
+  assert.equal(
+    render('{{ title }}: {{ content }}', { title: '{{ 7*7 }}', content: '{% if 1 %}x{% endif %}' }),
+    '{{ 7*7 }}: {% if 1 %}x{% endif %}',
+  );
 });
 
 test('autoescape is off: a value with < & " is rendered as it is', () => {

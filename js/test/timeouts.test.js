@@ -7,7 +7,16 @@ const assert = require('node:assert/strict');
 const { describe, test } = require('node:test');
 
 const { send } = require('../src');
-const { after: delayed, captureStderr, drip, json, never, overrideRetrySettings, stallBody, startVendor } = require('../test-helpers');
+const {
+  after: delayed,
+  captureStderr,
+  drip,
+  json,
+  never,
+  overrideRetrySettings,
+  stallBody,
+  startVendor,
+} = require('../test-helpers');
 
 /**
  * One send to gotify (at /slow: the vendor behaviour under test) and ntfy (answering at once), with
@@ -34,7 +43,10 @@ async function sendSlowAndFast(t, slowBehaviour, timeout = '0.5') {
 describe('timeouts', { concurrency: true, timeout: 10_000 }, () => {
   test('a vendor that delays its headers past MCP_PUSH_TIMEOUT times out, and a fast channel is delivered at once', async (t) => {
     const { slow, fast, elapsed } = await sendSlowAndFast(t, delayed(3000, json(200, { id: 1 })));
-    assert.deepEqual([slow.ok, slow.status, slow.error, slow.http_status], [false, 'timeout', 'no reply within 0.5 s', null]);
+    assert.deepEqual(
+      [slow.ok, slow.status, slow.error, slow.http_status],
+      [false, 'timeout', 'no reply within 0.5 s', null],
+    );
     assert.ok(slow.elapsed_ms >= 450, `timed out after only ${slow.elapsed_ms} ms`);
     assert.ok(elapsed < 1500, `the send took ${elapsed} ms`);
     assert.deepEqual([fast.ok, fast.status], [true, 'delivered']);
@@ -66,7 +78,7 @@ describe('timeouts', { concurrency: true, timeout: 10_000 }, () => {
     assert.ok(!JSON.stringify(slow).includes('gotify_tok_1'));
   });
 
-  test('MCP_PUSH_TIMEOUT is kept to the tenth of a second, not rounded up to undici\'s 0.5 s timer ticks', async (t) => {
+  test("MCP_PUSH_TIMEOUT is kept to the tenth of a second, not rounded up to undici's 0.5 s timer ticks", async (t) => {
     const { slow } = await sendSlowAndFast(t, never(), '0.3');
     assert.equal(slow.status, 'timeout');
     assert.ok(slow.elapsed_ms >= 280 && slow.elapsed_ms < 800, `0.3 s timed out after ${slow.elapsed_ms} ms`);
@@ -78,7 +90,10 @@ describe('timeouts', { concurrency: true, timeout: 10_000 }, () => {
     // With one attempt, the budget has no room for retries (their 60 s deadline would add a minute).
     t.after(overrideRetrySettings({ attempts: 1 }));
     const { slow, fast, elapsed, vendor } = await sendSlowAndFast(t, drip(20), '0.1');
-    assert.deepEqual([slow.ok, slow.status, slow.error, slow.attempts], [false, 'timeout', 'no result within 5.2 s', 1]);
+    assert.deepEqual(
+      [slow.ok, slow.status, slow.error, slow.attempts],
+      [false, 'timeout', 'no result within 5.2 s', 1],
+    );
     assert.ok(elapsed >= 5000 && elapsed < 7000, `the send took ${elapsed} ms`);
     assert.equal(fast.ok, true);
     // The abandoned request ends when the vendor hangs up; keep its late log line out of the output.

@@ -29,7 +29,9 @@ for (const contentType of ['text/plain', 'text/plain; charset=utf-8', 'applicati
       };
       if (contentType) env.WEBHOOK_CONTENT_TYPE = contentType;
       const [request] = plan('Backup "nightly"\\', content, { env, redact: false });
-      assert.deepEqual(JSON.parse(request.body), [{ msgtype: 'text', text: { content: `Backup "nightly"\\\n${content}` } }]);
+      assert.deepEqual(JSON.parse(request.body), [
+        { msgtype: 'text', text: { content: `Backup "nightly"\\\n${content}` } },
+      ]);
     }
   });
 }
@@ -46,5 +48,8 @@ test('what counts as a JSON document: the template with every placeholder read a
     ['{"a": "\\$title"}', false],
     ['{"a": NaN, "b": "$title"}', false],
   ];
-  assert.deepEqual(cases.map(([template]) => isJsonDocument(template)), cases.map(([, expected]) => expected));
+  assert.deepEqual(
+    cases.map(([template]) => isJsonDocument(template)),
+    cases.map(([, expected]) => expected),
+  );
 });

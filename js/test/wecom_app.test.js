@@ -8,7 +8,15 @@ const { after, before, beforeEach, test } = require('node:test');
 
 const { sendNotify } = require('../sendNotify');
 const { TOKENS } = require('../src/tokens');
-const { captureStderr, closedPort, fakeRetryPace, json, never, startVendor, withProcessEnv } = require('../test-helpers');
+const {
+  captureStderr,
+  closedPort,
+  fakeRetryPace,
+  json,
+  never,
+  startVendor,
+  withProcessEnv,
+} = require('../test-helpers');
 
 fakeRetryPace();
 
@@ -44,11 +52,14 @@ test('a refused gettoken connection resolves to a network_error (after its retri
   const { result } = await notify(`http://127.0.0.1:${await closedPort()}`);
   const wecomResult = result.get('wecom_app');
   assert.deepEqual([wecomResult.ok, wecomResult.status, wecomResult.attempts], [false, 'network_error', 4]);
-  assert.match(wecomResult.error, /^connection refused \(GET http:\/\/127\.0\.0\.1:\d+\/cgi-bin\/gettoken\?corpid=ww_corp_1&corpsecret=\*\*\*\) \(after 4 tries\)$/);
+  assert.match(
+    wecomResult.error,
+    /^connection refused \(GET http:\/\/127\.0\.0\.1:\d+\/cgi-bin\/gettoken\?corpid=ww_corp_1&corpsecret=\*\*\*\) \(after 4 tries\)$/,
+  );
   assertOtherDelivered(result);
 });
 
-test('a gettoken error reply resolves to rejected with WeCom\'s errmsg, and no message is sent', async () => {
+test("a gettoken error reply resolves to rejected with WeCom's errmsg, and no message is sent", async () => {
   wecom.route('/cgi-bin/gettoken', json(200, { errcode: 40001, errmsg: 'invalid credential' }));
   const { result } = await notify(wecom.url);
   const wecomResult = result.get('wecom_app');
@@ -67,15 +78,22 @@ test('a gettoken reply without access_token is rejected rather than sent with an
   assertOtherDelivered(result);
 });
 
-test('a gettoken that never answers times out within MCP_PUSH_TIMEOUT while the other channel delivers', { timeout: 5000 }, async () => {
-  wecom.route('/cgi-bin/gettoken', never());
-  const { result, elapsed } = await notify(wecom.url, { MCP_PUSH_TIMEOUT: '0.5' });
-  const wecomResult = result.get('wecom_app');
-  assert.deepEqual([wecomResult.status, wecomResult.error, wecomResult.attempts], ['timeout', 'no reply within 0.5 s', 1]);
-  assert.ok(elapsed < 1500, `the send took ${elapsed} ms`);
-  assertOtherDelivered(result);
-  assert.ok(result.get('ntfy').elapsed_ms < 450, 'the other channel waited for WeCom');
-});
+test(
+  'a gettoken that never answers times out within MCP_PUSH_TIMEOUT while the other channel delivers',
+  { timeout: 5000 },
+  async () => {
+    wecom.route('/cgi-bin/gettoken', never());
+    const { result, elapsed } = await notify(wecom.url, { MCP_PUSH_TIMEOUT: '0.5' });
+    const wecomResult = result.get('wecom_app');
+    assert.deepEqual(
+      [wecomResult.status, wecomResult.error, wecomResult.attempts],
+      ['timeout', 'no reply within 0.5 s', 1],
+    );
+    assert.ok(elapsed < 1500, `the send took ${elapsed} ms`);
+    assertOtherDelivered(result);
+    assert.ok(result.get('ntfy').elapsed_ms < 450, 'the other channel waited for WeCom');
+  },
+);
 
 test('two sends fetch the access token once and reuse it', async () => {
   wecom.route('/cgi-bin/gettoken', json(200, TOKEN_REPLY));
@@ -100,7 +118,10 @@ test('a token cached for one corp secret is not used for another', async () => {
 
 test('the fetched access token is masked when WeCom echoes it in an error', async () => {
   wecom.route('/cgi-bin/gettoken', json(200, TOKEN_REPLY));
-  wecom.route('/cgi-bin/message/send', json(200, { errcode: 81013, errmsg: 'user & party & tag all invalid, access_token=wecom_access_1' }));
+  wecom.route(
+    '/cgi-bin/message/send',
+    json(200, { errcode: 81013, errmsg: 'user & party & tag all invalid, access_token=wecom_access_1' }),
+  );
   const { result, stderr } = await notify(wecom.url);
   const wecomResult = result.get('wecom_app');
   assert.equal(wecomResult.status, 'rejected');

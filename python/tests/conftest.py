@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -20,6 +21,15 @@ def isolated_env(monkeypatch, tmp_path):
     TOKENS.clear()
     yield os.environ
     TOKENS.clear()
+
+
+@pytest.fixture(autouse=True)
+def restore_logging_disable():
+    """tools/conformance.py's main() (run in-process by test_tools) turns logging off process-wide; a later
+    test in the same process (any order: pytest-xdist shares tests between workers) must still see logs."""
+    level = logging.root.manager.disable
+    yield
+    logging.disable(level)
 
 
 @pytest.fixture(autouse=True)

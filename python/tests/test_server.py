@@ -572,8 +572,9 @@ def _rpc(process, lines: queue.Queue, message: dict, timeout: float = 20.0) -> d
 
 def test_stdio_server_writes_nothing_but_json_rpc_to_stdout(vendor):
     """Raw JSON-RPC over the pipes, with the console channel on (it writes to stderr) and a tool
-    failing: every stdout line, to the end, must be a JSON-RPC message."""
-    env = child_env({**webhook_env(vendor), "CONSOLE": "true"})
+    failing: every stdout line, to the end, must be a JSON-RPC message. One try per request: the failing
+    tool's result, not the retry backoff (about 5 s of real waits; test_retry pins it), is what matters here."""
+    env = child_env({**webhook_env(vendor), "CONSOLE": "true", "MCP_PUSH_RETRY_ATTEMPTS": "1"})
     process = subprocess.Popen([sys.executable, "-m", "mcp_push"], env=env, cwd=REPO, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     raw: list[bytes] = []

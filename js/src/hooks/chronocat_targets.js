@@ -10,7 +10,8 @@ function chronocat_targets({ env }) {
   const spec = env.CHRONOCAT_QQ;
   const users = [...spec.matchAll(/user_id=([0-9]+)/g)].map((m) => m[1]);
   const groups = [...spec.matchAll(/group_id=([0-9]+)/g)].map((m) => m[1]);
-  if (!users.length && !groups.length) throw new ConfigError('CHRONOCAT_QQ names no target: use user_id=<QQ>;group_id=<group>');
+  if (!users.length && !groups.length)
+    throw new ConfigError('CHRONOCAT_QQ names no target: use user_id=<QQ>;group_id=<group>');
   const targets = [
     ...users.map((peer) => ({ chat_type: PRIVATE, peer })),
     ...groups.map((peer) => ({ chat_type: GROUP, peer })),

@@ -5,7 +5,8 @@
 
 const crypto = require('node:crypto');
 
-const sign = (secret, timestampS) => crypto.createHmac('sha256', `${timestampS}\n${secret}`).update('').digest('base64');
+const sign = (secret, timestampS) =>
+  crypto.createHmac('sha256', `${timestampS}\n${secret}`).update('').digest('base64');
 
 function feishu_sign({ env, now }, { secret_var }) {
   const secret = env[secret_var] || '';

@@ -20,14 +20,18 @@ function server({ env, data }) {
   const services = {};
   for (const [key, value] of Object.entries((data && data.services) || {})) services[serviceKey(key)] = value;
   const known = services[serviceKey(name)];
-  if (!known) throw new ConfigError(`SMTP_SERVICE '${name}' is not a known provider; set SMTP_SERVER=host:port instead`);
+  if (!known)
+    throw new ConfigError(`SMTP_SERVICE '${name}' is not a known provider; set SMTP_SERVER=host:port instead`);
   return [known.host, Number(known.port), Boolean(known.ssl)];
 }
 
 function recipients({ env }) {
   const listed = [env.SMTP_EMAIL_TO || '', env.SMTP_TO || ''].filter(Boolean).join(';');
   // \uFF1B, the fullwidth semicolon, as an escape: the bundle stays Latin-1 (build.js says why).
-  const found = listed.split(/[;\uFF1B,]/).map(stripSpace).filter(Boolean);
+  const found = listed
+    .split(/[;\uFF1B,]/)
+    .map(stripSpace)
+    .filter(Boolean);
   return found.length ? found : [env.SMTP_EMAIL];
 }
 

@@ -13,7 +13,8 @@ const { pct, toJson } = require('../wire');
 const FIELD = /(\w+):[ \t\n\r\f\v]*((?:(?!\n\w+:)[\s\S])*)/g;
 const PLACEHOLDER = /\$(title|content)/g;
 
-const substitute = (template, title, content) => template.replace(PLACEHOLDER, (_, which) => (which === 'title' ? title : content));
+const substitute = (template, title, content) =>
+  template.replace(PLACEHOLDER, (_, which) => (which === 'title' ? title : content));
 
 /**
  * True when the template, with every $title and $content replaced by the letter x, parses as JSON
@@ -111,7 +112,8 @@ function webhook_request({ env, title, content }) {
   if (encoding === 'text') body = substituteText(bodyTemplate, title, content);
   else if (encoding !== 'none') {
     body = parseFields(bodyTemplate, title, content);
-    if (!Object.keys(body).length) throw new ConfigError('WEBHOOK_BODY has no `key: value` lines and is not a JSON object');
+    if (!Object.keys(body).length)
+      throw new ConfigError('WEBHOOK_BODY has no `key: value` lines and is not a JSON object');
   }
   if (encoding === 'multipart') {
     // The boundary is chosen when the body is encoded; a Content-Type from WEBHOOK_HEADERS cannot name it.

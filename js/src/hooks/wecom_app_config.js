@@ -6,7 +6,9 @@ const { ConfigError, stripSpace } = require('../config');
 function wecom_app_config({ env }) {
   const fields = env.QYWX_AM.split(',').map(stripSpace);
   if (fields.length < 4 || fields.length > 5) {
-    throw new ConfigError(`QYWX_AM must be corpid,corpsecret,touser,agentid[,media_id]; it has ${fields.length} fields`);
+    throw new ConfigError(
+      `QYWX_AM must be corpid,corpsecret,touser,agentid[,media_id]; it has ${fields.length} fields`,
+    );
   }
   const [corpid, corpsecret, touser, agentid] = fields;
   const media = fields.length === 5 ? fields[4] : '';

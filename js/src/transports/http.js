@@ -15,8 +15,18 @@ const AFTER_WRITE = 'connection closed after the request was sent; the message m
 
 // Socket errors raised while connecting, before any byte of the request was written. Everything else
 // (undici's 'other side closed', a reset while reading the reply) may have reached the vendor.
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EHOSTUNREACH',
-  'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'EADDRNOTAVAIL']);
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'EADDRNOTAVAIL',
+]);
 
 let injected = null;
 
@@ -42,11 +52,18 @@ const direct = new Map();
 function dispatcherFor(planned, ms) {
   if (planned.proxy) return [proxyFor(planned.proxy, ms), true];
   if (PROXY_VARIABLES.some((name) => process.env[name])) {
-    return [new EnvHttpProxyAgent({ connect: { timeout: ms }, proxyTls: { timeout: ms }, requestTls: { timeout: ms } }), true];
+    return [
+      new EnvHttpProxyAgent({ connect: { timeout: ms }, proxyTls: { timeout: ms }, requestTls: { timeout: ms } }),
+      true,
+    ];
   }
   let agent = direct.get(ms);
   if (!agent) {
-    agent = new Agent({ connect: { timeout: ms }, keepAliveTimeout: IDLE_REUSE_MS, keepAliveMaxTimeout: IDLE_REUSE_MS });
+    agent = new Agent({
+      connect: { timeout: ms },
+      keepAliveTimeout: IDLE_REUSE_MS,
+      keepAliveMaxTimeout: IDLE_REUSE_MS,
+    });
     direct.set(ms, agent);
   }
   return [agent, false];
@@ -54,7 +71,12 @@ function dispatcherFor(planned, ms) {
 
 function proxyFor(proxyUrl, ms) {
   const url = new URL(proxyUrl);
-  const options = { uri: `${url.protocol}//${url.host}`, connect: { timeout: ms }, proxyTls: { timeout: ms }, requestTls: { timeout: ms } };
+  const options = {
+    uri: `${url.protocol}//${url.host}`,
+    connect: { timeout: ms },
+    proxyTls: { timeout: ms },
+    requestTls: { timeout: ms },
+  };
   if (url.username || url.password) {
     const credentials = `${unquote(url.username)}:${unquote(url.password)}`;
     options.token = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
@@ -85,13 +107,19 @@ function replyHeaders(raw) {
   return headers;
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
 
 // Why a connection failed, in the words both runtimes use (the Python transport classifies alike).
 function failureReason(code, message) {
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
-  if ((code && (code.startsWith('ERR_TLS') || code.includes('CERT'))) || /SSL|TLS|certificate/i.test(message)) return 'TLS failed';
+  if ((code && (code.startsWith('ERR_TLS') || code.includes('CERT'))) || /SSL|TLS|certificate/i.test(message))
+    return 'TLS failed';
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return 'connection reset';
   return 'connection failed';
 }
@@ -169,7 +197,11 @@ async function sendHttp(planned, timeoutS) {
       // Never retried unless the spec has an idempotency key: a second POST could post twice.
       throw new TransportError('network_error', `${AFTER_WRITE} (${planned.method} ${planned.url})`, false, true);
     }
-    throw new TransportError('network_error', `${reason} (${planned.method} ${planned.url})`, RETRYABLE_REASONS.has(reason));
+    throw new TransportError(
+      'network_error',
+      `${reason} (${planned.method} ${planned.url})`,
+      RETRYABLE_REASONS.has(reason),
+    );
   } finally {
     clearTimeout(timer);
     if (own) dispatcher.destroy().catch(() => {});

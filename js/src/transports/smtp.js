@@ -34,7 +34,8 @@ async function sendSmtp(planned, timeoutS) {
       text: body.text,
       html: body.html,
     });
-    if (info.rejected && info.rejected.length) return { status: 550, text: `refused recipients: ${info.rejected.sort().join(', ')}` };
+    if (info.rejected && info.rejected.length)
+      return { status: 550, text: `refused recipients: ${info.rejected.sort().join(', ')}` };
     return { status: 250, text: '' };
   } catch (error) {
     if (error.code === 'ETLS' && !secure && !plaintextAllowed) {
@@ -48,11 +49,18 @@ async function sendSmtp(planned, timeoutS) {
       throw new TransportError('timeout', `SMTP server gave no reply within ${secondsText(timeoutS)} s`);
     }
     if (error.code === 'EAUTH') {
-      throw new TransportError('config_error', 'the SMTP server offers no AUTH on this connection; check SMTP_SERVER and SMTP_SSL');
+      throw new TransportError(
+        'config_error',
+        'the SMTP server offers no AUTH on this connection; check SMTP_SERVER and SMTP_SSL',
+      );
     }
     // Refused or reset: the server never took the message, so another try cannot deliver it twice.
     const unreached = /\bECONN(REFUSED|RESET)\b/.test(`${error.code} ${error.message}`);
-    throw new TransportError('network_error', `SMTP connection failed: ${error.message || 'no reason given'}`, unreached); // no class names
+    throw new TransportError(
+      'network_error',
+      `SMTP connection failed: ${error.message || 'no reason given'}`,
+      unreached,
+    ); // no class names
   } finally {
     transport.close();
   }
