@@ -30,8 +30,10 @@ def _raw(source: Mapping[str, Any]) -> Any:
     """What tells whether the env changed, cheaply: os.environ's own dict of encoded items (copying it
     is one C call; decoding every item, as iterating os.environ does, is most of the cost of a
     snapshot), else the flat copy itself."""
-    if isinstance(source, os._Environ):
-        return dict(source._data)
+    # os.environ's _data is CPython's private store: used when present, else the plain copy below.
+    data = getattr(source, "_data", None) if isinstance(source, os._Environ) else None
+    if isinstance(data, dict):
+        return dict(data)
     if isinstance(source, ChainMap):
         return [_raw(layer) for layer in source.maps]
     return flat_copy(source)
