@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 SERVER_VARS = ("MCP_PUSH_TOOL_NAMES", "MCP_PUSH_CHANNEL_TOOLS", "MCP_PUSH_HTTP_TOKEN", "MCP_PUSH_HTTP_ORIGINS",
                "MCP_PUSH_HTTP_HOSTS", "MCP_PUSH_HTTP_MAX_BODY", "MCP_PUSH_HTTP_HEADER_TIMEOUT",
@@ -92,3 +94,16 @@ def http_server(extra: Mapping[str, str] = {}, timeout: float = 20.0, host: str 
         stdout, _ = process.communicate()
         # Over HTTP stdout is not the wire, but it still gets nothing: logs go to stderr.
         assert stdout == b"", stdout[:500]
+
+
+# Fixtures the MCP server tests share (imported into their modules).
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def no_server_settings(monkeypatch):
+    """The server's own settings from the developer's shell never reach a test."""
+    for name in SERVER_VARS:
+        monkeypatch.delenv(name, raising=False)

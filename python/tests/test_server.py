@@ -23,22 +23,20 @@ from mcp_push.service.server import ServerConfigError, create_server, tool_names
 from mcp_push.specs import load_channels
 
 from .local_server import Behaviour
-from .mcp_helpers import REPO, SERVER_VARS, child_env, http_server, in_process_server, ntfy_env, webhook_env
+from .mcp_helpers import (  # noqa: F401  (shared fixtures)
+    REPO,
+    anyio_backend,
+    child_env,
+    http_server,
+    in_process_server,
+    no_server_settings,
+    ntfy_env,
+    webhook_env,
+)
 
 STRICT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # Claude Desktop, Cursor, OpenAI, Copilot CLI
 SECRET_URL_KEY = "hk_7f3a9c2e5b1d8f4a"
 SECRET_NTFY_TOKEN = "tk_q8w7e6r5t4y3u2i1"
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def no_server_settings(monkeypatch):
-    for name in SERVER_VARS:
-        monkeypatch.delenv(name, raising=False)
 
 
 def configure(monkeypatch, values):

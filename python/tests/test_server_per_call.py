@@ -23,19 +23,12 @@ from mcp_push.service.outbox import Outbox
 from mcp_push.service.outcome import outcome
 from mcp_push.service.server import PushResult, push_result
 
-from .mcp_helpers import SERVER_VARS, in_process_server, webhook_env
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def no_server_settings(monkeypatch):
-    for name in SERVER_VARS:
-        monkeypatch.delenv(name, raising=False)
-
+from .mcp_helpers import (  # noqa: F401  (anyio_backend, no_server_settings: shared fixtures)
+    anyio_backend,
+    in_process_server,
+    no_server_settings,
+    webhook_env,
+)
 
 # --- the env, once per call ------------------------------------------------------------------------------
 

@@ -205,25 +205,28 @@ class _Tools:
 
     async def send(self, tool: str, title: str, content: str, channels: list[str] | None = None,
                    wait: bool = False) -> CallToolResult:
-        source = self.env.current()
-        try:
-            targets = self._targets(source, channels)
-        except Refused as refused:
-            return refusal(tool, str(refused))
-        return await self._result(source, await self._submit(title, content, channels=targets), wait)
+        return await self._accept(tool, channels, wait, lambda: (title, content, {}))
 
     async def event(self, tool: str, envelope: dict[str, Any], channels: list[str] | None = None,
                     wait: bool = False) -> CallToolResult:
         """`envelope` is valid and has its timestamp: route_tool_calls checked it, once (check_arguments)."""
+        def message() -> tuple[str, str, dict[str, Any]]:
+            title, content = render_event(envelope)  # records a run's start: only once the call is taken
+            return title, content, {"kind": envelope["event"], "run_id": envelope["run_id"]}
+
+        return await self._accept(tool, channels, wait, message)
+
+    async def _accept(self, tool: str, channels: list[str] | None, wait: bool,
+                      message: Callable[[], tuple[str, str, dict[str, Any]]]) -> CallToolResult:
+        """Both tools: the channels checked against one env snapshot; then the message (title, content and
+        how to submit it) is made, submitted and reported."""
         source = self.env.current()
         try:
             targets = self._targets(source, channels)
         except Refused as refused:
             return refusal(tool, str(refused))
-        title, content = render_event(envelope)
-        ticket = await self._submit(title, content, kind=envelope["event"], run_id=envelope["run_id"],
-                                    channels=targets)
-        return await self._result(source, ticket, wait)
+        title, content, how = message()
+        return await self._result(source, await self._submit(title, content, channels=targets, **how), wait)
 
 
 async def wait_for(ticket: Ticket, timeout: float) -> bool:
