@@ -116,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
 
     channels = sub.add_parser("channels", help="list channels: configured ones, and what the others lack")
     channels.add_argument("--json", action="store_true", help="machine-readable output")
+    # `mcp-push worker`, `mcp-push db migrate`: the PostgreSQL backend (pg_cli.py).
+    from . import pg_cli
+
+    pg_cli.add_commands(sub)
     return parser
 
 
@@ -419,11 +423,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "hook": _hook, "run": _run}
     from ..config import ConfigError
     from ..specs import SpecError
+    from . import pg_cli
+
+    handlers.update(pg_cli.HANDLERS)
 
     # Exit codes are 0, 1 and 2 only; messages are one line and never name a Python class.
     try:
         return handlers[args.command](args, env)
-    except (UsageError, ConfigError, SpecError) as exc:
+    except (UsageError, ConfigError, SpecError, pg_cli.DatabaseCommandError) as exc:
         return _fail(str(exc), USAGE)
     except KeyboardInterrupt:  # a server stopped by its user is done; an interrupted send is not
         return OK if args.command == "serve" else FAILED

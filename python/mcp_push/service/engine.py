@@ -207,6 +207,9 @@ class Engine:
         self._stopped = threading.Event()  # set by close(): the heartbeat's wake-up
         self._beat = float(load_settings()["env"][HEARTBEAT_VAR].default)
         self._adopting = False  # started with resume: peers' orphaned rows are taken over at each heartbeat
+        # The retry pace under the lane's counting one; None: retry.PACE. The PostgreSQL backend's reschedules
+        # a long wait as a job instead of sleeping through it (service/pg/worker.py).
+        self.pace: retry.Pace | None = None
 
     # --- accepting ------------------------------------------------------------------------------------
 
@@ -345,6 +348,11 @@ class Engine:
                 lane.busy = False
                 self._cond.notify_all()
 
+    def deliver(self, lane: Lane, delivery: Delivery) -> R.ChannelResult:
+        """The one delivery pipeline (plan, send, retry, edit the run's message), for a scheduler other than
+        this engine's lane threads: procrastinate's workers (service/pg/worker.py)."""
+        return self._deliver(lane, delivery)
+
     def _deliver(self, lane: Lane, delivery: Delivery) -> R.ChannelResult:
         spec = lane.spec
         try:
@@ -381,9 +389,9 @@ class Engine:
     def _counting_pace(self, lane: Lane) -> retry.Pace | None:
         """The retry pace, counting each retry of a rate-limited lane as a request in its window: the
         vendor counts it too (send_plan sleeps only before a retry)."""
-        limiter, base = lane.limiter, retry.PACE
+        limiter, base = lane.limiter, self.pace or retry.PACE
         if limiter is None:
-            return None
+            return self.pace
 
         def sleep(seconds: float) -> None:
             base.sleep(seconds)

@@ -30,7 +30,14 @@ class ServeError(ValueError):
 
 def open_engine(source: Mapping[str, Any]) -> Engine:
     """The engine over the user's outbox (MCP_PUSH_STATE_DIR, or memory with MCP_PUSH_OUTBOX=false), not
-    started yet; ServeError naming the folder when it cannot be made or written."""
+    started yet; ServeError naming the folder when it cannot be made or written. With MCP_PUSH_DATABASE_URL,
+    the engine over PostgreSQL instead (service/pg)."""
+    from .backend import uses_postgres
+
+    if uses_postgres(source):
+        from .pg.open import open_pg_engine
+
+        return open_pg_engine(source, ServeError)
     try:
         return Engine(source, Outbox.for_source(source))
     except OSError as exc:  # say which folder and why, not the exception class
@@ -94,7 +101,6 @@ def _serve_http(source: Mapping[str, Any], server: Any, host: str | None, port: 
     """HTTP with its guards (http_app.py) and the REST endpoint (rest.py, idempotency keys next to the
     engine's outbox): a non-loopback bind needs the bearer token."""
     from . import http_app
-    from .idempotency import IdempotencyStore
 
     host = host if host is not None else "127.0.0.1"
     port = port if port is not None else http_app.DEFAULT_PORT
@@ -120,7 +126,7 @@ def _serve_http(source: Mapping[str, Any], server: Any, host: str | None, port: 
     bound_port = sock.getsockname()[1]
     log.info("serving MCP on http://%s:%d%s%s", f"[{host}]" if ":" in host else host, bound_port, path,
              " (bearer token required)" if settings.token else "")
-    store = IdempotencyStore(engine.outbox.path)
+    store = engine.outbox.idempotency()
     try:
         http_app.serve(http_app.build_app(server, settings, store), settings, sock)
     finally:

@@ -132,7 +132,11 @@ def _move_aside(path: Path) -> Path:
 
 
 class Outbox:
-    """SQLite-backed; every method is safe to call from any thread."""
+    """SQLite-backed; every method is safe to call from any thread. The embedded backend (backend.Backend)."""
+
+    # backend.Backend's slots for issue 17's history and issue 18's asks store.
+    history: Any = None
+    asks: Any = None
 
     def __init__(self, path: Path | None, clock=time.time):
         self.path = path
@@ -190,6 +194,12 @@ class Outbox:
         if not outbox_enabled(source):
             return cls(None)
         return cls(state_dir(source) / FILE_NAME)
+
+    def idempotency(self) -> Any:
+        """The REST endpoint's idempotency keys, in this outbox's file (in memory when it is)."""
+        from .idempotency import IdempotencyStore
+
+        return IdempotencyStore(self.path, self.clock)
 
     @property
     def durable(self) -> bool:

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs
 
 import anyio
 
+from .backend import UNAVAILABLE_PREFIX, BackendUnavailable
 from .idempotency import PENDING, Answer, IdempotencyStore
 from .rest_openapi import openapi_document
 
@@ -82,6 +83,9 @@ class RestApp:
             answer, replayed = await self._handle(scope, receive, headers)
         except Problem as problem:
             await respond(send, problem.status, json_body({"error": str(problem)}), problem.headers)
+            return
+        except BackendUnavailable as unavailable:  # the idempotency keys' database is away: nothing was sent
+            await respond(send, 503, json_body({"error": str(unavailable)}), [(b"retry-after", b"5")])
             return
         except Exception:  # a bug, not the caller's: logged with its traceback, answered as JSON
             log.exception("REST %s %s failed", scope.get("method"), scope.get("path"))
@@ -150,6 +154,8 @@ class RestApp:
         result = await self.call(kind, arguments)
         structured = result.structured_content or {}
         if structured.get("error"):
+            if structured["error"].startswith(UNAVAILABLE_PREFIX):  # the database is away: try again later
+                raise Problem(503, structured["error"], [(b"retry-after", b"5")])
             raise Problem(400, structured["error"])
         return Answer(200 if arguments.get("wait") else 202, json.dumps(structured, ensure_ascii=False))
 

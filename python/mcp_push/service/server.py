@@ -34,6 +34,7 @@ from ..api import configured_channels
 from ..config import ConfigError, EnvSnapshot, agent_defaults, is_true, setting, strip_space
 from ..events import EnvelopeError, envelope_schema, render_event, schema_checker, validate_envelope
 from ..selection import channel_names, channels_error
+from .backend import BackendUnavailable
 from .engine import Delivery, Engine, Ticket
 from .envview import EnvView
 from .outcome import SecretRedactor, outcome
@@ -226,7 +227,11 @@ class _Tools:
         except Refused as refused:
             return refusal(tool, str(refused))
         title, content, how = message()
-        return await self._result(source, await self._submit(title, content, channels=targets, **how), wait)
+        try:
+            ticket = await self._submit(title, content, channels=targets, **how)
+        except BackendUnavailable as unavailable:  # PostgreSQL away: nothing accepted (REST answers 503)
+            return refusal(tool, str(unavailable))
+        return await self._result(source, ticket, wait)
 
 
 async def wait_for(ticket: Ticket, timeout: float) -> bool:

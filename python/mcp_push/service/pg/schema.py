@@ -1,0 +1,77 @@
+"""mcp-push's tables in PostgreSQL, next to procrastinate's; `mcp-push db migrate` applies both, idempotently.
+
+deliveries  every accepted delivery: waiting, sending (a worker has it on the wire), or final (with its
+            result, kept a day for callers that wait and for `get_delivery`). Rows are the truth; a
+            procrastinate job only says when a lane should look at them.
+sends       the requests made with each rate-limited credential (the quota window every worker reads).
+refs        the vendor's id of a run's message, per lane and run (edit it in place from any replica).
+idempotency the REST endpoint's keys (SHA-256 digests) and their first answers.
+meta        the lane-key salt: one for the whole database, so every replica names a credential's lane alike.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import psycopg
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS mcp_push_deliveries (
+    id BIGSERIAL PRIMARY KEY,
+    created DOUBLE PRECISION NOT NULL,
+    lane TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    run_id TEXT,
+    gen BIGINT NOT NULL DEFAULT 0,
+    title TEXT NOT NULL,
+    content TEXT NOT NULL,
+    params TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'waiting',
+    result TEXT,
+    finished DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS mcp_push_deliveries_run ON mcp_push_deliveries (lane, run_id, kind, state);
+CREATE INDEX IF NOT EXISTS mcp_push_deliveries_waiting ON mcp_push_deliveries (lane) WHERE state <> 'final';
+CREATE INDEX IF NOT EXISTS mcp_push_deliveries_finished ON mcp_push_deliveries (finished);
+CREATE TABLE IF NOT EXISTS mcp_push_sends (lane TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
+CREATE INDEX IF NOT EXISTS mcp_push_sends_lane ON mcp_push_sends (lane, at);
+CREATE TABLE IF NOT EXISTS mcp_push_refs (lane TEXT NOT NULL, run_id TEXT NOT NULL, ref TEXT NOT NULL,
+                                          PRIMARY KEY (lane, run_id));
+CREATE TABLE IF NOT EXISTS mcp_push_idempotency (key TEXT PRIMARY KEY, created DOUBLE PRECISION NOT NULL,
+                                                 status INTEGER, body TEXT);
+CREATE INDEX IF NOT EXISTS mcp_push_idempotency_created ON mcp_push_idempotency (created);
+CREATE TABLE IF NOT EXISTS mcp_push_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# One migration at a time, whichever replica runs it (pg_advisory_xact_lock's key).
+MIGRATE_LOCK = 0x6D63_7075_7368  # "mcpush"
+
+
+def migrate(url: str) -> list[str]:
+    """Applies procrastinate's schema (when it is not there yet) and mcp-push's; returns what it did.
+    Safe to run again and from several processes at once."""
+    from procrastinate import App, SyncPsycopgConnector
+
+    done = []
+    with psycopg.connect(url, autocommit=False) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+        have_jobs = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()[0]
+        if not have_jobs:
+            # procrastinate's own schema, as its `procrastinate schema --apply` writes it.
+            conn.execute(App(connector=SyncPsycopgConnector()).schema_manager.get_schema())
+            done.append("procrastinate schema applied")
+        else:
+            done.append("procrastinate schema present")
+        conn.execute(SCHEMA)
+        conn.execute("INSERT INTO mcp_push_meta VALUES ('lane_salt', %s) ON CONFLICT (name) DO NOTHING",
+                     (secrets.token_hex(32),))
+        done.append("mcp-push schema up to date")
+        conn.commit()
+    return done
+
+
+def is_migrated(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL AND "
+                       "to_regclass('mcp_push_meta') IS NOT NULL").fetchone()
+    return bool(row and row[0])

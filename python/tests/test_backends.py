@@ -1,0 +1,191 @@
+"""One set of behaviour tests, run against both backends (backend.py): the embedded SQLite engine and the
+PostgreSQL one (service/pg, a real PostgreSQL: pg_helpers.py). The same calls, the same vendor, the same
+assertions; only the scheduling differs (lane threads pumped on a fake clock, procrastinate jobs run by a
+worker pass in the test's thread, their schedule moved with the fake clock)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mcp_push import retry
+from mcp_push.service import idempotency as idem
+from mcp_push.service.engine import Engine
+from mcp_push.service.outbox import Outbox
+
+from .local_server import Behaviour
+from .pg_helpers import fresh_schema, shift_schedule
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Harness:
+    """An engine of one backend on a fake clock, and a second one on the same state (another replica)."""
+
+    def __init__(self, kind: str, tmp_path, url: str | None):
+        self.kind, self.tmp_path, self.url = kind, tmp_path, url
+        self.clock = FakeClock()
+        self.engines: list = []
+
+    def engine(self, env: dict[str, str]):
+        if self.kind == "sqlite":
+            engine = Engine(env, Outbox(self.tmp_path / "outbox.sqlite3", self.clock), clock=self.clock)
+        else:
+            from mcp_push.service.pg.engine import PgEngine
+
+            engine = PgEngine(env, self.url, clock=self.clock)
+        self.engines.append(engine)
+        return engine
+
+    def advance(self, seconds: float) -> None:
+        self.clock.now += seconds
+        if self.url is not None:
+            shift_schedule(self.url, seconds)
+
+    def run_until(self, until: float) -> None:
+        """Moves the fake clock to `until`, every engine sending what falls due on the way."""
+        while True:
+            waits = [w for w in (engine.pump() for engine in self.engines) if w is not None]
+            if not waits or self.clock.now + min(waits) > until:
+                break
+            self.advance(max(min(waits), 1e-3))
+        if until > self.clock.now:
+            self.advance(until - self.clock.now)
+        for engine in self.engines:
+            engine.pump()
+
+    def close(self) -> None:
+        for engine in self.engines:
+            engine.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def harness(request, tmp_path):
+    if request.param == "postgres":
+        schemas = fresh_schema()
+        url = next(schemas)
+    else:
+        schemas, url = None, None
+    made = Harness(request.param, tmp_path, url)
+    yield made
+    made.close()
+    if schemas is not None:
+        schemas.close()
+
+
+def webhook(vendor) -> dict[str, str]:
+    return {"WEBHOOK_URL": f"{vendor.url}/hook", "WEBHOOK_CONTENT_TYPE": "application/json",
+            "WEBHOOK_BODY": "title: $title\ncontent: $content", "HITOKOTO": "false"}
+
+
+def wecom(vendor) -> dict[str, str]:
+    # A WeCom group robot: 20 messages a minute (its spec's limits.rate).
+    return {"QYWX_KEY": "key_wb_test", "QYWX_ORIGIN": vendor.url, "HITOKOTO": "false"}
+
+
+def titles(vendor) -> list[str]:
+    return [json.loads(r.body)["title"] for r in vendor.received if r.status == 200]
+
+
+def wecom_titles(vendor) -> list[str]:
+    return [json.loads(r.body)["text"]["content"].split("\n\n")[0] for r in vendor.received]
+
+
+def test_an_accepted_message_is_delivered_and_its_ticket_settles(harness, vendor):
+    engine = harness.engine(webhook(vendor))
+    ticket = engine.submit("hello", "world")
+    assert [r.status for r in ticket.result()] == ["queued"]
+    harness.run_until(harness.clock.now + 1)
+    assert titles(vendor) == ["hello"]
+    assert ticket.wait(5) and [r.status for r in ticket.result()] == ["delivered"]
+
+
+def test_waiting_updates_coalesce_latest_wins_and_nothing_overtakes_its_run(harness, vendor):
+    engine = harness.engine(webhook(vendor))
+    start = engine.submit("start", "c", kind="start", run_id="r")
+    updates = [engine.submit(f"update {i}", "c", kind="update", run_id="r") for i in range(1, 6)]
+    other = engine.submit("other run", "c", kind="update", run_id="r2")
+    harness.run_until(harness.clock.now + 1)
+    assert titles(vendor) == ["start", "update 5", "other run"]
+    assert start.wait(5) and all(t.wait(5) for t in updates)
+    assert [t.result().channels[0].status for t in updates] == ["superseded"] * 4 + ["delivered"]
+    engine.submit("update 6", "c", kind="update", run_id="r")
+    engine.submit("end", "c", kind="end", run_id="r")
+    harness.run_until(harness.clock.now + 1)
+    assert titles(vendor)[3:] == ["end"]  # the end drops the update still waiting before it
+    assert other.wait(5)
+
+
+def test_start_end_and_error_are_never_refused_or_dropped_when_the_lane_is_full(harness, vendor):
+    vendor.routes["/"] = Behaviour(status=503, body="down")  # nothing goes while the lane fills
+    engine = harness.engine({**webhook(vendor), "MCP_PUSH_LANE_QUEUE_MAX": "2", "MCP_PUSH_RETRY_ATTEMPTS": "1"})
+    statuses = [engine.submit(f"m{i}", "c").result().channels[0].status for i in range(3)]
+    assert statuses == ["queued", "queued", "rejected"]
+    kept = [engine.submit(kind, "c", kind=kind, run_id=run).result().channels[0].status
+            for kind, run in (("start", "a"), ("end", "a"), ("error", "b"))]
+    assert kept == ["queued"] * 3
+    vendor.routes["/"] = Behaviour()
+    harness.run_until(harness.clock.now + 1)
+    assert sorted(t for t in titles(vendor)) == ["end", "error", "m0", "m1", "start"]
+    assert titles(vendor).index("start") < titles(vendor).index("end")
+
+
+def test_a_burst_at_a_20_per_minute_robot_stays_within_its_quota(harness, vendor):
+    vendor.clock = harness.clock
+    engine = harness.engine(wecom(vendor))
+    t0 = harness.clock.now
+    for index in range(30):
+        engine.submit(f"m{index}", "c")
+    engine.submit("end", "c", kind="end", run_id="r")
+    harness.run_until(t0 + 240)
+    times = [r.at for r in vendor.received]
+    assert wecom_titles(vendor)[:30] == [f"m{i}" for i in range(30)] or "end" in wecom_titles(vendor)
+    assert sorted(wecom_titles(vendor)) == sorted([f"m{i}" for i in range(30)] + ["end"])
+    for index, at in enumerate(times):
+        assert sum(1 for other in times[index:] if other < at + 60) <= 20
+
+
+def test_a_retry_after_is_waited_for_then_the_message_is_delivered(harness, vendor, monkeypatch):
+    vendor.clock = harness.clock
+    # Retry waits pass on the fake clock: the embedded engine sleeps them, the PostgreSQL one reschedules.
+    monkeypatch.setattr(retry, "PACE", retry.Pace(harness.advance, harness.clock, lambda: 0.5, harness.clock,
+                                                  at_once=1))
+    vendor.script = [Behaviour(status=429, body='{"errcode":45009,"errmsg":"slow down"}',
+                               headers={"Retry-After": "7"})]
+    engine = harness.engine(wecom(vendor))
+    ticket = engine.submit("later", "c")
+    harness.run_until(harness.clock.now + 60)
+    assert [r.status for r in vendor.received] == [429, 200]
+    assert vendor.received[1].at - vendor.received[0].at >= 7
+    assert ticket.wait(5) and ticket.result().channels[0].status == "delivered"
+
+
+def test_an_idempotency_key_claimed_on_one_replica_is_seen_by_another(harness, vendor):
+    first, second = (harness.engine(webhook(vendor)).outbox.idempotency() for _ in range(2))
+    assert first.claim("deploy-42") is None
+    assert second.claim("deploy-42") == idem.PENDING
+    first.finish("deploy-42", idem.Answer(202, '{"ok": true}'))
+    assert second.claim("deploy-42") == idem.Answer(202, '{"ok": true}')
+    assert second.claim("other") is None
+    second.release("other")
+    assert first.claim("other") is None
+
+
+def test_a_runs_card_is_edited_not_reposted_whichever_replica_sends(harness, vendor):
+    vendor.routes["/"] = Behaviour(body='{"ok":true,"result":{"message_id":42}}')
+    env = {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "77", "TG_API_HOST": vendor.url, "HITOKOTO": "false",
+           "MCP_PUSH_EDIT_PROGRESS": "true"}
+    replicas = [harness.engine(env), harness.engine(env)]
+    for index, kind in enumerate(("start", "update", "update", "end")):
+        replicas[index % 2].submit(kind, "c", kind=kind, run_id="r")
+        harness.run_until(harness.clock.now + 5)
+    paths = [r.path.rsplit("/", 1)[1] for r in vendor.received]
+    assert paths == ["sendMessage", "editMessageText", "editMessageText", "sendMessage"]
+    assert json.loads(vendor.received[2].body)["message_id"] == 42
