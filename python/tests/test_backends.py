@@ -189,3 +189,19 @@ def test_a_runs_card_is_edited_not_reposted_whichever_replica_sends(harness, ven
     paths = [r.path.rsplit("/", 1)[1] for r in vendor.received]
     assert paths == ["sendMessage", "editMessageText", "editMessageText", "sendMessage"]
     assert json.loads(vendor.received[2].body)["message_id"] == 42
+
+
+def test_an_end_waiting_behind_updates_of_other_runs_uses_the_headroom(harness, vendor):
+    vendor.clock = harness.clock
+    engine = harness.engine(wecom(vendor))
+    for index in range(18):
+        engine.submit(f"u{index}", "c", kind="update", run_id=f"run{index}")
+    harness.run_until(harness.clock.now + 1)
+    for index in range(5):
+        engine.submit(f"late update {index}", "c", kind="update", run_id=f"late{index}")
+    engine.submit("end", "c", kind="end", run_id="run3")
+    harness.run_until(harness.clock.now + 1)
+    assert wecom_titles(vendor)[-1] == "end"  # sent at once, past the waiting updates
+    assert len(vendor.received) == 19
+    harness.run_until(harness.clock.now + 120)
+    assert sorted(wecom_titles(vendor)[19:]) == [f"late update {i}" for i in range(5)]

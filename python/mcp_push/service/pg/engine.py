@@ -99,7 +99,11 @@ class PgEngine(Engine):
         if delivery is None:
             return  # superseded, or sent already
         try:
-            result = self._run(delivery, attempts)
+            result = self._run(delivery, attempts, row is None)
+        except jobs.Requeue as requeue:
+            with state.connection() as conn, conn.transaction():
+                jobs.defer_update(self.deferring, conn, delivery.lane, delivery.run_id or "", gen, requeue.seconds)
+            return
         except (jobs.Reschedule, jobs.BackendUnavailable):
             raise
         except Exception as exc:  # a bug must not leave the row waiting forever
@@ -107,7 +111,7 @@ class PgEngine(Engine):
             result = R.ChannelResult(delivery.channel, False, R.INTERNAL_ERROR, type(exc).__name__)
         state.settle(delivery.row, result.to_dict())
 
-    def _run(self, delivery: Delivery, attempts: int) -> R.ChannelResult:
+    def _run(self, delivery: Delivery, attempts: int, requeue: bool) -> R.ChannelResult:
         spec = load_channels().get(delivery.channel)
         source = self._env.current()
         env = channel_env(spec, source) if spec else {}
@@ -128,6 +132,8 @@ class PgEngine(Engine):
             limiter.seed(self.state.recent_sends(delivery.lane, now - limiter.window))
             wait = limiter.wait(now, delivery.cost, delivery.is_terminal)
             if wait > 0:
+                if requeue:  # the job of a run's updates makes way for what waits behind it
+                    raise jobs.Requeue(wait)
                 raise jobs.Reschedule(wait)
         self.state.sending(delivery.row)
         self.pace.arm(attempts < MAX_RESCHEDULES and delivery.plan is not None and len(delivery.plan.requests) == 1)

@@ -81,7 +81,8 @@ class PgState:
                ) -> bool:
         """Stores a new delivery and its job in one transaction (accepted = committed); False, storing nothing,
         when its lane is full for it. A run's end or error makes its waiting updates final (superseded); an
-        update makes the older waiting updates of its run final (the newest content wins)."""
+        update makes the older waiting updates of its run final (the newest content wins); so does any
+        other event of the run (a requeued update must not go after it: jobs.Requeue)."""
         run, kind = delivery.run_id, delivery.kind
         with self.connection() as conn, conn.transaction():
             # The accepts of one run on one lane, one at a time (across replicas): its order is its events'.
@@ -102,8 +103,9 @@ class PgState:
                     if not replaces:
                         return False
             now = self.clock()
-            if run is not None and (coalesce or kind in TERMINAL):
-                # An update replaces the waiting ones behind the same event; an end or error, all of them.
+            if run is not None:
+                # An update replaces the waiting ones behind the same event; any other event of the run (its
+                # end, error, a new start), all of them: a waiting update never goes after a later event.
                 conn.execute("UPDATE mcp_push_deliveries SET state = 'final', finished = %s, result = %s "
                              "WHERE lane = %s AND run_id = %s AND kind = 'update' AND state = 'waiting' "
                              "AND (%s OR gen = %s)", (now, SUPERSEDED, delivery.lane, run, not coalesce, gen))
