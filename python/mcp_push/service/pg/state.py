@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -23,6 +24,8 @@ from .url import masked, scrub
 
 # Final rows (their results) are kept this long for callers that wait on them, then pruned.
 KEEP_FINAL_SECONDS = 24 * 3600.0
+# A call waits this long for a connection to PostgreSQL, then is refused (503): nothing is accepted.
+WAIT_SECONDS = 5.0
 
 
 
@@ -42,7 +45,15 @@ class PgState:
     def __init__(self, url: str, clock: Callable[[], float] = time.time, max_size: int = 8):
         self.url, self.clock = url, clock
         self.shown = masked(url)
-        self.pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=max_size, open=False, timeout=10,
+        # The pool retries a lost server every few seconds, a warning each time: BackendUnavailable says it
+        # once per refused call instead, with the URL masked.
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+        try:  # one try first: a database that is not there is said at once, not after the pool's wait
+            psycopg.connect(url, connect_timeout=5).close()
+        except psycopg.OperationalError as exc:
+            raise self.unavailable(exc) from None
+        self.pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=max_size, open=False,
+                                                timeout=WAIT_SECONDS,
                                                 check=psycopg_pool.ConnectionPool.check_connection,
                                                 kwargs={"connect_timeout": 5})
         try:

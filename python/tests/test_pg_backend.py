@@ -1,0 +1,148 @@
+"""The PostgreSQL backend's commands and its behaviour when PostgreSQL goes away (service/pg, pg_cli.py),
+against a real PostgreSQL (pg_helpers.py)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import httpx2
+
+from mcp_push.service import cli
+from mcp_push.service.pg.url import masked, scrub
+
+from .mcp_helpers import http_server
+from .pg_helpers import pg_url  # noqa: F401 - a fixture
+
+PASSWORD = "mcp_push"
+
+
+def test_a_database_url_is_shown_with_its_password_masked():
+    assert masked("postgresql://app:s3cret@db.internal:5432/push") == "postgresql://app:***@db.internal:5432/push"
+    assert masked("postgresql://db/push?password=s3cret&sslmode=require") == \
+        "postgresql://db/push?password=***&sslmode=require"
+    assert masked("postgresql://app@db/push") == "postgresql://app@db/push"
+    error = 'connection to "postgresql://app:s3cret@db/push" failed:\n  password s3cret rejected'
+    assert scrub(error, "postgresql://app:s3cret@db/push") == \
+        'connection to "postgresql://app:***@db/push" failed: password *** rejected'
+
+
+def test_db_migrate_can_run_again_and_never_prints_the_password(pg_url, monkeypatch, capsys):  # noqa: F811
+    monkeypatch.setenv("MCP_PUSH_DATABASE_URL", pg_url)
+    assert cli.main(["db", "migrate"]) == 0
+    assert cli.main(["db", "migrate"]) == 0
+    out = capsys.readouterr()
+    assert out.out.count("procrastinate schema present") == 2 and "mcp-push schema up to date" in out.out
+    assert f":{PASSWORD}@" not in out.out + out.err
+
+
+def test_worker_and_db_without_a_database_url_are_usage_errors(capsys):
+    assert cli.main(["db", "migrate"]) == 2
+    assert cli.main(["worker"]) == 2
+    assert capsys.readouterr().err.count("MCP_PUSH_DATABASE_URL: must be set to a PostgreSQL URL") == 2
+
+
+def test_serve_on_an_unreachable_database_stops_with_one_line_and_the_password_masked(monkeypatch, capsys):
+    monkeypatch.setenv("MCP_PUSH_DATABASE_URL", "postgresql://app:s3cret@127.0.0.1:9/push")
+    assert cli.main(["serve", "--transport", "http", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "database: PostgreSQL at postgresql://app:***@127.0.0.1:9/push is not available" in err
+    assert "s3cret" not in err and err.count("\n") == 1
+
+
+class Proxy:
+    """A TCP proxy to PostgreSQL that the test can take down (PostgreSQL gone) and bring back."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.port = 0
+        self._sockets: list[socket.socket] = []
+        self.up()
+
+    def up(self) -> None:
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.port = self.listener.getsockname()[1]
+        self.listener.listen()
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def down(self) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread: no connection gets in
+        except OSError:
+            pass
+        self.listener.close()
+        for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            except OSError:
+                pass
+        self._sockets.clear()
+
+
+def test_postgresql_down_is_a_503_and_what_was_accepted_is_delivered_once_it_is_back(pg_url, vendor):  # noqa: F811
+    from urllib.parse import urlsplit
+
+    from mcp_push.service.pg.engine import PgEngine
+
+    parts = urlsplit(pg_url)
+    proxy = Proxy((parts.hostname, parts.port or 5432))
+    via_proxy = pg_url.replace(parts.netloc, f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}")
+    env = {"MCP_PUSH_DATABASE_URL": via_proxy, "MCP_PUSH_WORKERS": "0", "WEBHOOK_URL": f"{vendor.url}/hook",
+           "WEBHOOK_CONTENT_TYPE": "application/json", "WEBHOOK_BODY": "title: $title\ncontent: $content"}
+    try:
+        with http_server(env) as url:
+            rest = url.removesuffix("/mcp") + "/v1/events"
+            accepted = httpx2.post(rest, json={"run_id": "r", "event": "start", "message": "before"}, timeout=30)
+            assert accepted.status_code == 202
+            proxy.down()
+            refused = httpx2.post(rest, json={"run_id": "r", "event": "end", "message": "during"}, timeout=30)
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
+            error = refused.json()["error"]
+            assert error.startswith("database: PostgreSQL at postgresql://mcp_push:***@127.0.0.1:")
+            assert error.endswith("nothing was accepted, try again") and f":{PASSWORD}@" not in error
+            mcp = httpx2.post(url, timeout=30, headers={"Accept": "application/json, text/event-stream"},
+                              json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                                  "name": "notify_event", "arguments": {"run_id": "r", "event": "end",
+                                                                        "message": "during"}}})
+            over_mcp = mcp.json()["result"]["structuredContent"]["error"]
+            assert over_mcp.split(" (")[0] == error.split(" (")[0]  # the same words over MCP (the cause may vary)
+            assert over_mcp.endswith("nothing was accepted, try again")
+            proxy.up()
+            again = httpx2.post(rest, json={"run_id": "r", "event": "end", "message": "after"}, timeout=30)
+            assert again.status_code == 202
+    finally:
+        proxy.down()
+    worker = PgEngine({k: v for k, v in env.items() if k != "MCP_PUSH_DATABASE_URL"}, pg_url)
+    try:
+        worker.pump()
+    finally:
+        worker.close()
+    assert [json.loads(r.body)["content"].split("\n")[0] for r in vendor.received] == ["before", "after"]
