@@ -146,3 +146,14 @@ def test_postgresql_down_is_a_503_and_what_was_accepted_is_delivered_once_it_is_
     finally:
         worker.close()
     assert [json.loads(r.body)["content"].split("\n")[0] for r in vendor.received] == ["before", "after"]
+
+
+def test_a_replica_delivers_with_its_own_worker_by_default_and_waits_for_the_result(pg_url, vendor):  # noqa: F811
+    env = {"MCP_PUSH_DATABASE_URL": pg_url, "WEBHOOK_URL": f"{vendor.url}/hook",
+           "WEBHOOK_CONTENT_TYPE": "application/json", "WEBHOOK_BODY": "title: $title\ncontent: $content"}
+    with http_server(env) as url:
+        answer = httpx2.post(url.removesuffix("/mcp") + "/v1/messages?wait=true", timeout=60,
+                             json={"title": "deploy", "content": "done"})
+    assert answer.status_code == 200
+    assert [c["status"] for c in answer.json()["channels"]] == ["delivered"]
+    assert [json.loads(r.body)["title"] for r in vendor.received] == ["deploy"]
