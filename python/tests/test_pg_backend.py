@@ -12,6 +12,7 @@ import httpx2
 from mcp_push.service import cli
 from mcp_push.service.pg.url import masked, scrub
 
+from .local_server import Behaviour
 from .mcp_helpers import http_server
 from .pg_helpers import pg_url  # noqa: F401 - a fixture
 
@@ -157,3 +158,51 @@ def test_a_replica_delivers_with_its_own_worker_by_default_and_waits_for_the_res
     assert answer.status_code == 200
     assert [c["status"] for c in answer.json()["channels"]] == ["delivered"]
     assert [json.loads(r.body)["title"] for r in vendor.received] == ["deploy"]
+
+
+def test_a_job_whose_worker_was_killed_on_the_wire_is_taken_over_and_sent_again(pg_url, vendor):  # noqa: F811
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from mcp_push.service.pg.engine import PgEngine
+
+    from .mcp_helpers import REPO, child_env
+
+    gate = threading.Event()
+    vendor.script = [Behaviour(gate=gate)]  # the first request is held: its worker is killed meanwhile
+    env = {"WEBHOOK_URL": f"{vendor.url}/hook", "WEBHOOK_CONTENT_TYPE": "application/json",
+           "WEBHOOK_BODY": "title: $title\ncontent: $content"}
+    accepting = PgEngine(env, pg_url)
+
+    def worker() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "mcp_push", "worker"], cwd=REPO,
+                                env=child_env({**env, "MCP_PUSH_DATABASE_URL": pg_url}),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def until(condition, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.1)
+
+    first = worker()
+    second = None
+    try:
+        ticket = accepting.submit("end", "the run ended", kind="end", run_id="r")
+        until(lambda: len(vendor.received) == 1)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        gate.set()
+        second = worker()
+        until(lambda: len(vendor.received) == 2)
+        until(lambda: (accepting.settle_final(), ticket.entries[0].done.is_set())[1])
+        assert ticket.result().channels[0].status == "delivered"
+        assert [json.loads(r.body)["title"] for r in vendor.received] == ["end", "end"]  # at least once
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(15)
+        accepting.close()
