@@ -5,12 +5,13 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 pg_version=$(ls /usr/lib/postgresql | sort -n | tail -1)
-pg_lsclusters -h | grep -q "^$pg_version main" || pg_createcluster "$pg_version" main >/dev/null
-pg_ctlcluster "$pg_version" main start >/dev/null 2>&1 || true  # already running is fine
+[ -n "$(pg_lsclusters -h | awk -v v="$pg_version" '$1 == v && $2 == "main"')" ] \
+  || pg_createcluster "$pg_version" main >/dev/null
+su postgres -c "pg_ctlcluster $pg_version main start" >/dev/null 2>&1 || true  # as its owner; running is fine
 pg_port=$(pg_lsclusters -h | awk -v v="$pg_version" '$1 == v && $2 == "main" {print $3}')
 pg_sql() { su postgres -c "psql -p $pg_port -qtAc \"$1\""; }
-pg_sql "SELECT 1 FROM pg_roles WHERE rolname = 'mcp_push'" | grep -q 1 \
+[ "$(pg_sql "SELECT 1 FROM pg_roles WHERE rolname = 'mcp_push'")" = 1 ] \
   || pg_sql "CREATE ROLE mcp_push LOGIN PASSWORD 'mcp_push'"
-pg_sql "SELECT 1 FROM pg_database WHERE datname = 'mcp_push_test'" | grep -q 1 \
+[ "$(pg_sql "SELECT 1 FROM pg_database WHERE datname = 'mcp_push_test'")" = 1 ] \
   || su postgres -c "createdb -p $pg_port -O mcp_push mcp_push_test"
 export MCP_PUSH_TEST_DATABASE_URL="postgresql://mcp_push:mcp_push@127.0.0.1:$pg_port/mcp_push_test"

@@ -2,7 +2,7 @@
 http` replicas and 2 `mcp-push worker`s on one real PostgreSQL (pg_helpers.py). Several runs (start, 200
 updates, end) are posted at once through the REST endpoint of every replica to a WeCom robot (20 messages a
 minute, its spec's real limit) and ntfy (which edits a run's card), both loopback vendors; a worker and a
-replica are SIGKILLed mid-burst, once each. Then: every accepted start and end arrived exactly once, the
+replica are SIGKILLed mid-burst, once each. Then: every accepted start, end and error arrived exactly once, the
 quota held in every 60-second window, each run's updates arrived in order and none after its end, ntfy's
 run cards were edited (posted only for the start and the end) whichever replica accepted the update, and
 an Idempotency-Key sent again to another replica got the first answer and sent nothing."""
@@ -27,7 +27,8 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSI
 
 RUNS = ("alpha", "bravo", "charlie")
 UPDATES = 200
-MESSAGE = re.compile(r"(alpha|bravo|charlie) (start|end|update (\d+))")
+MESSAGE = re.compile(r"(alpha|bravo|charlie) (start|end|error|update (\d+))")
+LAST = {"alpha": "end", "bravo": "end", "charlie": "error"}  # how each run ends
 WECOM_PATH, NTFY_TOPIC = "/cgi-bin/webhook/send", "runs"
 
 
@@ -91,7 +92,7 @@ class Client:
         for number in range(1, UPDATES + 1):
             send("update", f"{run} update {number}", f"{run}-u{number}", number)
             progress[index] = number
-        send("end", f"{run} end", f"{run}-end", UPDATES + 1)
+        send(LAST[run], f"{run} {LAST[run]}", f"{run}-end", UPDATES + 1)
         # The start's key again, at another replica: the first answer, nothing sent.
         self.answers[f"{run}-start-again"] = self.post(f"{run}-start", {"run_id": run, "event": "start",
                                                                         "message": f"{run} start"}, index + 1)
@@ -143,7 +144,7 @@ def test_replicas_and_workers_on_postgresql_survive_kills_within_quota_and_in_or
 
         def finished() -> bool:
             both = events_of(vendor, WECOM_PATH) + events_of(vendor, f"/{NTFY_TOPIC}")
-            ends = [e for e in both if e[1] == "end"]
+            ends = [e for e in both if e[1] in ("end", "error")]
             return len(ends) >= 2 * len(RUNS)
 
         deadline = time.monotonic() + 150
@@ -158,8 +159,8 @@ def test_replicas_and_workers_on_postgresql_survive_kills_within_quota_and_in_or
             for run in RUNS:
                 mine = [e for e in channel if e[0] == run]
                 kinds = [e[1] for e in mine]
-                assert kinds.count("start") == 1 and kinds.count("end") == 1, kinds
-                assert kinds[0] == "start" and kinds[-1] == "end"  # nothing before its start or after its end
+                assert kinds.count("start") == 1 and kinds.count(LAST[run]) == 1, kinds
+                assert kinds[0] == "start" and kinds[-1] == LAST[run]  # nothing before its start or after its end
                 numbers = [e[2] for e in mine if e[1] == "update"]
                 assert numbers == sorted(numbers), numbers  # in order; a resent one at most repeats the last
         # The quota: at most 20 requests in any 60 seconds, across all replicas and workers.
@@ -171,7 +172,7 @@ def test_replicas_and_workers_on_postgresql_survive_kills_within_quota_and_in_or
         for run in RUNS:
             posts = [e[1] for e in ntfy if e[0] == run and e[4] == f"/{NTFY_TOPIC}"]
             edits = [e for e in ntfy if e[0] == run and e[4] != f"/{NTFY_TOPIC}"]
-            assert posts == ["start", "end"] and edits and all(e[1] == "update" for e in edits)
+            assert posts == ["start", LAST[run]] and edits and all(e[1] == "update" for e in edits)
     finally:
         for proc in procs:
             if proc.poll() is None:
