@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 
 import httpx2
 
-from mcp_push.service import cli
 from mcp_push.service.pg.url import masked, scrub
 
 from .local_server import Behaviour
-from .mcp_helpers import http_server
+from .mcp_helpers import REPO, child_env, http_server
 from .pg_helpers import pg_url  # noqa: F401 - a fixture
 
 PASSWORD = "mcp_push"
@@ -29,27 +30,34 @@ def test_a_database_url_is_shown_with_its_password_masked():
         'connection to "postgresql://app:***@db/push" failed: password *** rejected'
 
 
-def test_db_migrate_can_run_again_and_never_prints_the_password(pg_url, monkeypatch, capsys):  # noqa: F811
-    monkeypatch.setenv("MCP_PUSH_DATABASE_URL", pg_url)
-    assert cli.main(["db", "migrate"]) == 0
-    assert cli.main(["db", "migrate"]) == 0
-    out = capsys.readouterr()
-    assert out.out.count("procrastinate schema present") == 2 and "mcp-push schema up to date" in out.out
-    assert f":{PASSWORD}@" not in out.out + out.err
+def mcp_push(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """The CLI as a process of its own (its logging setup is the process's, not the test's)."""
+    return subprocess.run([sys.executable, "-m", "mcp_push", *args], env=child_env(env), cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
 
 
-def test_worker_and_db_without_a_database_url_are_usage_errors(capsys):
-    assert cli.main(["db", "migrate"]) == 2
-    assert cli.main(["worker"]) == 2
-    assert capsys.readouterr().err.count("MCP_PUSH_DATABASE_URL: must be set to a PostgreSQL URL") == 2
+def test_db_migrate_can_run_again_and_never_prints_the_password(pg_url):  # noqa: F811
+    runs = [mcp_push("db", "migrate", MCP_PUSH_DATABASE_URL=pg_url) for _ in range(2)]
+    assert [run.returncode for run in runs] == [0, 0]
+    assert all("procrastinate schema present" in run.stdout and "mcp-push schema up to date" in run.stdout
+               for run in runs)
+    assert all(f":{PASSWORD}@" not in run.stdout + run.stderr for run in runs)
 
 
-def test_serve_on_an_unreachable_database_stops_with_one_line_and_the_password_masked(monkeypatch, capsys):
-    monkeypatch.setenv("MCP_PUSH_DATABASE_URL", "postgresql://app:s3cret@127.0.0.1:9/push")
-    assert cli.main(["serve", "--transport", "http", "--port", "0"]) == 2
-    err = capsys.readouterr().err
-    assert "database: PostgreSQL at postgresql://app:***@127.0.0.1:9/push is not available" in err
-    assert "s3cret" not in err and err.count("\n") == 1
+def test_worker_and_db_without_a_database_url_are_usage_errors():
+    for command in (["db", "migrate"], ["worker"]):
+        run = mcp_push(*command)
+        assert run.returncode == 2
+        assert run.stderr == "mcp-push: error: MCP_PUSH_DATABASE_URL: must be set to a PostgreSQL URL " \
+                             "(postgresql://user:password@host/db) for this command\n"
+
+
+def test_serve_on_an_unreachable_database_stops_with_one_line_and_the_password_masked():
+    run = mcp_push("serve", "--transport", "http", "--port", "0",
+                   MCP_PUSH_DATABASE_URL="postgresql://app:s3cret@127.0.0.1:9/push")
+    assert run.returncode == 2
+    assert "database: PostgreSQL at postgresql://app:***@127.0.0.1:9/push is not available" in run.stderr
+    assert "s3cret" not in run.stderr and run.stderr.count("\n") == 1
 
 
 class Proxy:
@@ -162,13 +170,9 @@ def test_a_replica_delivers_with_its_own_worker_by_default_and_waits_for_the_res
 
 def test_a_job_whose_worker_was_killed_on_the_wire_is_taken_over_and_sent_again(pg_url, vendor):  # noqa: F811
     import signal
-    import subprocess
-    import sys
     import time
 
     from mcp_push.service.pg.engine import PgEngine
-
-    from .mcp_helpers import REPO, child_env
 
     gate = threading.Event()
     vendor.script = [Behaviour(gate=gate)]  # the first request is held: its worker is killed meanwhile

@@ -101,8 +101,7 @@ class PgEngine(Engine):
         try:
             result = self._run(delivery, attempts, row is None)
         except jobs.Requeue as requeue:
-            with state.connection() as conn, conn.transaction():
-                jobs.defer_update(self.deferring, conn, delivery.lane, delivery.run_id or "", gen, requeue.seconds)
+            state.park(delivery.row, self.clock() + requeue.seconds)  # unpark() defers it again when due
             return
         except (jobs.Reschedule, jobs.BackendUnavailable):
             raise
@@ -142,6 +141,11 @@ class PgEngine(Engine):
         finally:
             self.pace.arm(False)
 
+    def unpark(self) -> float | None:
+        """Jobs again for the parked updates that are due; the seconds until the next one is (None: none)."""
+        return self.state.unpark(lambda conn, lane, run_id, gen: jobs.defer_update(self.deferring, conn, lane,
+                                                                                   run_id, gen))
+
     # --- callers that wait ------------------------------------------------------------------------------------
 
     def settle_final(self) -> None:
@@ -178,15 +182,20 @@ class PgEngine(Engine):
         until a rescheduled one may (None: no job is waiting)."""
         from .worker import run_once
 
+        self.unpark()
         run_once(self)
         self.settle_final()
+        parked = self.unpark()
         with self.state.connection() as conn:
             row = conn.execute("SELECT count(*), extract(epoch FROM min(scheduled_at) - now()) FROM procrastinate_jobs "
                                "WHERE status = 'todo' AND queue_name = %s", (jobs.QUEUE,)).fetchone()
-        if not row[0]:
+        waits = [] if parked is None else [parked]
+        if row[0]:
+            waits.append(max(float(row[1] or 0.0), 0.0))
+        if not waits:
             return None
         # Whole seconds, rounded up: the job is due by then although this pass itself took time.
-        return float(math.ceil(max(float(row[1] or 0.0), 0.0)))
+        return float(math.ceil(min(waits)))
 
     def start(self, resume: bool = True) -> PgEngine:
         """The watcher and, unless MCP_PUSH_WORKERS is 0, a worker in this process."""

@@ -8,8 +8,8 @@ A job carries no message: it names a delivery row (`row`), or for a run's update
   or running). The worker running it is the only sender on the lane.
 - queueing_lock = lane/run/gen for updates: while one update job of a run waits, a newer update only
   rewrites the row the job will read (latest wins); once it runs, the next update defers a new job.
-- an update that finds no room in the quota goes to the back of the lane (Requeue), so that a run's end
-  behind it uses the headroom the quota keeps for ends and errors.
+- an update that finds no room in the quota leaves the lane until the quota has room (Requeue), so that
+  a run's end behind it uses the headroom the quota keeps for ends and errors.
 - retries: a quota wait of anything else, or a vendor's Retry-After / backoff on a one-request message,
   raises Reschedule and the job goes again that much later, keeping its place in the lane (the same job id); a database
   that went away retries in RETRY_DB_SECONDS.
@@ -78,23 +78,22 @@ def defer(app: App, conn: Any, delivery: Delivery) -> None:
     app.tasks[TASK].configure(lock=delivery.lane, connection=conn).defer(row=delivery.row)
 
 
-def defer_update(app: App, conn: Any, lane: str, run_id: str, gen: int, schedule_in: float | None = None) -> None:
+def defer_update(app: App, conn: Any, lane: str, run_id: str, gen: int) -> None:
     """The job of a run's updates behind its event `gen`, unless one waits already (it reads the newest row)."""
-    options: dict[str, Any] = {}
-    if schedule_in is not None:
-        options["schedule_in"] = {"milliseconds": int(max(schedule_in, MIN_RESCHEDULE_SECONDS) * 1000)}
     try:
         with conn.transaction():  # a savepoint: an enqueued twin must not abort the accept
-            app.tasks[TASK].configure(lock=lane, queueing_lock=f"{lane}/{run_id}/{gen}", connection=conn,
-                                      **options).defer(lane=lane, run_id=run_id, gen=gen)
+            app.tasks[TASK].configure(lock=lane, queueing_lock=f"{lane}/{run_id}/{gen}",
+                                      connection=conn).defer(lane=lane, run_id=run_id, gen=gen)
     except AlreadyEnqueued:
         pass  # a job of this run's updates waits and will read this row, the newest
 
 
 class Requeue(Exception):  # noqa: N818 - a signal, not an error
-    """A run's update finds no room in the quota: its job ends and a new one is deferred `seconds` later,
-    at the back of the lane, so that the starts, ends and errors behind it need not wait (an end uses the
-    quota's headroom). It cannot overtake its own run: the run's next start, end or error supersedes it."""
+    """A run's update finds no room in the quota: its job ends and the row is parked until `seconds` later
+    (state.PgState.park; a job waiting in the lane, even one scheduled later, would hold back what is
+    behind it), then deferred anew at the back of the lane, so that the starts, ends and errors behind it
+    need not wait (an end uses the quota's headroom). It cannot overtake its own run: the run's next start,
+    end or error supersedes it."""
 
     def __init__(self, seconds: float):
         super().__init__(seconds)

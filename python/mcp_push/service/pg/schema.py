@@ -2,7 +2,8 @@
 
 deliveries  every accepted delivery: waiting, sending (a worker has it on the wire), or final (with its
             result, kept a day for callers that wait and for `get_delivery`). Rows are the truth; a
-            procrastinate job only says when a lane should look at them.
+            procrastinate job only says when a lane should look at them. `due`: a run's update parked
+            without a job until the quota has room then (jobs.Requeue).
 sends       the requests made with each rate-limited credential (the quota window every worker reads).
 refs        the vendor's id of a run's message, per lane and run (edit it in place from any replica).
 idempotency the REST endpoint's keys (SHA-256 digests) and their first answers.
@@ -29,8 +30,10 @@ CREATE TABLE IF NOT EXISTS mcp_push_deliveries (
     params TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'waiting',
     result TEXT,
-    finished DOUBLE PRECISION
+    finished DOUBLE PRECISION,
+    due DOUBLE PRECISION
 );
+ALTER TABLE mcp_push_deliveries ADD COLUMN IF NOT EXISTS due DOUBLE PRECISION;
 CREATE INDEX IF NOT EXISTS mcp_push_deliveries_run ON mcp_push_deliveries (lane, run_id, kind, state);
 CREATE INDEX IF NOT EXISTS mcp_push_deliveries_waiting ON mcp_push_deliveries (lane) WHERE state <> 'final';
 CREATE INDEX IF NOT EXISTS mcp_push_deliveries_finished ON mcp_push_deliveries (finished);

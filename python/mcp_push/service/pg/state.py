@@ -152,6 +152,24 @@ class PgState:
                              "WHERE id = ANY(%s)", (self.clock(), SUPERSEDED, [r[0] for r in rows[1:]]))
         return _delivery(rows[0]) if rows else None
 
+    def park(self, row_id: int, due: float) -> None:
+        """A run's update with no room in the quota waits without a job (a job would hold its lane) until `due`."""
+        with self.connection() as conn:
+            conn.execute("UPDATE mcp_push_deliveries SET due = %s WHERE id = %s AND state = 'waiting'", (due, row_id))
+
+    def unpark(self, defer: Callable[[psycopg.Connection, str, str, int], None]) -> float | None:
+        """Defers a job for every parked update that is due (and has none); returns the seconds until the
+        next one is due (None: none is parked)."""
+        now = self.clock()
+        with self.connection() as conn, conn.transaction():
+            due = conn.execute("UPDATE mcp_push_deliveries SET due = NULL WHERE state = 'waiting' AND kind = 'update' "
+                               "AND due IS NOT NULL AND due <= %s RETURNING lane, run_id, gen", (now,)).fetchall()
+            for lane, run_id, gen in sorted(set(due)):
+                defer(conn, lane, run_id, gen)
+            later = conn.execute("SELECT min(due) FROM mcp_push_deliveries WHERE state = 'waiting' AND "
+                                 "due IS NOT NULL").fetchone()[0]
+        return None if later is None else max(float(later) - now, 0.0)
+
     def sending(self, row_id: int) -> None:
         """On the wire from now: a crash from here on sends it again (at least once, never lost)."""
         with self.connection() as conn:

@@ -22,6 +22,7 @@ log = logging.getLogger("mcp_push")
 HEARTBEAT_SECONDS = 2.0
 STALLED_SECONDS = 8.0
 RESCUE_SECONDS = 3.0
+UNPARK_SECONDS = 0.5
 
 
 def _worker_app(engine: Any) -> Any:
@@ -43,11 +44,16 @@ async def rescue(app: Any) -> int:
     return len(stalled)
 
 
-async def _rescuing(app: Any) -> None:
+async def _rescuing(app: Any, engine: Any) -> None:
+    rounds = 0
     while True:
-        await asyncio.sleep(RESCUE_SECONDS)
+        await asyncio.sleep(UNPARK_SECONDS)
+        rounds += 1
         try:
-            await rescue(app)
+            await asyncio.to_thread(engine.unpark)  # the parked updates that are due get a job again
+            if rounds * UNPARK_SECONDS >= RESCUE_SECONDS:
+                rounds = 0
+                await rescue(app)
         except Exception:  # PostgreSQL away for a moment: the next round will do
             log.debug("worker: looking for stalled jobs failed", exc_info=True)
 
@@ -58,7 +64,7 @@ async def serve_jobs(engine: Any, concurrency: int, stop: asyncio.Event | None =
     async with app.open_async():
         await rescue(app)
         tasks = [asyncio.create_task(app.run_worker_async(**_options(concurrency))),
-                 asyncio.create_task(_rescuing(app))]
+                 asyncio.create_task(_rescuing(app, engine))]
         if stop is not None:
             tasks.append(asyncio.create_task(stop.wait()))
         try:
