@@ -13,7 +13,7 @@ const jsRequire = require('node:module').createRequire(path.join(__dirname, '..'
 
 const { MockAgent, errors } = jsRequire('undici');
 const { plan, dispatch, useDispatcher } = jsRequire('./src');
-const { EnvelopeError, RunLog, planEvent, renderEvent, sendEvent, validateEnvelope } = jsRequire('./src/events');
+const { EnvelopeError, RunLog, eventMessage, planEvent, renderEvent, sendEvent, validateEnvelope } = jsRequire('./src/events');
 const retry = jsRequire('./src/retry');
 const { TOKENS } = jsRequire('./src/tokens');
 const { ConfigError } = jsRequire('./src/config');
@@ -88,8 +88,8 @@ async function sendCase(testCase) {
       for (const earlier of seen || []) renderEvent(validateEnvelope(earlier, testCase.now), runs);
       if (editRefs) {
         // The refs are the case's, not a run's memory (sendEvent's): send the rendered event as given.
-        const [eventTitle, eventContent] = renderEvent(validateEnvelope(event, testCase.now), runs);
-        result = await dispatch(eventTitle, eventContent, testCase.env, { now: testCase.now, editRefs });
+        const [eventTitle, eventContent, eventParams] = eventMessage(validateEnvelope(event, testCase.now), testCase.env, runs);
+        result = await dispatch(eventTitle, eventContent, testCase.env, { params: eventParams, now: testCase.now, editRefs });
       } else {
         result = await sendEvent(event, { env: testCase.env, runs, now: testCase.now });
       }

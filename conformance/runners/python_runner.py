@@ -66,7 +66,7 @@ def send_case(case: Case):
     """Sends the case through the real transports (the caller mocks the vendor); returns the SendResult.
     Retry waits are not slept but recorded in case.slept."""
     from mcp_push import dispatch, retry
-    from mcp_push.events import RunLog, render_event, send_event, validate_envelope
+    from mcp_push.events import RunLog, event_message, render_event, send_event, validate_envelope
 
     given = case.data["input"]
     fake = FakePace()
@@ -85,8 +85,8 @@ def send_case(case: Case):
             render_event(validate_envelope(earlier, now=case.now), runs)
         if refs is not None:
             # The refs are the case's, not a run's memory (send_event's): send the rendered event as given.
-            title, content = render_event(validate_envelope(given["event"], now=case.now), runs)
-            return dispatch(title, content, case.env, now=case.now, edit_refs=refs)
+            title, content, params = event_message(validate_envelope(given["event"], now=case.now), case.env, runs)
+            return dispatch(title, content, case.env, params=params, now=case.now, edit_refs=refs)
         return send_event(given["event"], env=case.env, runs=runs, now=case.now)
     finally:
         retry.PACE = saved

@@ -140,6 +140,7 @@ async function prepareMessage(title, content, source, channels = null) {
   try {
     prepared.timeout = requestTimeout(setting('MCP_PUSH_TIMEOUT', source));
     prepared.overflow = overflowMode(setting('MCP_PUSH_OVERFLOW', source));
+    setting('MCP_PUSH_FORMAT', source); // checked here, so a bad value is every channel's config_error
     prepared.attempts = attemptsOverride(source);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

@@ -119,11 +119,18 @@ async function postOrEdit(send, editRefs) {
  * update edits the run's message where the channel can (postOrEdit: a refused edit is posted anew, and
  * that post becomes the run's message).
  */
-async function dispatchRun(title, content, source, runId, kind, { channels = null, now = null, refs = EDITS } = {}) {
+async function dispatchRun(
+  title,
+  content,
+  source,
+  runId,
+  kind,
+  { channels = null, now = null, refs = EDITS, params = null } = {},
+) {
   const prepared = await prepareMessage(title, content, source, channels);
   if (prepared.result) return prepared.result;
   if (!isTrue(resolveVar(loadSettings().env[EDIT_VAR], source))) {
-    return new SendResult((await sendPrepared(prepared, { now })).map((sent) => sent.result));
+    return new SendResult((await sendPrepared(prepared, { params, now })).map((sent) => sent.result));
   }
   const lanes = new Map(
     prepared.targets
@@ -137,7 +144,7 @@ async function dispatchRun(title, content, source, runId, kind, { channels = nul
       if (ref !== null) editRefs[name] = ref;
     }
   }
-  const outcomes = await sendPrepared(prepared, { now, editRefs });
+  const outcomes = await sendPrepared(prepared, { params, now, editRefs });
   for (const { plan, result, replies } of outcomes) {
     const { name } = plan.spec;
     if (!lanes.has(name) || !result.ok) continue;

@@ -4,6 +4,7 @@
 const { ConfigError, invalidConfig, missingConfig } = require('./config');
 const { runHook } = require('./hooks');
 const { fit } = require('./overflow');
+const { bodySize, cardContext, cardLimit, fitCard, takeCard } = require('./cards');
 const { REGISTRY, Redactor, envSecrets, proxySecrets, urlUserinfo } = require('./redact');
 const crypto = require('node:crypto');
 const { loadSettings } = require('./specs');
@@ -192,20 +193,52 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
   // A value the spec's type refuses: named here, not as the library error it would become.
   if (invalid.length) return made({ error: invalid.join('; ') }); // names and rules only, never a value
   let truncated = false;
+  const [card, rest] = takeCard(params);
+  params = rest;
+  const carded = card !== null && spec.event !== null && spec.event !== undefined;
   try {
-    const fitted = fit(title, content, spec.limits.message, overflow);
-    truncated = fitted.truncated;
     const requests = [];
     const requestParts = [];
     let first = null;
-    for (const [index, [partTitle, partContent]] of fitted.parts.entries()) {
+    const renderPart = (partTitle, partContent, cardPart = null) => {
       const [context, derived, perMessage] = buildContext(spec, env, partTitle, partContent, params, now);
       if (editing) context.ref = editRef;
+      let template;
+      if (cardPart === null) {
+        template = editing ? spec.edit.request : spec.request;
+      } else {
+        Object.assign(context, cardContext(spec, cardPart));
+        template = editing ? spec.event.edit_request : spec.event.request;
+      }
+      return [renderRequest(spec, template, context), context, derived, perMessage];
+    };
+    let parts;
+    if (carded) {
+      // The card's text for a hook (a signature, Matrix's transaction id): its title and message.
+      const renderedCard = (one) => renderPart(one.title, one.message, one);
+      const limit = cardLimit(spec);
+      const unit = limit ? limit.unit : 'bytes';
+      const template = editing ? spec.event.edit_request : spec.event.request;
+      // The card's body before its encoding: form fields percent-encoded say nothing of its size.
+      const cardSize = (one) => {
+        const [context] = buildContext(spec, env, one.title, one.message, params, now);
+        Object.assign(context, cardContext(spec, one), editing ? { ref: editRef } : {});
+        const body = 'body' in template ? renderTree(template.body, context) : null;
+        return bodySize(body === OMIT ? null : body, unit);
+      };
+      const [cards, cut] = fitCard(card, limit, overflow, cardSize);
+      truncated = cut;
+      parts = cards.map(renderedCard);
+    } else {
+      const fitted = fit(title, content, spec.limits.message, overflow);
+      truncated = fitted.truncated;
+      parts = fitted.parts.map(([partTitle, partContent]) => renderPart(partTitle, partContent));
+    }
+    for (const [index, [rendered, context, derived, perMessage]] of parts.entries()) {
       first = first || context;
       REGISTRY.add(derived);
       // A message's own secrets stay in its redactor: the registry must not grow with every message.
       redactor.add([...derived, ...perMessage]);
-      const rendered = renderRequest(spec, editing ? spec.edit.request : spec.request, context);
       requests.push(...rendered);
       requestParts.push(...rendered.map(() => index));
     }
@@ -228,7 +261,7 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
     return made({
       requests: Object.freeze(requests),
       requestParts: Object.freeze(requestParts),
-      parts: fitted.parts.length,
+      parts: parts.length,
       truncated,
       tokenRequest,
       tokenKey,

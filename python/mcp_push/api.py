@@ -137,6 +137,7 @@ def check_settings(source: Mapping[str, Any]) -> tuple[float, str, int | None]:
     """The settings every send reads: (MCP_PUSH_TIMEOUT in seconds, MCP_PUSH_OVERFLOW,
     MCP_PUSH_RETRY_ATTEMPTS or None), or ConfigError naming the one that cannot work."""
     timeout = request_timeout(setting("MCP_PUSH_TIMEOUT", source))
+    setting("MCP_PUSH_FORMAT", source)  # checked here, so a bad value is every channel's config_error
     return timeout, overflow_mode(setting("MCP_PUSH_OVERFLOW", source)), attempts_override(source)
 
 

@@ -118,6 +118,7 @@ def dispatch_run(
     channels: Iterable[str] | None = None,
     now: float | None = None,
     refs: EditRefs = EDITS,
+    params: Mapping[str, Any] | None = None,
 ) -> R.SendResult:
     """Sends one event of a run (`kind`: start, update, end, error) like `dispatch`; with the opt-in,
     an update edits the run's message where the channel can (post_or_edit: a refused edit is posted anew,
@@ -128,13 +129,13 @@ def dispatch_run(
     if prepared.result is not None:
         return prepared.result
     if not is_true(setting(EDIT_VAR, source)):
-        return R.SendResult([outcome.result for outcome in send_prepared(prepared, now=now)])
+        return R.SendResult([outcome.result for outcome in send_prepared(prepared, params, now=now)])
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
     if kind == "update":
         found = ((name, refs.get(lane, run_id)) for name, lane in lanes.items())
         edit_refs = {name: ref for name, ref in found if ref is not None}
-    outcomes = send_prepared(prepared, now=now, edit_refs=edit_refs)
+    outcomes = send_prepared(prepared, params, now=now, edit_refs=edit_refs)
     for outcome in outcomes:
         name = outcome.plan.spec.name
         if name not in lanes or not outcome.result.ok:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .cards import body_size, card_context, card_limit, fit_card, take_card
 from .config import ConfigError, invalid_config, missing_config
 from .hooks import HookInput, run_hook
 from .overflow import fit
@@ -247,21 +248,52 @@ def plan_channel(
     if invalid:  # a value the spec's type refuses: named here, not as the library error it would become
         return ChannelPlan(**base, error="; ".join(invalid))  # names and rules only, never a value
     truncated = False
+    card, params = take_card(params)
+    carded = card is not None and spec.event is not None
     try:
-        fitted = fit(title, content, spec.limits.get("message"), overflow)
-        truncated = fitted.truncated
         requests: list[PlannedRequest] = []
         request_parts: list[int] = []
         first: dict[str, Any] = {}
-        for index, (part_title, part_content) in enumerate(fitted.parts):
+
+        def render_part(part_title: str, part_content: str, card_part: Mapping[str, Any] | None = None
+                        ) -> tuple[list[PlannedRequest], dict[str, Any], list[str], list[str]]:
             context, derived, per_message = build_context(spec, env, part_title, part_content, params, now)
             if editing:
                 context["ref"] = edit_ref
+            if card_part is None:
+                template = spec.edit["request"] if editing else spec.request
+            else:
+                context.update(card_context(spec, card_part))
+                template = spec.event["edit_request"] if editing else spec.event["request"]
+            return render_request(spec, template, context), context, derived, per_message
+
+        if carded:
+            # The card's text for a hook (a signature, Matrix's transaction id): its title and message.
+            def rendered_card(one: Mapping[str, Any]):
+                return render_part(one["title"], one["message"], one)
+
+            limit = card_limit(spec)
+            unit = limit["unit"] if limit else "bytes"
+            template = spec.event["edit_request"] if editing else spec.event["request"]
+
+            def card_size(one: Mapping[str, Any]) -> int:
+                # The card's body before its encoding: form fields percent-encoded say nothing of its size.
+                context = build_context(spec, env, one["title"], one["message"], params, now)[0]
+                context.update(card_context(spec, one), **({"ref": edit_ref} if editing else {}))
+                body = render_tree(template["body"], context) if "body" in template else None
+                return body_size(None if body is OMIT else body, unit)
+
+            cards, truncated = fit_card(card, limit, overflow, card_size)
+            parts = [rendered_card(one) for one in cards]
+        else:
+            fitted = fit(title, content, spec.limits.get("message"), overflow)
+            truncated = fitted.truncated
+            parts = [render_part(part_title, part_content) for part_title, part_content in fitted.parts]
+        for index, (rendered, context, derived, per_message) in enumerate(parts):
             first = first or context
             REGISTRY.add(derived)
             # A message's own secrets stay in its redactor: the registry must not grow with every message.
             redactor.add(derived + per_message)
-            rendered = render_request(spec, spec.edit["request"] if editing else spec.request, context)
             requests.extend(rendered)
             request_parts.extend([index] * len(rendered))
         # A login the templates compose into a URL (SMTP's user:password@, a proxy's) travels as Basic
@@ -280,6 +312,6 @@ def plan_channel(
         error = redactor.text(f"{type(exc).__name__}: {exc}")
         return ChannelPlan(**base, truncated=truncated, error=error, error_status="internal_error")
     return ChannelPlan(
-        **base, requests=tuple(requests), request_parts=tuple(request_parts), parts=len(fitted.parts),
+        **base, requests=tuple(requests), request_parts=tuple(request_parts), parts=len(parts),
         truncated=truncated, token_request=token_request, token_key=token_key,
     )

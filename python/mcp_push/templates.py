@@ -63,6 +63,26 @@ def _html_escape(value: str) -> str:
     return html.escape(str(value), quote=True)
 
 
+# The characters that can start Markdown markup (CommonMark lets a backslash escape any ASCII punctuation):
+# emphasis, code, links and images, raw HTML and autolinks, headings, lists, quotes, tables, strikethrough,
+# entities. A card's Markdown shows a message's text with each of them escaped, so it is never markup.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~&])")
+
+
+def _md_escape(value: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", str(value))
+
+
+# In a URL that goes into markup (a Markdown link's destination, an HTML attribute, Slack's <url|text>),
+# the characters that could end it there, percent-encoded; an artifact_url is already http(s) with no
+# space or control character (spec/envelope.schema.json).
+_URL_UNSAFE = {c: f"%{ord(c):02X}" for c in "()<>[]\"'`|\\ "}
+
+
+def _url_safe(value: str) -> str:
+    return "".join(_URL_UNSAFE.get(c, c) for c in str(value))
+
+
 FILTERS = {
     "pct": lambda v: pct(str(v)),
     "rfc2047": _rfc2047,
@@ -73,6 +93,8 @@ FILTERS = {
     "startswith": _startswith,
     "rstrip": _rstrip,
     "chars": _chars,
+    "md_escape": _md_escape,
+    "url_safe": _url_safe,
 }
 
 

@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from .. import __version__
 from ..api import configured_channels
 from ..config import ConfigError, EnvSnapshot, agent_defaults, is_true, setting, strip_space
-from ..events import EnvelopeError, envelope_schema, render_event, schema_checker, validate_envelope
+from ..events import EnvelopeError, envelope_schema, event_message, schema_checker, validate_envelope
 from ..selection import channel_names, channels_error
 from .engine import Delivery, Engine, Ticket
 from .envview import EnvView
@@ -211,8 +211,9 @@ class _Tools:
                     wait: bool = False) -> CallToolResult:
         """`envelope` is valid and has its timestamp: route_tool_calls checked it, once (check_arguments)."""
         def message() -> tuple[str, str, dict[str, Any]]:
-            title, content = render_event(envelope)  # records a run's start: only once the call is taken
-            return title, content, {"kind": envelope["event"], "run_id": envelope["run_id"]}
+            # Records a run's start: only once the call is taken. The params carry the event's card (cards.py).
+            title, content, params = event_message(envelope, self.env.current())
+            return title, content, {"kind": envelope["event"], "run_id": envelope["run_id"], "params": params}
 
         return await self._accept(tool, channels, wait, message)
 
