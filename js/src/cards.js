@@ -37,47 +37,61 @@ function cardContext(spec, card) {
   return { card: { ...card }, style: Object.hasOwn(styles, card.kind) ? styles[card.kind] : {} };
 }
 
-// `text` cut by at least `excess` units and marked; '' when not even the mark fits.
-function shrunk(text, excess, unit, window, mark) {
-  const keep = size(text, unit) - excess - size(mark, unit);
-  if (keep <= 0) return '';
-  return text.slice(0, cutIndex(text, keep, unit, window)) + mark;
+// Where to cut `text` so the card still fits with the head (and `suffix`) in place of it: the cut (cutIndex)
+// of the largest budget, found by bisection over the budget in `unit`, whose head fits; null when not even
+// an empty head does. The card is measured as rendered, so text that grows when escaped counts as it grows.
+function largestCut(text, fits, unit, window, suffix = '') {
+  const head = (budget) => text.slice(0, cutIndex(text, budget, unit, window)) + suffix;
+  if (!fits(head(0))) return null;
+  let low = 0;
+  let high = size(text, unit);
+  while (low < high) {
+    const middle = Math.floor((low + high + 1) / 2);
+    if (fits(head(middle))) low = middle;
+    else high = middle - 1;
+  }
+  return cutIndex(text, low, unit, window);
 }
 
-// The card with its message (then its details) cut until the rendered card fits `room`: escaping only
-// ever lengthens text, so cutting the raw text by the rendered excess shrinks the card by at least that.
+// The card with its message (then its details) cut, and marked, until the rendered card fits `room`; a
+// field in which not even the mark fits is emptied.
 function fitOne(card, room, unit, measure) {
   const settings = loadSettings().overflow;
   const window = settings.line_break_window;
   const mark = settings.truncated_mark;
   let cut = false;
   for (const field of ['message', 'details']) {
-    for (let round = 0; round < 8; round += 1) {
-      const excess = measure(card) - room;
-      if (excess <= 0 || !card[field]) break;
-      card = { ...card, [field]: shrunk(card[field], excess, unit, window, mark) };
-      cut = true;
-    }
+    if (measure(card) <= room) break;
+    if (!card[field]) continue;
+    const text = card[field];
+    const base = card;
+    const at = largestCut(text, (candidate) => measure({ ...base, [field]: candidate }) <= room, unit, window, mark);
+    card = { ...card, [field]: at === null ? '' : text.slice(0, at) + mark };
+    cut = true;
   }
   return [card, cut];
 }
 
-// The message in chunks that each fit beside the card's other fields; null when those leave less than a
-// quarter of the room (then the card is cut instead).
+// The message in chunks, each the most that fits in a card beside its other fields (the details only on
+// the last card); null when those fields leave less than a quarter of the room or no text fits at all.
 function split(card, room, unit, measure) {
   const settings = loadSettings().overflow;
   const maxParts = settings.max_parts;
   const window = settings.line_break_window;
   const label = settings.part_label;
-  const labelled = { ...card, message: '', title: card.title + partLabel(label, maxParts, maxParts) };
-  const budget = room - measure(labelled);
-  if (budget < Math.floor(room / 4)) return null;
+  // Every label has the same size (the count is one digit): the widest stands for all while cutting.
+  const labelled = { ...card, details: '', title: card.title + partLabel(label, maxParts, maxParts) };
+  if (measure({ ...labelled, message: '' }) > room - Math.floor(room / 4)) return null;
+  const fits = (candidate) => measure({ ...labelled, message: candidate }) <= room;
+  const lastFits = (candidate) => measure({ ...labelled, message: candidate, details: card.details }) <= room;
   const chunks = [];
   let rest = card.message;
-  while (rest && chunks.length < maxParts - 1 && size(rest, unit) > budget) {
-    const cut = cutIndex(rest, budget, unit, window);
-    chunks.push(rest.slice(0, cut));
-    rest = rest[cut] === '\n' ? rest.slice(cut + 1) : rest.slice(cut);
+  while (rest && chunks.length < maxParts - 1 && !lastFits(rest)) {
+    const at = largestCut(rest, fits, unit, window);
+    if (!at) return null;
+    chunks.push(rest.slice(0, at));
+    // A cut at a line break drops the break itself: each part starts on a fresh line.
+    rest = rest[at] === '\n' ? rest.slice(at + 1) : rest.slice(at);
   }
   chunks.push(rest); // more than max_parts would hold: fitOne cuts and marks the last
   const count = chunks.length;
@@ -85,7 +99,7 @@ function split(card, room, unit, measure) {
     ...card,
     message: chunk,
     title: card.title + partLabel(label, i + 1, count),
-    details: i + 1 === count ? card.details : '', // the details once, on the last card
+    details: i + 1 === count ? card.details : '',
   }));
 }
 

@@ -39,37 +39,54 @@ def card_context(spec: ChannelSpec, card: Mapping[str, Any]) -> dict[str, Any]:
     return {"card": dict(card), "style": style}
 
 
-def _shrunk(text: str, excess: int, unit: str, window: int, mark: str) -> str:
-    """`text` cut by at least `excess` units and marked; "" when not even the mark fits."""
-    keep = size(text, unit) - excess - size(mark, unit)
-    if keep <= 0:
-        return ""
-    return text[: cut_index(text, keep, unit, window)] + mark
+def _largest_cut(text: str, fits: Callable[[str], bool], unit: str, window: int, suffix: str = "") -> int | None:
+    """Where to cut `text` so the card still fits with the head (and `suffix`) in place of it: the cut
+    (overflow.cut_index) of the largest budget, found by bisection over the budget in `unit`, whose head
+    fits; None when not even an empty head does. The card is measured as rendered, so text that grows
+    when escaped (a full-width ＜, a backslash, a JSON escape) is counted as it grows."""
+    def head(budget: int) -> str:
+        return text[: cut_index(text, budget, unit, window)] + suffix
+
+    if not fits(head(0)):
+        return None
+    low, high = 0, size(text, unit)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(head(middle)):
+            low = middle
+        else:
+            high = middle - 1
+    return cut_index(text, low, unit, window)
 
 
 def _fit_one(card: dict[str, Any], room: int, unit: str, measure: Callable[[Mapping[str, Any]], int]
              ) -> tuple[dict[str, Any], bool]:
-    """The card with its message (then its details) cut until the rendered card fits `room`. Escaping
-    only ever lengthens text, so cutting the raw text by the rendered excess shrinks the card by at least
-    that much: a few rounds at most."""
+    """The card with its message (then its details) cut, and marked, until the rendered card fits
+    `room`; a field in which not even the mark fits is emptied."""
     settings = load_settings()["overflow"]
     window, mark = settings["line_break_window"], settings["truncated_mark"]
     cut = False
     for field in ("message", "details"):
-        for _ in range(8):
-            excess = measure(card) - room
-            if excess <= 0 or not card[field]:
-                break
-            card = {**card, field: _shrunk(card[field], excess, unit, window, mark)}
-            cut = True
+        if measure(card) <= room:
+            break
+        if not card[field]:
+            continue
+        text, base = card[field], card
+
+        def fits(candidate: str, base: dict[str, Any] = base, field: str = field) -> bool:
+            return measure({**base, field: candidate}) <= room
+
+        at = _largest_cut(text, fits, unit, window, mark)
+        card = {**card, field: "" if at is None else text[:at] + mark}
+        cut = True
     return card, cut
 
 
 def fit_card(card: Mapping[str, Any], limit: Mapping[str, Any] | None, mode: str,
              measure: Callable[[Mapping[str, Any]], int]) -> tuple[list[dict[str, Any]], bool]:
     """The cards to send for one event, and whether text was cut. `measure` gives a card's rendered
-    size in the limit's unit (its request bodies on the wire). Within the limit: the card as it is. Over
-    it, `split` sends the message in numbered cards (the part label on the card's title), at most
+    size in the limit's unit (its body before encoding). Within the limit: the card as it is. Over it,
+    `split` sends the message in numbered cards (the part label on the card's title), at most
     overflow.max_parts; `truncate` (and an edit) cuts the message, then the details, and marks the cut."""
     whole = dict(card)
     if not limit:
@@ -89,26 +106,35 @@ def fit_card(card: Mapping[str, Any], limit: Mapping[str, Any] | None, mode: str
 
 def _split(card: dict[str, Any], room: int, unit: str, measure: Callable[[Mapping[str, Any]], int]
            ) -> list[dict[str, Any]] | None:
-    """The message in chunks that each fit beside the card's other fields; None when those leave less
-    than a quarter of the room (then the card is cut instead)."""
+    """The message in chunks, each the most that fits in a card beside its other fields (the details
+    only on the last card); None when those fields leave less than a quarter of the room (then the card
+    is cut instead) or no text fits at all."""
     settings = load_settings()["overflow"]
-    max_parts, window = settings["max_parts"], settings["line_break_window"]
-    label = settings["part_label"]
-    labelled = {**card, "message": "", "title": card["title"] + label.format(index=max_parts, count=max_parts)}
-    budget = room - measure(labelled)
-    if budget < room // 4:
+    max_parts, window, label = settings["max_parts"], settings["line_break_window"], settings["part_label"]
+    # Every label has the same size (the count is one digit): the widest stands for all while cutting.
+    labelled = {**card, "details": "", "title": card["title"] + label.format(index=max_parts, count=max_parts)}
+    if measure({**labelled, "message": ""}) > room - room // 4:
         return None
+
+    def fits(candidate: str) -> bool:
+        return measure({**labelled, "message": candidate}) <= room
+
     chunks: list[str] = []
     rest = card["message"]
-    while rest and len(chunks) < max_parts - 1 and size(rest, unit) > budget:
-        cut = cut_index(rest, budget, unit, window)
-        chunks.append(rest[:cut])
-        rest = rest[cut + 1:] if rest[cut:cut + 1] == "\n" else rest[cut:]
+    def last_fits(candidate: str) -> bool:  # the last card: the details are on it
+        return measure({**labelled, "message": candidate, "details": card["details"]}) <= room
+
+    while rest and len(chunks) < max_parts - 1 and not last_fits(rest):
+        at = _largest_cut(rest, fits, unit, window)
+        if not at:
+            return None
+        chunks.append(rest[:at])
+        # A cut at a line break drops the break itself: each part starts on a fresh line.
+        rest = rest[at + 1:] if rest[at:at + 1] == "\n" else rest[at:]
     chunks.append(rest)  # more than max_parts would hold: _fit_one cuts and marks the last
     count = len(chunks)
     return [
         {**card, "message": chunk, "title": card["title"] + label.format(index=index, count=count),
-         # The details once, on the last card.
          "details": card["details"] if index == count else ""}
         for index, chunk in enumerate(chunks, start=1)
     ]
