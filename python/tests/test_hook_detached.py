@@ -204,3 +204,11 @@ def test_a_server_slow_to_take_the_hand_off_is_asked_again_with_the_same_key(ven
     assert json.loads(first.body) == json.loads(again.body)
     assert vendor.received == []  # the server delivers, never the hook as well
     assert "claude-code[" in hook_log() and "accepted by 1 channel, delivering: webhook queued" in hook_log()  # -v
+
+
+def test_a_state_folder_whose_outbox_cannot_be_opened_still_gets_the_event_out(vendor):
+    (Path(os.environ["MCP_PUSH_STATE_DIR"]) / "outbox.sqlite3").mkdir(parents=True)  # not a file to open
+    process = hook("claude-code", stdin=fixture("claude_code_notification.json"), env=webhook_env(vendor))
+    assert (process.returncode, process.stderr) == (0, b"")
+    assert titles(vendor) == [f"⏳ {RUN} update"]
+    assert "the outbox cannot be opened" in hook_log() and "sending without it" in hook_log()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -123,7 +124,12 @@ def run(job: Mapping[str, Any], env: Mapping[str, Any]) -> None:
 
     valid = validate_envelope(envelope)
     title, content = render_event(valid)
-    engine = Engine(env, Outbox.for_source(env))
+    try:
+        outbox = Outbox.for_source(env)
+    except (OSError, sqlite3.Error) as exc:  # a read-only or broken state folder: send all the same
+        _say(prog, f"the outbox cannot be opened ({exc}); sending without it (a killed delivery is lost)")
+        outbox = Outbox(None)
+    engine = Engine(env, outbox)
     try:
         engine.start(resume=True)  # what a killed hook (or server) left in the outbox goes out first
         ticket = engine.submit(title, content, kind=valid["event"], run_id=valid["run_id"], channels=channels)
