@@ -212,3 +212,20 @@ def test_a_state_folder_whose_outbox_cannot_be_opened_still_gets_the_event_out(v
     assert (process.returncode, process.stderr) == (0, b"")
     assert titles(vendor) == [f"⏳ {RUN} update"]
     assert "the outbox cannot be opened" in hook_log() and "sending without it" in hook_log()
+
+
+def test_a_host_that_never_closes_stdin_does_not_hold_the_hook(vendor):
+    """The hook's own work is bounded too (agent_hooks.OWN_LIMIT): its JSON never ends, it gives up."""
+    process = subprocess.Popen(hook_command("claude-code"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=hook_env(webhook_env(vendor), "never-closed"), cwd=REPO)
+    try:
+        process.stdin.write(b'{"hook_event_name": "Stop", ')  # and nothing more, never closed
+        process.stdin.flush()
+        assert process.wait(timeout=60) == 0
+        assert b"gave up after 3 s (did its input never end?); nothing was sent" in process.stderr.read()
+    finally:
+        process.kill()
+        process.stdin.close()
+        process.stdout.close()
+        process.stderr.close()
+    assert vendor.received == [] and hook_log() == ""

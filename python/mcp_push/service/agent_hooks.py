@@ -100,7 +100,7 @@ def main(host: str | None, argv: Sequence[str], env: Mapping[str, Any], hard_exi
     worker.start()
     worker.join(OWN_LIMIT)
     if worker.is_alive():
-        _log(prog, f"gave up after {OWN_LIMIT:g} s (its input did not end); nothing was sent")
+        _log(prog, f"gave up after {OWN_LIMIT:g} s (did its input never end?); nothing was sent")
         if hard_exit:
             sys.stdout.flush()
             sys.stderr.flush()
