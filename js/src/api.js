@@ -113,12 +113,30 @@ function withDeadline(promise, ms, onTimeout) {
 }
 
 /**
+ * The result of a send under a config file that cannot be used (send never rejects): nothing goes, and
+ * one config_error result, named `config`, says every problem of the file. Python's config_file_problem.
+ */
+function configFileProblem(source) {
+  const { ConfigFileError, loadConfig } = require('./configFile');
+  try {
+    loadConfig(source);
+  } catch (error) {
+    if (!(error instanceof ConfigFileError)) throw error;
+    log.warning(`not pushed: ${error.message}`);
+    return new SendResult([channelResult('config', false, STATUS.CONFIG_ERROR, error.message)]);
+  }
+  return null;
+}
+
+/**
  * A message ready to go: {title, content, targets: [[spec, env]], timeout, overflow}, or with `result`
  * set, why nothing goes (skipped, no channel, a setting that cannot work). Python's prepare_message.
  */
 async function prepareMessage(title, content, source, channels = null) {
   title = messageText(title);
   content = messageText(content);
+  const problem = configFileProblem(source);
+  if (problem) return { title, content, targets: [], timeout: 0, overflow: 'split', attempts: null, result: problem };
   const [selected, refused] = selection(source, channels);
   if (refused) return { title, content, targets: [], timeout: 0, overflow: 'split', attempts: null, result: refused };
   const targets = configuredChannels(source, selected);

@@ -27,7 +27,8 @@ const PROCESS_SALT = crypto.randomBytes(32);
  * limit, per credential, without keeping the credential. */
 function laneKey(spec, env, salt) {
   const secrets = spec.secretEnv.map((name) => env[name] ?? '').join('\0');
-  return `${spec.name}:${crypto.createHmac('sha256', salt).update(secrets, 'utf8').digest('hex').slice(0, 16)}`;
+  // The channel id, not an instance's name: two instances with one credential share the vendor's limits.
+  return `${spec.instance_of || spec.name}:${crypto.createHmac('sha256', salt).update(secrets, 'utf8').digest('hex').slice(0, 16)}`;
 }
 
 /**

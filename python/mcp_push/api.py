@@ -140,10 +140,26 @@ def check_settings(source: Mapping[str, Any]) -> tuple[float, str, int | None]:
     return timeout, overflow_mode(setting("MCP_PUSH_OVERFLOW", source)), attempts_override(source)
 
 
+def config_file_problem(source: Mapping[str, Any]) -> R.SendResult | None:
+    """The result of a send under a config file that cannot be used (send never raises): nothing goes,
+    and one config_error result, named `config`, says every problem of the file."""
+    from .configfile import ConfigFileError, load_config
+
+    try:
+        load_config(source)
+    except ConfigFileError as exc:
+        log.warning("not pushed: %s", exc)
+        return R.SendResult([R.ChannelResult("config", False, R.CONFIG_ERROR, str(exc))])
+    return None
+
+
 def prepare_message(
     title: Any, content: Any, source: Mapping[str, Any], channels: str | Iterable[str] | None = None
 ) -> Prepared:
     title, content = message_text(title), message_text(content)
+    problem = config_file_problem(source)
+    if problem is not None:
+        return Prepared(title, content, [], result=problem)
     selected, refused = _selection(source, channels)
     if refused is not None:
         return Prepared(title, content, [], result=refused)

@@ -76,6 +76,12 @@ class ChannelSpec:
     retry: dict[str, Any] | None = None
     edit: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # A named instance of a channel (mcp-push.yaml): `name` is the instance's, this the channel id.
+    instance_of: str | None = None
+
+    @property
+    def channel_id(self) -> str:
+        return self.instance_of or self.name
 
     @property
     def secret_env(self) -> tuple[str, ...]:
