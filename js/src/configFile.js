@@ -226,13 +226,18 @@ function meaningProblems(data, lines) {
     const spec = loadChannel(kind);
     for (const variable of Object.keys(instance.env || {}))
       if (!Object.hasOwn(spec.env, variable))
-        found.push([lineAt(lines, `${where}.env.${variable}`, true), `${where}.env.${variable}`, `${kind} reads no ${variable}`]);
+        found.push([
+          lineAt(lines, `${where}.env.${variable}`, true),
+          `${where}.env.${variable}`,
+          `${kind} reads no ${variable}`,
+        ]);
   }
   (data.routes || []).forEach((route, index) => {
     route.to.forEach((target, position) => {
       const where = `routes.${index}.to.${position}`;
       if (target.startsWith('tag:')) {
-        if (!tags.has(target.slice(4))) found.push([lineAt(lines, where), where, `no instance has tag '${target.slice(4)}'`]);
+        if (!tags.has(target.slice(4)))
+          found.push([lineAt(lines, where), where, `no instance has tag '${target.slice(4)}'`]);
       } else if (!Object.hasOwn(channels, target) && !known.has(target)) {
         found.push([lineAt(lines, where), where, `no instance '${target}'`]);
       }
@@ -255,7 +260,8 @@ function parseConfig(text, label = FILE_NAME) {
   if (data === null) data = {};
   let problems = schemaProblems(data, lines);
   if (!problems.length) problems = meaningProblems(data, lines);
-  if (problems.length) throw new ConfigFileError(problems.map(([line, where, why]) => `${label}:${line}: ${where}: ${why}`));
+  if (problems.length)
+    throw new ConfigFileError(problems.map(([line, where, why]) => `${label}:${line}: ${where}: ${why}`));
   return { path: label, data, lines, channels: data.channels || {}, routes: data.routes || [] };
 }
 

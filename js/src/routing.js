@@ -10,6 +10,8 @@ const OUTCOMES = { error: 'failure', end: 'success' };
 const KEEP_OUTCOMES_S = 30 * 86400; // a run's last outcome is forgotten after 30 days
 const UNITS = { s: 1, m: 60, h: 3600, d: 86400 };
 
+const an = (kind) => (/^[aeiou]/.test(kind) ? `an ${kind}` : `a ${kind}`);
+
 /** A config duration (30s, 10m, 1h, 1d) in seconds. */
 const seconds = (duration) => Number(duration.slice(0, -1)) * UNITS[duration.slice(-1)];
 
@@ -73,8 +75,7 @@ function quietUntil(quiet, now) {
   const start = minutesOf(quiet.from);
   const end = minutesOf(quiet.to);
   const [minute, second] = localClock(now, quiet.tz ?? 'UTC');
-  const inside =
-    start < end ? start <= minute && minute < end : start > end ? minute >= start || minute < end : false;
+  const inside = start < end ? start <= minute && minute < end : start > end ? minute >= start || minute < end : false;
   if (!inside) return null;
   return Math.floor(now) - second + ((((end - minute) % 1440) + 1440) % 1440) * 60;
 }
@@ -99,11 +100,11 @@ function lastOutcome(state, key, pattern) {
 function onlyProblem(route, label, message, state) {
   const { only } = route;
   const { kind } = message;
-  if (only === 'failures') return kind === 'error' ? null : `${label}: only failures: a ${kind} is no failure`;
+  if (only === 'failures') return kind === 'error' ? null : `${label}: only failures: ${an(kind)} is no failure`;
   const pattern = (route.when || {}).run_id;
   const key = pattern ?? (message.run_id || '');
   if (!Object.hasOwn(OUTCOMES, kind))
-    return `${label}: only ${only}: a ${kind} is no ${only === 'recoveries' ? 'recovery' : 'change'}`;
+    return `${label}: only ${only}: ${an(kind)} is no ${only === 'recoveries' ? 'recovery' : 'change'}`;
   if (!key) return `${label}: only ${only}: the message has no run_id to follow`;
   const before = lastOutcome(state, key, pattern !== undefined);
   if (only === 'recoveries') {
@@ -149,7 +150,12 @@ function digest(route, index, label, name, state, now) {
   let entry = Object.hasOwn(windows, key) ? windows[key] : null;
   if (entry === null || now >= entry.until) entry = { until: now + every, count: 0 };
   entry = { until: entry.until, count: entry.count + 1 };
-  const decision = { action: 'digest', until: entry.until, digest: key, rule: `${label}: digest every ${route.digest.every}` };
+  const decision = {
+    action: 'digest',
+    until: entry.until,
+    digest: key,
+    rule: `${label}: digest every ${route.digest.every}`,
+  };
   if (limit !== undefined && entry.count >= limit) {
     decision.flush = true;
     decision.rule += `: ${limit} collected, sent now`;
@@ -215,7 +221,6 @@ function decide(config, message, state, now) {
   const routes = config.routes || [];
   const names = Object.keys(channels);
   const newState = state === null || state === undefined ? null : structuredClone(state);
-  if (newState !== null) tidy(newState, now);
   const decided = new Map();
   const base = (name) => ({ instance: name, priority: DEFAULT_PRIORITY[kind] });
   const explicit = message.channels;
@@ -247,6 +252,7 @@ function decide(config, message, state, now) {
     newState.outcomes ??= {};
     newState.outcomes[message.run_id] = { outcome: OUTCOMES[kind], at: now };
   }
+  if (newState !== null) tidy(newState, now);
   return { decisions: names.map((name) => decided.get(name)), state: newState };
 }
 

@@ -24,6 +24,10 @@ KEEP_OUTCOMES_S = 30 * 86400  # a run's last outcome is forgotten after 30 days
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 def seconds(duration: str) -> int:
     """A config duration (30s, 10m, 1h, 1d) in seconds."""
     return int(duration[:-1]) * _UNITS[duration[-1]]
@@ -114,11 +118,11 @@ def _only(route: Mapping[str, Any], label: str, message: Mapping[str, Any], stat
     """Why `only:` drops the message, or None when it passes."""
     only, kind = route["only"], message["kind"]
     if only == "failures":
-        return None if kind == "error" else f"{label}: only failures: a {kind} is no failure"
+        return None if kind == "error" else f"{label}: only failures: {_a(kind)} is no failure"
     pattern = (route.get("when") or {}).get("run_id")
     key = pattern or message.get("run_id") or ""
     if kind not in OUTCOMES:
-        return f"{label}: only {only}: a {kind} is no {'recovery' if only == 'recoveries' else 'change'}"
+        return f"{label}: only {only}: {_a(kind)} is no {'recovery' if only == 'recoveries' else 'change'}"
     if not key:
         return f"{label}: only {only}: the message has no run_id to follow"
     before = _last_outcome(state, key, pattern is not None)
@@ -236,8 +240,6 @@ def decide(config: Mapping[str, Any], message: Mapping[str, Any], state: Mapping
     channels = config.get("channels") or {}
     routes = config.get("routes") or []
     new_state = copy.deepcopy(dict(state)) if state is not None else None
-    if new_state is not None:
-        _tidy(new_state, now)
     decided: dict[str, dict[str, Any]] = {}
     default = {"priority": DEFAULT_PRIORITY[kind]}
     explicit = message.get("channels")
@@ -265,4 +267,6 @@ def decide(config: Mapping[str, Any], message: Mapping[str, Any], state: Mapping
             decided.setdefault(name, {"instance": name, **default, "action": "drop", "rule": left})
     if new_state is not None and kind in OUTCOMES and message.get("run_id"):
         new_state.setdefault("outcomes", {})[message["run_id"]] = {"outcome": OUTCOMES[kind], "at": now}
+    if new_state is not None:
+        _tidy(new_state, now)
     return {"decisions": [decided[name] for name in channels], "state": new_state}
