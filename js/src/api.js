@@ -63,7 +63,7 @@ function skipReason(title, content, source) {
 function plan(
   title,
   content,
-  { env = null, now = null, params = null, redact = true, editRefs = null, channels = null } = {},
+  { env = null, now = null, params = null, redact = true, editRefs = null, channels = null, priority = null } = {},
 ) {
   const source = env === null ? process.env : env;
   title = messageText(title);
@@ -87,6 +87,7 @@ function plan(
       at,
       overflow,
       refFor(editRefs, spec.name),
+      priority,
     );
     const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
     if (channelPlan.error) {
@@ -181,9 +182,16 @@ async function prepareMessage(title, content, source, channels = null) {
  * instead of posting, under the one edit rule (edits.postOrEdit): an edit the vendor refuses with a 4xx
  * is posted anew; a 5xx is retried as the edit and, if it keeps failing, reported as the edit's failure.
  */
-async function dispatch(title, content, source, { params = null, channels = null, now = null, editRefs = null } = {}) {
+async function dispatch(
+  title,
+  content,
+  source,
+  { params = null, channels = null, now = null, editRefs = null, priority = null } = {},
+) {
   const prepared = await prepareMessage(title, content, source, channels);
   if (prepared.result) return prepared.result;
+  if (priority !== null)
+    prepared.priorities = Object.fromEntries(prepared.targets.map(([spec]) => [spec.name, priority]));
   const outcomes = await sendPrepared(prepared, { params, now, editRefs });
   return new SendResult(outcomes.map((sent) => sent.result));
 }
@@ -212,7 +220,17 @@ async function sendPrepared(prepared, { params = null, now = null, editRefs = nu
 async function sendConcurrently(prepared, targets, params, at, editRefs) {
   const { title, content, timeout, overflow, attempts = null } = prepared;
   const plans = targets.map(([spec, env]) =>
-    planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name)),
+    planChannel(
+      spec,
+      env,
+      title,
+      content,
+      params || {},
+      at,
+      overflow,
+      refFor(editRefs, spec.name),
+      (prepared.priorities || {})[spec.name] ?? null,
+    ),
   );
   const started = performance.now();
   return Promise.all(

@@ -70,11 +70,12 @@ def _skip_reason(title: str, content: str, source: Mapping[str, Any]) -> str | N
 def _plans(
     title: str, content: str, source: Mapping[str, Any], params: Mapping[str, Any], now: float,
     channels: Iterable[str] | None = None, edit_refs: Mapping[str, Any] | None = None,
+    priority: str | None = None,
 ) -> list[ChannelPlan]:
     overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
     refs = edit_refs or {}
     return [
-        plan_channel(spec, env, title, content, params, now, overflow, refs.get(spec.name))
+        plan_channel(spec, env, title, content, params, now, overflow, refs.get(spec.name), priority)
         for spec, env in configured_channels(source, channels)
     ]
 
@@ -88,6 +89,7 @@ def plan(
     redact: bool = True,
     edit_refs: Mapping[str, Any] | None = None,
     channels: str | Iterable[str] | None = None,
+    priority: str | None = None,
 ) -> list[dict[str, Any]]:
     """The requests `send` would make, without sending (no hitokoto, no token fetch).
 
@@ -97,7 +99,7 @@ def plan(
     secrets are masked; redact=False is for tests and conformance. `edit_refs` ({channel: ref}) plans,
     for a channel whose spec can edit (`edit`), the edit of the message ref names instead of a post.
     `channels` as in `send`: a name that is no configured channel is a {channel, error} entry, and then
-    nothing else is planned.
+    nothing else is planned. `priority` (low, normal, high) is the message's, as each spec maps it.
     """
     source = os.environ if env is None else env
     title, content = message_text(title), message_text(content)
@@ -109,7 +111,8 @@ def plan(
         return []
     entries: list[dict[str, Any]] = []
     at = time.time() if now is None else now
-    for channel_plan in _plans(title, content, source, params or {}, at, selected, edit_refs=edit_refs):
+    for channel_plan in _plans(title, content, source, params or {}, at, selected, edit_refs=edit_refs,
+                               priority=priority):
         mask = channel_plan.redactor.tree if redact else (lambda tree: tree)
         if channel_plan.error:
             entries.append({"channel": channel_plan.spec.name, "error": channel_plan.error})
@@ -131,6 +134,7 @@ class Prepared:
     overflow: str = "split"
     attempts: int | None = None  # MCP_PUSH_RETRY_ATTEMPTS, None: each channel's retry policy as written
     result: R.SendResult | None = None
+    priorities: dict[str, str] | None = None  # instance name: low, normal or high (routing decides)
 
 
 def check_settings(source: Mapping[str, Any]) -> tuple[float, str, int | None]:
@@ -201,6 +205,7 @@ def dispatch(
     channels: Iterable[str] | None = None,
     now: float | None = None,
     edit_refs: Mapping[str, Any] | None = None,
+    priority: str | None = None,
 ) -> R.SendResult:
     """Sends to every configured channel (or the named subset) concurrently; always returns results.
 
@@ -212,6 +217,8 @@ def dispatch(
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return prepared.result
+    if priority is not None:
+        prepared.priorities = {spec.name: priority for spec, _ in prepared.targets}
     return R.SendResult([outcome.result for outcome in send_prepared(prepared, params, now, edit_refs)])
 
 
@@ -236,7 +243,7 @@ def send_prepared(
         targets = [(spec, env) for spec, env in prepared.targets if subset is None or spec.name in subset]
         plans = [
             plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow,
-                         refs.get(spec.name))
+                         refs.get(spec.name), (prepared.priorities or {}).get(spec.name))
             for spec, env in targets
         ]
         return _run_concurrently(plans, prepared.timeout, prepared.attempts)

@@ -78,6 +78,7 @@ class ChannelSpec:
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # A named instance of a channel (mcp-push.yaml): `name` is the instance's, this the channel id.
     instance_of: str | None = None
+    priority: dict[str, Any] | None = None  # what a message's priority changes (priority.py)
 
     @property
     def channel_id(self) -> str:
@@ -151,6 +152,7 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         retry=data.get("retry"),
         edit=_edit_block(data.get("edit"), data["request"]),
         raw=data,
+        priority=data.get("priority"),
     )
 
 
