@@ -206,8 +206,12 @@ def dispatch(
     now: float | None = None,
     edit_refs: Mapping[str, Any] | None = None,
     priority: str | None = None,
+    tags: Iterable[str] | None = None,
+    store: Any = None,
 ) -> R.SendResult:
     """Sends to every configured channel (or the named subset) concurrently; always returns results.
+    With a routing config file (docs/ROUTING.md), routing decides which instances get it, at which
+    priority (`tags` are the caller's; `store` keeps the routing state, routed.py).
 
     `now` fixes the clock signatures use (tests and conformance); by default it is the current time.
     `edit_refs` ({channel: ref}) makes a channel whose spec can edit (`edit`) edit the message ref names
@@ -219,7 +223,13 @@ def dispatch(
         return prepared.result
     if priority is not None:
         prepared.priorities = {spec.name: priority for spec, _ in prepared.targets}
-    return R.SendResult([outcome.result for outcome in send_prepared(prepared, params, now, edit_refs)])
+    from .routed import route_prepared
+
+    routing = route_prepared(prepared, source, tags=tags, channels=channels, store=store, now=now)
+    if routing is not None and not prepared.targets:
+        return routing.merge([])
+    sent = [outcome.result for outcome in send_prepared(prepared, params, now, edit_refs)]
+    return routing.merge(sent) if routing is not None else R.SendResult(sent)
 
 
 def send_prepared(
@@ -296,7 +306,7 @@ def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
 
 def send(
     title: str, content: str, ignore_default_config: bool = False, channels: str | Iterable[str] | None = None,
-    **kwargs: Any,
+    tags: Iterable[str] | None = None, **kwargs: Any,
 ) -> R.SendResult:
     """Pushes to every configured channel, like QingLong's notify.send, and says what happened.
 
@@ -306,6 +316,8 @@ def send(
     kwargs use env var names (DD_BOT_TOKEN=...) and apply to this call only. With
     ignore_default_config=True the environment is not read at all: only kwargs and spec defaults count.
     Other kwargs (QingLong's PushMe `date` and `type`) are passed to channels that take parameters.
+    With a routing config file (mcp-push.yaml, docs/ROUTING.md) `channels` names its instances, and
+    `tags` are matched by its routes; without one, nothing changes.
     """
     config, params = split_kwargs(kwargs)
     if ignore_default_config:
@@ -313,4 +325,4 @@ def send(
         source: Mapping[str, Any] = ChainMap(config, {"SKIP_PUSH_TITLE": os.environ.get("SKIP_PUSH_TITLE", "")})
     else:
         source = ChainMap(config, os.environ)
-    return dispatch(title, content, source, params, channels=channels)
+    return dispatch(title, content, source, params, channels=channels, tags=tags)

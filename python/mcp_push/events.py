@@ -262,8 +262,10 @@ def send_event(
     runs: RunLog = RUNS,
     now: float | None = None,
     edits: EditRefs | None = None,
+    tags: Iterable[str] | None = None,
 ):
     """Validates (EnvelopeError when invalid), renders and sends an event to the configured channels.
+    `tags` are matched by a routing config file's routes (docs/ROUTING.md).
     With MCP_PUSH_EDIT_PROGRESS=true a run's updates edit its message where a channel can (edits.py,
     remembering messages in `edits`, this process's store by default)."""
     from .edits import EDITS, dispatch_run
@@ -272,7 +274,7 @@ def send_event(
     title, content = render_event(valid, runs)
     source = os.environ if env is None else env
     return dispatch_run(title, content, source, valid["run_id"], valid["event"], channels=channels, now=now,
-                        refs=EDITS if edits is None else edits)
+                        refs=EDITS if edits is None else edits, tags=tags)
 
 
 def plan_event(

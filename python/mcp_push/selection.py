@@ -105,3 +105,18 @@ def channels_error(source: Mapping[str, Any], channels: str | Iterable[str] | No
         return NO_CHANNEL_NAMED
     wrong, listed = _unconfigured(source, names)
     return "; ".join(what for _, what in wrong) + "; " + listed if wrong else None
+
+
+def find_target(source: Mapping[str, Any], name: str) -> tuple[ChannelSpec, dict[str, str]] | None:
+    """The configured channel or instance of this name (a config file's instance, or a channel id), with
+    its settings as they are now; None when there is none."""
+    return next(((spec, env) for spec, env in configured_channels(source, [name]) if spec.name == name), None)
+
+
+def target_env(spec: ChannelSpec, source: Mapping[str, Any]) -> dict[str, str]:
+    """A channel's settings as they are now: an instance's from its config file entry, a channel's from
+    the source."""
+    if spec.instance_of is None:
+        return channel_env(spec, source)
+    found = find_target(source, spec.name)
+    return found[1] if found is not None else {name: var.default for name, var in spec.env.items()}
