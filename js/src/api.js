@@ -186,14 +186,18 @@ async function dispatch(
   title,
   content,
   source,
-  { params = null, channels = null, now = null, editRefs = null, priority = null } = {},
+  { params = null, channels = null, now = null, editRefs = null, priority = null, tags = null } = {},
 ) {
   const prepared = await prepareMessage(title, content, source, channels);
   if (prepared.result) return prepared.result;
   if (priority !== null)
     prepared.priorities = Object.fromEntries(prepared.targets.map(([spec]) => [spec.name, priority]));
-  const outcomes = await sendPrepared(prepared, { params, now, editRefs });
-  return new SendResult(outcomes.map((sent) => sent.result));
+  // With a routing config file (docs/ROUTING.md), routing decides which instances get it (routed.js).
+  const { merge, routePrepared } = require('./routed');
+  const routing = routePrepared(prepared, source, { tags, channels, now });
+  if (routing !== null && !prepared.targets.length) return merge(routing, []);
+  const sent = (await sendPrepared(prepared, { params, now, editRefs })).map((outcome) => outcome.result);
+  return routing !== null ? merge(routing, sent) : new SendResult(sent);
 }
 
 /**
@@ -282,8 +286,8 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
  * only; a name that is no configured channel sends nothing and is a config_error result of that name
  * whose error lists the configured channels (send never rejects).
  */
-function send(title, content, { env = null, params = null, channels = null, now = null } = {}) {
-  return dispatch(title, content, env === null ? process.env : env, { params, channels, now });
+function send(title, content, { env = null, params = null, channels = null, now = null, tags = null } = {}) {
+  return dispatch(title, content, env === null ? process.env : env, { params, channels, now, tags });
 }
 
 module.exports = {
