@@ -49,7 +49,8 @@ def routed(tmp_path, vendor, monkeypatch):
     config = tmp_path / "mcp-push.yaml"
     config.write_text(DONE_WHEN)
     for name, value in {"MCP_PUSH_SPEC_DIR": str(specs), "MCP_PUSH_CONFIG": str(config),
-                        "OPS_A_TOKEN": "tok_ops_a_0001", "OPS_A_SECRET": "SEC_ops_a_0001", "OPS_B_TOKEN": "tok_ops_b_0002",
+                        "OPS_A_TOKEN": "tok_ops_a_0001", "OPS_A_SECRET": "SEC_ops_a_0001",
+                        "OPS_B_TOKEN": "tok_ops_b_0002",
                         "TG_TOKEN": "123456:tg_e2e_0003", "TG_HOST": f"{vendor.url}/tg"}.items():
         monkeypatch.setenv(name, value)
     clear_caches()
