@@ -119,6 +119,7 @@ def dispatch_run(
     now: float | None = None,
     refs: EditRefs = EDITS,
     tags: Iterable[str] | None = None,
+    store: Any = None,
 ) -> R.SendResult:
     """Sends one event of a run (`kind`: start, update, end, error) like `dispatch`; with the opt-in,
     an update edits the run's message where the channel can (post_or_edit: a refused edit is posted anew,
@@ -129,7 +130,7 @@ def dispatch_run(
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return prepared.result
-    routing = route_prepared(prepared, source, kind, run_id, tags, channels, now=now)  # None: no config file
+    routing = route_prepared(prepared, source, kind, run_id, tags, channels, store, now)  # None: no config file
     if routing is not None:
         return routing.merge([] if not prepared.targets else _send_run(prepared, source, run_id, kind, now, refs))
     return R.SendResult(_send_run(prepared, source, run_id, kind, now, refs))
