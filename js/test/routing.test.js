@@ -106,3 +106,31 @@ test('instances plan under their names; a bad file sends nothing, in one config_
   );
   assert.throws(() => parseConfig('a: [\n', 'x.yaml'), ConfigFileError);
 });
+
+test('the library refuses a digest route and holds nothing for later, saying so', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-push-config-'));
+  const file = path.join(dir, 'mcp-push.yaml');
+  fs.writeFileSync(
+    file,
+    'channels:\n  me: {type: ntfy, env: {NTFY_TOPIC: me}}\n  late: {type: ntfy, env: {NTFY_TOPIC: late}}\n' +
+      'routes:\n  - to: [me]\n    digest: {every: 10m}\n    continue: true\n' +
+      '  - to: [late]\n    quiet_hours: {from: "00:00", to: "23:59"}\n',
+  );
+  const result = await dispatch('t', 'c', { MCP_PUSH_CONFIG: file, HITOKOTO: 'false' }, { now: 1700000000 });
+  assert.deepEqual(
+    result.channels.map((r) => [r.channel, r.status, r.error]),
+    [
+      [
+        'me',
+        'config_error',
+        'route 1: digest every 10m: digest routes need the MCP server (mcp-push serve), which collects messages; this sends at once, so it is not sent',
+      ],
+      [
+        'late',
+        'skipped',
+        'route 2: quiet hours 00:00-23:59 UTC: held until they end: until 2023-11-14 23:59:00 UTC; only the MCP server sends held messages, so it is not sent',
+      ],
+    ],
+  );
+  assert.equal(result.skipped, 'routing: route 1: digest every 10m');
+});
