@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,7 +24,7 @@ from .routing_state import Held, RoutingStore
 log = logging.getLogger("mcp_push")
 
 IDLE_WAKE_SECONDS = 5.0
-_services: dict[int, RoutingService] = {}
+_services: weakref.WeakKeyDictionary[Engine, RoutingService] = weakref.WeakKeyDictionary()
 _services_lock = threading.Lock()
 
 
@@ -37,10 +38,20 @@ class _Targets:
 class RoutingService:
     """One engine's routing: its store and the thread that submits held messages when they are due."""
 
-    def __init__(self, engine: Engine, store: RoutingStore):
-        self.engine, self.store = engine, store
+    def __init__(self, engine: Engine, store: RoutingStore | None = None):
+        self.engine, self._store = engine, store
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> RoutingStore:
+        """Opened on first use: a server without a config file makes no file in the state folder."""
+        with self._lock:
+            if self._store is None:
+                path = getattr(self.engine.outbox, "path", None)  # None: an outbox in memory
+                self._store = RoutingStore(path.with_name("routing.sqlite3") if path is not None else None)
+            return self._store
 
     def start(self) -> None:
         if self._thread is None:
@@ -133,11 +144,9 @@ def service_for(engine: Engine) -> RoutingService:
     """The engine's routing service, made on first use over the engine's state folder (memory for an
     outbox in memory)."""
     with _services_lock:
-        service = _services.get(id(engine))
-        if service is None or service.engine is not engine:
-            path = engine.outbox.path
-            store = RoutingStore(path.with_name("routing.sqlite3") if path is not None else None)
-            service = _services[id(engine)] = RoutingService(engine, store)
+        service = _services.get(engine)
+        if service is None:
+            service = _services[engine] = RoutingService(engine)
         return service
 
 
