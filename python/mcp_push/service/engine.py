@@ -245,7 +245,7 @@ class Engine:
     def _plan(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str,
               edit_ref: Any = None) -> ChannelPlan:
         return plan_channel(spec, dict(env), delivery.title, delivery.content, delivery.params, self.clock(),
-                            overflow, edit_ref, delivery.priority)
+                            overflow, edit_ref, priority=delivery.priority)
 
     def _lane(self, spec: ChannelSpec, key: str) -> Lane:
         lane = self.lanes.get(key)
