@@ -118,3 +118,18 @@ def test_generated_functions_match_jinja2_on_each_construct(source, context):
     namespace: dict = {}
     exec(code, namespace)  # noqa: S102 - the generator's own output
     assert namespace["_t"](context, templates.FILTERS, templates._dict_key) == _jinja2(source, context)
+
+
+def test_planning_the_spec_templates_imports_no_jinja2():
+    import subprocess
+
+    code = ("import sys\nfrom mcp_push import plan\n"
+            "entries = plan('T', 'C', env={'WEBHOOK_URL': 'http://127.0.0.1:9/h', 'WEBHOOK_METHOD': 'POST',"
+            " 'WEBHOOK_BODY': 'title: $title', 'NTFY_TOPIC': 't', 'BARK_PUSH': 'k', 'HITOKOTO': 'false'})\n"
+            "assert {e['channel'] for e in entries} == {'webhook', 'ntfy', 'bark'}, entries\n"
+            "assert not [e for e in entries if 'error' in e], entries\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jinja2'))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "", "PYTHONPATH": str(REPO / "python")})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
