@@ -189,7 +189,19 @@ def env_secrets(env_vars: Mapping[str, Any], env: Mapping[str, Any]) -> list[str
 def proxy_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     """Credentials in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (any case), which the HTTP clients use."""
     environ = os.environ if environ is None else environ
-    return [part for name in PROXY_VARS for part in _setting_userinfo(environ.get(name, ""))]
+    return [part for value in _proxy_values(environ) for part in _setting_userinfo(value)]
+
+
+# os.environ's keys as its private store (_data, CPython on POSIX) holds them: plan() reads these six
+# for every channel, mostly unset, and os.environ.get of an unset name raises and catches two KeyErrors.
+_ENCODED_PROXY_VARS = tuple(os.fsencode(name) for name in PROXY_VARS) if os.name == "posix" else ()
+
+
+def _proxy_values(environ: Mapping[str, str]) -> list[str]:
+    data = getattr(environ, "_data", None) if isinstance(environ, os._Environ) else None
+    if _ENCODED_PROXY_VARS and isinstance(data, dict):
+        return [os.fsdecode(raw) for raw in map(data.get, _ENCODED_PROXY_VARS) if raw]
+    return [environ.get(name, "") for name in PROXY_VARS]
 
 
 # --- how a secret travels ---------------------------------------------------------------------------
