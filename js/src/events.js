@@ -289,11 +289,14 @@ function eventMessage(envelope, source, runs = RUNS) {
  * MCP_PUSH_EDIT_PROGRESS=true a run's updates edit its message where a channel can (edits.js,
  * remembering messages in `edits`, this process's store by default).
  */
-async function sendEvent(envelope, { channels = null, env = null, runs = RUNS, now = null, edits = EDITS } = {}) {
+async function sendEvent(
+  envelope,
+  { channels = null, env = null, runs = RUNS, now = null, edits = EDITS, tags = null } = {},
+) {
   const valid = validateEnvelope(envelope, now);
   const source = env === null ? process.env : env;
   const [title, content, params] = eventMessage(valid, source, runs);
-  return dispatchRun(title, content, source, valid.run_id, valid.event, { channels, now, refs: edits, params });
+  return dispatchRun(title, content, source, valid.run_id, valid.event, { channels, now, refs: edits, tags, params });
 }
 
 /**

@@ -5,6 +5,7 @@ const { ConfigError, invalidConfig, missingConfig } = require('./config');
 const { runHook } = require('./hooks');
 const { fit } = require('./overflow');
 const { bodySize, cardContext, cardLimit, fitCard, takeCard } = require('./cards');
+const { withPriority } = require('./priority');
 const { REGISTRY, Redactor, envSecrets, proxySecrets, urlUserinfo } = require('./redact');
 const crypto = require('node:crypto');
 const { loadSettings } = require('./specs');
@@ -162,13 +163,21 @@ function buildContext(spec, env, title, content, params, now) {
  * truncated part), each planned alike, in order. With `editRef` (and a spec `edit` block) the message
  * edits the one that ref names instead, cut to one part.
  */
-function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null) {
+/**
+ * `priority` (low, normal, high) changes what the spec's `priority` block says for that level
+ * (priority.js); an edit keeps its own. Python's plan_channel.
+ */
+function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null, priority = null) {
+  const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
+  const level = editing ? null : priority;
+  const cardPost = spec.event ? withPriority(spec, env, spec.event.request, level)[1] : null;
+  let post;
+  [env, post] = withPriority(spec, env, spec.request, level);
   // Settings' secrets are long-lived: the process registry (the logger) holds them too.
   // HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
   const secrets = [...envSecrets(spec.env, env), ...proxySecrets()];
   REGISTRY.add(secrets);
   const redactor = new Redactor(secrets);
-  const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
   const base = {
     spec,
     transport: transportFor(spec.transport),
@@ -205,10 +214,10 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
       if (editing) context.ref = editRef;
       let template;
       if (cardPart === null) {
-        template = editing ? spec.edit.request : spec.request;
+        template = editing ? spec.edit.request : post;
       } else {
         Object.assign(context, cardContext(spec, cardPart));
-        template = editing ? spec.event.edit_request : spec.event.request;
+        template = editing ? spec.event.edit_request : cardPost;
       }
       return [renderRequest(spec, template, context), context, derived, perMessage];
     };
@@ -218,7 +227,7 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
       const renderedCard = (one) => renderPart(one.title, one.message, one);
       const limit = cardLimit(spec);
       const unit = limit ? limit.unit : 'bytes';
-      const template = editing ? spec.event.edit_request : spec.event.request;
+      const template = editing ? spec.event.edit_request : cardPost;
       // The card's body before its encoding: form fields percent-encoded say nothing of its size.
       const cardSize = (one) => {
         const [context] = buildContext(spec, env, one.title, one.message, params, now);

@@ -80,6 +80,7 @@ function validateSpec(data, source, validate) {
     edit: data.edit ? { ...data.edit, request: mergeOverride(data.request, data.edit.request) } : null,
     event: eventBlock(data.event, data.request, data.edit),
     secretEnv: Object.keys(env).filter((n) => env[n].secret),
+    priority: data.priority || null, // what a message's priority changes (priority.js)
   };
 }
 

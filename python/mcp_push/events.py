@@ -297,8 +297,11 @@ def send_event(
     runs: RunLog = RUNS,
     now: float | None = None,
     edits: EditRefs | None = None,
+    tags: Iterable[str] | None = None,
+    store: Any = None,
 ):
     """Validates (EnvelopeError when invalid), renders and sends an event to the configured channels.
+    `tags` are matched by a routing config file's routes (docs/ROUTING.md).
     With MCP_PUSH_EDIT_PROGRESS=true a run's updates edit its message where a channel can (edits.py,
     remembering messages in `edits`, this process's store by default)."""
     from .edits import EDITS, dispatch_run
@@ -307,7 +310,7 @@ def send_event(
     source = os.environ if env is None else env
     title, content, params = event_message(valid, source, runs)
     return dispatch_run(title, content, source, valid["run_id"], valid["event"], channels=channels, now=now,
-                        refs=EDITS if edits is None else edits, params=params)
+                        refs=EDITS if edits is None else edits, tags=tags, store=store, params=params)
 
 
 def plan_event(
@@ -318,6 +321,7 @@ def plan_event(
     redact: bool = True,
     edit_refs: Mapping[str, Any] | None = None,
     channels: str | Iterable[str] | None = None,
+    priority: str | None = None,
 ) -> list[dict[str, Any]]:
     """The dry run of an event: `seen` are earlier events of this process (a run's start), rendered
     into a fresh run log first so elapsed times are deterministic; `edit_refs` and `channels` as in `plan`."""
@@ -329,4 +333,4 @@ def plan_event(
     source = os.environ if env is None else env
     title, content, params = event_message(validate_envelope(envelope, now=now), source, runs)
     return plan(title, content, env=env, now=now, params=params, redact=redact, edit_refs=edit_refs,
-                channels=channels)
+                channels=channels, priority=priority)

@@ -12,6 +12,7 @@ from .config import ConfigError, invalid_config, missing_config
 from .hooks import HookInput, run_hook
 from .overflow import fit
 from .paths import resolve_path
+from .priority import with_priority
 from .redact import REGISTRY, Redactor, env_secrets, proxy_secrets, url_userinfo
 from .specs import ChannelSpec, load_settings
 from .templates import OMIT, render, render_tree
@@ -225,16 +226,21 @@ def plan_channel(
     now: float,
     overflow: str = "split",
     edit_ref: Any = None,
+    priority: str | None = None,
 ) -> ChannelPlan:
     """The requests for one channel; a message over the spec's size limit becomes several parts
     (or one truncated part), each planned alike, in order. With `edit_ref` (and a spec `edit` block)
-    the message edits the one that ref names instead, cut to one part."""
+    the message edits the one that ref names instead, cut to one part. `priority` (low, normal, high)
+    changes what the spec's `priority` block says for that level (priority.py); an edit keeps its own."""
+    editing = edit_ref is not None and spec.edit is not None
+    level = None if editing else priority
+    card_post = with_priority(spec, env, spec.event["request"], level)[1] if spec.event else None
+    env, post = with_priority(spec, env, spec.request, level)
     # Settings' secrets are long-lived: the process registry (the logging filter) holds them too.
     # HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
     secrets = env_secrets(spec.env, env) + proxy_secrets()
     REGISTRY.add(secrets)
     redactor = Redactor(secrets)
-    editing = edit_ref is not None and spec.edit is not None
     transport = transport_for(spec.transport)
     success = (spec.edit.get("success") if editing else None) or spec.success
     base = {"spec": spec, "transport": transport, "redactor": redactor, "env": env, "edits": editing,
@@ -261,10 +267,10 @@ def plan_channel(
             if editing:
                 context["ref"] = edit_ref
             if card_part is None:
-                template = spec.edit["request"] if editing else spec.request
+                template = spec.edit["request"] if editing else post
             else:
                 context.update(card_context(spec, card_part))
-                template = spec.event["edit_request"] if editing else spec.event["request"]
+                template = spec.event["edit_request"] if editing else card_post
             return render_request(spec, template, context), context, derived, per_message
 
         if carded:
@@ -274,7 +280,7 @@ def plan_channel(
 
             limit = card_limit(spec)
             unit = limit["unit"] if limit else "bytes"
-            template = spec.event["edit_request"] if editing else spec.event["request"]
+            template = spec.event["edit_request"] if editing else card_post
 
             def card_size(one: Mapping[str, Any]) -> int:
                 # The card's body before its encoding: form fields percent-encoded say nothing of its size.
