@@ -49,6 +49,46 @@ const drip = (ms) => (req, res) => {
   res.on('close', () => clearInterval(timer));
 };
 
+/**
+ * A vendor that holds each request until the test calls `release()`, then answers as `then` would (if the
+ * client is still there). `arrived` resolves when the first request is in; `closed` resolves when the client
+ * hangs up on a held request (its timeout gave up on it). A test that releases only after the call under
+ * test has returned proves, without a clock, that a timeout ended the wait. Use `handler` as the route.
+ */
+function hold(then = json(200, DEFAULT_REPLY)) {
+  let release;
+  const released = new Promise((resolve) => {
+    release = resolve;
+  });
+  let arrive;
+  const arrived = new Promise((resolve) => {
+    arrive = resolve;
+  });
+  let close;
+  const closed = new Promise((resolve) => {
+    close = resolve;
+  });
+  const held = {
+    arrived,
+    closed,
+    released: false,
+    release() {
+      held.released = true;
+      release();
+    },
+    handler(req, res, received) {
+      res.on('close', () => {
+        if (!res.writableEnded) close();
+      });
+      arrive(received);
+      released.then(() => {
+        if (!res.destroyed) then(req, res, received);
+      });
+    },
+  };
+  return held;
+}
+
 // ---- servers ---------------------------------------------------------------------------------------
 
 function listen(server) {
@@ -312,6 +352,7 @@ module.exports = {
   never,
   stallBody,
   drip,
+  hold,
   startVendor,
   startConnectProxy,
   closedPort,
