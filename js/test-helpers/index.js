@@ -289,6 +289,17 @@ async function withProcessEnv(vars, fn) {
 const captures = new Set();
 let realStderrWrite = null;
 
+// Waiting for a line on a captured stderr: {pattern, resolve}.
+const stderrWaiters = new Set();
+
+/**
+ * Resolves when a line matching `pattern` is written to a captured stderr (captureStderr): a channel's
+ * "delivered" log line says its result is in, an event a test can wait for instead of a time.
+ */
+function stderrLine(pattern) {
+  return new Promise((resolve) => stderrWaiters.add({ pattern, resolve }));
+}
+
 /** Runs `fn`, capturing (and not showing) what this process writes to stderr meanwhile. */
 async function captureStderr(fn) {
   const capture = { text: '' };
@@ -297,6 +308,12 @@ async function captureStderr(fn) {
     process.stderr.write = (chunk, ...rest) => {
       const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
       for (const active of captures) active.text += text;
+      for (const waiter of stderrWaiters) {
+        if (waiter.pattern.test(text)) {
+          stderrWaiters.delete(waiter);
+          waiter.resolve(text);
+        }
+      }
       const callback = rest.find((r) => typeof r === 'function');
       if (callback) callback();
       return true;
@@ -361,5 +378,6 @@ module.exports = {
   knownEnvNames,
   withProcessEnv,
   captureStderr,
+  stderrLine,
   runNode,
 };

@@ -7,6 +7,7 @@ const assert = require('node:assert/strict');
 const { describe, test } = require('node:test');
 
 const { send } = require('../src');
+const log = require('../src/log');
 const {
   after: delayed,
   captureStderr,
@@ -17,25 +18,27 @@ const {
   overrideRetrySettings,
   stallBody,
   startVendor,
+  stderrLine,
 } = require('../test-helpers');
 
+/** gotify at the vendor's /slow, ntfy at its /fast. */
+const slowAndFastEnv = (vendor) => ({
+  HITOKOTO: 'false',
+  GOTIFY_URL: `${vendor.url}/slow`,
+  GOTIFY_TOKEN: 'gotify_tok_1',
+  NTFY_URL: vendor.url,
+  NTFY_TOPIC: 'fast',
+});
+
 /**
- * One send to gotify (at /slow: the vendor behaviour under test) and ntfy (at /fast, answering at once unless
- * `fastBehaviour` says otherwise), with MCP_PUSH_TIMEOUT = timeout. Resolves to {slow, fast, vendor}.
+ * One send to gotify (at /slow: the vendor behaviour under test) and ntfy (answering at once), with
+ * MCP_PUSH_TIMEOUT = timeout. Resolves to {slow, fast, vendor}.
  */
-async function sendSlowAndFast(t, slowBehaviour, timeout = '0.5', fastBehaviour = null) {
+async function sendSlowAndFast(t, slowBehaviour, timeout = '0.5') {
   const vendor = await startVendor();
   t.after(() => vendor.close());
   vendor.route('/slow', slowBehaviour);
-  if (fastBehaviour) vendor.route('/fast', fastBehaviour);
-  const env = {
-    HITOKOTO: 'false',
-    MCP_PUSH_TIMEOUT: timeout,
-    GOTIFY_URL: `${vendor.url}/slow`,
-    GOTIFY_TOKEN: 'gotify_tok_1',
-    NTFY_URL: vendor.url,
-    NTFY_TOPIC: 'fast',
-  };
+  const env = { ...slowAndFastEnv(vendor), MCP_PUSH_TIMEOUT: timeout };
   const { value: result } = await captureStderr(() => send('t', 'c', { env }));
   return { slow: result.get('gotify'), fast: result.get('ntfy'), vendor };
 }
@@ -44,27 +47,6 @@ async function sendSlowAndFast(t, slowBehaviour, timeout = '0.5', fastBehaviour 
 // only after the send has returned, so a send that returned was ended by a timeout, and the result says which.
 // A regression that hangs fails on the test's own timeout instead of holding up the run.
 describe('timeouts', { concurrency: true, timeout: 15_000 }, () => {
-  test('a vendor that delays its headers past MCP_PUSH_TIMEOUT times out, and a fast channel is delivered at once', async (t) => {
-    const slowVendor = hold(json(200, { id: 1 }));
-    const events = [];
-    slowVendor.closed.then(() => events.push('slow request given up'));
-    const answerFast = (req, res) => {
-      events.push('fast request answered');
-      json(200, { id: 2 })(req, res);
-    };
-    // 2 s, not 0.5: the fast request must reach its vendor before the slow one's timeout even on a loaded CI.
-    const { slow, fast } = await sendSlowAndFast(t, slowVendor.handler, '2', answerFast);
-    await slowVendor.closed; // the client hung up on the request the vendor still held
-    slowVendor.release(); // only now: the vendor never answered, so the timeout ended the wait
-    assert.deepEqual(
-      [slow.ok, slow.status, slow.error, slow.http_status],
-      [false, 'timeout', 'no reply within 2 s', null],
-    );
-    assert.deepEqual([fast.ok, fast.status], [true, 'delivered']);
-    // The fast channel did not wait for the slow one: it was answered while the slow request was still held.
-    assert.deepEqual(events, ['fast request answered', 'slow request given up']);
-  });
-
   test('a vendor that sends its headers and then stalls the body times out', async (t) => {
     // The stalled body never ends (until the vendor closes, after the test): only the timeout can end the send.
     const { slow, vendor } = await sendSlowAndFast(t, stallBody());
@@ -101,10 +83,7 @@ describe('timeouts', { concurrency: true, timeout: 15_000 }, () => {
     t.after(overrideRetrySettings({ attempts: 1 }));
     const { slow, fast, vendor } = await sendSlowAndFast(t, drip(20), '0.5');
     // The drip never ends by itself: the deadline's own wording says it was what ended the send.
-    assert.deepEqual(
-      [slow.ok, slow.status, slow.error, slow.attempts],
-      [false, 'timeout', 'no result within 6 s', 1],
-    );
+    assert.deepEqual([slow.ok, slow.status, slow.error, slow.attempts], [false, 'timeout', 'no result within 6 s', 1]);
     assert.equal(fast.ok, true);
     // The abandoned request ends when the vendor hangs up; keep its late log line out of the output.
     await captureStderr(async () => {
@@ -114,16 +93,40 @@ describe('timeouts', { concurrency: true, timeout: 15_000 }, () => {
   });
 });
 
-// On a mocked setTimeout, alone after the concurrent suite (the mock is process-wide): the native timer that
-// ends a request's wait fires when 0.3 s have passed on that clock, and not before, whatever the load.
-describe('timeouts on a mocked clock', () => {
+// On a mocked setTimeout, alone after the concurrent suite (the mock is process-wide): a request's timeout
+// fires when the test advances that clock, never because the machine was slow.
+describe('timeouts on a mocked clock', { timeout: 10_000 }, () => {
+  test('a vendor that delays its headers past MCP_PUSH_TIMEOUT times out, and a fast channel is delivered at once', async (t) => {
+    const vendor = await startVendor();
+    t.after(() => vendor.close());
+    const slowVendor = hold(json(200, { id: 1 }));
+    vendor.route('/slow', slowVendor.handler);
+    log.setLevel('info'); // each channel's outcome on stderr, as sendNotify shows it
+    t.after(() => log.setLevel('warning'));
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const fastDelivered = stderrLine(/ntfy: delivered/);
+    const env = { ...slowAndFastEnv(vendor), MCP_PUSH_TIMEOUT: '0.5' };
+    const sending = captureStderr(() => send('t', 'c', { env }));
+    // The fast channel's result was in before any time passed: it did not wait for the slow one.
+    await Promise.all([slowVendor.arrived, fastDelivered]);
+    t.mock.timers.tick(500);
+    const result = (await sending).value;
+    slowVendor.release(); // only now: the slow vendor never answered, so the timeout ended the wait
+    const [slow, fast] = [result.get('gotify'), result.get('ntfy')];
+    assert.deepEqual(
+      [slow.ok, slow.status, slow.error, slow.http_status],
+      [false, 'timeout', 'no reply within 0.5 s', null],
+    );
+    assert.deepEqual([fast.ok, fast.status], [true, 'delivered']);
+  });
+
   test("MCP_PUSH_TIMEOUT is kept to the tenth of a second, not rounded up to undici's 0.5 s timer ticks", async (t) => {
     const vendor = await startVendor();
     t.after(() => vendor.close());
     const slowVendor = hold(json(200, { id: 3 }));
     vendor.route('/slow', slowVendor.handler);
     t.mock.timers.enable({ apis: ['setTimeout'] });
-    const env = { HITOKOTO: 'false', MCP_PUSH_TIMEOUT: '0.3', GOTIFY_URL: `${vendor.url}/slow`, GOTIFY_TOKEN: 'x' };
+    const env = { ...slowAndFastEnv(vendor), MCP_PUSH_TIMEOUT: '0.3' };
     let settled = false;
     const sending = captureStderr(() => send('t', 'c', { env })).finally(() => {
       settled = true;
