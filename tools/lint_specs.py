@@ -196,7 +196,9 @@ def token_use_problems(spec: Any) -> list[str]:
     if not spec.token:
         return []
     problems = []
-    for label, request in (("request", spec.request), ("edit.request", (spec.edit or {}).get("request"))):
+    event = spec.event or {}
+    for label, request in (("request", spec.request), ("edit.request", (spec.edit or {}).get("request")),
+                           ("event.request", event.get("request"))):
         if not request:
             continue
         for text in _strings(request):
@@ -207,6 +209,39 @@ def token_use_problems(spec: Any) -> list[str]:
         if request.get("encoding") == "multipart" and any("{{ token }}" in t for t in _strings(request.get("body"))):
             problems.append(f"{label}: a fetched token cannot go into a multipart body (its boundary is derived "
                             "from the content)")
+    return problems
+
+
+EVENT_KINDS = ("start", "update", "end", "error")
+
+
+def event_problems(spec: Any, cases_dir: Path) -> list[str]:
+    """An event card (spec/README.md, "Event cards"): a style for every event kind or none, each naming
+    the same keys (a template reading `style.colour` fails on a kind without it), and its conformance
+    cases in conformance/cases/cards/<name>.yaml."""
+    if not spec.event:
+        return []
+    problems = []
+    styles = spec.event.get("style") or {}
+    if styles and (sorted(styles) != sorted(EVENT_KINDS) or len({tuple(sorted(v)) for v in styles.values()}) > 1):
+        problems.append("event.style: give every event kind (start, update, end, error) the same keys")
+    if not (cases_dir / "cards" / f"{spec.name}.yaml").is_file():
+        problems.append(f"event: no card cases in conformance/cases/cards/{spec.name}.yaml")
+    return problems
+
+
+def priority_problems(spec: Any) -> list[str]:
+    """A spec's `priority` block (docs/ROUTING.md) against its own variables: each one it sets declared,
+    each value one its type takes; body fields only on a JSON body."""
+    problems = []
+    for level, change in (spec.priority or {}).items():
+        for name, value in (change.get("env") or {}).items():
+            var = spec.env.get(name)
+            problem = runtime_config.value_problem(var, value) if var else f"{name} is not a variable of this channel"
+            if problem:
+                problems.append(f"priority.{level}.env: {problem}")
+        if "body" in change and not isinstance(spec.request.get("body"), dict):
+            problems.append(f"priority.{level}.body: the request has no JSON body to add fields to")
     return problems
 
 
@@ -281,6 +316,8 @@ def lint(root: Path = ROOT) -> list[str]:
         if spec.hook:
             problems += [f"{where}: {p}" for p in hook_use_problems(spec, py_hooks, js_hooks_found, hook_functions)]
         problems += [f"{where}: {p}" for p in token_use_problems(spec)]
+        problems += [f"{where}: {p}" for p in event_problems(spec, cases_dir)]
+        problems += [f"{where}: {p}" for p in priority_problems(spec)]
 
         for var in spec.env.values():
             meaning = (var.default, var.secret, var.type)

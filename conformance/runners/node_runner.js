@@ -13,7 +13,7 @@ const jsRequire = require('node:module').createRequire(path.join(__dirname, '..'
 
 const { MockAgent, errors } = jsRequire('undici');
 const { plan, dispatch, useDispatcher } = jsRequire('./src');
-const { EnvelopeError, RunLog, planEvent, renderEvent, sendEvent, validateEnvelope } = jsRequire('./src/events');
+const { EnvelopeError, RunLog, eventMessage, planEvent, renderEvent, sendEvent, validateEnvelope } = jsRequire('./src/events');
 const retry = jsRequire('./src/retry');
 const { TOKENS } = jsRequire('./src/tokens');
 const { ConfigError } = jsRequire('./src/config');
@@ -79,17 +79,17 @@ async function sendCase(testCase) {
   pace.wall = () => testCase.now + pace.clock; // a Retry-After date is read against the case's now
   retry.PACE = pace;
   try {
-    const { title, content, params, event, seen, edit_refs: editRefs, channels } = testCase.input;
+    const { title, content, params, event, seen, edit_refs: editRefs, channels, priority } = testCase.input;
     let result;
     if (event === undefined) {
-      result = await dispatch(title, content, testCase.env, { params: params || null, now: testCase.now, editRefs: editRefs || null, channels: channels || null });
+      result = await dispatch(title, content, testCase.env, { params: params || null, now: testCase.now, editRefs: editRefs || null, channels: channels || null, priority: priority || null });
     } else {
       const runs = new RunLog();
       for (const earlier of seen || []) renderEvent(validateEnvelope(earlier, testCase.now), runs);
       if (editRefs) {
         // The refs are the case's, not a run's memory (sendEvent's): send the rendered event as given.
-        const [eventTitle, eventContent] = renderEvent(validateEnvelope(event, testCase.now), runs);
-        result = await dispatch(eventTitle, eventContent, testCase.env, { now: testCase.now, editRefs });
+        const [eventTitle, eventContent, eventParams] = eventMessage(validateEnvelope(event, testCase.now), testCase.env, runs);
+        result = await dispatch(eventTitle, eventContent, testCase.env, { params: eventParams, now: testCase.now, editRefs });
       } else {
         result = await sendEvent(event, { env: testCase.env, runs, now: testCase.now });
       }
@@ -108,11 +108,11 @@ async function main() {
   const out = [];
   for (const testCase of JSON.parse(input, nonFinite)) {
     TOKENS.clear();
-    const { title, content, params, event, seen, edit_refs: editRefs, channels } = testCase.input;
+    const { title, content, params, event, seen, edit_refs: editRefs, channels, priority } = testCase.input;
     const entry = { id: testCase.id, error: null };
     if (event === undefined) {
       try {
-        entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false, editRefs: editRefs || null, channels: channels || null });
+        entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false, editRefs: editRefs || null, channels: channels || null, priority: priority || null });
       } catch (error) {
         // A setting that cannot work (MCP_PUSH_OVERFLOW=chop): nothing is planned.
         if (!(error instanceof ConfigError)) throw error;

@@ -33,7 +33,8 @@ def plan_case(case: Case, redact: bool = False) -> tuple[list[dict[str, Any]], s
     if "event" not in given:
         try:
             return plan(given["title"], given["content"], env=case.env, now=case.now, params=given.get("params"),
-                        redact=redact, edit_refs=refs, channels=given.get("channels")), None
+                        redact=redact, edit_refs=refs, channels=given.get("channels"),
+                        priority=given.get("priority")), None
         except ConfigError as exc:
             return [], str(exc)
     try:
@@ -66,7 +67,7 @@ def send_case(case: Case):
     """Sends the case through the real transports (the caller mocks the vendor); returns the SendResult.
     Retry waits are not slept but recorded in case.slept."""
     from mcp_push import dispatch, retry
-    from mcp_push.events import RunLog, render_event, send_event, validate_envelope
+    from mcp_push.events import RunLog, event_message, render_event, send_event, validate_envelope
 
     given = case.data["input"]
     fake = FakePace()
@@ -79,14 +80,14 @@ def send_case(case: Case):
     try:
         if "event" not in given:
             return dispatch(given["title"], given["content"], case.env, params=given.get("params"), now=case.now,
-                            edit_refs=refs, channels=given.get("channels"))
+                            edit_refs=refs, channels=given.get("channels"), priority=given.get("priority"))
         runs = RunLog()
         for earlier in given.get("seen", []):
             render_event(validate_envelope(earlier, now=case.now), runs)
         if refs is not None:
             # The refs are the case's, not a run's memory (send_event's): send the rendered event as given.
-            title, content = render_event(validate_envelope(given["event"], now=case.now), runs)
-            return dispatch(title, content, case.env, now=case.now, edit_refs=refs)
+            title, content, params = event_message(validate_envelope(given["event"], now=case.now), case.env, runs)
+            return dispatch(title, content, case.env, params=params, now=case.now, edit_refs=refs)
         return send_event(given["event"], env=case.env, runs=runs, now=case.now)
     finally:
         retry.PACE = saved

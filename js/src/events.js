@@ -8,6 +8,8 @@ const { EDITS, dispatchRun } = require('./edits');
 const { readSpecSource } = require('./specSource');
 const { FILTERS, render } = require('./templates');
 const { toJson } = require('./wire');
+const { CARD_PARAM, FORMAT_VAR } = require('./cards');
+const { ConfigError, setting, stripSpace } = require('./config');
 
 class EnvelopeError extends Error {
   constructor(field, rule) {
@@ -212,8 +214,8 @@ function detailLines(data, limits) {
   return lines.join('\n');
 }
 
-/** [title, content] for a validated envelope, from spec/templates/event.yaml. */
-function renderEvent(envelope, runs = RUNS) {
+/** The values event.yaml and the cards render a validated envelope with (records a run's start in `runs`). */
+function eventContext(envelope, runs = RUNS) {
   const template = readSpecSource().eventTemplate;
   const data = envelope.data || {};
   let percent = '';
@@ -237,7 +239,13 @@ function renderEvent(envelope, runs = RUNS) {
     bar,
     details: detailLines(data, template.details),
     elapsed: runs.elapsed(envelope),
+    progress: data.progress === undefined ? null : data.progress,
   };
+  return context;
+}
+
+function eventText(context) {
+  const template = readSpecSource().eventTemplate;
   const title = render(template.title, context);
   const content = template.lines
     .map((line) => render(line, context))
@@ -246,19 +254,49 @@ function renderEvent(envelope, runs = RUNS) {
   return [title, content];
 }
 
+/** [title, content] for a validated envelope, from spec/templates/event.yaml. */
+function renderEvent(envelope, runs = RUNS) {
+  return eventText(eventContext(envelope, runs));
+}
+
+/**
+ * MCP_PUSH_FORMAT: card (the default) or text. A value that is neither is reported by the send's settings
+ * check (api.prepareMessage); the event is then rendered as text.
+ */
+function cardsOn(source) {
+  try {
+    return stripSpace(setting(FORMAT_VAR, source)).toLowerCase() !== 'text';
+  } catch (error) {
+    if (error instanceof ConfigError) return false;
+    throw error;
+  }
+}
+
+/**
+ * [title, content, params] for a validated envelope: the text every channel without a card gets, and,
+ * unless MCP_PUSH_FORMAT=text, the params that carry the event's card (cards.js). As events.py.
+ */
+function eventMessage(envelope, source, runs = RUNS) {
+  const context = eventContext(envelope, runs);
+  const [title, content] = eventText(context);
+  if (!cardsOn(source)) return [title, content, {}];
+  const { event, ...fields } = context;
+  return [title, content, { [CARD_PARAM]: { kind: event, title, ...fields } }];
+}
+
 /**
  * Validates (rejects with EnvelopeError when invalid), renders and sends an event. With
  * MCP_PUSH_EDIT_PROGRESS=true a run's updates edit its message where a channel can (edits.js,
  * remembering messages in `edits`, this process's store by default).
  */
-async function sendEvent(envelope, { channels = null, env = null, runs = RUNS, now = null, edits = EDITS } = {}) {
+async function sendEvent(
+  envelope,
+  { channels = null, env = null, runs = RUNS, now = null, edits = EDITS, tags = null } = {},
+) {
   const valid = validateEnvelope(envelope, now);
-  const [title, content] = renderEvent(valid, runs);
-  return dispatchRun(title, content, env === null ? process.env : env, valid.run_id, valid.event, {
-    channels,
-    now,
-    refs: edits,
-  });
+  const source = env === null ? process.env : env;
+  const [title, content, params] = eventMessage(valid, source, runs);
+  return dispatchRun(title, content, source, valid.run_id, valid.event, { channels, now, refs: edits, tags, params });
 }
 
 /**
@@ -271,14 +309,17 @@ function planEvent(
 ) {
   const runs = new RunLog();
   for (const earlier of seen) renderEvent(validateEnvelope(earlier, now), runs);
-  const [title, content] = renderEvent(validateEnvelope(envelope, now), runs);
-  return plan(title, content, { env, now, redact, editRefs, channels });
+  const source = env === null ? process.env : env;
+  const [title, content, params] = eventMessage(validateEnvelope(envelope, now), source, runs);
+  return plan(title, content, { env, now, params, redact, editRefs, channels });
 }
 
 module.exports = {
   EnvelopeError,
   validateEnvelope,
   renderEvent,
+  eventContext,
+  eventMessage,
   detailLines,
   sendEvent,
   planEvent,

@@ -116,4 +116,4 @@ function fit(title, content, limit, mode) {
   return { parts, truncated: cut };
 }
 
-module.exports = { MODES, charSize, size, cutIndex, overflowMode, fit };
+module.exports = { MODES, charSize, size, cutIndex, overflowMode, fit, partLabel };

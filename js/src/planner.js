@@ -4,6 +4,8 @@
 const { ConfigError, invalidConfig, missingConfig } = require('./config');
 const { runHook } = require('./hooks');
 const { fit } = require('./overflow');
+const { bodySize, cardContext, cardLimit, fitCard, takeCard } = require('./cards');
+const { withPriority } = require('./priority');
 const { REGISTRY, Redactor, envSecrets, proxySecrets, urlUserinfo } = require('./redact');
 const crypto = require('node:crypto');
 const { loadSettings } = require('./specs');
@@ -161,13 +163,21 @@ function buildContext(spec, env, title, content, params, now) {
  * truncated part), each planned alike, in order. With `editRef` (and a spec `edit` block) the message
  * edits the one that ref names instead, cut to one part.
  */
-function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null) {
+/**
+ * `priority` (low, normal, high) changes what the spec's `priority` block says for that level
+ * (priority.js); an edit keeps its own. Python's plan_channel.
+ */
+function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null, priority = null) {
+  const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
+  const level = editing ? null : priority;
+  const cardPost = spec.event ? withPriority(spec, env, spec.event.request, level)[1] : null;
+  let post;
+  [env, post] = withPriority(spec, env, spec.request, level);
   // Settings' secrets are long-lived: the process registry (the logger) holds them too.
   // HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
   const secrets = [...envSecrets(spec.env, env), ...proxySecrets()];
   REGISTRY.add(secrets);
   const redactor = new Redactor(secrets);
-  const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
   const base = {
     spec,
     transport: transportFor(spec.transport),
@@ -192,20 +202,52 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
   // A value the spec's type refuses: named here, not as the library error it would become.
   if (invalid.length) return made({ error: invalid.join('; ') }); // names and rules only, never a value
   let truncated = false;
+  const [card, rest] = takeCard(params);
+  params = rest;
+  const carded = card !== null && spec.event !== null && spec.event !== undefined;
   try {
-    const fitted = fit(title, content, spec.limits.message, overflow);
-    truncated = fitted.truncated;
     const requests = [];
     const requestParts = [];
     let first = null;
-    for (const [index, [partTitle, partContent]] of fitted.parts.entries()) {
+    const renderPart = (partTitle, partContent, cardPart = null) => {
       const [context, derived, perMessage] = buildContext(spec, env, partTitle, partContent, params, now);
       if (editing) context.ref = editRef;
+      let template;
+      if (cardPart === null) {
+        template = editing ? spec.edit.request : post;
+      } else {
+        Object.assign(context, cardContext(spec, cardPart));
+        template = editing ? spec.event.edit_request : cardPost;
+      }
+      return [renderRequest(spec, template, context), context, derived, perMessage];
+    };
+    let parts;
+    if (carded) {
+      // The card's text for a hook (a signature, Matrix's transaction id): its title and message.
+      const renderedCard = (one) => renderPart(one.title, one.message, one);
+      const limit = cardLimit(spec);
+      const unit = limit ? limit.unit : 'bytes';
+      const template = editing ? spec.event.edit_request : cardPost;
+      // The card's body before its encoding: form fields percent-encoded say nothing of its size.
+      const cardSize = (one) => {
+        const [context] = buildContext(spec, env, one.title, one.message, params, now);
+        Object.assign(context, cardContext(spec, one), editing ? { ref: editRef } : {});
+        const body = 'body' in template ? renderTree(template.body, context) : null;
+        return bodySize(body === OMIT ? null : body, unit);
+      };
+      const [cards, cut] = fitCard(card, limit, overflow, cardSize);
+      truncated = cut;
+      parts = cards.map(renderedCard);
+    } else {
+      const fitted = fit(title, content, spec.limits.message, overflow);
+      truncated = fitted.truncated;
+      parts = fitted.parts.map(([partTitle, partContent]) => renderPart(partTitle, partContent));
+    }
+    for (const [index, [rendered, context, derived, perMessage]] of parts.entries()) {
       first = first || context;
       REGISTRY.add(derived);
       // A message's own secrets stay in its redactor: the registry must not grow with every message.
       redactor.add([...derived, ...perMessage]);
-      const rendered = renderRequest(spec, editing ? spec.edit.request : spec.request, context);
       requests.push(...rendered);
       requestParts.push(...rendered.map(() => index));
     }
@@ -228,7 +270,7 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
     return made({
       requests: Object.freeze(requests),
       requestParts: Object.freeze(requestParts),
-      parts: fitted.parts.length,
+      parts: parts.length,
       truncated,
       tokenRequest,
       tokenKey,

@@ -32,6 +32,16 @@ function mergeOverride(base, override) {
   return merged;
 }
 
+/**
+ * The `event` block with its `request` whole (its override merged onto the channel's request) and, for a
+ * channel that edits, `edit_request`: the edit's override merged onto the card's request.
+ */
+function eventBlock(event, request, edit) {
+  if (!event) return null;
+  const cardRequest = mergeOverride(request, event.request);
+  return { ...event, request: cardRequest, edit_request: edit ? mergeOverride(cardRequest, edit.request) : null };
+}
+
 function validateSpec(data, source, validate) {
   if (validate && !validate(data)) {
     const first = validate.errors[0];
@@ -68,7 +78,9 @@ function validateSpec(data, source, validate) {
     retry: data.retry || null,
     // The edit request whole: the spec's override merged onto the channel's request.
     edit: data.edit ? { ...data.edit, request: mergeOverride(data.request, data.edit.request) } : null,
+    event: eventBlock(data.event, data.request, data.edit),
     secretEnv: Object.keys(env).filter((n) => env[n].secret),
+    priority: data.priority || null, // what a message's priority changes (priority.js)
   };
 }
 

@@ -18,6 +18,17 @@ function rstrip(value, chars = ' ') {
 
 const HTML_ENTITIES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;' };
 
+// The characters that can start Markdown markup (CommonMark lets a backslash escape any ASCII punctuation):
+// emphasis, code, links and images, raw HTML and autolinks, headings, lists, quotes, tables, strikethrough,
+// entities. A card's Markdown shows a message's text with each of them escaped, so it is never markup.
+const MD_SPECIAL = /[\\`*_{}[\]()<>#+\-!|~&]/g;
+
+// In a URL that goes into markup (a Markdown link's destination, an HTML attribute, Slack's <url|text>),
+// the characters that could end it there, percent-encoded; an artifact_url is already http(s) with no
+// space or control character (spec/envelope.schema.json).
+const URL_UNSAFE = /[()<>[\]"'`|\\ ]/g;
+const hex2 = (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
+
 const FILTERS = {
   pct: (v) => pct(String(v)),
   rfc2047: (v) => (String(v) ? `=?utf-8?B?${b64(v)}?=` : ''),
@@ -30,6 +41,8 @@ const FILTERS = {
   startswith: (v, prefix) => String(v).startsWith(prefix),
   rstrip,
   chars: (v) => [...String(v)].length, // code points, as Python's len(); not UTF-16 units
+  md_escape: (v) => String(v).replace(MD_SPECIAL, (c) => `\\${c}`),
+  url_safe: (v) => String(v).replace(URL_UNSAFE, hex2),
 };
 
 let environment = null;

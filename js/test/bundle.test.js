@@ -187,3 +187,58 @@ process.stdout.write(JSON.stringify(inputs.map(([env, title, content]) => {
     });
   assert.equal(run(folder, './sendNotify'), run(JS, './sendNotify'));
 });
+
+test('sendEvent from the bundle sends the card the sources plan (card templates and filters bundled)', async () => {
+  const { planEvent } = require('../src');
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'qlscripts-'));
+  fs.copyFileSync(path.join(JS, 'dist', 'sendNotify.js'), path.join(folder, 'sendNotify.js'));
+  const envelope = {
+    run_id: 'r1',
+    event: 'end',
+    message: '**done** <b>x</b> [y](javascript:z) @everyone',
+    data: { step: 'ship', artifact_url: 'https://ci.example.com/r/1', extra: 1 },
+    timestamp: '2026-01-01T00:00:00Z',
+  };
+  fs.writeFileSync(path.join(folder, 'envelope.json'), JSON.stringify(envelope));
+  fs.writeFileSync(
+    path.join(folder, 'job.js'),
+    "const { sendEvent } = require('./sendNotify');\n" +
+      "sendEvent(require('./envelope.json')).then((r) => process.stdout.write(JSON.stringify(r)));\n",
+  );
+  const received = [];
+  const server = await listen((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      received.push({
+        url: req.url,
+        body,
+        markdown: req.headers.markdown,
+        tags: req.headers.tags,
+        click: req.headers.click,
+      });
+      res.setHeader('content-type', 'application/json');
+      res.end('{"id":"abc"}');
+    });
+  });
+  try {
+    const env = {
+      PATH: process.env.PATH,
+      HITOKOTO: 'false',
+      NTFY_URL: `http://127.0.0.1:${server.address().port}`,
+      NTFY_TOPIC: 'runs',
+    };
+    const child = require('node:child_process').spawn(process.execPath, ['job.js'], { cwd: folder, env });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, stderr);
+    const [planned] = planEvent(envelope, { env, redact: false });
+    assert.deepEqual(received, [
+      { url: '/runs', body: planned.body, markdown: 'yes', tags: 'end', click: 'https://ci.example.com/r/1' },
+    ]);
+    assert.match(planned.body, /^\\\*\\\*done\\\*\\\* \\<b\\>x/);
+  } finally {
+    server.close();
+  }
+});

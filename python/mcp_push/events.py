@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .config import as_text
+from .cards import CARD_PARAM, FORMAT_VAR
+from .config import ConfigError, as_text, setting, strip_space
 from .specs import spec_dir, template
 from .templates import FILTERS, render
 from .wire import js_key_order, to_json
@@ -224,8 +225,9 @@ def detail_lines(data: Mapping[str, Any], limits: Mapping[str, int]) -> str:
     return "\n".join(lines)
 
 
-def render_event(envelope: Mapping[str, Any], runs: RunLog = RUNS) -> tuple[str, str]:
-    """(title, content) for a validated envelope, from spec/templates/event.yaml."""
+def event_context(envelope: Mapping[str, Any], runs: RunLog = RUNS) -> dict[str, Any]:
+    """The values spec/templates/event.yaml and the cards render a validated envelope with (records a
+    run's start in `runs`)."""
     template = event_template()
     data = envelope.get("data") or {}
     progress = data.get("progress")
@@ -247,10 +249,43 @@ def render_event(envelope: Mapping[str, Any], runs: RunLog = RUNS) -> tuple[str,
         "bar": bar,
         "details": detail_lines(data, template["details"]),
         "elapsed": runs.elapsed(envelope),
+        "progress": progress,
     }
-    title = render(template["title"], context)
-    lines = (render(line, context) for line in template["lines"])
+    return context
+
+
+def _text(context: Mapping[str, Any]) -> tuple[str, str]:
+    template = event_template()
+    title = render(template["title"], dict(context))
+    lines = (render(line, dict(context)) for line in template["lines"])
     return title, "\n".join(line for line in lines if line)
+
+
+def render_event(envelope: Mapping[str, Any], runs: RunLog = RUNS) -> tuple[str, str]:
+    """(title, content) for a validated envelope, from spec/templates/event.yaml."""
+    return _text(event_context(envelope, runs))
+
+
+def cards_on(source: Mapping[str, Any]) -> bool:
+    """MCP_PUSH_FORMAT: card (the default) or text. A value that is neither is reported by the send's
+    settings check (api.check_settings); the event is then rendered as text."""
+    try:
+        return strip_space(setting(FORMAT_VAR, source)).lower() != "text"
+    except ConfigError:
+        return False
+
+
+def event_message(envelope: Mapping[str, Any], source: Mapping[str, Any], runs: RunLog = RUNS
+                  ) -> tuple[str, str, dict[str, Any]]:
+    """(title, content, params) for a validated envelope: the text every channel without a card gets,
+    and, unless MCP_PUSH_FORMAT=text, the params that carry the event's card (cards.py) to the channels
+    whose spec has one. The card's fields are the text template's values, its title the text title."""
+    context = event_context(envelope, runs)
+    title, content = _text(context)
+    if not cards_on(source):
+        return title, content, {}
+    card = {"kind": context["event"], "title": title, **{k: v for k, v in context.items() if k != "event"}}
+    return title, content, {CARD_PARAM: card}
 
 
 # --- sending -------------------------------------------------------------------------------------------
@@ -262,17 +297,20 @@ def send_event(
     runs: RunLog = RUNS,
     now: float | None = None,
     edits: EditRefs | None = None,
+    tags: Iterable[str] | None = None,
+    store: Any = None,
 ):
     """Validates (EnvelopeError when invalid), renders and sends an event to the configured channels.
+    `tags` are matched by a routing config file's routes (docs/ROUTING.md).
     With MCP_PUSH_EDIT_PROGRESS=true a run's updates edit its message where a channel can (edits.py,
     remembering messages in `edits`, this process's store by default)."""
     from .edits import EDITS, dispatch_run
 
     valid = validate_envelope(envelope, now=now)
-    title, content = render_event(valid, runs)
     source = os.environ if env is None else env
+    title, content, params = event_message(valid, source, runs)
     return dispatch_run(title, content, source, valid["run_id"], valid["event"], channels=channels, now=now,
-                        refs=EDITS if edits is None else edits)
+                        refs=EDITS if edits is None else edits, tags=tags, store=store, params=params)
 
 
 def plan_event(
@@ -283,6 +321,7 @@ def plan_event(
     redact: bool = True,
     edit_refs: Mapping[str, Any] | None = None,
     channels: str | Iterable[str] | None = None,
+    priority: str | None = None,
 ) -> list[dict[str, Any]]:
     """The dry run of an event: `seen` are earlier events of this process (a run's start), rendered
     into a fresh run log first so elapsed times are deterministic; `edit_refs` and `channels` as in `plan`."""
@@ -291,5 +330,7 @@ def plan_event(
     runs = RunLog()
     for earlier in seen:
         render_event(validate_envelope(earlier, now=now), runs)
-    title, content = render_event(validate_envelope(envelope, now=now), runs)
-    return plan(title, content, env=env, now=now, redact=redact, edit_refs=edit_refs, channels=channels)
+    source = os.environ if env is None else env
+    title, content, params = event_message(validate_envelope(envelope, now=now), source, runs)
+    return plan(title, content, env=env, now=now, params=params, redact=redact, edit_refs=edit_refs,
+                channels=channels, priority=priority)

@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .cards import body_size, card_context, card_limit, fit_card, take_card
 from .config import ConfigError, invalid_config, missing_config
 from .hooks import HookInput, run_hook
 from .overflow import fit
 from .paths import resolve_path
+from .priority import with_priority
 from .redact import REGISTRY, Redactor, env_secrets, proxy_secrets, url_userinfo
 from .specs import ChannelSpec, load_settings
 from .templates import OMIT, render, render_tree
@@ -224,16 +226,21 @@ def plan_channel(
     now: float,
     overflow: str = "split",
     edit_ref: Any = None,
+    priority: str | None = None,
 ) -> ChannelPlan:
     """The requests for one channel; a message over the spec's size limit becomes several parts
     (or one truncated part), each planned alike, in order. With `edit_ref` (and a spec `edit` block)
-    the message edits the one that ref names instead, cut to one part."""
+    the message edits the one that ref names instead, cut to one part. `priority` (low, normal, high)
+    changes what the spec's `priority` block says for that level (priority.py); an edit keeps its own."""
+    editing = edit_ref is not None and spec.edit is not None
+    level = None if editing else priority
+    card_post = with_priority(spec, env, spec.event["request"], level)[1] if spec.event else None
+    env, post = with_priority(spec, env, spec.request, level)
     # Settings' secrets are long-lived: the process registry (the logging filter) holds them too.
     # HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
     secrets = env_secrets(spec.env, env) + proxy_secrets()
     REGISTRY.add(secrets)
     redactor = Redactor(secrets)
-    editing = edit_ref is not None and spec.edit is not None
     transport = transport_for(spec.transport)
     success = (spec.edit.get("success") if editing else None) or spec.success
     base = {"spec": spec, "transport": transport, "redactor": redactor, "env": env, "edits": editing,
@@ -247,21 +254,52 @@ def plan_channel(
     if invalid:  # a value the spec's type refuses: named here, not as the library error it would become
         return ChannelPlan(**base, error="; ".join(invalid))  # names and rules only, never a value
     truncated = False
+    card, params = take_card(params)
+    carded = card is not None and spec.event is not None
     try:
-        fitted = fit(title, content, spec.limits.get("message"), overflow)
-        truncated = fitted.truncated
         requests: list[PlannedRequest] = []
         request_parts: list[int] = []
         first: dict[str, Any] = {}
-        for index, (part_title, part_content) in enumerate(fitted.parts):
+
+        def render_part(part_title: str, part_content: str, card_part: Mapping[str, Any] | None = None
+                        ) -> tuple[list[PlannedRequest], dict[str, Any], list[str], list[str]]:
             context, derived, per_message = build_context(spec, env, part_title, part_content, params, now)
             if editing:
                 context["ref"] = edit_ref
+            if card_part is None:
+                template = spec.edit["request"] if editing else post
+            else:
+                context.update(card_context(spec, card_part))
+                template = spec.event["edit_request"] if editing else card_post
+            return render_request(spec, template, context), context, derived, per_message
+
+        if carded:
+            # The card's text for a hook (a signature, Matrix's transaction id): its title and message.
+            def rendered_card(one: Mapping[str, Any]):
+                return render_part(one["title"], one["message"], one)
+
+            limit = card_limit(spec)
+            unit = limit["unit"] if limit else "bytes"
+            template = spec.event["edit_request"] if editing else card_post
+
+            def card_size(one: Mapping[str, Any]) -> int:
+                # The card's body before its encoding: form fields percent-encoded say nothing of its size.
+                context = build_context(spec, env, one["title"], one["message"], params, now)[0]
+                context.update(card_context(spec, one), **({"ref": edit_ref} if editing else {}))
+                body = render_tree(template["body"], context) if "body" in template else None
+                return body_size(None if body is OMIT else body, unit)
+
+            cards, truncated = fit_card(card, limit, overflow, card_size)
+            parts = [rendered_card(one) for one in cards]
+        else:
+            fitted = fit(title, content, spec.limits.get("message"), overflow)
+            truncated = fitted.truncated
+            parts = [render_part(part_title, part_content) for part_title, part_content in fitted.parts]
+        for index, (rendered, context, derived, per_message) in enumerate(parts):
             first = first or context
             REGISTRY.add(derived)
             # A message's own secrets stay in its redactor: the registry must not grow with every message.
             redactor.add(derived + per_message)
-            rendered = render_request(spec, spec.edit["request"] if editing else spec.request, context)
             requests.extend(rendered)
             request_parts.extend([index] * len(rendered))
         # A login the templates compose into a URL (SMTP's user:password@, a proxy's) travels as Basic
@@ -280,6 +318,6 @@ def plan_channel(
         error = redactor.text(f"{type(exc).__name__}: {exc}")
         return ChannelPlan(**base, truncated=truncated, error=error, error_status="internal_error")
     return ChannelPlan(
-        **base, requests=tuple(requests), request_parts=tuple(request_parts), parts=len(fitted.parts),
+        **base, requests=tuple(requests), request_parts=tuple(request_parts), parts=len(parts),
         truncated=truncated, token_request=token_request, token_key=token_key,
     )

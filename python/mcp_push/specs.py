@@ -75,7 +75,15 @@ class ChannelSpec:
     data: dict[str, Any] = field(default_factory=dict)
     retry: dict[str, Any] | None = None
     edit: dict[str, Any] | None = None
+    event: dict[str, Any] | None = None  # the event card (spec/README.md, "Event cards"), requests whole
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # A named instance of a channel (mcp-push.yaml): `name` is the instance's, this the channel id.
+    instance_of: str | None = None
+    priority: dict[str, Any] | None = None  # what a message's priority changes (priority.py)
+
+    @property
+    def channel_id(self) -> str:
+        return self.instance_of or self.name
 
     @property
     def secret_env(self) -> tuple[str, ...]:
@@ -144,7 +152,9 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         data=data.get("data", {}),
         retry=data.get("retry"),
         edit=_edit_block(data.get("edit"), data["request"]),
+        event=_event_block(data.get("event"), data["request"], data.get("edit")),
         raw=data,
+        priority=data.get("priority"),
     )
 
 
@@ -169,6 +179,18 @@ def _edit_block(edit: dict[str, Any] | None, request: dict[str, Any]) -> dict[st
     if edit is None:
         return None
     return {**edit, "request": merge_override(request, edit["request"])}
+
+
+def _event_block(event: dict[str, Any] | None, request: dict[str, Any], edit: dict[str, Any] | None
+                 ) -> dict[str, Any] | None:
+    """The `event` block with its `request` whole (its override merged onto the channel's request) and,
+    for a channel that edits, `edit_request`: the edit's override merged onto the card's request, so a
+    run's card is edited as a card."""
+    if event is None:
+        return None
+    card_request = merge_override(request, event["request"])
+    edit_request = merge_override(card_request, edit["request"]) if edit is not None else None
+    return {**event, "request": card_request, "edit_request": edit_request}
 
 
 DIGEST_FILE = "validated.sha256"

@@ -12,7 +12,7 @@ import pytest
 from mcp_push.config import channel_env
 from mcp_push.deliver import Outcome
 from mcp_push.edits import EditRefs, edit_refused
-from mcp_push.events import RunLog, render_event, send_event, validate_envelope
+from mcp_push.events import RunLog, event_message, send_event, validate_envelope
 from mcp_push.planner import plan_channel
 from mcp_push.result import ChannelResult
 from mcp_push.service.engine import Engine
@@ -74,8 +74,9 @@ def via_engine(env):
     engine = Engine(env, clock=lambda: clock[0])
     results = []
     for i, kind in enumerate(("start", "update")):
-        title, content = render_event(validate_envelope(envelope(kind, i)), runs)
-        ticket = engine.submit(title, content, kind=kind, run_id="r")
+        # As the MCP server submits an event: its text, and its card in the params.
+        title, content, params = event_message(validate_envelope(envelope(kind, i)), env, runs)
+        ticket = engine.submit(title, content, kind=kind, run_id="r", params=params)
         clock[0] += 5
         engine.pump()
         results.append(ticket.result().channels[0])
@@ -119,7 +120,8 @@ def test_after_a_refused_edit_the_new_post_is_what_the_next_update_edits_on_both
             runs, clock = RunLog(), [1_800_000_000.0]
             engine = Engine(env, clock=lambda clock=clock: clock[0])
             for i, kind in enumerate(("start", "update", "update")):
-                engine.submit(*render_event(validate_envelope(envelope(kind, i)), runs), kind=kind, run_id="r")
+                title, content, params = event_message(validate_envelope(envelope(kind, i)), env, runs)
+                engine.submit(title, content, kind=kind, run_id="r", params=params)
                 clock[0] += 5
                 engine.pump()
         sent = wire(vendor)

@@ -14,7 +14,7 @@ from conformance.runners.python_runner import FakePace, mock_vendor
 from mcp_push import dispatch, retry
 from mcp_push.config import channel_env
 from mcp_push.edits import EDIT_VAR
-from mcp_push.events import RunLog, render_event, send_event, validate_envelope
+from mcp_push.events import RunLog, event_message, render_event, send_event, validate_envelope
 from mcp_push.lanekey import lane_key
 from mcp_push.service.engine import Engine
 from mcp_push.service.outbox import Outbox
@@ -25,17 +25,18 @@ RUN_ID = "pipeline-run"
 CASES = [c for c in load_cases() if "replies" in c.data]
 
 
-def _message(case) -> tuple[str, str, str, str | None]:
-    """(title, content, kind, run id) as either path gets them: an event is rendered first."""
+def _message(case) -> tuple[str, str, str, str | None, dict | None]:
+    """(title, content, kind, run id, params) as either path gets them: an event is rendered first, its
+    card (if the format is card) in the params, as the MCP server submits it."""
     given = case.data["input"]
     if "event" not in given:
-        return given["title"], given["content"], "message", None
+        return given["title"], given["content"], "message", None, given.get("params")
     runs = RunLog()
     for earlier in given.get("seen", []):
         render_event(validate_envelope(earlier, now=case.now), runs)
     event = validate_envelope(given["event"], now=case.now)
-    title, content = render_event(event, runs)
-    return title, content, event["event"], event["run_id"]
+    title, content, params = event_message(event, case.env, runs)
+    return title, content, event["event"], event["run_id"], params
 
 
 def _library(case):
@@ -45,8 +46,8 @@ def _library(case):
         for earlier in given.get("seen", []):
             render_event(validate_envelope(earlier, now=case.now), runs)
         return send_event(given["event"], env=case.env, runs=runs, now=case.now)
-    title, content, _, _ = _message(case)
-    return dispatch(title, content, case.env, params=given.get("params"), now=case.now,
+    title, content, _, _, params = _message(case)
+    return dispatch(title, content, case.env, params=params, now=case.now,
                     edit_refs=given.get("edit_refs"), channels=given.get("channels"))
 
 
@@ -54,7 +55,7 @@ def _engine(case):
     """The server's path: accepted by the engine, sent by its lane on a clock standing at the case's time.
     A case's edit refs are the run's messages in the engine's outbox, and the message is that run's update."""
     given = case.data["input"]
-    title, content, kind, run_id = _message(case)
+    title, content, kind, run_id, params = _message(case)
     source = dict(case.env)
     refs = given.get("edit_refs")
     if refs is not None:
@@ -67,7 +68,7 @@ def _engine(case):
         engine.outbox.set_ref(lane_key(spec, channel_env(spec, source), engine.outbox.lane_salt), run_id,
                               json.dumps(ref))
     ticket = engine.submit(title, content, kind=kind, run_id=run_id, channels=given.get("channels"),
-                           params=given.get("params"))
+                           params=params)
     engine.pump()
     engine.close()
     return ticket.result()

@@ -42,13 +42,17 @@ def tree(tmp_path: Path) -> Path:
     """A small copy of the repository: the schemas, settings, spec/README.md, a few finished channels and
     both runtimes' sources (the lint imports the Python hooks, which import the package's pure modules)."""
     for name in ("spec/channel.schema.json", "spec/settings.yaml", "spec/README.md", "conformance/case.schema.json",
-                 "README.md"):
+                 "README.md", "spec/templates/event.yaml"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, tmp_path / name)
     for channel in CHANNELS:
         (tmp_path / "spec" / "channels").mkdir(exist_ok=True)
         shutil.copy(REPO / "spec" / "channels" / f"{channel}.yaml", tmp_path / "spec" / "channels")
         shutil.copytree(REPO / "conformance" / "cases" / channel, tmp_path / "conformance" / "cases" / channel)
+        cards = REPO / "conformance" / "cases" / "cards" / f"{channel}.yaml"  # a channel with an event card
+        if cards.is_file():
+            (tmp_path / "conformance" / "cases" / "cards").mkdir(parents=True, exist_ok=True)
+            shutil.copy(cards, tmp_path / "conformance" / "cases" / "cards")
     shutil.copytree(REPO / "python" / "mcp_push", tmp_path / "python" / "mcp_push",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "js" / "src", tmp_path / "js" / "src")
@@ -173,6 +177,15 @@ def test_lint_passes_on_the_repository():
 
 def test_lint_passes_on_the_clean_copy(tree):
     assert lint_specs.lint(tree) == []
+
+
+def test_lint_reports_an_event_card_whose_styles_differ_or_that_has_no_cases(tree):
+    _edit_yaml(tree / "spec" / "channels" / "feishu.yaml", lambda data: data["event"]["style"]["end"].pop("colour"))
+    (tree / "conformance" / "cases" / "cards" / "wecom_bot.yaml").unlink()
+    assert _problems_about(tree, "event") == [
+        "spec/channels/feishu.yaml: event.style: give every event kind (start, update, end, error) the same keys",
+        "spec/channels/wecom_bot.yaml: event: no card cases in conformance/cases/cards/wecom_bot.yaml",
+    ]
 
 
 def test_lint_reports_a_scaffolded_spec_until_its_todos_are_gone(tree):
@@ -565,4 +578,14 @@ def test_lint_rejects_a_channel_retry_policy_naming_settings(tree):
     assert lint_specs.lint(tree) == [
         "spec/channels/gotify.yaml: retry.attempts was removed in spec format 2: the retry policy is settings.yaml's "
         "`retry`, the same for every channel"
+    ]
+
+
+def test_lint_rejects_a_priority_that_breaks_the_variable_it_sets(tree):
+    def change(data):
+        data["priority"] = {"low": {"env": {"GOTIFY_PRIORITY": "11", "GOTIFY_PRIO": "1"}}, "high": {"body": {"x": 1}}}
+    _edit_yaml(tree / "spec" / "channels" / "gotify.yaml", change)
+    assert lint_specs.lint(tree) == [
+        "spec/channels/gotify.yaml: priority.low.env: GOTIFY_PRIORITY: must be an integer from 0 to 10",
+        "spec/channels/gotify.yaml: priority.low.env: GOTIFY_PRIO is not a variable of this channel",
     ]
