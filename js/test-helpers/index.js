@@ -49,6 +49,46 @@ const drip = (ms) => (req, res) => {
   res.on('close', () => clearInterval(timer));
 };
 
+/**
+ * A vendor that holds each request until the test calls `release()`, then answers as `then` would (if the
+ * client is still there). `arrived` resolves when the first request is in; `closed` resolves when the client
+ * hangs up on a held request (its timeout gave up on it). A test that releases only after the call under
+ * test has returned proves, without a clock, that a timeout ended the wait. Use `handler` as the route.
+ */
+function hold(then = json(200, DEFAULT_REPLY)) {
+  let release;
+  const released = new Promise((resolve) => {
+    release = resolve;
+  });
+  let arrive;
+  const arrived = new Promise((resolve) => {
+    arrive = resolve;
+  });
+  let close;
+  const closed = new Promise((resolve) => {
+    close = resolve;
+  });
+  const held = {
+    arrived,
+    closed,
+    released: false,
+    release() {
+      held.released = true;
+      release();
+    },
+    handler(req, res, received) {
+      res.on('close', () => {
+        if (!res.writableEnded) close();
+      });
+      arrive(received);
+      released.then(() => {
+        if (!res.destroyed) then(req, res, received);
+      });
+    },
+  };
+  return held;
+}
+
 // ---- servers ---------------------------------------------------------------------------------------
 
 function listen(server) {
@@ -249,6 +289,17 @@ async function withProcessEnv(vars, fn) {
 const captures = new Set();
 let realStderrWrite = null;
 
+// Waiting for a line on a captured stderr: {pattern, resolve}.
+const stderrWaiters = new Set();
+
+/**
+ * Resolves when a line matching `pattern` is written to a captured stderr (captureStderr): a channel's
+ * "delivered" log line says its result is in, an event a test can wait for instead of a time.
+ */
+function stderrLine(pattern) {
+  return new Promise((resolve) => stderrWaiters.add({ pattern, resolve }));
+}
+
 /** Runs `fn`, capturing (and not showing) what this process writes to stderr meanwhile. */
 async function captureStderr(fn) {
   const capture = { text: '' };
@@ -257,6 +308,12 @@ async function captureStderr(fn) {
     process.stderr.write = (chunk, ...rest) => {
       const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
       for (const active of captures) active.text += text;
+      for (const waiter of stderrWaiters) {
+        if (waiter.pattern.test(text)) {
+          stderrWaiters.delete(waiter);
+          waiter.resolve(text);
+        }
+      }
       const callback = rest.find((r) => typeof r === 'function');
       if (callback) callback();
       return true;
@@ -312,6 +369,7 @@ module.exports = {
   never,
   stallBody,
   drip,
+  hold,
   startVendor,
   startConnectProxy,
   closedPort,
@@ -320,5 +378,6 @@ module.exports = {
   knownEnvNames,
   withProcessEnv,
   captureStderr,
+  stderrLine,
   runNode,
 };

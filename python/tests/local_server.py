@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +20,8 @@ class Behaviour:
     trickle_s: float = 0.0  # send the body one byte at a time, this far apart (defeats per-read timeouts)
     headers: dict[str, str] = field(default_factory=dict)
     gate: threading.Event | None = None  # hold the answer until the test sets it (a vendor that stalls)
+    # With a gate: stop holding when the client hangs up, noting it in VendorServer.events (its timeout fired).
+    until_hangup: bool = False
     # Read the whole request, then close the connection without a word (a vendor or proxy that died).
     close: bool = False
     # Send the status line, headers and only the first half of the body, then close (a reply cut short).
@@ -43,6 +47,9 @@ class VendorServer:
     # Answers for the next requests, in order, before the routes apply (429 then 200, say).
     script: list[Behaviour] = field(default_factory=list)
     clock: Callable[[], float] = time.time
+    # "<path> received" as each request is in, "<path> hung up" when a client gave up a held one: the order in
+    # which things happened, without a clock.
+    events: list[str] = field(default_factory=list)
 
     def start(self) -> VendorServer:
         vendor = self
@@ -57,7 +64,13 @@ class VendorServer:
                 )
                 if behaviour.delay_s:
                     time.sleep(behaviour.delay_s)
-                if behaviour.gate is not None:
+                vendor.events.append(f"{self.path} received")
+                if behaviour.gate is not None and behaviour.until_hangup:
+                    if self._hung_up_before(behaviour.gate):
+                        vendor.events.append(f"{self.path} hung up")
+                        self.close_connection = True
+                        return
+                elif behaviour.gate is not None:
                     behaviour.gate.wait(60)
                 if behaviour.close:
                     self.close_connection = True
@@ -83,6 +96,17 @@ class VendorServer:
                         self.wfile.write(payload)
                 except OSError:
                     pass  # the client gave up (timeout test); nothing to report
+
+            def _hung_up_before(self, gate: threading.Event) -> bool:
+                """Waits for the gate; True if the client closed the connection first (EOF on it)."""
+                while not gate.wait(0.02):
+                    if select.select([self.connection], [], [], 0)[0]:
+                        try:
+                            if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                                return True
+                        except OSError:
+                            return True
+                return False
 
             do_GET = do_POST = do_PUT = _serve
 

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,16 +78,24 @@ def test_kwargs_not_named_like_env_vars_become_vendor_params(vendor):
 
 
 def test_a_hanging_channel_neither_delays_nor_breaks_the_others(vendor):
-    vendor.routes["/slow"] = Behaviour(delay_s=3)
-    started = time.monotonic()
-    result = send(
-        "t", "c", MCP_PUSH_TIMEOUT="0.5", NTFY_URL=f"{vendor.url}/slow", NTFY_TOPIC="x", **_webhook(vendor)
-    )
-    elapsed = time.monotonic() - started
+    # The slow vendor holds its request until the client hangs up (or the test's end): only ntfy's own
+    # timeout can end it. 1 s, not 0.5: room for the webhook's request to arrive first even on a loaded CI.
+    held = threading.Event()
+    vendor.routes["/slow"] = Behaviour(gate=held, until_hangup=True)
+    try:
+        result = send(
+            "t", "c", MCP_PUSH_TIMEOUT="1", NTFY_URL=f"{vendor.url}/slow", NTFY_TOPIC="x", **_webhook(vendor)
+        )
+        for _ in range(500):  # the vendor notices the hang-up within its 20 ms poll; 10 s guard a hang
+            if "/slow/x hung up" in vendor.events:
+                break
+            time.sleep(0.02)
+    finally:
+        held.set()
     assert result["webhook"].ok is True
-    assert result["webhook"].elapsed_ms < 500
-    assert (result["ntfy"].ok, result["ntfy"].status) == (False, "timeout")
-    assert elapsed < 2.5, "send waited for the slow vendor instead of its timeout"
+    assert (result["ntfy"].ok, result["ntfy"].status, result["ntfy"].error) == (False, "timeout", "no reply within 1 s")
+    # The webhook did not wait for ntfy: its request was in while ntfy's was still held.
+    assert vendor.events.index("/hook received") < vendor.events.index("/slow/x hung up")
 
 
 def test_a_channel_whose_hook_raises_is_reported_and_others_still_deliver(vendor, monkeypatch):
@@ -151,27 +160,35 @@ def test_hitokoto_failure_never_blocks_or_fails_the_send(monkeypatch):
     assert responses.calls[-1].request.body == b"c"
 
 
-def _send_with_hitokoto_served_as(vendor, monkeypatch, behaviour: Behaviour, timeout: float) -> float:
-    """Sends with HITOKOTO on, the quote served by the local vendor; returns the seconds send() took."""
+def _send_with_hitokoto_served_as(vendor, monkeypatch, behaviour: Behaviour, timeout: float) -> str:
+    """Sends with HITOKOTO on, the quote served by the local vendor; returns the content the webhook got."""
     from mcp_push.specs import load_settings
 
     vendor.routes["/hitokoto"] = behaviour
     monkeypatch.setitem(load_settings()["hitokoto"], "url", f"{vendor.url}/hitokoto")
     monkeypatch.setitem(load_settings()["hitokoto"], "timeout", timeout)
     monkeypatch.setenv("HITOKOTO", "true")
-    started = time.monotonic()
-    assert send("t", "c", **_webhook(vendor))["webhook"].ok is True
-    return time.monotonic() - started
+    # MCP_PUSH_TIMEOUT far past the test's run: only the quote's own timeout can end its wait.
+    assert send("t", "c", MCP_PUSH_TIMEOUT="60", **_webhook(vendor))["webhook"].ok is True
+    assert [r.path for r in vendor.received].count("/hitokoto") == 1
+    [content] = [body["content"] for body in vendor.json_bodies() if "content" in body]
+    return content
 
 
 def test_hitokoto_that_hangs_costs_at_most_its_short_timeout(vendor, monkeypatch):
-    assert _send_with_hitokoto_served_as(vendor, monkeypatch, Behaviour(delay_s=5), timeout=0.3) < 2
+    held = threading.Event()  # set only after the send: the message went while the quote was still held
+    try:
+        content = _send_with_hitokoto_served_as(vendor, monkeypatch, Behaviour(gate=held), timeout=0.3)
+    finally:
+        held.set()
+    assert content == "c"
 
 
 def test_a_trickling_hitokoto_server_cannot_hold_the_send_past_its_timeout(vendor, monkeypatch):
-    # One byte every 0.3 s: each read is within a 0.5 s timeout, the whole fetch takes seconds.
+    # One byte every 0.3 s: each read is within a 0.5 s timeout, the whole fetch takes 15 s; the message
+    # went without the quote, so the fetch was cut off before its end.
     trickle = Behaviour(body='{"hitokoto":"' + "x" * 40 + '","from":"y"}', trickle_s=0.3)
-    assert _send_with_hitokoto_served_as(vendor, monkeypatch, trickle, timeout=0.5) < 1.5
+    assert _send_with_hitokoto_served_as(vendor, monkeypatch, trickle, timeout=0.5) == "c"
 
 
 def test_hitokoto_is_on_by_default_as_documented():
