@@ -44,6 +44,11 @@ class Harness:
         self.engines.append(engine)
         return engine
 
+    def restart(self, engine) -> None:
+        """The process of `engine` ends (its rows left unfinished, for the next one to take over)."""
+        self.engines.remove(engine)
+        engine.close()
+
     def advance(self, seconds: float) -> None:
         self.clock.now += seconds
         if self.url is not None:
@@ -205,3 +210,49 @@ def test_an_end_waiting_behind_updates_of_other_runs_uses_the_headroom(harness, 
     assert len(vendor.received) == 19
     harness.run_until(harness.clock.now + 120)
     assert sorted(wecom_titles(vendor)[19:]) == [f"late update {i}" for i in range(5)]
+
+
+def ntfy_instances(vendor, tmp_path) -> dict[str, str]:
+    """A routing config file (mcp-push.yaml) with two ntfy instances, each with its own topic and token."""
+    path = tmp_path / "mcp-push.yaml"
+    path.write_text(f"""\
+channels:
+  alerts: {{type: ntfy, env: {{NTFY_URL: "{vendor.url}", NTFY_TOPIC: alerts, NTFY_TOKEN: tk_alerts_0001}}}}
+  ops: {{type: ntfy, env: {{NTFY_URL: "{vendor.url}", NTFY_TOPIC: ops, NTFY_TOKEN: tk_ops_0002}}}}
+""")
+    return {"MCP_PUSH_CONFIG": str(path), "HITOKOTO": "false"}
+
+
+def test_a_high_priority_delivery_taken_over_after_a_restart_goes_out_at_high_priority(harness, vendor):
+    env = {"NTFY_URL": vendor.url, "NTFY_TOPIC": "alerts", "HITOKOTO": "false"}
+    first = harness.engine(env)
+    first.submit("t", "urgent", priorities={"ntfy": "high"})
+    first.submit("t", "routine")
+    harness.restart(first)  # killed before it sent anything: its rows wait for the next process
+    harness.engine(env).resume()
+    harness.run_until(harness.clock.now + 1)
+    sent = {r.body.decode(): r.headers["Priority"] for r in vendor.received}
+    assert sent == {"urgent": "4", "routine": "3"}  # ntfy.yaml's priority: high is 4; NTFY_PRIORITY's default 3
+
+
+def test_a_named_instance_is_sent_with_its_own_settings(harness, vendor, tmp_path):
+    engine = harness.engine(ntfy_instances(vendor, tmp_path))
+    tickets = [engine.submit(f"to {name}", "c", channels=[name]) for name in ("ops", "alerts")]
+    harness.run_until(harness.clock.now + 1)
+    sent = sorted((r.path, r.headers["Authorization"]) for r in vendor.received)
+    assert sent == [("/alerts", "Bearer tk_alerts_0001"), ("/ops", "Bearer tk_ops_0002")]
+    assert [t.wait(5) and t.result().channels[0].status for t in tickets] == ["delivered", "delivered"]
+
+
+def test_retry_attempts_bound_the_tries_across_reschedules(harness, vendor, monkeypatch):
+    vendor.clock = harness.clock
+    monkeypatch.setattr(retry, "PACE", retry.Pace(harness.advance, harness.clock, lambda: 0.5, harness.clock,
+                                                  at_once=1))
+    # Always "later": the PostgreSQL backend reschedules the job at each wait; the tries must still add up.
+    vendor.routes["/"] = Behaviour(status=429, body='{"errcode":45009,"errmsg":"slow down"}',
+                                   headers={"Retry-After": "7"})
+    engine = harness.engine({**wecom(vendor), "MCP_PUSH_RETRY_ATTEMPTS": "3"})
+    ticket = engine.submit("never", "c")
+    harness.run_until(harness.clock.now + 600)
+    assert [r.status for r in vendor.received] == [429, 429, 429]
+    assert ticket.wait(5) and ticket.result().channels[0].status == "rejected"

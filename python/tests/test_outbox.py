@@ -103,3 +103,20 @@ def test_adopted_rows_come_back_as_the_engines_deliveries(tmp_path):
             delivery.title, delivery.content, delivery.params) == (
         row, 1234.5, "lane-a", "wecom_bot", "update", "r1", "title", "content", {"k": "v"})
     assert delivery.result is None and not delivery.done.is_set()
+
+
+def test_an_outbox_of_an_older_version_gains_the_priority_column_and_keeps_its_rows(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "outbox.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(outbox_module.SCHEMA)  # the tables as they were: no priority column
+    old.execute("INSERT INTO deliveries (owner, created, lane, channel, kind, run_id, title, content, params) "
+                "VALUES ('gone', 1.0, 'lane', 'ntfy', 'message', NULL, 't', 'old', '{}')")
+    old.commit()
+    old.close()
+    outbox = Outbox(path)
+    outbox.add("lane", "ntfy", "message", None, "t", "new", {}, priority="high")
+    taken = Outbox(path)  # the first one closed: its row and the old one are taken over
+    outbox.close()
+    assert [(d.content, d.priority) for d in taken.adopt()] == [("old", None), ("new", "high")]

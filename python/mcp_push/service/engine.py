@@ -272,7 +272,8 @@ class Engine:
                 # One commit stores it and forgets the rows it supersedes.
                 delivery.row = self.outbox.add(delivery.lane, delivery.channel, delivery.kind, delivery.run_id,
                                                delivery.title, delivery.content, delivery.params,
-                                               finished=[old.row for old in lane.supersedes(delivery)])
+                                               finished=[old.row for old in lane.supersedes(delivery)],
+                                               priority=delivery.priority)
                 stored = True
             superseded = lane.add(delivery)
             if self._threaded and lane.thread is None:
@@ -369,6 +370,8 @@ class Engine:
             attempts = retry.attempts_override(source)
         except ConfigError as exc:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
+        if delivery.tries:  # tried before its job was rescheduled (PostgreSQL): the total stays bounded
+            attempts = max(retry.RetryPolicy.for_spec(spec, attempts).attempts - delivery.tries, 1)
         post = delivery.plan or self._plan(spec, target_env(spec, source), delivery, overflow)
         editing = spec.edit is not None and is_true(setting(EDIT_VAR, source)) and delivery.run_id
         ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None

@@ -73,6 +73,21 @@ CREATE TABLE IF NOT EXISTS owner_hosts (owner TEXT PRIMARY KEY, host TEXT NOT NU
 """
 
 
+# Columns added after the first release: (name, declaration); a file of an older version gets them on opening.
+ADDED_COLUMNS = (("priority", "TEXT"),)  # routing's low / normal / high (NULL: the spec's default)
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    have = {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}
+    for name, declaration in ADDED_COLUMNS:
+        if name not in have:
+            try:
+                db.execute(f"ALTER TABLE deliveries ADD COLUMN {name} {declaration}")
+            except sqlite3.OperationalError as exc:  # another process opening the file added it first
+                if "duplicate column" not in str(exc):
+                    raise
+
+
 # Owner ids of the outboxes open in this process.
 _LIVE_OWNERS: set[str] = set()
 
@@ -161,6 +176,7 @@ class Outbox:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(SCHEMA)
+            _add_columns(db)
         except BaseException:
             db.close()
             raise
@@ -219,11 +235,12 @@ class Outbox:
             self._db.execute("DELETE FROM owner_hosts WHERE owner = ?", (self.owner,))
 
     def add(self, lane: str, channel: str, kind: str, run_id: str | None, title: str, content: str,
-            params: Mapping[str, Any], finished: Iterable[int] = ()) -> int:
+            params: Mapping[str, Any], finished: Iterable[int] = (), priority: str | None = None) -> int:
         """Stores a new delivery, committed before it returns; the `finished` rows (those it supersedes)
-        are deleted in the same transaction, so one commit does both."""
+        are deleted in the same transaction, so one commit does both. `priority`: as routing decided (kept,
+        so that a delivery resumed after a crash goes out at it)."""
         row = (self.owner, self.clock(), lane, channel, kind, run_id, title, content,
-               json.dumps(dict(params), ensure_ascii=False))
+               json.dumps(dict(params), ensure_ascii=False), priority)
         done = [(i,) for i in finished]
         with self._lock:
             if not done:
@@ -238,8 +255,8 @@ class Outbox:
                 raise
             return row_id
 
-    _INSERT = ("INSERT INTO deliveries (owner, created, lane, channel, kind, run_id, title, content, params)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    _INSERT = ("INSERT INTO deliveries (owner, created, lane, channel, kind, run_id, title, content, params,"
+               " priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
     def finish(self, row_ids: Iterable[int]) -> None:
         """Final (delivered, refused or superseded): never to be sent again."""
@@ -292,8 +309,8 @@ class Outbox:
                 for owner in gone:
                     # Only the rows taken over now: this outbox's own are already queued in its engine.
                     rows += self._db.execute(
-                        "SELECT id, created, lane, channel, kind, run_id, title, content, params FROM deliveries"
-                        " WHERE owner = ?", (owner,)).fetchall()
+                        "SELECT id, created, lane, channel, kind, run_id, title, content, params, priority"
+                        " FROM deliveries WHERE owner = ?", (owner,)).fetchall()
                     self._db.execute("UPDATE deliveries SET owner = ? WHERE owner = ?", (self.owner, owner))
                     self._db.execute("DELETE FROM owners WHERE owner = ?", (owner,))
                     self._db.execute("DELETE FROM owner_hosts WHERE owner = ?", (owner,))
@@ -302,8 +319,9 @@ class Outbox:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return [Delivery(row_id, lane, channel, kind, run_id, title, content, json.loads(params), created)
-                for row_id, created, lane, channel, kind, run_id, title, content, params in rows]
+        return [Delivery(row_id, lane, channel, kind, run_id, title, content, json.loads(params), created,
+                         priority=priority)
+                for row_id, created, lane, channel, kind, run_id, title, content, params, priority in rows]
 
     # --- rate-limit history and edit refs ---------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from ... import retry
 from ...config import ConfigError, channel_env, is_configured, setting, strip_space
 from ...overflow import overflow_mode
 from ...planner import plan_channel
+from ...selection import find_target
 from ...specs import ChannelSpec, load_channels
 from ..delivery import Delivery
 from ..engine import Engine, Lane
@@ -54,13 +55,19 @@ class _JobPace:
 
     def arm(self, reschedule: bool) -> None:
         self._local.reschedule = reschedule
+        self._local.failed = 0
+
+    def failed_tries(self) -> int:
+        """The failed tries of this run of the job: send_plan sleeps after each one it retries."""
+        return getattr(self._local, "failed", 0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(retry.PACE, name)
 
     def sleep(self, seconds: float) -> None:
+        self._local.failed = self.failed_tries() + 1
         if getattr(self._local, "reschedule", False) and seconds >= RESCHEDULE_MIN_SECONDS:
-            raise jobs.Reschedule(seconds)
+            raise jobs.Reschedule(seconds, tried=True)
         retry.PACE.sleep(seconds)
 
 
@@ -111,9 +118,11 @@ class PgEngine(Engine):
         state.settle(delivery.row, result.to_dict())
 
     def _run(self, delivery: Delivery, attempts: int, requeue: bool) -> R.ChannelResult:
-        spec = load_channels().get(delivery.channel)
         source = self._env.current()
+        spec = load_channels().get(delivery.channel)
         env = channel_env(spec, source) if spec else {}
+        if spec is None and (instance := find_target(source, delivery.channel)) is not None:
+            spec, env = instance  # a config file's instance (configfile.py), with its own settings
         if spec is None or not is_configured(spec, env):
             return R.ChannelResult(delivery.channel, False, R.CONFIG_ERROR,
                                    f"{delivery.channel} is no longer configured")
@@ -122,7 +131,7 @@ class PgEngine(Engine):
         try:
             overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
             delivery.plan = plan_channel(spec, dict(env), delivery.title, delivery.content, delivery.params,
-                                         self.clock(), overflow, None)
+                                         self.clock(), overflow, None, priority=delivery.priority)
         except ConfigError:
             delivery.plan = None  # reported by the pipeline
         if limiter is not None:
@@ -138,6 +147,10 @@ class PgEngine(Engine):
         self.pace.arm(attempts < MAX_RESCHEDULES and delivery.plan is not None and len(delivery.plan.requests) == 1)
         try:
             return self.deliver(lane, delivery)
+        except jobs.Reschedule as later:
+            if later.tried:  # the next run makes only the tries left of MCP_PUSH_RETRY_ATTEMPTS (or the policy's)
+                self.state.add_tries(delivery.row, self.pace.failed_tries())
+            raise
         finally:
             self.pace.arm(False)
 

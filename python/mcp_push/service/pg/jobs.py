@@ -37,9 +37,10 @@ class Reschedule(BaseException):  # noqa: N818 - a signal, not an error
     """Ends this run of a job: it goes again in `seconds`. A BaseException, so that nothing on the way
     (send_plan turns every Exception into a result) mistakes it for a failed send."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, tried: bool = False):
         super().__init__(seconds)
         self.seconds = seconds
+        self.tried = tried  # a retry's wait (tries were made), not the quota's
 
 
 class Rescheduling(BaseRetryStrategy):

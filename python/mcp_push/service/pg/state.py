@@ -30,8 +30,10 @@ WAIT_SECONDS = 5.0
 
 
 def _delivery(row: tuple) -> Delivery:
-    row_id, lane, channel, kind, run_id, title, content, params, created = row
-    return Delivery(int(row_id), lane, channel, kind, run_id, title, content, json.loads(params), created)
+    """A delivery from a row of take_row's / take_update's columns."""
+    row_id, lane, channel, kind, run_id, title, content, params, created, priority, tries = row
+    return Delivery(int(row_id), lane, channel, kind, run_id, title, content, json.loads(params), created,
+                    priority=priority, tries=int(tries))
 
 
 class PgState:
@@ -121,10 +123,10 @@ class PgState:
                              "WHERE lane = %s AND run_id = %s AND kind = 'update' AND state = 'waiting' "
                              "AND (%s OR gen = %s)", (now, SUPERSEDED, delivery.lane, run, not coalesce, gen))
             delivery.row = conn.execute(
-                "INSERT INTO mcp_push_deliveries (created, lane, channel, kind, run_id, gen, title, content, params)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                "INSERT INTO mcp_push_deliveries (created, lane, channel, kind, run_id, gen, title, content, params,"
+                " priority) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 (now, delivery.lane, delivery.channel, kind, run, gen, delivery.title, delivery.content,
-                 json.dumps(dict(delivery.params), ensure_ascii=False))).fetchone()[0]
+                 json.dumps(dict(delivery.params), ensure_ascii=False), delivery.priority)).fetchone()[0]
             delivery.created = now
             delivery.gen = gen  # type: ignore[attr-defined]  # read by defer (the update's queueing lock)
             defer(conn, delivery)
@@ -135,16 +137,16 @@ class PgState:
     def take_row(self, row_id: int) -> Delivery | None:
         """The row a job names, unless it is final already (superseded, or sent before a crash was noticed)."""
         with self.connection() as conn:
-            row = conn.execute("SELECT id, lane, channel, kind, run_id, title, content, params, created "
-                               "FROM mcp_push_deliveries WHERE id = %s AND state <> 'final'",
+            row = conn.execute("SELECT id, lane, channel, kind, run_id, title, content, params, created, priority, "
+                               "tries FROM mcp_push_deliveries WHERE id = %s AND state <> 'final'",
                                (row_id,)).fetchone()
         return _delivery(row) if row else None
 
     def take_update(self, lane: str, run_id: str, gen: int) -> Delivery | None:
         """The newest waiting (or interrupted) update of a run behind its event `gen`; older ones become final."""
         with self.connection() as conn, conn.transaction():
-            rows = conn.execute("SELECT id, lane, channel, kind, run_id, title, content, params, created "
-                                "FROM mcp_push_deliveries WHERE lane = %s AND run_id = %s AND "
+            rows = conn.execute("SELECT id, lane, channel, kind, run_id, title, content, params, created, priority, "
+                                "tries FROM mcp_push_deliveries WHERE lane = %s AND run_id = %s AND "
                                 "kind = 'update' AND gen = %s AND state <> 'final' ORDER BY id DESC FOR UPDATE",
                                 (lane, run_id, gen)).fetchall()
             if len(rows) > 1:
@@ -169,6 +171,11 @@ class PgState:
             later = conn.execute("SELECT min(due) FROM mcp_push_deliveries WHERE state = 'waiting' AND "
                                  "due IS NOT NULL").fetchone()[0]
         return None if later is None else max(float(later) - now, 0.0)
+
+    def add_tries(self, row_id: int, tries: int) -> None:
+        """Tries made before the job was rescheduled: the next run of the job makes only what is left."""
+        with self.connection() as conn:
+            conn.execute("UPDATE mcp_push_deliveries SET tries = tries + %s WHERE id = %s", (tries, row_id))
 
     def sending(self, row_id: int) -> None:
         """On the wire from now: a crash from here on sends it again (at least once, never lost)."""
@@ -202,9 +209,9 @@ class PgState:
     # --- backend.Backend ------------------------------------------------------------------------------------
 
     def add(self, lane: str, channel: str, kind: str, run_id: str | None, title: str, content: str,
-            params: Mapping[str, Any], finished: Iterable[int] = ()) -> int:
+            params: Mapping[str, Any], finished: Iterable[int] = (), priority: str | None = None) -> int:
         """A delivery stored without a job (the accepting path is `accept`, which defers one with it)."""
-        delivery = Delivery(0, lane, channel, kind, run_id, title, content, dict(params))
+        delivery = Delivery(0, lane, channel, kind, run_id, title, content, dict(params), priority=priority)
         self.accept(delivery, None, lambda _conn, _d: None)
         self.finish(finished)
         return delivery.row
