@@ -210,3 +210,28 @@ def test_a_job_whose_worker_was_killed_on_the_wire_is_taken_over_and_sent_again(
                 proc.terminate()
                 proc.wait(15)
         accepting.close()
+
+
+def test_flush_delivers_what_is_pending_in_postgresql_and_exits(pg_url, vendor):  # noqa: F811
+    from mcp_push.service.pg.engine import PgEngine
+
+    env = {"WEBHOOK_URL": f"{vendor.url}/hook", "WEBHOOK_CONTENT_TYPE": "application/json",
+           "WEBHOOK_BODY": "title: $title\ncontent: $content", "HITOKOTO": "false"}
+    accepting = PgEngine(env, pg_url)  # a replica that accepts and is gone before any worker ran
+    try:
+        accepting.submit("start", "c", kind="start", run_id="r")
+        for index in range(3):
+            accepting.submit(f"update {index}", "c", kind="update", run_id="r")
+        accepting.submit("deploy", "done")
+    finally:
+        accepting.close()
+    flushed = mcp_push("flush", "--json", "--timeout", "30", MCP_PUSH_DATABASE_URL=pg_url, **env)
+    assert flushed.returncode == 0, flushed.stderr
+    assert [json.loads(r.body)["title"] for r in vendor.received] == ["start", "update 2", "deploy"]
+    report = json.loads(flushed.stdout)
+    assert [(c["channel"], c["status"]) for c in report["channels"]] == [("webhook", "delivered")] * 3
+    assert PASSWORD not in flushed.stdout + flushed.stderr
+    again = mcp_push("flush", MCP_PUSH_DATABASE_URL=pg_url, **env)
+    assert again.returncode == 0 and again.stderr.strip().startswith("Nothing to flush in postgresql://")
+    assert ":***@" in again.stderr  # the URL's password masked
+    assert len(vendor.received) == 3

@@ -103,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     flush = sub.add_parser("flush", help="deliver what the MCP server left unfinished in its outbox",
                            description="Sends the deliveries an MCP server accepted but did not finish (it was "
                            "killed, or stopped while waiting for a rate limit), from the outbox in "
-                           "MCP_PUSH_STATE_DIR. A running server keeps its own.")
+                           "MCP_PUSH_STATE_DIR. A running server keeps its own. With MCP_PUSH_DATABASE_URL: what is "
+                           "pending in PostgreSQL, whoever accepted it.")
     flush.add_argument("--timeout", type=_number, default=300.0,
                        help="seconds to wait for rate limits and retries (default 300); what is left stays queued")
     flush.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -308,9 +309,14 @@ def _report(result: Any, as_json: bool, env: Mapping[str, Any]) -> int:
 
 
 def _flush(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from .backend import database_url
     from .engine import Engine, Ticket
     from .outbox import Outbox, outbox_enabled, state_dir
 
+    if database_url(env):  # the deliveries are in PostgreSQL (pg_cli.py)
+        from . import pg_cli
+
+        return pg_cli.flush_command(args, env, _report)
     if not outbox_enabled(env):
         return _fail("the outbox is off (MCP_PUSH_OUTBOX=false): nothing is kept to flush", USAGE)
     engine = Engine(env, Outbox.for_source(env))

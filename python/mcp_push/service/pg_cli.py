@@ -88,4 +88,21 @@ def worker_command(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     return OK
 
 
+def flush_command(args: argparse.Namespace, env: Mapping[str, Any], report: Any) -> int:
+    """`mcp-push flush` with MCP_PUSH_DATABASE_URL: what is pending in PostgreSQL, sent now (pg/flush.py);
+    `report` is cli.py's, so the output is the SQLite flush's."""
+    import sys
+
+    from ..result import SendResult
+
+    _url(env)
+    from .pg.flush import flush_results
+
+    shown, results = flush_results(env, args.timeout, DatabaseCommandError)
+    if not results:
+        print(f"Nothing to flush in {shown}.", file=sys.stderr)
+        return OK
+    return report(SendResult(results), args.json, env)
+
+
 HANDLERS = {"worker": worker_command, "db": db_command}

@@ -197,6 +197,12 @@ class PgState:
                                 (ids,)).fetchall()
         return {int(row_id): json.loads(result) for row_id, result in rows}
 
+    def unfinished(self) -> list[tuple[int, str]]:
+        """(row, channel) of every delivery not final yet, oldest first: what `mcp-push flush` sends."""
+        with self.connection() as conn:
+            return [(int(row), channel) for row, channel in conn.execute(
+                "SELECT id, channel FROM mcp_push_deliveries WHERE state <> 'final' ORDER BY id")]
+
     def pending(self) -> int:
         with self.connection() as conn:
             return int(conn.execute("SELECT count(*) FROM mcp_push_deliveries WHERE state <> 'final'").fetchone()[0])
