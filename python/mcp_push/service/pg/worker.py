@@ -23,6 +23,9 @@ HEARTBEAT_SECONDS = 2.0
 STALLED_SECONDS = 8.0
 RESCUE_SECONDS = 3.0
 UNPARK_SECONDS = 0.5
+# procrastinate notifies workers of new jobs only, not of a lock set free: the next job of a busy lane is
+# found by polling, this often (procrastinate's default, 5 s, made a backlogged lane send one a 5 s).
+POLL_SECONDS = 0.25
 
 
 def _worker_app(engine: Any) -> Any:
@@ -32,7 +35,7 @@ def _worker_app(engine: Any) -> Any:
 def _options(concurrency: int, wait: bool = True) -> dict[str, Any]:
     return {"queues": [jobs.QUEUE], "concurrency": concurrency, "wait": wait, "install_signal_handlers": False,
             "update_heartbeat_interval": HEARTBEAT_SECONDS, "stalled_worker_timeout": STALLED_SECONDS,
-            "delete_jobs": "successful", "listen_notify": wait}
+            "delete_jobs": "successful", "listen_notify": wait, "fetch_job_polling_interval": POLL_SECONDS}
 
 
 async def rescue(app: Any) -> int:
