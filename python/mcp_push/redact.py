@@ -350,6 +350,13 @@ class SecretRegistry:
             if self._slots.pop(slot, None) is not None:
                 self._redactor = None
 
+    def clear(self) -> None:
+        """Forgets every secret: for a test, whose settings must not mask the next test's text."""
+        with self._lock:
+            self._secrets.clear()
+            self._slots.clear()
+            self._redactor = None
+
     def __len__(self) -> int:
         """Secrets held (entries, not forms)."""
         with self._lock:
