@@ -7,6 +7,7 @@ const { ConfigError, isTrue, messageText, requestTimeout, setting } = require('.
 const { outcome, progress, sendPlan } = require('./deliver');
 const { secondsText } = require('./wire');
 const { overflowMode } = require('./overflow');
+const { checkFormat } = require('./markdown');
 const { planChannel, requestToDict } = require('./planner');
 const { RetryPolicy, attemptsOverride } = require('./retry');
 const { NO_CHANNEL_NAMED, channelNames, channelProblems, channelsError, configuredChannels } = require('./selection');
@@ -63,8 +64,9 @@ function skipReason(title, content, source) {
 function plan(
   title,
   content,
-  { env = null, now = null, params = null, redact = true, editRefs = null, channels = null } = {},
+  { env = null, now = null, params = null, redact = true, editRefs = null, channels = null, format = null } = {},
 ) {
+  const markup = checkFormat(format);
   const source = env === null ? process.env : env;
   title = messageText(title);
   content = messageText(content);
@@ -87,6 +89,7 @@ function plan(
       at,
       overflow,
       refFor(editRefs, spec.name),
+      markup,
     );
     const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
     if (channelPlan.error) {
@@ -163,9 +166,16 @@ async function prepareMessage(title, content, source, channels = null) {
  * instead of posting, under the one edit rule (edits.postOrEdit): an edit the vendor refuses with a 4xx
  * is posted anew; a 5xx is retried as the edit and, if it keeps failing, reported as the edit's failure.
  */
-async function dispatch(title, content, source, { params = null, channels = null, now = null, editRefs = null } = {}) {
+async function dispatch(
+  title,
+  content,
+  source,
+  { params = null, channels = null, now = null, editRefs = null, format = null } = {},
+) {
+  const markup = checkFormat(format);
   const prepared = await prepareMessage(title, content, source, channels);
   if (prepared.result) return prepared.result;
+  prepared.format = markup;
   const outcomes = await sendPrepared(prepared, { params, now, editRefs });
   return new SendResult(outcomes.map((sent) => sent.result));
 }
@@ -192,9 +202,9 @@ async function sendPrepared(prepared, { params = null, now = null, editRefs = nu
 }
 
 async function sendConcurrently(prepared, targets, params, at, editRefs) {
-  const { title, content, timeout, overflow, attempts = null } = prepared;
+  const { title, content, timeout, overflow, attempts = null, format = 'text' } = prepared;
   const plans = targets.map(([spec, env]) =>
-    planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name)),
+    planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name), format),
   );
   const started = performance.now();
   return Promise.all(
@@ -244,10 +254,12 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
  * `params` are vendor parameters merged into Bark and PushMe bodies and appended to iGot's form.
  * `channels` (channel ids, any case; a string may list several, comma-separated) sends to those
  * only; a name that is no configured channel sends nothing and is a config_error result of that name
- * whose error lists the configured channels (send never rejects).
+ * whose error lists the configured channels (send never rejects). `format: 'markdown'` reads the content
+ * as CommonMark and converts it for each channel (its spec's `markdown`); the default `text` sends it as it
+ * is; another value rejects with Error('format: must be text or markdown').
  */
-function send(title, content, { env = null, params = null, channels = null, now = null } = {}) {
-  return dispatch(title, content, env === null ? process.env : env, { params, channels, now });
+function send(title, content, { env = null, params = null, channels = null, now = null, format = null } = {}) {
+  return dispatch(title, content, env === null ? process.env : env, { params, channels, now, format });
 }
 
 module.exports = {

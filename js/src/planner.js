@@ -152,16 +152,29 @@ function buildContext(spec, env, title, content, params, now) {
   }
   // A fetched credential is put in at send time where TOKEN_MARK renders (withToken).
   const token = spec.token ? TOKEN_MARK : loadSettings().token_placeholder;
-  const context = { title, content, env, params: { ...params }, hook: hookValues, token };
+  // `markup`: the dialect title and content are written in (format=markdown: the spec's `markdown`); `text`:
+  // the message as plain text, for a vendor that wants both (Matrix's body and formatted_body).
+  const context = {
+    title,
+    content,
+    env,
+    params: { ...params },
+    hook: hookValues,
+    token,
+    markup: 'text',
+    text: { title, content },
+  };
   return [context, derived, perMessage];
 }
 
 /**
  * The requests for one channel; a message over the spec's size limit becomes several parts (or one
  * truncated part), each planned alike, in order. With `editRef` (and a spec `edit` block) the message
- * edits the one that ref names instead, cut to one part.
+ * edits the one that ref names instead, cut to one part. With markup 'markdown' each part's content is
+ * converted to the spec's `markdown` dialect (markdown.js) after the cut, so a split never falls inside a
+ * tag the conversion wrote.
  */
-function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null) {
+function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null, markup = 'text') {
   // Settings' secrets are long-lived: the process registry (the logger) holds them too.
   // HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
   const secrets = [...envSecrets(spec.env, env), ...proxySecrets()];
@@ -199,7 +212,15 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
     const requestParts = [];
     let first = null;
     for (const [index, [partTitle, partContent]] of fitted.parts.entries()) {
-      const [context, derived, perMessage] = buildContext(spec, env, partTitle, partContent, params, now);
+      let [shownTitle, shownContent] = [partTitle, partContent];
+      const { render, renderTitle } = markup === 'markdown' ? require('./markdown') : {};
+      if (markup === 'markdown')
+        [shownTitle, shownContent] = [renderTitle(partTitle, spec.markdown), render(partContent, spec.markdown)];
+      const [context, derived, perMessage] = buildContext(spec, env, shownTitle, shownContent, params, now);
+      if (markup === 'markdown') {
+        context.markup = spec.markdown;
+        context.text = { title: partTitle, content: render(partContent, 'text') };
+      }
       if (editing) context.ref = editRef;
       first = first || context;
       REGISTRY.add(derived);

@@ -68,6 +68,8 @@ function validateSpec(data, source, validate) {
     retry: data.retry || null,
     // The edit request whole: the spec's override merged onto the channel's request.
     edit: data.edit ? { ...data.edit, request: mergeOverride(data.request, data.edit.request) } : null,
+    // The dialect a message sent with format=markdown is written in (markdown.js).
+    markdown: data.markdown || 'text',
     secretEnv: Object.keys(env).filter((n) => env[n].secret),
   };
 }

@@ -14,6 +14,7 @@ from typing import Any
 from . import result as R
 from .config import ConfigError, is_true, message_text, request_timeout, setting
 from .deliver import Outcome, Progress, send_plan
+from .markdown import check_format
 from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
 from .retry import RetryPolicy, attempts_override
@@ -69,12 +70,12 @@ def _skip_reason(title: str, content: str, source: Mapping[str, Any]) -> str | N
 
 def _plans(
     title: str, content: str, source: Mapping[str, Any], params: Mapping[str, Any], now: float,
-    channels: Iterable[str] | None = None, edit_refs: Mapping[str, Any] | None = None,
+    channels: Iterable[str] | None = None, edit_refs: Mapping[str, Any] | None = None, markup: str = "text",
 ) -> list[ChannelPlan]:
     overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
     refs = edit_refs or {}
     return [
-        plan_channel(spec, env, title, content, params, now, overflow, refs.get(spec.name))
+        plan_channel(spec, env, title, content, params, now, overflow, refs.get(spec.name), markup)
         for spec, env in configured_channels(source, channels)
     ]
 
@@ -88,6 +89,7 @@ def plan(
     redact: bool = True,
     edit_refs: Mapping[str, Any] | None = None,
     channels: str | Iterable[str] | None = None,
+    format: str | None = None,  # noqa: A002 (the field's name in MCP, REST and the CLI)
 ) -> list[dict[str, Any]]:
     """The requests `send` would make, without sending (no hitokoto, no token fetch).
 
@@ -97,8 +99,9 @@ def plan(
     secrets are masked; redact=False is for tests and conformance. `edit_refs` ({channel: ref}) plans,
     for a channel whose spec can edit (`edit`), the edit of the message ref names instead of a post.
     `channels` as in `send`: a name that is no configured channel is a {channel, error} entry, and then
-    nothing else is planned.
+    nothing else is planned. `format` as in `send`.
     """
+    markup = check_format(format)
     source = os.environ if env is None else env
     title, content = message_text(title), message_text(content)
     selected, refused = _selection(source, channels)
@@ -109,7 +112,7 @@ def plan(
         return []
     entries: list[dict[str, Any]] = []
     at = time.time() if now is None else now
-    for channel_plan in _plans(title, content, source, params or {}, at, selected, edit_refs=edit_refs):
+    for channel_plan in _plans(title, content, source, params or {}, at, selected, edit_refs=edit_refs, markup=markup):
         mask = channel_plan.redactor.tree if redact else (lambda tree: tree)
         if channel_plan.error:
             entries.append({"channel": channel_plan.spec.name, "error": channel_plan.error})
@@ -131,6 +134,7 @@ class Prepared:
     overflow: str = "split"
     attempts: int | None = None  # MCP_PUSH_RETRY_ATTEMPTS, None: each channel's retry policy as written
     result: R.SendResult | None = None
+    format: str = "text"  # the content's format: text, or markdown (converted per channel when planned)
 
 
 def check_settings(source: Mapping[str, Any]) -> tuple[float, str, int | None]:
@@ -185,6 +189,7 @@ def dispatch(
     channels: Iterable[str] | None = None,
     now: float | None = None,
     edit_refs: Mapping[str, Any] | None = None,
+    format: str | None = None,  # noqa: A002 (the field's name in MCP, REST and the CLI)
 ) -> R.SendResult:
     """Sends to every configured channel (or the named subset) concurrently; always returns results.
 
@@ -192,10 +197,13 @@ def dispatch(
     `edit_refs` ({channel: ref}) makes a channel whose spec can edit (`edit`) edit the message ref names
     instead of posting, under the one edit rule (edits.post_or_edit): an edit the vendor refuses with a
     4xx is posted anew; a 5xx is retried as the edit and, if it keeps failing, reported as the edit's failure.
+    `format="markdown"` converts the content to each channel's dialect (its spec's `markdown`).
     """
+    markup = check_format(format)
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return prepared.result
+    prepared.format = markup
     return R.SendResult([outcome.result for outcome in send_prepared(prepared, params, now, edit_refs)])
 
 
@@ -220,7 +228,7 @@ def send_prepared(
         targets = [(spec, env) for spec, env in prepared.targets if subset is None or spec.name in subset]
         plans = [
             plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow,
-                         refs.get(spec.name))
+                         refs.get(spec.name), prepared.format)
             for spec, env in targets
         ]
         return _run_concurrently(plans, prepared.timeout, prepared.attempts)
@@ -273,6 +281,7 @@ def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
 
 def send(
     title: str, content: str, ignore_default_config: bool = False, channels: str | Iterable[str] | None = None,
+    format: str | None = None,  # noqa: A002 (the field's name in MCP, REST and the CLI)
     **kwargs: Any,
 ) -> R.SendResult:
     """Pushes to every configured channel, like QingLong's notify.send, and says what happened.
@@ -283,6 +292,9 @@ def send(
     kwargs use env var names (DD_BOT_TOKEN=...) and apply to this call only. With
     ignore_default_config=True the environment is not read at all: only kwargs and spec defaults count.
     Other kwargs (QingLong's PushMe `date` and `type`) are passed to channels that take parameters.
+    `format="markdown"` reads the content as CommonMark and converts it for each channel (Telegram HTML,
+    Slack mrkdwn, Markdown, plain text…: each spec's `markdown`); the default `text` sends it as it is.
+    Another value raises ValueError("format: must be text or markdown").
     """
     config, params = split_kwargs(kwargs)
     if ignore_default_config:
@@ -290,4 +302,4 @@ def send(
         source: Mapping[str, Any] = ChainMap(config, {"SKIP_PUSH_TITLE": os.environ.get("SKIP_PUSH_TITLE", "")})
     else:
         source = ChainMap(config, os.environ)
-    return dispatch(title, content, source, params, channels=channels)
+    return dispatch(title, content, source, params, channels=channels, format=format)

@@ -211,6 +211,10 @@ def build_context(
         "hook": hook_values,
         # A fetched credential is put in at send time where this mark renders (with_token).
         "token": TOKEN_MARK if spec.token else load_settings()["token_placeholder"],
+        # The dialect title and content are written in (format=markdown: the spec's `markdown`), and the
+        # message as plain text, for a vendor that wants both (Matrix's body and formatted_body).
+        "markup": "text",
+        "text": {"title": title, "content": content},
     }
     return context, derived, per_message
 
@@ -224,10 +228,13 @@ def plan_channel(
     now: float,
     overflow: str = "split",
     edit_ref: Any = None,
+    markup: str = "text",
 ) -> ChannelPlan:
     """The requests for one channel; a message over the spec's size limit becomes several parts
     (or one truncated part), each planned alike, in order. With `edit_ref` (and a spec `edit` block)
-    the message edits the one that ref names instead, cut to one part."""
+    the message edits the one that ref names instead, cut to one part. With `markup="markdown"` each
+    part's content is converted to the spec's `markdown` dialect (markdown.py) after the cut, so a split
+    never falls inside a tag the conversion wrote."""
     # Settings' secrets are long-lived: the process registry (the logging filter) holds them too.
     # HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
     secrets = env_secrets(spec.env, env) + proxy_secrets()
@@ -254,7 +261,16 @@ def plan_channel(
         request_parts: list[int] = []
         first: dict[str, Any] = {}
         for index, (part_title, part_content) in enumerate(fitted.parts):
-            context, derived, per_message = build_context(spec, env, part_title, part_content, params, now)
+            shown_title, shown_content = part_title, part_content
+            if markup == "markdown":
+                from . import markdown
+
+                shown_title = markdown.render_title(part_title, spec.markdown)
+                shown_content = markdown.render(part_content, spec.markdown)
+            context, derived, per_message = build_context(spec, env, shown_title, shown_content, params, now)
+            if markup == "markdown":
+                context["markup"] = spec.markdown
+                context["text"] = {"title": part_title, "content": markdown.render(part_content, "text")}
             if editing:
                 context["ref"] = edit_ref
             first = first or context

@@ -75,6 +75,7 @@ class ChannelSpec:
     data: dict[str, Any] = field(default_factory=dict)
     retry: dict[str, Any] | None = None
     edit: dict[str, Any] | None = None
+    markdown: str = "text"  # the dialect a message sent with format=markdown is written in (markdown.py)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -144,6 +145,7 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         data=data.get("data", {}),
         retry=data.get("retry"),
         edit=_edit_block(data.get("edit"), data["request"]),
+        markdown=data.get("markdown", "text"),
         raw=data,
     )
 

@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     send = sub.add_parser("send", help="send a message to the configured channels")
     send.add_argument("title")
     send.add_argument("content")
+    send.add_argument("--format", choices=("text", "markdown"), default="text",
+                      help="markdown: read CONTENT as CommonMark and convert it for each channel (default text)")
     _channel_and_output_args(send)
     send.add_argument("--dry-run", action="store_true",
                       help="print the requests that would be made, as JSON with secrets masked; send nothing")
@@ -211,8 +213,8 @@ def _send(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     channels = _check_channels(args.channel, env)
     if args.dry_run:
         _check_settings(env)
-        return _dry_run(plan(args.title, args.content, env=env, channels=channels))
-    return _report(dispatch(args.title, args.content, env, channels=channels), args.json, env)
+        return _dry_run(plan(args.title, args.content, env=env, channels=channels, format=args.format))
+    return _report(dispatch(args.title, args.content, env, channels=channels, format=args.format), args.json, env)
 
 
 def _event(args: argparse.Namespace, env: Mapping[str, Any]) -> int:

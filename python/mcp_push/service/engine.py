@@ -44,7 +44,7 @@ from ..overflow import overflow_mode
 from ..planner import ChannelPlan, plan_channel
 from ..specs import ChannelSpec, load_channels, load_settings
 from ..wire import seconds_text
-from .delivery import TERMINAL, Delivery
+from .delivery import TERMINAL, Delivery, stored_params
 from .envview import EnvView
 from .outbox import Outbox
 from .ratelimit import RateLimiter
@@ -211,8 +211,10 @@ class Engine:
     # --- accepting ------------------------------------------------------------------------------------
 
     def submit(self, title: str, content: str, kind: str = "message", run_id: str | None = None,
-               channels: Iterable[str] | None = None, params: Mapping[str, Any] | None = None) -> Ticket:
-        """Accepts a message for every configured channel (or the named ones); returns at once."""
+               channels: Iterable[str] | None = None, params: Mapping[str, Any] | None = None,
+               format: str = "text") -> Ticket:  # noqa: A002 (the tools' argument)
+        """Accepts a message for every configured channel (or the named ones); returns at once. `format`
+        markdown converts the content to each channel's dialect when it is planned."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         source = self._env.current()
@@ -227,7 +229,7 @@ class Engine:
         for spec, env in prepared.targets:
             key = lane_key(spec, env, self.outbox.lane_salt)
             delivery = Delivery(0, key, spec.name, kind, run_id, prepared.title, prepared.content,
-                                dict(params or {}))
+                                dict(params or {}), format=format)
             if spec.limits.get("rate"):
                 # Planned now: a rate-limited lane must know what the message costs (requests: parts,
                 # targets) before it may go. Another lane plans it when it goes (an update superseded
@@ -242,7 +244,7 @@ class Engine:
     def _plan(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str,
               edit_ref: Any = None) -> ChannelPlan:
         return plan_channel(spec, dict(env), delivery.title, delivery.content, delivery.params, self.clock(),
-                            overflow, edit_ref)
+                            overflow, edit_ref, delivery.format)
 
     def _lane(self, spec: ChannelSpec, key: str) -> Lane:
         lane = self.lanes.get(key)
@@ -265,7 +267,8 @@ class Engine:
                     return False
                 # One commit stores it and forgets the rows it supersedes.
                 delivery.row = self.outbox.add(delivery.lane, delivery.channel, delivery.kind, delivery.run_id,
-                                               delivery.title, delivery.content, delivery.params,
+                                               delivery.title, delivery.content,
+                                               stored_params(delivery.params, delivery.format),
                                                finished=[old.row for old in lane.supersedes(delivery)])
                 stored = True
             superseded = lane.add(delivery)
