@@ -131,7 +131,8 @@ async function dispatchRun(title, content, source, runId, kind, { channels = nul
       .map(([spec, env]) => [spec.name, laneKey(spec, env, PROCESS_SALT)]),
   );
   const editRefs = {};
-  if (kind === 'update') {
+  // Updates edit the run's card, and so do its end and error: the final state replaces the progress.
+  if (kind === 'update' || TERMINAL.includes(kind)) {
     for (const [name, lane] of lanes) {
       const ref = refs.get(lane, runId);
       if (ref !== null) editRefs[name] = ref;

@@ -84,7 +84,7 @@ class VendorServer:
                 except OSError:
                     pass  # the client gave up (timeout test); nothing to report
 
-            do_GET = do_POST = do_PUT = _serve
+            do_GET = do_POST = do_PUT = do_PATCH = _serve
 
             def log_message(self, *args):  # keep test output clean
                 pass

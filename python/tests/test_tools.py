@@ -49,6 +49,10 @@ def tree(tmp_path: Path) -> Path:
         (tmp_path / "spec" / "channels").mkdir(exist_ok=True)
         shutil.copy(REPO / "spec" / "channels" / f"{channel}.yaml", tmp_path / "spec" / "channels")
         shutil.copytree(REPO / "conformance" / "cases" / channel, tmp_path / "conformance" / "cases" / channel)
+        markdown_case = REPO / "conformance" / "cases" / "markdown" / f"{channel}.yaml"
+        if markdown_case.is_file():
+            (tmp_path / "conformance" / "cases" / "markdown").mkdir(parents=True, exist_ok=True)
+            shutil.copy(markdown_case, tmp_path / "conformance" / "cases" / "markdown")
     shutil.copytree(REPO / "python" / "mcp_push", tmp_path / "python" / "mcp_push",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "js" / "src", tmp_path / "js" / "src")
@@ -173,6 +177,19 @@ def test_lint_passes_on_the_repository():
 
 def test_lint_passes_on_the_clean_copy(tree):
     assert lint_specs.lint(tree) == []
+
+
+def test_lint_reports_a_markdown_dialect_its_templates_do_not_read_or_pin(tree):
+    path = tree / "spec" / "channels" / "wecom_bot.yaml"
+    _edit_yaml(path, lambda d: d["request"].update(body={"msgtype": "text", "text": {"content": "{{ content }}"}}))
+    (tree / "conformance" / "cases" / "markdown" / "wecom_bot.yaml").unlink()
+    assert _problems_about(tree, "spec/channels/wecom_bot.yaml: markdown: wecom_markdown needs the request to read "
+                                 "`markup`")
+    assert _problems_about(tree, "spec/channels/wecom_bot.yaml: markdown: wecom_markdown has no conformance case")
+    gotify = tree / "spec" / "channels" / "gotify.yaml"
+    _edit_yaml(gotify, lambda d: d["request"]["body"].update(title="{% if markup == 'html' %}x{% endif %}"))
+    assert _problems_about(tree, "spec/channels/gotify.yaml: request reads `markup`, but the spec names no "
+                                 "`markdown` dialect")
 
 
 def test_lint_reports_a_scaffolded_spec_until_its_todos_are_gone(tree):
@@ -418,7 +435,7 @@ def test_gen_docs_writes_the_hook_table_from_the_hooks_docstrings(tree, capsys):
     assert rows[3].startswith("| `dingtalk_sign` | — | dingtalk | `timestamp` (ms, a \\| in it), `sign` = Base64(")
     assert [row.split(" | ")[:3] for row in rows[2:]] == [  # every hook file, found by name, with its users
         ["| `" + name + "`", params, users] for name, params, users in (
-            ("chronocat_targets", "—", "—"), ("dingtalk_sign", "—", "dingtalk"),
+            ("chronocat_targets", "—", "—"), ("dingtalk_sign", "—", "dingtalk"), ("discord_webhook", "—", "—"),
             ("feishu_sign", "`secret_var`", "feishu"), ("gocqhttp_target", "—", "—"), ("matrix_txn_id", "—", "—"),
             ("ntfy_auth", "—", "—"), ("serverchan_endpoint", "—", "—"), ("smtp_server", "—", "—"),
             ("webhook_request", "—", "—"), ("wecom_app_config", "—", "wecom_app"), ("wxpusher_spt_targets", "—", "—"),

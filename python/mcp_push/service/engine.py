@@ -359,7 +359,9 @@ class Engine:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
         post = delivery.plan or self._plan(spec, channel_env(spec, source), delivery, overflow)
         editing = spec.edit is not None and is_true(setting(EDIT_VAR, source)) and delivery.run_id
-        ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None
+        # Updates edit the run's card, and so do its end and error: the final state replaces the progress.
+        edits_card = editing and (delivery.is_update or delivery.kind in TERMINAL)
+        ref = self._ref(lane, delivery.run_id) if edits_card else None
 
         def attempt(edit_ref: Any) -> Outcome:
             plan = post if edit_ref is None else self._plan(spec, post.env, delivery, overflow, edit_ref)
