@@ -432,10 +432,11 @@ def test_gen_docs_writes_the_hook_table_from_the_hooks_docstrings(tree, capsys):
     gen_docs.main(["--root", str(tree)])
     table = (tree / "spec" / "README.md").read_text(encoding="utf-8").partition(gen_docs.HOOKS_START)[2]
     rows = table.partition(gen_docs.HOOKS_END)[0].strip().splitlines()
-    assert rows[3].startswith("| `dingtalk_sign` | — | dingtalk | `timestamp` (ms, a \\| in it), `sign` = Base64(")
+    assert rows[4].startswith("| `dingtalk_sign` | — | dingtalk | `timestamp` (ms, a \\| in it), `sign` = Base64(")
     assert [row.split(" | ")[:3] for row in rows[2:]] == [  # every hook file, found by name, with its users
         ["| `" + name + "`", params, users] for name, params, users in (
-            ("chronocat_targets", "—", "—"), ("dingtalk_sign", "—", "dingtalk"), ("discord_webhook", "—", "—"),
+            ("apprise_targets", "—", "—"), ("chronocat_targets", "—", "—"), ("dingtalk_sign", "—", "dingtalk"),
+            ("discord_webhook", "—", "—"),
             ("feishu_sign", "`secret_var`", "feishu"), ("gocqhttp_target", "—", "—"), ("matrix_txn_id", "—", "—"),
             ("ntfy_auth", "—", "—"), ("serverchan_endpoint", "—", "—"), ("smtp_server", "—", "—"),
             ("webhook_request", "—", "—"), ("wecom_app_config", "—", "wecom_app"), ("wxpusher_spt_targets", "—", "—"),
