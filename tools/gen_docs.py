@@ -242,8 +242,9 @@ MARKDOWN_DIALECTS = {
 }
 # Why a channel's run card cannot update in place with the credential it is configured with.
 NO_EDIT_REASONS = {
-    "slack": "an incoming webhook cannot edit what it posted (chat.update needs a bot token)",
-    "mattermost": "an incoming webhook cannot edit what it posted (PUT /posts/{id} needs an API token)",
+    "slack": "an incoming webhook cannot edit what it posted; the `slack_bot` channel, with a bot token, can",
+    "mattermost": "an incoming webhook cannot edit what it posted; the `mattermost_bot` channel, with an API "
+                  "token, can",
 }
 
 

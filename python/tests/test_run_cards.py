@@ -94,3 +94,29 @@ async def test_a_matrix_run_card_is_replaced_by_m_replace_events_of_the_first(ve
     assert "migrating" in update["m.new_content"]["body"]
     assert "v1.2 is live" in end["m.new_content"]["body"]
     assert all(r.headers.get("Authorization") == "Bearer syt_card_tok_5e1" for r in vendor.received)
+
+
+@pytest.mark.anyio
+async def test_slack_with_a_bot_token_updates_its_card_with_chat_update(vendor, monkeypatch):
+    vendor.routes["/api/chat."] = Behaviour(body='{"ok":true,"channel":"C0CARDS","ts":"1700000000.000100"}')
+    configure(monkeypatch, {"SLACK_BOT_TOKEN": "xoxb-card-test-0000", "SLACK_CHANNEL_ID": "C0CARDS",
+                            "SLACK_API_URL": f"{vendor.url}/api"})
+    results = await run_events(*RUN)
+    assert [r["status"] for r in results] == ["delivered"] * 3
+    assert [r.path for r in vendor.received] == ["/api/chat.postMessage", "/api/chat.update", "/api/chat.update"]
+    updates = vendor.json_bodies()[1:]
+    assert all(u["ts"] == "1700000000.000100" and u["channel"] == "C0CARDS" for u in updates)
+    assert "v1.2 is live" in updates[1]["text"]
+
+
+@pytest.mark.anyio
+async def test_mattermost_with_a_token_patches_its_card(vendor, monkeypatch):
+    vendor.routes["/api/v4/posts"] = Behaviour(status=201, body='{"id":"qe93kkfd7783iqwuwfcwcxbsxr"}')
+    configure(monkeypatch, {"MATTERMOST_URL": vendor.url, "MATTERMOST_TOKEN": "mmcardtoken000000000000000",
+                            "MATTERMOST_CHANNEL_ID": "4xp9fdt2pbgjfyw8m5a6ud7tyr"})
+    results = await run_events(*RUN)
+    assert [r["status"] for r in results] == ["delivered"] * 3
+    assert [(r.method, r.path) for r in vendor.received] == [
+        ("POST", "/api/v4/posts"), ("PUT", "/api/v4/posts/qe93kkfd7783iqwuwfcwcxbsxr/patch"),
+        ("PUT", "/api/v4/posts/qe93kkfd7783iqwuwfcwcxbsxr/patch")]
+    assert "v1.2 is live" in vendor.json_bodies()[2]["message"] and "channel_id" not in vendor.json_bodies()[2]
