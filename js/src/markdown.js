@@ -260,10 +260,19 @@ function list(node, d) {
   return items.join(tight ? '\n' : '\n\n');
 }
 
+// The token stream of the last source, parsed once for the dialect and the plain text a plan asks for
+// (renderers only read it).
+let last = null;
+
+function tokensOf(source) {
+  if (last === null || last.source !== source) last = { source, tokens: parser().parse(source, {}) };
+  return last.tokens;
+}
+
 /** The Markdown `source` written in `dialect` (one of DIALECTS). */
 function render(source, dialectName) {
   const md_ = parser();
-  const tokens = md_.parse(source, {});
+  const tokens = tokensOf(source);
   if (dialectName === 'html') {
     const out = md_.renderer.render(tokens, md_.options, {});
     return out.endsWith('\n') ? out.slice(0, -1) : out;

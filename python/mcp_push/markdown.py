@@ -275,10 +275,23 @@ def _list(node: _Node, d: Dialect) -> str:
     return ("\n" if tight else "\n\n").join(items)
 
 
+_LAST: tuple[str, list[Any]] | None = None
+
+
+def _tokens(source: str) -> list[Any]:
+    """The token stream of `source`, parsed once for the dialect and the plain text a plan asks for
+    (renderers only read it)."""
+    global _LAST
+    last = _LAST
+    if last is None or last[0] != source:
+        last = _LAST = (source, _parser().parse(source))
+    return last[1]
+
+
 def render(source: str, dialect: str) -> str:
     """The Markdown `source` written in `dialect` (one of DIALECTS)."""
     parser = _parser()
-    tokens = parser.parse(source)
+    tokens = _tokens(source)
     if dialect == "html":
         return parser.renderer.render(tokens, parser.options, {}).removesuffix("\n")
     return _blocks(_tree(tokens).children, _LINE_DIALECTS[dialect])
