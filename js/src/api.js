@@ -64,7 +64,16 @@ function skipReason(title, content, source) {
 function plan(
   title,
   content,
-  { env = null, now = null, params = null, redact = true, editRefs = null, channels = null, format = null } = {},
+  {
+    env = null,
+    now = null,
+    params = null,
+    redact = true,
+    editRefs = null,
+    channels = null,
+    priority = null,
+    format = null,
+  } = {},
 ) {
   const markup = checkFormat(format);
   const source = env === null ? process.env : env;
@@ -89,6 +98,7 @@ function plan(
       at,
       overflow,
       refFor(editRefs, spec.name),
+      priority,
       markup,
     );
     const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
@@ -116,12 +126,30 @@ function withDeadline(promise, ms, onTimeout) {
 }
 
 /**
+ * The result of a send under a config file that cannot be used (send never rejects): nothing goes, and
+ * one config_error result, named `config`, says every problem of the file. Python's config_file_problem.
+ */
+function configFileProblem(source) {
+  const { ConfigFileError, loadConfig } = require('./configFile');
+  try {
+    loadConfig(source);
+  } catch (error) {
+    if (!(error instanceof ConfigFileError)) throw error;
+    log.warning(`not pushed: ${error.message}`);
+    return new SendResult([channelResult('config', false, STATUS.CONFIG_ERROR, error.message)]);
+  }
+  return null;
+}
+
+/**
  * A message ready to go: {title, content, targets: [[spec, env]], timeout, overflow}, or with `result`
  * set, why nothing goes (skipped, no channel, a setting that cannot work). Python's prepare_message.
  */
 async function prepareMessage(title, content, source, channels = null) {
   title = messageText(title);
   content = messageText(content);
+  const problem = configFileProblem(source);
+  if (problem) return { title, content, targets: [], timeout: 0, overflow: 'split', attempts: null, result: problem };
   const [selected, refused] = selection(source, channels);
   if (refused) return { title, content, targets: [], timeout: 0, overflow: 'split', attempts: null, result: refused };
   const targets = configuredChannels(source, selected);
@@ -170,14 +198,20 @@ async function dispatch(
   title,
   content,
   source,
-  { params = null, channels = null, now = null, editRefs = null, format = null } = {},
+  { params = null, channels = null, now = null, editRefs = null, priority = null, tags = null, format = null } = {},
 ) {
   const markup = checkFormat(format);
   const prepared = await prepareMessage(title, content, source, channels);
   if (prepared.result) return prepared.result;
   prepared.format = markup;
-  const outcomes = await sendPrepared(prepared, { params, now, editRefs });
-  return new SendResult(outcomes.map((sent) => sent.result));
+  if (priority !== null)
+    prepared.priorities = Object.fromEntries(prepared.targets.map(([spec]) => [spec.name, priority]));
+  // With a routing config file (docs/ROUTING.md), routing decides which instances get it (routed.js).
+  const { merge, routePrepared } = require('./routed');
+  const routing = routePrepared(prepared, source, { tags, channels, now });
+  if (routing !== null && !prepared.targets.length) return merge(routing, []);
+  const sent = (await sendPrepared(prepared, { params, now, editRefs })).map((outcome) => outcome.result);
+  return routing !== null ? merge(routing, sent) : new SendResult(sent);
 }
 
 /**
@@ -204,7 +238,18 @@ async function sendPrepared(prepared, { params = null, now = null, editRefs = nu
 async function sendConcurrently(prepared, targets, params, at, editRefs) {
   const { title, content, timeout, overflow, attempts = null, format = 'text' } = prepared;
   const plans = targets.map(([spec, env]) =>
-    planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name), format),
+    planChannel(
+      spec,
+      env,
+      title,
+      content,
+      params || {},
+      at,
+      overflow,
+      refFor(editRefs, spec.name),
+      (prepared.priorities || {})[spec.name] ?? null,
+      format,
+    ),
   );
   const started = performance.now();
   return Promise.all(
@@ -258,8 +303,12 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
  * as CommonMark and converts it for each channel (its spec's `markdown`); the default `text` sends it as it
  * is; another value rejects with Error('format: must be text or markdown').
  */
-function send(title, content, { env = null, params = null, channels = null, now = null, format = null } = {}) {
-  return dispatch(title, content, env === null ? process.env : env, { params, channels, now, format });
+function send(
+  title,
+  content,
+  { env = null, params = null, channels = null, now = null, tags = null, format = null } = {},
+) {
+  return dispatch(title, content, env === null ? process.env : env, { params, channels, now, tags, format });
 }
 
 module.exports = {

@@ -71,6 +71,7 @@ function validateSpec(data, source, validate) {
     // The dialect a message sent with format=markdown is written in (markdown.js).
     markdown: data.markdown || 'text',
     secretEnv: Object.keys(env).filter((n) => env[n].secret),
+    priority: data.priority || null, // what a message's priority changes (priority.js)
   };
 }
 
