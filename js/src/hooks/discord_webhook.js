@@ -7,7 +7,7 @@ function discord_webhook({ env }) {
   const cut = url.indexOf('?');
   let [base, query] = cut < 0 ? [url, ''] : [url.slice(0, cut), url.slice(cut)];
   while (base.endsWith('/')) base = base.slice(0, -1);
-  return { base, query, secrets: base ? [base] : [] };
+  return { base, query };
 }
 
 module.exports = { discord_webhook };

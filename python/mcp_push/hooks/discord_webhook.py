@@ -7,10 +7,10 @@ from . import HookInput
 
 
 def discord_webhook(data: HookInput) -> dict:
-    """`base`: `DISCORD_WEBHOOK_URL` up to its query, without a trailing `/` (masked like the URL: it holds the
-    token); `query`: the `?…` part, or empty."""
+    """`base`: `DISCORD_WEBHOOK_URL` up to its query, without a trailing `/` (its token is masked as the URL's
+    part); `query`: the `?…` part, or empty."""
     url = data.env.get("DISCORD_WEBHOOK_URL", "")
     cut = url.find("?")
     base, query = (url, "") if cut < 0 else (url[:cut], url[cut:])
     base = base.rstrip("/")
-    return {"base": base, "query": query, "secrets": [base] if base else []}
+    return {"base": base, "query": query}
