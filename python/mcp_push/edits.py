@@ -146,7 +146,7 @@ def _send_run(prepared: Any, source: Mapping[str, Any], run_id: str, kind: str, 
         return [outcome.result for outcome in send_prepared(prepared, params, now=now)]
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
-    if kind == "update":
+    if kind == "update" or kind in TERMINAL:  # the end or error replaces the progress on the run's card
         found = ((name, refs.get(lane, run_id)) for name, lane in lanes.items())
         edit_refs = {name: ref for name, ref in found if ref is not None}
     outcomes = send_prepared(prepared, params, now=now, edit_refs=edit_refs)

@@ -67,7 +67,8 @@ async def test_tools_list_advertises_underscore_names_with_schemas_annotations_a
         out = tool.output_schema
         assert {"ok", "delivered", "total", "skipped", "summary", "channels"} <= set(out["properties"])
         assert "channels" in tool.input_schema["properties"]
-    assert set(tools["notify_send"].input_schema["properties"]) == {"title", "content", "channels", "wait", "tags"}
+    assert set(tools["notify_send"].input_schema["properties"]) == {"title", "content", "channels", "wait", "tags",
+                                                                    "format"}
     event = tools["notify_event"].input_schema
     assert set(event["properties"]) == {"run_id", "event", "message", "data", "timestamp", "channels", "wait",
                                         "tags"}

@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     send = sub.add_parser("send", help="send a message to the configured channels")
     send.add_argument("title")
     send.add_argument("content")
+    send.add_argument("--format", choices=("text", "markdown"), default="text",
+                      help="markdown: read CONTENT as CommonMark and convert it for each channel (default text)")
     _channel_and_output_args(send)
     send.add_argument("--dry-run", action="store_true",
                       help="print the requests that would be made, as JSON with secrets masked; send nothing")
@@ -223,10 +225,11 @@ def _send(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
         _check_settings(env)
         routed = _routed_plan(env, "message", None, args.title, args.tag, channels,
                               lambda names, level: plan(args.title, args.content, env=env, channels=names,
-                                                        priority=level))
-        return _dry_run(routed if routed is not None else plan(args.title, args.content, env=env, channels=channels))
-    return _report(dispatch(args.title, args.content, env, channels=channels, tags=args.tag, store=_store(env)),
-                   args.json, env)
+                                                        priority=level, format=args.format))
+        return _dry_run(routed if routed is not None else plan(args.title, args.content, env=env, channels=channels,
+                                                               format=args.format))
+    return _report(dispatch(args.title, args.content, env, channels=channels, tags=args.tag, store=_store(env),
+                            format=args.format), args.json, env)
 
 
 def _store(env: Mapping[str, Any]) -> Any:

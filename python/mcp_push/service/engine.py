@@ -45,7 +45,7 @@ from ..planner import ChannelPlan, plan_channel
 from ..selection import find_target, target_env
 from ..specs import ChannelSpec, load_channels, load_settings
 from ..wire import seconds_text
-from .delivery import TERMINAL, Delivery
+from .delivery import TERMINAL, Delivery, stored_params
 from .envview import EnvView
 from .outbox import Outbox
 from .ratelimit import RateLimiter
@@ -216,9 +216,11 @@ class Engine:
 
     def submit(self, title: str, content: str, kind: str = "message", run_id: str | None = None,
                channels: Iterable[str] | None = None, params: Mapping[str, Any] | None = None,
-               priorities: Mapping[str, str] | None = None) -> Ticket:
+               priorities: Mapping[str, str] | None = None,
+               format: str = "text") -> Ticket:  # noqa: A002 (the tools' argument)
         """Accepts a message for every configured channel (or the named ones); returns at once.
-        `priorities` ({channel: low | normal | high}, service/routing_service.py) as routing decided."""
+        `priorities` ({channel: low | normal | high}, service/routing_service.py) as routing decided.
+        `format` markdown converts the content to each channel's dialect when it is planned."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         source = self._env.current()
@@ -233,7 +235,7 @@ class Engine:
         for spec, env in prepared.targets:
             key = lane_key(spec, env, self.outbox.lane_salt)
             delivery = Delivery(0, key, spec.name, kind, run_id, prepared.title, prepared.content,
-                                dict(params or {}), priority=(priorities or {}).get(spec.name))
+                                dict(params or {}), priority=(priorities or {}).get(spec.name), format=format)
             if spec.limits.get("rate"):
                 # Planned now: a rate-limited lane must know what the message costs (requests: parts,
                 # targets) before it may go. Another lane plans it when it goes (an update superseded
@@ -248,7 +250,7 @@ class Engine:
     def _plan(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str,
               edit_ref: Any = None) -> ChannelPlan:
         return plan_channel(spec, dict(env), delivery.title, delivery.content, delivery.params, self.clock(),
-                            overflow, edit_ref, priority=delivery.priority)
+                            overflow, edit_ref, priority=delivery.priority, markup=delivery.format)
 
     def _lane(self, spec: ChannelSpec, key: str) -> Lane:
         lane = self.lanes.get(key)
@@ -271,7 +273,8 @@ class Engine:
                     return False
                 # One commit stores it and forgets the rows it supersedes.
                 delivery.row = self.outbox.add(delivery.lane, delivery.channel, delivery.kind, delivery.run_id,
-                                               delivery.title, delivery.content, delivery.params,
+                                               delivery.title, delivery.content,
+                                               stored_params(delivery.params, delivery.format),
                                                finished=[old.row for old in lane.supersedes(delivery)])
                 stored = True
             superseded = lane.add(delivery)
@@ -371,7 +374,9 @@ class Engine:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
         post = delivery.plan or self._plan(spec, target_env(spec, source), delivery, overflow)
         editing = spec.edit is not None and is_true(setting(EDIT_VAR, source)) and delivery.run_id
-        ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None
+        # Updates edit the run's card, and so do its end and error: the final state replaces the progress.
+        edits_card = editing and (delivery.is_update or delivery.kind in TERMINAL)
+        ref = self._ref(lane, delivery.run_id) if edits_card else None
 
         def attempt(edit_ref: Any) -> Outcome:
             plan = post if edit_ref is None else self._plan(spec, post.env, delivery, overflow, edit_ref)

@@ -167,6 +167,15 @@ def _envelope_field(name: str, description: str, **extra: Any) -> WithJsonSchema
     return WithJsonSchema({**extra, **envelope_schema()["properties"][name], "description": description})
 
 
+FormatArg = Annotated[
+    Literal["text", "markdown"] | None,
+    WithJsonSchema({
+        "type": "string", "enum": ["text", "markdown"], "default": "text",
+        "description": "How to read content: text (as it is) or markdown (CommonMark, converted for each "
+                       "channel: Telegram HTML, Slack mrkdwn, Markdown, plain text where a channel has none)",
+    }),
+]
+
 WaitArg = Annotated[
     bool,
     WithJsonSchema({
@@ -217,8 +226,12 @@ class _Tools:
         return await anyio.to_thread.run_sync(lambda: submit(self.engine, source, title, content, **how))
 
     async def send(self, tool: str, title: str, content: str, channels: list[str] | None = None,
-                   wait: bool = False, tags: list[str] | None = None) -> CallToolResult:
-        return await self._accept(tool, channels, wait, lambda: (title, content, {"tags": tags}))
+                   wait: bool = False, tags: list[str] | None = None,
+                   format: str | None = None) -> CallToolResult:  # noqa: A002
+        how: dict[str, Any] = {"tags": tags}
+        if format and format != "text":
+            how["format"] = format
+        return await self._accept(tool, channels, wait, lambda: (title, content, how))
 
     async def event(self, tool: str, envelope: dict[str, Any], channels: list[str] | None = None,
                     wait: bool = False, tags: list[str] | None = None) -> CallToolResult:
@@ -366,12 +379,13 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
 
     async def notify_send(
         title: Annotated[str, Field(description="Short headline, e.g. 'Backup finished'")],
-        content: Annotated[str, Field(description="The message body (plain text)")],
+        content: Annotated[str, Field(description="The message body (plain text, or Markdown with format=markdown)")],
         channels: ChannelsArg = None,
         wait: WaitArg = False,
         tags: TagsArg = None,
+        format: FormatArg = None,  # noqa: A002 (the argument's name in MCP, REST and the CLI)
     ) -> Annotated[CallToolResult, PushResult]:
-        return await tools.send(send_tool, title, content, channels, wait, tags)
+        return await tools.send(send_tool, title, content, channels, wait, tags, format)
 
     async def notify_event(
         run_id: Annotated[str, _envelope_field("run_id", "Names the run; every event of one task shares it")],
@@ -450,7 +464,8 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
             return refusal(name, problem)
         channels, wait, tags = checked.get("channels"), bool(checked.get("wait")), checked.get("tags")
         if kind == "send":
-            return await tools.send(name, checked["title"], checked["content"], channels, wait, tags)
+            return await tools.send(name, checked["title"], checked["content"], channels, wait, tags,
+                                    checked.get("format"))
         return await tools.event(name, envelope_arguments(checked), channels, wait, tags)
 
     server.middleware.append(route_tool_calls)
