@@ -114,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     hook.add_argument("host", nargs="?", metavar="HOST", help="claude-code, codex or cursor")
     hook.add_argument("args", nargs=argparse.REMAINDER, metavar="...", help="the host's options and input")
 
+    from ..asking.cli import add_ask_parser  # mcp-push ask (asking/cli.py)
+
+    add_ask_parser(sub)
+
     channels = sub.add_parser("channels", help="list channels: configured ones, and what the others lack")
     channels.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
@@ -405,6 +409,15 @@ def _serve(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     return OK
 
 
+# --- ask -----------------------------------------------------------------------------------------------
+
+
+def _ask(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from ..asking.cli import ask_command
+
+    return ask_command(args, env, UsageError)
+
+
 # --- main ----------------------------------------------------------------------------------------------
 
 
@@ -417,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = agent_defaults(os.environ)
     handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush,
                 "hook": _hook, "run": _run}
+    handlers["ask"] = _ask
     from ..config import ConfigError
     from ..specs import SpecError
 
