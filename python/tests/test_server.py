@@ -593,7 +593,8 @@ def test_stdio_server_writes_nothing_but_json_rpc_to_stdout(vendor):
         assert init["result"]["serverInfo"]["name"] == "mcp-push"
         _rpc(process, lines, {"jsonrpc": "2.0", "method": "notifications/initialized"})
         listed = _rpc(process, lines, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
-        assert {t["name"] for t in listed["result"]["tools"]} == {"notify_send", "notify_event", "notify_ask", "notify_answer"}
+        assert {t["name"] for t in listed["result"]["tools"]} == {"notify_send", "notify_event", "notify_ask",
+                                                                  "notify_answer"}
         sent = _rpc(process, lines, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
             "name": "notify.send", "arguments": {"wait": True, "title": "raw", "content": "to console and webhook"}}})
         assert sent["result"]["isError"] is False
