@@ -182,3 +182,62 @@ class FakeNtfy(_Server):
             self.topics.setdefault(topic, []).append(message)
             self.lock.notify_all()
         self.reply(handler, message)
+
+
+class FakeMatrix(_Server):
+    """A homeserver's client API for one room: send (PUT), whoami, joined_members, /sync over the room's
+    timeline (next_batch is the count of events seen), and one event by id."""
+
+    def __init__(self, room: str = "!room:example.org", bot: str = "@bot:example.org",
+                 members: tuple[str, ...] = ("@alice:example.org",)):
+        self.room, self.bot, self.members = room, bot, (bot, *members)
+        self.timeline: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []
+        self.lock = threading.Condition()
+
+    def say(self, sender: str, body: str, reply_to: str | None = None) -> None:
+        content: dict[str, Any] = {"msgtype": "m.text", "body": body}
+        if reply_to:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+        with self.lock:
+            self.timeline.append({"type": "m.room.message", "sender": sender, "content": content,
+                                  "event_id": f"$e{len(self.timeline)}", "origin_server_ts": int(time.time() * 1000)})
+            self.lock.notify_all()
+
+    def handle(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
+        from urllib.parse import parse_qs, unquote, urlsplit
+
+        parts = urlsplit(handler.path)
+        path, query = unquote(parts.path), parse_qs(parts.query)
+        if handler.command == "PUT" and "/send/m.room.message/" in path:
+            content = json.loads(raw)
+            with self.lock:
+                self.sent.append(content)
+                event_id = f"$e{len(self.timeline)}"
+                self.timeline.append({"type": "m.room.message", "sender": self.bot, "content": content,
+                                      "event_id": event_id, "origin_server_ts": int(time.time() * 1000)})
+                self.lock.notify_all()
+            self.reply(handler, {"event_id": event_id})
+        elif path.endswith("/account/whoami"):
+            self.reply(handler, {"user_id": self.bot})
+        elif path.endswith("/joined_members"):
+            self.reply(handler, {"joined": {m: {} for m in self.members}})
+        elif path.endswith("/sync"):
+            since = int((query.get("since") or ["0"])[0])
+            with self.lock:
+                if len(self.timeline) <= since and "since" in query:
+                    self.lock.wait(0.3)
+                events = self.timeline[since:]
+                batch = len(self.timeline)
+            self.reply(handler, {"next_batch": str(batch),
+                                 "rooms": {"join": {self.room: {"timeline": {"events": events}}}}})
+        elif "/event/" in path:
+            event_id = path.rsplit("/", 1)[1]
+            with self.lock:
+                event = next((e for e in self.timeline if e["event_id"] == event_id), None)
+            self.reply(handler, event or {"errcode": "M_NOT_FOUND"}, 200 if event else 404)
+        else:
+            self.reply(handler, {"errcode": "M_UNRECOGNIZED"}, 404)
+
+    def question(self) -> dict[str, Any]:
+        return wait_until(lambda: next((c for c in self.sent if c["body"].startswith("Question #")), None))

@@ -17,7 +17,7 @@ from mcp_push import ask
 from mcp_push.asking.service import ask_problem
 from mcp_push.asking.store import SqliteAskStore
 
-from .ask_fakes import FakeNtfy, FakeTelegram, wait_until
+from .ask_fakes import FakeMatrix, FakeNtfy, FakeTelegram, wait_until
 from .local_server import VendorServer
 from .mcp_helpers import REPO, anyio_backend, child_env, http_server, in_process_server, no_server_settings, webhook_env  # noqa: F401 - fixtures
 
@@ -338,3 +338,65 @@ def test_an_ntfy_action_answers_through_the_private_reply_topic(state):
     finally:
         ntfy.stop()
     assert (result["answer"], result["channel"]) == ("no", "ntfy")
+
+
+# --- Matrix ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def matrix():
+    fake = FakeMatrix(members=("@alice:example.org", "@bob:example.org")).start()
+    yield fake
+    fake.stop()
+
+
+def mx_env(fake, state, **extra):
+    return {"MATRIX_HOMESERVER": fake.url, "MATRIX_ACCESS_TOKEN": "syt_mx_token_8f2a", "MATRIX_ROOM_ID": fake.room,
+            "HITOKOTO": "false", "MCP_PUSH_STATE_DIR": str(state), **extra}
+
+
+def test_a_number_in_the_matrix_room_answers_the_question(matrix, state):
+    thread, box = in_thread(ask, "Which one?", ["red", "green", "blue"], timeout=60, env=mx_env(matrix, state))
+    question = matrix.question()
+    assert "1. red\n2. green\n3. blue" in question["body"]
+    matrix.say("@alice:example.org", "2")
+    result = joined(thread, box)
+    assert (result["answer"], result["by"], result["channel"]) == ("green", "@alice:example.org", "matrix")
+    follow = wait_until(lambda: [c for c in matrix.sent if c["body"].startswith("Answered #")])
+    assert "Answered 'green' by @alice:example.org via Matrix" in follow[0]["body"]
+
+
+def test_a_matrix_reply_names_its_question_and_a_free_text_answer_is_taken(matrix, state):
+    thread, box = in_thread(ask, "What should the release be called?", None, timeout=60, env=mx_env(matrix, state))
+    matrix.question()
+    question_event = next(e["event_id"] for e in matrix.timeline if e["content"]["body"].startswith("Question #"))
+    matrix.say("@bob:example.org", "Bluebird", reply_to=question_event)
+    result = joined(thread, box)
+    assert (result["answer"], result["by"]) == ("Bluebird", "@bob:example.org")
+
+
+def test_a_stranger_in_the_matrix_room_is_ignored_and_a_second_answer_refused(matrix, state):
+    thread, box = in_thread(ask, "Deploy?", ["yes", "no"], timeout=60, env=mx_env(matrix, state))
+    matrix.question()
+    matrix.say("@mallory:evil.example", "1")
+    wait_until(lambda: any(r["event"] == "ignored" for r in audit(state)))
+    with matrix.lock:  # both in one /sync batch: the first wins
+        matrix.say("@alice:example.org", "no")
+        matrix.say("@bob:example.org", "yes")
+    result = joined(thread, box)
+    assert (result["answer"], result["by"]) == ("no", "@alice:example.org")
+    refusal = wait_until(lambda: [c for c in matrix.sent if "Already answered" in c["body"]])
+    assert "Already answered 'no' by @alice:example.org via Matrix; @bob:example.org's 'yes' was not recorded." \
+        in refusal[0]["body"]
+    ignored = next(r for r in audit(state) if r["event"] == "ignored")
+    assert ignored["by"] == "@mallory:example.org".replace("example.org", "evil.example")
+
+
+def test_matrix_allowed_users_limits_who_answers(matrix, state):
+    env = mx_env(matrix, state, MATRIX_ALLOWED_USERS="@bob:example.org")
+    thread, box = in_thread(ask, "Deploy?", ["yes", "no"], timeout=60, env=env)
+    matrix.question()
+    matrix.say("@alice:example.org", "yes")
+    wait_until(lambda: any(r["event"] == "ignored" for r in audit(state)))
+    matrix.say("@bob:example.org", "no")
+    assert joined(thread, box)["by"] == "@bob:example.org"
