@@ -400,3 +400,59 @@ def test_matrix_allowed_users_limits_who_answers(matrix, state):
     wait_until(lambda: any(r["event"] == "ignored" for r in audit(state)))
     matrix.say("@bob:example.org", "no")
     assert joined(thread, box)["by"] == "@bob:example.org"
+
+
+# --- Claude Code permission prompts ---------------------------------------------------------------------
+
+PERMISSION = {"session_id": "s1", "transcript_path": "/tmp/t.jsonl", "cwd": "/home/me/shop",
+              "hook_event_name": "PermissionRequest", "tool_name": "Bash",
+              "tool_input": {"command": "rm -rf build/", "description": "clean"}}
+
+
+def hook(env, payload, *args):
+    return subprocess.Popen([sys.executable, "-m", "mcp_push", "hook", "claude-code", *args],
+                            env=child_env(env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=REPO), json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize("answer", ["allow", "deny"])
+def test_a_permission_request_is_asked_on_the_phone_and_answered_with_the_decision(telegram, state, answer):
+    process, stdin = hook(tg_env(telegram, state), PERMISSION, "--ask-permissions", "--ask-timeout", "60")
+    process.stdin.write(stdin)
+    process.stdin.close()
+    question = telegram.question()
+    assert question["text"].endswith("Claude wants to run (in shop): `rm -rf build/`")
+    telegram.press(answer)
+    out = process.stdout.read()
+    assert process.wait(60) == 0, process.stderr.read()
+    output = json.loads(out)
+    assert output["hookSpecificOutput"]["hookEventName"] == "PermissionRequest"
+    assert output["hookSpecificOutput"]["decision"]["behavior"] == answer
+    if answer == "deny":
+        assert output["hookSpecificOutput"]["decision"]["message"] == "Denied on the phone by @alice via telegram."
+
+
+def test_an_unanswered_permission_request_gives_no_decision(telegram, state):
+    env = tg_env(telegram, state, MCP_PUSH_ASK_PERMISSIONS="true")  # the setting instead of the flag
+    process, stdin = hook(env, PERMISSION, "--ask-timeout", "1")
+    out, err = process.communicate(stdin, timeout=60)
+    assert process.returncode == 0 and out == b""
+    assert telegram.question()["text"].endswith("`rm -rf build/`")
+
+
+def test_without_the_opt_in_a_permission_request_asks_nothing(telegram, state):
+    process, stdin = hook(tg_env(telegram, state), PERMISSION)
+    out, _ = process.communicate(stdin, timeout=60)
+    assert process.returncode == 0 and out == b""
+    assert telegram.called("sendMessage") == []
+
+
+def test_other_hook_events_go_on_to_the_usual_hook_with_the_opt_in(webhook, state):
+    env = {**webhook_env(webhook), "HITOKOTO": "false", "MCP_PUSH_STATE_DIR": str(state)}
+    stop = {"session_id": "s1", "cwd": "/home/me/shop", "hook_event_name": "Stop",
+            "last_assistant_message": "All tests pass."}
+    process, stdin = hook(env, stop, "--ask-permissions")
+    out, err = process.communicate(stdin, timeout=60)
+    assert process.returncode == 0 and out == b"", err
+    [body] = wait_until(lambda: webhook.json_bodies())
+    assert "All tests pass." in body["content"]

@@ -391,8 +391,11 @@ def _channels(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 
 
 def _hook(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from ..asking import permission
     from .agent_hooks import main as hook_main
 
+    if permission.wanted(args.host, args.args, env):  # Claude Code's PermissionRequest asked on the phone
+        return permission.main(args.host, args.args, env, hook_main)
     return hook_main(args.host, args.args, env)
 
 
