@@ -456,3 +456,47 @@ def test_other_hook_events_go_on_to_the_usual_hook_with_the_opt_in(webhook, stat
     assert process.returncode == 0 and out == b"", err
     [body] = wait_until(lambda: webhook.json_bodies())
     assert "All tests pass." in body["content"]
+
+
+# --- more of Telegram, secrets --------------------------------------------------------------------------
+
+
+def test_a_reply_on_telegram_answers_a_free_text_question(telegram, state):
+    thread, box = in_thread(ask, "What should the release be called?", timeout=60, env=tg_env(telegram, state))
+    sent = wait_until(lambda: next((b for b in telegram.called("sendMessage") if b["text"].startswith("Question #")),
+                                   None))
+    assert sent["reply_markup"] == {"force_reply": True}
+    telegram.queue({"message": {"message_id": 7, "from": {"id": int(CHAT), "username": "alice"},
+                                "chat": {"id": int(CHAT)}, "text": "Bluebird",
+                                "reply_to_message": {"message_id": 101, "chat": {"id": int(CHAT)},
+                                                     "text": sent["text"]}}})
+    result = joined(thread, box)
+    assert (result["answer"], result["by"]) == ("Bluebird", "@alice")
+    edit = wait_until(lambda: telegram.called("editMessageText"))[0]
+    assert edit["message_id"] == 101 and "Answered 'Bluebird' by @alice" in edit["text"]
+
+
+def test_a_channel_secret_in_the_question_is_masked_everywhere(telegram, state):
+    thread, box = in_thread(ask, f"Rotate {TOKEN}?", ["yes", "no"], timeout=60, env=tg_env(telegram, state))
+    question = telegram.question()
+    telegram.press("yes")
+    joined(thread, box)
+    assert TOKEN not in question["text"] and "***" in question["text"]
+    assert TOKEN.encode() not in (state / "ask-audit.jsonl").read_bytes()
+    assert TOKEN.encode() not in (state / "asks.sqlite3").read_bytes()
+
+
+def test_ntfy_with_more_options_than_buttons_gets_one_answer_page_button(webhook, state):
+    ntfy = FakeNtfy().start()
+    try:
+        env = {"NTFY_URL": ntfy.url, "NTFY_TOPIC": "alerts", "HITOKOTO": "false", "MCP_PUSH_STATE_DIR": str(state),
+               "MCP_PUSH_PUBLIC_URL": "https://push.example.org"}
+        result = ask("Which?", ["a", "b", "c", "d"], timeout=1, env=env)
+        _, headers, body = next(p for p in ntfy.published if p[0] == "/alerts")
+    finally:
+        ntfy.stop()
+    import base64
+    [action] = json.loads(base64.b64decode(headers["Actions"].removeprefix("=?utf-8?B?").removesuffix("?=")))
+    assert (action["action"], action["label"]) == ("view", "Answer")
+    assert action["url"].startswith("https://push.example.org/v1/answer/")
+    assert "Options: a / b / c / d" in body and result["timed_out"] is True
