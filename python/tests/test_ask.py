@@ -500,3 +500,18 @@ def test_ntfy_with_more_options_than_buttons_gets_one_answer_page_button(webhook
     assert (action["action"], action["label"]) == ("view", "Answer")
     assert action["url"].startswith("https://push.example.org/v1/answer/")
     assert "Options: a / b / c / d" in body and result["timed_out"] is True
+
+
+def test_a_question_that_reached_no_channel_is_an_error_and_withdrawn(state):
+    from .local_server import Behaviour
+
+    vendor = VendorServer(routes={"/hook": Behaviour(status=500, body='{"error":"down"}')}).start()
+    try:
+        env = {**webhook_env(vendor), "HITOKOTO": "false", "MCP_PUSH_STATE_DIR": str(state),
+               "MCP_PUSH_PUBLIC_URL": "https://push.example.org", "MCP_PUSH_RETRY_ATTEMPTS": "1"}
+        with pytest.raises(ValueError, match="^channels: the question reached no channel: webhook "):
+            ask("Deploy?", ["yes", "no"], timeout=60, env=env)
+    finally:
+        vendor.stop()
+    assert len(vendor.received) == 1  # no follow-up to a question nobody saw
+    assert [r["event"] for r in audit(state)] == ["asked", "withdrawn"]

@@ -29,6 +29,7 @@ def ask(question: str, options: Iterable[str] | None = None, timeout: float = 30
             started = service.start(question, None if options is None else list(options), timeout, default,
                                     run_id, channels)
             if not started.delivered:
+                service.withdraw(started.ask.id)
                 raise AskRefused("channels: the question reached no channel: "
                                  + "; ".join(f"{s.channel} {s.status}" + (f" ({s.error})" if s.error else "")
                                              for s in started.sent))

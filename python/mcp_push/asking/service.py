@@ -156,6 +156,7 @@ class AskService:
         self._live: dict[str, threading.Event] = {}  # this process's pending questions -> settled
         self._wake: dict[str, threading.Event] = {}
         self._receivers: dict[str, Any] = {}  # channel -> its running receiver
+        self._withdrawn: set[str] = set()  # questions that reached nobody: no follow-up
         self.redactor: Any = None
 
     # --- asking ---
@@ -214,6 +215,16 @@ class AskService:
         threading.Thread(target=self._watch, args=(ask.id,), name=f"mcp-push-ask-{ask.code}", daemon=True).start()
         return started
 
+    def withdraw(self, ask_id: str) -> None:
+        """A question that reached no channel: closed now (timed out), not waited for."""
+        self._withdrawn.add(ask_id)
+        ask = self.store.expire(ask_id, self.clock())
+        if ask is not None:
+            self.store.audit("withdrawn", ask, reason="the question reached no channel")
+        wake = self._wake.get(ask_id)
+        if wake is not None:
+            wake.set()
+
     # --- answers from the receivers and the answer page ---
 
     def record(self, ask_id: str, answer: str, by: str, channel: str, token: str | None = None) -> Outcome:
@@ -270,6 +281,8 @@ class AskService:
                 event.set()
 
     def _follow_up(self, ask: Ask) -> None:
+        if ask.id in self._withdrawn:
+            return
         if ask.status == DONE:
             # Telegram's own copy was edited to show the answer; every other copy is told.
             others = [c for c in ask.channels if not (c == "telegram" and ask.channel == "telegram")]

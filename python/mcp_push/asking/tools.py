@@ -99,6 +99,7 @@ def register_ask_tools(register: Callable[..., Any], service_for: Callable[[], A
             return refused(str(exc))
         sent = [vars(s) for s in started.sent]
         if not started.delivered:
+            service.withdraw(started.ask.id)
             return _result({"ask_id": started.ask.id, "sent": sent,
                             "error": "channels: the question reached no channel"}, error=True)
         if not wait:
