@@ -17,10 +17,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
-from .. import __version__
 from ..config import agent_defaults
 from ..redact import MASK, process_redactor
-from .http_app import DEFAULT_PORT
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -44,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         "With no command, serves MCP over stdio (how an MCP host starts it).",
         epilog="Exit codes: 0 all delivered, 1 some channel failed, 2 usage or configuration error.",
     )
+    from .. import __version__  # here, not at the top: `mcp-push hook` must start fast (its early path in main)
+    from .http_app import DEFAULT_PORT
+
     parser.add_argument("--version", action="version", version=f"mcp-push {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -399,6 +400,21 @@ def _hook(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     return hook_main(args.host, args.args, env)
 
 
+def _hook_now(host: str, args: Sequence[str]) -> int:
+    """`mcp-push hook HOST ...` straight to agent_hooks, without the rest of the CLI: a host waits for
+    it (its parser and imports, the HTTP server's among them, cost a quarter of a second)."""
+    from ..logs import log_to_stderr
+    from .agent_hooks import main as hook_main
+
+    log_to_stderr(logging.ERROR, own_process=True)
+    env = agent_defaults(os.environ)
+    from ..asking import permission
+
+    if permission.wanted(host, args, env):  # Claude Code's PermissionRequest asked on the phone
+        return permission.main(host, args, env, hook_main)
+    return hook_main(host, args, env)
+
+
 # --- serve ---------------------------------------------------------------------------------------------
 
 
@@ -426,6 +442,8 @@ def _ask(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["hook"] and argv[1:2] and argv[1] not in ("-h", "--help"):
+        return _hook_now(argv[1], argv[2:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["serve", *argv]  # what an MCP host runs: `mcp-push`, `mcp-push --transport http`
     args = _parser().parse_args(argv)
