@@ -118,17 +118,30 @@ def dispatch_run(
     channels: Iterable[str] | None = None,
     now: float | None = None,
     refs: EditRefs = EDITS,
+    tags: Iterable[str] | None = None,
+    store: Any = None,
 ) -> R.SendResult:
     """Sends one event of a run (`kind`: start, update, end, error) like `dispatch`; with the opt-in,
     an update edits the run's message where the channel can (post_or_edit: a refused edit is posted anew,
     and that post becomes the run's message)."""
-    from .api import prepare_message, send_prepared
+    from .api import prepare_message
+    from .routed import route_prepared
 
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return prepared.result
+    routing = route_prepared(prepared, source, kind, run_id, tags, channels, store, now)  # None: no config file
+    if routing is not None:
+        return routing.merge([] if not prepared.targets else _send_run(prepared, source, run_id, kind, now, refs))
+    return R.SendResult(_send_run(prepared, source, run_id, kind, now, refs))
+
+
+def _send_run(prepared: Any, source: Mapping[str, Any], run_id: str, kind: str, now: float | None,
+              refs: EditRefs) -> list[R.ChannelResult]:
+    from .api import send_prepared
+
     if not is_true(setting(EDIT_VAR, source)):
-        return R.SendResult([outcome.result for outcome in send_prepared(prepared, now=now)])
+        return [outcome.result for outcome in send_prepared(prepared, now=now)]
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
     if kind == "update":
@@ -144,4 +157,4 @@ def dispatch_run(
         elif not outcome.plan.edits and outcome.replies:
             # A post (the run's first, or one after a refused edit) is the message its later updates edit.
             refs.set(lanes[name], run_id, read_ref(outcome.plan.spec, outcome.replies[0]))
-    return R.SendResult([outcome.result for outcome in outcomes])
+    return [outcome.result for outcome in outcomes]

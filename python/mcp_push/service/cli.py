@@ -121,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
 
     channels = sub.add_parser("channels", help="list channels: configured ones, and what the others lack")
     channels.add_argument("--json", action="store_true", help="machine-readable output")
+    from .cli_routing import add_parsers
+
+    add_parsers(sub)  # config check, route --explain (docs/ROUTING.md)
     return parser
 
 
@@ -129,6 +132,8 @@ def _channel_and_output_args(parser: argparse.ArgumentParser) -> None:
                         help="only this configured channel (repeatable); default: all configured")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each channel's outcome on stderr")
+    parser.add_argument("--tag", action="append", metavar="TAG",
+                        help="a tag for the routes of the routing config (mcp-push.yaml; repeatable)")
 
 
 def _port(text: str) -> int:
@@ -216,8 +221,32 @@ def _send(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     channels = _check_channels(args.channel, env)
     if args.dry_run:
         _check_settings(env)
-        return _dry_run(plan(args.title, args.content, env=env, channels=channels))
-    return _report(dispatch(args.title, args.content, env, channels=channels), args.json, env)
+        routed = _routed_plan(env, "message", None, args.title, args.tag, channels,
+                              lambda names, level: plan(args.title, args.content, env=env, channels=names,
+                                                        priority=level))
+        return _dry_run(routed if routed is not None else plan(args.title, args.content, env=env, channels=channels))
+    return _report(dispatch(args.title, args.content, env, channels=channels, tags=args.tag, store=_store(env)),
+                   args.json, env)
+
+
+def _store(env: Mapping[str, Any]) -> Any:
+    """The routing state in the state folder, with a routing config file only (routing_state.py)."""
+    from ..configfile import load_config
+    from .routing_state import RoutingStore
+
+    return RoutingStore.for_source(env) if load_config(env) is not None else None
+
+
+def _routed_plan(env: Mapping[str, Any], kind: str, run_id: str | None, title: str, tags: Any, channels: Any,
+                 plan_some: Any) -> list[dict[str, Any]] | None:
+    """A dry run under a routing config: the decisions on stderr, the plan of the instances sent to now
+    at their priorities; None without a config file."""
+    from .cli_routing import dry_run_decisions
+
+    decisions = dry_run_decisions(env, kind, run_id, title, tags, channels)
+    if decisions is None:
+        return None
+    return [entry for d in decisions if d["action"] == "send" for entry in plan_some([d["instance"]], d["priority"])]
 
 
 def _event(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
@@ -231,8 +260,10 @@ def _event(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     channels = _check_channels(args.channel, env)
     if args.dry_run:
         _check_settings(env)
-        return _dry_run(plan_event(envelope, env=env, channels=channels))
-    return _report(send_event(envelope, channels=channels, env=env), args.json, env)
+        routed = _routed_plan(env, args.event, args.run_id, args.message, args.tag, channels,
+                              lambda names, level: plan_event(envelope, env=env, channels=names, priority=level))
+        return _dry_run(routed if routed is not None else plan_event(envelope, env=env, channels=channels))
+    return _report(send_event(envelope, channels=channels, env=env, tags=args.tag, store=_store(env)), args.json, env)
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
@@ -271,7 +302,9 @@ def _report(result: Any, as_json: bool, env: Mapping[str, Any]) -> int:
         return OK  # deliberately not pushed: the title is listed in SKIP_PUSH_TITLE
     if channels and all(c["status"] == "config_error" for c in channels):
         return USAGE  # nothing could be attempted: every channel lacks configuration
-    return OK if report["delivered"] == report["total"] else FAILED
+    # An instance routing left out (docs/ROUTING.md) is skipped on purpose, not a failure.
+    routed_out = sum(1 for c in channels if c["status"] == "skipped")
+    return OK if report["delivered"] == report["total"] - routed_out else FAILED
 
 
 def _flush(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
@@ -449,8 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
     env = agent_defaults(os.environ)
+    from .cli_routing import config_check, route_explain
+
     handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush,
-                "hook": _hook, "run": _run}
+                "hook": _hook, "run": _run, "config": config_check, "route": route_explain}
     handlers["ask"] = _ask
     from ..config import ConfigError
     from ..specs import SpecError

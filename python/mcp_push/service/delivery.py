@@ -42,6 +42,7 @@ class Delivery:
     done: threading.Event = field(default_factory=threading.Event, repr=False)
     # Set while every try so far failed and another is due: what the last one said (redacted).
     retry_error: str | None = None
+    priority: str | None = None  # low, normal or high, as routing decided (not kept in the outbox)
     _callbacks: list[Callable[[Delivery], None]] = field(default_factory=list, repr=False)
     _callbacks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
