@@ -1020,159 +1020,159 @@ def _t120(c, F, A):
 
 
 def _t121(c, F, A):
-    return str(F['rfc2047'](A(c['env'], 'NTFY_ACTIONS')))
-
-
-def _t122(c, F, A):
     return str(A(c['env'], 'NTFY_PRIORITY'))
 
 
-def _t123(c, F, A):
+def _t122(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'NTFY_URL'), '/')), '/', str(A(c['env'], 'NTFY_TOPIC')), ))
 
 
-def _t124(c, F, A):
+def _t123(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'NTFY_URL'), '/')), '/', str(A(c['env'], 'NTFY_TOPIC')), '/', str(c['ref']), ))
 
 
-def _t125(c, F, A):
+def _t124(c, F, A):
     return str(A(c['env'], 'OPENILINK_CONTEXT_TOKEN'))
 
 
-def _t126(c, F, A):
+def _t125(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'OPENILINK_HUB_URL'), '/')), '/bot/v1/message/send', ))
 
 
-def _t127(c, F, A):
+def _t126(c, F, A):
     return str(A(c['env'], 'PUSHME_KEY'))
 
 
-def _t128(c, F, A):
+def _t127(c, F, A):
     return str(A(c['env'], 'PUSHME_URL'))
 
 
-def _t129(c, F, A):
+def _t128(c, F, A):
     return str(A(c['env'], 'PUSHOVER_DEVICE'))
 
 
-def _t130(c, F, A):
+def _t129(c, F, A):
     return str(A(c['env'], 'PUSHOVER_PRIORITY'))
 
 
-def _t131(c, F, A):
+def _t130(c, F, A):
     return str(A(c['env'], 'PUSHOVER_TOKEN'))
 
 
-def _t132(c, F, A):
+def _t131(c, F, A):
     return str(A(c['env'], 'PUSHOVER_USER'))
 
 
-def _t133(c, F, A):
+def _t132(c, F, A):
     return str(A(c['env'], 'PUSH_PLUS_CALLBACKURL'))
 
 
-def _t134(c, F, A):
+def _t133(c, F, A):
     return str(A(c['env'], 'PUSH_PLUS_CHANNEL'))
 
 
-def _t135(c, F, A):
+def _t134(c, F, A):
     return str(A(c['env'], 'PUSH_PLUS_TEMPLATE'))
 
 
-def _t136(c, F, A):
+def _t135(c, F, A):
     return str(A(c['env'], 'PUSH_PLUS_TO'))
 
 
-def _t137(c, F, A):
+def _t136(c, F, A):
     return str(A(c['env'], 'PUSH_PLUS_TOKEN'))
 
 
-def _t138(c, F, A):
+def _t137(c, F, A):
     return str(A(c['env'], 'PUSH_PLUS_USER'))
 
 
-def _t139(c, F, A):
+def _t138(c, F, A):
     return str(A(c['env'], 'PUSH_PLUS_WEBHOOK'))
 
 
-def _t140(c, F, A):
+def _t139(c, F, A):
     return str(A(c['env'], 'QYWX_KEY'))
 
 
-def _t141(c, F, A):
+def _t140(c, F, A):
     return ''.join((str(A(c['env'], 'QYWX_ORIGIN')), '|', str(A(c['hook'], 'corpid')), '|', str(A(c['hook'], 'corpsecret')), ))
 
 
-def _t142(c, F, A):
+def _t141(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'QYWX_ORIGIN'), '/')), '/cgi-bin/gettoken', ))
 
 
-def _t143(c, F, A):
+def _t142(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'QYWX_ORIGIN'), '/')), '/cgi-bin/message/send', ))
 
 
-def _t144(c, F, A):
+def _t143(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'QYWX_ORIGIN'), '/')), '/cgi-bin/webhook/send', ))
 
 
-def _t145(c, F, A):
+def _t144(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'SLACK_API_URL'), '/')), '/chat.postMessage', ))
 
 
-def _t146(c, F, A):
+def _t145(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'SLACK_API_URL'), '/')), '/chat.update', ))
 
 
-def _t147(c, F, A):
+def _t146(c, F, A):
     return str(A(c['env'], 'SLACK_CHANNEL_ID'))
 
 
-def _t148(c, F, A):
+def _t147(c, F, A):
     return str(A(c['env'], 'SLACK_WEBHOOK_URL'))
 
 
-def _t149(c, F, A):
+def _t148(c, F, A):
     return str(A(c['env'], 'SMTP_EMAIL'))
 
 
-def _t150(c, F, A):
+def _t149(c, F, A):
     return str(F['one_line'](A(c['env'], 'SMTP_NAME')))
 
 
-def _t151(c, F, A):
+def _t150(c, F, A):
     return str(A(c['env'], 'TEAMS_WEBHOOK_URL'))
 
 
-def _t152(c, F, A):
+def _t151(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'TG_API_HOST'), '/')), '/bot', str(A(c['env'], 'TG_BOT_TOKEN')), '/editMessageText', ))
 
 
-def _t153(c, F, A):
+def _t152(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'TG_API_HOST'), '/')), '/bot', str(A(c['env'], 'TG_BOT_TOKEN')), '/sendMessage', ))
 
 
-def _t154(c, F, A):
+def _t153(c, F, A):
     return str(A(c['env'], 'TG_USER_ID'))
 
 
-def _t155(c, F, A):
+def _t154(c, F, A):
     return str(A(c['env'], 'WEBHOOK_METHOD'))
 
 
-def _t156(c, F, A):
+def _t155(c, F, A):
     return str(A(c['env'], 'WE_PLUS_BOT_RECEIVER'))
 
 
-def _t157(c, F, A):
+def _t156(c, F, A):
     return str(A(c['env'], 'WE_PLUS_BOT_TOKEN'))
 
 
-def _t158(c, F, A):
+def _t157(c, F, A):
     return str(A(c['env'], 'WE_PLUS_BOT_VERSION'))
 
 
-def _t159(c, F, A):
+def _t158(c, F, A):
     return str(A(c['env'], 'WXPUSHER_APP_TOKEN'))
+
+
+def _t159(c, F, A):
+    return str(F['rfc2047'](A(c['hook'], 'actions')))
 
 
 def _t160(c, F, A):
@@ -1445,45 +1445,45 @@ TEMPLATES = {
     "{{ env.MATTERMOST_URL|rstrip('/') }}/api/v4/posts/{{ ref }}/patch": _t118,
     '{{ env.MATTERMOST_USERNAME }}': _t119,
     '{{ env.MATTERMOST_WEBHOOK_URL }}': _t120,
-    '{{ env.NTFY_ACTIONS|rfc2047 }}': _t121,
-    '{{ env.NTFY_PRIORITY }}': _t122,
-    "{{ env.NTFY_URL|rstrip('/') }}/{{ env.NTFY_TOPIC }}": _t123,
-    "{{ env.NTFY_URL|rstrip('/') }}/{{ env.NTFY_TOPIC }}/{{ ref }}": _t124,
-    '{{ env.OPENILINK_CONTEXT_TOKEN }}': _t125,
-    "{{ env.OPENILINK_HUB_URL|rstrip('/') }}/bot/v1/message/send": _t126,
-    '{{ env.PUSHME_KEY }}': _t127,
-    '{{ env.PUSHME_URL }}': _t128,
-    '{{ env.PUSHOVER_DEVICE }}': _t129,
-    '{{ env.PUSHOVER_PRIORITY }}': _t130,
-    '{{ env.PUSHOVER_TOKEN }}': _t131,
-    '{{ env.PUSHOVER_USER }}': _t132,
-    '{{ env.PUSH_PLUS_CALLBACKURL }}': _t133,
-    '{{ env.PUSH_PLUS_CHANNEL }}': _t134,
-    '{{ env.PUSH_PLUS_TEMPLATE }}': _t135,
-    '{{ env.PUSH_PLUS_TO }}': _t136,
-    '{{ env.PUSH_PLUS_TOKEN }}': _t137,
-    '{{ env.PUSH_PLUS_USER }}': _t138,
-    '{{ env.PUSH_PLUS_WEBHOOK }}': _t139,
-    '{{ env.QYWX_KEY }}': _t140,
-    '{{ env.QYWX_ORIGIN }}|{{ hook.corpid }}|{{ hook.corpsecret }}': _t141,
-    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/gettoken": _t142,
-    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/message/send": _t143,
-    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/webhook/send": _t144,
-    "{{ env.SLACK_API_URL|rstrip('/') }}/chat.postMessage": _t145,
-    "{{ env.SLACK_API_URL|rstrip('/') }}/chat.update": _t146,
-    '{{ env.SLACK_CHANNEL_ID }}': _t147,
-    '{{ env.SLACK_WEBHOOK_URL }}': _t148,
-    '{{ env.SMTP_EMAIL }}': _t149,
-    '{{ env.SMTP_NAME|one_line }}': _t150,
-    '{{ env.TEAMS_WEBHOOK_URL }}': _t151,
-    "{{ env.TG_API_HOST|rstrip('/') }}/bot{{ env.TG_BOT_TOKEN }}/editMessageText": _t152,
-    "{{ env.TG_API_HOST|rstrip('/') }}/bot{{ env.TG_BOT_TOKEN }}/sendMessage": _t153,
-    '{{ env.TG_USER_ID }}': _t154,
-    '{{ env.WEBHOOK_METHOD }}': _t155,
-    '{{ env.WE_PLUS_BOT_RECEIVER }}': _t156,
-    '{{ env.WE_PLUS_BOT_TOKEN }}': _t157,
-    '{{ env.WE_PLUS_BOT_VERSION }}': _t158,
-    '{{ env.WXPUSHER_APP_TOKEN }}': _t159,
+    '{{ env.NTFY_PRIORITY }}': _t121,
+    "{{ env.NTFY_URL|rstrip('/') }}/{{ env.NTFY_TOPIC }}": _t122,
+    "{{ env.NTFY_URL|rstrip('/') }}/{{ env.NTFY_TOPIC }}/{{ ref }}": _t123,
+    '{{ env.OPENILINK_CONTEXT_TOKEN }}': _t124,
+    "{{ env.OPENILINK_HUB_URL|rstrip('/') }}/bot/v1/message/send": _t125,
+    '{{ env.PUSHME_KEY }}': _t126,
+    '{{ env.PUSHME_URL }}': _t127,
+    '{{ env.PUSHOVER_DEVICE }}': _t128,
+    '{{ env.PUSHOVER_PRIORITY }}': _t129,
+    '{{ env.PUSHOVER_TOKEN }}': _t130,
+    '{{ env.PUSHOVER_USER }}': _t131,
+    '{{ env.PUSH_PLUS_CALLBACKURL }}': _t132,
+    '{{ env.PUSH_PLUS_CHANNEL }}': _t133,
+    '{{ env.PUSH_PLUS_TEMPLATE }}': _t134,
+    '{{ env.PUSH_PLUS_TO }}': _t135,
+    '{{ env.PUSH_PLUS_TOKEN }}': _t136,
+    '{{ env.PUSH_PLUS_USER }}': _t137,
+    '{{ env.PUSH_PLUS_WEBHOOK }}': _t138,
+    '{{ env.QYWX_KEY }}': _t139,
+    '{{ env.QYWX_ORIGIN }}|{{ hook.corpid }}|{{ hook.corpsecret }}': _t140,
+    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/gettoken": _t141,
+    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/message/send": _t142,
+    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/webhook/send": _t143,
+    "{{ env.SLACK_API_URL|rstrip('/') }}/chat.postMessage": _t144,
+    "{{ env.SLACK_API_URL|rstrip('/') }}/chat.update": _t145,
+    '{{ env.SLACK_CHANNEL_ID }}': _t146,
+    '{{ env.SLACK_WEBHOOK_URL }}': _t147,
+    '{{ env.SMTP_EMAIL }}': _t148,
+    '{{ env.SMTP_NAME|one_line }}': _t149,
+    '{{ env.TEAMS_WEBHOOK_URL }}': _t150,
+    "{{ env.TG_API_HOST|rstrip('/') }}/bot{{ env.TG_BOT_TOKEN }}/editMessageText": _t151,
+    "{{ env.TG_API_HOST|rstrip('/') }}/bot{{ env.TG_BOT_TOKEN }}/sendMessage": _t152,
+    '{{ env.TG_USER_ID }}': _t153,
+    '{{ env.WEBHOOK_METHOD }}': _t154,
+    '{{ env.WE_PLUS_BOT_RECEIVER }}': _t155,
+    '{{ env.WE_PLUS_BOT_TOKEN }}': _t156,
+    '{{ env.WE_PLUS_BOT_VERSION }}': _t157,
+    '{{ env.WXPUSHER_APP_TOKEN }}': _t158,
+    '{{ hook.actions|rfc2047 }}': _t159,
     '{{ hook.authorization }}': _t160,
     '{{ hook.base }}/messages/{{ ref }}{{ hook.query }}': _t161,
     '{{ hook.corpid }}': _t162,

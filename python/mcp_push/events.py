@@ -81,6 +81,7 @@ def _problems(error: Any) -> list[tuple[str, str]]:
         "maximum": lambda: f"must be at most {expected}",
         "pattern": lambda: _PATTERN_RULES.get(leaf, "has the wrong form"),
         "minItems": lambda: f"must have at least {expected} item{'' if expected == 1 else 's'}",
+        "maxItems": lambda: f"must have at most {expected} item{'' if expected == 1 else 's'}",
     }
     return [(field, rules[kind]())] if kind in rules else [(field, str(error.message))]
 

@@ -117,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     hook.add_argument("host", nargs="?", metavar="HOST", help="claude-code, codex or cursor")
     hook.add_argument("args", nargs=argparse.REMAINDER, metavar="...", help="the host's options and input")
 
+    from ..asking.cli import add_ask_parser  # mcp-push ask (asking/cli.py)
+
+    add_ask_parser(sub)
+
     channels = sub.add_parser("channels", help="list channels: configured ones, and what the others lack")
     channels.add_argument("--json", action="store_true", help="machine-readable output")
     from .cli_routing import add_parsers
@@ -428,8 +432,11 @@ def _channels(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 
 
 def _hook(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from ..asking import permission
     from .agent_hooks import main as hook_main
 
+    if permission.wanted(args.host, args.args, env):  # Claude Code's PermissionRequest asked on the phone
+        return permission.main(args.host, args.args, env, hook_main)
     return hook_main(args.host, args.args, env)
 
 
@@ -440,7 +447,12 @@ def _hook_now(host: str, args: Sequence[str]) -> int:
     from .agent_hooks import main as hook_main
 
     log_to_stderr(logging.ERROR, own_process=True)
-    return hook_main(host, args, agent_defaults(os.environ))
+    env = agent_defaults(os.environ)
+    from ..asking import permission
+
+    if permission.wanted(host, args, env):  # Claude Code's PermissionRequest asked on the phone
+        return permission.main(host, args, env, hook_main)
+    return hook_main(host, args, env)
 
 
 # --- serve ---------------------------------------------------------------------------------------------
@@ -454,6 +466,15 @@ def _serve(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     except ServeError as exc:
         raise UsageError(str(exc)) from None
     return OK
+
+
+# --- ask -----------------------------------------------------------------------------------------------
+
+
+def _ask(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from ..asking.cli import ask_command
+
+    return ask_command(args, env, UsageError)
 
 
 # --- main ----------------------------------------------------------------------------------------------
@@ -472,6 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush,
                 "hook": _hook, "run": _run, "config": config_check, "route": route_explain}
+    handlers["ask"] = _ask
     from ..config import ConfigError
     from ..specs import SpecError
     from . import pg_cli

@@ -225,7 +225,11 @@ def build_app(server: Any, settings: HttpSettings, store: IdempotencyStore | Non
         max_request_body_size=settings.max_body,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    return Guard(RestApp(app, server.mcp_push_call, settings.max_body, store), settings)
+    guarded = Guard(RestApp(app, server.mcp_push_call, settings.max_body, store), settings)
+    # notify_ask's answer page (/v1/answer/<token>): its token is its credential, so it sits before the guard.
+    from ..asking.links import AnswerPages
+
+    return AnswerPages(guarded, server.mcp_push_asks) if hasattr(server, "mcp_push_asks") else guarded
 
 
 # --- connections ---------------------------------------------------------------------------------------

@@ -413,6 +413,13 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
              "0..1 and step), end (with an artifact link) or error (with an error code). It is rendered as a "
              "short notification (progress bar, elapsed time) and pushed to the configured channels.")
 
+    # notify_ask and notify_answer (asking/tools.py): questions through the same engine; the HTTP app's
+    # answer page (build_app) reaches the same service.
+    from ..asking.tools import ask_service_for, register_ask_tools
+
+    server.mcp_push_asks = ask_service_for(source, engine)  # type: ignore[attr-defined]
+    register_ask_tools(register, server.mcp_push_asks)  # type: ignore[attr-defined]
+
     if is_true(setting(CHANNEL_TOOLS_VAR, source)):
         for spec in configured:
             tool = _channel_tool(tools, spec.name, tool_names("channel", spec.name)[pick])
