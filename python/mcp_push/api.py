@@ -195,8 +195,34 @@ def dispatch(
     """
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
-        return prepared.result
-    return R.SendResult([outcome.result for outcome in send_prepared(prepared, params, now, edit_refs)])
+        return record(source, prepared.title, prepared.content, prepared.result)
+    outcomes = send_prepared(prepared, params, now, edit_refs)
+    return record(source, prepared.title, prepared.content, R.SendResult([outcome.result for outcome in outcomes]),
+                  edited=[o.plan.spec.name for o in outcomes if o.plan.edits])
+
+
+# The CLI records in the default state folder too; the library only in one MCP_PUSH_STATE_DIR names.
+_RECORD_DEFAULT_STATE = [False]
+
+
+def record_by_default() -> None:
+    """From now on this process records its sends in the history even without MCP_PUSH_STATE_DIR (the CLI)."""
+    _RECORD_DEFAULT_STATE[0] = True
+
+
+def record(source: Mapping[str, Any], title: str, content: str, result: R.SendResult, kind: str = "message",
+           run_id: str | None = None, edited: Iterable[str] = ()) -> R.SendResult:
+    """Records a finished send in the state folder's delivery history (service/history.py) when
+    MCP_PUSH_STATE_DIR is set (or the CLI asked), setting the result's message_id; returns the result."""
+    try:
+        if not (setting("MCP_PUSH_STATE_DIR", source) or _RECORD_DEFAULT_STATE[0]):
+            return result
+    except ConfigError:
+        return result
+    from .service.history import record_sent
+
+    record_sent(source, title, content, result, kind, run_id, edited, "cli" if _RECORD_DEFAULT_STATE[0] else "library")
+    return result
 
 
 def send_prepared(

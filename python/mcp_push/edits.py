@@ -122,13 +122,14 @@ def dispatch_run(
     """Sends one event of a run (`kind`: start, update, end, error) like `dispatch`; with the opt-in,
     an update edits the run's message where the channel can (post_or_edit: a refused edit is posted anew,
     and that post becomes the run's message)."""
-    from .api import prepare_message, send_prepared
+    from .api import prepare_message, record, send_prepared
 
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
-        return prepared.result
+        return record(source, prepared.title, prepared.content, prepared.result, kind, run_id)
     if not is_true(setting(EDIT_VAR, source)):
-        return R.SendResult([outcome.result for outcome in send_prepared(prepared, now=now)])
+        result = R.SendResult([outcome.result for outcome in send_prepared(prepared, now=now)])
+        return record(source, prepared.title, prepared.content, result, kind, run_id)
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
     if kind == "update":
@@ -144,4 +145,5 @@ def dispatch_run(
         elif not outcome.plan.edits and outcome.replies:
             # A post (the run's first, or one after a refused edit) is the message its later updates edit.
             refs.set(lanes[name], run_id, read_ref(outcome.plan.spec, outcome.replies[0]))
-    return R.SendResult([outcome.result for outcome in outcomes])
+    return record(source, prepared.title, prepared.content, R.SendResult([outcome.result for outcome in outcomes]),
+                  kind, run_id, [o.plan.spec.name for o in outcomes if o.plan.edits])

@@ -31,8 +31,10 @@ class ServeError(ValueError):
 def open_engine(source: Mapping[str, Any]) -> Engine:
     """The engine over the user's outbox (MCP_PUSH_STATE_DIR, or memory with MCP_PUSH_OUTBOX=false), not
     started yet; ServeError naming the folder when it cannot be made or written."""
+    from .watchers import watch
+
     try:
-        return Engine(source, Outbox.for_source(source))
+        return watch(Engine(source, Outbox.for_source(source)), source)
     except OSError as exc:  # say which folder and why, not the exception class
         raise ServeError(f"cannot keep the outbox in {state_dir(source)} (MCP_PUSH_STATE_DIR): "
                          f"{exc.strerror or exc}") from None
