@@ -415,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
     env = agent_defaults(os.environ)
+    from ..api import record_by_default
+
+    record_by_default()  # what the CLI sends is in the history (`mcp-push history`), state folder set or not
     handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush,
                 "hook": _hook, "run": _run}
     from ..config import ConfigError

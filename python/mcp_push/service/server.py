@@ -91,6 +91,8 @@ class PushResult(BaseModel):
                                      "'accepted by 2 channels, delivering: …'")
     error: str | None = Field(None, description="Why the call was refused before anything was sent, as "
                                                 "'<field>: <rule>' (then channels is empty)")
+    message_id: str | None = Field(None, description="The accepted message's id in the delivery history: pass it "
+                                                     "to notify_status to learn later how it went")
     channels: list[ChannelOutcome]
 
 
@@ -134,7 +136,8 @@ Send updates at meaningful milestones, not every few seconds: each one reaches a
 - Calls return as soon as the message is accepted: channels still waiting for a vendor rate limit are \
 `queued` and will be delivered; pass wait=true to get the final per-channel results instead.
 - The result says, per channel, whether it was delivered (status, error). If nothing was delivered or \
-queued the call is an error: tell the user rather than retrying in a loop."""
+queued the call is an error: tell the user rather than retrying in a loop.
+- Later, notify_status with the run_id (or a result's message_id) tells whether queued messages arrived."""
 
 ANNOTATIONS = dict(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 
@@ -212,7 +215,8 @@ class _Tools:
         """`envelope` is valid and has its timestamp: route_tool_calls checked it, once (check_arguments)."""
         def message() -> tuple[str, str, dict[str, Any]]:
             title, content = render_event(envelope)  # records a run's start: only once the call is taken
-            return title, content, {"kind": envelope["event"], "run_id": envelope["run_id"]}
+            return title, content, {"kind": envelope["event"], "run_id": envelope["run_id"],
+                                    "note": event_note(envelope)}
 
         return await self._accept(tool, channels, wait, message)
 
@@ -227,6 +231,12 @@ class _Tools:
             return refusal(tool, str(refused))
         title, content, how = message()
         return await self._result(source, await self._submit(title, content, channels=targets, **how), wait)
+
+
+def event_note(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """What the history keeps of an event besides its text: its message, step and progress."""
+    data = envelope.get("data") or {}
+    return {"message": envelope.get("message"), "step": data.get("step"), "progress": data.get("progress")}
 
 
 async def wait_for(ticket: Ticket, timeout: float) -> bool:
@@ -335,11 +345,12 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
     send_tool = tool_names("send")[pick]
     checks: dict[str, ArgumentCheck] = {}  # registered name -> its input schema (as tools/list shows it), compiled
 
-    def register(fn: Callable[..., Any], kind: str, title: str, description: str, channel: str = "") -> None:
+    def register(fn: Callable[..., Any], kind: str, title: str, description: str, channel: str = "",
+                 hints: Mapping[str, bool] = ANNOTATIONS) -> None:
         names = tool_names(kind, channel)
         name = names[pick]
         server.add_tool(fn, name=name, title=title, description=description,
-                        annotations=ToolAnnotations(title=title, **ANNOTATIONS))
+                        annotations=ToolAnnotations(title=title, **hints))
         for alias in names:
             aliases.setdefault(alias, name)
         allowed[name] = set(inspect.signature(fn).parameters)
@@ -377,6 +388,12 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
              "Report progress of a long-running task as one event of a run: start, update (with progress "
              "0..1 and step), end (with an artifact link) or error (with an error code). It is rendered as a "
              "short notification (progress bar, elapsed time) and pushed to the configured channels.")
+
+    from . import status_tool  # notify_status and the runs resources: the delivery history (issue 17)
+
+    register(status_tool.status_tool(engine), "status", status_tool.TITLE, status_tool.DESCRIPTION,
+             hints=status_tool.READ_ONLY)
+    status_tool.register_resources(server, engine)
 
     if is_true(setting(CHANNEL_TOOLS_VAR, source)):
         for spec in configured:
