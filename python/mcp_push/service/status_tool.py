@@ -108,7 +108,8 @@ def status_of(engine: Engine, run_id: str | None, message_id: str | None, limit:
         return RunStatus(found=False, summary=f"Nothing looked up: {problem}.", error=problem).model_dump(), True
     store = history_of(engine)
     if store is None:
-        return RunStatus(found=False, summary=f"Nothing looked up: {HISTORY_OFF}.", error=HISTORY_OFF).model_dump(), True
+        off = RunStatus(found=False, summary=f"Nothing looked up: {HISTORY_OFF}.", error=HISTORY_OFF)
+        return off.model_dump(), True
     view = run_view(store, run_id=run_id, message_id=message_id, limit=limit)
     if view is None:
         what = f"run {run_id!r}" if run_id is not None else f"message {message_id!r}"
