@@ -211,7 +211,8 @@ def record_by_default() -> None:
 
 
 def record(source: Mapping[str, Any], title: str, content: str, result: R.SendResult, kind: str = "message",
-           run_id: str | None = None, edited: Iterable[str] = ()) -> R.SendResult:
+           run_id: str | None = None, edited: Iterable[str] = (), note: Mapping[str, Any] | None = None
+           ) -> R.SendResult:
     """Records a finished send in the state folder's delivery history (service/history.py) when
     MCP_PUSH_STATE_DIR is set (or the CLI asked), setting the result's message_id; returns the result."""
     try:
@@ -221,7 +222,8 @@ def record(source: Mapping[str, Any], title: str, content: str, result: R.SendRe
         return result
     from .service.history import record_sent
 
-    record_sent(source, title, content, result, kind, run_id, edited, "cli" if _RECORD_DEFAULT_STATE[0] else "library")
+    record_sent(source, title, content, result, kind, run_id, edited, "cli" if _RECORD_DEFAULT_STATE[0] else "library",
+                note)
     return result
 
 

@@ -118,6 +118,7 @@ def dispatch_run(
     channels: Iterable[str] | None = None,
     now: float | None = None,
     refs: EditRefs = EDITS,
+    note: Mapping[str, Any] | None = None,
 ) -> R.SendResult:
     """Sends one event of a run (`kind`: start, update, end, error) like `dispatch`; with the opt-in,
     an update edits the run's message where the channel can (post_or_edit: a refused edit is posted anew,
@@ -126,10 +127,10 @@ def dispatch_run(
 
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
-        return record(source, prepared.title, prepared.content, prepared.result, kind, run_id)
+        return record(source, prepared.title, prepared.content, prepared.result, kind, run_id, note=note)
     if not is_true(setting(EDIT_VAR, source)):
         result = R.SendResult([outcome.result for outcome in send_prepared(prepared, now=now)])
-        return record(source, prepared.title, prepared.content, result, kind, run_id)
+        return record(source, prepared.title, prepared.content, result, kind, run_id, note=note)
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
     if kind == "update":
@@ -146,4 +147,4 @@ def dispatch_run(
             # A post (the run's first, or one after a refused edit) is the message its later updates edit.
             refs.set(lanes[name], run_id, read_ref(outcome.plan.spec, outcome.replies[0]))
     return record(source, prepared.title, prepared.content, R.SendResult([outcome.result for outcome in outcomes]),
-                  kind, run_id, [o.plan.spec.name for o in outcomes if o.plan.edits])
+                  kind, run_id, [o.plan.spec.name for o in outcomes if o.plan.edits], note)

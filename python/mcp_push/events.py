@@ -271,8 +271,10 @@ def send_event(
     valid = validate_envelope(envelope, now=now)
     title, content = render_event(valid, runs)
     source = os.environ if env is None else env
+    data = valid.get("data") or {}
+    note = {"message": valid["message"], "step": data.get("step"), "progress": data.get("progress")}  # the history's
     return dispatch_run(title, content, source, valid["run_id"], valid["event"], channels=channels, now=now,
-                        refs=EDITS if edits is None else edits)
+                        refs=EDITS if edits is None else edits, note=note)
 
 
 def plan_event(

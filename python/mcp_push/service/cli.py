@@ -116,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
 
     channels = sub.add_parser("channels", help="list channels: configured ones, and what the others lack")
     channels.add_argument("--json", action="store_true", help="machine-readable output")
+
+    from .history_cli import add_commands  # history, status RUN: the delivery history (issue 17)
+
+    add_commands(sub)
     return parser
 
 
@@ -275,7 +279,9 @@ def _flush(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 
     if not outbox_enabled(env):
         return _fail("the outbox is off (MCP_PUSH_OUTBOX=false): nothing is kept to flush", USAGE)
-    engine = Engine(env, Outbox.for_source(env))
+    from .watchers import watch
+
+    engine = watch(Engine(env, Outbox.for_source(env)), env)  # what it finishes is in the history too
     deliveries = engine.adopt()
     if not deliveries:
         print(f"Nothing to flush in {state_dir(env)}.", file=sys.stderr)
@@ -420,6 +426,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     record_by_default()  # what the CLI sends is in the history (`mcp-push history`), state folder set or not
     handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush,
                 "hook": _hook, "run": _run}
+    from .history_cli import history_command, status_command
+
+    handlers.update(history=history_command, status=status_command)
     from ..config import ConfigError
     from ..specs import SpecError
 

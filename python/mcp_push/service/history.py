@@ -459,14 +459,18 @@ def store_for(source: Mapping[str, Any]) -> SqliteHistory | None:
 
 
 def record_sent(source: Mapping[str, Any], title: str, content: str, result: R.SendResult, kind: str = "message",
-                run_id: str | None = None, edited: Iterable[str] = (), origin: str = "library") -> None:
+                run_id: str | None = None, edited: Iterable[str] = (), origin: str = "library",
+                note: Mapping[str, Any] | None = None) -> None:
     """The library's and the CLI's sends (final at once): recorded, and the result given its message_id."""
     store = store_for(source)
     if store is None:
         return
     result.message_id = new_message_id()
-    store.record(Message(result.message_id, kind, run_id, title, content, origin, created=store.clock()),
-                 result.channels, source, edited)
+    extra = dict(note or {})
+    progress = extra.get("progress")
+    store.record(Message(result.message_id, kind, run_id, title, content, origin, extra.get("step"),
+                         progress if isinstance(progress, int | float) else None, extra.get("message"),
+                         created=store.clock()), result.channels, source, edited)
 
 
 @atexit.register
