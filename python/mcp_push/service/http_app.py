@@ -225,7 +225,10 @@ def build_app(server: Any, settings: HttpSettings, store: IdempotencyStore | Non
         max_request_body_size=settings.max_body,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    return Guard(RestApp(app, server.mcp_push_call, settings.max_body, store), settings)
+    from .metrics import MetricsApp  # /metrics (issue 17), behind the same Guard
+
+    rest = RestApp(app, server.mcp_push_call, settings.max_body, store)
+    return Guard(MetricsApp(rest, getattr(server, "mcp_push_engine", None)), settings)
 
 
 # --- connections ---------------------------------------------------------------------------------------

@@ -451,6 +451,7 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
 
     server.middleware.append(route_tool_calls)
     server.mcp_push_call = call  # type: ignore[attr-defined]  # what rest.py calls
+    server.mcp_push_engine = engine  # type: ignore[attr-defined]  # /metrics and the status page (http_app)
     return server
 
 

@@ -11,10 +11,14 @@ from .history import SqliteHistory, store_for
 
 
 def watch(engine: Engine, source: Mapping[str, Any]) -> Engine:
-    """Attaches the state folder's history (unless MCP_PUSH_HISTORY=false) to the engine; returns it."""
+    """Attaches the state folder's history (unless MCP_PUSH_HISTORY=false) and metrics to the engine."""
+    from .metrics import EngineMetrics, metrics_of
+
     store = store_for(source)
     if store is not None and store not in engine.observers:
         engine.observers.append(store)
+    if metrics_of(engine) is None:
+        engine.observers.append(EngineMetrics(engine))
     return engine
 
 
