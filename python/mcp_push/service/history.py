@@ -163,6 +163,8 @@ class HistoryBackend(Protocol):
 
     def claim_retry(self, delivery_id: int, message_id: str) -> dict[str, Any] | None: ...
 
+    def retried(self, delivery_id: int, message_id: str) -> None: ...
+
     def sync(self, timeout: float = 5.0) -> bool: ...
 
     def close(self) -> None: ...
@@ -321,6 +323,10 @@ class SqliteHistory:
             return None
         keys = ("id", "channel", "kind", "run_id", "title", "content", "message_id")
         return dict(zip(keys, row, strict=True))
+
+    def retried(self, delivery_id: int, message_id: str) -> None:
+        """Names the message that retried a claimed delivery."""
+        self._put(lambda db: db.execute("UPDATE deliveries SET retried_by = ? WHERE id = ?", (message_id, delivery_id)))
 
     # --- the writer thread ----------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from ..config import ConfigError, decimal_setting, setting, strip_space
 from .idempotency import IdempotencyStore
 from .rest import RestApp, is_rest_path, json_body, respond
+from .status_page import StatusPage, is_status_path
 
 TOKEN_VAR = "MCP_PUSH_HTTP_TOKEN"  # noqa: S105 (a variable name, not a token)
 ORIGINS_VAR = "MCP_PUSH_HTTP_ORIGINS"
@@ -188,7 +189,9 @@ class Guard:
             await deny(send, 403, f"Origin {headers['origin']!r} is not allowed; list it in {ORIGINS_VAR} "
                                    "to allow it")
             return
-        if self.expected and not self.authorized(headers.get("authorization")):
+        # The status page signs people in itself (a form, then a session cookie): status_page.py.
+        if self.expected and not is_status_path(scope.get("path", "")) and not self.authorized(
+                headers.get("authorization")):
             await deny(send, 401, f"unauthorized: send Authorization: Bearer <{TOKEN_VAR}>",
                         [(b"www-authenticate", b'Bearer realm="mcp-push"')])
             return
@@ -228,7 +231,8 @@ def build_app(server: Any, settings: HttpSettings, store: IdempotencyStore | Non
     from .metrics import MetricsApp  # /metrics (issue 17), behind the same Guard
 
     rest = RestApp(app, server.mcp_push_call, settings.max_body, store)
-    return Guard(MetricsApp(rest, getattr(server, "mcp_push_engine", None)), settings)
+    engine = getattr(server, "mcp_push_engine", None)
+    return Guard(StatusPage(MetricsApp(rest, engine), engine, settings.token), settings)
 
 
 # --- connections ---------------------------------------------------------------------------------------
