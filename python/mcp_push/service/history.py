@@ -41,8 +41,9 @@ log = logging.getLogger("mcp_push")
 
 FILE_NAME = "history.sqlite3"
 HISTORY_VAR, DAYS_VAR, MAX_VAR = "MCP_PUSH_HISTORY", "MCP_PUSH_HISTORY_DAYS", "MCP_PUSH_HISTORY_MAX"
-# Prune after this many written records, or this many seconds, whichever comes first.
-PRUNE_EVERY_WRITES = 2000
+# Prune after this many written records (two or three per delivery), or this many seconds, whichever comes
+# first: between prunes the history may hold that many deliveries beyond MCP_PUSH_HISTORY_MAX.
+PRUNE_EVERY_WRITES = 10_000
 PRUNE_EVERY_SECONDS = 60.0
 # Rows deleted per pruning statement: a long delete would hold the write lock (and the readers' view) long.
 PRUNE_CHUNK = 5000
@@ -389,12 +390,12 @@ class SqliteHistory:
                 deleted += n
                 if n < PRUNE_CHUNK:
                     break
-        # Messages left with no delivery (pruned, or one no channel took) go with the oldest kept delivery,
-        # or at the cutoff; and never more of them than deliveries are kept.
-        db.execute("DELETE FROM messages WHERE message_id NOT IN (SELECT message_id FROM deliveries) AND"
-                   " (created < ? OR created < (SELECT COALESCE(MIN(created), 0) FROM deliveries))", (cutoff,))
+        # Messages go with the oldest kept delivery (one no channel took, too), or at the cutoff, and never
+        # more of them are kept than deliveries: by their indexes, no scan of the deliveries.
+        db.execute("DELETE FROM messages WHERE created < COALESCE((SELECT MIN(created) FROM deliveries), ?)",
+                   (cutoff,))
         db.execute("DELETE FROM messages WHERE rowid <= (SELECT rowid FROM messages ORDER BY rowid DESC LIMIT 1"
-                   " OFFSET ?) AND message_id NOT IN (SELECT message_id FROM deliveries)", (self.keep.max_deliveries,))
+                   " OFFSET ?)", (self.keep.max_deliveries,))
         self.pruned += deleted
         return deleted
 
