@@ -356,7 +356,9 @@ class SqliteHistory:
                 except sqlite3.Error:
                     pass
             since_prune += len(ops)
-            if since_prune >= PRUNE_EVERY_WRITES or time.monotonic() - last_prune >= PRUNE_EVERY_SECONDS:
+            # A small MCP_PUSH_HISTORY_MAX is pruned more often: the slack stays a tenth of it.
+            every = min(PRUNE_EVERY_WRITES, max(100, self.keep.max_deliveries // 10))
+            if since_prune >= every or time.monotonic() - last_prune >= PRUNE_EVERY_SECONDS:
                 try:
                     self.prune()
                 except Exception:
