@@ -304,8 +304,9 @@ class Engine:
                 lane.thread.start()
             self._cond.notify_all()
         for old in superseded:
-            old.settle(R.ChannelResult(old.channel, False, R.SUPERSEDED, "a newer event of the run replaced it"))
-            tell(self.observers, "settled", old, old.result)
+            replaced = R.ChannelResult(old.channel, False, R.SUPERSEDED, "a newer event of the run replaced it")
+            tell(self.observers, "settled", old, replaced)  # before its waiters learn it: they may ask them
+            old.settle(replaced)
         if superseded and not stored:
             self.outbox.finish(old.row for old in superseded)
         return True
@@ -376,8 +377,9 @@ class Engine:
                 result = R.ChannelResult(delivery.channel, False, R.INTERNAL_ERROR, type(exc).__name__)
         finally:
             # Settled before the lane is free: whoever waits on drain() then reads final results.
-            delivery.settle(result)
+            # The observers first (history, metrics): whoever waits for it may read them next.
             tell(self.observers, "settled", delivery, result)
+            delivery.settle(result)
             with self._cond:
                 lane.busy = False
                 self._cond.notify_all()
