@@ -323,8 +323,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _exit_on_term(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
 def serve(app: Any, settings: HttpSettings, sock: socket.socket) -> None:
+    import signal
+    import threading
+
     import uvicorn
+
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn shuts down on SIGTERM and then raises it again: with the default handler the process would
+        # die there, before its engine's owner drains what was accepted (lifecycle.stop_engine).
+        signal.signal(signal.SIGTERM, _exit_on_term)
 
     config = uvicorn.Config(
         app, http=protocol_for(settings), timeout_keep_alive=settings.idle_timeout,  # type: ignore[arg-type]
