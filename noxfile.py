@@ -47,7 +47,8 @@ def lint(session: nox.Session) -> None:
     """ruff; the specs against their schema, cases, hooks and secret marking; generated docs up to date;
     ESLint and Prettier on js/."""
     # lint_specs.py loads specs with the runtime's own loader (python/ on sys.path): it needs only these.
-    session.install("ruff>=0.6", "pyyaml", "jsonschema>=4.18")
+    # jinja2: gen_docs.py parses the spec templates to write python/mcp_push/compiled_templates.py.
+    session.install("ruff>=0.6", "pyyaml", "jsonschema>=4.18", "jinja2>=3.1")
     session.run("ruff", "check", "python", "tools", "bench", "conformance", "noxfile.py")
     session.run("python", "tools/lint_specs.py")
     session.run("python", "tools/gen_docs.py", "--check")

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The checkout's runtime and conformance/runners (not installed); the root first, ahead of tools/ (this file).
 sys.path[:0] = [str(ROOT), str(ROOT / "python")]
 
-from conformance.runners import compare, node, python_runner  # noqa: E402
+from conformance.runners import compare, node, python_runner, routing_cases  # noqa: E402
 from conformance.runners.cases import load_cases  # noqa: E402
 
 
@@ -42,8 +42,21 @@ def main(argv: list[str] | None = None) -> int:
         if mismatches:
             failed += 1
             print(compare.report(mismatches))
-    print(f"conformance: {len(cases)} cases replayed against python and node")
-    print(f"{len(cases) - failed} passed, {failed} failed")
+    routed = [c for c in routing_cases.load_routing_cases() if args.k in c.id]
+    node_routed = routing_cases.run_node(routed) if routed else {}
+    for case in routed:
+        python_output = routing_cases.run_python(case)
+        node_output = node_routed[case.id]
+        lines = [*routing_cases.mismatches(case, "python", python_output),
+                 *routing_cases.mismatches(case, "node", node_output),
+                 *routing_cases.between(case, python_output, node_output)]
+        if lines:
+            failed += 1
+            print("\n".join([f"FAIL {case.id}", *lines]))
+    total = len(cases) + len(routed)
+    routing_note = f" ({len(routed)} of them routing decisions)" if routed else ""
+    print(f"conformance: {total} cases replayed against python and node{routing_note}")
+    print(f"{total - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

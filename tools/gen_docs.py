@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import runtime_hooks
 import runtime_specs
+import template_codegen
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -305,6 +306,8 @@ def generated(root: Path) -> dict[Path, str]:
         root / "spec" / "validated.sha256": validated_digest(root),
         # The validated specs, parsed: what an installed package reads instead of the YAML (spec/README.md).
         root / "spec" / "validated.json": runtime_specs.load().parsed_json(root / "spec"),
+        # The spec templates as Python functions: no jinja2 import nor compile at run time for them.
+        root / "python" / "mcp_push" / "compiled_templates.py": template_codegen.module_text(root),
     }
 
 

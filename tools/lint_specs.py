@@ -210,6 +210,21 @@ def token_use_problems(spec: Any) -> list[str]:
     return problems
 
 
+def priority_problems(spec: Any) -> list[str]:
+    """A spec's `priority` block (docs/ROUTING.md) against its own variables: each one it sets declared,
+    each value one its type takes; body fields only on a JSON body."""
+    problems = []
+    for level, change in (spec.priority or {}).items():
+        for name, value in (change.get("env") or {}).items():
+            var = spec.env.get(name)
+            problem = runtime_config.value_problem(var, value) if var else f"{name} is not a variable of this channel"
+            if problem:
+                problems.append(f"priority.{level}.env: {problem}")
+        if "body" in change and not isinstance(spec.request.get("body"), dict):
+            problems.append(f"priority.{level}.body: the request has no JSON body to add fields to")
+    return problems
+
+
 def lint(root: Path = ROOT) -> list[str]:
     """Every problem found under root, one line each, in a stable order."""
     problems: list[str] = []
@@ -281,6 +296,7 @@ def lint(root: Path = ROOT) -> list[str]:
         if spec.hook:
             problems += [f"{where}: {p}" for p in hook_use_problems(spec, py_hooks, js_hooks_found, hook_functions)]
         problems += [f"{where}: {p}" for p in token_use_problems(spec)]
+        problems += [f"{where}: {p}" for p in priority_problems(spec)]
 
         for var in spec.env.values():
             meaning = (var.default, var.secret, var.type)

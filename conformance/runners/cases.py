@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ class Case:
     data: dict[str, Any]
     # Seconds the runtime slept between tries in the last send (retries use a fake clock).
     slept: list[float] = field(default_factory=list)
+    _config_file: str | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
@@ -33,7 +35,27 @@ class Case:
     def env(self) -> dict[str, str]:
         env = {"HITOKOTO": "false"}
         env.update(self.data["env"])
+        if "config" in self.data:
+            env["MCP_PUSH_CONFIG"] = self.config_file
         return env
+
+    @property
+    def config_file(self) -> str:
+        """The case's `config` (a mapping, or a file's text) as a file both runtimes read through
+        MCP_PUSH_CONFIG; written once per case."""
+        if self._config_file is None:
+            given = self.data["config"]
+            text = given if isinstance(given, str) else json.dumps(given, ensure_ascii=False, indent=1)
+            folder = Path(tempfile.mkdtemp(prefix="mcp-push-case-"))
+            (folder / "mcp-push.yaml").write_text(text, encoding="utf-8")
+            self._config_file = str(folder / "mcp-push.yaml")
+        return self._config_file
+
+    @property
+    def expected_error(self) -> str | None:
+        """The case's `error`, `{config}` standing for its config file's path."""
+        error = self.data.get("error")
+        return error.replace("{config}", self.config_file) if error and "config" in self.data else error
 
     @property
     def now(self) -> float:
@@ -104,6 +126,8 @@ def load_cases() -> list[Case]:
     schema = json.loads((REPO / "conformance" / "case.schema.json").read_text(encoding="utf-8"))
     cases = []
     for path in sorted(CASES.glob("*/*.yaml")):
+        if path.parent.name == "routing":  # routing decisions, not plans: routing_cases.py
+            continue
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         jsonschema.validate(doc, schema)
         for data in doc["cases"]:

@@ -176,7 +176,7 @@ def _mismatches(case: Case, runtime: str, found: list[tuple[str, str]]) -> list[
 
 def plan_mismatches(case: Case, runtime: str, output: dict[str, Any]) -> list[Mismatch]:
     """The envelope error and the unredacted plan, exactly."""
-    found = explain("error", case.data.get("error"), output.get("error"))
+    found = explain("error", case.expected_error, output.get("error"))
     found += explain_plan(case.expected_requests, output["plan"])
     return _mismatches(case, runtime, found)
 
@@ -201,9 +201,10 @@ def send_mismatches(case: Case, runtime: str, output: dict[str, Any]) -> list[Mi
         lowered = {k.lower(): v for k, v in sent["headers"].items()}
         for name, value in want["headers"].items():
             found += explain(f"sent[{index}].headers.{name}", value, lowered.get(name.lower(), ABSENT))
-    matching = [r for r in output["result"]["channels"] if r["channel"] == case.channel]
+    whose = expected.get("channel", case.channel)
+    matching = [r for r in output["result"]["channels"] if r["channel"] == whose]
     if len(matching) != 1:
-        found.append(("result.channels", f"expected one entry for {case.channel}, got {len(matching)}"))
+        found.append(("result.channels", f"expected one entry for {whose}, got {len(matching)}"))
         return _mismatches(case, runtime, found)
     [result] = matching
     for name in RESULT_FIELDS:

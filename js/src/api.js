@@ -63,7 +63,7 @@ function skipReason(title, content, source) {
 function plan(
   title,
   content,
-  { env = null, now = null, params = null, redact = true, editRefs = null, channels = null } = {},
+  { env = null, now = null, params = null, redact = true, editRefs = null, channels = null, priority = null } = {},
 ) {
   const source = env === null ? process.env : env;
   title = messageText(title);
@@ -87,6 +87,7 @@ function plan(
       at,
       overflow,
       refFor(editRefs, spec.name),
+      priority,
     );
     const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
     if (channelPlan.error) {
@@ -113,12 +114,30 @@ function withDeadline(promise, ms, onTimeout) {
 }
 
 /**
+ * The result of a send under a config file that cannot be used (send never rejects): nothing goes, and
+ * one config_error result, named `config`, says every problem of the file. Python's config_file_problem.
+ */
+function configFileProblem(source) {
+  const { ConfigFileError, loadConfig } = require('./configFile');
+  try {
+    loadConfig(source);
+  } catch (error) {
+    if (!(error instanceof ConfigFileError)) throw error;
+    log.warning(`not pushed: ${error.message}`);
+    return new SendResult([channelResult('config', false, STATUS.CONFIG_ERROR, error.message)]);
+  }
+  return null;
+}
+
+/**
  * A message ready to go: {title, content, targets: [[spec, env]], timeout, overflow}, or with `result`
  * set, why nothing goes (skipped, no channel, a setting that cannot work). Python's prepare_message.
  */
 async function prepareMessage(title, content, source, channels = null) {
   title = messageText(title);
   content = messageText(content);
+  const problem = configFileProblem(source);
+  if (problem) return { title, content, targets: [], timeout: 0, overflow: 'split', attempts: null, result: problem };
   const [selected, refused] = selection(source, channels);
   if (refused) return { title, content, targets: [], timeout: 0, overflow: 'split', attempts: null, result: refused };
   const targets = configuredChannels(source, selected);
@@ -163,11 +182,22 @@ async function prepareMessage(title, content, source, channels = null) {
  * instead of posting, under the one edit rule (edits.postOrEdit): an edit the vendor refuses with a 4xx
  * is posted anew; a 5xx is retried as the edit and, if it keeps failing, reported as the edit's failure.
  */
-async function dispatch(title, content, source, { params = null, channels = null, now = null, editRefs = null } = {}) {
+async function dispatch(
+  title,
+  content,
+  source,
+  { params = null, channels = null, now = null, editRefs = null, priority = null, tags = null } = {},
+) {
   const prepared = await prepareMessage(title, content, source, channels);
   if (prepared.result) return prepared.result;
-  const outcomes = await sendPrepared(prepared, { params, now, editRefs });
-  return new SendResult(outcomes.map((sent) => sent.result));
+  if (priority !== null)
+    prepared.priorities = Object.fromEntries(prepared.targets.map(([spec]) => [spec.name, priority]));
+  // With a routing config file (docs/ROUTING.md), routing decides which instances get it (routed.js).
+  const { merge, routePrepared } = require('./routed');
+  const routing = routePrepared(prepared, source, { tags, channels, now });
+  if (routing !== null && !prepared.targets.length) return merge(routing, []);
+  const sent = (await sendPrepared(prepared, { params, now, editRefs })).map((outcome) => outcome.result);
+  return routing !== null ? merge(routing, sent) : new SendResult(sent);
 }
 
 /**
@@ -194,7 +224,17 @@ async function sendPrepared(prepared, { params = null, now = null, editRefs = nu
 async function sendConcurrently(prepared, targets, params, at, editRefs) {
   const { title, content, timeout, overflow, attempts = null } = prepared;
   const plans = targets.map(([spec, env]) =>
-    planChannel(spec, env, title, content, params || {}, at, overflow, refFor(editRefs, spec.name)),
+    planChannel(
+      spec,
+      env,
+      title,
+      content,
+      params || {},
+      at,
+      overflow,
+      refFor(editRefs, spec.name),
+      (prepared.priorities || {})[spec.name] ?? null,
+    ),
   );
   const started = performance.now();
   return Promise.all(
@@ -246,8 +286,8 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
  * only; a name that is no configured channel sends nothing and is a config_error result of that name
  * whose error lists the configured channels (send never rejects).
  */
-function send(title, content, { env = null, params = null, channels = null, now = null } = {}) {
-  return dispatch(title, content, env === null ? process.env : env, { params, channels, now });
+function send(title, content, { env = null, params = null, channels = null, now = null, tags = null } = {}) {
+  return dispatch(title, content, env === null ? process.env : env, { params, channels, now, tags });
 }
 
 module.exports = {

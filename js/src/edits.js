@@ -27,7 +27,8 @@ const PROCESS_SALT = crypto.randomBytes(32);
  * limit, per credential, without keeping the credential. */
 function laneKey(spec, env, salt) {
   const secrets = spec.secretEnv.map((name) => env[name] ?? '').join('\0');
-  return `${spec.name}:${crypto.createHmac('sha256', salt).update(secrets, 'utf8').digest('hex').slice(0, 16)}`;
+  // The channel id, not an instance's name: two instances with one credential share the vendor's limits.
+  return `${spec.instance_of || spec.name}:${crypto.createHmac('sha256', salt).update(secrets, 'utf8').digest('hex').slice(0, 16)}`;
 }
 
 /**
@@ -119,11 +120,25 @@ async function postOrEdit(send, editRefs) {
  * update edits the run's message where the channel can (postOrEdit: a refused edit is posted anew, and
  * that post becomes the run's message).
  */
-async function dispatchRun(title, content, source, runId, kind, { channels = null, now = null, refs = EDITS } = {}) {
+async function dispatchRun(
+  title,
+  content,
+  source,
+  runId,
+  kind,
+  { channels = null, now = null, refs = EDITS, tags = null } = {},
+) {
   const prepared = await prepareMessage(title, content, source, channels);
   if (prepared.result) return prepared.result;
+  const { merge, routePrepared } = require('./routed');
+  const routing = routePrepared(prepared, source, { kind, runId, tags, channels, now }); // null: no config file
+  if (routing === null) return new SendResult(await sendRun(prepared, source, runId, kind, now, refs));
+  return merge(routing, prepared.targets.length ? await sendRun(prepared, source, runId, kind, now, refs) : []);
+}
+
+async function sendRun(prepared, source, runId, kind, now, refs) {
   if (!isTrue(resolveVar(loadSettings().env[EDIT_VAR], source))) {
-    return new SendResult((await sendPrepared(prepared, { now })).map((sent) => sent.result));
+    return (await sendPrepared(prepared, { now })).map((sent) => sent.result);
   }
   const lanes = new Map(
     prepared.targets
@@ -145,7 +160,7 @@ async function dispatchRun(title, content, source, runId, kind, { channels = nul
     // A post (the run's first, or one after a refused edit) is the message its later updates edit.
     else if (!plan.edits && replies.length) refs.set(lanes.get(name), runId, readRef(plan.spec, replies[0]));
   }
-  return new SendResult(outcomes.map((sent) => sent.result));
+  return outcomes.map((sent) => sent.result);
 }
 
 module.exports = {

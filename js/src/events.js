@@ -251,13 +251,17 @@ function renderEvent(envelope, runs = RUNS) {
  * MCP_PUSH_EDIT_PROGRESS=true a run's updates edit its message where a channel can (edits.js,
  * remembering messages in `edits`, this process's store by default).
  */
-async function sendEvent(envelope, { channels = null, env = null, runs = RUNS, now = null, edits = EDITS } = {}) {
+async function sendEvent(
+  envelope,
+  { channels = null, env = null, runs = RUNS, now = null, edits = EDITS, tags = null } = {},
+) {
   const valid = validateEnvelope(envelope, now);
   const [title, content] = renderEvent(valid, runs);
   return dispatchRun(title, content, env === null ? process.env : env, valid.run_id, valid.event, {
     channels,
     now,
     refs: edits,
+    tags,
   });
 }
 

@@ -4,6 +4,7 @@
 const { ConfigError, invalidConfig, missingConfig } = require('./config');
 const { runHook } = require('./hooks');
 const { fit } = require('./overflow');
+const { withPriority } = require('./priority');
 const { REGISTRY, Redactor, envSecrets, proxySecrets, urlUserinfo } = require('./redact');
 const crypto = require('node:crypto');
 const { loadSettings } = require('./specs');
@@ -161,13 +162,19 @@ function buildContext(spec, env, title, content, params, now) {
  * truncated part), each planned alike, in order. With `editRef` (and a spec `edit` block) the message
  * edits the one that ref names instead, cut to one part.
  */
-function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null) {
+/**
+ * `priority` (low, normal, high) changes what the spec's `priority` block says for that level
+ * (priority.js); an edit keeps its own. Python's plan_channel.
+ */
+function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null, priority = null) {
+  const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
+  let post;
+  [env, post] = withPriority(spec, env, spec.request, editing ? null : priority);
   // Settings' secrets are long-lived: the process registry (the logger) holds them too.
   // HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
   const secrets = [...envSecrets(spec.env, env), ...proxySecrets()];
   REGISTRY.add(secrets);
   const redactor = new Redactor(secrets);
-  const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
   const base = {
     spec,
     transport: transportFor(spec.transport),
@@ -205,7 +212,7 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
       REGISTRY.add(derived);
       // A message's own secrets stay in its redactor: the registry must not grow with every message.
       redactor.add([...derived, ...perMessage]);
-      const rendered = renderRequest(spec, editing ? spec.edit.request : spec.request, context);
+      const rendered = renderRequest(spec, editing ? spec.edit.request : post, context);
       requests.push(...rendered);
       requestParts.push(...rendered.map(() => index));
     }

@@ -12,6 +12,31 @@ const { activeVars, channelIds, loadChannel } = require('./specs');
  */
 function configuredChannels(source, only = null) {
   const wanted = only ? new Set([...only].map((name) => name.toLowerCase())) : null;
+  const instances = configInstances(source);
+  if (instances !== null) return instances.filter(([spec]) => wanted === null || wanted.has(spec.name));
+  return envChannels(source, wanted);
+}
+
+/**
+ * With a config file (configFile.js): its named instances, in file order, each a copy of its channel's
+ * spec under the instance's name with the instance's own settings (`${NAME}` read from the source), then
+ * the env-configured channels not shadowed by an instance's name. null without one.
+ */
+function configInstances(source) {
+  const { expand, loadConfig } = require('./configFile');
+  const config = loadConfig(source);
+  if (config === null) return null;
+  const found = [];
+  for (const [name, instance] of Object.entries(config.channels)) {
+    const base = loadChannel(instance.type);
+    const given = {};
+    for (const [variable, value] of Object.entries(instance.env || {})) given[variable] = expand(value, source);
+    found.push([{ ...base, name, instance_of: base.name }, channelEnv(base, given)]);
+  }
+  return [...found, ...envChannels(source, null).filter(([spec]) => !Object.hasOwn(config.channels, spec.name))];
+}
+
+function envChannels(source, wanted) {
   const found = [];
   for (const name of channelIds()) {
     if (wanted && !wanted.has(name)) continue;

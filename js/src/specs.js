@@ -69,6 +69,7 @@ function validateSpec(data, source, validate) {
     // The edit request whole: the spec's override merged onto the channel's request.
     edit: data.edit ? { ...data.edit, request: mergeOverride(data.request, data.edit.request) } : null,
     secretEnv: Object.keys(env).filter((n) => env[n].secret),
+    priority: data.priority || null, // what a message's priority changes (priority.js)
   };
 }
 

@@ -70,11 +70,12 @@ def _skip_reason(title: str, content: str, source: Mapping[str, Any]) -> str | N
 def _plans(
     title: str, content: str, source: Mapping[str, Any], params: Mapping[str, Any], now: float,
     channels: Iterable[str] | None = None, edit_refs: Mapping[str, Any] | None = None,
+    priority: str | None = None,
 ) -> list[ChannelPlan]:
     overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
     refs = edit_refs or {}
     return [
-        plan_channel(spec, env, title, content, params, now, overflow, refs.get(spec.name))
+        plan_channel(spec, env, title, content, params, now, overflow, refs.get(spec.name), priority)
         for spec, env in configured_channels(source, channels)
     ]
 
@@ -88,6 +89,7 @@ def plan(
     redact: bool = True,
     edit_refs: Mapping[str, Any] | None = None,
     channels: str | Iterable[str] | None = None,
+    priority: str | None = None,
 ) -> list[dict[str, Any]]:
     """The requests `send` would make, without sending (no hitokoto, no token fetch).
 
@@ -97,7 +99,7 @@ def plan(
     secrets are masked; redact=False is for tests and conformance. `edit_refs` ({channel: ref}) plans,
     for a channel whose spec can edit (`edit`), the edit of the message ref names instead of a post.
     `channels` as in `send`: a name that is no configured channel is a {channel, error} entry, and then
-    nothing else is planned.
+    nothing else is planned. `priority` (low, normal, high) is the message's, as each spec maps it.
     """
     source = os.environ if env is None else env
     title, content = message_text(title), message_text(content)
@@ -109,7 +111,8 @@ def plan(
         return []
     entries: list[dict[str, Any]] = []
     at = time.time() if now is None else now
-    for channel_plan in _plans(title, content, source, params or {}, at, selected, edit_refs=edit_refs):
+    for channel_plan in _plans(title, content, source, params or {}, at, selected, edit_refs=edit_refs,
+                               priority=priority):
         mask = channel_plan.redactor.tree if redact else (lambda tree: tree)
         if channel_plan.error:
             entries.append({"channel": channel_plan.spec.name, "error": channel_plan.error})
@@ -131,6 +134,7 @@ class Prepared:
     overflow: str = "split"
     attempts: int | None = None  # MCP_PUSH_RETRY_ATTEMPTS, None: each channel's retry policy as written
     result: R.SendResult | None = None
+    priorities: dict[str, str] | None = None  # instance name: low, normal or high (routing decides)
 
 
 def check_settings(source: Mapping[str, Any]) -> tuple[float, str, int | None]:
@@ -140,10 +144,26 @@ def check_settings(source: Mapping[str, Any]) -> tuple[float, str, int | None]:
     return timeout, overflow_mode(setting("MCP_PUSH_OVERFLOW", source)), attempts_override(source)
 
 
+def config_file_problem(source: Mapping[str, Any]) -> R.SendResult | None:
+    """The result of a send under a config file that cannot be used (send never raises): nothing goes,
+    and one config_error result, named `config`, says every problem of the file."""
+    from .configfile import ConfigFileError, load_config
+
+    try:
+        load_config(source)
+    except ConfigFileError as exc:
+        log.warning("not pushed: %s", exc)
+        return R.SendResult([R.ChannelResult("config", False, R.CONFIG_ERROR, str(exc))])
+    return None
+
+
 def prepare_message(
     title: Any, content: Any, source: Mapping[str, Any], channels: str | Iterable[str] | None = None
 ) -> Prepared:
     title, content = message_text(title), message_text(content)
+    problem = config_file_problem(source)
+    if problem is not None:
+        return Prepared(title, content, [], result=problem)
     selected, refused = _selection(source, channels)
     if refused is not None:
         return Prepared(title, content, [], result=refused)
@@ -185,8 +205,13 @@ def dispatch(
     channels: Iterable[str] | None = None,
     now: float | None = None,
     edit_refs: Mapping[str, Any] | None = None,
+    priority: str | None = None,
+    tags: Iterable[str] | None = None,
+    store: Any = None,
 ) -> R.SendResult:
     """Sends to every configured channel (or the named subset) concurrently; always returns results.
+    With a routing config file (docs/ROUTING.md), routing decides which instances get it, at which
+    priority (`tags` are the caller's; `store` keeps the routing state, routed.py).
 
     `now` fixes the clock signatures use (tests and conformance); by default it is the current time.
     `edit_refs` ({channel: ref}) makes a channel whose spec can edit (`edit`) edit the message ref names
@@ -196,9 +221,16 @@ def dispatch(
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return record(source, prepared.title, prepared.content, prepared.result)
-    outcomes = send_prepared(prepared, params, now, edit_refs)
-    return record(source, prepared.title, prepared.content, R.SendResult([outcome.result for outcome in outcomes]),
-                  edited=[o.plan.spec.name for o in outcomes if o.plan.edits])
+    if priority is not None:
+        prepared.priorities = {spec.name: priority for spec, _ in prepared.targets}
+    from .routed import route_prepared
+
+    routing = route_prepared(prepared, source, tags=tags, channels=channels, store=store, now=now)
+    if routing is not None and not prepared.targets:
+        return record(source, prepared.title, prepared.content, routing.merge([]))
+    sent = [outcome.result for outcome in send_prepared(prepared, params, now, edit_refs)]
+    result = routing.merge(sent) if routing is not None else R.SendResult(sent)
+    return record(source, prepared.title, prepared.content, result)
 
 
 # The CLI records in the default state folder too; the library only in one MCP_PUSH_STATE_DIR names.
@@ -248,7 +280,7 @@ def send_prepared(
         targets = [(spec, env) for spec, env in prepared.targets if subset is None or spec.name in subset]
         plans = [
             plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow,
-                         refs.get(spec.name))
+                         refs.get(spec.name), (prepared.priorities or {}).get(spec.name))
             for spec, env in targets
         ]
         return _run_concurrently(plans, prepared.timeout, prepared.attempts)
@@ -301,7 +333,7 @@ def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
 
 def send(
     title: str, content: str, ignore_default_config: bool = False, channels: str | Iterable[str] | None = None,
-    **kwargs: Any,
+    tags: Iterable[str] | None = None, **kwargs: Any,
 ) -> R.SendResult:
     """Pushes to every configured channel, like QingLong's notify.send, and says what happened.
 
@@ -311,6 +343,8 @@ def send(
     kwargs use env var names (DD_BOT_TOKEN=...) and apply to this call only. With
     ignore_default_config=True the environment is not read at all: only kwargs and spec defaults count.
     Other kwargs (QingLong's PushMe `date` and `type`) are passed to channels that take parameters.
+    With a routing config file (mcp-push.yaml, docs/ROUTING.md) `channels` names its instances, and
+    `tags` are matched by its routes; without one, nothing changes.
     """
     config, params = split_kwargs(kwargs)
     if ignore_default_config:
@@ -318,4 +352,4 @@ def send(
         source: Mapping[str, Any] = ChainMap(config, {"SKIP_PUSH_TITLE": os.environ.get("SKIP_PUSH_TITLE", "")})
     else:
         source = ChainMap(config, os.environ)
-    return dispatch(title, content, source, params, channels=channels)
+    return dispatch(title, content, source, params, channels=channels, tags=tags)

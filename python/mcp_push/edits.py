@@ -118,19 +118,33 @@ def dispatch_run(
     channels: Iterable[str] | None = None,
     now: float | None = None,
     refs: EditRefs = EDITS,
+    tags: Iterable[str] | None = None,
+    store: Any = None,
     note: Mapping[str, Any] | None = None,
 ) -> R.SendResult:
     """Sends one event of a run (`kind`: start, update, end, error) like `dispatch`; with the opt-in,
     an update edits the run's message where the channel can (post_or_edit: a refused edit is posted anew,
     and that post becomes the run's message)."""
-    from .api import prepare_message, record, send_prepared
+    from .api import prepare_message, record
+    from .routed import route_prepared
 
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
         return record(source, prepared.title, prepared.content, prepared.result, kind, run_id, note=note)
+    routing = route_prepared(prepared, source, kind, run_id, tags, channels, store, now)  # None: no config file
+    if routing is not None:
+        result = routing.merge([] if not prepared.targets else _send_run(prepared, source, run_id, kind, now, refs))
+    else:
+        result = R.SendResult(_send_run(prepared, source, run_id, kind, now, refs))
+    return record(source, prepared.title, prepared.content, result, kind, run_id, note=note)
+
+
+def _send_run(prepared: Any, source: Mapping[str, Any], run_id: str, kind: str, now: float | None,
+              refs: EditRefs) -> list[R.ChannelResult]:
+    from .api import send_prepared
+
     if not is_true(setting(EDIT_VAR, source)):
-        result = R.SendResult([outcome.result for outcome in send_prepared(prepared, now=now)])
-        return record(source, prepared.title, prepared.content, result, kind, run_id, note=note)
+        return [outcome.result for outcome in send_prepared(prepared, now=now)]
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
     if kind == "update":
@@ -146,5 +160,4 @@ def dispatch_run(
         elif not outcome.plan.edits and outcome.replies:
             # A post (the run's first, or one after a refused edit) is the message its later updates edit.
             refs.set(lanes[name], run_id, read_ref(outcome.plan.spec, outcome.replies[0]))
-    return record(source, prepared.title, prepared.content, R.SendResult([outcome.result for outcome in outcomes]),
-                  kind, run_id, [o.plan.spec.name for o in outcomes if o.plan.edits], note)
+    return [outcome.result for outcome in outcomes]

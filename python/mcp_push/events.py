@@ -262,8 +262,11 @@ def send_event(
     runs: RunLog = RUNS,
     now: float | None = None,
     edits: EditRefs | None = None,
+    tags: Iterable[str] | None = None,
+    store: Any = None,
 ):
     """Validates (EnvelopeError when invalid), renders and sends an event to the configured channels.
+    `tags` are matched by a routing config file's routes (docs/ROUTING.md).
     With MCP_PUSH_EDIT_PROGRESS=true a run's updates edit its message where a channel can (edits.py,
     remembering messages in `edits`, this process's store by default)."""
     from .edits import EDITS, dispatch_run
@@ -274,7 +277,8 @@ def send_event(
     data = valid.get("data") or {}
     note = {"message": valid["message"], "step": data.get("step"), "progress": data.get("progress")}  # the history's
     return dispatch_run(title, content, source, valid["run_id"], valid["event"], channels=channels, now=now,
-                        refs=EDITS if edits is None else edits, note=note)
+                        refs=EDITS if edits is None else edits, tags=tags, store=store,
+                        note=note)
 
 
 def plan_event(
@@ -285,6 +289,7 @@ def plan_event(
     redact: bool = True,
     edit_refs: Mapping[str, Any] | None = None,
     channels: str | Iterable[str] | None = None,
+    priority: str | None = None,
 ) -> list[dict[str, Any]]:
     """The dry run of an event: `seen` are earlier events of this process (a run's start), rendered
     into a fresh run log first so elapsed times are deterministic; `edit_refs` and `channels` as in `plan`."""
@@ -294,4 +299,5 @@ def plan_event(
     for earlier in seen:
         render_event(validate_envelope(earlier, now=now), runs)
     title, content = render_event(validate_envelope(envelope, now=now), runs)
-    return plan(title, content, env=env, now=now, redact=redact, edit_refs=edit_refs, channels=channels)
+    return plan(title, content, env=env, now=now, redact=redact, edit_refs=edit_refs, channels=channels,
+                priority=priority)

@@ -24,7 +24,9 @@ PROCESS_SALT = secrets.token_bytes(32)
 def lane_key(spec: Any, env: Mapping[str, str], salt: bytes) -> str:
     """`channel:<16 hex digits>` of HMAC-SHA256(salt, the secret values joined by NUL)."""
     joined = "\0".join(env.get(name, "") for name in spec.secret_env)
-    return f"{spec.name}:{hmac.new(salt, joined.encode('utf-8'), hashlib.sha256).hexdigest()[:16]}"
+    # The channel id, not an instance's name: two instances with one credential share the vendor's limits.
+    digest = hmac.new(salt, joined.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+    return f"{getattr(spec, 'channel_id', spec.name)}:{digest}"
 
 
 def folder_salt(folder: Path | None) -> bytes:

@@ -11,6 +11,7 @@ from .config import ConfigError, invalid_config, missing_config
 from .hooks import HookInput, run_hook
 from .overflow import fit
 from .paths import resolve_path
+from .priority import with_priority
 from .redact import REGISTRY, Redactor, env_secrets, proxy_secrets, url_userinfo
 from .specs import ChannelSpec, load_settings
 from .templates import OMIT, render, render_tree
@@ -224,16 +225,19 @@ def plan_channel(
     now: float,
     overflow: str = "split",
     edit_ref: Any = None,
+    priority: str | None = None,
 ) -> ChannelPlan:
     """The requests for one channel; a message over the spec's size limit becomes several parts
     (or one truncated part), each planned alike, in order. With `edit_ref` (and a spec `edit` block)
-    the message edits the one that ref names instead, cut to one part."""
+    the message edits the one that ref names instead, cut to one part. `priority` (low, normal, high)
+    changes what the spec's `priority` block says for that level (priority.py); an edit keeps its own."""
+    editing = edit_ref is not None and spec.edit is not None
+    env, post = with_priority(spec, env, spec.request, None if editing else priority)
     # Settings' secrets are long-lived: the process registry (the logging filter) holds them too.
     # HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
     secrets = env_secrets(spec.env, env) + proxy_secrets()
     REGISTRY.add(secrets)
     redactor = Redactor(secrets)
-    editing = edit_ref is not None and spec.edit is not None
     transport = transport_for(spec.transport)
     success = (spec.edit.get("success") if editing else None) or spec.success
     base = {"spec": spec, "transport": transport, "redactor": redactor, "env": env, "edits": editing,
@@ -261,7 +265,7 @@ def plan_channel(
             REGISTRY.add(derived)
             # A message's own secrets stay in its redactor: the registry must not grow with every message.
             redactor.add(derived + per_message)
-            rendered = render_request(spec, spec.edit["request"] if editing else spec.request, context)
+            rendered = render_request(spec, spec.edit["request"] if editing else post, context)
             requests.extend(rendered)
             request_parts.extend([index] * len(rendered))
         # A login the templates compose into a URL (SMTP's user:password@, a proxy's) travels as Basic

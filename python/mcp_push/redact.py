@@ -130,6 +130,14 @@ def url_userinfo(value: str) -> list[str]:
     return userinfo_parts(userinfo) if at else []
 
 
+# url_userinfo of a setting's value, remembered: plan() asks for every URL setting and proxy variable of
+# every channel of every message, and the same few values come back (a planned URL, which may carry
+# the message, is not remembered).
+@functools.lru_cache(maxsize=256)
+def _setting_userinfo(value: str) -> tuple[str, ...]:
+    return tuple(url_userinfo(value)) if value else ()
+
+
 def header_parts(text: str) -> list[str]:
     """`Name: value` lines: each value that is a credential, the credential after its scheme word
     (`Bearer x` -> x), and for Basic the user:password it decodes to."""
@@ -174,14 +182,26 @@ def env_secrets(env_vars: Mapping[str, Any], env: Mapping[str, Any]) -> list[str
             for shape in var.secret_parts:
                 found += _SHAPES[shape](value)
         else:
-            found += url_userinfo(value)
+            found += _setting_userinfo(value)
     return found
 
 
 def proxy_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     """Credentials in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (any case), which the HTTP clients use."""
     environ = os.environ if environ is None else environ
-    return [part for name in PROXY_VARS for part in url_userinfo(environ.get(name, ""))]
+    return [part for value in _proxy_values(environ) for part in _setting_userinfo(value)]
+
+
+# os.environ's keys as its private store (_data, CPython on POSIX) holds them: plan() reads these six
+# for every channel, mostly unset, and os.environ.get of an unset name raises and catches two KeyErrors.
+_ENCODED_PROXY_VARS = tuple(os.fsencode(name) for name in PROXY_VARS) if os.name == "posix" else ()
+
+
+def _proxy_values(environ: Mapping[str, str]) -> list[str]:
+    data = getattr(environ, "_data", None) if isinstance(environ, os._Environ) else None
+    if _ENCODED_PROXY_VARS and isinstance(data, dict):
+        return [os.fsdecode(raw) for raw in map(data.get, _ENCODED_PROXY_VARS) if raw]
+    return [environ.get(name, "") for name in PROXY_VARS]
 
 
 # --- how a secret travels ---------------------------------------------------------------------------

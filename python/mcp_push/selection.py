@@ -11,6 +11,26 @@ from .config import EnvSnapshot, as_text, channel_env, is_configured, is_set, re
 from .specs import ChannelSpec, active_vars, channel_ids, load_channel
 
 
+def _instances(source: Mapping[str, Any]) -> list[tuple[ChannelSpec, dict[str, str]]] | None:
+    """With a config file (configfile.py): its named instances, in file order, each a copy of its
+    channel's spec under the instance's name with the instance's own settings (`${NAME}` read from the
+    source), then the env-configured channels not shadowed by an instance's name. None without one."""
+    from dataclasses import replace
+
+    from .configfile import expand, load_config
+
+    config = load_config(source)
+    if config is None:
+        return None
+    found = []
+    for name, instance in config.channels.items():
+        base = load_channel(instance["type"])
+        given = {var: expand(value, source) for var, value in (instance.get("env") or {}).items()}
+        found.append((replace(base, name=name, instance_of=base.name), channel_env(base, given)))
+    named = set(config.channels)
+    return found + [(spec, env) for spec, env in _env_channels(source, None) if spec.name not in named]
+
+
 def configured_channels(
     source: Mapping[str, Any], only: Iterable[str] | None = None
 ) -> list[tuple[ChannelSpec, dict[str, str]]]:
@@ -18,8 +38,19 @@ def configured_channels(
     just those of these ids (any case). Only the channels whose active_when variables are set are built."""
     wanted = {name.lower() for name in only} if only is not None else None
     if isinstance(source, EnvSnapshot):  # an unchanging env: the answer is worked out once
-        key = ("configured_channels", None if wanted is None else frozenset(wanted))
+        from .configfile import load_config
+
+        key = ("configured_channels", None if wanted is None else frozenset(wanted), id(load_config(source)))
         return list(source.derive(key, lambda: configured_channels(dict(source), wanted)))
+    instances = _instances(source)
+    if instances is not None:
+        return [(spec, env) for spec, env in instances if wanted is None or spec.name in wanted]
+    return _env_channels(source, wanted)
+
+
+def _env_channels(
+    source: Mapping[str, Any], wanted: set[str] | None
+) -> list[tuple[ChannelSpec, dict[str, str]]]:
     found = []
     for name in channel_ids():
         if wanted is not None and name not in wanted:
@@ -74,3 +105,18 @@ def channels_error(source: Mapping[str, Any], channels: str | Iterable[str] | No
         return NO_CHANNEL_NAMED
     wrong, listed = _unconfigured(source, names)
     return "; ".join(what for _, what in wrong) + "; " + listed if wrong else None
+
+
+def find_target(source: Mapping[str, Any], name: str) -> tuple[ChannelSpec, dict[str, str]] | None:
+    """The configured channel or instance of this name (a config file's instance, or a channel id), with
+    its settings as they are now; None when there is none."""
+    return next(((spec, env) for spec, env in configured_channels(source, [name]) if spec.name == name), None)
+
+
+def target_env(spec: ChannelSpec, source: Mapping[str, Any]) -> dict[str, str]:
+    """A channel's settings as they are now: an instance's from its config file entry, a channel's from
+    the source."""
+    if spec.instance_of is None:
+        return channel_env(spec, source)
+    found = find_target(source, spec.name)
+    return found[1] if found is not None else {name: var.default for name, var in spec.env.items()}

@@ -76,6 +76,13 @@ class ChannelSpec:
     retry: dict[str, Any] | None = None
     edit: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # A named instance of a channel (mcp-push.yaml): `name` is the instance's, this the channel id.
+    instance_of: str | None = None
+    priority: dict[str, Any] | None = None  # what a message's priority changes (priority.py)
+
+    @property
+    def channel_id(self) -> str:
+        return self.instance_of or self.name
 
     @property
     def secret_env(self) -> tuple[str, ...]:
@@ -145,6 +152,7 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         retry=data.get("retry"),
         edit=_edit_block(data.get("edit"), data["request"]),
         raw=data,
+        priority=data.get("priority"),
     )
 
 

@@ -99,9 +99,37 @@ def _compiled(source: str):
     return environment().from_string(source)
 
 
+# `a.b` in a precompiled template: a plain dict's key, when no dict attribute has that name (jinja2's
+# sandbox tries the attribute first). Anything else raises, and jinja2 renders the template instead.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+def _dict_key(value: Any, name: str) -> Any:
+    if type(value) is dict and name not in _DICT_ATTRIBUTES:
+        return value[name]
+    raise LookupError(name)
+
+
+@functools.lru_cache(maxsize=1)
+def _precompiled() -> dict[str, Any]:
+    """The spec templates as Python functions (compiled_templates.py, written by tools/gen_docs.py): the
+    first send of a process then imports no jinja2 and compiles nothing for them (jinja2's import is about
+    30 ms, its compiler about 0.5 ms a template), and each render is a plain call, without jinja2's
+    per-render Context."""
+    from .compiled_templates import TEMPLATES
+
+    return TEMPLATES
+
+
 def render(source: str, context: dict[str, Any]) -> str:
     if "{" not in source:  # most leaves are literals; skip the template machinery
         return source
+    function = _precompiled().get(source)
+    if function is not None:
+        try:
+            return function(context, FILTERS, _dict_key)
+        except Exception:  # noqa: BLE001, S110 - a missing name, a non-dict value, a filter's error:
+            pass  # jinja2 renders it below and decides, in its own words (StrictUndefined)
     return _compiled(source).render(context)
 
 

@@ -18,6 +18,8 @@ def isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("HITOKOTO", "false")
     # The MCP server's outbox goes to a folder of the test's own (subprocesses inherit it).
     monkeypatch.setenv("MCP_PUSH_STATE_DIR", str(tmp_path / "state"))
+    # Nor the developer's routing config (mcp-push.yaml in the user config folder).
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     TOKENS.clear()
     yield os.environ
     TOKENS.clear()

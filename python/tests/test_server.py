@@ -68,9 +68,10 @@ async def test_tools_list_advertises_underscore_names_with_schemas_annotations_a
         out = tool.output_schema
         assert {"ok", "delivered", "total", "skipped", "summary", "channels"} <= set(out["properties"])
         assert "channels" in tool.input_schema["properties"]
-    assert set(tools["notify_send"].input_schema["properties"]) == {"title", "content", "channels", "wait"}
+    assert set(tools["notify_send"].input_schema["properties"]) == {"title", "content", "channels", "wait", "tags"}
     event = tools["notify_event"].input_schema
-    assert set(event["properties"]) == {"run_id", "event", "message", "data", "timestamp", "channels", "wait"}
+    assert set(event["properties"]) == {"run_id", "event", "message", "data", "timestamp", "channels", "wait",
+                                        "tags"}
     assert set(event["required"]) == {"run_id", "event", "message"}
     assert event["properties"]["event"]["enum"] == ["start", "update", "end", "error"]
     # Optional arguments carry a plain `type`, so simple clients can turn CLI text into JSON values.

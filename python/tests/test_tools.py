@@ -566,3 +566,13 @@ def test_lint_rejects_a_channel_retry_policy_naming_settings(tree):
         "spec/channels/gotify.yaml: retry.attempts was removed in spec format 2: the retry policy is settings.yaml's "
         "`retry`, the same for every channel"
     ]
+
+
+def test_lint_rejects_a_priority_that_breaks_the_variable_it_sets(tree):
+    def change(data):
+        data["priority"] = {"low": {"env": {"GOTIFY_PRIORITY": "11", "GOTIFY_PRIO": "1"}}, "high": {"body": {"x": 1}}}
+    _edit_yaml(tree / "spec" / "channels" / "gotify.yaml", change)
+    assert lint_specs.lint(tree) == [
+        "spec/channels/gotify.yaml: priority.low.env: GOTIFY_PRIORITY: must be an integer from 0 to 10",
+        "spec/channels/gotify.yaml: priority.low.env: GOTIFY_PRIO is not a variable of this channel",
+    ]

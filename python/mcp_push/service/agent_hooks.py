@@ -4,9 +4,11 @@ envelope.schema.json) and hands it to a running server (MCP_PUSH_URL, rest_clien
 
 It never gets in the host's way: it always exits 0 (for Claude Code, exit 2 would block the agent's stop
 and any other code shows a hook error), it writes nothing to stdout but what the host reads (Cursor's
-`{}`), it logs failures on stderr, and it returns within MCP_PUSH_HOOK_DEADLINE seconds even when a vendor
-or the server never answers: the delivery runs in a worker thread, and the process exits at the deadline.
-Unknown fields and unknown hook events are ignored.
+`{}`), and it returns at once even when a vendor or the server never answers: it builds the event, hands
+it to the server when one answers at MCP_PUSH_URL within REST_TIMEOUT, and otherwise to a detached child
+process that delivers it (detached.py: its own session, the host's pipes closed, the outbox behind it,
+problems in hook.log in the state folder). What the hook itself can tell (bad input, no channel) it logs
+on stderr. Unknown fields and unknown hook events are ignored.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import os
 import sys
 import threading
 import time
-from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,11 @@ EVENTS = ("start", "update", "end", "error")
 MESSAGE_CHARS = 1500  # a phone notification, not the whole answer
 TAIL_BYTES = 256 * 1024  # how much of a transcript's end is read for the last assistant message
 STDIN_BYTES = 4 * 1024 * 1024  # a hook's JSON is small; a host gone wrong must not fill memory
-REST_TIMEOUT = 3.0  # a running server answers 202 at once; the rest of the deadline is for a fallback
+# A running server answers 202 at once (connect, read seconds); a slower answer is left to the child.
+REST_TIMEOUT = (0.2, 0.4)
+# The hook's own work (its JSON, a transcript's tail, a hand-off) takes well under a second; this bounds it
+# when something is wrong all the same (a host that never closes stdin).
+OWN_LIMIT = 3.0
 
 
 class _Quit(Exception):
@@ -72,8 +77,8 @@ _DESCRIPTIONS = {
 
 
 def main(host: str | None, argv: Sequence[str], env: Mapping[str, Any], hard_exit: bool = True) -> int:
-    """Runs the hook for `host`; 0 whatever happens. With `hard_exit`, a delivery still running at the
-    deadline ends the process (os._exit): threads stuck in a vendor's socket cannot hold it."""
+    """Runs the hook for `host`; 0 whatever happens. With `hard_exit`, the hook's own work still running
+    after OWN_LIMIT seconds ends the process (os._exit)."""
     if host not in HOSTS:
         _log("mcp-push hook", f"error: HOST must be one of {', '.join(HOSTS)}" + (f", not '{host}'" if host else ""))
         return 0
@@ -93,10 +98,9 @@ def main(host: str | None, argv: Sequence[str], env: Mapping[str, Any], hard_exi
     worker = threading.Thread(target=_guarded, args=(prog, host, options, env, wanted, deadline),
                               name="mcp-push-hook", daemon=True)
     worker.start()
-    worker.join(deadline)
+    worker.join(OWN_LIMIT)
     if worker.is_alive():
-        _log(prog, f"gave up after {deadline:g} s (a vendor or the server did not answer in time); "
-             "the notification may not have been delivered")
+        _log(prog, f"gave up after {OWN_LIMIT:g} s (did its input never end?); nothing was sent")
         if hard_exit:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -106,7 +110,6 @@ def main(host: str | None, argv: Sequence[str], env: Mapping[str, Any], hard_exi
 
 def _guarded(prog: str, host: str, options: argparse.Namespace, env: Mapping[str, Any], wanted: set[str],
              deadline: float) -> None:
-    started = time.monotonic()
     try:
         payload = _payload(host, options)
         envelope = MAPPERS[host](payload, env)
@@ -114,7 +117,7 @@ def _guarded(prog: str, host: str, options: argparse.Namespace, env: Mapping[str
             if options.verbose:
                 _log(prog, "nothing to send for this hook event")
             return
-        deliver(prog, envelope, options.channel, env, deadline - (time.monotonic() - started), options.verbose)
+        deliver(prog, envelope, options.channel, env, deadline, options.verbose)
     except _Quit:
         pass
     except Exception as exc:  # never a traceback in the host's log, never a non-zero exit
@@ -287,44 +290,77 @@ MAPPERS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, An
 
 
 def deliver(prog: str, envelope: Mapping[str, Any], channels: list[str] | None, env: Mapping[str, Any],
-            budget: float, verbose: bool = False) -> None:
-    """To the server at MCP_PUSH_URL when set (falling back to sending directly when none answers there),
-    else directly with the library's send_event, each request bounded by the time left."""
-    from .rest_client import RestError, RestUnreachable, post_event, server_url
-
-    started = time.monotonic()
+            deadline: float, verbose: bool = False) -> None:
+    """To the server at MCP_PUSH_URL when it answers within REST_TIMEOUT; else to a detached child that
+    sends the event itself (or, when the server took the connection but was slow to answer, asks it again
+    with the same Idempotency-Key), within `deadline` seconds."""
     wanted = _channels(channels)
+    problem = _channel_problem(env, wanted)
+    if problem:
+        _log(prog, f"error: {problem} (`mcp-push channels` tells what they need)")
+        return
+    envelope = {**envelope, "timestamp": _now()}  # when the host's event happened, not when the child sends
+    job: dict[str, Any] = {"prog": prog, "envelope": envelope, "channels": wanted, "verbose": verbose,
+                           "deadline": deadline, "rest_key": None}
+    from .rest_client import server_url
+
     if server_url(env):
-        try:
-            result = post_event(envelope, env, wanted, timeout=max(0.1, min(REST_TIMEOUT, budget)))
-        except RestUnreachable as exc:
-            _log(prog, f"{exc}; sending it directly")
-        except RestError as exc:
-            _log(prog, f"error: {exc}")
+        done, job["rest_key"] = _handed_off(prog, envelope, wanted, env, verbose)
+        if done:
             return
-        else:
-            if verbose or result.get("ok") is False:
-                _log(prog, _redacted(env, str(result.get("summary") or "handed to the server")))
-            return
-    _send(prog, envelope, wanted, env, budget - (time.monotonic() - started), verbose)
+    from .detached import log_path, start
+
+    try:
+        pid = start(job, env)
+    except OSError as exc:
+        _log(prog, f"error: cannot start the delivery ({exc}); nothing was sent")
+        return
+    if verbose:
+        _log(prog, f"delivering in the background (pid {pid}); problems go to {log_path(env)}")
 
 
-def _send(prog: str, envelope: Mapping[str, Any], channels: list[str] | None, env: Mapping[str, Any],
-          budget: float, verbose: bool) -> None:
+def _handed_off(prog: str, envelope: Mapping[str, Any], channels: list[str] | None, env: Mapping[str, Any],
+                verbose: bool) -> tuple[bool, str | None]:
+    """POSTs the event to the server. (True, None) when that is the end of it (taken, or refused: logged);
+    (False, None) when no server answers (the child sends the event itself); (False, key) when the server
+    was slow to answer (the child asks it again with that Idempotency-Key)."""
+    import uuid
+
+    from .rest_client import RestError, RestTimeout, RestUnreachable, post_event
+
+    key = uuid.uuid4().hex
+    try:
+        result = post_event(envelope, env, channels, timeout=REST_TIMEOUT, idempotency_key=key)
+    except RestUnreachable as exc:
+        _log(prog, f"{exc}; sending it directly")  # MCP_PUSH_URL names a server that is not running
+        return False, None
+    except RestTimeout as exc:
+        if verbose:
+            _log(prog, f"{exc}; asking it again in the background")
+        return False, key
+    except RestError as exc:
+        _log(prog, f"error: {exc}")
+        return True, None
+    if verbose or result.get("ok") is False:
+        _log(prog, _redacted(env, str(result.get("summary") or "handed to the server")))
+    return True, None
+
+
+def _channel_problem(env: Mapping[str, Any], channels: list[str] | None) -> str | None:
+    """What the hook can tell at once, so that nothing is started for nothing: an unknown channel, none
+    configured."""
     from ..api import channels_error, configured_channels
-    from ..config import request_timeout, setting
-    from ..events import send_event
-    from .outcome import SecretRedactor, outcome
 
     problem = channels_error(env, channels)
     if problem or (channels is None and not configured_channels(env)):
-        _log(prog, f"error: {problem or 'no channel is configured'} (`mcp-push channels` tells what they need)")
-        return
-    per_request = min(request_timeout(setting("MCP_PUSH_TIMEOUT", env)), max(budget, 0.1))
-    result = send_event(envelope, channels=channels, env=ChainMap({"MCP_PUSH_TIMEOUT": f"{per_request:g}"}, env))
-    report = outcome(result, SecretRedactor(env))
-    if verbose or (not report["skipped"] and report["delivered"] < report["total"]):
-        _log(prog, report["summary"])
+        return problem or "no channel is configured"
+    return None
+
+
+def _now() -> str:
+    from ..events import rfc3339
+
+    return rfc3339(time.time())
 
 
 def _channels(names: list[str] | None) -> list[str] | None:

@@ -17,10 +17,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
-from .. import __version__
 from ..config import agent_defaults
 from ..redact import MASK, process_redactor
-from .http_app import DEFAULT_PORT
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -44,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         "With no command, serves MCP over stdio (how an MCP host starts it).",
         epilog="Exit codes: 0 all delivered, 1 some channel failed, 2 usage or configuration error.",
     )
+    from .. import __version__  # here, not at the top: `mcp-push hook` must start fast (its early path in main)
+    from .http_app import DEFAULT_PORT
+
     parser.add_argument("--version", action="version", version=f"mcp-push {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -116,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
 
     channels = sub.add_parser("channels", help="list channels: configured ones, and what the others lack")
     channels.add_argument("--json", action="store_true", help="machine-readable output")
+    from .cli_routing import add_parsers
+
+    add_parsers(sub)  # config check, route --explain (docs/ROUTING.md)
 
     from .history_cli import add_commands  # history, status RUN: the delivery history (issue 17)
 
@@ -128,6 +132,8 @@ def _channel_and_output_args(parser: argparse.ArgumentParser) -> None:
                         help="only this configured channel (repeatable); default: all configured")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each channel's outcome on stderr")
+    parser.add_argument("--tag", action="append", metavar="TAG",
+                        help="a tag for the routes of the routing config (mcp-push.yaml; repeatable)")
 
 
 def _port(text: str) -> int:
@@ -215,8 +221,32 @@ def _send(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     channels = _check_channels(args.channel, env)
     if args.dry_run:
         _check_settings(env)
-        return _dry_run(plan(args.title, args.content, env=env, channels=channels))
-    return _report(dispatch(args.title, args.content, env, channels=channels), args.json, env)
+        routed = _routed_plan(env, "message", None, args.title, args.tag, channels,
+                              lambda names, level: plan(args.title, args.content, env=env, channels=names,
+                                                        priority=level))
+        return _dry_run(routed if routed is not None else plan(args.title, args.content, env=env, channels=channels))
+    return _report(dispatch(args.title, args.content, env, channels=channels, tags=args.tag, store=_store(env)),
+                   args.json, env)
+
+
+def _store(env: Mapping[str, Any]) -> Any:
+    """The routing state in the state folder, with a routing config file only (routing_state.py)."""
+    from ..configfile import load_config
+    from .routing_state import RoutingStore
+
+    return RoutingStore.for_source(env) if load_config(env) is not None else None
+
+
+def _routed_plan(env: Mapping[str, Any], kind: str, run_id: str | None, title: str, tags: Any, channels: Any,
+                 plan_some: Any) -> list[dict[str, Any]] | None:
+    """A dry run under a routing config: the decisions on stderr, the plan of the instances sent to now
+    at their priorities; None without a config file."""
+    from .cli_routing import dry_run_decisions
+
+    decisions = dry_run_decisions(env, kind, run_id, title, tags, channels)
+    if decisions is None:
+        return None
+    return [entry for d in decisions if d["action"] == "send" for entry in plan_some([d["instance"]], d["priority"])]
 
 
 def _event(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
@@ -230,8 +260,10 @@ def _event(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     channels = _check_channels(args.channel, env)
     if args.dry_run:
         _check_settings(env)
-        return _dry_run(plan_event(envelope, env=env, channels=channels))
-    return _report(send_event(envelope, channels=channels, env=env), args.json, env)
+        routed = _routed_plan(env, args.event, args.run_id, args.message, args.tag, channels,
+                              lambda names, level: plan_event(envelope, env=env, channels=names, priority=level))
+        return _dry_run(routed if routed is not None else plan_event(envelope, env=env, channels=channels))
+    return _report(send_event(envelope, channels=channels, env=env, tags=args.tag, store=_store(env)), args.json, env)
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
@@ -270,7 +302,9 @@ def _report(result: Any, as_json: bool, env: Mapping[str, Any]) -> int:
         return OK  # deliberately not pushed: the title is listed in SKIP_PUSH_TITLE
     if channels and all(c["status"] == "config_error" for c in channels):
         return USAGE  # nothing could be attempted: every channel lacks configuration
-    return OK if report["delivered"] == report["total"] else FAILED
+    # An instance routing left out (docs/ROUTING.md) is skipped on purpose, not a failure.
+    routed_out = sum(1 for c in channels if c["status"] == "skipped")
+    return OK if report["delivered"] == report["total"] - routed_out else FAILED
 
 
 def _flush(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
@@ -398,6 +432,16 @@ def _hook(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     return hook_main(args.host, args.args, env)
 
 
+def _hook_now(host: str, args: Sequence[str]) -> int:
+    """`mcp-push hook HOST ...` straight to agent_hooks, without the rest of the CLI: a host waits for
+    it (its parser and imports, the HTTP server's among them, cost a quarter of a second)."""
+    from ..logs import log_to_stderr
+    from .agent_hooks import main as hook_main
+
+    log_to_stderr(logging.ERROR, own_process=True)
+    return hook_main(host, args, agent_defaults(os.environ))
+
+
 # --- serve ---------------------------------------------------------------------------------------------
 
 
@@ -416,16 +460,19 @@ def _serve(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["hook"] and argv[1:2] and argv[1] not in ("-h", "--help"):
+        return _hook_now(argv[1], argv[2:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["serve", *argv]  # what an MCP host runs: `mcp-push`, `mcp-push --transport http`
     args = _parser().parse_args(argv)
     _setup_logging(args)
     env = agent_defaults(os.environ)
     from ..api import record_by_default
+    from .cli_routing import config_check, route_explain
 
     record_by_default()  # what the CLI sends is in the history (`mcp-push history`), state folder set or not
     handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush,
-                "hook": _hook, "run": _run}
+                "hook": _hook, "run": _run, "config": config_check, "route": route_explain}
     from .history_cli import history_command, status_command
 
     handlers.update(history=history_command, status=status_command)

@@ -42,6 +42,7 @@ class Delivery:
     done: threading.Event = field(default_factory=threading.Event, repr=False)
     # Set while every try so far failed and another is due: what the last one said (redacted).
     retry_error: str | None = None
+    priority: str | None = None  # low, normal or high, as routing decided (not kept in the outbox)
     # The accepted message it belongs to (history.py; None for one adopted from the outbox after a restart),
     # and whether it edited its run's message in place rather than posting.
     message_id: str | None = None

@@ -42,6 +42,7 @@ from ..deliver import Outcome, send_plan
 from ..edits import lane_key, post_or_edit, read_ref
 from ..overflow import overflow_mode
 from ..planner import ChannelPlan, plan_channel
+from ..selection import find_target, target_env
 from ..specs import ChannelSpec, load_channels, load_settings
 from ..wire import seconds_text
 from .delivery import TERMINAL, Delivery
@@ -225,13 +226,14 @@ class Engine:
 
     def submit(self, title: str, content: str, kind: str = "message", run_id: str | None = None,
                channels: Iterable[str] | None = None, params: Mapping[str, Any] | None = None,
-               note: Mapping[str, Any] | None = None) -> Ticket:
-        """Accepts a message for every configured channel (or the named ones); returns at once. `note`
+               priorities: Mapping[str, str] | None = None, note: Mapping[str, Any] | None = None) -> Ticket:
+        """Accepts a message for every configured channel (or the named ones); returns at once.
+        `priorities` ({channel: low | normal | high}, service/routing_service.py) as routing decided. `note`
         (an event's step, progress, message, retry_of) is for the observers (the history) only."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         source = self._env.current()
-        ticket = self._submit(title, content, kind, run_id, channels, params, source)
+        ticket = self._submit(title, content, kind, run_id, channels, params, source, priorities)
         if self.observers:
             extra = dict(note or {})
             progress = extra.get("progress")
@@ -242,7 +244,8 @@ class Engine:
         return ticket
 
     def _submit(self, title: str, content: str, kind: str, run_id: str | None, channels: Iterable[str] | None,
-                params: Mapping[str, Any] | None, source: Mapping[str, Any]) -> Ticket:
+                params: Mapping[str, Any] | None, source: Mapping[str, Any],
+                priorities: Mapping[str, str] | None = None) -> Ticket:
         message_id = new_message_id()
         prepared = prepare_message(title, content, source, channels)
         if prepared.result is not None:
@@ -256,7 +259,8 @@ class Engine:
         for spec, env in prepared.targets:
             key = lane_key(spec, env, self.outbox.lane_salt)
             delivery = Delivery(0, key, spec.name, kind, run_id, prepared.title, prepared.content,
-                                dict(params or {}), message_id=message_id)
+                                dict(params or {}), priority=(priorities or {}).get(spec.name),
+                                message_id=message_id)
             if spec.limits.get("rate"):
                 # Planned now: a rate-limited lane must know what the message costs (requests: parts,
                 # targets) before it may go. Another lane plans it when it goes (an update superseded
@@ -271,7 +275,7 @@ class Engine:
     def _plan(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str,
               edit_ref: Any = None) -> ChannelPlan:
         return plan_channel(spec, dict(env), delivery.title, delivery.content, delivery.params, self.clock(),
-                            overflow, edit_ref)
+                            overflow, edit_ref, priority=delivery.priority)
 
     def _lane(self, spec: ChannelSpec, key: str) -> Lane:
         lane = self.lanes.get(key)
@@ -323,6 +327,8 @@ class Engine:
         for delivery in rows:
             spec = specs.get(delivery.channel)
             env = channel_env(spec, self.source) if spec else {}
+            if spec is None and (instance := find_target(self.source, delivery.channel)) is not None:
+                spec, env = instance  # a config file's instance (configfile.py)
             if spec is None or not is_configured(spec, env):
                 log.warning("outbox: %s is no longer configured; dropping a %s from %s", delivery.channel,
                             delivery.kind, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(delivery.created)))
@@ -386,6 +392,8 @@ class Engine:
 
     def _deliver(self, lane: Lane, delivery: Delivery) -> R.ChannelResult:
         spec = lane.spec
+        if delivery.channel != spec.name:  # two instances with one credential share the lane
+            spec = (find_target(self._env.current(), delivery.channel) or (spec, None))[0]
         try:
             source = self._env.current()
             timeout = request_timeout(setting("MCP_PUSH_TIMEOUT", source))
@@ -393,7 +401,7 @@ class Engine:
             attempts = retry.attempts_override(source)
         except ConfigError as exc:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
-        post = delivery.plan or self._plan(spec, channel_env(spec, source), delivery, overflow)
+        post = delivery.plan or self._plan(spec, target_env(spec, source), delivery, overflow)
         editing = spec.edit is not None and is_true(setting(EDIT_VAR, source)) and delivery.run_id
         ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None
 

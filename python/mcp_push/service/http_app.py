@@ -343,4 +343,22 @@ def serve(app: Any, settings: HttpSettings, sock: socket.socket) -> None:
         log_config=None, log_level="warning",  # uvicorn's records go through logging to stderr, never stdout
         ws="none", lifespan="on",
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    _draining(uvicorn.Server)(config).run(sockets=[sock])
+
+
+def _draining(server: type) -> type:
+    """uvicorn's Server, except that a SIGTERM or SIGINT it shut down for is not raised again afterwards:
+    uvicorn does, and that ends the process before the lifecycle drains the engine (lifecycle.stop_engine),
+    so what a client was just told is queued would wait in the outbox for the next start."""
+    import contextlib
+
+    class Draining(server):  # type: ignore[misc, valid-type]
+        @contextlib.contextmanager
+        def capture_signals(self):
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    getattr(self, "_captured_signals", []).clear()
+
+    return Draining

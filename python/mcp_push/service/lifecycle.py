@@ -51,9 +51,12 @@ def stop_engine(engine: Engine, drain_seconds: float = SHUTDOWN_DRAIN_SECONDS) -
 def running_engine(source: Mapping[str, Any], drain_seconds: float = SHUTDOWN_DRAIN_SECONDS) -> Iterator[Engine]:
     """The engine, started (what a killed predecessor left in the outbox goes out at once), stopped at
     the end of the block."""
+    from .routing_service import start_routing
+
     engine = open_engine(source)
     try:
-        yield engine.start()
+        start_routing(engine.start(), source)  # held messages of a routing config go out when due
+        yield engine
     finally:
         stop_engine(engine, drain_seconds)
 

@@ -29,7 +29,12 @@ class RestError(RuntimeError):
 
 
 class RestUnreachable(RestError):
-    """No server answered at MCP_PUSH_URL (refused, unknown host): nothing was sent."""
+    """No server answered at MCP_PUSH_URL (refused, unknown host, no connection in time): nothing was sent."""
+
+
+class RestTimeout(RestError):
+    """The server took the connection but did not answer in time: it may have taken the request (ask again
+    with the same Idempotency-Key to know without sending twice)."""
 
 
 def server_url(env: Mapping[str, Any]) -> str | None:
@@ -44,10 +49,13 @@ def _shown(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
 
 
-def post(path: str, body: Mapping[str, Any], env: Mapping[str, Any], timeout: float = DEFAULT_TIMEOUT,
+Timeout = float | tuple[float, float]
+
+
+def post(path: str, body: Mapping[str, Any], env: Mapping[str, Any], timeout: Timeout = DEFAULT_TIMEOUT,
          params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     """POSTs `body` as JSON to MCP_PUSH_URL + `path` with the bearer token; the answer's JSON object, or
-    RestError. `timeout` bounds connecting and each read."""
+    RestError. `timeout` bounds connecting and each read, or is (connect, read) seconds."""
     import requests  # the hook's fast paths (an ignored event) never pay for it
 
     base = server_url(env)
@@ -62,8 +70,11 @@ def post(path: str, body: Mapping[str, Any], env: Mapping[str, Any], timeout: fl
     try:
         answer = requests.post(base + path, json=dict(body), params=params, headers=sent, timeout=timeout,
                                allow_redirects=False)
+    except requests.ConnectTimeout:  # before Timeout: it is both, and nothing was sent
+        raise RestUnreachable(f"cannot reach the mcp-push server at {where} (no connection within "
+                              f"{_connect(timeout):g} s)") from None
     except requests.Timeout:
-        raise RestError(f"the mcp-push server at {where} did not answer within {timeout:g} s") from None
+        raise RestTimeout(f"the mcp-push server at {where} did not answer within {_read(timeout):g} s") from None
     except requests.ConnectionError as exc:
         raise RestUnreachable(f"cannot reach the mcp-push server at {where} ({_reason(exc)})") from None
     except requests.RequestException as exc:
@@ -78,7 +89,7 @@ def post(path: str, body: Mapping[str, Any], env: Mapping[str, Any], timeout: fl
 
 
 def post_event(envelope: Mapping[str, Any], env: Mapping[str, Any], channels: Iterable[str] | None = None,
-               timeout: float = DEFAULT_TIMEOUT, wait: bool = False,
+               timeout: Timeout = DEFAULT_TIMEOUT, wait: bool = False,
                idempotency_key: str | None = None) -> dict[str, Any]:
     """`POST /v1/events`: the envelope (spec/envelope.schema.json), optionally only to `channels`; the
     server's result (ok, delivered, queued, total, summary, channels ...). `wait` asks for the final results."""
@@ -96,6 +107,14 @@ def post_message(title: str, content: str, env: Mapping[str, Any], channels: Ite
     if channels is not None:
         body["channels"] = list(channels)
     return post("/v1/messages", body, env, timeout, params={"wait": "true"} if wait else None)
+
+
+def _connect(timeout: Timeout) -> float:
+    return timeout[0] if isinstance(timeout, tuple) else timeout
+
+
+def _read(timeout: Timeout) -> float:
+    return timeout[1] if isinstance(timeout, tuple) else timeout
 
 
 def _reason(exc: Exception) -> str:

@@ -18,6 +18,8 @@ _CHANNELS = {"type": "array", "items": {"type": "string"}, "minItems": 1,
              "description": "Only these configured channels (ids such as ntfy, telegram); omit for all of them"}
 _WAIT = {"type": "boolean", "default": False,
          "description": "Wait for the final per-channel results, as ?wait=true does"}
+_TAGS = {"type": "array", "items": {"type": "string"},
+         "description": "Tags for the routes of the server's routing config (mcp-push.yaml); ignored without one"}
 _EVENT_ID = {"type": "string", "minLength": 1, "maxLength": 200,
              "description": "An idempotency key, as the Idempotency-Key header (equal to it when both are sent)"}
 
@@ -70,13 +72,14 @@ def openapi_document() -> dict[str, Any]:
     event = {
         "type": "object", "required": envelope["required"], "additionalProperties": False,
         "description": "The event envelope (spec/envelope.schema.json) and how to deliver it",
-        "properties": {**envelope["properties"], "channels": _CHANNELS, "wait": _WAIT, "event_id": _EVENT_ID},
+        "properties": {**envelope["properties"], "channels": _CHANNELS, "wait": _WAIT, "event_id": _EVENT_ID,
+                       "tags": _TAGS},
     }
     message = {
         "type": "object", "required": ["title", "content"], "additionalProperties": False,
         "properties": {"title": {"type": "string", "description": "Short headline"},
                        "content": {"type": "string", "description": "The message body (plain text)"},
-                       "channels": _CHANNELS, "wait": _WAIT, "event_id": _EVENT_ID},
+                       "channels": _CHANNELS, "wait": _WAIT, "event_id": _EVENT_ID, "tags": _TAGS},
     }
     return {
         "openapi": "3.1.0",

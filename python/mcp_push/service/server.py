@@ -154,6 +154,16 @@ ChannelsArg = Annotated[
 ]
 
 
+TagsArg = Annotated[
+    list[str] | None,
+    WithJsonSchema({
+        "type": "array", "items": {"type": "string"},
+        "description": "Tags for the routes of the server's routing config (mcp-push.yaml), e.g. deploy; "
+                       "ignored without one",
+    }),
+]
+
+
 def _envelope_field(name: str, description: str, **extra: Any) -> WithJsonSchema:
     """The argument's schema: the envelope schema's rule for that field, with a description for models."""
     return WithJsonSchema({**extra, **envelope_schema()["properties"][name], "description": description})
@@ -202,20 +212,22 @@ class _Tools:
             is_error=not structured["ok"],
         )
 
-    async def _submit(self, title: str, content: str, **how: Any) -> Ticket:
+    async def _submit(self, source: Mapping[str, Any], title: str, content: str, **how: Any) -> Ticket:
+        from .routing_service import submit  # routing (mcp-push.yaml): the engine as before without one
+
         # Short work (planning, one outbox row per channel) on a worker thread; never the waiting.
-        return await anyio.to_thread.run_sync(lambda: self.engine.submit(title, content, **how))
+        return await anyio.to_thread.run_sync(lambda: submit(self.engine, source, title, content, **how))
 
     async def send(self, tool: str, title: str, content: str, channels: list[str] | None = None,
-                   wait: bool = False) -> CallToolResult:
-        return await self._accept(tool, channels, wait, lambda: (title, content, {}))
+                   wait: bool = False, tags: list[str] | None = None) -> CallToolResult:
+        return await self._accept(tool, channels, wait, lambda: (title, content, {"tags": tags}))
 
     async def event(self, tool: str, envelope: dict[str, Any], channels: list[str] | None = None,
-                    wait: bool = False) -> CallToolResult:
+                    wait: bool = False, tags: list[str] | None = None) -> CallToolResult:
         """`envelope` is valid and has its timestamp: route_tool_calls checked it, once (check_arguments)."""
         def message() -> tuple[str, str, dict[str, Any]]:
             title, content = render_event(envelope)  # records a run's start: only once the call is taken
-            return title, content, {"kind": envelope["event"], "run_id": envelope["run_id"],
+            return title, content, {"kind": envelope["event"], "run_id": envelope["run_id"], "tags": tags,
                                     "note": event_note(envelope)}
 
         return await self._accept(tool, channels, wait, message)
@@ -230,7 +242,7 @@ class _Tools:
         except Refused as refused:
             return refusal(tool, str(refused))
         title, content, how = message()
-        return await self._result(source, await self._submit(title, content, channels=targets, **how), wait)
+        return await self._result(source, await self._submit(source, title, content, channels=targets, **how), wait)
 
 
 def event_note(envelope: Mapping[str, Any]) -> dict[str, Any]:
@@ -265,7 +277,7 @@ def envelope_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The envelope in notify_event's arguments. A null stands for an omitted field (some hosts send
     null for every optional parameter), at the top level and in data's known fields; another data
     field's null is the caller's value, shown as `key: null`."""
-    envelope = {k: v for k, v in arguments.items() if k not in ("channels", "wait") and v is not None}
+    envelope = {k: v for k, v in arguments.items() if k not in ("channels", "wait", "tags") and v is not None}
     if isinstance(envelope.get("data"), dict):
         known = envelope_schema()["properties"]["data"]["properties"]
         envelope["data"] = {k: v for k, v in envelope["data"].items() if v is not None or k not in known}
@@ -361,8 +373,9 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
         content: Annotated[str, Field(description="The message body (plain text)")],
         channels: ChannelsArg = None,
         wait: WaitArg = False,
+        tags: TagsArg = None,
     ) -> Annotated[CallToolResult, PushResult]:
-        return await tools.send(send_tool, title, content, channels, wait)
+        return await tools.send(send_tool, title, content, channels, wait, tags)
 
     async def notify_event(
         run_id: Annotated[str, _envelope_field("run_id", "Names the run; every event of one task shares it")],
@@ -377,9 +390,10 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
             "timestamp", "RFC 3339 time of the event, e.g. 2026-05-01T12:00:00Z; default: now")] = None,
         channels: ChannelsArg = None,
         wait: WaitArg = False,
+        tags: TagsArg = None,
     ) -> Annotated[CallToolResult, PushResult]:
         arguments = {"run_id": run_id, "event": event, "message": message, "data": data, "timestamp": timestamp}
-        return await tools.event(event_tool, envelope_arguments(arguments), channels, wait)
+        return await tools.event(event_tool, envelope_arguments(arguments), channels, wait, tags)
 
     register(notify_send, "send", "Send a notification",
              "Push a message (title and content) to every configured notification channel, or to the named "
@@ -444,10 +458,10 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
         problem, checked = prepare(name, arguments)
         if problem is not None:
             return refusal(name, problem)
-        channels, wait = checked.get("channels"), bool(checked.get("wait"))
+        channels, wait, tags = checked.get("channels"), bool(checked.get("wait")), checked.get("tags")
         if kind == "send":
-            return await tools.send(name, checked["title"], checked["content"], channels, wait)
-        return await tools.event(name, envelope_arguments(checked), channels, wait)
+            return await tools.send(name, checked["title"], checked["content"], channels, wait, tags)
+        return await tools.event(name, envelope_arguments(checked), channels, wait, tags)
 
     server.middleware.append(route_tool_calls)
     server.mcp_push_call = call  # type: ignore[attr-defined]  # what rest.py calls
@@ -463,7 +477,7 @@ def check_arguments(is_event: bool, check: ArgumentCheck,
     (events.validate_envelope, the only check of the envelope; other data fields become `key: value` lines)."""
     if not is_event:
         return argument_problem(check.full, {k: v for k, v in arguments.items() if v is not None}), None
-    rest = {k: v for k, v in arguments.items() if k in ("channels", "wait") and v is not None}
+    rest = {k: v for k, v in arguments.items() if k in ("channels", "wait", "tags") and v is not None}
     problem = argument_problem(check.optional, rest) if rest else None  # {} fits a schema requiring nothing
     if problem is not None:
         return problem, None

@@ -1,0 +1,118 @@
+"""Two versions of mcp-push's Python side, paired: the one-shot script of section 0 (and QingLong's
+notify.py when QINGLONG_SAMPLE_DIR has it) and plan() CPU per channel (section 2), each subject in turn
+every round, so a busy machine slows all alike; prints medians and per-round ratios. Not part of
+`nox -s bench`: it answers "did this change help", on a machine too busy for absolute numbers.
+
+    git archive main | tar -x -C /tmp/base            # the version to compare with, anywhere
+    python bench/versus.py /tmp/base [--rounds 10] [--plan-rounds 4]
+
+Each version runs from its own `python/` folder (PYTHONPATH), with this interpreter and its packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from channels import every_channel_env, qinglong_env
+from mcp_stdio import child_env
+from qinglong import PY_ONE_SHOT, _parse_times, sample_dir
+from sink import SinkProcess
+
+HERE = Path(__file__).resolve().parent
+
+
+def _one_shot(folder: Path, env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall s, CPU s) of one `from notify import send; send(...)` process."""
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-c", PY_ONE_SHOT], env={**env, "PYTHONPATH": str(folder)},
+                                   cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        errors.seek(0)
+        _parse_times(errors.read().decode(errors="replace"))  # raises when the script did not finish
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{folder}: the one-shot script failed")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def _ratios(ours: list[float], theirs: list[float]) -> str:
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    return f"{statistics.median(ratios):.3f} ({min(ratios):.2f}–{max(ratios):.2f})"
+
+
+def one_shot(folders: dict[str, Path], rounds: int) -> None:
+    ql, _ = sample_dir()
+    subjects = dict(folders)
+    if ql is not None:
+        subjects["QingLong"] = ql
+    walls: dict[str, list[float]] = {name: [] for name in subjects}
+    cpus: dict[str, list[float]] = {name: [] for name in subjects}
+    with SinkProcess(200) as sink, tempfile.TemporaryDirectory() as temp:
+        env = child_env({**qinglong_env(sink.url), "MCP_PUSH_STATE_DIR": str(Path(temp) / "state")})
+        for round_ in range(rounds + 1):  # round 0 untimed
+            for name, folder in subjects.items():
+                # QingLong's notify.py is imported from its folder; ours from PYTHONPATH, in an empty one.
+                wall, cpu = _one_shot(folder, env, folder if name == "QingLong" else Path(temp))
+                if len(sink.arrivals()) != 11:
+                    raise RuntimeError(f"{name}: {len(sink.arrivals())} of 11 requests arrived")
+                sink.reset()
+                if round_:
+                    walls[name].append(wall)
+                    cpus[name].append(cpu)
+    print(f"one-shot script, 11 channels, D = 200 ms, {rounds} rounds (medians; ratios per round):")
+    for name in subjects:
+        print(f"  {name}: wall {statistics.median(walls[name]):.3f} s, CPU {statistics.median(cpus[name]):.3f} s")
+    new, base = list(folders)
+    print(f"  {new} / {base}: wall {_ratios(walls[new], walls[base])}, CPU {_ratios(cpus[new], cpus[base])}")
+    if "QingLong" in subjects:
+        for name in folders:
+            print(f"  {name} / QingLong: wall {_ratios(walls[name], walls['QingLong'])}, "
+                  f"CPU {_ratios(cpus[name], cpus['QingLong'])}")
+
+
+def plan_cost(folders: dict[str, Path], rounds: int) -> None:
+    env, _ = every_channel_env()
+    per_channel: dict[str, list[float]] = {name: [] for name in folders}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(env, fh)
+    try:
+        for _ in range(rounds):
+            for name, folder in folders.items():
+                done = subprocess.run([sys.executable, str(HERE / "plan_cost.py"), "200", "5", fh.name],
+                                      env={**os.environ, "PYTHONPATH": str(folder)}, capture_output=True, text=True,
+                                      cwd=tempfile.gettempdir(), check=True)
+                data = json.loads(done.stdout.strip().splitlines()[-1])
+                if data["errors"]:
+                    raise RuntimeError(f"{name}: {data['errors'][0]}")
+                per_channel[name].append(statistics.median(data["perChannelUs"]))
+    finally:
+        os.unlink(fh.name)
+    print(f"plan() CPU per channel, every channel at once, {rounds} rounds:")
+    for name, values in per_channel.items():
+        print(f"  {name}: {statistics.median(values):.1f} µs")
+    new, base = list(folders)
+    print(f"  {new} / {base}: {_ratios(per_channel[new], per_channel[base])}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("base", type=Path, help="the other version's checkout (its python/ is used)")
+    parser.add_argument("--rounds", type=int, default=10, help="one-shot rounds (default 10)")
+    parser.add_argument("--plan-rounds", type=int, default=4, help="plan() rounds (default 4)")
+    args = parser.parse_args()
+    folders = {"this checkout": HERE.parent / "python", "base": args.base.resolve() / "python"}
+    one_shot(folders, args.rounds)
+    plan_cost(folders, args.plan_rounds)
+
+
+if __name__ == "__main__":
+    main()
