@@ -229,7 +229,7 @@ def dispatch(
     markup = check_format(format)
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
-        return prepared.result
+        return record(source, prepared.title, prepared.content, prepared.result)
     prepared.format = markup
     if priority is not None:
         prepared.priorities = {spec.name: priority for spec, _ in prepared.targets}
@@ -237,9 +237,36 @@ def dispatch(
 
     routing = route_prepared(prepared, source, tags=tags, channels=channels, store=store, now=now)
     if routing is not None and not prepared.targets:
-        return routing.merge([])
+        return record(source, prepared.title, prepared.content, routing.merge([]))
     sent = [outcome.result for outcome in send_prepared(prepared, params, now, edit_refs)]
-    return routing.merge(sent) if routing is not None else R.SendResult(sent)
+    result = routing.merge(sent) if routing is not None else R.SendResult(sent)
+    return record(source, prepared.title, prepared.content, result)
+
+
+# The CLI records in the default state folder too; the library only in one MCP_PUSH_STATE_DIR names.
+_RECORD_DEFAULT_STATE = [False]
+
+
+def record_by_default() -> None:
+    """From now on this process records its sends in the history even without MCP_PUSH_STATE_DIR (the CLI)."""
+    _RECORD_DEFAULT_STATE[0] = True
+
+
+def record(source: Mapping[str, Any], title: str, content: str, result: R.SendResult, kind: str = "message",
+           run_id: str | None = None, edited: Iterable[str] = (), note: Mapping[str, Any] | None = None
+           ) -> R.SendResult:
+    """Records a finished send in the state folder's delivery history (service/history.py) when
+    MCP_PUSH_STATE_DIR is set (or the CLI asked), setting the result's message_id; returns the result."""
+    try:
+        if not (setting("MCP_PUSH_STATE_DIR", source) or _RECORD_DEFAULT_STATE[0]):
+            return result
+    except ConfigError:
+        return result
+    from .service.history import record_sent
+
+    record_sent(source, title, content, result, kind, run_id, edited, "cli" if _RECORD_DEFAULT_STATE[0] else "library",
+                note)
+    return result
 
 
 def send_prepared(

@@ -310,8 +310,10 @@ def send_event(
     valid = validate_envelope(envelope, now=now)
     source = os.environ if env is None else env
     title, content, params = event_message(valid, source, runs)
+    data = valid.get("data") or {}
+    note = {"message": valid["message"], "step": data.get("step"), "progress": data.get("progress")}  # the history's
     return dispatch_run(title, content, source, valid["run_id"], valid["event"], channels=channels, now=now,
-                        refs=EDITS if edits is None else edits, tags=tags, store=store, params=params)
+                        refs=EDITS if edits is None else edits, tags=tags, store=store, params=params, note=note)
 
 
 def plan_event(

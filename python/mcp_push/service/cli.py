@@ -130,6 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     from . import pg_cli
 
     pg_cli.add_commands(sub)
+
+    from .history_cli import add_commands  # history, status RUN: the delivery history (issue 17)
+
+    add_commands(sub)
     return parser
 
 
@@ -320,7 +324,9 @@ def _flush(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 
     if not outbox_enabled(env):
         return _fail("the outbox is off (MCP_PUSH_OUTBOX=false): nothing is kept to flush", USAGE)
-    engine = Engine(env, Outbox.for_source(env))
+    from .watchers import watch
+
+    engine = watch(Engine(env, Outbox.for_source(env)), env)  # what it finishes is in the history too
     deliveries = engine.adopt()
     if not deliveries:
         print(f"Nothing to flush in {state_dir(env)}.", file=sys.stderr)
@@ -489,11 +495,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
     env = agent_defaults(os.environ)
+    from ..api import record_by_default
     from .cli_routing import config_check, route_explain
 
+    record_by_default()  # what the CLI sends is in the history (`mcp-push history`), state folder set or not
     handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush,
                 "hook": _hook, "run": _run, "config": config_check, "route": route_explain}
     handlers["ask"] = _ask
+    from .history_cli import history_command, status_command
+
+    handlers.update(history=history_command, status=status_command)
     from ..config import ConfigError
     from ..specs import SpecError
     from . import pg_cli

@@ -59,6 +59,11 @@ class Delivery:
     # Set while every try so far failed and another is due: what the last one said (redacted).
     retry_error: str | None = None
     priority: str | None = None  # low, normal or high, as routing decided (not kept in the outbox)
+    # The accepted message it belongs to (history.py; None for one adopted from the outbox after a restart),
+    # and whether it edited its run's message in place rather than posting.
+    message_id: str | None = None
+    edited: bool = False
+    next_at: float | None = None  # when a rate limit lets it go, once the engine has told its observers
     _callbacks: list[Callable[[Delivery], None]] = field(default_factory=list, repr=False)
     _callbacks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -92,6 +92,8 @@ class PushResult(BaseModel):
                                      "'accepted by 2 channels, delivering: …'")
     error: str | None = Field(None, description="Why the call was refused before anything was sent, as "
                                                 "'<field>: <rule>' (then channels is empty)")
+    message_id: str | None = Field(None, description="The accepted message's id in the delivery history: pass it "
+                                                     "to notify_status to learn later how it went")
     channels: list[ChannelOutcome]
 
 
@@ -135,7 +137,8 @@ Send updates at meaningful milestones, not every few seconds: each one reaches a
 - Calls return as soon as the message is accepted: channels still waiting for a vendor rate limit are \
 `queued` and will be delivered; pass wait=true to get the final per-channel results instead.
 - The result says, per channel, whether it was delivered (status, error). If nothing was delivered or \
-queued the call is an error: tell the user rather than retrying in a loop."""
+queued the call is an error: tell the user rather than retrying in a loop.
+- Later, notify_status with the run_id (or a result's message_id) tells whether queued messages arrived."""
 
 ANNOTATIONS = dict(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 
@@ -240,7 +243,7 @@ class _Tools:
             # Records a run's start: only once the call is taken. The params carry the event's card (cards.py).
             title, content, params = event_message(envelope, self.env.current())
             return title, content, {"kind": envelope["event"], "run_id": envelope["run_id"], "tags": tags,
-                                    "params": params}
+                                    "params": params, "note": event_note(envelope)}
 
         return await self._accept(tool, channels, wait, message)
 
@@ -259,6 +262,12 @@ class _Tools:
         except BackendUnavailable as unavailable:  # PostgreSQL away: nothing accepted (REST answers 503)
             return refusal(tool, str(unavailable))
         return await self._result(source, ticket, wait)
+
+
+def event_note(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """What the history keeps of an event besides its text: its message, step and progress."""
+    data = envelope.get("data") or {}
+    return {"message": envelope.get("message"), "step": data.get("step"), "progress": data.get("progress")}
 
 
 async def wait_for(ticket: Ticket, timeout: float) -> bool:
@@ -367,11 +376,12 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
     send_tool = tool_names("send")[pick]
     checks: dict[str, ArgumentCheck] = {}  # registered name -> its input schema (as tools/list shows it), compiled
 
-    def register(fn: Callable[..., Any], kind: str, title: str, description: str, channel: str = "") -> None:
+    def register(fn: Callable[..., Any], kind: str, title: str, description: str, channel: str = "",
+                 hints: Mapping[str, bool] = ANNOTATIONS) -> None:
         names = tool_names(kind, channel)
         name = names[pick]
         server.add_tool(fn, name=name, title=title, description=description,
-                        annotations=ToolAnnotations(title=title, **ANNOTATIONS))
+                        annotations=ToolAnnotations(title=title, **hints))
         for alias in names:
             aliases.setdefault(alias, name)
         allowed[name] = set(inspect.signature(fn).parameters)
@@ -419,6 +429,12 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
 
     server.mcp_push_asks = ask_service_for(source, engine)  # type: ignore[attr-defined]
     register_ask_tools(register, server.mcp_push_asks)  # type: ignore[attr-defined]
+
+    from . import status_tool  # notify_status and the runs resources: the delivery history (issue 17)
+
+    register(status_tool.status_tool(engine), "status", status_tool.TITLE, status_tool.DESCRIPTION,
+             hints=status_tool.READ_ONLY)
+    status_tool.register_resources(server, engine)
 
     if is_true(setting(CHANNEL_TOOLS_VAR, source)):
         for spec in configured:
@@ -477,6 +493,7 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
 
     server.middleware.append(route_tool_calls)
     server.mcp_push_call = call  # type: ignore[attr-defined]  # what rest.py calls
+    server.mcp_push_engine = engine  # type: ignore[attr-defined]  # /metrics and the status page (http_app)
     return server
 
 
