@@ -188,7 +188,8 @@ test('discord: the start posts with ?wait=true, the update and the end PATCH tha
       ['PATCH', '/api/webhooks/1/tok/messages/1311000000000000001'],
     ],
   );
-  assert.match(bodies(vendor)[2].content, /end 2/);
+  // An event is a card (an embed): the end's PATCH carries the run's final state.
+  assert.match(bodies(vendor)[2].embeds[0].description, /end 2/);
 });
 
 test('matrix: the update and the end are m.replace edits of the first event', async (t) => {

@@ -25,9 +25,14 @@ def isolated_env(monkeypatch, tmp_path):
     # The process's secret registry grows with every channel planned: one test's short secret (a "1")
     # would mask the next test's text in the same pytest-xdist worker.
     REGISTRY.clear()
+    # The CLI run in-process (cli.main) makes the process record its sends by default (api.record_by_default).
+    from mcp_push import api
+
+    api._RECORD_DEFAULT_STATE[0] = False
     yield os.environ
     TOKENS.clear()
     REGISTRY.clear()
+    api._RECORD_DEFAULT_STATE[0] = False
 
 
 @pytest.fixture(autouse=True)

@@ -51,9 +51,10 @@ async def test_a_discord_run_card_is_posted_once_then_patched_in_place_to_its_en
                     ("PATCH", f"{DISCORD_HOOK}/messages/1311000000000000001"),
                     ("PATCH", f"{DISCORD_HOOK}/messages/1311000000000000001")]
     bodies = vendor.json_bodies()
-    assert "deploying v1.2" in bodies[0]["content"] and "migrating" in bodies[1]["content"]
-    # The final state replaces the progress: the card now shows the end and its link, not the bar.
-    assert "v1.2 is live" in bodies[2]["content"] and "https://ci.example.org/runs/7" in bodies[2]["content"]
+    # An event is a card (an embed, cards.py): the final state replaces the progress, with its link.
+    cards = [body["embeds"][0] for body in bodies]
+    assert "deploying v1.2" in cards[0]["description"] and "migrating" in cards[1]["description"]
+    assert "v1.2 is live" in cards[2]["description"] and cards[2]["url"] == "https://ci.example.org/runs/7"
     assert all(body["allowed_mentions"] == {"parse": []} for body in bodies)
 
 
