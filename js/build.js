@@ -27,6 +27,19 @@ function embeddedSpecs() {
 // Latin-1 (a ’ in a dependency's comment, a fullwidth ； in a regex): about 4 MiB instead of 2. Comments
 // go (minifyWhitespace; names and code stay as written) and strings are escaped (charset: ascii); what
 // is left beyond Latin-1 fails the build, naming where it is.
+// charset: ascii escapes strings but leaves regular expression literals as written (markdown-it's /ẞ/g):
+// a \uXXXX escape means the same character there (each half of a pair in a /u literal too).
+function escapeRegexLiterals(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const escaped = text.replace(/[^\x00-\xff]/gu, (ch) =>
+    Array.from(
+      { length: ch.length },
+      (_, i) => '\\u' + ch.charCodeAt(i).toString(16).toUpperCase().padStart(4, '0'),
+    ).join(''),
+  );
+  if (escaped !== text) fs.writeFileSync(file, escaped);
+}
+
 function checkLatin1(file) {
   const text = fs.readFileSync(file, 'utf8');
   const at = text.search(/[^\x00-\xff]/u);
@@ -139,6 +152,7 @@ async function main() {
     plugins: [inlineSpecs(specs), precompiledTemplates(specs), inlineHooks()],
     logLevel: 'warning',
   });
+  escapeRegexLiterals(outfile);
   checkLatin1(outfile);
   process.stdout.write(`built ${path.relative(process.cwd(), outfile)}\n`);
 }

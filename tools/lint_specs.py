@@ -230,6 +230,27 @@ def event_problems(spec: Any, cases_dir: Path) -> list[str]:
     return problems
 
 
+# Dialects a vendor must be told about (a parse mode, a msgtype, a format field) or that a template would
+# otherwise escape twice: a spec naming one reads `markup` in its request (spec/README.md, "Markdown in").
+_FLAGGED_DIALECTS = ("telegram_html", "slack_mrkdwn", "html", "dingtalk_markdown", "wecom_markdown")
+_MARKUP_WORD = re.compile(r"\bmarkup\b")
+
+
+def markdown_use_problems(spec: Any, cases_dir: Path) -> list[str]:
+    """A spec's `markdown` dialect and its templates agree, and conformance/cases/markdown/ pins it."""
+    reads = any(_MARKUP_WORD.search(text) for text in _strings(spec.request))
+    if spec.markdown == "text":
+        return ["request reads `markup`, but the spec names no `markdown` dialect: it is always text"] if reads else []
+    problems = []
+    if spec.markdown in _FLAGGED_DIALECTS and not reads:
+        problems.append(f"markdown: {spec.markdown} needs the request to read `markup` (the vendor must be told, "
+                        "or the template escapes the converted text again)")
+    if not (cases_dir / "markdown" / f"{spec.name}.yaml").is_file():
+        problems.append(f"markdown: {spec.markdown} has no conformance case in "
+                        f"conformance/cases/markdown/{spec.name}.yaml")
+    return problems
+
+
 def priority_problems(spec: Any) -> list[str]:
     """A spec's `priority` block (docs/ROUTING.md) against its own variables: each one it sets declared,
     each value one its type takes; body fields only on a JSON body."""
@@ -317,6 +338,7 @@ def lint(root: Path = ROOT) -> list[str]:
             problems += [f"{where}: {p}" for p in hook_use_problems(spec, py_hooks, js_hooks_found, hook_functions)]
         problems += [f"{where}: {p}" for p in token_use_problems(spec)]
         problems += [f"{where}: {p}" for p in event_problems(spec, cases_dir)]
+        problems += [f"{where}: {p}" for p in markdown_use_problems(spec, cases_dir)]
         problems += [f"{where}: {p}" for p in priority_problems(spec)]
 
         for var in spec.env.values():

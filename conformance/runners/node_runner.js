@@ -79,10 +79,10 @@ async function sendCase(testCase) {
   pace.wall = () => testCase.now + pace.clock; // a Retry-After date is read against the case's now
   retry.PACE = pace;
   try {
-    const { title, content, params, event, seen, edit_refs: editRefs, channels, priority } = testCase.input;
+    const { title, content, params, event, seen, edit_refs: editRefs, channels, priority, format } = testCase.input;
     let result;
     if (event === undefined) {
-      result = await dispatch(title, content, testCase.env, { params: params || null, now: testCase.now, editRefs: editRefs || null, channels: channels || null, priority: priority || null });
+      result = await dispatch(title, content, testCase.env, { params: params || null, now: testCase.now, editRefs: editRefs || null, channels: channels || null, priority: priority || null, format: format || null });
     } else {
       const runs = new RunLog();
       for (const earlier of seen || []) renderEvent(validateEnvelope(earlier, testCase.now), runs);
@@ -108,11 +108,11 @@ async function main() {
   const out = [];
   for (const testCase of JSON.parse(input, nonFinite)) {
     TOKENS.clear();
-    const { title, content, params, event, seen, edit_refs: editRefs, channels, priority } = testCase.input;
+    const { title, content, params, event, seen, edit_refs: editRefs, channels, priority, format } = testCase.input;
     const entry = { id: testCase.id, error: null };
     if (event === undefined) {
       try {
-        entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false, editRefs: editRefs || null, channels: channels || null, priority: priority || null });
+        entry.plan = plan(title, content, { env: testCase.env, now: testCase.now, params: params || null, redact: false, editRefs: editRefs || null, channels: channels || null, priority: priority || null, format: format || null });
       } catch (error) {
         // A setting that cannot work (MCP_PUSH_OVERFLOW=chop): nothing is planned.
         if (!(error instanceof ConfigError)) throw error;

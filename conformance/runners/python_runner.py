@@ -34,7 +34,7 @@ def plan_case(case: Case, redact: bool = False) -> tuple[list[dict[str, Any]], s
         try:
             return plan(given["title"], given["content"], env=case.env, now=case.now, params=given.get("params"),
                         redact=redact, edit_refs=refs, channels=given.get("channels"),
-                        priority=given.get("priority")), None
+                        priority=given.get("priority"), format=given.get("format")), None
         except ConfigError as exc:
             return [], str(exc)
     try:
@@ -80,7 +80,8 @@ def send_case(case: Case):
     try:
         if "event" not in given:
             return dispatch(given["title"], given["content"], case.env, params=given.get("params"), now=case.now,
-                            edit_refs=refs, channels=given.get("channels"), priority=given.get("priority"))
+                            edit_refs=refs, channels=given.get("channels"), priority=given.get("priority"),
+                            format=given.get("format"))
         runs = RunLog()
         for earlier in given.get("seen", []):
             render_event(validate_envelope(earlier, now=case.now), runs)

@@ -7,6 +7,7 @@ const { ConfigError, isTrue, messageText, requestTimeout, setting } = require('.
 const { outcome, progress, sendPlan } = require('./deliver');
 const { secondsText } = require('./wire');
 const { overflowMode } = require('./overflow');
+const { checkFormat } = require('./markdown');
 const { planChannel, requestToDict } = require('./planner');
 const { RetryPolicy, attemptsOverride } = require('./retry');
 const { NO_CHANNEL_NAMED, channelNames, channelProblems, channelsError, configuredChannels } = require('./selection');
@@ -63,8 +64,18 @@ function skipReason(title, content, source) {
 function plan(
   title,
   content,
-  { env = null, now = null, params = null, redact = true, editRefs = null, channels = null, priority = null } = {},
+  {
+    env = null,
+    now = null,
+    params = null,
+    redact = true,
+    editRefs = null,
+    channels = null,
+    priority = null,
+    format = null,
+  } = {},
 ) {
+  const markup = checkFormat(format);
   const source = env === null ? process.env : env;
   title = messageText(title);
   content = messageText(content);
@@ -88,6 +99,7 @@ function plan(
       overflow,
       refFor(editRefs, spec.name),
       priority,
+      markup,
     );
     const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
     if (channelPlan.error) {
@@ -187,10 +199,12 @@ async function dispatch(
   title,
   content,
   source,
-  { params = null, channels = null, now = null, editRefs = null, priority = null, tags = null } = {},
+  { params = null, channels = null, now = null, editRefs = null, priority = null, tags = null, format = null } = {},
 ) {
+  const markup = checkFormat(format);
   const prepared = await prepareMessage(title, content, source, channels);
   if (prepared.result) return prepared.result;
+  prepared.format = markup;
   if (priority !== null)
     prepared.priorities = Object.fromEntries(prepared.targets.map(([spec]) => [spec.name, priority]));
   // With a routing config file (docs/ROUTING.md), routing decides which instances get it (routed.js).
@@ -223,7 +237,7 @@ async function sendPrepared(prepared, { params = null, now = null, editRefs = nu
 }
 
 async function sendConcurrently(prepared, targets, params, at, editRefs) {
-  const { title, content, timeout, overflow, attempts = null } = prepared;
+  const { title, content, timeout, overflow, attempts = null, format = 'text' } = prepared;
   const plans = targets.map(([spec, env]) =>
     planChannel(
       spec,
@@ -235,6 +249,7 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
       overflow,
       refFor(editRefs, spec.name),
       (prepared.priorities || {})[spec.name] ?? null,
+      format,
     ),
   );
   const started = performance.now();
@@ -285,10 +300,16 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
  * `params` are vendor parameters merged into Bark and PushMe bodies and appended to iGot's form.
  * `channels` (channel ids, any case; a string may list several, comma-separated) sends to those
  * only; a name that is no configured channel sends nothing and is a config_error result of that name
- * whose error lists the configured channels (send never rejects).
+ * whose error lists the configured channels (send never rejects). `format: 'markdown'` reads the content
+ * as CommonMark and converts it for each channel (its spec's `markdown`); the default `text` sends it as it
+ * is; another value rejects with Error('format: must be text or markdown').
  */
-function send(title, content, { env = null, params = null, channels = null, now = null, tags = null } = {}) {
-  return dispatch(title, content, env === null ? process.env : env, { params, channels, now, tags });
+function send(
+  title,
+  content,
+  { env = null, params = null, channels = null, now = null, tags = null, format = null } = {},
+) {
+  return dispatch(title, content, env === null ? process.env : env, { params, channels, now, tags, format });
 }
 
 module.exports = {

@@ -34,7 +34,9 @@ function cardLimit(spec) {
 /** `card` and `style` (the spec's `event.style` for this event kind, {} when it has none). */
 function cardContext(spec, card) {
   const styles = (spec.event && spec.event.style) || {};
-  return { card: { ...card }, style: Object.hasOwn(styles, card.kind) ? styles[card.kind] : {} };
+  // `markup`: a card is written in the channel's own dialect (spec `markdown`), so the request's dialect rules hold.
+  const style = Object.hasOwn(styles, card.kind) ? styles[card.kind] : {};
+  return { card: { ...card }, style, markup: spec.markdown };
 }
 
 // Where to cut `text` so the card still fits with the head (and `suffix`) in place of it: the cut (cutIndex)

@@ -146,7 +146,8 @@ async function sendRun(prepared, source, runId, kind, now, refs, params = null) 
       .map(([spec, env]) => [spec.name, laneKey(spec, env, PROCESS_SALT)]),
   );
   const editRefs = {};
-  if (kind === 'update') {
+  // Updates edit the run's card, and so do its end and error: the final state replaces the progress.
+  if (kind === 'update' || TERMINAL.includes(kind)) {
     for (const [name, lane] of lanes) {
       const ref = refs.get(lane, runId);
       if (ref !== null) editRefs[name] = ref;

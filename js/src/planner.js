@@ -154,20 +154,44 @@ function buildContext(spec, env, title, content, params, now) {
   }
   // A fetched credential is put in at send time where TOKEN_MARK renders (withToken).
   const token = spec.token ? TOKEN_MARK : loadSettings().token_placeholder;
-  const context = { title, content, env, params: { ...params }, hook: hookValues, token };
+  // `markup`: the dialect title and content are written in (format=markdown: the spec's `markdown`); `text`:
+  // the message as plain text, for a vendor that wants both (Matrix's body and formatted_body).
+  const context = {
+    title,
+    content,
+    env,
+    params: { ...params },
+    hook: hookValues,
+    token,
+    markup: 'text',
+    text: { title, content },
+  };
   return [context, derived, perMessage];
 }
 
 /**
  * The requests for one channel; a message over the spec's size limit becomes several parts (or one
  * truncated part), each planned alike, in order. With `editRef` (and a spec `edit` block) the message
- * edits the one that ref names instead, cut to one part.
+ * edits the one that ref names instead, cut to one part. With markup 'markdown' each part's content is
+ * converted to the spec's `markdown` dialect (markdown.js) after the cut, so a split never falls inside a
+ * tag the conversion wrote.
  */
 /**
  * `priority` (low, normal, high) changes what the spec's `priority` block says for that level
- * (priority.js); an edit keeps its own. Python's plan_channel.
+ * (priority.js); an edit keeps its own. `markup` 'markdown' converts each part (above). Python's plan_channel.
  */
-function planChannel(spec, env, title, content, params, now, overflow = 'split', editRef = null, priority = null) {
+function planChannel(
+  spec,
+  env,
+  title,
+  content,
+  params,
+  now,
+  overflow = 'split',
+  editRef = null,
+  priority = null,
+  markup = 'text',
+) {
   const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
   const level = editing ? null : priority;
   const cardPost = spec.event ? withPriority(spec, env, spec.event.request, level)[1] : null;
@@ -210,7 +234,16 @@ function planChannel(spec, env, title, content, params, now, overflow = 'split',
     const requestParts = [];
     let first = null;
     const renderPart = (partTitle, partContent, cardPart = null) => {
-      const [context, derived, perMessage] = buildContext(spec, env, partTitle, partContent, params, now);
+      let [shownTitle, shownContent] = [partTitle, partContent];
+      const converting = markup === 'markdown' && cardPart === null; // a card escapes its own text
+      const { render, renderTitle } = converting ? require('./markdown') : {};
+      if (converting)
+        [shownTitle, shownContent] = [renderTitle(partTitle, spec.markdown), render(partContent, spec.markdown)];
+      const [context, derived, perMessage] = buildContext(spec, env, shownTitle, shownContent, params, now);
+      if (converting) {
+        context.markup = spec.markdown;
+        context.text = { title: partTitle, content: render(partContent, 'text') };
+      }
       if (editing) context.ref = editRef;
       let template;
       if (cardPart === null) {

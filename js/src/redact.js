@@ -170,10 +170,32 @@ function headerParts(text) {
   return parts;
 }
 
+/**
+ * URLs separated by white space or commas (APPRISE_URLS): each URL (whose userinfo, path and query tokens
+ * secretForms masks), and its host too where that is a token, as services put a credential there
+ * (Apprise's tgram://<bot token>/<chat>).
+ */
+function urlsParts(value) {
+  const parts = [];
+  for (const url of value.split(/[ \t\n\r\f\v,]+/)) {
+    if (!url) continue;
+    parts.push(url);
+    const match = URL_RE.exec(url);
+    if (match) {
+      const host = match[1].slice(match[1].lastIndexOf('@') + 1);
+      const colon = host.lastIndexOf(':');
+      for (const piece of [host, colon >= 0 ? host.slice(0, colon) : ''])
+        if (piece && isToken(piece)) parts.push(piece);
+    }
+  }
+  return parts;
+}
+
 const SHAPES = {
   userinfo: userinfoParts,
   header_values: headerParts,
   list: (value) => value.split(',').map(strip).filter(Boolean),
+  urls: urlsParts,
 };
 
 /** The secrets in one channel's settings: each `secret: true` value with its `secret_parts`, and the

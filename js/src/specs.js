@@ -79,6 +79,8 @@ function validateSpec(data, source, validate) {
     // The edit request whole: the spec's override merged onto the channel's request.
     edit: data.edit ? { ...data.edit, request: mergeOverride(data.request, data.edit.request) } : null,
     event: eventBlock(data.event, data.request, data.edit),
+    // The dialect a message sent with format=markdown is written in (markdown.js).
+    markdown: data.markdown || 'text',
     secretEnv: Object.keys(env).filter((n) => env[n].secret),
     priority: data.priority || null, // what a message's priority changes (priority.js)
   };

@@ -53,14 +53,14 @@ function inOrder(...replies) {
 const methods = (vendor) => vendor.paths().map((p) => p.split('/').pop());
 const bodies = (vendor) => vendor.received.map((r) => JSON.parse(r.body));
 
-test('telegram: updates edit the message the start posted, and the end is posted', async (t) => {
+test('telegram: updates edit the message the start posted, and the end replaces the progress', async (t) => {
   const vendor = await startVendor();
   t.after(() => vendor.close());
   vendor.route('/', json(200, { ok: true, result: { message_id: 42 } }));
   const results = await sendRun(telegramEnv(vendor, OPT_IN), ['start', 'update', 'update', 'end'], new EditRefs());
   assert.ok(results.every((r) => r.ok));
-  assert.deepEqual(methods(vendor), ['sendMessage', 'editMessageText', 'editMessageText', 'sendMessage']);
-  for (const edit of bodies(vendor).slice(1, 3)) assert.deepEqual([edit.message_id, edit.chat_id], [42, '77']);
+  assert.deepEqual(methods(vendor), ['sendMessage', 'editMessageText', 'editMessageText', 'editMessageText']);
+  for (const edit of bodies(vendor).slice(1, 4)) assert.deepEqual([edit.message_id, edit.chat_id], [42, '77']);
   assert.match(bodies(vendor)[2].text, /update 2/);
 });
 
@@ -69,7 +69,7 @@ test('ntfy: the first update is posted and the next replaces it by its id', asyn
   t.after(() => vendor.close());
   vendor.route('/', json(200, { id: 'Ab3dE', event: 'message' }));
   await sendRun(ntfyEnv(vendor, OPT_IN), ['update', 'update', 'end'], new EditRefs());
-  assert.deepEqual(vendor.paths(), ['/runs', '/runs/Ab3dE', '/runs']);
+  assert.deepEqual(vendor.paths(), ['/runs', '/runs/Ab3dE', '/runs/Ab3dE']);
 });
 
 test('without the opt-in every event is posted', async (t) => {
@@ -120,7 +120,7 @@ test('the end forgets the run, so a later update is posted', async (t) => {
   t.after(() => vendor.close());
   vendor.route('/', json(200, { ok: true, result: { message_id: 42 } }));
   await sendRun(telegramEnv(vendor, OPT_IN), ['start', 'end', 'update'], new EditRefs());
-  assert.deepEqual(methods(vendor), ['sendMessage', 'sendMessage', 'sendMessage']);
+  assert.deepEqual(methods(vendor), ['sendMessage', 'editMessageText', 'sendMessage']);
 });
 
 test('runs and credentials keep their own messages', async (t) => {
@@ -171,4 +171,42 @@ test('the lane key is the channel and a salted digest of its secrets only, as in
   assert.equal(key, laneKey(spec, { TG_BOT_TOKEN: '123:abc', TG_USER_ID: '78' }, salt));
   assert.notEqual(key, laneKey(spec, { TG_BOT_TOKEN: '456:def', TG_USER_ID: '77' }, salt));
   assert.notEqual(key, laneKey(spec, { TG_BOT_TOKEN: '123:abc', TG_USER_ID: '77' }, Buffer.from('another salt')));
+});
+
+test('discord: the start posts with ?wait=true, the update and the end PATCH that message', async (t) => {
+  const vendor = await startVendor();
+  t.after(() => vendor.close());
+  vendor.route('/', json(200, { id: '1311000000000000001' }));
+  const env = { DISCORD_WEBHOOK_URL: `${vendor.url}/api/webhooks/1/tok`, HITOKOTO: 'false', ...OPT_IN };
+  const results = await sendRun(env, ['start', 'update', 'end'], new EditRefs());
+  assert.ok(results.every((r) => r.ok));
+  assert.deepEqual(
+    vendor.received.map((r) => [r.method, r.path]),
+    [
+      ['POST', '/api/webhooks/1/tok?wait=true'],
+      ['PATCH', '/api/webhooks/1/tok/messages/1311000000000000001'],
+      ['PATCH', '/api/webhooks/1/tok/messages/1311000000000000001'],
+    ],
+  );
+  // An event is a card (an embed): the end's PATCH carries the run's final state.
+  assert.match(bodies(vendor)[2].embeds[0].description, /end 2/);
+});
+
+test('matrix: the update and the end are m.replace edits of the first event', async (t) => {
+  const vendor = await startVendor();
+  t.after(() => vendor.close());
+  vendor.route('/', json(200, { event_id: '$first:m.org' }));
+  const env = {
+    MATRIX_HOMESERVER: vendor.url,
+    MATRIX_ACCESS_TOKEN: 'syt_x',
+    MATRIX_ROOM_ID: '!r:m.org',
+    HITOKOTO: 'false',
+    ...OPT_IN,
+  };
+  const results = await sendRun(env, ['start', 'update', 'end'], new EditRefs());
+  assert.ok(results.every((r) => r.ok));
+  const [first, ...edits] = bodies(vendor);
+  assert.equal(first['m.relates_to'], undefined);
+  for (const edit of edits) assert.deepEqual(edit['m.relates_to'], { rel_type: 'm.replace', event_id: '$first:m.org' });
+  assert.match(edits[1]['m.new_content'].body, /end 2/);
 });

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from .api import dispatch, plan, send
+from .asking import ask
 from .logs import logger as _logger
 from .result import ChannelResult, SendResult
 
@@ -27,4 +28,4 @@ def __getattr__(name: str) -> str:
     return found
 
 
-__all__ = ["send", "plan", "dispatch", "SendResult", "ChannelResult", "__version__"]
+__all__ = ["send", "plan", "dispatch", "ask", "SendResult", "ChannelResult", "__version__"]

@@ -14,6 +14,7 @@ from typing import Any
 from . import result as R
 from .config import ConfigError, is_true, message_text, request_timeout, setting
 from .deliver import Outcome, Progress, send_plan
+from .markdown import check_format
 from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
 from .retry import RetryPolicy, attempts_override
@@ -70,12 +71,12 @@ def _skip_reason(title: str, content: str, source: Mapping[str, Any]) -> str | N
 def _plans(
     title: str, content: str, source: Mapping[str, Any], params: Mapping[str, Any], now: float,
     channels: Iterable[str] | None = None, edit_refs: Mapping[str, Any] | None = None,
-    priority: str | None = None,
+    priority: str | None = None, markup: str = "text",
 ) -> list[ChannelPlan]:
     overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
     refs = edit_refs or {}
     return [
-        plan_channel(spec, env, title, content, params, now, overflow, refs.get(spec.name), priority)
+        plan_channel(spec, env, title, content, params, now, overflow, refs.get(spec.name), priority, markup=markup)
         for spec, env in configured_channels(source, channels)
     ]
 
@@ -90,6 +91,7 @@ def plan(
     edit_refs: Mapping[str, Any] | None = None,
     channels: str | Iterable[str] | None = None,
     priority: str | None = None,
+    format: str | None = None,  # noqa: A002 (the field's name in MCP, REST and the CLI)
 ) -> list[dict[str, Any]]:
     """The requests `send` would make, without sending (no hitokoto, no token fetch).
 
@@ -100,7 +102,9 @@ def plan(
     for a channel whose spec can edit (`edit`), the edit of the message ref names instead of a post.
     `channels` as in `send`: a name that is no configured channel is a {channel, error} entry, and then
     nothing else is planned. `priority` (low, normal, high) is the message's, as each spec maps it.
+    `format` as in `send`.
     """
+    markup = check_format(format)
     source = os.environ if env is None else env
     title, content = message_text(title), message_text(content)
     selected, refused = _selection(source, channels)
@@ -112,7 +116,7 @@ def plan(
     entries: list[dict[str, Any]] = []
     at = time.time() if now is None else now
     for channel_plan in _plans(title, content, source, params or {}, at, selected, edit_refs=edit_refs,
-                               priority=priority):
+                               priority=priority, markup=markup):
         mask = channel_plan.redactor.tree if redact else (lambda tree: tree)
         if channel_plan.error:
             entries.append({"channel": channel_plan.spec.name, "error": channel_plan.error})
@@ -135,6 +139,7 @@ class Prepared:
     attempts: int | None = None  # MCP_PUSH_RETRY_ATTEMPTS, None: each channel's retry policy as written
     result: R.SendResult | None = None
     priorities: dict[str, str] | None = None  # instance name: low, normal or high (routing decides)
+    format: str = "text"  # the content's format: text, or markdown (converted per channel when planned)
 
 
 def check_settings(source: Mapping[str, Any]) -> tuple[float, str, int | None]:
@@ -209,6 +214,7 @@ def dispatch(
     priority: str | None = None,
     tags: Iterable[str] | None = None,
     store: Any = None,
+    format: str | None = None,  # noqa: A002 (the field's name in MCP, REST and the CLI)
 ) -> R.SendResult:
     """Sends to every configured channel (or the named subset) concurrently; always returns results.
     With a routing config file (docs/ROUTING.md), routing decides which instances get it, at which
@@ -218,19 +224,49 @@ def dispatch(
     `edit_refs` ({channel: ref}) makes a channel whose spec can edit (`edit`) edit the message ref names
     instead of posting, under the one edit rule (edits.post_or_edit): an edit the vendor refuses with a
     4xx is posted anew; a 5xx is retried as the edit and, if it keeps failing, reported as the edit's failure.
+    `format="markdown"` converts the content to each channel's dialect (its spec's `markdown`).
     """
+    markup = check_format(format)
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
-        return prepared.result
+        return record(source, prepared.title, prepared.content, prepared.result)
+    prepared.format = markup
     if priority is not None:
         prepared.priorities = {spec.name: priority for spec, _ in prepared.targets}
     from .routed import route_prepared
 
     routing = route_prepared(prepared, source, tags=tags, channels=channels, store=store, now=now)
     if routing is not None and not prepared.targets:
-        return routing.merge([])
+        return record(source, prepared.title, prepared.content, routing.merge([]))
     sent = [outcome.result for outcome in send_prepared(prepared, params, now, edit_refs)]
-    return routing.merge(sent) if routing is not None else R.SendResult(sent)
+    result = routing.merge(sent) if routing is not None else R.SendResult(sent)
+    return record(source, prepared.title, prepared.content, result)
+
+
+# The CLI records in the default state folder too; the library only in one MCP_PUSH_STATE_DIR names.
+_RECORD_DEFAULT_STATE = [False]
+
+
+def record_by_default() -> None:
+    """From now on this process records its sends in the history even without MCP_PUSH_STATE_DIR (the CLI)."""
+    _RECORD_DEFAULT_STATE[0] = True
+
+
+def record(source: Mapping[str, Any], title: str, content: str, result: R.SendResult, kind: str = "message",
+           run_id: str | None = None, edited: Iterable[str] = (), note: Mapping[str, Any] | None = None
+           ) -> R.SendResult:
+    """Records a finished send in the state folder's delivery history (service/history.py) when
+    MCP_PUSH_STATE_DIR is set (or the CLI asked), setting the result's message_id; returns the result."""
+    try:
+        if not (setting("MCP_PUSH_STATE_DIR", source) or _RECORD_DEFAULT_STATE[0]):
+            return result
+    except ConfigError:
+        return result
+    from .service.history import record_sent
+
+    record_sent(source, title, content, result, kind, run_id, edited, "cli" if _RECORD_DEFAULT_STATE[0] else "library",
+                note)
+    return result
 
 
 def send_prepared(
@@ -254,7 +290,7 @@ def send_prepared(
         targets = [(spec, env) for spec, env in prepared.targets if subset is None or spec.name in subset]
         plans = [
             plan_channel(spec, env, prepared.title, prepared.content, params or {}, now, prepared.overflow,
-                         refs.get(spec.name), (prepared.priorities or {}).get(spec.name))
+                         refs.get(spec.name), (prepared.priorities or {}).get(spec.name), markup=prepared.format)
             for spec, env in targets
         ]
         return _run_concurrently(plans, prepared.timeout, prepared.attempts)
@@ -307,7 +343,8 @@ def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
 
 def send(
     title: str, content: str, ignore_default_config: bool = False, channels: str | Iterable[str] | None = None,
-    tags: Iterable[str] | None = None, **kwargs: Any,
+    tags: Iterable[str] | None = None, format: str | None = None,  # noqa: A002 (as in MCP, REST and the CLI)
+    **kwargs: Any,
 ) -> R.SendResult:
     """Pushes to every configured channel, like QingLong's notify.send, and says what happened.
 
@@ -319,6 +356,9 @@ def send(
     Other kwargs (QingLong's PushMe `date` and `type`) are passed to channels that take parameters.
     With a routing config file (mcp-push.yaml, docs/ROUTING.md) `channels` names its instances, and
     `tags` are matched by its routes; without one, nothing changes.
+    `format="markdown"` reads the content as CommonMark and converts it for each channel (Telegram HTML,
+    Slack mrkdwn, Markdown, plain text…: each spec's `markdown`); the default `text` sends it as it is.
+    Another value raises ValueError("format: must be text or markdown").
     """
     config, params = split_kwargs(kwargs)
     if ignore_default_config:
@@ -326,4 +366,4 @@ def send(
         source: Mapping[str, Any] = ChainMap(config, {"SKIP_PUSH_TITLE": os.environ.get("SKIP_PUSH_TITLE", "")})
     else:
         source = ChainMap(config, os.environ)
-    return dispatch(title, content, source, params, channels=channels, tags=tags)
+    return dispatch(title, content, source, params, channels=channels, tags=tags, format=format)

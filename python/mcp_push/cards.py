@@ -34,9 +34,10 @@ def card_limit(spec: ChannelSpec) -> Mapping[str, Any] | None:
 
 def card_context(spec: ChannelSpec, card: Mapping[str, Any]) -> dict[str, Any]:
     """What the card's templates see besides the usual context: `card` and `style` (the spec's
-    `event.style` for this event kind, {} when it has none)."""
+    `event.style` for this event kind, {} when it has none), and `markup`: a card is written in the
+    channel's own dialect (spec `markdown`), so the request's dialect rules hold for it."""
     style = ((spec.event or {}).get("style") or {}).get(card["kind"], {})
-    return {"card": dict(card), "style": style}
+    return {"card": dict(card), "style": style, "markup": spec.markdown}
 
 
 def _largest_cut(text: str, fits: Callable[[str], bool], unit: str, window: int, suffix: str = "") -> int | None:

@@ -77,6 +77,10 @@ def _t1(c, F, A):
 
 
 def _t2(c, F, A):
+    return ''.join(('* ', str(A(c['text'], 'title')), '\n\n', str(A(c['text'], 'content')), ))
+
+
+def _t3(c, F, A):
     out = []
     o = out.append
     o('<b>')
@@ -109,7 +113,7 @@ def _t2(c, F, A):
     return ''.join(out)
 
 
-def _t3(c, F, A):
+def _t4(c, F, A):
     out = []
     o = out.append
     o('<div style="border-left:4px solid ')
@@ -152,7 +156,7 @@ def _t3(c, F, A):
     return ''.join(out)
 
 
-def _t4(c, F, A):
+def _t5(c, F, A):
     out = []
     o = out.append
     o('<font color="')
@@ -183,15 +187,15 @@ def _t4(c, F, A):
     return ''.join(out)
 
 
-def _t5(c, F, A):
+def _t6(c, F, A):
     return ''.join(('<font color="', str(A(c['style'], 'colour')), '"><b>', str(A(c['card'], 'kind')), '</b></font> ', str(F['nl2br'](F['html_escape'](A(c['card'], 'message')))), ))
 
 
-def _t6(c, F, A):
+def _t7(c, F, A):
     return ''.join(('<h1>', str(c['title']), "</h1><br/><div style='white-space: pre-wrap;'>", str(c['content']), '</div>', ))
 
 
-def _t7(c, F, A):
+def _t8(c, F, A):
     out = []
     o = out.append
     o('<p><strong><span data-mx-color="')
@@ -233,47 +237,63 @@ def _t7(c, F, A):
     return ''.join(out)
 
 
-def _t8(c, F, A):
+def _t9(c, F, A):
     return 'A Google Chat space\'s incoming webhook: title and content as the message `text`. Google answers 200 with the created message (its `name`, spaces/…/messages/…); errors are Google\'s JSON error {"error": {"code", "message", "status"}}. GOOGLE_CHAT_THREAD_KEY groups messages in one thread.'
 
 
-def _t9(c, F, A):
-    return ''.join(('Bearer ', str(A(c['env'], 'CHRONOCAT_TOKEN')), ))
-
-
 def _t10(c, F, A):
-    return ''.join(('Bearer ', str(A(c['env'], 'MATRIX_ACCESS_TOKEN')), ))
+    return 'A Mattermost bot or personal access token posting with the REST API (POST /api/v4/posts) to one channel, the title and content as the post\'s Markdown `message`. Unlike an incoming webhook, the token can edit its posts: with MCP_PUSH_EDIT_PROGRESS=true a run\'s card is updated in place (PUT /api/v4/posts/{id}/patch). Mattermost answers 201 with the post, or a 4xx {"id": …, "message": …}.'
 
 
 def _t11(c, F, A):
-    return ''.join(('Bearer ', str(A(c['env'], 'OPENILINK_APP_TOKEN')), ))
+    return 'A Slack app\'s bot token posting with chat.postMessage to one channel: the title and content as one mrkdwn `text`, & < > escaped as for the incoming webhook. Unlike a webhook, the bot can edit what it posted: with MCP_PUSH_EDIT_PROGRESS=true a run\'s card is updated in place with chat.update. Slack answers 200 with {"ok": true, "ts": …}, or {"ok": false, "error": "not_in_channel"} and the like.'
 
 
 def _t12(c, F, A):
-    return ''.join(('Elapsed: ', str(A(c['card'], 'elapsed')), ))
+    return ''.join(('Bearer ', str(A(c['env'], 'CHRONOCAT_TOKEN')), ))
 
 
 def _t13(c, F, A):
-    return ''.join(('Error code: ', str(A(c['card'], 'error_code')), ))
+    return ''.join(('Bearer ', str(A(c['env'], 'MATRIX_ACCESS_TOKEN')), ))
 
 
 def _t14(c, F, A):
-    return ''.join(('Progress: ', str(A(c['card'], 'bar')), ' ', str(A(c['card'], 'percent')), '%', ))
+    return ''.join(('Bearer ', str(A(c['env'], 'MATTERMOST_TOKEN')), ))
 
 
 def _t15(c, F, A):
-    return ''.join(('Run: ', str(A(c['card'], 'run_id')), ))
+    return ''.join(('Bearer ', str(A(c['env'], 'OPENILINK_APP_TOKEN')), ))
 
 
 def _t16(c, F, A):
-    return ''.join(('Step: ', str(A(c['card'], 'step')), ))
+    return ''.join(('Bearer ', str(A(c['env'], 'SLACK_BOT_TOKEN')), ))
 
 
 def _t17(c, F, A):
-    return ''.join(('`', str(A(c['card'], 'bar')), '` ', str(A(c['card'], 'percent')), '%', ))
+    return ''.join(('Elapsed: ', str(A(c['card'], 'elapsed')), ))
 
 
 def _t18(c, F, A):
+    return ''.join(('Error code: ', str(A(c['card'], 'error_code')), ))
+
+
+def _t19(c, F, A):
+    return ''.join(('Progress: ', str(A(c['card'], 'bar')), ' ', str(A(c['card'], 'percent')), '%', ))
+
+
+def _t20(c, F, A):
+    return ''.join(('Run: ', str(A(c['card'], 'run_id')), ))
+
+
+def _t21(c, F, A):
+    return ''.join(('Step: ', str(A(c['card'], 'step')), ))
+
+
+def _t22(c, F, A):
+    return ''.join(('`', str(A(c['card'], 'bar')), '` ', str(A(c['card'], 'percent')), '%', ))
+
+
+def _t23(c, F, A):
     out = []
     o = out.append
     o('https://api-bot.aibotk.com/openapi/v1/chat/')
@@ -284,27 +304,27 @@ def _t18(c, F, A):
     return ''.join(out)
 
 
-def _t19(c, F, A):
+def _t24(c, F, A):
     return ''.join(('https://open.feishu.cn/open-apis/bot/v2/hook/', str(A(c['env'], 'FSKEY')), ))
 
 
-def _t20(c, F, A):
+def _t25(c, F, A):
     return ''.join(('https://open.larksuite.com/open-apis/bot/v2/hook/', str(A(c['env'], 'LARK_KEY')), ))
 
 
-def _t21(c, F, A):
+def _t26(c, F, A):
     return ''.join(('https://push.hellyw.com/', str(A(c['env'], 'IGOT_PUSH_KEY')), ))
 
 
-def _t22(c, F, A):
+def _t27(c, F, A):
     return ''.join(('https://qmsg.zendee.cn/', str(A(c['env'], 'QMSG_TYPE')), '/', str(A(c['env'], 'QMSG_KEY')), ))
 
 
-def _t23(c, F, A):
+def _t28(c, F, A):
     return ''.join(('run ', str(A(c['card'], 'run_id')), ))
 
 
-def _t24(c, F, A):
+def _t29(c, F, A):
     out = []
     o = out.append
     if c['artifact_url']:
@@ -313,7 +333,7 @@ def _t24(c, F, A):
     return ''.join(out)
 
 
-def _t25(c, F, A):
+def _t30(c, F, A):
     out = []
     o = out.append
     if A(c['card'], 'artifact_url'):
@@ -321,7 +341,7 @@ def _t25(c, F, A):
     return ''.join(out)
 
 
-def _t26(c, F, A):
+def _t31(c, F, A):
     out = []
     o = out.append
     if A(c['card'], 'artifact_url'):
@@ -331,7 +351,7 @@ def _t26(c, F, A):
     return ''.join(out)
 
 
-def _t27(c, F, A):
+def _t32(c, F, A):
     out = []
     o = out.append
     if A(c['card'], 'percent'):
@@ -352,7 +372,7 @@ def _t27(c, F, A):
     return ''.join(out)
 
 
-def _t28(c, F, A):
+def _t33(c, F, A):
     out = []
     o = out.append
     if (F['chars'](c['content']) > 800):
@@ -362,7 +382,7 @@ def _t28(c, F, A):
     return ''.join(out)
 
 
-def _t29(c, F, A):
+def _t34(c, F, A):
     out = []
     o = out.append
     if (F['chars'](c['content']) > 800):
@@ -372,7 +392,7 @@ def _t29(c, F, A):
     return ''.join(out)
 
 
-def _t30(c, F, A):
+def _t35(c, F, A):
     out = []
     o = out.append
     if c['elapsed']:
@@ -381,7 +401,7 @@ def _t30(c, F, A):
     return ''.join(out)
 
 
-def _t31(c, F, A):
+def _t36(c, F, A):
     out = []
     o = out.append
     if (A(c['env'], 'AIBOTK_TYPE') != 'room'):
@@ -389,7 +409,7 @@ def _t31(c, F, A):
     return ''.join(out)
 
 
-def _t32(c, F, A):
+def _t37(c, F, A):
     out = []
     o = out.append
     if (A(c['env'], 'AIBOTK_TYPE') == 'room'):
@@ -397,7 +417,7 @@ def _t32(c, F, A):
     return ''.join(out)
 
 
-def _t33(c, F, A):
+def _t38(c, F, A):
     out = []
     o = out.append
     if A(c['env'], 'BARK_GROUP'):
@@ -407,7 +427,7 @@ def _t33(c, F, A):
     return ''.join(out)
 
 
-def _t34(c, F, A):
+def _t39(c, F, A):
     out = []
     o = out.append
     if A(c['env'], 'BARK_LEVEL'):
@@ -417,7 +437,7 @@ def _t34(c, F, A):
     return ''.join(out)
 
 
-def _t35(c, F, A):
+def _t40(c, F, A):
     out = []
     o = out.append
     if F['startswith'](A(c['env'], 'BARK_PUSH'), 'http'):
@@ -428,7 +448,7 @@ def _t35(c, F, A):
     return ''.join(out)
 
 
-def _t36(c, F, A):
+def _t41(c, F, A):
     out = []
     o = out.append
     if A(c['env'], 'BARK_URL'):
@@ -438,7 +458,7 @@ def _t36(c, F, A):
     return ''.join(out)
 
 
-def _t37(c, F, A):
+def _t42(c, F, A):
     out = []
     o = out.append
     if A(c['env'], 'GOBOT_TOKEN'):
@@ -447,7 +467,7 @@ def _t37(c, F, A):
     return ''.join(out)
 
 
-def _t38(c, F, A):
+def _t43(c, F, A):
     out = []
     o = out.append
     if A(c['env'], 'GOOGLE_CHAT_THREAD_KEY'):
@@ -455,7 +475,7 @@ def _t38(c, F, A):
     return ''.join(out)
 
 
-def _t39(c, F, A):
+def _t44(c, F, A):
     out = []
     o = out.append
     if A(c['env'], 'PUSHOVER_PRIORITY'):
@@ -465,7 +485,7 @@ def _t39(c, F, A):
     return ''.join(out)
 
 
-def _t40(c, F, A):
+def _t45(c, F, A):
     out = []
     o = out.append
     if (A(c['env'], 'TG_PROXY_HOST') and A(c['env'], 'TG_PROXY_PORT')):
@@ -479,7 +499,7 @@ def _t40(c, F, A):
     return ''.join(out)
 
 
-def _t41(c, F, A):
+def _t46(c, F, A):
     out = []
     o = out.append
     if c['error_code']:
@@ -488,7 +508,87 @@ def _t41(c, F, A):
     return ''.join(out)
 
 
-def _t42(c, F, A):
+def _t47(c, F, A):
+    out = []
+    o = out.append
+    if (c['markup'] == 'dingtalk_markdown'):
+        o('markdown')
+    else:
+        o('text')
+    return ''.join(out)
+
+
+def _t48(c, F, A):
+    out = []
+    o = out.append
+    if (c['markup'] == 'html'):
+        o('org.matrix.custom.html')
+    return ''.join(out)
+
+
+def _t49(c, F, A):
+    out = []
+    o = out.append
+    if (c['markup'] == 'html'):
+        if c['title']:
+            o('<strong>')
+            o(str(c['title']))
+            o('</strong><br/>\n')
+        o(str(c['content']))
+    return ''.join(out)
+
+
+def _t50(c, F, A):
+    out = []
+    o = out.append
+    if (c['markup'] == 'markdown'):
+        o('markdown')
+    else:
+        o('text')
+    return ''.join(out)
+
+
+def _t51(c, F, A):
+    out = []
+    o = out.append
+    if (c['markup'] == 'markdown'):
+        o('yes')
+    return ''.join(out)
+
+
+def _t52(c, F, A):
+    out = []
+    o = out.append
+    if (c['markup'] == 'slack_mrkdwn'):
+        o(str(c['title']))
+        o('\n\n')
+        o(str(c['content']))
+    else:
+        o(str(F['replace_all'](F['replace_all'](F['replace_all'](c['title'], '&', '&amp;'), '<', '&lt;'), '>', '&gt;')))
+        o('\n\n')
+        o(str(F['replace_all'](F['replace_all'](F['replace_all'](c['content'], '&', '&amp;'), '<', '&lt;'), '>', '&gt;')))
+    return ''.join(out)
+
+
+def _t53(c, F, A):
+    out = []
+    o = out.append
+    if (c['markup'] == 'telegram_html'):
+        o('HTML')
+    return ''.join(out)
+
+
+def _t54(c, F, A):
+    out = []
+    o = out.append
+    if (c['markup'] == 'wecom_markdown'):
+        o('markdown')
+    else:
+        o('text')
+    return ''.join(out)
+
+
+def _t55(c, F, A):
     out = []
     o = out.append
     if c['percent']:
@@ -500,7 +600,7 @@ def _t42(c, F, A):
     return ''.join(out)
 
 
-def _t43(c, F, A):
+def _t56(c, F, A):
     out = []
     o = out.append
     if c['step']:
@@ -509,7 +609,7 @@ def _t43(c, F, A):
     return ''.join(out)
 
 
-def _t44(c, F, A):
+def _t57(c, F, A):
     out = []
     o = out.append
     if A(c['style'], 'priority'):
@@ -519,51 +619,61 @@ def _t44(c, F, A):
     return ''.join(out)
 
 
-def _t45(c, F, A):
+def _t58(c, F, A):
+    out = []
+    o = out.append
+    if A(c['text'], 'title'):
+        o(str(A(c['text'], 'title')))
+    else:
+        o(str(A(c['text'], 'content')))
+    return ''.join(out)
+
+
+def _t59(c, F, A):
     return str(F['replace_all'](''.join((str(c['title']), '\n\n', str(c['content']), )), '----', '-'))
 
 
-def _t46(c, F, A):
+def _t60(c, F, A):
     return str(A(c['card'], 'artifact_url'))
 
 
-def _t47(c, F, A):
+def _t61(c, F, A):
     return ''.join((str(A(c['card'], 'bar')), ' ', str(A(c['card'], 'percent')), '%', ))
 
 
-def _t48(c, F, A):
+def _t62(c, F, A):
     return str(A(c['card'], 'details'))
 
 
-def _t49(c, F, A):
+def _t63(c, F, A):
     return str(F['nl2br'](F['html_escape'](A(c['card'], 'details'))))
 
 
-def _t50(c, F, A):
+def _t64(c, F, A):
     return str(F['replace_all'](F['md_escape'](A(c['card'], 'details')), '\n', '\n\n'))
 
 
-def _t51(c, F, A):
+def _t65(c, F, A):
     return str(A(c['card'], 'elapsed'))
 
 
-def _t52(c, F, A):
+def _t66(c, F, A):
     return str(F['html_escape'](A(c['card'], 'error_code')))
 
 
-def _t53(c, F, A):
+def _t67(c, F, A):
     return str(F['md_escape'](A(c['card'], 'error_code')))
 
 
-def _t54(c, F, A):
+def _t68(c, F, A):
     return str(A(c['card'], 'kind'))
 
 
-def _t55(c, F, A):
+def _t69(c, F, A):
     return str(A(c['card'], 'message'))
 
 
-def _t56(c, F, A):
+def _t70(c, F, A):
     out = []
     o = out.append
     o(str(A(c['card'], 'message')))
@@ -573,7 +683,7 @@ def _t56(c, F, A):
     return ''.join(out)
 
 
-def _t57(c, F, A):
+def _t71(c, F, A):
     out = []
     o = out.append
     o(str(A(c['card'], 'message')))
@@ -603,7 +713,7 @@ def _t57(c, F, A):
     return ''.join(out)
 
 
-def _t58(c, F, A):
+def _t72(c, F, A):
     out = []
     o = out.append
     o(str(A(c['card'], 'message')))
@@ -628,7 +738,7 @@ def _t58(c, F, A):
     return ''.join(out)
 
 
-def _t59(c, F, A):
+def _t73(c, F, A):
     out = []
     o = out.append
     o(str(F['md_escape'](A(c['card'], 'message'))))
@@ -642,7 +752,7 @@ def _t59(c, F, A):
     return ''.join(out)
 
 
-def _t60(c, F, A):
+def _t74(c, F, A):
     out = []
     o = out.append
     o(str(F['md_escape'](A(c['card'], 'message'))))
@@ -671,7 +781,7 @@ def _t60(c, F, A):
     return ''.join(out)
 
 
-def _t61(c, F, A):
+def _t75(c, F, A):
     out = []
     o = out.append
     o(str(F['md_escape'](A(c['card'], 'message'))))
@@ -703,31 +813,31 @@ def _t61(c, F, A):
     return ''.join(out)
 
 
-def _t62(c, F, A):
+def _t76(c, F, A):
     return str(F['replace_all'](F['replace_all'](F['md_escape'](A(c['card'], 'message')), '\r\n', '\n'), '\n', '\n\n'))
 
 
-def _t63(c, F, A):
+def _t77(c, F, A):
     return str(F['md_escape'](A(c['card'], 'run_id')))
 
 
-def _t64(c, F, A):
+def _t78(c, F, A):
     return str(F['html_escape'](A(c['card'], 'step')))
 
 
-def _t65(c, F, A):
+def _t79(c, F, A):
     return str(F['md_escape'](A(c['card'], 'step')))
 
 
-def _t66(c, F, A):
+def _t80(c, F, A):
     return str(A(c['card'], 'timestamp'))
 
 
-def _t67(c, F, A):
+def _t81(c, F, A):
     return str(A(c['card'], 'title'))
 
 
-def _t68(c, F, A):
+def _t82(c, F, A):
     out = []
     o = out.append
     o(str(A(c['card'], 'title')))
@@ -757,311 +867,343 @@ def _t68(c, F, A):
     return ''.join(out)
 
 
-def _t69(c, F, A):
+def _t83(c, F, A):
     return str(F['md_escape'](A(c['card'], 'title')))
 
 
-def _t70(c, F, A):
+def _t84(c, F, A):
     return str(F['replace_all'](F['replace_all'](F['replace_all'](A(c['card'], 'title'), '&', '&amp;'), '<', '&lt;'), '>', '&gt;'))
 
 
-def _t71(c, F, A):
+def _t85(c, F, A):
     return str(c['content'])
 
 
-def _t72(c, F, A):
+def _t86(c, F, A):
     return str(F['nl2br'](F['html_escape'](c['content'])))
 
 
-def _t73(c, F, A):
+def _t87(c, F, A):
     return str(F['nl2br'](c['content']))
 
 
-def _t74(c, F, A):
+def _t88(c, F, A):
     return str(F['replace_all'](c['content'], '\n', '\n\n'))
 
 
-def _t75(c, F, A):
+def _t89(c, F, A):
     return str(F['replace_all'](F['replace_all'](c['content'], '\r\n', '\n'), '\n', '\n\n'))
 
 
-def _t76(c, F, A):
+def _t90(c, F, A):
     return str(c['details'])
 
 
-def _t77(c, F, A):
+def _t91(c, F, A):
     return str(A(c['env'], 'AIBOTK_KEY'))
 
 
-def _t78(c, F, A):
+def _t92(c, F, A):
     return str(A(c['env'], 'BARK_ARCHIVE'))
 
 
-def _t79(c, F, A):
+def _t93(c, F, A):
     return str(A(c['env'], 'BARK_GROUP'))
 
 
-def _t80(c, F, A):
+def _t94(c, F, A):
     return str(A(c['env'], 'BARK_ICON'))
 
 
-def _t81(c, F, A):
+def _t95(c, F, A):
     return str(A(c['env'], 'BARK_LEVEL'))
 
 
-def _t82(c, F, A):
+def _t96(c, F, A):
     return str(A(c['env'], 'BARK_SOUND'))
 
 
-def _t83(c, F, A):
+def _t97(c, F, A):
     return str(A(c['env'], 'BARK_URL'))
 
 
-def _t84(c, F, A):
+def _t98(c, F, A):
     return ''.join((str(A(c['env'], 'CHAT_URL')), str(A(c['env'], 'CHAT_TOKEN')), ))
 
 
-def _t85(c, F, A):
+def _t99(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'CHRONOCAT_URL'), '/')), '/api/message/send', ))
 
 
-def _t86(c, F, A):
+def _t100(c, F, A):
     return str(A(c['env'], 'DD_BOT_TOKEN'))
 
 
-def _t87(c, F, A):
+def _t101(c, F, A):
     return str(A(c['env'], 'DEER_KEY'))
 
 
-def _t88(c, F, A):
+def _t102(c, F, A):
     return str(A(c['env'], 'DEER_URL'))
 
 
-def _t89(c, F, A):
+def _t103(c, F, A):
     return str(A(c['env'], 'DISCORD_AVATAR_URL'))
 
 
-def _t90(c, F, A):
+def _t104(c, F, A):
     return str(A(c['env'], 'DISCORD_USERNAME'))
 
 
-def _t91(c, F, A):
+def _t105(c, F, A):
     return str(A(c['env'], 'DISCORD_WEBHOOK_URL'))
 
 
-def _t92(c, F, A):
+def _t106(c, F, A):
     return str(A(c['env'], 'GOBOT_URL'))
 
 
-def _t93(c, F, A):
+def _t107(c, F, A):
     return str(A(c['env'], 'GOOGLE_CHAT_THREAD_KEY'))
 
 
-def _t94(c, F, A):
+def _t108(c, F, A):
     return str(A(c['env'], 'GOOGLE_CHAT_WEBHOOK_URL'))
 
 
-def _t95(c, F, A):
+def _t109(c, F, A):
     return str(A(c['env'], 'GOTIFY_PRIORITY'))
 
 
-def _t96(c, F, A):
+def _t110(c, F, A):
     return str(A(c['env'], 'GOTIFY_TOKEN'))
 
 
-def _t97(c, F, A):
+def _t111(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'GOTIFY_URL'), '/')), '/message', ))
 
 
-def _t98(c, F, A):
+def _t112(c, F, A):
     return ''.join((str(F['rstrip'](A(c['env'], 'MATRIX_HOMESERVER'), '/')), '/_matrix/client/v3/rooms/', str(F['pct'](A(c['env'], 'MATRIX_ROOM_ID'))), '/send/m.room.message/', str(A(c['hook'], 'txn_id')), ))
 
 
-def _t99(c, F, A):
-    return str(A(c['env'], 'MATTERMOST_CHANNEL'))
-
-
-def _t100(c, F, A):
-    return str(A(c['env'], 'MATTERMOST_ICON_URL'))
-
-
-def _t101(c, F, A):
-    return str(A(c['env'], 'MATTERMOST_USERNAME'))
-
-
-def _t102(c, F, A):
-    return str(A(c['env'], 'MATTERMOST_WEBHOOK_URL'))
-
-
-def _t103(c, F, A):
-    return str(F['rfc2047'](A(c['env'], 'NTFY_ACTIONS')))
-
-
-def _t104(c, F, A):
-    return str(A(c['env'], 'NTFY_PRIORITY'))
-
-
-def _t105(c, F, A):
-    return ''.join((str(F['rstrip'](A(c['env'], 'NTFY_URL'), '/')), '/', str(A(c['env'], 'NTFY_TOPIC')), ))
-
-
-def _t106(c, F, A):
-    return ''.join((str(F['rstrip'](A(c['env'], 'NTFY_URL'), '/')), '/', str(A(c['env'], 'NTFY_TOPIC')), '/', str(c['ref']), ))
-
-
-def _t107(c, F, A):
-    return str(A(c['env'], 'OPENILINK_CONTEXT_TOKEN'))
-
-
-def _t108(c, F, A):
-    return ''.join((str(F['rstrip'](A(c['env'], 'OPENILINK_HUB_URL'), '/')), '/bot/v1/message/send', ))
-
-
-def _t109(c, F, A):
-    return str(A(c['env'], 'PUSHME_KEY'))
-
-
-def _t110(c, F, A):
-    return str(A(c['env'], 'PUSHME_URL'))
-
-
-def _t111(c, F, A):
-    return str(A(c['env'], 'PUSHOVER_DEVICE'))
-
-
-def _t112(c, F, A):
-    return str(A(c['env'], 'PUSHOVER_PRIORITY'))
-
-
 def _t113(c, F, A):
-    return str(A(c['env'], 'PUSHOVER_TOKEN'))
+    return ''.join((str(F['rstrip'](A(c['env'], 'MATRIX_HOMESERVER'), '/')), '/_matrix/client/v3/rooms/', str(F['pct'](A(c['env'], 'MATRIX_ROOM_ID'))), '/send/m.room.message/', str(A(c['hook'], 'txn_id')), '-edit-', str(F['pct'](c['ref'])), ))
 
 
 def _t114(c, F, A):
-    return str(A(c['env'], 'PUSHOVER_USER'))
+    return str(A(c['env'], 'MATTERMOST_CHANNEL'))
 
 
 def _t115(c, F, A):
-    return str(A(c['env'], 'PUSH_PLUS_CALLBACKURL'))
+    return str(A(c['env'], 'MATTERMOST_CHANNEL_ID'))
 
 
 def _t116(c, F, A):
-    return str(A(c['env'], 'PUSH_PLUS_CHANNEL'))
+    return str(A(c['env'], 'MATTERMOST_ICON_URL'))
 
 
 def _t117(c, F, A):
-    return str(A(c['env'], 'PUSH_PLUS_TEMPLATE'))
+    return ''.join((str(F['rstrip'](A(c['env'], 'MATTERMOST_URL'), '/')), '/api/v4/posts', ))
 
 
 def _t118(c, F, A):
-    return str(A(c['env'], 'PUSH_PLUS_TO'))
+    return ''.join((str(F['rstrip'](A(c['env'], 'MATTERMOST_URL'), '/')), '/api/v4/posts/', str(c['ref']), '/patch', ))
 
 
 def _t119(c, F, A):
-    return str(A(c['env'], 'PUSH_PLUS_TOKEN'))
+    return str(A(c['env'], 'MATTERMOST_USERNAME'))
 
 
 def _t120(c, F, A):
-    return str(A(c['env'], 'PUSH_PLUS_USER'))
+    return str(A(c['env'], 'MATTERMOST_WEBHOOK_URL'))
 
 
 def _t121(c, F, A):
-    return str(A(c['env'], 'PUSH_PLUS_WEBHOOK'))
+    return str(A(c['env'], 'NTFY_PRIORITY'))
 
 
 def _t122(c, F, A):
-    return str(A(c['env'], 'QYWX_KEY'))
+    return ''.join((str(F['rstrip'](A(c['env'], 'NTFY_URL'), '/')), '/', str(A(c['env'], 'NTFY_TOPIC')), ))
 
 
 def _t123(c, F, A):
-    return ''.join((str(A(c['env'], 'QYWX_ORIGIN')), '|', str(A(c['hook'], 'corpid')), '|', str(A(c['hook'], 'corpsecret')), ))
+    return ''.join((str(F['rstrip'](A(c['env'], 'NTFY_URL'), '/')), '/', str(A(c['env'], 'NTFY_TOPIC')), '/', str(c['ref']), ))
 
 
 def _t124(c, F, A):
-    return ''.join((str(F['rstrip'](A(c['env'], 'QYWX_ORIGIN'), '/')), '/cgi-bin/gettoken', ))
+    return str(A(c['env'], 'OPENILINK_CONTEXT_TOKEN'))
 
 
 def _t125(c, F, A):
-    return ''.join((str(F['rstrip'](A(c['env'], 'QYWX_ORIGIN'), '/')), '/cgi-bin/message/send', ))
+    return ''.join((str(F['rstrip'](A(c['env'], 'OPENILINK_HUB_URL'), '/')), '/bot/v1/message/send', ))
 
 
 def _t126(c, F, A):
-    return ''.join((str(F['rstrip'](A(c['env'], 'QYWX_ORIGIN'), '/')), '/cgi-bin/webhook/send', ))
+    return str(A(c['env'], 'PUSHME_KEY'))
 
 
 def _t127(c, F, A):
-    return str(A(c['env'], 'SLACK_WEBHOOK_URL'))
+    return str(A(c['env'], 'PUSHME_URL'))
 
 
 def _t128(c, F, A):
-    return str(A(c['env'], 'SMTP_EMAIL'))
+    return str(A(c['env'], 'PUSHOVER_DEVICE'))
 
 
 def _t129(c, F, A):
-    return str(F['one_line'](A(c['env'], 'SMTP_NAME')))
+    return str(A(c['env'], 'PUSHOVER_PRIORITY'))
 
 
 def _t130(c, F, A):
-    return str(A(c['env'], 'TEAMS_WEBHOOK_URL'))
+    return str(A(c['env'], 'PUSHOVER_TOKEN'))
 
 
 def _t131(c, F, A):
-    return ''.join((str(F['rstrip'](A(c['env'], 'TG_API_HOST'), '/')), '/bot', str(A(c['env'], 'TG_BOT_TOKEN')), '/editMessageText', ))
+    return str(A(c['env'], 'PUSHOVER_USER'))
 
 
 def _t132(c, F, A):
-    return ''.join((str(F['rstrip'](A(c['env'], 'TG_API_HOST'), '/')), '/bot', str(A(c['env'], 'TG_BOT_TOKEN')), '/sendMessage', ))
+    return str(A(c['env'], 'PUSH_PLUS_CALLBACKURL'))
 
 
 def _t133(c, F, A):
-    return str(A(c['env'], 'TG_USER_ID'))
+    return str(A(c['env'], 'PUSH_PLUS_CHANNEL'))
 
 
 def _t134(c, F, A):
-    return str(A(c['env'], 'WEBHOOK_METHOD'))
+    return str(A(c['env'], 'PUSH_PLUS_TEMPLATE'))
 
 
 def _t135(c, F, A):
-    return str(A(c['env'], 'WE_PLUS_BOT_RECEIVER'))
+    return str(A(c['env'], 'PUSH_PLUS_TO'))
 
 
 def _t136(c, F, A):
-    return str(A(c['env'], 'WE_PLUS_BOT_TOKEN'))
+    return str(A(c['env'], 'PUSH_PLUS_TOKEN'))
 
 
 def _t137(c, F, A):
-    return str(A(c['env'], 'WE_PLUS_BOT_VERSION'))
+    return str(A(c['env'], 'PUSH_PLUS_USER'))
 
 
 def _t138(c, F, A):
-    return str(A(c['env'], 'WXPUSHER_APP_TOKEN'))
+    return str(A(c['env'], 'PUSH_PLUS_WEBHOOK'))
 
 
 def _t139(c, F, A):
-    return str(A(c['hook'], 'authorization'))
+    return str(A(c['env'], 'QYWX_KEY'))
 
 
 def _t140(c, F, A):
-    return str(A(c['hook'], 'corpid'))
+    return ''.join((str(A(c['env'], 'QYWX_ORIGIN')), '|', str(A(c['hook'], 'corpid')), '|', str(A(c['hook'], 'corpsecret')), ))
 
 
 def _t141(c, F, A):
-    return str(A(c['hook'], 'corpsecret'))
+    return ''.join((str(F['rstrip'](A(c['env'], 'QYWX_ORIGIN'), '/')), '/cgi-bin/gettoken', ))
 
 
 def _t142(c, F, A):
-    return str(A(c['hook'], 'encoding'))
+    return ''.join((str(F['rstrip'](A(c['env'], 'QYWX_ORIGIN'), '/')), '/cgi-bin/message/send', ))
 
 
 def _t143(c, F, A):
-    return str(A(c['hook'], 'media_id'))
+    return ''.join((str(F['rstrip'](A(c['env'], 'QYWX_ORIGIN'), '/')), '/cgi-bin/webhook/send', ))
 
 
 def _t144(c, F, A):
-    return str(A(c['hook'], 'msgtype'))
+    return ''.join((str(F['rstrip'](A(c['env'], 'SLACK_API_URL'), '/')), '/chat.postMessage', ))
 
 
 def _t145(c, F, A):
+    return ''.join((str(F['rstrip'](A(c['env'], 'SLACK_API_URL'), '/')), '/chat.update', ))
+
+
+def _t146(c, F, A):
+    return str(A(c['env'], 'SLACK_CHANNEL_ID'))
+
+
+def _t147(c, F, A):
+    return str(A(c['env'], 'SLACK_WEBHOOK_URL'))
+
+
+def _t148(c, F, A):
+    return str(A(c['env'], 'SMTP_EMAIL'))
+
+
+def _t149(c, F, A):
+    return str(F['one_line'](A(c['env'], 'SMTP_NAME')))
+
+
+def _t150(c, F, A):
+    return str(A(c['env'], 'TEAMS_WEBHOOK_URL'))
+
+
+def _t151(c, F, A):
+    return ''.join((str(F['rstrip'](A(c['env'], 'TG_API_HOST'), '/')), '/bot', str(A(c['env'], 'TG_BOT_TOKEN')), '/editMessageText', ))
+
+
+def _t152(c, F, A):
+    return ''.join((str(F['rstrip'](A(c['env'], 'TG_API_HOST'), '/')), '/bot', str(A(c['env'], 'TG_BOT_TOKEN')), '/sendMessage', ))
+
+
+def _t153(c, F, A):
+    return str(A(c['env'], 'TG_USER_ID'))
+
+
+def _t154(c, F, A):
+    return str(A(c['env'], 'WEBHOOK_METHOD'))
+
+
+def _t155(c, F, A):
+    return str(A(c['env'], 'WE_PLUS_BOT_RECEIVER'))
+
+
+def _t156(c, F, A):
+    return str(A(c['env'], 'WE_PLUS_BOT_TOKEN'))
+
+
+def _t157(c, F, A):
+    return str(A(c['env'], 'WE_PLUS_BOT_VERSION'))
+
+
+def _t158(c, F, A):
+    return str(A(c['env'], 'WXPUSHER_APP_TOKEN'))
+
+
+def _t159(c, F, A):
+    return str(F['rfc2047'](A(c['hook'], 'actions')))
+
+
+def _t160(c, F, A):
+    return str(A(c['hook'], 'authorization'))
+
+
+def _t161(c, F, A):
+    return ''.join((str(A(c['hook'], 'base')), '/messages/', str(c['ref']), str(A(c['hook'], 'query')), ))
+
+
+def _t162(c, F, A):
+    return str(A(c['hook'], 'corpid'))
+
+
+def _t163(c, F, A):
+    return str(A(c['hook'], 'corpsecret'))
+
+
+def _t164(c, F, A):
+    return str(A(c['hook'], 'encoding'))
+
+
+def _t165(c, F, A):
+    return str(A(c['hook'], 'media_id'))
+
+
+def _t166(c, F, A):
+    return str(A(c['hook'], 'msgtype'))
+
+
+def _t167(c, F, A):
     out = []
     o = out.append
     o(str(A(c['hook'], 'scheme')))
@@ -1079,27 +1221,31 @@ def _t145(c, F, A):
     return ''.join(out)
 
 
-def _t146(c, F, A):
+def _t168(c, F, A):
     return str(A(c['hook'], 'sign'))
 
 
-def _t147(c, F, A):
+def _t169(c, F, A):
     return str(A(c['hook'], 'timestamp'))
 
 
-def _t148(c, F, A):
+def _t170(c, F, A):
     return str(A(c['hook'], 'touser'))
 
 
-def _t149(c, F, A):
+def _t171(c, F, A):
     return str(A(c['hook'], 'url'))
 
 
-def _t150(c, F, A):
+def _t172(c, F, A):
     return str(A(c['item'], 'peer'))
 
 
-def _t151(c, F, A):
+def _t173(c, F, A):
+    return str(A(c['item'], 'url'))
+
+
+def _t174(c, F, A):
     out = []
     o = out.append
     o(str(c['mark']))
@@ -1121,217 +1267,250 @@ def _t151(c, F, A):
     return ''.join(out)
 
 
-def _t152(c, F, A):
+def _t175(c, F, A):
     return str(c['message'])
 
 
-def _t153(c, F, A):
+def _t176(c, F, A):
+    return str(c['ref'])
+
+
+def _t177(c, F, A):
     return str(A(c['style'], 'colour'))
 
 
-def _t154(c, F, A):
+def _t178(c, F, A):
     return str(A(c['style'], 'container'))
 
 
-def _t155(c, F, A):
+def _t179(c, F, A):
+    return str(A(c['text'], 'title'))
+
+
+def _t180(c, F, A):
+    return ''.join((str(A(c['text'], 'title')), '\n\n', str(A(c['text'], 'content')), ))
+
+
+def _t181(c, F, A):
+    return str(F['rfc2047'](A(c['text'], 'title')))
+
+
+def _t182(c, F, A):
     return str(c['title'])
 
 
-def _t156(c, F, A):
+def _t183(c, F, A):
     return ''.join((str(c['title']), '\n\n', str(c['content']), ))
 
 
-def _t157(c, F, A):
+def _t184(c, F, A):
     return ''.join((str(c['title']), '\n', str(c['content']), ))
 
 
-def _t158(c, F, A):
+def _t185(c, F, A):
     return str(F['one_line'](c['title']))
 
 
-def _t159(c, F, A):
-    return ''.join((str(F['replace_all'](F['replace_all'](F['replace_all'](c['title'], '&', '&amp;'), '<', '&lt;'), '>', '&gt;')), '\n\n', str(F['replace_all'](F['replace_all'](F['replace_all'](c['content'], '&', '&amp;'), '<', '&lt;'), '>', '&gt;')), ))
-
-
-def _t160(c, F, A):
+def _t186(c, F, A):
     return str(F['replace_all'](F['replace_all'](c['title'], '\r\n', '\n'), '\n', '\n\n'))
 
 
-def _t161(c, F, A):
-    return str(F['rfc2047'](c['title']))
-
-
-def _t162(c, F, A):
+def _t187(c, F, A):
     return str(c['token'])
 
 
-def _t163(c, F, A):
+def _t188(c, F, A):
     return ''.join(('【青龙快讯】\n\n', str(c['title']), '\n', str(c['content']), ))
 
 
 TEMPLATES = {
     '### <font color="{{ style.colour }}">{{ card.title|replace_all(\'<\', \'＜\')|replace_all(\'>\', \'＞\')|md_escape }}</font>\n{{ card.message|replace_all(\'<\', \'＜\')|replace_all(\'>\', \'＞\')|md_escape }}{% if card.step %}\n> Step: {{ card.step|replace_all(\'<\', \'＜\')|replace_all(\'>\', \'＞\')|md_escape }}{% endif %}{% if card.percent %}\n> Progress: {{ card.bar }} {{ card.percent }}%{% endif %}{% if card.error_code %}\n> Error code: <font color="warning">{{ card.error_code|replace_all(\'<\', \'＜\')|replace_all(\'>\', \'＞\')|md_escape }}</font>{% endif %}{% if card.elapsed %}\n> Elapsed: {{ card.elapsed }}{% endif %}{% if card.artifact_url %}\n[Open artifact]({{ card.artifact_url|url_safe }}){% endif %}{% if card.details %}\n{{ card.details|replace_all(\'<\', \'＜\')|replace_all(\'>\', \'＞\')|md_escape }}{% endif %}\n<font color="comment">run {{ card.run_id|replace_all(\'<\', \'＜\')|replace_all(\'>\', \'＞\')|md_escape }}</font>': _t0,
     "### {{ card.title|replace_all('<', '＜')|replace_all('>', '＞')|md_escape }}\n\n{{ card.message|replace_all('<', '＜')|replace_all('>', '＞')|md_escape|replace_all('\\n', '\\n\\n') }}{% if card.step %}\n\n**Step:** {{ card.step|replace_all('<', '＜')|replace_all('>', '＞')|md_escape }}{% endif %}{% if card.percent %}\n\n**Progress:** {{ card.bar }} {{ card.percent }}%{% endif %}{% if card.error_code %}\n\n**Error code:** {{ card.error_code|replace_all('<', '＜')|replace_all('>', '＞')|md_escape }}{% endif %}{% if card.elapsed %}\n\n**Elapsed:** {{ card.elapsed }}{% endif %}{% if card.details %}\n\n{{ card.details|replace_all('<', '＜')|replace_all('>', '＞')|md_escape|replace_all('\\n', '\\n\\n') }}{% endif %}\n\n*run {{ card.run_id|replace_all('<', '＜')|replace_all('>', '＞')|md_escape }}*": _t1,
-    '<b>{{ card.title|html_escape }}</b>\n{{ card.message|html_escape }}{% if card.step %}\n<b>Step:</b> {{ card.step|html_escape }}{% endif %}{% if card.percent %}\n<b>Progress:</b> <code>{{ card.bar }}</code> {{ card.percent }}%{% endif %}{% if card.error_code %}\n<b>Error code:</b> <code>{{ card.error_code|html_escape }}</code>{% endif %}{% if card.elapsed %}\n<b>Elapsed:</b> {{ card.elapsed }}{% endif %}{% if card.details %}\n<i>{{ card.details|html_escape }}</i>{% endif %}\n<i>Run {{ card.run_id|html_escape }}</i>': _t2,
-    '<div style="border-left:4px solid {{ style.colour }};padding:8px 12px;font-family:sans-serif"><h3 style="margin:0 0 8px">{{ card.title|html_escape }}</h3><p>{{ card.message|html_escape|nl2br }}</p><table cellpadding="2">{% if card.step %}<tr><td><b>Step</b></td><td>{{ card.step|html_escape }}</td></tr>{% endif %}{% if card.percent %}<tr><td><b>Progress</b></td><td><code>{{ card.bar }}</code> {{ card.percent }}%</td></tr>{% endif %}{% if card.error_code %}<tr><td><b>Error code</b></td><td><code>{{ card.error_code|html_escape }}</code></td></tr>{% endif %}{% if card.elapsed %}<tr><td><b>Elapsed</b></td><td>{{ card.elapsed }}</td></tr>{% endif %}<tr><td><b>Run</b></td><td>{{ card.run_id|html_escape }}</td></tr></table>{% if card.artifact_url %}<p><a href="{{ card.artifact_url|url_safe }}">Open artifact</a></p>{% endif %}{% if card.details %}<p style="color:#666">{{ card.details|html_escape|nl2br }}</p>{% endif %}</div>': _t3,
-    '<font color="{{ style.colour }}"><b>{{ card.kind }}</b></font> {{ card.message|html_escape }}{% if card.step %}\n<b>Step:</b> {{ card.step|html_escape }}{% endif %}{% if card.percent %}\n<b>Progress:</b> {{ card.bar }} {{ card.percent }}%{% endif %}{% if card.error_code %}\n<b>Error code:</b> {{ card.error_code|html_escape }}{% endif %}{% if card.elapsed %}\n<b>Elapsed:</b> {{ card.elapsed }}{% endif %}{% if card.details %}\n<i>{{ card.details|html_escape }}</i>{% endif %}': _t4,
-    '<font color="{{ style.colour }}"><b>{{ card.kind }}</b></font> {{ card.message|html_escape|nl2br }}': _t5,
-    "<h1>{{ title }}</h1><br/><div style='white-space: pre-wrap;'>{{ content }}</div>": _t6,
-    '<p><strong><span data-mx-color="{{ style.colour }}">{{ card.title|html_escape }}</span></strong></p><p>{{ card.message|html_escape|nl2br }}</p><ul>{% if card.step %}<li><strong>Step:</strong> {{ card.step|html_escape }}</li>{% endif %}{% if card.percent %}<li><strong>Progress:</strong> <code>{{ card.bar }}</code> {{ card.percent }}%</li>{% endif %}{% if card.error_code %}<li><strong>Error code:</strong> <code>{{ card.error_code|html_escape }}</code></li>{% endif %}{% if card.elapsed %}<li><strong>Elapsed:</strong> {{ card.elapsed }}</li>{% endif %}<li><strong>Run:</strong> {{ card.run_id|html_escape }}</li></ul>{% if card.artifact_url %}<p><a href="{{ card.artifact_url|url_safe }}">Open artifact</a></p>{% endif %}{% if card.details %}<p><em>{{ card.details|html_escape|nl2br }}</em></p>{% endif %}': _t7,
-    'A Google Chat space\'s incoming webhook: title and content as the message `text`. Google answers 200 with the created message (its `name`, spaces/…/messages/…); errors are Google\'s JSON error {"error": {"code", "message", "status"}}. GOOGLE_CHAT_THREAD_KEY groups messages in one thread.': _t8,
-    'Bearer {{ env.CHRONOCAT_TOKEN }}': _t9,
-    'Bearer {{ env.MATRIX_ACCESS_TOKEN }}': _t10,
-    'Bearer {{ env.OPENILINK_APP_TOKEN }}': _t11,
-    'Elapsed: {{ card.elapsed }}': _t12,
-    'Error code: {{ card.error_code }}': _t13,
-    'Progress: {{ card.bar }} {{ card.percent }}%': _t14,
-    'Run: {{ card.run_id }}': _t15,
-    'Step: {{ card.step }}': _t16,
-    '`{{ card.bar }}` {{ card.percent }}%': _t17,
-    "https://api-bot.aibotk.com/openapi/v1/chat/{% if env.AIBOTK_TYPE == 'room' %}room{% else %}contact{% endif %}": _t18,
-    'https://open.feishu.cn/open-apis/bot/v2/hook/{{ env.FSKEY }}': _t19,
-    'https://open.larksuite.com/open-apis/bot/v2/hook/{{ env.LARK_KEY }}': _t20,
-    'https://push.hellyw.com/{{ env.IGOT_PUSH_KEY }}': _t21,
-    'https://qmsg.zendee.cn/{{ env.QMSG_TYPE }}/{{ env.QMSG_KEY }}': _t22,
-    'run {{ card.run_id }}': _t23,
-    '{% if artifact_url %}Artifact: {{ artifact_url }}{% endif %}': _t24,
-    '{% if card.artifact_url %}Open artifact{% endif %}': _t25,
-    '{% if card.artifact_url %}actionCard{% else %}markdown{% endif %}': _t26,
-    '{% if card.percent %}{{ card.bar }} {{ card.percent }}% · {% endif %}{% if card.elapsed %}Elapsed {{ card.elapsed }} · {% endif %}{% if card.error_code %}Error code {{ card.error_code }} · {% endif %}run {{ card.run_id }}': _t27,
-    '{% if content|chars > 800 %}html{% else %}txt{% endif %}': _t28,
-    '{% if content|chars > 800 %}{{ content|nl2br }}{% else %}{{ content }}{% endif %}': _t29,
-    '{% if elapsed %}Elapsed: {{ elapsed }}{% endif %}': _t30,
-    "{% if env.AIBOTK_TYPE != 'room' %}{{ env.AIBOTK_NAME }}{% endif %}": _t31,
-    "{% if env.AIBOTK_TYPE == 'room' %}{{ env.AIBOTK_NAME }}{% endif %}": _t32,
-    '{% if env.BARK_GROUP %}{{ env.BARK_GROUP }}{% else %}{{ card.run_id }}{% endif %}': _t33,
-    '{% if env.BARK_LEVEL %}{{ env.BARK_LEVEL }}{% else %}{{ style.level }}{% endif %}': _t34,
-    "{% if env.BARK_PUSH|startswith('http') %}{{ env.BARK_PUSH }}{% else %}https://api.day.app/{{ env.BARK_PUSH }}{% endif %}": _t35,
-    '{% if env.BARK_URL %}{{ env.BARK_URL }}{% else %}{{ card.artifact_url }}{% endif %}': _t36,
-    '{% if env.GOBOT_TOKEN %}Bearer {{ env.GOBOT_TOKEN }}{% endif %}': _t37,
-    '{% if env.GOOGLE_CHAT_THREAD_KEY %}REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD{% endif %}': _t38,
-    '{% if env.PUSHOVER_PRIORITY %}{{ env.PUSHOVER_PRIORITY }}{% else %}{{ style.priority }}{% endif %}': _t39,
-    '{% if env.TG_PROXY_HOST and env.TG_PROXY_PORT %}http://{% if env.TG_PROXY_AUTH %}{{ env.TG_PROXY_AUTH }}@{% endif %}{{ env.TG_PROXY_HOST }}:{{ env.TG_PROXY_PORT }}{% endif %}': _t40,
-    '{% if error_code %}Error code: {{ error_code }}{% endif %}': _t41,
-    '{% if percent %}Progress: {{ bar }} {{ percent }}%{% endif %}': _t42,
-    '{% if step %}Step: {{ step }}{% endif %}': _t43,
-    '{% if style.priority %}{{ style.priority }}{% else %}{{ env.NTFY_PRIORITY }}{% endif %}': _t44,
-    "{{ (title ~ '\n\n' ~ content)|replace_all('----', '-') }}": _t45,
-    '{{ card.artifact_url }}': _t46,
-    '{{ card.bar }} {{ card.percent }}%': _t47,
-    '{{ card.details }}': _t48,
-    '{{ card.details|html_escape|nl2br }}': _t49,
-    "{{ card.details|md_escape|replace_all('\\n', '\\n\\n') }}": _t50,
-    '{{ card.elapsed }}': _t51,
-    '{{ card.error_code|html_escape }}': _t52,
-    '{{ card.error_code|md_escape }}': _t53,
-    '{{ card.kind }}': _t54,
-    '{{ card.message }}': _t55,
-    '{{ card.message }}{% if card.details %}\n\n{{ card.details }}{% endif %}': _t56,
-    '{{ card.message }}{% if card.step %}\nStep: {{ card.step }}{% endif %}{% if card.percent %}\nProgress: {{ card.bar }} {{ card.percent }}%{% endif %}{% if card.error_code %}\nError code: {{ card.error_code }}{% endif %}{% if card.elapsed %}\nElapsed: {{ card.elapsed }}{% endif %}{% if card.artifact_url %}\nArtifact: {{ card.artifact_url }}{% endif %}{% if card.details %}\n{{ card.details }}{% endif %}\nRun: {{ card.run_id }}': _t57,
-    '{{ card.message }}{% if card.step %}\nStep: {{ card.step }}{% endif %}{% if card.percent %}\nProgress: {{ card.bar }} {{ card.percent }}%{% endif %}{% if card.error_code %}\nError code: {{ card.error_code }}{% endif %}{% if card.elapsed %}\nElapsed: {{ card.elapsed }}{% endif %}{% if card.details %}\n{{ card.details }}{% endif %}': _t58,
-    '{{ card.message|md_escape }}{% if card.details %}\n\n{{ card.details|md_escape }}{% endif %}{% if card.artifact_url %}\n\n[Open artifact]({{ card.artifact_url|url_safe }}){% endif %}': _t59,
-    '{{ card.message|md_escape }}{% if card.step %}\n\n**Step:** {{ card.step|md_escape }}{% endif %}{% if card.percent %}\n\n**Progress:** `{{ card.bar }}` {{ card.percent }}%{% endif %}{% if card.error_code %}\n\n**Error code:** {{ card.error_code|md_escape }}{% endif %}{% if card.elapsed %}\n\n**Elapsed:** {{ card.elapsed }}{% endif %}{% if card.artifact_url %}\n\n[Open artifact]({{ card.artifact_url|url_safe }}){% endif %}{% if card.details %}\n\n{{ card.details|md_escape }}{% endif %}': _t60,
-    '{{ card.message|md_escape }}{% if card.step %}\n\n**Step:** {{ card.step|md_escape }}{% endif %}{% if card.percent %}\n\n**Progress:** `{{ card.bar }}` {{ card.percent }}%{% endif %}{% if card.error_code %}\n\n**Error code:** {{ card.error_code|md_escape }}{% endif %}{% if card.elapsed %}\n\n**Elapsed:** {{ card.elapsed }}{% endif %}{% if card.artifact_url %}\n\n[Open artifact]({{ card.artifact_url|url_safe }}){% endif %}{% if card.details %}\n\n{{ card.details|md_escape }}{% endif %}\n\n*run {{ card.run_id|md_escape }}*': _t61,
-    "{{ card.message|md_escape|replace_all('\\r\\n', '\\n')|replace_all('\\n', '\\n\\n') }}": _t62,
-    '{{ card.run_id|md_escape }}': _t63,
-    '{{ card.step|html_escape }}': _t64,
-    '{{ card.step|md_escape }}': _t65,
-    '{{ card.timestamp }}': _t66,
-    '{{ card.title }}': _t67,
-    '{{ card.title }}\n\n{{ card.message }}{% if card.step %}\nStep: {{ card.step }}{% endif %}{% if card.percent %}\nProgress: {{ card.bar }} {{ card.percent }}%{% endif %}{% if card.error_code %}\nError code: {{ card.error_code }}{% endif %}{% if card.elapsed %}\nElapsed: {{ card.elapsed }}{% endif %}{% if card.artifact_url %}\nArtifact: {{ card.artifact_url }}{% endif %}{% if card.details %}\n{{ card.details }}{% endif %}': _t68,
-    '{{ card.title|md_escape }}': _t69,
-    "{{ card.title|replace_all('&', '&amp;')|replace_all('<', '&lt;')|replace_all('>', '&gt;') }}": _t70,
-    '{{ content }}': _t71,
-    '{{ content|html_escape|nl2br }}': _t72,
-    '{{ content|nl2br }}': _t73,
-    "{{ content|replace_all('\n', '\n\n') }}": _t74,
-    "{{ content|replace_all('\\r\\n', '\\n')|replace_all('\\n', '\\n\\n') }}": _t75,
-    '{{ details }}': _t76,
-    '{{ env.AIBOTK_KEY }}': _t77,
-    '{{ env.BARK_ARCHIVE }}': _t78,
-    '{{ env.BARK_GROUP }}': _t79,
-    '{{ env.BARK_ICON }}': _t80,
-    '{{ env.BARK_LEVEL }}': _t81,
-    '{{ env.BARK_SOUND }}': _t82,
-    '{{ env.BARK_URL }}': _t83,
-    '{{ env.CHAT_URL }}{{ env.CHAT_TOKEN }}': _t84,
-    "{{ env.CHRONOCAT_URL|rstrip('/') }}/api/message/send": _t85,
-    '{{ env.DD_BOT_TOKEN }}': _t86,
-    '{{ env.DEER_KEY }}': _t87,
-    '{{ env.DEER_URL }}': _t88,
-    '{{ env.DISCORD_AVATAR_URL }}': _t89,
-    '{{ env.DISCORD_USERNAME }}': _t90,
-    '{{ env.DISCORD_WEBHOOK_URL }}': _t91,
-    '{{ env.GOBOT_URL }}': _t92,
-    '{{ env.GOOGLE_CHAT_THREAD_KEY }}': _t93,
-    '{{ env.GOOGLE_CHAT_WEBHOOK_URL }}': _t94,
-    '{{ env.GOTIFY_PRIORITY }}': _t95,
-    '{{ env.GOTIFY_TOKEN }}': _t96,
-    "{{ env.GOTIFY_URL|rstrip('/') }}/message": _t97,
-    "{{ env.MATRIX_HOMESERVER|rstrip('/') }}/_matrix/client/v3/rooms/{{ env.MATRIX_ROOM_ID|pct }}/send/m.room.message/{{ hook.txn_id }}": _t98,
-    '{{ env.MATTERMOST_CHANNEL }}': _t99,
-    '{{ env.MATTERMOST_ICON_URL }}': _t100,
-    '{{ env.MATTERMOST_USERNAME }}': _t101,
-    '{{ env.MATTERMOST_WEBHOOK_URL }}': _t102,
-    '{{ env.NTFY_ACTIONS|rfc2047 }}': _t103,
-    '{{ env.NTFY_PRIORITY }}': _t104,
-    "{{ env.NTFY_URL|rstrip('/') }}/{{ env.NTFY_TOPIC }}": _t105,
-    "{{ env.NTFY_URL|rstrip('/') }}/{{ env.NTFY_TOPIC }}/{{ ref }}": _t106,
-    '{{ env.OPENILINK_CONTEXT_TOKEN }}': _t107,
-    "{{ env.OPENILINK_HUB_URL|rstrip('/') }}/bot/v1/message/send": _t108,
-    '{{ env.PUSHME_KEY }}': _t109,
-    '{{ env.PUSHME_URL }}': _t110,
-    '{{ env.PUSHOVER_DEVICE }}': _t111,
-    '{{ env.PUSHOVER_PRIORITY }}': _t112,
-    '{{ env.PUSHOVER_TOKEN }}': _t113,
-    '{{ env.PUSHOVER_USER }}': _t114,
-    '{{ env.PUSH_PLUS_CALLBACKURL }}': _t115,
-    '{{ env.PUSH_PLUS_CHANNEL }}': _t116,
-    '{{ env.PUSH_PLUS_TEMPLATE }}': _t117,
-    '{{ env.PUSH_PLUS_TO }}': _t118,
-    '{{ env.PUSH_PLUS_TOKEN }}': _t119,
-    '{{ env.PUSH_PLUS_USER }}': _t120,
-    '{{ env.PUSH_PLUS_WEBHOOK }}': _t121,
-    '{{ env.QYWX_KEY }}': _t122,
-    '{{ env.QYWX_ORIGIN }}|{{ hook.corpid }}|{{ hook.corpsecret }}': _t123,
-    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/gettoken": _t124,
-    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/message/send": _t125,
-    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/webhook/send": _t126,
-    '{{ env.SLACK_WEBHOOK_URL }}': _t127,
-    '{{ env.SMTP_EMAIL }}': _t128,
-    '{{ env.SMTP_NAME|one_line }}': _t129,
-    '{{ env.TEAMS_WEBHOOK_URL }}': _t130,
-    "{{ env.TG_API_HOST|rstrip('/') }}/bot{{ env.TG_BOT_TOKEN }}/editMessageText": _t131,
-    "{{ env.TG_API_HOST|rstrip('/') }}/bot{{ env.TG_BOT_TOKEN }}/sendMessage": _t132,
-    '{{ env.TG_USER_ID }}': _t133,
-    '{{ env.WEBHOOK_METHOD }}': _t134,
-    '{{ env.WE_PLUS_BOT_RECEIVER }}': _t135,
-    '{{ env.WE_PLUS_BOT_TOKEN }}': _t136,
-    '{{ env.WE_PLUS_BOT_VERSION }}': _t137,
-    '{{ env.WXPUSHER_APP_TOKEN }}': _t138,
-    '{{ hook.authorization }}': _t139,
-    '{{ hook.corpid }}': _t140,
-    '{{ hook.corpsecret }}': _t141,
-    '{{ hook.encoding }}': _t142,
-    '{{ hook.media_id }}': _t143,
-    '{{ hook.msgtype }}': _t144,
-    '{{ hook.scheme }}://{% if env.SMTP_PASSWORD %}{{ env.SMTP_EMAIL|pct }}:{{ env.SMTP_PASSWORD|pct }}@{% endif %}{{ hook.host }}:{{ hook.port }}{% if hook.plaintext_auth %}?auth=plaintext{% endif %}': _t145,
-    '{{ hook.sign }}': _t146,
-    '{{ hook.timestamp }}': _t147,
-    '{{ hook.touser }}': _t148,
-    '{{ hook.url }}': _t149,
-    '{{ item.peer }}': _t150,
-    "{{ mark }} {{ run_id }} {% if event == 'start' %}started{% elif event == 'update' %}{% if percent %}{{ percent }}%{% else %}update{% endif %}{% elif event == 'end' %}finished{% else %}failed{% endif %}": _t151,
-    '{{ message }}': _t152,
-    '{{ style.colour }}': _t153,
-    '{{ style.container }}': _t154,
-    '{{ title }}': _t155,
-    '{{ title }}\n\n{{ content }}': _t156,
-    '{{ title }}\n{{ content }}': _t157,
-    '{{ title|one_line }}': _t158,
-    "{{ title|replace_all('&', '&amp;')|replace_all('<', '&lt;')|replace_all('>', '&gt;') }}\n\n{{ content|replace_all('&', '&amp;')|replace_all('<', '&lt;')|replace_all('>', '&gt;') }}": _t159,
-    "{{ title|replace_all('\\r\\n', '\\n')|replace_all('\\n', '\\n\\n') }}": _t160,
-    '{{ title|rfc2047 }}': _t161,
-    '{{ token }}': _t162,
-    '【青龙快讯】\n\n{{ title }}\n{{ content }}': _t163,
+    '* {{ text.title }}\n\n{{ text.content }}': _t2,
+    '<b>{{ card.title|html_escape }}</b>\n{{ card.message|html_escape }}{% if card.step %}\n<b>Step:</b> {{ card.step|html_escape }}{% endif %}{% if card.percent %}\n<b>Progress:</b> <code>{{ card.bar }}</code> {{ card.percent }}%{% endif %}{% if card.error_code %}\n<b>Error code:</b> <code>{{ card.error_code|html_escape }}</code>{% endif %}{% if card.elapsed %}\n<b>Elapsed:</b> {{ card.elapsed }}{% endif %}{% if card.details %}\n<i>{{ card.details|html_escape }}</i>{% endif %}\n<i>Run {{ card.run_id|html_escape }}</i>': _t3,
+    '<div style="border-left:4px solid {{ style.colour }};padding:8px 12px;font-family:sans-serif"><h3 style="margin:0 0 8px">{{ card.title|html_escape }}</h3><p>{{ card.message|html_escape|nl2br }}</p><table cellpadding="2">{% if card.step %}<tr><td><b>Step</b></td><td>{{ card.step|html_escape }}</td></tr>{% endif %}{% if card.percent %}<tr><td><b>Progress</b></td><td><code>{{ card.bar }}</code> {{ card.percent }}%</td></tr>{% endif %}{% if card.error_code %}<tr><td><b>Error code</b></td><td><code>{{ card.error_code|html_escape }}</code></td></tr>{% endif %}{% if card.elapsed %}<tr><td><b>Elapsed</b></td><td>{{ card.elapsed }}</td></tr>{% endif %}<tr><td><b>Run</b></td><td>{{ card.run_id|html_escape }}</td></tr></table>{% if card.artifact_url %}<p><a href="{{ card.artifact_url|url_safe }}">Open artifact</a></p>{% endif %}{% if card.details %}<p style="color:#666">{{ card.details|html_escape|nl2br }}</p>{% endif %}</div>': _t4,
+    '<font color="{{ style.colour }}"><b>{{ card.kind }}</b></font> {{ card.message|html_escape }}{% if card.step %}\n<b>Step:</b> {{ card.step|html_escape }}{% endif %}{% if card.percent %}\n<b>Progress:</b> {{ card.bar }} {{ card.percent }}%{% endif %}{% if card.error_code %}\n<b>Error code:</b> {{ card.error_code|html_escape }}{% endif %}{% if card.elapsed %}\n<b>Elapsed:</b> {{ card.elapsed }}{% endif %}{% if card.details %}\n<i>{{ card.details|html_escape }}</i>{% endif %}': _t5,
+    '<font color="{{ style.colour }}"><b>{{ card.kind }}</b></font> {{ card.message|html_escape|nl2br }}': _t6,
+    "<h1>{{ title }}</h1><br/><div style='white-space: pre-wrap;'>{{ content }}</div>": _t7,
+    '<p><strong><span data-mx-color="{{ style.colour }}">{{ card.title|html_escape }}</span></strong></p><p>{{ card.message|html_escape|nl2br }}</p><ul>{% if card.step %}<li><strong>Step:</strong> {{ card.step|html_escape }}</li>{% endif %}{% if card.percent %}<li><strong>Progress:</strong> <code>{{ card.bar }}</code> {{ card.percent }}%</li>{% endif %}{% if card.error_code %}<li><strong>Error code:</strong> <code>{{ card.error_code|html_escape }}</code></li>{% endif %}{% if card.elapsed %}<li><strong>Elapsed:</strong> {{ card.elapsed }}</li>{% endif %}<li><strong>Run:</strong> {{ card.run_id|html_escape }}</li></ul>{% if card.artifact_url %}<p><a href="{{ card.artifact_url|url_safe }}">Open artifact</a></p>{% endif %}{% if card.details %}<p><em>{{ card.details|html_escape|nl2br }}</em></p>{% endif %}': _t8,
+    'A Google Chat space\'s incoming webhook: title and content as the message `text`. Google answers 200 with the created message (its `name`, spaces/…/messages/…); errors are Google\'s JSON error {"error": {"code", "message", "status"}}. GOOGLE_CHAT_THREAD_KEY groups messages in one thread.': _t9,
+    'A Mattermost bot or personal access token posting with the REST API (POST /api/v4/posts) to one channel, the title and content as the post\'s Markdown `message`. Unlike an incoming webhook, the token can edit its posts: with MCP_PUSH_EDIT_PROGRESS=true a run\'s card is updated in place (PUT /api/v4/posts/{id}/patch). Mattermost answers 201 with the post, or a 4xx {"id": …, "message": …}.': _t10,
+    'A Slack app\'s bot token posting with chat.postMessage to one channel: the title and content as one mrkdwn `text`, & < > escaped as for the incoming webhook. Unlike a webhook, the bot can edit what it posted: with MCP_PUSH_EDIT_PROGRESS=true a run\'s card is updated in place with chat.update. Slack answers 200 with {"ok": true, "ts": …}, or {"ok": false, "error": "not_in_channel"} and the like.': _t11,
+    'Bearer {{ env.CHRONOCAT_TOKEN }}': _t12,
+    'Bearer {{ env.MATRIX_ACCESS_TOKEN }}': _t13,
+    'Bearer {{ env.MATTERMOST_TOKEN }}': _t14,
+    'Bearer {{ env.OPENILINK_APP_TOKEN }}': _t15,
+    'Bearer {{ env.SLACK_BOT_TOKEN }}': _t16,
+    'Elapsed: {{ card.elapsed }}': _t17,
+    'Error code: {{ card.error_code }}': _t18,
+    'Progress: {{ card.bar }} {{ card.percent }}%': _t19,
+    'Run: {{ card.run_id }}': _t20,
+    'Step: {{ card.step }}': _t21,
+    '`{{ card.bar }}` {{ card.percent }}%': _t22,
+    "https://api-bot.aibotk.com/openapi/v1/chat/{% if env.AIBOTK_TYPE == 'room' %}room{% else %}contact{% endif %}": _t23,
+    'https://open.feishu.cn/open-apis/bot/v2/hook/{{ env.FSKEY }}': _t24,
+    'https://open.larksuite.com/open-apis/bot/v2/hook/{{ env.LARK_KEY }}': _t25,
+    'https://push.hellyw.com/{{ env.IGOT_PUSH_KEY }}': _t26,
+    'https://qmsg.zendee.cn/{{ env.QMSG_TYPE }}/{{ env.QMSG_KEY }}': _t27,
+    'run {{ card.run_id }}': _t28,
+    '{% if artifact_url %}Artifact: {{ artifact_url }}{% endif %}': _t29,
+    '{% if card.artifact_url %}Open artifact{% endif %}': _t30,
+    '{% if card.artifact_url %}actionCard{% else %}markdown{% endif %}': _t31,
+    '{% if card.percent %}{{ card.bar }} {{ card.percent }}% · {% endif %}{% if card.elapsed %}Elapsed {{ card.elapsed }} · {% endif %}{% if card.error_code %}Error code {{ card.error_code }} · {% endif %}run {{ card.run_id }}': _t32,
+    '{% if content|chars > 800 %}html{% else %}txt{% endif %}': _t33,
+    '{% if content|chars > 800 %}{{ content|nl2br }}{% else %}{{ content }}{% endif %}': _t34,
+    '{% if elapsed %}Elapsed: {{ elapsed }}{% endif %}': _t35,
+    "{% if env.AIBOTK_TYPE != 'room' %}{{ env.AIBOTK_NAME }}{% endif %}": _t36,
+    "{% if env.AIBOTK_TYPE == 'room' %}{{ env.AIBOTK_NAME }}{% endif %}": _t37,
+    '{% if env.BARK_GROUP %}{{ env.BARK_GROUP }}{% else %}{{ card.run_id }}{% endif %}': _t38,
+    '{% if env.BARK_LEVEL %}{{ env.BARK_LEVEL }}{% else %}{{ style.level }}{% endif %}': _t39,
+    "{% if env.BARK_PUSH|startswith('http') %}{{ env.BARK_PUSH }}{% else %}https://api.day.app/{{ env.BARK_PUSH }}{% endif %}": _t40,
+    '{% if env.BARK_URL %}{{ env.BARK_URL }}{% else %}{{ card.artifact_url }}{% endif %}': _t41,
+    '{% if env.GOBOT_TOKEN %}Bearer {{ env.GOBOT_TOKEN }}{% endif %}': _t42,
+    '{% if env.GOOGLE_CHAT_THREAD_KEY %}REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD{% endif %}': _t43,
+    '{% if env.PUSHOVER_PRIORITY %}{{ env.PUSHOVER_PRIORITY }}{% else %}{{ style.priority }}{% endif %}': _t44,
+    '{% if env.TG_PROXY_HOST and env.TG_PROXY_PORT %}http://{% if env.TG_PROXY_AUTH %}{{ env.TG_PROXY_AUTH }}@{% endif %}{{ env.TG_PROXY_HOST }}:{{ env.TG_PROXY_PORT }}{% endif %}': _t45,
+    '{% if error_code %}Error code: {{ error_code }}{% endif %}': _t46,
+    "{% if markup == 'dingtalk_markdown' %}markdown{% else %}text{% endif %}": _t47,
+    "{% if markup == 'html' %}org.matrix.custom.html{% endif %}": _t48,
+    "{% if markup == 'html' %}{% if title %}<strong>{{ title }}</strong><br/>\n{% endif %}{{ content }}{% endif %}": _t49,
+    "{% if markup == 'markdown' %}markdown{% else %}text{% endif %}": _t50,
+    "{% if markup == 'markdown' %}yes{% endif %}": _t51,
+    "{% if markup == 'slack_mrkdwn' %}{{ title }}\n\n{{ content }}{% else %}{{ title|replace_all('&', '&amp;')|replace_all('<', '&lt;')|replace_all('>', '&gt;') }}\n\n{{ content|replace_all('&', '&amp;')|replace_all('<', '&lt;')|replace_all('>', '&gt;') }}{% endif %}": _t52,
+    "{% if markup == 'telegram_html' %}HTML{% endif %}": _t53,
+    "{% if markup == 'wecom_markdown' %}markdown{% else %}text{% endif %}": _t54,
+    '{% if percent %}Progress: {{ bar }} {{ percent }}%{% endif %}': _t55,
+    '{% if step %}Step: {{ step }}{% endif %}': _t56,
+    '{% if style.priority %}{{ style.priority }}{% else %}{{ env.NTFY_PRIORITY }}{% endif %}': _t57,
+    '{% if text.title %}{{ text.title }}{% else %}{{ text.content }}{% endif %}': _t58,
+    "{{ (title ~ '\n\n' ~ content)|replace_all('----', '-') }}": _t59,
+    '{{ card.artifact_url }}': _t60,
+    '{{ card.bar }} {{ card.percent }}%': _t61,
+    '{{ card.details }}': _t62,
+    '{{ card.details|html_escape|nl2br }}': _t63,
+    "{{ card.details|md_escape|replace_all('\\n', '\\n\\n') }}": _t64,
+    '{{ card.elapsed }}': _t65,
+    '{{ card.error_code|html_escape }}': _t66,
+    '{{ card.error_code|md_escape }}': _t67,
+    '{{ card.kind }}': _t68,
+    '{{ card.message }}': _t69,
+    '{{ card.message }}{% if card.details %}\n\n{{ card.details }}{% endif %}': _t70,
+    '{{ card.message }}{% if card.step %}\nStep: {{ card.step }}{% endif %}{% if card.percent %}\nProgress: {{ card.bar }} {{ card.percent }}%{% endif %}{% if card.error_code %}\nError code: {{ card.error_code }}{% endif %}{% if card.elapsed %}\nElapsed: {{ card.elapsed }}{% endif %}{% if card.artifact_url %}\nArtifact: {{ card.artifact_url }}{% endif %}{% if card.details %}\n{{ card.details }}{% endif %}\nRun: {{ card.run_id }}': _t71,
+    '{{ card.message }}{% if card.step %}\nStep: {{ card.step }}{% endif %}{% if card.percent %}\nProgress: {{ card.bar }} {{ card.percent }}%{% endif %}{% if card.error_code %}\nError code: {{ card.error_code }}{% endif %}{% if card.elapsed %}\nElapsed: {{ card.elapsed }}{% endif %}{% if card.details %}\n{{ card.details }}{% endif %}': _t72,
+    '{{ card.message|md_escape }}{% if card.details %}\n\n{{ card.details|md_escape }}{% endif %}{% if card.artifact_url %}\n\n[Open artifact]({{ card.artifact_url|url_safe }}){% endif %}': _t73,
+    '{{ card.message|md_escape }}{% if card.step %}\n\n**Step:** {{ card.step|md_escape }}{% endif %}{% if card.percent %}\n\n**Progress:** `{{ card.bar }}` {{ card.percent }}%{% endif %}{% if card.error_code %}\n\n**Error code:** {{ card.error_code|md_escape }}{% endif %}{% if card.elapsed %}\n\n**Elapsed:** {{ card.elapsed }}{% endif %}{% if card.artifact_url %}\n\n[Open artifact]({{ card.artifact_url|url_safe }}){% endif %}{% if card.details %}\n\n{{ card.details|md_escape }}{% endif %}': _t74,
+    '{{ card.message|md_escape }}{% if card.step %}\n\n**Step:** {{ card.step|md_escape }}{% endif %}{% if card.percent %}\n\n**Progress:** `{{ card.bar }}` {{ card.percent }}%{% endif %}{% if card.error_code %}\n\n**Error code:** {{ card.error_code|md_escape }}{% endif %}{% if card.elapsed %}\n\n**Elapsed:** {{ card.elapsed }}{% endif %}{% if card.artifact_url %}\n\n[Open artifact]({{ card.artifact_url|url_safe }}){% endif %}{% if card.details %}\n\n{{ card.details|md_escape }}{% endif %}\n\n*run {{ card.run_id|md_escape }}*': _t75,
+    "{{ card.message|md_escape|replace_all('\\r\\n', '\\n')|replace_all('\\n', '\\n\\n') }}": _t76,
+    '{{ card.run_id|md_escape }}': _t77,
+    '{{ card.step|html_escape }}': _t78,
+    '{{ card.step|md_escape }}': _t79,
+    '{{ card.timestamp }}': _t80,
+    '{{ card.title }}': _t81,
+    '{{ card.title }}\n\n{{ card.message }}{% if card.step %}\nStep: {{ card.step }}{% endif %}{% if card.percent %}\nProgress: {{ card.bar }} {{ card.percent }}%{% endif %}{% if card.error_code %}\nError code: {{ card.error_code }}{% endif %}{% if card.elapsed %}\nElapsed: {{ card.elapsed }}{% endif %}{% if card.artifact_url %}\nArtifact: {{ card.artifact_url }}{% endif %}{% if card.details %}\n{{ card.details }}{% endif %}': _t82,
+    '{{ card.title|md_escape }}': _t83,
+    "{{ card.title|replace_all('&', '&amp;')|replace_all('<', '&lt;')|replace_all('>', '&gt;') }}": _t84,
+    '{{ content }}': _t85,
+    '{{ content|html_escape|nl2br }}': _t86,
+    '{{ content|nl2br }}': _t87,
+    "{{ content|replace_all('\n', '\n\n') }}": _t88,
+    "{{ content|replace_all('\\r\\n', '\\n')|replace_all('\\n', '\\n\\n') }}": _t89,
+    '{{ details }}': _t90,
+    '{{ env.AIBOTK_KEY }}': _t91,
+    '{{ env.BARK_ARCHIVE }}': _t92,
+    '{{ env.BARK_GROUP }}': _t93,
+    '{{ env.BARK_ICON }}': _t94,
+    '{{ env.BARK_LEVEL }}': _t95,
+    '{{ env.BARK_SOUND }}': _t96,
+    '{{ env.BARK_URL }}': _t97,
+    '{{ env.CHAT_URL }}{{ env.CHAT_TOKEN }}': _t98,
+    "{{ env.CHRONOCAT_URL|rstrip('/') }}/api/message/send": _t99,
+    '{{ env.DD_BOT_TOKEN }}': _t100,
+    '{{ env.DEER_KEY }}': _t101,
+    '{{ env.DEER_URL }}': _t102,
+    '{{ env.DISCORD_AVATAR_URL }}': _t103,
+    '{{ env.DISCORD_USERNAME }}': _t104,
+    '{{ env.DISCORD_WEBHOOK_URL }}': _t105,
+    '{{ env.GOBOT_URL }}': _t106,
+    '{{ env.GOOGLE_CHAT_THREAD_KEY }}': _t107,
+    '{{ env.GOOGLE_CHAT_WEBHOOK_URL }}': _t108,
+    '{{ env.GOTIFY_PRIORITY }}': _t109,
+    '{{ env.GOTIFY_TOKEN }}': _t110,
+    "{{ env.GOTIFY_URL|rstrip('/') }}/message": _t111,
+    "{{ env.MATRIX_HOMESERVER|rstrip('/') }}/_matrix/client/v3/rooms/{{ env.MATRIX_ROOM_ID|pct }}/send/m.room.message/{{ hook.txn_id }}": _t112,
+    "{{ env.MATRIX_HOMESERVER|rstrip('/') }}/_matrix/client/v3/rooms/{{ env.MATRIX_ROOM_ID|pct }}/send/m.room.message/{{ hook.txn_id }}-edit-{{ ref|pct }}": _t113,
+    '{{ env.MATTERMOST_CHANNEL }}': _t114,
+    '{{ env.MATTERMOST_CHANNEL_ID }}': _t115,
+    '{{ env.MATTERMOST_ICON_URL }}': _t116,
+    "{{ env.MATTERMOST_URL|rstrip('/') }}/api/v4/posts": _t117,
+    "{{ env.MATTERMOST_URL|rstrip('/') }}/api/v4/posts/{{ ref }}/patch": _t118,
+    '{{ env.MATTERMOST_USERNAME }}': _t119,
+    '{{ env.MATTERMOST_WEBHOOK_URL }}': _t120,
+    '{{ env.NTFY_PRIORITY }}': _t121,
+    "{{ env.NTFY_URL|rstrip('/') }}/{{ env.NTFY_TOPIC }}": _t122,
+    "{{ env.NTFY_URL|rstrip('/') }}/{{ env.NTFY_TOPIC }}/{{ ref }}": _t123,
+    '{{ env.OPENILINK_CONTEXT_TOKEN }}': _t124,
+    "{{ env.OPENILINK_HUB_URL|rstrip('/') }}/bot/v1/message/send": _t125,
+    '{{ env.PUSHME_KEY }}': _t126,
+    '{{ env.PUSHME_URL }}': _t127,
+    '{{ env.PUSHOVER_DEVICE }}': _t128,
+    '{{ env.PUSHOVER_PRIORITY }}': _t129,
+    '{{ env.PUSHOVER_TOKEN }}': _t130,
+    '{{ env.PUSHOVER_USER }}': _t131,
+    '{{ env.PUSH_PLUS_CALLBACKURL }}': _t132,
+    '{{ env.PUSH_PLUS_CHANNEL }}': _t133,
+    '{{ env.PUSH_PLUS_TEMPLATE }}': _t134,
+    '{{ env.PUSH_PLUS_TO }}': _t135,
+    '{{ env.PUSH_PLUS_TOKEN }}': _t136,
+    '{{ env.PUSH_PLUS_USER }}': _t137,
+    '{{ env.PUSH_PLUS_WEBHOOK }}': _t138,
+    '{{ env.QYWX_KEY }}': _t139,
+    '{{ env.QYWX_ORIGIN }}|{{ hook.corpid }}|{{ hook.corpsecret }}': _t140,
+    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/gettoken": _t141,
+    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/message/send": _t142,
+    "{{ env.QYWX_ORIGIN|rstrip('/') }}/cgi-bin/webhook/send": _t143,
+    "{{ env.SLACK_API_URL|rstrip('/') }}/chat.postMessage": _t144,
+    "{{ env.SLACK_API_URL|rstrip('/') }}/chat.update": _t145,
+    '{{ env.SLACK_CHANNEL_ID }}': _t146,
+    '{{ env.SLACK_WEBHOOK_URL }}': _t147,
+    '{{ env.SMTP_EMAIL }}': _t148,
+    '{{ env.SMTP_NAME|one_line }}': _t149,
+    '{{ env.TEAMS_WEBHOOK_URL }}': _t150,
+    "{{ env.TG_API_HOST|rstrip('/') }}/bot{{ env.TG_BOT_TOKEN }}/editMessageText": _t151,
+    "{{ env.TG_API_HOST|rstrip('/') }}/bot{{ env.TG_BOT_TOKEN }}/sendMessage": _t152,
+    '{{ env.TG_USER_ID }}': _t153,
+    '{{ env.WEBHOOK_METHOD }}': _t154,
+    '{{ env.WE_PLUS_BOT_RECEIVER }}': _t155,
+    '{{ env.WE_PLUS_BOT_TOKEN }}': _t156,
+    '{{ env.WE_PLUS_BOT_VERSION }}': _t157,
+    '{{ env.WXPUSHER_APP_TOKEN }}': _t158,
+    '{{ hook.actions|rfc2047 }}': _t159,
+    '{{ hook.authorization }}': _t160,
+    '{{ hook.base }}/messages/{{ ref }}{{ hook.query }}': _t161,
+    '{{ hook.corpid }}': _t162,
+    '{{ hook.corpsecret }}': _t163,
+    '{{ hook.encoding }}': _t164,
+    '{{ hook.media_id }}': _t165,
+    '{{ hook.msgtype }}': _t166,
+    '{{ hook.scheme }}://{% if env.SMTP_PASSWORD %}{{ env.SMTP_EMAIL|pct }}:{{ env.SMTP_PASSWORD|pct }}@{% endif %}{{ hook.host }}:{{ hook.port }}{% if hook.plaintext_auth %}?auth=plaintext{% endif %}': _t167,
+    '{{ hook.sign }}': _t168,
+    '{{ hook.timestamp }}': _t169,
+    '{{ hook.touser }}': _t170,
+    '{{ hook.url }}': _t171,
+    '{{ item.peer }}': _t172,
+    '{{ item.url }}': _t173,
+    "{{ mark }} {{ run_id }} {% if event == 'start' %}started{% elif event == 'update' %}{% if percent %}{{ percent }}%{% else %}update{% endif %}{% elif event == 'end' %}finished{% else %}failed{% endif %}": _t174,
+    '{{ message }}': _t175,
+    '{{ ref }}': _t176,
+    '{{ style.colour }}': _t177,
+    '{{ style.container }}': _t178,
+    '{{ text.title }}': _t179,
+    '{{ text.title }}\n\n{{ text.content }}': _t180,
+    '{{ text.title|rfc2047 }}': _t181,
+    '{{ title }}': _t182,
+    '{{ title }}\n\n{{ content }}': _t183,
+    '{{ title }}\n{{ content }}': _t184,
+    '{{ title|one_line }}': _t185,
+    "{{ title|replace_all('\\r\\n', '\\n')|replace_all('\\n', '\\n\\n') }}": _t186,
+    '{{ token }}': _t187,
+    '【青龙快讯】\n\n{{ title }}\n{{ content }}': _t188,
 }

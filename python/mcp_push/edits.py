@@ -121,21 +121,24 @@ def dispatch_run(
     tags: Iterable[str] | None = None,
     store: Any = None,
     params: Mapping[str, Any] | None = None,
+    note: Mapping[str, Any] | None = None,
 ) -> R.SendResult:
     """Sends one event of a run (`kind`: start, update, end, error) like `dispatch`; with the opt-in,
     an update edits the run's message where the channel can (post_or_edit: a refused edit is posted anew,
     and that post becomes the run's message)."""
-    from .api import prepare_message
+    from .api import prepare_message, record
     from .routed import route_prepared
 
     prepared = prepare_message(title, content, source, channels)
     if prepared.result is not None:
-        return prepared.result
+        return record(source, prepared.title, prepared.content, prepared.result, kind, run_id, note=note)
     routing = route_prepared(prepared, source, kind, run_id, tags, channels, store, now)  # None: no config file
     if routing is not None:
-        return routing.merge([] if not prepared.targets
-                             else _send_run(prepared, source, run_id, kind, now, refs, params))
-    return R.SendResult(_send_run(prepared, source, run_id, kind, now, refs, params))
+        result = routing.merge([] if not prepared.targets
+                               else _send_run(prepared, source, run_id, kind, now, refs, params))
+    else:
+        result = R.SendResult(_send_run(prepared, source, run_id, kind, now, refs, params))
+    return record(source, prepared.title, prepared.content, result, kind, run_id, note=note)
 
 
 def _send_run(prepared: Any, source: Mapping[str, Any], run_id: str, kind: str, now: float | None,
@@ -146,7 +149,7 @@ def _send_run(prepared: Any, source: Mapping[str, Any], run_id: str, kind: str, 
         return [outcome.result for outcome in send_prepared(prepared, params, now=now)]
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
-    if kind == "update":
+    if kind == "update" or kind in TERMINAL:  # the end or error replaces the progress on the run's card
         found = ((name, refs.get(lane, run_id)) for name, lane in lanes.items())
         edit_refs = {name: ref for name, ref in found if ref is not None}
     outcomes = send_prepared(prepared, params, now=now, edit_refs=edit_refs)

@@ -81,6 +81,7 @@ def _problems(error: Any) -> list[tuple[str, str]]:
         "maximum": lambda: f"must be at most {expected}",
         "pattern": lambda: _PATTERN_RULES.get(leaf, "has the wrong form"),
         "minItems": lambda: f"must have at least {expected} item{'' if expected == 1 else 's'}",
+        "maxItems": lambda: f"must have at most {expected} item{'' if expected == 1 else 's'}",
     }
     return [(field, rules[kind]())] if kind in rules else [(field, str(error.message))]
 
@@ -309,8 +310,10 @@ def send_event(
     valid = validate_envelope(envelope, now=now)
     source = os.environ if env is None else env
     title, content, params = event_message(valid, source, runs)
+    data = valid.get("data") or {}
+    note = {"message": valid["message"], "step": data.get("step"), "progress": data.get("progress")}  # the history's
     return dispatch_run(title, content, source, valid["run_id"], valid["event"], channels=channels, now=now,
-                        refs=EDITS if edits is None else edits, tags=tags, store=store, params=params)
+                        refs=EDITS if edits is None else edits, tags=tags, store=store, params=params, note=note)
 
 
 def plan_event(

@@ -213,6 +213,10 @@ def build_context(
         "hook": hook_values,
         # A fetched credential is put in at send time where this mark renders (with_token).
         "token": TOKEN_MARK if spec.token else load_settings()["token_placeholder"],
+        # The dialect title and content are written in (format=markdown: the spec's `markdown`), and the
+        # message as plain text, for a vendor that wants both (Matrix's body and formatted_body).
+        "markup": "text",
+        "text": {"title": title, "content": content},
     }
     return context, derived, per_message
 
@@ -227,11 +231,14 @@ def plan_channel(
     overflow: str = "split",
     edit_ref: Any = None,
     priority: str | None = None,
+    markup: str = "text",
 ) -> ChannelPlan:
     """The requests for one channel; a message over the spec's size limit becomes several parts
     (or one truncated part), each planned alike, in order. With `edit_ref` (and a spec `edit` block)
     the message edits the one that ref names instead, cut to one part. `priority` (low, normal, high)
-    changes what the spec's `priority` block says for that level (priority.py); an edit keeps its own."""
+    changes what the spec's `priority` block says for that level (priority.py); an edit keeps its own.
+    With `markup="markdown"` each part's content is converted to the spec's `markdown` dialect
+    (markdown.py) after the cut, so a split never falls inside a tag the conversion wrote."""
     editing = edit_ref is not None and spec.edit is not None
     level = None if editing else priority
     card_post = with_priority(spec, env, spec.event["request"], level)[1] if spec.event else None
@@ -263,7 +270,17 @@ def plan_channel(
 
         def render_part(part_title: str, part_content: str, card_part: Mapping[str, Any] | None = None
                         ) -> tuple[list[PlannedRequest], dict[str, Any], list[str], list[str]]:
-            context, derived, per_message = build_context(spec, env, part_title, part_content, params, now)
+            shown_title, shown_content = part_title, part_content
+            converting = markup == "markdown" and card_part is None  # a card escapes its own text
+            if converting:
+                from . import markdown
+
+                shown_title = markdown.render_title(part_title, spec.markdown)
+                shown_content = markdown.render(part_content, spec.markdown)
+            context, derived, per_message = build_context(spec, env, shown_title, shown_content, params, now)
+            if converting:
+                context["markup"] = spec.markdown
+                context["text"] = {"title": part_title, "content": markdown.render(part_content, "text")}
             if editing:
                 context["ref"] = edit_ref
             if card_part is None:

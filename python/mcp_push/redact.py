@@ -162,10 +162,27 @@ def header_parts(text: str) -> list[str]:
     return parts
 
 
+def urls_parts(value: str) -> list[str]:
+    """URLs separated by white space or commas (APPRISE_URLS): each URL (whose userinfo, path and query
+    tokens secret_forms masks), and its host too where that is a token, as services put a credential there
+    (Apprise's tgram://<bot token>/<chat>)."""
+    parts: list[str] = []
+    for url in re.split(r"[ \t\n\r\f\v,]+", value):
+        if not url:
+            continue
+        parts.append(url)
+        match = _URL.match(url)
+        if match:
+            host = match.group(1).rpartition("@")[2]
+            parts += [piece for piece in (host, host.rpartition(":")[0]) if piece and is_token(piece)]
+    return parts
+
+
 _SHAPES = {
     "userinfo": userinfo_parts,
     "header_values": header_parts,
     "list": lambda value: [strip_space(item) for item in value.split(",") if strip_space(item)],
+    "urls": urls_parts,
 }
 
 
@@ -349,6 +366,13 @@ class SecretRegistry:
         with self._lock:
             if self._slots.pop(slot, None) is not None:
                 self._redactor = None
+
+    def clear(self) -> None:
+        """Forgets every secret: for a test, whose settings must not mask the next test's text."""
+        with self._lock:
+            self._secrets.clear()
+            self._slots.clear()
+            self._redactor = None
 
     def __len__(self) -> int:
         """Secrets held (entries, not forms)."""

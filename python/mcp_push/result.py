@@ -47,6 +47,8 @@ class SendResult:
 
     channels: list[ChannelResult] = field(default_factory=list)
     skipped: str | None = None  # why nothing was attempted (empty content, SKIP_PUSH_TITLE, no channel)
+    # The history's id of the message (service/history.py), when it was recorded; not in to_dict().
+    message_id: str | None = None
 
     def __bool__(self) -> bool:
         return any(r.ok for r in self.channels)

@@ -76,6 +76,7 @@ class ChannelSpec:
     retry: dict[str, Any] | None = None
     edit: dict[str, Any] | None = None
     event: dict[str, Any] | None = None  # the event card (spec/README.md, "Event cards"), requests whole
+    markdown: str = "text"  # the dialect a message sent with format=markdown is written in (markdown.py)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # A named instance of a channel (mcp-push.yaml): `name` is the instance's, this the channel id.
     instance_of: str | None = None
@@ -153,6 +154,7 @@ def validate_spec(data: Any, source: str, check_schema: bool = True) -> ChannelS
         retry=data.get("retry"),
         edit=_edit_block(data.get("edit"), data["request"]),
         event=_event_block(data.get("event"), data["request"], data.get("edit")),
+        markdown=data.get("markdown", "text"),
         raw=data,
         priority=data.get("priority"),
     )

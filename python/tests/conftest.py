@@ -6,6 +6,7 @@ import os
 import pytest
 
 from conformance.runners.python_runner import FakePace
+from mcp_push.redact import REGISTRY
 from mcp_push.specs import known_env_names
 from mcp_push.tokens import TOKENS
 
@@ -21,8 +22,17 @@ def isolated_env(monkeypatch, tmp_path):
     # Nor the developer's routing config (mcp-push.yaml in the user config folder).
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     TOKENS.clear()
+    # The process's secret registry grows with every channel planned: one test's short secret (a "1")
+    # would mask the next test's text in the same pytest-xdist worker.
+    REGISTRY.clear()
+    # The CLI run in-process (cli.main) makes the process record its sends by default (api.record_by_default).
+    from mcp_push import api
+
+    api._RECORD_DEFAULT_STATE[0] = False
     yield os.environ
     TOKENS.clear()
+    REGISTRY.clear()
+    api._RECORD_DEFAULT_STATE[0] = False
 
 
 @pytest.fixture(autouse=True)

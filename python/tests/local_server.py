@@ -108,7 +108,7 @@ class VendorServer:
                             return True
                 return False
 
-            do_GET = do_POST = do_PUT = _serve
+            do_GET = do_POST = do_PUT = do_PATCH = _serve
 
             def log_message(self, *args):  # keep test output clean
                 pass

@@ -192,7 +192,8 @@ def test_a_runs_card_is_edited_not_reposted_whichever_replica_sends(harness, ven
         replicas[index % 2].submit(kind, "c", kind=kind, run_id="r")
         harness.run_until(harness.clock.now + 5)
     paths = [r.path.rsplit("/", 1)[1] for r in vendor.received]
-    assert paths == ["sendMessage", "editMessageText", "editMessageText", "sendMessage"]
+    # The end edits the card into its final state too (issue 16's one live run card).
+    assert paths == ["sendMessage", "editMessageText", "editMessageText", "editMessageText"]
     assert json.loads(vendor.received[2].body)["message_id"] == 42
 
 
@@ -223,16 +224,19 @@ channels:
     return {"MCP_PUSH_CONFIG": str(path), "HITOKOTO": "false"}
 
 
-def test_a_high_priority_delivery_taken_over_after_a_restart_goes_out_at_high_priority(harness, vendor):
+def test_a_delivery_taken_over_after_a_restart_keeps_its_priority_and_format(harness, vendor):
     env = {"NTFY_URL": vendor.url, "NTFY_TOPIC": "alerts", "HITOKOTO": "false"}
     first = harness.engine(env)
     first.submit("t", "urgent", priorities={"ntfy": "high"})
     first.submit("t", "routine")
+    first.submit("t", "**bold**", format="markdown")
     harness.restart(first)  # killed before it sent anything: its rows wait for the next process
     harness.engine(env).resume()
     harness.run_until(harness.clock.now + 1)
     sent = {r.body.decode(): r.headers["Priority"] for r in vendor.received}
-    assert sent == {"urgent": "4", "routine": "3"}  # ntfy.yaml's priority: high is 4; NTFY_PRIORITY's default 3
+    assert sent == {"urgent": "4", "routine": "3", "**bold**": "3"}  # ntfy.yaml: high is 4; NTFY_PRIORITY's 3
+    # The format is kept too: the Markdown one still says so.
+    assert [r.headers.get("Markdown") for r in vendor.received] == [None, None, "yes"]
 
 
 def test_a_named_instance_is_sent_with_its_own_settings(harness, vendor, tmp_path):

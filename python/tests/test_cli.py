@@ -73,11 +73,12 @@ def test_send_json_output(vendor):
     process = mcp_push("send", "t", "c", "--json", env=webhook_env(vendor))
     assert process.returncode == 0
     report = json.loads(process.stdout)
-    assert set(report) == {"ok", "delivered", "queued", "total", "skipped", "summary", "channels"}
+    assert set(report) == {"ok", "delivered", "queued", "total", "skipped", "summary", "message_id", "channels"}
     [channel] = report["channels"]
     assert set(channel) == {"channel", "ok", "status", "error", "elapsed_ms", "http_status", "attempts",
                             "parts", "truncated"}
     assert (channel["channel"], channel["status"]) == ("webhook", "delivered")
+    assert re.fullmatch(r"[0-9a-f]{16}", report["message_id"])
 
 
 def test_send_to_named_channels_only(vendor):

@@ -37,13 +37,13 @@ def methods(vendor) -> list[str]:
     return [r.path.rsplit("/", 1)[1] for r in vendor.received]
 
 
-def test_telegram_updates_edit_the_starts_message_and_the_end_is_posted(vendor):
+def test_telegram_updates_edit_the_starts_message_and_the_end_replaces_the_progress(vendor):
     vendor.routes["/"] = Behaviour(body='{"ok":true,"result":{"message_id":42}}')
     results = send_run(telegram_env(vendor, MCP_PUSH_EDIT_PROGRESS="true"), ("start", "update", "update", "end"),
                        EditRefs())
     assert all(r.ok for r in results)
-    assert methods(vendor) == ["sendMessage", "editMessageText", "editMessageText", "sendMessage"]
-    for edit in vendor.received[1:3]:
+    assert methods(vendor) == ["sendMessage", "editMessageText", "editMessageText", "editMessageText"]
+    for edit in vendor.received[1:4]:
         body = json.loads(edit.body)
         assert body["message_id"] == 42 and body["chat_id"] == "77"
     assert "update 2" in json.loads(vendor.received[2].body)["text"]
@@ -52,7 +52,7 @@ def test_telegram_updates_edit_the_starts_message_and_the_end_is_posted(vendor):
 def test_ntfy_the_first_update_is_posted_and_the_next_replaces_it_by_its_id(vendor):
     vendor.routes["/"] = Behaviour(body='{"id":"Ab3dE","event":"message"}')
     send_run(ntfy_env(vendor, MCP_PUSH_EDIT_PROGRESS="true"), ("update", "update", "end"), EditRefs())
-    assert [r.path for r in vendor.received] == ["/runs", "/runs/Ab3dE", "/runs"]
+    assert [r.path for r in vendor.received] == ["/runs", "/runs/Ab3dE", "/runs/Ab3dE"]
 
 
 def test_without_the_opt_in_every_event_is_posted(vendor):
@@ -90,7 +90,7 @@ def test_an_edit_whose_text_is_unchanged_is_delivered_and_keeps_the_message(vend
 def test_the_end_forgets_the_run_so_a_later_update_is_posted(vendor):
     vendor.routes["/"] = Behaviour(body='{"ok":true,"result":{"message_id":42}}')
     send_run(telegram_env(vendor, MCP_PUSH_EDIT_PROGRESS="true"), ("start", "end", "update"), EditRefs())
-    assert methods(vendor) == ["sendMessage", "sendMessage", "sendMessage"]
+    assert methods(vendor) == ["sendMessage", "editMessageText", "sendMessage"]
 
 
 def test_runs_and_credentials_keep_their_own_messages(vendor):

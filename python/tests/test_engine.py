@@ -228,7 +228,7 @@ def test_threaded_engine_returns_queued_at_once_and_final_results_on_wait(vendor
 # --- edit in place --------------------------------------------------------------------------------------
 
 
-def test_telegram_updates_edit_the_runs_message_and_the_end_is_posted(vendor):
+def test_telegram_updates_edit_the_runs_message_and_the_end_replaces_the_progress(vendor):
     vendor.routes["/"] = Behaviour(body='{"ok":true,"result":{"message_id":42}}')
     env = {"TG_BOT_TOKEN": "123:abc", "TG_USER_ID": "77", "TG_API_HOST": vendor.url, "HITOKOTO": "false",
            "MCP_PUSH_EDIT_PROGRESS": "true"}
@@ -239,7 +239,7 @@ def test_telegram_updates_edit_the_runs_message_and_the_end_is_posted(vendor):
         clock.now += 5
         engine.pump()
     paths = [r.path.rsplit("/", 1)[1] for r in vendor.received]
-    assert paths == ["sendMessage", "editMessageText", "editMessageText", "sendMessage"]
+    assert paths == ["sendMessage", "editMessageText", "editMessageText", "editMessageText"]
     edit = json.loads(vendor.received[1].body)
     assert edit["message_id"] == 42 and edit["chat_id"] == "77"
 
@@ -251,7 +251,7 @@ def test_ntfy_updates_replace_the_first_notification_by_its_id(vendor):
     for kind in ("update", "update", "end"):
         engine.submit(kind, "c", kind=kind, run_id="r")
         engine.pump()
-    assert [r.path for r in vendor.received] == ["/runs", "/runs/Ab3dE", "/runs"]
+    assert [r.path for r in vendor.received] == ["/runs", "/runs/Ab3dE", "/runs/Ab3dE"]
 
 
 def test_without_the_opt_in_updates_are_posted(vendor):

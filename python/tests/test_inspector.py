@@ -70,7 +70,7 @@ def test_tools_list(inspector):
     code, out, err = run(inspector, {"HITOKOTO": "false"}, "--method", "tools/list")
     assert code == 0, err
     tools = {tool["name"]: tool for tool in json.loads(out)["tools"]}
-    assert set(tools) == {"notify_send", "notify_event"}
+    assert set(tools) == {"notify_send", "notify_event", "notify_ask", "notify_answer", "notify_status"}
     assert tools["notify_event"]["annotations"] == {
         "title": "Report a run event", "readOnlyHint": False, "destructiveHint": False, "idempotentHint": False,
         "openWorldHint": True,
@@ -84,6 +84,7 @@ def test_tools_list_dotted_and_per_channel(inspector, vendor):
     code, out, err = run(inspector, env, "--method", "tools/list")
     assert code == 0, err
     assert {tool["name"] for tool in json.loads(out)["tools"]} == {"notify.send", "notify.event",
+                                                                    "notify.ask", "notify.answer",
                                                                     "notify.channel.webhook"}
 
 

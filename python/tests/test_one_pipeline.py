@@ -104,7 +104,7 @@ def _counting_plans(monkeypatch) -> list[object]:
     real = engine_module.plan_channel
 
     def counted(*args, **kwargs):
-        made.append(args[-1] if len(args) > 7 else kwargs.get("edit_ref"))
+        made.append(args[7] if len(args) > 7 else kwargs.get("edit_ref"))  # the 8th: edit_ref
         return real(*args, **kwargs)
 
     monkeypatch.setattr(engine_module, "plan_channel", counted)

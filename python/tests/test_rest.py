@@ -56,7 +56,9 @@ def test_an_event_is_accepted_202_with_the_tools_result_and_delivered(vendor):
         answer = post(url, "/v1/events", EVENT)
         assert answer.status_code == 202
         result = answer.json()
-        assert set(result) == {"ok", "delivered", "queued", "total", "skipped", "summary", "error", "channels"}
+        assert set(result) == {"ok", "delivered", "queued", "total", "skipped", "summary", "error", "message_id",
+                               "channels"}
+        assert len(result["message_id"]) == 16  # for notify_status
         assert result["ok"] is True and result["total"] == 1 and result["channels"][0]["channel"] == "webhook"
         assert result["channels"][0]["status"] in ("queued", "delivered")
     # Stopping the server drains what it accepted: the vendor got the rendered event, once.

@@ -413,3 +413,39 @@ async def test_an_mcp_summary_keeps_the_channel_name_that_a_webhook_url_contains
     [channel] = result.structured_content["channels"]
     assert (channel["channel"], channel["status"]) == ("webhook", "rejected")
     assert token not in result.model_dump_json()
+
+
+# --- the delivery history never holds a secret (issue 17) ---------------------------------------------
+
+@pytest.mark.parametrize("failure", ["echo-500", "echo-200", "connection"])
+def test_no_secret_in_the_history_database(failure, tmp_path, monkeypatch):
+    """Every sent case, its vendor echoing the request (URL, body, headers) into its error, recorded by the
+    library in a state folder: the database files (WAL included) hold none of the case's secrets."""
+    from mcp_push.service.history import FILE_NAME as HISTORY_FILE
+    from mcp_push.service.history import store_for
+
+    state = tmp_path / "state"
+    store = store_for({"MCP_PUSH_STATE_DIR": str(state)})
+    long_secrets: set[str] = set()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            mock.add_callback(method, re.compile(".*"), callback=FAILURES[failure])
+        for case in SENT_CASES:
+            env = {**case.env, "MCP_PUSH_STATE_DIR": str(state)}
+            monkeypatch.setattr(type(case), "env", property(lambda _self, env=env: env))
+            result = send_case(case)
+            monkeypatch.undo()
+            rows = store.query("SELECT * FROM deliveries WHERE message_id = ?", (result.message_id,))
+            rows += store.query("SELECT * FROM messages WHERE message_id = ?", (result.message_id,))
+            assert rows, case.id
+            dumped = json.dumps(rows, ensure_ascii=False)
+            for secret in _secrets(case):
+                assert not leaks(secret, dumped), (case.id, secret)
+                if len(secret) >= 8:
+                    long_secrets.add(secret)
+    assert store.query("SELECT COUNT(*) AS n FROM deliveries WHERE error IS NOT NULL")[0]["n"] > 20
+    # The files themselves, WAL included (binary pages: only secrets long enough not to occur by chance).
+    store.sync()
+    stored = b"".join(path.read_bytes() for path in state.glob(HISTORY_FILE + "*")).decode("utf-8", "replace")
+    for secret in long_secrets:
+        assert secret not in stored, secret

@@ -57,17 +57,21 @@ async def test_tools_list_advertises_underscore_names_with_schemas_annotations_a
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert client.server_info.version == mcp_push.__version__
         assert "notify_event" in client.instructions and "run_id" in client.instructions
-    assert set(tools) == {"notify_send", "notify_event"}
+    assert set(tools) == {"notify_send", "notify_event", "notify_ask", "notify_answer", "notify_status"}
+    tools.pop("notify_status")  # read-only, its own result (test_status_tool.py)
     for tool in tools.values():
         assert STRICT_NAME.match(tool.name)
         assert tool.title and tool.description
         hints = tool.annotations
         assert (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint) == (
             False, False, False, True)
+    for tool in (tools["notify_send"], tools["notify_event"]):
         out = tool.output_schema
         assert {"ok", "delivered", "total", "skipped", "summary", "channels"} <= set(out["properties"])
         assert "channels" in tool.input_schema["properties"]
-    assert set(tools["notify_send"].input_schema["properties"]) == {"title", "content", "channels", "wait", "tags"}
+    assert {"answer", "by", "channel", "at", "timed_out"} <= set(tools["notify_ask"].output_schema["properties"])
+    assert set(tools["notify_send"].input_schema["properties"]) == {"title", "content", "channels", "wait", "tags",
+                                                                    "format"}
     event = tools["notify_event"].input_schema
     assert set(event["properties"]) == {"run_id", "event", "message", "data", "timestamp", "channels", "wait",
                                         "tags"}
@@ -84,7 +88,7 @@ async def test_dotted_names_are_advertised_instead_when_asked(monkeypatch):
     monkeypatch.setenv("MCP_PUSH_TOOL_NAMES", "dotted")
     async with Client(in_process_server()) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
-    assert names == {"notify.send", "notify.event"}
+    assert names == {"notify.send", "notify.event", "notify.ask", "notify.answer", "notify.status"}
 
 
 @pytest.mark.parametrize("value", ["both", "\u00a0dotted"])  # white space is ASCII only (canonical rule 10)
@@ -132,7 +136,7 @@ async def test_channel_tools_are_off_by_default(vendor, monkeypatch):
         names = {tool.name for tool in (await client.list_tools()).tools}
         with pytest.raises(MCPError):
             await client.call_tool("notify_channel_webhook", {"wait": True, "title": "t", "content": "c"})
-    assert names == {"notify_send", "notify_event"}
+    assert names == {"notify_send", "notify_event", "notify_ask", "notify_answer", "notify_status"}
     assert vendor.received == []
 
 
@@ -550,7 +554,7 @@ async def test_stdio_subprocess_with_the_sdk_client(vendor):
                                                           "data": {"progress": -0.1}})
         with pytest.raises(MCPError) as unknown:
             await client.call_tool("notify.nothing", {})
-    assert names == {"notify_send", "notify_event"}
+    assert names == {"notify_send", "notify_event", "notify_ask", "notify_answer", "notify_status"}
     assert not sent.is_error and not event.is_error
     assert invalid.is_error and "data.progress: must be at least 0" in text_of(invalid)
     assert unknown.value.error.code == -32602
@@ -593,7 +597,8 @@ def test_stdio_server_writes_nothing_but_json_rpc_to_stdout(vendor):
         assert init["result"]["serverInfo"]["name"] == "mcp-push"
         _rpc(process, lines, {"jsonrpc": "2.0", "method": "notifications/initialized"})
         listed = _rpc(process, lines, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
-        assert {t["name"] for t in listed["result"]["tools"]} == {"notify_send", "notify_event"}
+        assert {t["name"] for t in listed["result"]["tools"]} == {"notify_send", "notify_event", "notify_ask",
+                                                                  "notify_answer", "notify_status"}
         sent = _rpc(process, lines, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
             "name": "notify.send", "arguments": {"wait": True, "title": "raw", "content": "to console and webhook"}}})
         assert sent["result"]["isError"] is False
@@ -631,7 +636,7 @@ async def test_streamable_http_serves_the_sdk_client(vendor):
                 "wait": True, "run_id": "r", "event": "begin", "message": "m"})
             with pytest.raises(MCPError) as unknown:
                 await client.call_tool("notify_unknown", {})
-    assert names == {"notify_send", "notify_event"}
+    assert names == {"notify_send", "notify_event", "notify_ask", "notify_answer", "notify_status"}
     assert not result.is_error and result.structured_content["delivered"] == 1
     assert invalid.is_error and "event: must be one of" in text_of(invalid)
     assert unknown.value.error.code == -32602

@@ -53,6 +53,10 @@ def tree(tmp_path: Path) -> Path:
         if cards.is_file():
             (tmp_path / "conformance" / "cases" / "cards").mkdir(parents=True, exist_ok=True)
             shutil.copy(cards, tmp_path / "conformance" / "cases" / "cards")
+        markdown_case = REPO / "conformance" / "cases" / "markdown" / f"{channel}.yaml"
+        if markdown_case.is_file():
+            (tmp_path / "conformance" / "cases" / "markdown").mkdir(parents=True, exist_ok=True)
+            shutil.copy(markdown_case, tmp_path / "conformance" / "cases" / "markdown")
     shutil.copytree(REPO / "python" / "mcp_push", tmp_path / "python" / "mcp_push",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "js" / "src", tmp_path / "js" / "src")
@@ -186,6 +190,19 @@ def test_lint_reports_an_event_card_whose_styles_differ_or_that_has_no_cases(tre
         "spec/channels/feishu.yaml: event.style: give every event kind (start, update, end, error) the same keys",
         "spec/channels/wecom_bot.yaml: event: no card cases in conformance/cases/cards/wecom_bot.yaml",
     ]
+
+
+def test_lint_reports_a_markdown_dialect_its_templates_do_not_read_or_pin(tree):
+    path = tree / "spec" / "channels" / "wecom_bot.yaml"
+    _edit_yaml(path, lambda d: d["request"].update(body={"msgtype": "text", "text": {"content": "{{ content }}"}}))
+    (tree / "conformance" / "cases" / "markdown" / "wecom_bot.yaml").unlink()
+    assert _problems_about(tree, "spec/channels/wecom_bot.yaml: markdown: wecom_markdown needs the request to read "
+                                 "`markup`")
+    assert _problems_about(tree, "spec/channels/wecom_bot.yaml: markdown: wecom_markdown has no conformance case")
+    gotify = tree / "spec" / "channels" / "gotify.yaml"
+    _edit_yaml(gotify, lambda d: d["request"]["body"].update(title="{% if markup == 'html' %}x{% endif %}"))
+    assert _problems_about(tree, "spec/channels/gotify.yaml: request reads `markup`, but the spec names no "
+                                 "`markdown` dialect")
 
 
 def test_lint_reports_a_scaffolded_spec_until_its_todos_are_gone(tree):
@@ -428,10 +445,11 @@ def test_gen_docs_writes_the_hook_table_from_the_hooks_docstrings(tree, capsys):
     gen_docs.main(["--root", str(tree)])
     table = (tree / "spec" / "README.md").read_text(encoding="utf-8").partition(gen_docs.HOOKS_START)[2]
     rows = table.partition(gen_docs.HOOKS_END)[0].strip().splitlines()
-    assert rows[3].startswith("| `dingtalk_sign` | — | dingtalk | `timestamp` (ms, a \\| in it), `sign` = Base64(")
+    assert rows[4].startswith("| `dingtalk_sign` | — | dingtalk | `timestamp` (ms, a \\| in it), `sign` = Base64(")
     assert [row.split(" | ")[:3] for row in rows[2:]] == [  # every hook file, found by name, with its users
         ["| `" + name + "`", params, users] for name, params, users in (
-            ("chronocat_targets", "—", "—"), ("dingtalk_sign", "—", "dingtalk"),
+            ("apprise_targets", "—", "—"), ("chronocat_targets", "—", "—"), ("dingtalk_sign", "—", "dingtalk"),
+            ("discord_webhook", "—", "—"),
             ("feishu_sign", "`secret_var`", "feishu"), ("gocqhttp_target", "—", "—"), ("matrix_txn_id", "—", "—"),
             ("ntfy_auth", "—", "—"), ("serverchan_endpoint", "—", "—"), ("smtp_server", "—", "—"),
             ("webhook_request", "—", "—"), ("wecom_app_config", "—", "wecom_app"), ("wxpusher_spt_targets", "—", "—"),

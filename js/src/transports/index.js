@@ -1,5 +1,5 @@
 'use strict';
-// Transports put a planned request on the wire: HTTP (undici), SMTP (nodemailer), console (stderr).
+// Transports put a planned request on the wire: HTTP (undici), SMTP (nodemailer), console (stderr), Apprise.
 // A transport is an object (python/mcp_push/transports/__init__.py has the same three): `send(request,
 // timeout)`, `roundTrips` (how many times one request may wait the full timeout: api.timeBudget),
 // `retryable(status)` (an answer that says "later") and `encodesBody` (the planner writes the body tree
@@ -42,6 +42,15 @@ const TRANSPORTS = Object.freeze({
     roundTrips: 1,
     encodesBody: false,
     send: (request, timeout) => require('./console').sendConsole(request, timeout),
+    retryable: () => false,
+  }),
+  // One URL of APPRISE_URLS through the `apprise` command on PATH. Never "later": Apprise does not say
+  // whether a failed service got the message.
+  apprise: Object.freeze({
+    name: 'apprise',
+    roundTrips: 2, // the service's connect, then its reply
+    encodesBody: false,
+    send: (request, timeout) => require('./apprise').sendApprise(request, timeout),
     retryable: () => false,
   }),
 });

@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     send = sub.add_parser("send", help="send a message to the configured channels")
     send.add_argument("title")
     send.add_argument("content")
+    send.add_argument("--format", choices=("text", "markdown"), default="text",
+                      help="markdown: read CONTENT as CommonMark and convert it for each channel (default text)")
     _channel_and_output_args(send)
     send.add_argument("--dry-run", action="store_true",
                       help="print the requests that would be made, as JSON with secrets masked; send nothing")
@@ -116,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     hook.add_argument("host", nargs="?", metavar="HOST", help="claude-code, codex or cursor")
     hook.add_argument("args", nargs=argparse.REMAINDER, metavar="...", help="the host's options and input")
 
+    from ..asking.cli import add_ask_parser  # mcp-push ask (asking/cli.py)
+
+    add_ask_parser(sub)
+
     channels = sub.add_parser("channels", help="list channels: configured ones, and what the others lack")
     channels.add_argument("--json", action="store_true", help="machine-readable output")
     from .cli_routing import add_parsers
@@ -125,6 +131,10 @@ def _parser() -> argparse.ArgumentParser:
     from . import pg_cli
 
     pg_cli.add_commands(sub)
+
+    from .history_cli import add_commands  # history, status RUN: the delivery history (issue 17)
+
+    add_commands(sub)
     return parser
 
 
@@ -224,10 +234,11 @@ def _send(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
         _check_settings(env)
         routed = _routed_plan(env, "message", None, args.title, args.tag, channels,
                               lambda names, level: plan(args.title, args.content, env=env, channels=names,
-                                                        priority=level))
-        return _dry_run(routed if routed is not None else plan(args.title, args.content, env=env, channels=channels))
-    return _report(dispatch(args.title, args.content, env, channels=channels, tags=args.tag, store=_store(env)),
-                   args.json, env)
+                                                        priority=level, format=args.format))
+        return _dry_run(routed if routed is not None else plan(args.title, args.content, env=env, channels=channels,
+                                                               format=args.format))
+    return _report(dispatch(args.title, args.content, env, channels=channels, tags=args.tag, store=_store(env),
+                            format=args.format), args.json, env)
 
 
 def _store(env: Mapping[str, Any]) -> Any:
@@ -319,7 +330,9 @@ def _flush(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
         return pg_cli.flush_command(args, env, _report)
     if not outbox_enabled(env):
         return _fail("the outbox is off (MCP_PUSH_OUTBOX=false): nothing is kept to flush", USAGE)
-    engine = Engine(env, Outbox.for_source(env))
+    from .watchers import watch
+
+    engine = watch(Engine(env, Outbox.for_source(env)), env)  # what it finishes is in the history too
     deliveries = engine.adopt()
     if not deliveries:
         print(f"Nothing to flush in {state_dir(env)}.", file=sys.stderr)
@@ -431,8 +444,11 @@ def _channels(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 
 
 def _hook(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from ..asking import permission
     from .agent_hooks import main as hook_main
 
+    if permission.wanted(args.host, args.args, env):  # Claude Code's PermissionRequest asked on the phone
+        return permission.main(args.host, args.args, env, hook_main)
     return hook_main(args.host, args.args, env)
 
 
@@ -443,7 +459,12 @@ def _hook_now(host: str, args: Sequence[str]) -> int:
     from .agent_hooks import main as hook_main
 
     log_to_stderr(logging.ERROR, own_process=True)
-    return hook_main(host, args, agent_defaults(os.environ))
+    env = agent_defaults(os.environ)
+    from ..asking import permission
+
+    if permission.wanted(host, args, env):  # Claude Code's PermissionRequest asked on the phone
+        return permission.main(host, args, env, hook_main)
+    return hook_main(host, args, env)
 
 
 # --- serve ---------------------------------------------------------------------------------------------
@@ -459,6 +480,15 @@ def _serve(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
     return OK
 
 
+# --- ask -----------------------------------------------------------------------------------------------
+
+
+def _ask(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
+    from ..asking.cli import ask_command
+
+    return ask_command(args, env, UsageError)
+
+
 # --- main ----------------------------------------------------------------------------------------------
 
 
@@ -471,10 +501,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
     env = agent_defaults(os.environ)
+    from ..api import record_by_default
     from .cli_routing import config_check, route_explain
 
+    record_by_default()  # what the CLI sends is in the history (`mcp-push history`), state folder set or not
     handlers = {"serve": _serve, "send": _send, "event": _event, "channels": _channels, "flush": _flush,
                 "hook": _hook, "run": _run, "config": config_check, "route": route_explain}
+    handlers["ask"] = _ask
+    from .history_cli import history_command, status_command
+
+    handlers.update(history=history_command, status=status_command)
     from ..config import ConfigError
     from ..specs import SpecError
     from . import pg_cli

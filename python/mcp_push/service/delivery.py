@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,21 @@ from ..planner import ChannelPlan
 log = logging.getLogger("mcp_push")
 
 TERMINAL = ("end", "error")
+
+
+# Where the outbox keeps a delivery's format among its params: no vendor parameter can be named so.
+FORMAT_KEY = "$format"
+
+
+def stored_params(params: Mapping[str, Any], format: str) -> dict[str, Any]:  # noqa: A002
+    """The params as the outbox stores them: a Markdown message's format under FORMAT_KEY."""
+    return dict(params) if format == "text" else {**params, FORMAT_KEY: format}
+
+
+def loaded_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The params the outbox stored, and the format kept among them."""
+    params = dict(params)
+    return params, str(params.pop(FORMAT_KEY, "text"))
 
 
 @dataclass(eq=False)
@@ -34,6 +49,7 @@ class Delivery:
     content: str
     params: dict[str, Any] = field(default_factory=dict)
     created: float = 0.0  # Unix time the outbox stored it (shown when an adopted one is dropped)
+    format: str = "text"  # the content's format: text, or markdown (converted per channel when planned)
     # The message as planned: at acceptance on a rate-limited lane (its cost), else None until it goes (also
     # None when a setting it needs cannot work); an edit of the run's message is planned when it goes
     # (edits.post_or_edit), this post being its fallback.
@@ -44,6 +60,11 @@ class Delivery:
     retry_error: str | None = None
     priority: str | None = None  # low, normal or high, as routing decided (kept in the outbox's row)
     tries: int = 0  # tries already made before a reschedule (PostgreSQL): MCP_PUSH_RETRY_ATTEMPTS bounds the total
+    # The accepted message it belongs to (history.py; None for one adopted from the outbox after a restart),
+    # and whether it edited its run's message in place rather than posting.
+    message_id: str | None = None
+    edited: bool = False
+    next_at: float | None = None  # when a rate limit lets it go, once the engine has told its observers
     _callbacks: list[Callable[[Delivery], None]] = field(default_factory=list, repr=False)
     _callbacks_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -45,8 +45,10 @@ from ..planner import ChannelPlan, plan_channel
 from ..selection import find_target, target_env
 from ..specs import ChannelSpec, load_channels, load_settings
 from ..wire import seconds_text
-from .delivery import TERMINAL, Delivery
+from .delivery import TERMINAL, Delivery, stored_params
 from .envview import EnvView
+from .history import Message, new_message_id
+from .observers import DeliveryObserver, tell
 from .outbox import Outbox
 from .ratelimit import RateLimiter
 
@@ -81,14 +83,22 @@ class _RetryWatch:
     """A retry pace (the lane's counting one, else whatever retry.PACE is at the time), telling the
     delivery why it is retrying."""
 
-    def __init__(self, delivery: Delivery, base: retry.Pace | None = None):
-        self._delivery, self._base = delivery, base
+    def __init__(self, delivery: Delivery, base: retry.Pace | None = None,
+                 engine: Engine | None = None):
+        self._delivery, self._base, self._engine = delivery, base, engine
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._base or retry.PACE, name)
 
     def retrying(self, error: str) -> None:
         self._delivery.retry_error = error
+
+    def sleep(self, seconds: float) -> None:
+        # The observers learn the error and when the next try is due (send_plan sleeps only before one).
+        if self._engine is not None:
+            tell(self._engine.observers, "retrying", self._delivery, self._delivery.retry_error or "",
+                 self._engine.clock() + seconds)
+        (self._base or retry.PACE).sleep(seconds)
 
 
 class Lane:
@@ -166,8 +176,9 @@ class Lane:
 class Ticket:
     """What one accepted message became: a delivery per channel, or a result settled at once."""
 
-    def __init__(self, entries: list[Delivery | R.ChannelResult], skipped: str | None = None):
-        self.entries, self.skipped = entries, skipped
+    def __init__(self, entries: list[Delivery | R.ChannelResult], skipped: str | None = None,
+                 message_id: str | None = None):
+        self.entries, self.skipped, self.message_id = entries, skipped, message_id
 
     def wait(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -191,7 +202,7 @@ class Ticket:
                 channels.append(R.ChannelResult(entry.channel, False, R.RETRYING, entry.retry_error))
             else:
                 channels.append(R.ChannelResult(entry.channel, False, R.QUEUED))
-        return R.SendResult(channels, skipped=self.skipped)
+        return R.SendResult(channels, skipped=self.skipped, message_id=self.message_id)
 
 
 class Engine:
@@ -211,29 +222,50 @@ class Engine:
         # The retry pace under the lane's counting one; None: retry.PACE. The PostgreSQL backend's reschedules
         # a long wait as a job instead of sleeping through it (service/pg/worker.py).
         self.pace: retry.Pace | None = None
+        # Told of every accepted message and every delivery's progress (observers.py: history, metrics).
+        self.observers: list[DeliveryObserver] = []
 
     # --- accepting ------------------------------------------------------------------------------------
 
     def submit(self, title: str, content: str, kind: str = "message", run_id: str | None = None,
                channels: Iterable[str] | None = None, params: Mapping[str, Any] | None = None,
-               priorities: Mapping[str, str] | None = None) -> Ticket:
+               priorities: Mapping[str, str] | None = None, format: str = "text",  # noqa: A002 (the tools' argument)
+               note: Mapping[str, Any] | None = None) -> Ticket:
         """Accepts a message for every configured channel (or the named ones); returns at once.
-        `priorities` ({channel: low | normal | high}, service/routing_service.py) as routing decided."""
+        `priorities` ({channel: low | normal | high}, service/routing_service.py) as routing decided.
+        `format` markdown converts the content to each channel's dialect when it is planned. `note`
+        (an event's step, progress, message, retry_of) is for the observers (the history) only."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         source = self._env.current()
+        ticket = self._submit(title, content, kind, run_id, channels, params, source, priorities, format)
+        if self.observers:
+            extra = dict(note or {})
+            progress = extra.get("progress")
+            message = Message(ticket.message_id or "", kind, run_id, title, content, extra.get("origin", "server"),
+                              extra.get("step"), progress if isinstance(progress, int | float) else None,
+                              extra.get("message"), extra.get("retry_of"), self.clock())
+            tell(self.observers, "accepted", message, ticket.entries, source)
+        return ticket
+
+    def _submit(self, title: str, content: str, kind: str, run_id: str | None, channels: Iterable[str] | None,
+                params: Mapping[str, Any] | None, source: Mapping[str, Any],
+                priorities: Mapping[str, str] | None = None, format: str = "text") -> Ticket:  # noqa: A002
+        message_id = new_message_id()
         prepared = prepare_message(title, content, source, channels)
         if prepared.result is not None:
-            return Ticket(list(prepared.result.channels), prepared.result.skipped)
+            return Ticket(list(prepared.result.channels), prepared.result.skipped, message_id)
         entries: list[Delivery | R.ChannelResult] = []
         try:
             limit = queue_max(source)
         except ConfigError as exc:
-            return Ticket([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in prepared.targets])
+            return Ticket([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in prepared.targets],
+                          message_id=message_id)
         for spec, env in prepared.targets:
             key = lane_key(spec, env, self.outbox.lane_salt)
             delivery = Delivery(0, key, spec.name, kind, run_id, prepared.title, prepared.content,
-                                dict(params or {}), priority=(priorities or {}).get(spec.name))
+                                dict(params or {}), priority=(priorities or {}).get(spec.name), format=format,
+                                message_id=message_id)
             if spec.limits.get("rate"):
                 # Planned now: a rate-limited lane must know what the message costs (requests: parts,
                 # targets) before it may go. Another lane plans it when it goes (an update superseded
@@ -243,12 +275,12 @@ class Engine:
                 entries.append(delivery)
             else:
                 entries.append(R.ChannelResult(spec.name, False, R.REJECTED, queue_full(limit)))
-        return Ticket(entries)
+        return Ticket(entries, message_id=message_id)
 
     def _plan(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str,
               edit_ref: Any = None) -> ChannelPlan:
         return plan_channel(spec, dict(env), delivery.title, delivery.content, delivery.params, self.clock(),
-                            overflow, edit_ref, priority=delivery.priority)
+                            overflow, edit_ref, priority=delivery.priority, markup=delivery.format)
 
     def _lane(self, spec: ChannelSpec, key: str) -> Lane:
         lane = self.lanes.get(key)
@@ -271,7 +303,8 @@ class Engine:
                     return False
                 # One commit stores it and forgets the rows it supersedes.
                 delivery.row = self.outbox.add(delivery.lane, delivery.channel, delivery.kind, delivery.run_id,
-                                               delivery.title, delivery.content, delivery.params,
+                                               delivery.title, delivery.content,
+                                               stored_params(delivery.params, delivery.format),
                                                finished=[old.row for old in lane.supersedes(delivery)],
                                                priority=delivery.priority)
                 stored = True
@@ -282,7 +315,9 @@ class Engine:
                 lane.thread.start()
             self._cond.notify_all()
         for old in superseded:
-            old.settle(R.ChannelResult(old.channel, False, R.SUPERSEDED, "a newer event of the run replaced it"))
+            replaced = R.ChannelResult(old.channel, False, R.SUPERSEDED, "a newer event of the run replaced it")
+            tell(self.observers, "settled", old, replaced)  # before its waiters learn it: they may ask them
+            old.settle(replaced)
         if superseded and not stored:
             self.outbox.finish(old.row for old in superseded)
         return True
@@ -335,6 +370,12 @@ class Engine:
         if delivery is not None:
             lane.queue.remove(delivery)
             lane.busy = True
+        elif wait is not None and self.observers:
+            # Held by the rate limit: each waiting delivery is told once when it may go, at the soonest.
+            for held in lane.queue:
+                if held.next_at is None:
+                    held.next_at = now + wait
+                    tell(self.observers, "waiting", held, held.next_at)
         return delivery, wait
 
     def _send(self, lane: Lane, delivery: Delivery) -> None:
@@ -349,6 +390,8 @@ class Engine:
                 result = R.ChannelResult(delivery.channel, False, R.INTERNAL_ERROR, type(exc).__name__)
         finally:
             # Settled before the lane is free: whoever waits on drain() then reads final results.
+            # The observers first (history, metrics): whoever waits for it may read them next.
+            tell(self.observers, "settled", delivery, result)
             delivery.settle(result)
             with self._cond:
                 lane.busy = False
@@ -374,7 +417,9 @@ class Engine:
             attempts = max(retry.RetryPolicy.for_spec(spec, attempts).attempts - delivery.tries, 1)
         post = delivery.plan or self._plan(spec, target_env(spec, source), delivery, overflow)
         editing = spec.edit is not None and is_true(setting(EDIT_VAR, source)) and delivery.run_id
-        ref = self._ref(lane, delivery.run_id) if editing and delivery.is_update else None
+        # Updates edit the run's card, and so do its end and error: the final state replaces the progress.
+        edits_card = editing and (delivery.is_update or delivery.kind in TERMINAL)
+        ref = self._ref(lane, delivery.run_id) if edits_card else None
 
         def attempt(edit_ref: Any) -> Outcome:
             plan = post if edit_ref is None else self._plan(spec, post.env, delivery, overflow, edit_ref)
@@ -383,11 +428,12 @@ class Engine:
                 with self._cond:
                     lane.limiter.record(self.clock(), cost)
                 self.outbox.record_sends(lane.key, self.clock(), cost, lane.limiter.window)
-            return send_plan(plan, timeout, _RetryWatch(delivery, self._counting_pace(lane)), attempts=attempts)
+            return send_plan(plan, timeout, _RetryWatch(delivery, self._counting_pace(lane), self), attempts=attempts)
 
         # The one edit rule (edits.post_or_edit), as send_event follows it: a refused edit is posted anew.
         [outcome] = post_or_edit(lambda refs, _only: [attempt(refs.get(spec.name))],
                                  {} if ref is None else {spec.name: ref})
+        delivery.edited = bool(outcome.plan.edits)
         if editing and outcome.result.ok:
             if delivery.kind in TERMINAL:
                 self._set_ref(lane, delivery.run_id, None)

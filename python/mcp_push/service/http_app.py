@@ -39,6 +39,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from ..config import ConfigError, decimal_setting, setting, strip_space
 from .idempotency import IdempotencyStore
 from .rest import RestApp, is_rest_path, json_body, respond
+from .status_page import StatusPage, is_status_path
 
 TOKEN_VAR = "MCP_PUSH_HTTP_TOKEN"  # noqa: S105 (a variable name, not a token)
 ORIGINS_VAR = "MCP_PUSH_HTTP_ORIGINS"
@@ -188,7 +189,9 @@ class Guard:
             await deny(send, 403, f"Origin {headers['origin']!r} is not allowed; list it in {ORIGINS_VAR} "
                                    "to allow it")
             return
-        if self.expected and not self.authorized(headers.get("authorization")):
+        # The status page signs people in itself (a form, then a session cookie): status_page.py.
+        if self.expected and not is_status_path(scope.get("path", "")) and not self.authorized(
+                headers.get("authorization")):
             await deny(send, 401, f"unauthorized: send Authorization: Bearer <{TOKEN_VAR}>",
                         [(b"www-authenticate", b'Bearer realm="mcp-push"')])
             return
@@ -225,7 +228,15 @@ def build_app(server: Any, settings: HttpSettings, store: IdempotencyStore | Non
         max_request_body_size=settings.max_body,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    return Guard(RestApp(app, server.mcp_push_call, settings.max_body, store), settings)
+    from .metrics import MetricsApp  # /metrics (issue 17), behind the same Guard
+
+    rest = RestApp(app, server.mcp_push_call, settings.max_body, store)
+    engine = getattr(server, "mcp_push_engine", None)
+    guarded = Guard(StatusPage(MetricsApp(rest, engine), engine, settings.token), settings)
+    # notify_ask's answer page (/v1/answer/<token>): its token is its credential, so it sits before the guard.
+    from ..asking.links import AnswerPages
+
+    return AnswerPages(guarded, server.mcp_push_asks) if hasattr(server, "mcp_push_asks") else guarded
 
 
 # --- connections ---------------------------------------------------------------------------------------
@@ -316,8 +327,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _exit_on_term(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
 def serve(app: Any, settings: HttpSettings, sock: socket.socket) -> None:
+    import signal
+    import threading
+
     import uvicorn
+
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn shuts down on SIGTERM and then raises it again: with the default handler the process would
+        # die there, before its engine's owner drains what was accepted (lifecycle.stop_engine).
+        signal.signal(signal.SIGTERM, _exit_on_term)
 
     config = uvicorn.Config(
         app, http=protocol_for(settings), timeout_keep_alive=settings.idle_timeout,  # type: ignore[arg-type]

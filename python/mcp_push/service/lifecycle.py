@@ -38,8 +38,10 @@ def open_engine(source: Mapping[str, Any]) -> Engine:
         from .pg.open import open_pg_engine
 
         return open_pg_engine(source, ServeError)
+    from .watchers import watch
+
     try:
-        return Engine(source, Outbox.for_source(source))
+        return watch(Engine(source, Outbox.for_source(source)), source)
     except OSError as exc:  # say which folder and why, not the exception class
         raise ServeError(f"cannot keep the outbox in {state_dir(source)} (MCP_PUSH_STATE_DIR): "
                          f"{exc.strerror or exc}") from None

@@ -37,7 +37,7 @@ from typing import Any
 
 from ..config import is_true, setting
 from ..lanekey import folder_salt
-from .delivery import Delivery
+from .delivery import Delivery, loaded_params
 
 log = logging.getLogger("mcp_push")
 
@@ -319,9 +319,10 @@ class Outbox:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return [Delivery(row_id, lane, channel, kind, run_id, title, content, json.loads(params), created,
+        return [Delivery(row_id, lane, channel, kind, run_id, title, content, loaded[0], created, format=loaded[1],
                          priority=priority)
-                for row_id, created, lane, channel, kind, run_id, title, content, params, priority in rows]
+                for row_id, created, lane, channel, kind, run_id, title, content, params, priority in rows
+                for loaded in [loaded_params(json.loads(params))]]
 
     # --- rate-limit history and edit refs ---------------------------------------------------------------
 

@@ -48,7 +48,7 @@ def summary_line(result: SendResult) -> str:
 
 
 def outcome(result: SendResult, redactor: SecretRedactor | Redactor) -> dict[str, Any]:
-    """{ok, delivered, queued, total, skipped, summary, channels: [{channel, ok, status, error, elapsed_ms,
+    """{ok, delivered, queued, total, skipped, summary, message_id, channels: [{channel, ok, status, error, elapsed_ms,
     http_status, attempts, parts, truncated}]}: only these fields, errors and summary redacted."""
     queued = sum(1 for r in result if r.status == QUEUED)
     retrying = sum(1 for r in result if r.status == RETRYING)
@@ -61,6 +61,7 @@ def outcome(result: SendResult, redactor: SecretRedactor | Redactor) -> dict[str
         "total": len(result),
         "skipped": result.skipped,
         "summary": redactor.text(summary_line(result)),
+        "message_id": getattr(result, "message_id", None),
         "channels": [
             {
                 # A queued message is accepted: ok. One that is retrying says why its tries failed.

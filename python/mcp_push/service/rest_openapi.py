@@ -78,7 +78,10 @@ def openapi_document() -> dict[str, Any]:
     message = {
         "type": "object", "required": ["title", "content"], "additionalProperties": False,
         "properties": {"title": {"type": "string", "description": "Short headline"},
-                       "content": {"type": "string", "description": "The message body (plain text)"},
+                       "content": {"type": "string", "description": "The message body (plain text, or "
+                                                                    "Markdown with format markdown)"},
+                       "format": {"type": "string", "enum": ["text", "markdown"], "default": "text",
+                                  "description": "text, or markdown: CommonMark converted for each channel"},
                        "channels": _CHANNELS, "wait": _WAIT, "event_id": _EVENT_ID, "tags": _TAGS},
     }
     return {

@@ -61,14 +61,18 @@ class RoutingService:
     def submit(self, source: Mapping[str, Any], title: str, content: str, kind: str = "message",
                run_id: str | None = None, channels: Iterable[str] | None = None,
                params: Mapping[str, Any] | None = None, tags: Iterable[str] | None = None,
-               now: float | None = None) -> Ticket:
-        """Routes the message, submits what goes now, holds what goes later; one result per instance."""
+               now: float | None = None, format: str = "text",  # noqa: A002
+               note: Mapping[str, Any] | None = None) -> Ticket:
+        """Routes the message, submits what goes now, holds what goes later; one result per instance.
+        `format` (markdown) goes with what is submitted now; a held message is sent as text. `note` is for
+        the delivery history (engine.submit)."""
         try:
             config = load_config(source)
         except ConfigFileError:
             config = None  # the engine reports it (prepare_message), as for the library
         if config is None:
-            return self.engine.submit(title, content, kind, run_id, channels=channels, params=params)
+            return self.engine.submit(title, content, kind, run_id, channels=channels, params=params, format=format,
+                                      note=note)
         at = time.time() if now is None else now
         targets = configured_channels(source, channels)
         decisions = decide_for(_Targets(title, targets), source, kind, run_id, tags, channels, self.store, at) or []
@@ -91,14 +95,15 @@ class RoutingService:
                 self.start()
                 self._wake.set()
         ticket = (self.engine.submit(title, content, kind, run_id, channels=list(going), params=params,
-                                     priorities=going) if going else Ticket([]))
+                                     priorities=going, format=format, note=note) if going else Ticket([]))
         by_name: dict[str, Any] = dict(others)
         for entry in ticket.entries:
             by_name[entry.channel] = entry
         order = [spec.name for spec, _ in targets]
         skipped = None if going or any(r.ok for r in others.values()) else "routing: " + (
             decisions[0]["rule"] if decisions else "no instance")
-        return Ticket([by_name[name] for name in order if name in by_name], skipped or ticket.skipped)
+        return Ticket([by_name[name] for name in order if name in by_name], skipped or ticket.skipped,
+                      ticket.message_id)
 
     # --- held messages ---------------------------------------------------------------------------------
 

@@ -92,6 +92,8 @@ class PushResult(BaseModel):
                                      "'accepted by 2 channels, delivering: …'")
     error: str | None = Field(None, description="Why the call was refused before anything was sent, as "
                                                 "'<field>: <rule>' (then channels is empty)")
+    message_id: str | None = Field(None, description="The accepted message's id in the delivery history: pass it "
+                                                     "to notify_status to learn later how it went")
     channels: list[ChannelOutcome]
 
 
@@ -135,7 +137,8 @@ Send updates at meaningful milestones, not every few seconds: each one reaches a
 - Calls return as soon as the message is accepted: channels still waiting for a vendor rate limit are \
 `queued` and will be delivered; pass wait=true to get the final per-channel results instead.
 - The result says, per channel, whether it was delivered (status, error). If nothing was delivered or \
-queued the call is an error: tell the user rather than retrying in a loop."""
+queued the call is an error: tell the user rather than retrying in a loop.
+- Later, notify_status with the run_id (or a result's message_id) tells whether queued messages arrived."""
 
 ANNOTATIONS = dict(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 
@@ -166,6 +169,15 @@ def _envelope_field(name: str, description: str, **extra: Any) -> WithJsonSchema
     """The argument's schema: the envelope schema's rule for that field, with a description for models."""
     return WithJsonSchema({**extra, **envelope_schema()["properties"][name], "description": description})
 
+
+FormatArg = Annotated[
+    Literal["text", "markdown"] | None,
+    WithJsonSchema({
+        "type": "string", "enum": ["text", "markdown"], "default": "text",
+        "description": "How to read content: text (as it is) or markdown (CommonMark, converted for each "
+                       "channel: Telegram HTML, Slack mrkdwn, Markdown, plain text where a channel has none)",
+    }),
+]
 
 WaitArg = Annotated[
     bool,
@@ -217,8 +229,12 @@ class _Tools:
         return await anyio.to_thread.run_sync(lambda: submit(self.engine, source, title, content, **how))
 
     async def send(self, tool: str, title: str, content: str, channels: list[str] | None = None,
-                   wait: bool = False, tags: list[str] | None = None) -> CallToolResult:
-        return await self._accept(tool, channels, wait, lambda: (title, content, {"tags": tags}))
+                   wait: bool = False, tags: list[str] | None = None,
+                   format: str | None = None) -> CallToolResult:  # noqa: A002
+        how: dict[str, Any] = {"tags": tags}
+        if format and format != "text":
+            how["format"] = format
+        return await self._accept(tool, channels, wait, lambda: (title, content, how))
 
     async def event(self, tool: str, envelope: dict[str, Any], channels: list[str] | None = None,
                     wait: bool = False, tags: list[str] | None = None) -> CallToolResult:
@@ -227,7 +243,7 @@ class _Tools:
             # Records a run's start: only once the call is taken. The params carry the event's card (cards.py).
             title, content, params = event_message(envelope, self.env.current())
             return title, content, {"kind": envelope["event"], "run_id": envelope["run_id"], "tags": tags,
-                                    "params": params}
+                                    "params": params, "note": event_note(envelope)}
 
         return await self._accept(tool, channels, wait, message)
 
@@ -246,6 +262,12 @@ class _Tools:
         except BackendUnavailable as unavailable:  # PostgreSQL away: nothing accepted (REST answers 503)
             return refusal(tool, str(unavailable))
         return await self._result(source, ticket, wait)
+
+
+def event_note(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """What the history keeps of an event besides its text: its message, step and progress."""
+    data = envelope.get("data") or {}
+    return {"message": envelope.get("message"), "step": data.get("step"), "progress": data.get("progress")}
 
 
 async def wait_for(ticket: Ticket, timeout: float) -> bool:
@@ -354,11 +376,12 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
     send_tool = tool_names("send")[pick]
     checks: dict[str, ArgumentCheck] = {}  # registered name -> its input schema (as tools/list shows it), compiled
 
-    def register(fn: Callable[..., Any], kind: str, title: str, description: str, channel: str = "") -> None:
+    def register(fn: Callable[..., Any], kind: str, title: str, description: str, channel: str = "",
+                 hints: Mapping[str, bool] = ANNOTATIONS) -> None:
         names = tool_names(kind, channel)
         name = names[pick]
         server.add_tool(fn, name=name, title=title, description=description,
-                        annotations=ToolAnnotations(title=title, **ANNOTATIONS))
+                        annotations=ToolAnnotations(title=title, **hints))
         for alias in names:
             aliases.setdefault(alias, name)
         allowed[name] = set(inspect.signature(fn).parameters)
@@ -366,12 +389,13 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
 
     async def notify_send(
         title: Annotated[str, Field(description="Short headline, e.g. 'Backup finished'")],
-        content: Annotated[str, Field(description="The message body (plain text)")],
+        content: Annotated[str, Field(description="The message body (plain text, or Markdown with format=markdown)")],
         channels: ChannelsArg = None,
         wait: WaitArg = False,
         tags: TagsArg = None,
+        format: FormatArg = None,  # noqa: A002 (the argument's name in MCP, REST and the CLI)
     ) -> Annotated[CallToolResult, PushResult]:
-        return await tools.send(send_tool, title, content, channels, wait, tags)
+        return await tools.send(send_tool, title, content, channels, wait, tags, format)
 
     async def notify_event(
         run_id: Annotated[str, _envelope_field("run_id", "Names the run; every event of one task shares it")],
@@ -398,6 +422,19 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
              "Report progress of a long-running task as one event of a run: start, update (with progress "
              "0..1 and step), end (with an artifact link) or error (with an error code). It is rendered as a "
              "short notification (progress bar, elapsed time) and pushed to the configured channels.")
+
+    # notify_ask and notify_answer (asking/tools.py): questions through the same engine; the HTTP app's
+    # answer page (build_app) reaches the same service.
+    from ..asking.tools import ask_service_for, register_ask_tools
+
+    server.mcp_push_asks = ask_service_for(source, engine)  # type: ignore[attr-defined]
+    register_ask_tools(register, server.mcp_push_asks)  # type: ignore[attr-defined]
+
+    from . import status_tool  # notify_status and the runs resources: the delivery history (issue 17)
+
+    register(status_tool.status_tool(engine), "status", status_tool.TITLE, status_tool.DESCRIPTION,
+             hints=status_tool.READ_ONLY)
+    status_tool.register_resources(server, engine)
 
     if is_true(setting(CHANNEL_TOOLS_VAR, source)):
         for spec in configured:
@@ -450,11 +487,13 @@ def create_server(env: Mapping[str, Any] | None = None, *, engine: Engine) -> MC
             return refusal(name, problem)
         channels, wait, tags = checked.get("channels"), bool(checked.get("wait")), checked.get("tags")
         if kind == "send":
-            return await tools.send(name, checked["title"], checked["content"], channels, wait, tags)
+            return await tools.send(name, checked["title"], checked["content"], channels, wait, tags,
+                                    checked.get("format"))
         return await tools.event(name, envelope_arguments(checked), channels, wait, tags)
 
     server.middleware.append(route_tool_calls)
     server.mcp_push_call = call  # type: ignore[attr-defined]  # what rest.py calls
+    server.mcp_push_engine = engine  # type: ignore[attr-defined]  # /metrics and the status page (http_app)
     return server
 
 

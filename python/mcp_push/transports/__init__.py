@@ -1,6 +1,6 @@
-"""Transports put a PlannedRequest on the wire: HTTP (requests), SMTP (smtplib), console (stderr).
+"""Transports put a PlannedRequest on the wire: HTTP (requests), SMTP (smtplib), console (stderr), Apprise.
 
-A transport is an object (js/src/transports/index.js has the same three): `send(request, timeout)`,
+A transport is an object (js/src/transports/index.js has the same four): `send(request, timeout)`,
 `round_trips` (how many times one request may wait the full timeout: api.time_budget), `retryable(status)`
 (an answer that says "later") and `encodes_body` (the planner writes the body tree as wire text; a
 transport that does not gets the tree). The library behind `send` is imported on the first send only:
@@ -87,7 +87,20 @@ class ConsoleTransport(Transport):
         return send_console(request, timeout)
 
 
-TRANSPORTS: dict[str, Transport] = {t.name: t for t in (HttpTransport(), SmtpTransport(), ConsoleTransport())}
+class AppriseTransport(Transport):
+    # One URL of APPRISE_URLS through the apprise library (the optional extra mcp-push[apprise]). Never
+    # "later": Apprise does not say whether a failed service got the message.
+    name, round_trips = "apprise", 2  # the service's connect, then its reply
+
+    def send(self, request: PlannedRequest, timeout: float) -> Reply:
+        from .apprise import send_apprise
+
+        return send_apprise(request, timeout)
+
+
+TRANSPORTS: dict[str, Transport] = {
+    t.name: t for t in (HttpTransport(), SmtpTransport(), ConsoleTransport(), AppriseTransport())
+}
 
 
 def transport_for(name: str) -> Transport:

@@ -131,7 +131,8 @@ class PgEngine(Engine):
         try:
             overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
             delivery.plan = plan_channel(spec, dict(env), delivery.title, delivery.content, delivery.params,
-                                         self.clock(), overflow, None, priority=delivery.priority)
+                                         self.clock(), overflow, None, priority=delivery.priority,
+                                         markup=delivery.format)
         except ConfigError:
             delivery.plan = None  # reported by the pipeline
         if limiter is not None:

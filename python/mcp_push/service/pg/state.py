@@ -18,7 +18,7 @@ import psycopg_pool
 
 from .. import idempotency as idem
 from ..backend import BackendUnavailable
-from ..delivery import TERMINAL, Delivery
+from ..delivery import TERMINAL, Delivery, loaded_params, stored_params
 from .schema import is_migrated
 from .url import masked, scrub
 
@@ -32,7 +32,8 @@ WAIT_SECONDS = 5.0
 def _delivery(row: tuple) -> Delivery:
     """A delivery from a row of take_row's / take_update's columns."""
     row_id, lane, channel, kind, run_id, title, content, params, created, priority, tries = row
-    return Delivery(int(row_id), lane, channel, kind, run_id, title, content, json.loads(params), created,
+    stored, markup = loaded_params(json.loads(params))
+    return Delivery(int(row_id), lane, channel, kind, run_id, title, content, stored, created, format=markup,
                     priority=priority, tries=int(tries))
 
 
@@ -126,7 +127,8 @@ class PgState:
                 "INSERT INTO mcp_push_deliveries (created, lane, channel, kind, run_id, gen, title, content, params,"
                 " priority) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 (now, delivery.lane, delivery.channel, kind, run, gen, delivery.title, delivery.content,
-                 json.dumps(dict(delivery.params), ensure_ascii=False), delivery.priority)).fetchone()[0]
+                 json.dumps(stored_params(delivery.params, delivery.format), ensure_ascii=False),
+                 delivery.priority)).fetchone()[0]
             delivery.created = now
             delivery.gen = gen  # type: ignore[attr-defined]  # read by defer (the update's queueing lock)
             defer(conn, delivery)
