@@ -40,6 +40,27 @@ def screenshot(driver, name: str) -> Path:
 
 
 def wait_until(driver, condition, timeout: float = 20.0):
+    """Waits for `condition(driver)`; an element the page re-rendered meanwhile (it polls every 2 s) is
+    looked up again on the next try rather than failing the wait."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                         ignored_exceptions=[StaleElementReferenceException]).until(condition)
+
+
+def click(driver, css: str) -> None:
+    """Clicks the first element `css` names, as a person would, finding it again if the page re-rendered it."""
+    from selenium.webdriver.common.by import By
+
+    def clicked(d) -> bool:
+        d.find_element(By.CSS_SELECTOR, css).click()
+        return True
+
+    wait_until(driver, clicked)
+
+
+def read(driver, what):
+    """What `what(driver)` reads off the page (texts, attributes: plain values, no elements), read again
+    from the start if the page re-rendered while it was being read."""
+    return wait_until(driver, lambda d: (what(d),))[0]

@@ -11,7 +11,7 @@ import httpx2
 from mcp import Client
 from selenium.webdriver.common.by import By
 
-from .browser import chromium, screenshot, wait_until  # noqa: F401  (fixture)
+from .browser import chromium, read, screenshot, wait_until  # noqa: F401  (fixture)
 from .local_server import Behaviour
 from .mcp_helpers import http_server, ntfy_env, webhook_env
 from .test_cli import mcp_push
@@ -50,11 +50,14 @@ def test_every_view_of_a_run_with_a_failing_channel_agrees(vendor, chromium):  #
             metrics = samples(client.get(root + "/metrics").text)
         chromium.get(root + "/")
         wait_until(chromium, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "yes")
-        card = chromium.find_element(By.CSS_SELECTOR, f'.run[data-run="{RUN}"]')
-        page = {c.get_attribute("data-channel"): (c.get_attribute("data-state"), c.text)
-                for c in card.find_elements(By.CSS_SELECTOR, ".chip")}
-        page_text = card.text
-        failed_cards = chromium.find_elements(By.CSS_SELECTOR, ".failed-delivery")
+
+        def view(d):
+            card = d.find_element(By.CSS_SELECTOR, f'.run[data-run="{RUN}"]')
+            chips = {c.get_attribute("data-channel"): (c.get_attribute("data-state"), c.text)
+                     for c in card.find_elements(By.CSS_SELECTOR, ".chip")}
+            return chips, card.text, [f.text for f in d.find_elements(By.CSS_SELECTOR, ".failed-delivery")]
+
+        page, page_text, failed_cards = read(chromium, view)
         screenshot(chromium, "done-when-run.png")
 
     for view in (status, resource, cli):
@@ -70,7 +73,7 @@ def test_every_view_of_a_run_with_a_failing_channel_agrees(vendor, chromium):  #
     assert page == {"ntfy": ("delivered", f"ntfy delivered {EVENTS}/{EVENTS}"),
                     "webhook": ("failed", f"webhook failed 0/{EVENTS}")}
     assert "ended" in page_text and f"{EVENTS} events" in page_text and "100%" in page_text
-    assert failed_cards and all("HTTP 502: bad gateway" in c.text for c in failed_cards)
+    assert failed_cards and all("HTTP 502: bad gateway" in text for text in failed_cards)
     assert metrics[("mcp_push_deliveries_total", (("channel", "ntfy"), ("status", "delivered")))] == EVENTS
     assert metrics[("mcp_push_deliveries_total", (("channel", "webhook"), ("status", "rejected")))] == EVENTS
     assert metrics[("mcp_push_messages_total", (("kind", "update"),))] == 20

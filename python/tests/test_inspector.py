@@ -84,7 +84,7 @@ def test_tools_list_dotted_and_per_channel(inspector, vendor):
     code, out, err = run(inspector, env, "--method", "tools/list")
     assert code == 0, err
     assert {tool["name"] for tool in json.loads(out)["tools"]} == {"notify.send", "notify.event",
-                                                                    "notify.ask", "notify.answer",
+                                                                    "notify.ask", "notify.answer", "notify.status",
                                                                     "notify.channel.webhook"}
 
 

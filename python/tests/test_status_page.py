@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx2
 from selenium.webdriver.common.by import By
 
-from .browser import chromium, screenshot, wait_until  # noqa: F401  (fixture)
+from .browser import chromium, click, read, screenshot, wait_until  # noqa: F401  (fixture)
 from .local_server import Behaviour
 from .mcp_helpers import http_server, ntfy_env, webhook_env
 
@@ -39,13 +39,17 @@ def test_a_person_sees_the_run_and_the_failed_delivery_and_retries_it_once(vendo
         report(root)
         chromium.get(root + "/")
         wait_until(chromium, loaded)
-        run = chromium.find_element(By.CSS_SELECTOR, '.run[data-run="ui-run"]')
-        assert "running" in run.text and "60%" in run.text and "deploy" in run.text
-        chips = {c.get_attribute("data-channel"): c.get_attribute("data-state")
-                 for c in run.find_elements(By.CSS_SELECTOR, ".chip")}
+
+        def view(d):
+            run = d.find_element(By.CSS_SELECTOR, '.run[data-run="ui-run"]')
+            chips = {c.get_attribute("data-channel"): c.get_attribute("data-state")
+                     for c in run.find_elements(By.CSS_SELECTOR, ".chip")}
+            return run.text, chips, [f.text for f in d.find_elements(By.CSS_SELECTOR, ".failed-delivery")]
+
+        run_text, chips, failed = read(chromium, view)
+        assert "running" in run_text and "60%" in run_text and "deploy" in run_text
         assert chips == {"ntfy": "delivered", "webhook": "failed"}
-        failed = chromium.find_elements(By.CSS_SELECTOR, ".failed-delivery")
-        assert len(failed) == 2 and all("HTTP 500" in f.text and "webhook down" in f.text for f in failed)
+        assert len(failed) == 2 and all("HTTP 500" in f and "webhook down" in f for f in failed)
         assert SECRET not in chromium.page_source
         # Readable on a phone: nothing wider than the screen.
         assert chromium.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
@@ -53,14 +57,16 @@ def test_a_person_sees_the_run_and_the_failed_delivery_and_retries_it_once(vendo
 
         vendor.routes["/hook"] = Behaviour(status=200, body="{}")
         before = [r.path for r in vendor.received].count("/hook?key=" + SECRET)
-        failed[0].find_element(By.CSS_SELECTOR, "button.retry").click()
+        click(chromium, ".failed-delivery button.retry")
         wait_until(chromium, lambda d: any("retried" in f.text for f in d.find_elements(By.CSS_SELECTOR,
                                                                                          ".failed-delivery")))
         wait_until(chromium, lambda d: [r.path for r in vendor.received].count("/hook?key=" + SECRET) == before + 1)
         # The claimed delivery cannot be retried again: no button, and the endpoint refuses.
-        retried = [f for f in chromium.find_elements(By.CSS_SELECTOR, ".failed-delivery") if "retried" in f.text]
-        assert len(retried) == 1 and not retried[0].find_elements(By.CSS_SELECTOR, "button.retry")
-        delivery = int(retried[0].get_attribute("data-delivery"))
+        retried = read(chromium, lambda d: [
+            (bool(f.find_elements(By.CSS_SELECTOR, "button.retry")), f.get_attribute("data-delivery"))
+            for f in d.find_elements(By.CSS_SELECTOR, ".failed-delivery") if "retried" in f.text])
+        assert len(retried) == 1 and not retried[0][0]
+        delivery = int(retried[0][1])
         with httpx2.Client(timeout=30) as client:
             again = client.post(root + "/status/retry", json={"delivery_id": delivery},
                                 headers={"Origin": root})
