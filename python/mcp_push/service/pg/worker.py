@@ -41,9 +41,19 @@ def _options(concurrency: int, wait: bool = True) -> dict[str, Any]:
 async def rescue(app: Any) -> int:
     """Puts the jobs of dead workers back to be run; returns how many."""
     stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS, queue=jobs.QUEUE)
+    from procrastinate.exceptions import UniqueViolation
+    from procrastinate.jobs import Status
+
     for job in stalled:
         log.warning("worker: taking over a delivery job of a worker that is gone (job %s)", job.id)
-        await app.job_manager.retry_job(job)
+        try:
+            await app.job_manager.retry_job(job)
+        except UniqueViolation:
+            # A newer job of the same run and lane already waits under this job's queueing lock, and it
+            # sends the run's newest row when it runs: this one is covered. Finishing it frees the lane's
+            # lock, which it held as `doing`; put back, it would have been refused again forever.
+            log.info("worker: job %s is covered by a newer one of its run; finished", job.id)
+            await app.job_manager.finish_job(job, status=Status.SUCCEEDED, delete_job=True)
     return len(stalled)
 
 
