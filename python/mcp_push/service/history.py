@@ -186,6 +186,8 @@ class SqliteHistory:
         self._ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._written = threading.Condition()
         self._queued = 0  # ops put, and ops written (the writer's count), for sync()
+        # Settled updates that came before their delivery's row (the writer thread's alone): see accepted().
+        self._early: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
         self._done = 0
         self._closed = False
         self.pruned = 0  # deliveries pruned so far (the benchmark reads it)
@@ -259,6 +261,12 @@ class SqliteHistory:
                 "INSERT OR IGNORE INTO deliveries (message_id, run_id, kind, channel, state, outcome, attempts,"
                 " http_status, error, parts, truncated, edited, elapsed_ms, outbox_row, created, updated)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", deliveries)
+            # A lane may settle a delivery before its submit has told "accepted": that update found no row
+            # then (settled), and applies now.
+            for entry in entries:
+                early = self._early.pop((message.message_id, entry.channel), None)
+                if early is not None:
+                    db.execute(*early)
 
         self._put(write)
 
@@ -288,7 +296,13 @@ class SqliteHistory:
                   result.parts, int(result.truncated), int(delivery.edited), result.elapsed_ms, self.clock())
         sql = ("UPDATE deliveries SET state = ?, outcome = ?, attempts = ?, http_status = ?, error = ?, "  # noqa: S608
                f"parts = ?, truncated = ?, edited = ?, elapsed_ms = ?, updated = ?, next_at = NULL WHERE {where}")
-        self._put(lambda db: db.execute(sql, (*values, *key)))
+        early_key = (delivery.message_id, delivery.channel) if delivery.message_id else None
+
+        def write(db: sqlite3.Connection) -> None:
+            if db.execute(sql, (*values, *key)).rowcount == 0 and early_key is not None:
+                self._early[early_key] = (sql, (*values, *key))  # its "accepted" is still to come
+
+        self._put(write)
 
     def record(self, message: Message, results: Iterable[R.ChannelResult], source: Mapping[str, Any],
                edited: Iterable[str] = ()) -> None:
