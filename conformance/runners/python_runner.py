@@ -1,5 +1,9 @@
 """The Python replayer: plans a case and, when it scripts replies, sends it through the real HTTP transport
-(requests, intercepted by `responses`) to a fake vendor answering with those replies in order.
+to a fake vendor answering with those replies in order. The vendor stands in for the transport's
+`exchange` (mcp_push/transports/http.py), the one call that puts a prepared request on the wire: the
+request is prepared, and the reply decoded and judged, as for a real vendor; the scripted failures are
+raised as urllib3 raises them against a real server (python/tests/test_http.py meets each one on
+loopback).
 
 run_case() returns the output every runner returns (node_runner.js the same, field for field):
 {plan, error, sent, result, delays}; compare.py checks it.
@@ -7,14 +11,15 @@ run_case() returns the output every runner returns (node_runner.js the same, fie
 
 from __future__ import annotations
 
-import re
+import contextlib
+import io
+import json
 from dataclasses import dataclass, field
 from http.client import RemoteDisconnected
 from typing import Any
 
-import requests
-import responses
-from urllib3.exceptions import IncompleteRead, MaxRetryError, NewConnectionError, ProtocolError
+from urllib3 import HTTPResponse
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from mcp_push.tokens import TOKENS
 
@@ -128,36 +133,46 @@ class ScriptedVendor:
     replies: list[dict[str, Any]]
     received: list[Recorded] = field(default_factory=list)
 
-    def __call__(self, request: requests.PreparedRequest):
-        body = request.body
-        if isinstance(body, bytes):
-            body = body.decode("utf-8")
-        self.received.append(Recorded(request.method, request.url, dict(request.headers), body))
+    def __call__(self, prepared, timeout: float) -> HTTPResponse:
+        body = prepared.body.decode("utf-8") if prepared.body is not None else None
+        self.received.append(Recorded(prepared.method, prepared.url, dict(prepared.headers), body))
         if not self.replies:
-            raise AssertionError(f"unscripted request: {request.method} {request.url}")
+            raise AssertionError(f"unscripted request: {prepared.method} {prepared.url}")
         reply = self.replies.pop(0)
         if reply.get("error") == "timeout":
-            raise requests.exceptions.ReadTimeout(f"Read timed out. (url: {request.url})")
-        # Each failure is raised as requests raises it against a real server (python/tests/test_http.py
-        # checks those): the transport tells "before the request was written" from "after" by the causes.
+            # No reply headers within the read timeout.
+            raise ReadTimeoutError(None, prepared.url, f"Read timed out. (read timeout={timeout})")
         if reply.get("error") == "connection":
-            # Like requests' own message, it carries the URL, and with it any token in the path or query.
+            # Like urllib3's own message, it carries the URL, and with it any token in the path or query.
             refused = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
-            raise requests.exceptions.ConnectionError(MaxRetryError(None, request.url, refused), request=request)
+            raise MaxRetryError(None, prepared.url, refused)
         if reply.get("error") == "closed":
             # The vendor read the whole request, then closed the connection without a word.
             closed = RemoteDisconnected("Remote end closed connection without response")
-            raise requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", closed), request=request)
+            raise ProtocolError("Connection aborted.", closed)
         if reply.get("error") == "cut":
             # The vendor began a 200 reply (Content-Length: 100) and closed after 6 bytes of it.
-            cut = IncompleteRead(6, 94)
-            raise requests.exceptions.ChunkedEncodingError(ProtocolError(f"Connection broken: {cut!r}", cut))
-        return reply["status"], reply.get("headers", {}), reply.get("body", "")
+            return HTTPResponse(body=io.BytesIO(b'{"ok":'), headers={"Content-Length": "100"}, status=200,
+                                preload_content=False, decode_content=False, enforce_content_length=True)
+        payload = reply.get("body", "")
+        data = payload.encode("utf-8") if isinstance(payload, str) else json.dumps(payload).encode("utf-8")
+        headers = {"Content-Length": str(len(data)), **reply.get("headers", {})}
+        return HTTPResponse(body=io.BytesIO(data), headers=headers, status=reply["status"], preload_content=False,
+                            decode_content=False)
 
 
-def mock_vendor(replies: list[dict[str, Any]]) -> tuple[responses.RequestsMock, ScriptedVendor]:
+@contextlib.contextmanager
+def _standing_in(vendor: ScriptedVendor):
+    from mcp_push.transports import http
+
+    real, http.exchange = http.exchange, vendor
+    try:
+        yield vendor
+    finally:
+        http.exchange = real
+
+
+def mock_vendor(replies: list[dict[str, Any]]):
+    """(a context manager that puts the vendor in place, the vendor)."""
     vendor = ScriptedVendor([reply for reply in replies for _ in range(reply.get("times", 1))])
-    mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-        mock.add_callback(method, re.compile(r".*"), callback=vendor)
-    return mock, vendor
+    return _standing_in(vendor), vendor

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-
-import requests
 
 from .specs import load_settings
 
@@ -25,8 +24,14 @@ def fetch_quote() -> str | None:
 
 def _fetch(settings: dict) -> str | None:
     try:
-        reply = requests.get(settings["url"], timeout=(settings["timeout"], settings["timeout"]))
-        data = reply.json()
+        # The channels' HTTP transport: the same proxies, CA bundle and pooled connections (and no second
+        # HTTP library to import).
+        from .planner import PlannedRequest
+        from .transports.http import send_http
+
+        reply = send_http(PlannedRequest("hitokoto", "GET", settings["url"], {}, None, step="hitokoto"),
+                          settings["timeout"])
+        data = json.loads(reply.text)
         return f"{data['hitokoto']}{settings['separator']}{data['from']}"
     except Exception as exc:  # any failure only means no quote
         log.debug("hitokoto unavailable: %s", type(exc).__name__)

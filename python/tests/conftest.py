@@ -72,3 +72,29 @@ def vendor():
     server = VendorServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def _interceptor(tmp_path_factory):
+    """One for the whole run (a CA made, a server started once): the tests' pooled connections to it
+    are reused from test to test, as a process's are."""
+    from .intercept import Interceptor
+
+    server = Interceptor().start()
+    server.ca_path = tmp_path_factory.mktemp("intercept") / "ca.pem"
+    server.ca.cert_pem.write_to_path(str(server.ca_path))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def intercept(_interceptor, monkeypatch):
+    """Every vendor host on loopback (tests/intercept.py): the environment's proxy, trusted through its CA."""
+    _interceptor.reset()
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "NO_PROXY", "ALL_PROXY", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", _interceptor.url)
+    monkeypatch.setenv("HTTPS_PROXY", _interceptor.url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(_interceptor.ca_path))
+    yield _interceptor
+    _interceptor.reset()

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-import responses
 
 import mcp_push
 from mcp_push import send
@@ -139,25 +138,35 @@ def test_wecom_app_with_too_few_fields_is_a_clear_config_error():
     assert "corp_secret_value_9" not in json.dumps(result.to_dict())
 
 
-@responses.activate
-def test_hitokoto_quote_is_appended_when_enabled(monkeypatch):
-    responses.get("https://v1.hitokoto.cn/", json={"hitokoto": "山高水长", "from": "古文"})
-    responses.post("https://hook.example/in", json={"ok": True})
+def _hitokoto(quote_reply):
+    def answer(seen):
+        if seen.url.startswith("https://v1.hitokoto.cn/"):
+            return quote_reply
+        return 200, {"Content-Type": "application/json"}, '{"ok":true}'
+
+    return answer
+
+
+def test_hitokoto_quote_is_appended_when_enabled(monkeypatch, intercept):
+    quote = json.dumps({"hitokoto": "山高水长", "from": "古文"}, ensure_ascii=False)
+    intercept.answer = _hitokoto((200, {"Content-Type": "application/json"}, quote))
     monkeypatch.setenv("HITOKOTO", "true")
     send("t", "c", WEBHOOK_URL="https://hook.example/in", WEBHOOK_CONTENT_TYPE="text/plain",
          WEBHOOK_BODY="$content")
-    assert responses.calls[-1].request.body == "c\n\n山高水长    ----古文".encode()
+    assert [seen.url for seen in intercept.seen] == ["https://v1.hitokoto.cn/", "https://hook.example/in"]
+    assert intercept.seen[-1].body == "c\n\n山高水长    ----古文"
 
 
-@responses.activate
-def test_hitokoto_failure_never_blocks_or_fails_the_send(monkeypatch):
-    responses.get("https://v1.hitokoto.cn/", body=ConnectionError("offline"))
-    responses.post("https://hook.example/in", json={"ok": True})
+def test_hitokoto_failure_never_blocks_or_fails_the_send(monkeypatch, intercept):
+    from .intercept import CLOSE
+
+    intercept.answer = _hitokoto(CLOSE)
     monkeypatch.setenv("HITOKOTO", "true")
     result = send("t", "c", WEBHOOK_URL="https://hook.example/in", WEBHOOK_CONTENT_TYPE="text/plain",
                   WEBHOOK_BODY="$content")
     assert result["webhook"].ok is True
-    assert responses.calls[-1].request.body == b"c"
+    assert [seen.url for seen in intercept.seen] == ["https://v1.hitokoto.cn/", "https://hook.example/in"]
+    assert intercept.seen[-1].body == "c"
 
 
 def _send_with_hitokoto_served_as(vendor, monkeypatch, behaviour: Behaviour, timeout: float) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-import responses
 
 from mcp_push.config import channel_env
 from mcp_push.deliver import send_plan
@@ -53,14 +52,17 @@ def test_a_tree_body_gets_the_token_raw_and_a_multipart_body_refuses_it():
         render_request(load_channels()["wecom_app"], multipart, {**context, "token": TOKEN_MARK})
 
 
-@responses.activate
-def test_sending_a_plan_leaves_it_as_planned_and_reports_in_an_outcome():
+def test_sending_a_plan_leaves_it_as_planned_and_reports_in_an_outcome(intercept):
     TOKENS.clear()
     spec = load_channels()["wecom_app"]
     env = channel_env(spec, {"QYWX_AM": "ww_corp_pl,sec_wa_pl_91c4,UserA,1000002"})
-    responses.get("https://qyapi.weixin.qq.com/cgi-bin/gettoken",
-                  body='{"errcode":0,"access_token":"wa_tok_planner_1","expires_in":7200}')
-    responses.post("https://qyapi.weixin.qq.com/cgi-bin/message/send", body='{"errcode":0,"msgid":"m1"}')
+
+    def answer(seen):
+        if "/cgi-bin/gettoken" in seen.url:
+            return 200, {}, '{"errcode":0,"access_token":"wa_tok_planner_1","expires_in":7200}'
+        return 200, {}, '{"errcode":0,"msgid":"m1"}'
+
+    intercept.answer = answer
     plan = plan_channel(spec, env, "t", "c", {}, 1700000000.0)
     before = [r.to_dict() for r in plan.requests]
     first = send_plan(plan, 5.0)
@@ -68,7 +70,7 @@ def test_sending_a_plan_leaves_it_as_planned_and_reports_in_an_outcome():
     assert [r.to_dict() for r in plan.requests] == before  # still __TOKEN__, as planned
     assert (first.result.ok, first.attempts, first.replies) == (True, 2, ('{"errcode":0,"msgid":"m1"}',))
     assert (second.result.ok, second.attempts, second.replies) == (True, 1, ('{"errcode":0,"msgid":"m1"}',))
-    sent = [call.request.url for call in responses.calls if "message/send" in call.request.url]
+    sent = [seen.url for seen in intercept.seen if "message/send" in seen.url]
     assert sent == ["https://qyapi.weixin.qq.com/cgi-bin/message/send?access_token=wa_tok_planner_1"] * 2
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.requests = ()  # type: ignore[misc]

@@ -17,8 +17,6 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-import requests
-import responses
 
 from conformance.runners.cases import load_cases
 from conformance.runners.compare import leaks
@@ -34,6 +32,7 @@ from mcp_push.service.outcome import SecretRedactor, outcome
 from mcp_push.specs import load_channels
 from mcp_push.tokens import TokenCache
 
+from .intercept import CLOSE, HANG
 from .local_server import Behaviour
 
 SECRET_NAMES = {name for spec in load_channels().values() for name in spec.secret_env}
@@ -58,9 +57,8 @@ def _secrets(case) -> list[str]:
 
 
 def _echo(status: int):
-    def reply(request: requests.PreparedRequest):
-        body = request.body.decode() if isinstance(request.body, bytes) else (request.body or "")
-        echoed = f"{request.url} {body} {json.dumps(dict(request.headers))}"
+    def reply(seen):
+        echoed = f"{seen.url} {seen.body} {json.dumps(seen.headers)}"
         fields = ["errmsg", "msg", "message", "description", "error", "errMsg", "reason", "wording"]
         payload = {name: echoed for name in fields} | {"errcode": 1, "code": 1, "ok": False}
         return status, {}, json.dumps(payload)
@@ -68,17 +66,26 @@ def _echo(status: int):
     return reply
 
 
-def _connection_error(request: requests.PreparedRequest):
-    raise requests.exceptions.ConnectionError(f"Max retries exceeded with url: {request.url} ({request.body!r})")
-
-
-def _timeout(request: requests.PreparedRequest):
-    raise requests.exceptions.ReadTimeout(f"Read timed out. (url: {request.url})")
-
-
-FAILURES = {"echo-200": _echo(200), "echo-500": _echo(500), "connection": _connection_error, "timeout": _timeout}
+# Every vendor (tests/intercept.py, on loopback): echoing the request into its error, closing the connection
+# after reading it (the error then names the URL), or never answering (within MCP_PUSH_TIMEOUT below).
+FAILURES = {"echo-200": _echo(200), "echo-500": _echo(500), "connection": lambda seen: CLOSE,
+            "timeout": lambda seen: HANG}
 # What each failure must be reported as (a 200 is success for channels that only check the status).
 EXPECTED_STATUS = {"echo-500": "rejected", "connection": "network_error", "timeout": "timeout"}
+TIMEOUT_S = "0.05"
+
+
+def _failing(case, failure, intercept, monkeypatch, extra=None):
+    """send_case with every vendor failing as `failure` says."""
+    intercept.answer = FAILURES[failure]
+    env = {**case.env, **(extra or {})}
+    if "TG_PROXY_HOST" in env:  # a proxy the spec names: the interceptor plays it
+        env.update(TG_PROXY_HOST="127.0.0.1", TG_PROXY_PORT=str(intercept.port))
+    if failure == "timeout":
+        env["MCP_PUSH_TIMEOUT"] = TIMEOUT_S
+    with monkeypatch.context() as patch:
+        patch.setattr(type(case), "env", property(lambda _self: env))
+        return send_case(case)
 
 
 def test_the_suite_uses_secrets_at_all():
@@ -87,12 +94,9 @@ def test_the_suite_uses_secrets_at_all():
 
 @pytest.mark.parametrize("failure", list(FAILURES))
 @pytest.mark.parametrize("case", SENT_CASES, ids=[c.id for c in SENT_CASES])
-def test_no_secret_in_results_logs_or_stderr(case, failure, caplog, capsys):
+def test_no_secret_in_results_logs_or_stderr(case, failure, caplog, capsys, intercept, monkeypatch):
     caplog.set_level(logging.DEBUG)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-            mock.add_callback(method, re.compile(".*"), callback=FAILURES[failure])
-        result = send_case(case)
+    result = _failing(case, failure, intercept, monkeypatch)
     out, err = capsys.readouterr()
     shown = json.dumps(result.to_dict(), ensure_ascii=False) + repr(result) + caplog.text + out + err
     for secret in _secrets(case):
@@ -110,14 +114,14 @@ def test_no_secret_in_a_redacted_plan(case):
         assert not leaks(secret, shown), secret
 
 
-def test_a_secret_straddling_the_error_length_limit_is_masked_whole():
+def test_a_secret_straddling_the_error_length_limit_is_masked_whole(intercept):
     # Cutting the vendor's message before masking would leave the secret's first half visible.
     key = "PDU8123secretKeyValue9"
     for prefix in range(150, 320, 7):
         body = json.dumps({"code": 80501, "error": "x" * prefix + f" pushkey={key} end"})
-        with responses.RequestsMock() as mock:
-            mock.post("https://api2.pushdeer.com/message/push", body=body, status=200)
-            result = dispatch("t", "c", {"DEER_KEY": key, "HITOKOTO": "false"})
+        intercept.answer = lambda seen, body=body: (200, {}, body)
+        result = dispatch("t", "c", {"DEER_KEY": key, "HITOKOTO": "false"})
+        assert intercept.seen.pop().url == "https://api2.pushdeer.com/message/push"
         error = result["pushdeer"].error
         assert key[:6] not in error, (prefix, error)
         assert len(error) <= 300
@@ -125,20 +129,18 @@ def test_a_secret_straddling_the_error_length_limit_is_masked_whole():
 
 # --- masking hides secrets, not words (issue 11, item 5) ------------------------------------------------
 
-def _send(env: dict[str, str], body: str, status: int = 400, url: str = ".*"):
+def _send(intercept, env: dict[str, str], body: str, status: int = 400):
     """One send with every request answered `status` with `body`; returns (result, outcome)."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        for method in ("GET", "POST", "PUT"):
-            mock.add(method, re.compile(url), body=body, status=status)
-        result = dispatch("t", "c", {"HITOKOTO": "false", **env})
+    intercept.answer = lambda seen: (status, {}, body)
+    result = dispatch("t", "c", {"HITOKOTO": "false", **env})
     return result, outcome(result, SecretRedactor(env))
 
 
-def test_a_secret_webhook_url_masks_its_token_not_the_word_webhook():
+def test_a_secret_webhook_url_masks_its_token_not_the_word_webhook(intercept):
     token = "Zq8x3Lw0Pq7TbN2mYc"
     env = {"WEBHOOK_URL": f"https://hooks.example.com/webhook/{token}?text=$title"}
     reply = json.dumps({"error": f"webhook {token} unknown at https://hooks.example.com/webhook/{token}"})
-    result, shown = _send(env, reply)
+    result, shown = _send(intercept, env, reply)
     error = result["webhook"].error
     assert token not in error
     assert "webhook *** unknown at https://hooks.example.com/webhook/***" in error
@@ -146,10 +148,11 @@ def test_a_secret_webhook_url_masks_its_token_not_the_word_webhook():
     assert shown["summary"].startswith("0 of 1 channel delivered: webhook rejected (")
 
 
-def test_a_one_letter_secret_is_masked_only_where_it_stands_alone(caplog):
+def test_a_one_letter_secret_is_masked_only_where_it_stands_alone(caplog, intercept):
     caplog.set_level(logging.INFO, logger="mcp_push")
     env = {"CHAT_URL": "https://chat.example.com/webapi/entry.cgi?api=SYNO.Chat.External&token=", "CHAT_TOKEN": "c"}
-    result, shown = _send(env, json.dumps({"success": False, "error": {"errors": "channel c: access denied"}}), 200)
+    said = json.dumps({"success": False, "error": {"errors": "channel c: access denied"}})
+    result, shown = _send(intercept, env, said, 200)
     assert result["synology_chat"].error.endswith("channel ***: access denied")
     logging.getLogger("mcp_push").warning("connecting to c, then c.example.com: success")
     assert "connecting to ***, then ***.example.com: success" in caplog.text
@@ -203,52 +206,56 @@ def test_redaction_rules():
 
 # --- secrets in other shapes (issue 11, item 16) ------------------------------------------------------
 
-def test_the_password_of_tg_proxy_auth_is_masked_alone_and_as_basic_auth(caplog):
+def test_the_password_of_tg_proxy_auth_is_masked_alone_and_as_basic_auth(caplog, intercept):
     caplog.set_level(logging.DEBUG)
     password = "hunter2pass"
     basic = base64.b64encode(b"puser:hunter2pass").decode()
     env = {"TG_BOT_TOKEN": "777000:tg_secret_shape", "TG_USER_ID": "1", "TG_PROXY_HOST": "127.0.0.1",
-           "TG_PROXY_PORT": "3128", "TG_PROXY_AUTH": f"puser:{password}"}
+           "TG_PROXY_PORT": str(intercept.port), "TG_PROXY_AUTH": f"puser:{password}"}
     reply = json.dumps({"ok": False, "description": f"proxy refused password {password} (Basic {basic})"})
-    result, shown = _send(env, reply, 401)
+    result, shown = _send(intercept, env, reply, 401)
     logging.getLogger("mcp_push").warning("proxy said %s / %s", password, basic)
     text = json.dumps(shown) + caplog.text
     assert password not in text and basic.rstrip("=") not in text
     assert "proxy refused password *** (Basic ***" in result["telegram"].error
+    assert intercept.tunnels[-1] == ("api.telegram.org:443", f"Basic {basic}")  # the credentials went out
 
 
-def test_a_webhook_header_token_is_masked_with_and_without_its_scheme(caplog):
+def test_a_webhook_header_token_is_masked_with_and_without_its_scheme(caplog, intercept):
     caplog.set_level(logging.DEBUG)
     token = "tok_9f8e7d6c5b4a"
     env = {"WEBHOOK_URL": "https://example.com/notify?text=$title",
            "WEBHOOK_HEADERS": f"Content-Type: application/json\nAuthorization: Bearer {token}"}
-    result, shown = _send(env, json.dumps({"error": f"HTTP 401: token {token} is revoked (application/json)"}), 401)
+    said = json.dumps({"error": f"HTTP 401: token {token} is revoked (application/json)"})
+    result, shown = _send(intercept, env, said, 401)
     logging.getLogger("mcp_push").warning("header token %s", token)
     assert token not in json.dumps(shown) + caplog.text
     # The URL carries no credential and the content type is no secret: both stay readable.
     assert "token *** is revoked (application/json)" in result["webhook"].error
 
 
-def test_proxy_credentials_from_the_environment_are_masked(monkeypatch, caplog):
+def test_proxy_credentials_from_the_environment_are_masked(monkeypatch, caplog, intercept):
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv("HTTPS_PROXY", "http://pxuser:pxpass_77aa@127.0.0.1:3128")
+    monkeypatch.setenv("HTTPS_PROXY", f"http://pxuser:pxpass_77aa@127.0.0.1:{intercept.port}")
     env = {"DEER_KEY": "PDU_proxy_case_1"}
-    result, shown = _send(env, json.dumps({"error": "proxy auth pxpass_77aa failed"}))
+    result, shown = _send(intercept, env, json.dumps({"error": "proxy auth pxpass_77aa failed"}))
     logging.getLogger("mcp_push").warning("via http://pxuser:pxpass_77aa@127.0.0.1:3128")
     assert "pxpass_77aa" not in json.dumps(shown) + caplog.text
     assert "proxy auth *** failed" in result["pushdeer"].error
+    basic = "Basic " + base64.b64encode(b"pxuser:pxpass_77aa").decode()
+    assert intercept.tunnels[-1] == ("api2.pushdeer.com:443", basic)
 
 
-def test_userinfo_in_a_url_setting_that_is_not_secret_is_masked(caplog):
+def test_userinfo_in_a_url_setting_that_is_not_secret_is_masked(caplog, intercept):
     caplog.set_level(logging.DEBUG)
     env = {"NTFY_URL": "http://nuser:npw_5566x@ntfy.example.com", "NTFY_TOPIC": "alerts"}
-    result, shown = _send(env, json.dumps({"error": "user nuser:npw_5566x is not allowed"}), 403)
+    result, shown = _send(intercept, env, json.dumps({"error": "user nuser:npw_5566x is not allowed"}), 403)
     assert "npw_5566x" not in json.dumps(shown) + caplog.text
     assert "is not allowed" in result["ntfy"].error
 
 
 @pytest.mark.parametrize("shape", ["base64", "base64url", "pct-lower", "pct-upper", "pct-twice", "json", "plus"])
-def test_a_secret_echoed_in_another_encoding_is_masked(shape):
+def test_a_secret_echoed_in_another_encoding_is_masked(shape, intercept):
     key = "PDU12ab/cd+ef=gh ij"
     echoed = {
         "base64": base64.b64encode(key.encode()).decode(),
@@ -259,12 +266,12 @@ def test_a_secret_echoed_in_another_encoding_is_masked(shape):
         "json": json.dumps(key)[1:-1],
         "plus": quote_plus(key),
     }[shape]
-    result, _ = _send({"DEER_KEY": key}, json.dumps({"error": f"bad key [{echoed}]"}))
+    result, _ = _send(intercept, {"DEER_KEY": key}, json.dumps({"error": f"bad key [{echoed}]"}))
     assert result["pushdeer"].error.endswith("bad key [***]"), result["pushdeer"].error
 
 
-def test_each_key_of_a_comma_separated_list_is_a_secret():
-    result, _ = _send({"DEER_KEY": "PDU1aaaaaa,PDU2bbbbbb"}, json.dumps({"error": "unknown key PDU2bbbbbb"}))
+def test_each_key_of_a_comma_separated_list_is_a_secret(intercept):
+    result, _ = _send(intercept, {"DEER_KEY": "PDU1aaaaaa,PDU2bbbbbb"}, json.dumps({"error": "unknown key PDU2bbbbbb"}))
     assert result["pushdeer"].error.endswith("unknown key ***")
 
 
@@ -316,23 +323,23 @@ def test_an_smtp_auth_plain_echo_is_masked(caplog):
 
 # --- per-message secrets live only as long as their message (issue 11, item 20) -----------------------
 
-def test_many_signed_messages_keep_the_process_registry_bounded():
+def test_many_signed_messages_keep_the_process_registry_bounded(intercept):
     env = {"FSKEY": "feishu_hook_registry_1", "FSSECRET": "feishu_sign_secret_1", "HITOKOTO": "false"}
     signatures: list[str] = []
 
-    def refuse(request: requests.PreparedRequest):
+    def refuse(seen):
         # Feishu refusing the signature, and naming it.
-        signatures.append(json.loads(request.body)["sign"])
+        assert seen.url.startswith("https://open.feishu.cn/")
+        signatures.append(json.loads(seen.body)["sign"])
         return 200, {}, json.dumps({"code": 19021, "msg": f"sign {signatures[-1]} not match"})
 
-    with responses.RequestsMock() as mock:
-        mock.add_callback("POST", re.compile(r"https://open\.feishu\.cn/.*"), callback=refuse)
-        dispatch("t", "c", env, now=1_700_000_000)
-        held = len(REGISTRY)
-        for i in range(1, 300):
-            result = dispatch("t", "c", env, now=1_700_000_000 + i)
-            # Each message's own redactor masks its signature in its result.
-            assert result["feishu"].error.endswith("sign *** not match"), result["feishu"].error
+    intercept.answer = refuse
+    dispatch("t", "c", env, now=1_700_000_000)
+    held = len(REGISTRY)
+    for i in range(1, 300):
+        result = dispatch("t", "c", env, now=1_700_000_000 + i)
+        # Each message's own redactor masks its signature in its result.
+        assert result["feishu"].error.endswith("sign *** not match"), result["feishu"].error
     assert len(set(signatures)) == 300
     assert len(REGISTRY) == held
     # ... and the logging filter does not know them: they were never long-lived.
@@ -418,7 +425,7 @@ async def test_an_mcp_summary_keeps_the_channel_name_that_a_webhook_url_contains
 # --- the delivery history never holds a secret (issue 17) ---------------------------------------------
 
 @pytest.mark.parametrize("failure", ["echo-500", "echo-200", "connection"])
-def test_no_secret_in_the_history_database(failure, tmp_path, monkeypatch):
+def test_no_secret_in_the_history_database(failure, tmp_path, monkeypatch, intercept):
     """Every sent case, its vendor echoing the request (URL, body, headers) into its error, recorded by the
     library in a state folder: the database files (WAL included) hold none of the case's secrets."""
     from mcp_push.service.history import FILE_NAME as HISTORY_FILE
@@ -427,22 +434,16 @@ def test_no_secret_in_the_history_database(failure, tmp_path, monkeypatch):
     state = tmp_path / "state"
     store = store_for({"MCP_PUSH_STATE_DIR": str(state)})
     long_secrets: set[str] = set()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-            mock.add_callback(method, re.compile(".*"), callback=FAILURES[failure])
-        for case in SENT_CASES:
-            env = {**case.env, "MCP_PUSH_STATE_DIR": str(state)}
-            monkeypatch.setattr(type(case), "env", property(lambda _self, env=env: env))
-            result = send_case(case)
-            monkeypatch.undo()
-            rows = store.query("SELECT * FROM deliveries WHERE message_id = ?", (result.message_id,))
-            rows += store.query("SELECT * FROM messages WHERE message_id = ?", (result.message_id,))
-            assert rows, case.id
-            dumped = json.dumps(rows, ensure_ascii=False)
-            for secret in _secrets(case):
-                assert not leaks(secret, dumped), (case.id, secret)
-                if len(secret) >= 8:
-                    long_secrets.add(secret)
+    for case in SENT_CASES:
+        result = _failing(case, failure, intercept, monkeypatch, {"MCP_PUSH_STATE_DIR": str(state)})
+        rows = store.query("SELECT * FROM deliveries WHERE message_id = ?", (result.message_id,))
+        rows += store.query("SELECT * FROM messages WHERE message_id = ?", (result.message_id,))
+        assert rows, case.id
+        dumped = json.dumps(rows, ensure_ascii=False)
+        for secret in _secrets(case):
+            assert not leaks(secret, dumped), (case.id, secret)
+            if len(secret) >= 8:
+                long_secrets.add(secret)
     assert store.query("SELECT COUNT(*) AS n FROM deliveries WHERE error IS NOT NULL")[0]["n"] > 20
     # The files themselves, WAL included (binary pages: only secrets long enough not to occur by chance).
     store.sync()
