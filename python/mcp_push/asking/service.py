@@ -136,10 +136,14 @@ def public_url(source: Mapping[str, Any]) -> str:
     return strip_space(setting(PUBLIC_URL_VAR, source)).rstrip("/")
 
 
-def open_store(source: Mapping[str, Any]) -> AskStore:
-    """The store in the state folder (beside the outbox), or in memory with MCP_PUSH_OUTBOX=false."""
+def open_store(source: Mapping[str, Any], engine: Any = None) -> AskStore:
+    """The store of the engine's backend when it has one (PostgreSQL: every replica's questions), else the
+    one in the state folder (beside the outbox), or in memory with MCP_PUSH_OUTBOX=false."""
     from ..service.outbox import outbox_enabled, state_dir
 
+    shared = getattr(getattr(engine, "outbox", None), "asks", None)  # backend.Backend's `asks` slot
+    if shared is not None:
+        return shared
     return SqliteAskStore(state_dir(source) if outbox_enabled(source) else None)
 
 
@@ -150,7 +154,7 @@ class AskService:
                  clock: Callable[[], float] = time.time):
         self.source = agent_defaults(source)
         self.engine = engine
-        self.store = store if store is not None else open_store(self.source)
+        self.store = store if store is not None else open_store(self.source, engine)
         self.clock = clock
         self._lock = threading.Lock()
         self._live: dict[str, threading.Event] = {}  # this process's pending questions -> settled
