@@ -18,7 +18,7 @@ from mcp_push.service.lifecycle import open_engine
 from mcp_push.service.pg.ask_receivers import PgSharedReceivers
 from mcp_push.service.pg.state import PgState
 
-from .ask_fakes import FakeNtfy, FakeTelegram, wait_until
+from .ask_fakes import FakeMatrix, FakeNtfy, FakeTelegram, wait_until
 from .pg_helpers import fresh_schema, pg_url  # noqa: F401 - a fixture
 
 CHAT = "6173634402"
@@ -151,3 +151,29 @@ def test_an_ntfy_reply_topic_is_read_by_one_replica_and_the_answer_reaches_the_a
         for engine in (engine_a, engine_b):
             engine.close()
         ntfy.stop()
+
+
+def test_a_matrix_sync_is_taken_over_at_its_token_and_no_message_answers_twice(pg_url, tmp_path):  # noqa: F811
+    matrix = FakeMatrix().start()
+    env = {"MCP_PUSH_DATABASE_URL": pg_url, "MATRIX_HOMESERVER": matrix.url, "MATRIX_ACCESS_TOKEN": "syt_mx_pgasks",
+           "MATRIX_ROOM_ID": matrix.room, "HITOKOTO": "false", "MCP_PUSH_RETRY_ATTEMPTS": "1",
+           "MCP_PUSH_STATE_DIR": str(tmp_path)}
+    (engine_a, a), (engine_b, b) = replica(env), replica(env)
+    try:
+        first = a.start("Deploy?", ["yes", "no"], timeout_s=120)
+        wait_until(lambda: holding(a))
+        second = b.start("Migrate?", ["go", "stop"], timeout_s=120)
+        matrix.say("@alice:example.org", "1")  # the room's newest pending question: B's
+        assert b.wait(second.ask.id, 30).answer == "go"
+        a.close()  # B syncs on from the token A stored: the "1" is not read again (it would answer A's question)
+        wait_until(lambda: holding(b))
+        matrix.say("@alice:example.org", "2")
+        answered = wait_until(lambda: (ask := b.store.get(first.ask.id)) and ask.status == "answered" and ask)
+        assert answered.answer == "no"
+        assert not [c for c in matrix.sent if "Already answered" in c["body"]]
+    finally:
+        for service in (a, b):
+            service.close()
+        for engine in (engine_a, engine_b):
+            engine.close()
+        matrix.stop()
