@@ -29,9 +29,9 @@ async def test_a_question_asked_on_one_replica_is_answered_through_another_once(
     env = {"MCP_PUSH_DATABASE_URL": pg_url, "MCP_PUSH_WORKERS": "1", "TG_BOT_TOKEN": "6825137102:AAtok_replicas",
            "TG_USER_ID": CHAT, "TG_API_HOST": telegram.url, "MCP_PUSH_RETRY_ATTEMPTS": "1", **webhook_env(webhook)}
     try:
-        with http_server({**env, "MCP_PUSH_STATE_DIR": str(tmp_path / "b")}) as b_url, \
+        with http_server({**env, "MCP_PUSH_STATE_DIR": str(tmp_path / "b")}, timeout=60) as b_url, \
                 http_server({**env, "MCP_PUSH_STATE_DIR": str(tmp_path / "a"),
-                             "MCP_PUSH_PUBLIC_URL": b_url.removesuffix("/mcp")}) as a_url:
+                             "MCP_PUSH_PUBLIC_URL": b_url.removesuffix("/mcp")}, timeout=60) as a_url:
             answers: list = []
 
             async def ask_on_a() -> None:
