@@ -42,6 +42,7 @@ def test_one_replica_holds_a_receiver_and_another_takes_over_at_its_position_whe
         assert "TOKEN" not in key
         assert first.hold(key) and first.hold(key)
         assert not second.hold(key)
+        assert not first.hold(key, object())  # another receiver of the same process: not the holder either
         assert first.set_cursor(key, "42") and not second.set_cursor(key, "43")
         # The holder's process dies: PostgreSQL ends its session, and its lock with it.
         with psycopg.connect(pg_url, autocommit=True) as conn:

@@ -124,7 +124,7 @@ class MatrixReceiver(Receiver):
             except Exception:
                 log.warning("ask: matrix: an event could not be handled", exc_info=True)
         if key is not None and self.since:
-            self.shared.set_cursor(key, self.since)  # False: another replica holds it now and syncs on from here
+            self.shared.set_cursor(key, self.since, self)  # False: another replica holds it and syncs on from here
         if not events:
             self._stopped.wait(IDLE_SECONDS)
 

@@ -20,7 +20,7 @@ from ..hooks import HookInput
 from ..hooks.ntfy_auth import ntfy_auth
 from ..specs import load_channels
 from .receivers import TAKEOVER_SECONDS, Receiver
-from .store import Ask
+from .store import PENDING, Ask
 
 log = logging.getLogger("mcp_push.ask")
 
@@ -66,7 +66,7 @@ class NtfyReceiver(Receiver):
             return ask.id in self.service.live_asks()
         now = self.service.clock()
         current = self.service.store.get(ask.id)
-        return current is not None and current.status == "pending" and current.expires > now
+        return current is not None and current.status == PENDING and current.expires > now
 
     def _headers(self, env: dict[str, str]) -> dict[str, str]:
         auth = ntfy_auth(HookInput(env=env, title="", content="", now=0)).get("authorization")
@@ -80,7 +80,7 @@ class NtfyReceiver(Receiver):
             log.warning("ask: ntfy: the reply topic's reader failed", exc_info=True)
         finally:
             if key is not None:
-                self.shared.release(key)
+                self.shared.release(key, self)
             with self._lock:
                 self.streams.discard(ask.id)
 
@@ -90,7 +90,7 @@ class NtfyReceiver(Receiver):
         since = "all"  # the topic is this question's alone: whatever it holds is for it
         while self._is_live(ask):
             if key is not None:
-                if not self.shared.hold(key):
+                if not self.shared.hold(key, self):
                     self._stopped.wait(TAKEOVER_SECONDS)  # another replica reads this topic
                     continue
                 since = self.shared.cursor(key) or since  # where the last reader stopped
@@ -108,7 +108,7 @@ class NtfyReceiver(Receiver):
                             continue
                         since = str(event.get("id") or since)
                         self.on_message(ask, str(event.get("message") or "").strip())
-                        if key is not None and not self.shared.set_cursor(key, since):
+                        if key is not None and not self.shared.set_cursor(key, since, self):
                             break  # the lock is lost: the next holder reads on from the stored id
             except (requests.RequestException, ValueError) as exc:
                 log.warning("ask: ntfy: the reply topic's stream failed: %s", self.service.redactor_text(str(exc)))

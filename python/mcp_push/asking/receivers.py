@@ -77,7 +77,7 @@ class Receiver:
                         self._running = False
                         break
                 key = self.lock_key()
-                if key is not None and not self.shared.hold(key):
+                if key is not None and not self.shared.hold(key, self):
                     self._stopped.wait(TAKEOVER_SECONDS)  # another replica polls; its turn ends with it
                     continue
                 try:
@@ -87,12 +87,12 @@ class Receiver:
                     self._stopped.wait(2.0)
         finally:
             try:
-                if key is None or self.shared.holds(key):
+                if key is None or self.shared.holds(key, self):
                     self.finish()
             except Exception:
                 log.debug("ask: %s receiver: finishing failed", self.name, exc_info=True)
             if key is not None:
-                self.shared.release(key)
+                self.shared.release(key, self)
 
     def poll(self) -> None:
         raise NotImplementedError

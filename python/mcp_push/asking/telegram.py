@@ -97,7 +97,7 @@ class TelegramReceiver(Receiver):
                     self.on_message(update["message"])
             except Exception:
                 log.warning("ask: telegram: an update could not be handled", exc_info=True)
-            if key is not None and not self.shared.set_cursor(key, str(self.offset)):
+            if key is not None and not self.shared.set_cursor(key, str(self.offset), self):
                 return  # another replica holds the bot now: it reads on from the stored offset
 
     def finish(self) -> None:

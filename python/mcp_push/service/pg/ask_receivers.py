@@ -33,14 +33,16 @@ class PgSharedReceivers:
         self.state = state
         self._lock = threading.Lock()
         self._conns: dict[str, psycopg.Connection] = {}  # key -> its lock's connection
-        self._held: set[str] = set()
+        # key -> the receiver holding it: a session's advisory locks are reentrant, so two receivers of one
+        # process on one credential must not both count as the holder.
+        self._held: dict[str, int] = {}
 
     def key(self, channel: str, credential: str) -> str:
         raw = self.state.lane_salt + f"ask receiver\0{channel}\0{credential}".encode()
         return hashlib.sha256(raw).hexdigest()
 
     def _drop(self, key: str) -> None:
-        self._held.discard(key)
+        self._held.pop(key, None)
         conn = self._conns.pop(key, None)
         if conn is not None:
             try:
@@ -48,13 +50,15 @@ class PgSharedReceivers:
             except psycopg.Error:
                 pass
 
-    def hold(self, key: str) -> bool:
-        """True while this process holds `key`'s lock (taking it when it is free); False: another holds it,
-        or PostgreSQL cannot be reached."""
+    def hold(self, key: str, owner: object = None) -> bool:
+        """True while `owner` (a receiver) holds `key`'s lock, taking it when it is free; False: another
+        holds it (here or in another replica), or PostgreSQL cannot be reached."""
         with self._lock:
             conn = self._conns.get(key)
             try:
-                if conn is not None and key in self._held:
+                if key in self._held:
+                    if self._held[key] != id(owner):
+                        return False
                     conn.execute("SELECT 1")  # still connected: still the holder
                     return True
                 if conn is None or conn.closed:
@@ -67,13 +71,13 @@ class PgSharedReceivers:
                 self._drop(key)
                 return False
             if got:
-                self._held.add(key)
+                self._held[key] = id(owner)
             return got
 
-    def holds(self, key: str) -> bool:
-        """Whether this process took `key`'s lock (and has not seen it lost)."""
+    def holds(self, key: str, owner: object = None) -> bool:
+        """Whether `owner` took `key`'s lock (and has not seen it lost)."""
         with self._lock:
-            return key in self._held
+            return self._held.get(key) == id(owner)
 
     def cursor(self, key: str) -> str | None:
         """The receiver's position, as the last holder wrote it."""
@@ -81,11 +85,11 @@ class PgSharedReceivers:
             row = conn.execute("SELECT value FROM mcp_push_ask_cursors WHERE key = %s", (key,)).fetchone()
         return row[0] if row else None
 
-    def set_cursor(self, key: str, value: str) -> bool:
-        """Writes the position through the lock's connection; False when this process no longer holds it."""
+    def set_cursor(self, key: str, value: str, owner: object = None) -> bool:
+        """Writes the position through the lock's connection; False when `owner` does not hold it (any more)."""
         with self._lock:
             conn = self._conns.get(key)
-            if conn is None or key not in self._held:
+            if conn is None or self._held.get(key) != id(owner):
                 return False
             try:
                 conn.execute("INSERT INTO mcp_push_ask_cursors VALUES (%s, %s) ON CONFLICT (key) "
@@ -96,8 +100,10 @@ class PgSharedReceivers:
                 return False
             return True
 
-    def release(self, key: str) -> None:
+    def release(self, key: str, owner: object = None) -> None:
         with self._lock:
+            if key in self._held and self._held[key] != id(owner):
+                return  # another receiver's
             conn = self._conns.get(key)
             if conn is not None and key in self._held:
                 try:
