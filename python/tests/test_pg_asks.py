@@ -19,6 +19,7 @@ from mcp_push.service.pg.ask_receivers import PgSharedReceivers
 from mcp_push.service.pg.state import PgState
 
 from .ask_fakes import FakeMatrix, FakeNtfy, FakeTelegram, wait_until
+from .mcp_helpers import anyio_backend  # noqa: F401 - a fixture
 from .pg_helpers import fresh_schema, pg_url  # noqa: F401 - a fixture
 
 CHAT = "6173634402"
@@ -179,3 +180,32 @@ def test_a_matrix_sync_is_taken_over_at_its_token_and_no_message_answers_twice(p
         for engine in (engine_a, engine_b):
             engine.close()
         matrix.stop()
+
+
+@pytest.mark.anyio
+async def test_with_postgresql_away_a_question_is_refused_with_the_database_s_words(pg_url, telegram, tmp_path):  # noqa: F811
+    from urllib.parse import urlsplit
+
+    from mcp import Client
+
+    from .mcp_helpers import in_process_server
+    from .test_pg_backend import Proxy
+
+    parts = urlsplit(pg_url)
+    proxy = Proxy((parts.hostname, parts.port or 5432))
+    via_proxy = pg_url.replace(parts.netloc, f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}")
+    env = {"MCP_PUSH_DATABASE_URL": via_proxy, "MCP_PUSH_WORKERS": "0", "TG_BOT_TOKEN": TOKEN, "TG_USER_ID": CHAT,
+           "TG_API_HOST": telegram.url, "HITOKOTO": "false", "MCP_PUSH_STATE_DIR": str(tmp_path)}
+    try:
+        async with Client(in_process_server(env)) as client:
+            proxy.down()
+            asked = await client.call_tool("notify_ask", {"question": "Deploy?", "options": ["yes", "no"]})
+            read = await client.call_tool("notify_answer", {"ask_id": "0123456789abcdef"})
+    finally:
+        proxy.down()
+    for result in (asked, read):
+        assert result.is_error
+        error = result.structured_content["error"]
+        assert error.startswith("database: PostgreSQL at postgresql://mcp_push:***@127.0.0.1:")
+        assert error.endswith("nothing was accepted, try again") and ":mcp_push@" not in error
+    assert not telegram.called("sendMessage")  # nothing was asked

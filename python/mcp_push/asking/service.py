@@ -26,6 +26,7 @@ from typing import Any
 from ..config import agent_defaults, setting, strip_space
 from ..events import schema_checker
 from ..selection import channel_names, channels_error, configured_channels
+from ..service.backend import BackendUnavailable
 from ..specs import load_channels
 from . import render as R
 from .store import ACCEPTED, DONE, PENDING, TIMED_OUT, Ask, AskStore, Outcome, SqliteAskStore
@@ -196,8 +197,11 @@ class AskService:
         if base:
             answer_on.append("the answer links")
         copies = [R.render(ask, channel, base, answer_on, ntfy_base) for channel in targets]
-        self.store.create(ask, [t for copy in copies for t in copy.tokens])
-        self.store.audit("asked", ask)
+        try:
+            self.store.create(ask, [t for copy in copies for t in copy.tokens])
+            self.store.audit("asked", ask)
+        except BackendUnavailable as exc:  # PostgreSQL away: nothing was asked ("database: …; try again")
+            raise AskRefused(str(exc)) from None
         settled = threading.Event()
         with self._lock:
             self._live[ask.id] = settled
