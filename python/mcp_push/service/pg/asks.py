@@ -1,7 +1,10 @@
 """Pending questions in PostgreSQL (asking/store.py's AskStore, issue 18) so that every replica sees them: a
 question asked on replica A is answered through replica B's answer page, its notify_answer, or B's Telegram /
 ntfy / Matrix receiver, and A's waiting notify_ask reads the answer from here (its watcher reads the store every
-asking.service.POLL_SECONDS, as it does for several processes on one SQLite state folder).
+asking.service.POLL_SECONDS, as it does for several processes on one SQLite state folder). A short poll rather
+than LISTEN/NOTIFY: it is one primary-key read per waiting question every 0.2 s, the same mechanism in both
+backends, while LISTEN would need a connection of its own per replica and a poll anyway for the notifications
+lost while that connection is down.
 
 The same rules as the SQLite store: the first answer wins (a conditional UPDATE on the question's row, locked
 for the transaction, so of two replicas answering at once exactly one is ACCEPTED); a token is used up by its
