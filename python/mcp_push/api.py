@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import channel_threads
 from . import result as R
 from .config import ConfigError, is_true, message_text, request_timeout, setting
 from .deliver import Outcome, Progress, send_plan
@@ -301,21 +302,22 @@ def send_prepared(
 def _run_concurrently(plans: list[ChannelPlan], timeout: float, attempts: int | None) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(plans)
     progress = [Progress() for _ in plans]
+    done = [threading.Event() for _ in plans]
 
     def work(index: int) -> None:
-        outcomes[index] = send_plan(plans[index], timeout, progress=progress[index], attempts=attempts)
+        try:
+            outcomes[index] = send_plan(plans[index], timeout, progress=progress[index], attempts=attempts)
+        finally:
+            done[index].set()
 
-    # Daemon threads: a channel stuck past every timeout must not keep the process alive at exit.
-    threads = [
-        threading.Thread(target=work, args=(i,), name=f"mcp-push-{p.spec.name}", daemon=True)
-        for i, p in enumerate(plans)
-    ]
-    for thread in threads:
-        thread.start()
+    # Daemon worker threads kept between sends (channel_threads.py): a channel stuck past every timeout
+    # must not keep the process alive at exit.
+    for index, channel_plan in enumerate(plans):
+        channel_threads.start(lambda index=index: work(index), f"mcp-push-{channel_plan.spec.name}")
     started = time.monotonic()
-    for index, (thread, channel_plan) in enumerate(zip(threads, plans, strict=True)):
+    for index, channel_plan in enumerate(plans):
         budget = time_budget(channel_plan, timeout, attempts)
-        thread.join(max(budget - (time.monotonic() - started), 0))
+        done[index].wait(max(budget - (time.monotonic() - started), 0))
         if outcomes[index] is None:
             # Still running: it may deliver late, but the caller is not kept waiting for it.
             waited = seconds_text(budget)
