@@ -8,21 +8,20 @@
 // Content-Length rule, its reading of the reply's headers. Failures carry the same codes (both sit on
 // node:net and node:tls), so transports/http.js classifies them alike.
 
-const http = require('node:http');
-const https = require('node:https');
-
 // A pooled socket idle this long is closed (undici's keepAliveTimeout before; the Python transport's
 // IDLE_REUSE_SECONDS), clear of servers' 5 s. Idle sockets are unref'd by node:http's Agent, so they
-// never keep the process alive.
+// never keep the process alive. node:https (and TLS with it) loads at the first https request.
 const IDLE_REUSE_MS = 2000;
-let agents = null;
+const clients = {};
 
-function agentFor(protocol) {
-  if (!agents) {
-    const options = { keepAlive: true, timeout: IDLE_REUSE_MS };
-    agents = { 'http:': new http.Agent(options), 'https:': new https.Agent(options) };
+function clientFor(protocol) {
+  let client = clients[protocol];
+  if (!client) {
+    const lib = protocol === 'https:' ? require('node:https') : require('node:http');
+    client = { lib, agent: new lib.Agent({ keepAlive: true, timeout: IDLE_REUSE_MS }) };
+    clients[protocol] = client;
   }
-  return agents[protocol];
+  return client;
 }
 
 // undici's error classes, by the name and code transports/http.js reads.
@@ -102,7 +101,11 @@ function replyHeaders(raw) {
     const name = raw[i].toLowerCase();
     const value = raw[i + 1];
     if (!Object.hasOwn(headers, name)) {
-      Object.defineProperty(headers, name, { value, enumerable: true, configurable: true, writable: true });
+      if (name === '__proto__') {
+        Object.defineProperty(headers, name, { value, enumerable: true, configurable: true, writable: true });
+      } else {
+        headers[name] = value;
+      }
     } else if (typeof headers[name] === 'string') {
       headers[name] = [headers[name], value];
     } else {
@@ -113,24 +116,27 @@ function replyHeaders(raw) {
 }
 
 /**
- * Sends `planned` directly; resolves to {statusCode, headers, body} once the reply's headers are in
- * (body: an async iterable of Buffers), as undici's request() does. `signal` aborts it.
+ * Sends `planned` directly: {reply, abort()}. `reply` resolves to {statusCode, headers, body} once the
+ * reply's headers are in (body: an async iterable of Buffers), as undici's request() does; abort()
+ * destroys the request (its timeout ran out).
  */
-function requestDirect(planned, body, signal) {
-  return new Promise((resolve, reject) => {
+function requestDirect(planned, body) {
+  let request = null;
+  const reply = new Promise((resolve, reject) => {
     const url = new URL(planned.url); // throws ERR_INVALID_URL, as undici's request() does
-    const client = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : null;
-    if (!client) throw invalidArgument('Invalid URL protocol: the URL must start with `http:` or `https:`.');
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw invalidArgument('Invalid URL protocol: the URL must start with `http:` or `https:`.');
+    }
     const head = headerLines(url, planned.method, planned.headers, body);
+    const { lib, agent } = clientFor(url.protocol);
     // An object keeps every spelling undici writes; two names that differ only in case (a user's
     // WEBHOOK_HEADERS) would be one key there, so those go as an array of lines.
     const distinct = new Set(head.map(([name]) => name.toLowerCase())).size === head.length;
-    const request = client.request(url, {
+    request = lib.request(url, {
       method: planned.method,
       headers: distinct ? Object.fromEntries(head) : head.flat(),
       setHost: false, // the host line is in `head`, first, as undici writes it
-      agent: agentFor(url.protocol),
-      signal,
+      agent,
     });
     // Content-Length is in `head` whenever undici would send it; node:http must add nothing (no chunking).
     request.useChunkedEncodingByDefault = false;
@@ -140,6 +146,12 @@ function requestDirect(planned, body, signal) {
     request.on('error', reject);
     request.end(body);
   });
+  return {
+    reply,
+    abort: () => {
+      if (request) request.destroy(new Error('timed out'));
+    },
+  };
 }
 
 module.exports = { requestDirect, headerLines, replyHeaders, IDLE_REUSE_MS };

@@ -41,46 +41,64 @@ function useDispatcher(dispatcher) {
 // redirect would turn a POST into a GET).
 const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY'];
 
-/** How one request goes: {send(signal) -> reply-like, timedOut(), release()}. */
+let undici = null;
+let direct = null;
+let proxies = null;
+
+/** How one request goes: {send() -> reply-like, abort() (it timed out), release() (it ended)}. */
 function routeFor(planned, ms, body) {
-  const viaUndici = (dispatcher, lease = null) => ({
-    send: (signal) =>
-      require('undici').request(planned.url, {
-        method: planned.method,
-        headers: { ...planned.headers }, // a copy: undici's proxy agent edits the headers it is given; a plan is frozen
-        body,
-        headersTimeout: ms,
-        bodyTimeout: ms,
-        dispatcher,
-        signal,
-      }),
-    timedOut: () => lease && lease.timedOut(),
-    release: () => lease && lease.release(),
-  });
+  const viaUndici = (dispatcher, lease = null) => {
+    // An abort signal reaches undici's request only once it has a connection: the lease's timedOut()
+    // retires the dispatcher, which ends a CONNECT a stuck proxy never answers (proxies.js).
+    const controller = new AbortController();
+    return {
+      send: () =>
+        (undici ||= require('undici')).request(planned.url, {
+          method: planned.method,
+          headers: { ...planned.headers }, // a copy: undici's proxy agent edits the headers it is given; a plan is frozen
+          body,
+          headersTimeout: ms,
+          bodyTimeout: ms,
+          dispatcher,
+          signal: controller.signal,
+        }),
+      abort() {
+        if (lease) lease.timedOut();
+        controller.abort();
+      },
+      release: () => lease && lease.release(),
+    };
+  };
   if (injected) return viaUndici(injected);
   if (planned.proxy || PROXY_VARIABLES.some((name) => process.env[name])) {
-    const lease = require('./proxies').leaseProxy(planned.proxy || null, ms);
+    const lease = (proxies ||= require('./proxies')).leaseProxy(planned.proxy || null, ms);
     return viaUndici(lease.dispatcher, lease);
   }
-  return {
-    send: (signal) => require('./direct').requestDirect(planned, body, signal),
-    timedOut: () => {},
-    release: () => {},
-  };
+  const request = (direct ||= require('./direct')).requestDirect(planned, body);
+  return { send: () => request.reply, abort: request.abort, release: () => {} };
 }
 
 // Vendors mean UTF-8 unless they say otherwise (Chinese error messages). TextDecoder drops a leading
 // byte order mark; the Python transport drops it too.
+// A decoder is made once per label (a one-off decode keeps no state between calls).
+const decoders = new Map();
+
+function decoderFor(label) {
+  let decoder = decoders.get(label);
+  if (decoder === undefined) {
+    try {
+      decoder = new TextDecoder(label);
+    } catch {
+      decoder = null; // an unknown charset label: UTF-8
+    }
+    if (decoders.size < 64) decoders.set(label, decoder);
+  }
+  return decoder;
+}
+
 function decode(buffer, contentType) {
   const match = /charset=["']?([^;"'\s]+)/i.exec(contentType || '');
-  if (match) {
-    try {
-      return new TextDecoder(match[1]).decode(buffer);
-    } catch {
-      // an unknown charset label: fall through to UTF-8
-    }
-  }
-  return new TextDecoder('utf-8').decode(buffer);
+  return ((match && decoderFor(match[1])) || decoderFor('utf-8')).decode(buffer);
 }
 
 // Header names lower-cased (undici's already are); a repeated header joined with ", " as Python's requests does.
@@ -123,7 +141,6 @@ async function sendHttp(planned, timeoutS) {
   // 1-1.5 s), and an abort signal reaches a request only once it has a connection (a proxy that never
   // answers the CONNECT held it for minutes). A native timer, restarted whenever bytes arrive, ends the
   // wait itself (a connect too, for node:http): MCP_PUSH_TIMEOUT is what it says.
-  const idle = new AbortController();
   let timedOut = false;
   let expire;
   const expired = new Promise((resolve, reject) => {
@@ -132,14 +149,13 @@ async function sendHttp(planned, timeoutS) {
   expired.catch(() => {});
   const timer = setTimeout(() => {
     timedOut = true;
-    if (route) route.timedOut();
-    idle.abort();
+    if (route) route.abort();
     expire(new Error('timed out'));
   }, ms);
   try {
     const body = typeof planned.body === 'string' ? Buffer.from(planned.body, 'utf8') : undefined;
     route = routeFor(planned, ms, body); // a proxy URL that does not parse throws here
-    const pending = route.send(idle.signal);
+    const pending = route.send();
     pending.catch(() => {}); // settled after the race was lost: nobody waits for it
     const response = await Promise.race([pending, expired]);
     timer.refresh();
