@@ -140,3 +140,22 @@ test('a plain send loads neither undici nor its proxy agents', async () => {
   assert.equal(child.code, 0, child.stderr);
   assert.deepEqual(child.report, { status: 'rejected', undici: 0 });
 });
+
+test('a request node:http refuses by a rule of its own is a config_error, never "may have been delivered"', async (t) => {
+  const http = require('node:http');
+  const request = http.request;
+  t.after(() => {
+    http.request = request;
+  });
+  http.request = () => {
+    throw Object.assign(new TypeError('Invalid character in header content ["X"]'), { code: 'ERR_INVALID_CHAR' });
+  };
+  const error = await sendHttp(
+    Object.freeze({ method: 'POST', url: `${vendor.url}/n`, headers: {}, body: '{}', proxy: null }),
+    5,
+  ).catch((e) => e);
+  assert.deepEqual(
+    [error.kind, error.message, error.retryable, error.maybeDelivered],
+    ['config_error', 'the request cannot be sent as configured (InvalidArgumentError)', false, false],
+  );
+});

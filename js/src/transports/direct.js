@@ -41,6 +41,14 @@ const DIGITS = /^[0-9]+$/;
 // Methods after which undici sends Content-Length: 0 when there is no body (client-h1.js expectsPayload).
 const EXPECTS_PAYLOAD = new Set(['PUT', 'POST', 'PATCH', 'QUERY', 'PROPFIND', 'PROPPATCH']);
 const NO_CONTENT_LENGTH = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'CONNECT']);
+// node:http's own refusals of a request it was given (its header, token and path checks).
+const NODE_REFUSALS = new Set([
+  'ERR_INVALID_CHAR',
+  'ERR_INVALID_HTTP_TOKEN',
+  'ERR_HTTP_INVALID_HEADER_VALUE',
+  'ERR_UNESCAPED_CHARACTERS',
+  'ERR_INVALID_PROTOCOL',
+]);
 
 /**
  * The header lines undici writes for `planned` (core/request.js processHeader, client-h1.js writeH1),
@@ -132,12 +140,19 @@ function requestDirect(planned, body) {
     // An object keeps every spelling undici writes; two names that differ only in case (a user's
     // WEBHOOK_HEADERS) would be one key there, so those go as an array of lines.
     const distinct = new Set(head.map(([name]) => name.toLowerCase())).size === head.length;
-    request = lib.request(url, {
-      method: planned.method,
-      headers: distinct ? Object.fromEntries(head) : head.flat(),
-      setHost: false, // the host line is in `head`, first, as undici writes it
-      agent,
-    });
+    try {
+      request = lib.request(url, {
+        method: planned.method,
+        headers: distinct ? Object.fromEntries(head) : head.flat(),
+        setHost: false, // the host line is in `head`, first, as undici writes it
+        agent,
+      });
+    } catch (error) {
+      // node:http checks what headerLines checked, by the same rules; should it ever refuse more, the
+      // request was not sent: a configuration error, never "may have been delivered".
+      if (NODE_REFUSALS.has(error.code)) throw invalidArgument(error.message);
+      throw error;
+    }
     // Content-Length is in `head` whenever undici would send it; node:http must add nothing (no chunking).
     request.useChunkedEncodingByDefault = false;
     request.on('response', (response) => {
