@@ -13,19 +13,28 @@ A job carries no message: it names a delivery row (`row`), or for a run's update
 - retries: a quota wait of anything else, or a vendor's Retry-After / backoff on a one-request message,
   raises Reschedule and the job goes again that much later, keeping its place in the lane (the same job id); a database
   that went away retries in RETRY_DB_SECONDS.
+- a job put back (rescheduled, or a dead worker's job rescued) whose queueing lock a newer job of its run took
+  meanwhile is finished instead, that newer one (the same arguments: it reads the run's newest row) waiting
+  as long as it would have (_JobManager): procrastinate refuses the retry, and the job would keep its lane.
 """
 
 from __future__ import annotations
 
+import datetime
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from procrastinate import App, BaseConnector, RetryDecision
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.jobs import Job, Status
+from procrastinate.manager import JobManager
 from procrastinate.retry import BaseRetryStrategy
 
 from ..backend import BackendUnavailable
 from ..delivery import Delivery
+
+log = logging.getLogger("mcp_push")
 
 TASK = "mcp_push.deliver"
 QUEUE = "mcp_push"
@@ -54,6 +63,34 @@ class Rescheduling(BaseRetryStrategy):
         return None
 
 
+# The newer job of a run that covers a refused retry waits at least as long as that retry would have.
+_WAIT_AS_LONG = ("UPDATE procrastinate_jobs SET scheduled_at = greatest(coalesce(scheduled_at, now()), "
+                 "%(retry_at)s) WHERE queueing_lock = %(queueing_lock)s AND status = 'todo'")
+
+
+class _JobManager(JobManager):
+    """procrastinate's, with a retry that never leaves a job `doing`: a run's update job (its queueing lock
+    lane/run/gen) is put back, by its worker (Reschedule) or by a rescue (its worker died), while a newer
+    update of the run deferred a job under that lock (free while this one ran): procrastinate refuses the
+    retry with a unique violation, and the job would hold its lane's lock forever. That newer job has the
+    same arguments and sends the run's newest row, so this one is finished, and the newer one goes no
+    sooner than this retry would have (a vendor's Retry-After holds)."""
+
+    async def retry_job(self, job: Job, retry_at: datetime.datetime | None = None, priority: int | None = None,
+                        queue: str | None = None, lock: str | None = None) -> None:
+        try:
+            await super().retry_job(job, retry_at=retry_at, priority=priority, queue=queue, lock=lock)
+        except UniqueViolation:
+            if job.queueing_lock is None:
+                raise
+            assert job.id is not None
+            log.info("worker: job %s is covered by a newer job of its run; finished", job.id)
+            await self.connector.execute_query_async(
+                _WAIT_AS_LONG, retry_at=retry_at or datetime.datetime.now(datetime.timezone.utc),
+                queueing_lock=job.queueing_lock)
+            await self.finish_job(job, status=Status.SUCCEEDED, delete_job=True)
+
+
 Runner = Callable[..., None]
 
 
@@ -61,6 +98,7 @@ def build_app(connector: BaseConnector, run: Runner | None = None) -> App:
     """An App with the deliver task; `run(attempts, **job arguments)` does the work (a worker's), or None
     for an App that only defers."""
     app = App(connector=connector)
+    app.job_manager = _JobManager(connector=connector)  # before the task: it keeps the manager it is given
 
     @app.task(name=TASK, queue=QUEUE, pass_context=True, retry=Rescheduling())
     def deliver(context: Any, **arguments: Any) -> None:
