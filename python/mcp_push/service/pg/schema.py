@@ -4,8 +4,9 @@ deliveries  every accepted delivery: waiting, sending (a worker has it on the wi
             result, kept a day for callers that wait and for `get_delivery`). Rows are the truth; a
             procrastinate job only says when a lane should look at them. `due`: a run's update parked
             without a job until the quota has room then (jobs.Requeue). `priority`: routing's low / normal /
-            high (NULL: the spec's default). `tries`: the tries made before its job was rescheduled, so
-            that MCP_PUSH_RETRY_ATTEMPTS bounds the total across reschedules.
+            high (NULL: the spec's default). `tries`: the tries made before its job was rescheduled, and
+            `first_try` when the first was (the engine's clock), so that the next run goes on with them:
+            MCP_PUSH_RETRY_ATTEMPTS bounds the total, the backoff and the retry deadline go on.
 sends       the requests made with each rate-limited credential (the quota window every worker reads).
 refs        the vendor's id of a run's message, per lane and run (edit it in place from any replica).
 idempotency the REST endpoint's keys (SHA-256 digests) and their first answers.
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS mcp_push_deliveries (
 ALTER TABLE mcp_push_deliveries ADD COLUMN IF NOT EXISTS due DOUBLE PRECISION;
 ALTER TABLE mcp_push_deliveries ADD COLUMN IF NOT EXISTS priority TEXT;
 ALTER TABLE mcp_push_deliveries ADD COLUMN IF NOT EXISTS tries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mcp_push_deliveries ADD COLUMN IF NOT EXISTS first_try DOUBLE PRECISION;
 CREATE INDEX IF NOT EXISTS mcp_push_deliveries_run ON mcp_push_deliveries (lane, run_id, kind, state);
 CREATE INDEX IF NOT EXISTS mcp_push_deliveries_waiting ON mcp_push_deliveries (lane) WHERE state <> 'final';
 CREATE INDEX IF NOT EXISTS mcp_push_deliveries_finished ON mcp_push_deliveries (finished);
