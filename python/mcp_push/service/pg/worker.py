@@ -25,8 +25,9 @@ HEARTBEAT_SECONDS = 2.0
 STALLED_SECONDS = 8.0
 RESCUE_SECONDS = 3.0
 UNPARK_SECONDS = 0.5
-# procrastinate notifies workers of new jobs only, not of a lock set free: the next job of a busy lane is
-# found by polling, this often (procrastinate's default, 5 s, made a backlogged lane send one a 5 s).
+# procrastinate notifies workers of new jobs only; a lane's job leaving `doing` notifies them too (schema.py's
+# trigger), so the next job of a busy lane goes at once. Polling, this often, finds what no notification tells: a
+# rescheduled job falling due, a notification that came while the worker was fetching.
 POLL_SECONDS = 0.25
 
 
