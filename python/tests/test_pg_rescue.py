@@ -182,3 +182,32 @@ def test_a_job_that_cannot_be_put_back_is_said_masked_and_the_others_are_still_r
         assert jobs_left(pg_url) == []
     finally:
         engine.close()
+
+
+def test_a_jobs_end_postgresql_did_not_take_is_stored_again_and_the_lane_is_free(engine, vendor, caplog, monkeypatch):
+    from procrastinate.exceptions import ConnectorException
+    from procrastinate.manager import JobManager
+
+    monkeypatch.setattr(jobs, "RETRY_DB_SECONDS", 0.01)
+    finish = JobManager.finish_job_by_id_async
+    failures = []
+
+    async def lost_once(self, **kwargs):
+        if not failures:  # the connection went away as the worker stored the job's end, saying where
+            failures.append(kwargs["job_id"])
+            try:
+                raise psycopg.OperationalError(f'connection to "{engine.url}" lost: password {PASSWORD}')
+            except psycopg.OperationalError as exc:
+                raise ConnectorException() from exc
+        return await finish(self, **kwargs)
+
+    monkeypatch.setattr(JobManager, "finish_job_by_id_async", lost_once)
+    first = engine.submit("first", "c")
+    second = engine.submit("second", "c")
+    with caplog.at_level(logging.WARNING, logger="mcp_push"):
+        engine.pump()
+    assert len(failures) == 1
+    said = [r.getMessage() for r in caplog.records if "was not stored" in r.getMessage()]
+    assert len(said) == 1 and PASSWORD not in said[0] and ":***@" in said[0]
+    assert titles(vendor) == ["first", "second"] and jobs_left(engine.url) == []  # the lane was not kept
+    assert [t.wait(5) and t.result().channels[0].status for t in (first, second)] == ["delivered", "delivered"]

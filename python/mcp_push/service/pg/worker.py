@@ -32,7 +32,8 @@ POLL_SECONDS = 0.25
 
 
 def _worker_app(engine: Any) -> Any:
-    return jobs.build_app(PsycopgConnector(conninfo=engine.url, kwargs={"connect_timeout": 5}), engine.run_job)
+    return jobs.build_app(PsycopgConnector(conninfo=engine.url, kwargs={"connect_timeout": 5}), engine.run_job,
+                          engine.url)
 
 
 def _options(concurrency: int, wait: bool = True) -> dict[str, Any]:
