@@ -11,6 +11,7 @@ sends       the requests made with each rate-limited credential (the quota windo
 refs        the vendor's id of a run's message, per lane and run (edit it in place from any replica).
 idempotency the REST endpoint's keys (SHA-256 digests) and their first answers.
 meta        the lane-key salt: one for the whole database, so every replica names a credential's lane alike.
+routing_*   routing's state and held messages, shared by the replicas (pg/routing.py).
 
 And a trigger on procrastinate's jobs: a job of a lane (its `lock`) that leaves `doing` wakes the workers as
 procrastinate's own NOTIFY of a new job does (its channel and payload), for procrastinate wakes them for new jobs
@@ -22,6 +23,8 @@ from __future__ import annotations
 import secrets
 
 import psycopg
+
+from .routing import SCHEMA as ROUTING_SCHEMA
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mcp_push_deliveries (
@@ -94,6 +97,7 @@ def migrate(url: str) -> list[str]:
         else:
             done.append("procrastinate schema present")
         conn.execute(SCHEMA)
+        conn.execute(ROUTING_SCHEMA)  # routing's state and held messages (pg/routing.py)
         conn.execute("INSERT INTO mcp_push_meta VALUES ('lane_salt', %s) ON CONFLICT (name) DO NOTHING",
                      (secrets.token_hex(32),))
         done.append("mcp-push schema up to date")
