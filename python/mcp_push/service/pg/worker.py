@@ -59,8 +59,10 @@ async def rescue(app: Any, url: str = "") -> int:
 
 
 def _said(exc: BaseException, url: str) -> str:
-    """An error as the log may show it: one line, the database URL's password masked."""
-    text = str(exc) or type(exc).__name__
+    """An error as the log may show it: one line, the database URL's password masked. procrastinate's own errors
+    often say nothing but their type: the driver's error under them says what happened."""
+    cause = exc.__cause__ if not str(exc) and exc.__cause__ is not None else exc
+    text = str(cause) or type(cause).__name__
     return scrub(text, url) if url else " ".join(text.split())
 
 
