@@ -248,10 +248,16 @@ def test_a_named_instance_is_sent_with_its_own_settings(harness, vendor, tmp_pat
     assert [t.wait(5) and t.result().channels[0].status for t in tickets] == ["delivered", "delivered"]
 
 
-def test_retry_attempts_bound_the_tries_across_reschedules(harness, vendor, monkeypatch):
-    vendor.clock = harness.clock
+def fake_retry_pace(harness, monkeypatch) -> None:
+    """Retry waits pass on the fake clock (the embedded engine sleeps them, the PostgreSQL one reschedules the
+    long ones); jitter's r is 0.5: the backoffs are 0.75, 1.5, 3 s (settings.yaml: 1 s doubled, jitter 0.5)."""
     monkeypatch.setattr(retry, "PACE", retry.Pace(harness.advance, harness.clock, lambda: 0.5, harness.clock,
                                                   at_once=1))
+
+
+def test_retry_attempts_bound_the_tries_across_reschedules(harness, vendor, monkeypatch):
+    vendor.clock = harness.clock
+    fake_retry_pace(harness, monkeypatch)
     # Always "later": the PostgreSQL backend reschedules the job at each wait; the tries must still add up.
     vendor.routes["/"] = Behaviour(status=429, body='{"errcode":45009,"errmsg":"slow down"}',
                                    headers={"Retry-After": "7"})
@@ -259,7 +265,45 @@ def test_retry_attempts_bound_the_tries_across_reschedules(harness, vendor, monk
     ticket = engine.submit("never", "c")
     harness.run_until(harness.clock.now + 600)
     assert [r.status for r in vendor.received] == [429, 429, 429]
-    assert ticket.wait(5) and ticket.result().channels[0].status == "rejected"
+    assert ticket.wait(5)
+    result = ticket.result().channels[0]
+    assert (result.status, result.attempts) == ("rejected", 3)
+    assert result.error.endswith("(after 3 tries)")  # the tries of every run of the job, counted as one send
+
+
+def test_tries_backoff_and_attempts_go_on_across_reschedules_as_in_one_send(harness, vendor, monkeypatch):
+    vendor.clock = harness.clock
+    fake_retry_pace(harness, monkeypatch)
+    # "Later" in 7 s (the PostgreSQL backend reschedules the job), then down twice: the second backoff (1.5 s) is
+    # slept through, the third (3 s) rescheduled; the backoff sequence goes on from the tries before each.
+    vendor.script = [Behaviour(status=429, body='{"errcode":45009,"errmsg":"slow down"}', headers={"Retry-After": "7"}),
+                     Behaviour(status=503, body="down"), Behaviour(status=503, body="down")]
+    engine = harness.engine(wecom(vendor))
+    ticket = engine.submit("later", "c")
+    harness.run_until(harness.clock.now + 60)
+    assert [r.status for r in vendor.received] == [429, 503, 503, 200]
+    times = [r.at for r in vendor.received]
+    assert [later - earlier for earlier, later in zip(times, times[1:], strict=False)] == [7, 1.5, 3]
+    assert ticket.wait(5)
+    result = ticket.result().channels[0]
+    assert (result.status, result.attempts) == ("delivered", 4)
+
+
+def test_a_retry_deadline_passed_across_a_reschedule_gives_up_in_the_same_words(harness, vendor, monkeypatch):
+    vendor.clock = harness.clock
+    fake_retry_pace(harness, monkeypatch)
+    # 50 s, then 20 s more: past settings.yaml's 60 s deadline, counted from the first try whichever run made it.
+    vendor.script = [Behaviour(status=429, body='{"errcode":45009,"errmsg":"slow down"}', headers={"Retry-After": s})
+                     for s in ("50", "20")]
+    engine = harness.engine(wecom(vendor))
+    ticket = engine.submit("never", "c")
+    harness.run_until(harness.clock.now + 300)
+    assert [r.status for r in vendor.received] == [429, 429]
+    assert vendor.received[1].at - vendor.received[0].at == 50
+    assert ticket.wait(5)
+    result = ticket.result().channels[0]
+    assert (result.status, result.attempts) == ("rejected", 2)
+    assert result.error == "HTTP 429: slow down (not retried: waiting 20 s would pass the 60 s deadline)"
 
 
 # --- pending questions (asking/store.py's AskStore: SQLite, service/pg/asks.py) ------------------------------

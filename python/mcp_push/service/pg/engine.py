@@ -146,11 +146,12 @@ class PgEngine(Engine):
                 raise jobs.Reschedule(wait)
         self.state.sending(delivery.row)
         self.pace.arm(attempts < MAX_RESCHEDULES and delivery.plan is not None and len(delivery.plan.requests) == 1)
+        started = self.clock()
         try:
             return self.deliver(lane, delivery)
         except jobs.Reschedule as later:
-            if later.tried:  # the next run makes only the tries left of MCP_PUSH_RETRY_ATTEMPTS (or the policy's)
-                self.state.add_tries(delivery.row, self.pace.failed_tries())
+            if later.tried:  # the next run goes on with these tries, from this first one (_RetryWatch.resumed)
+                self.state.add_tries(delivery.row, self.pace.failed_tries(), started)
             raise
         finally:
             self.pace.arm(False)
