@@ -50,7 +50,13 @@ def _store(env: Mapping[str, Any]) -> Any:
         raise UsageError("the delivery history is off (MCP_PUSH_HISTORY=false)")
     store = store_for(env)
     if store is None:
+        from .backend import uses_postgres
         from .outbox import state_dir
+
+        if uses_postgres(env):
+            from .backend import DATABASE_URL_VAR
+
+            raise UsageError(f"cannot read the delivery history in PostgreSQL ({DATABASE_URL_VAR}); see the log above")
 
         raise UsageError(f"cannot read the delivery history in {state_dir(env)} (MCP_PUSH_STATE_DIR)")
     return store

@@ -18,8 +18,9 @@ def open_pg_engine(source: Mapping[str, Any], error: type[Exception]) -> Any:
     except ImportError as exc:
         raise error(str(exc)) from None
     from .engine import PgEngine
+    from .history import watch_pg
 
     try:
-        return PgEngine(source, database_url(source))
+        return watch_pg(PgEngine(source, database_url(source)), source)  # the shared history and the metrics
     except BackendUnavailable as exc:
         raise error(str(exc)) from None

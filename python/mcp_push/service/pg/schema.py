@@ -10,6 +10,7 @@ sends       the requests made with each rate-limited credential (the quota windo
 refs        the vendor's id of a run's message, per lane and run (edit it in place from any replica).
 idempotency the REST endpoint's keys (SHA-256 digests) and their first answers.
 meta        the lane-key salt: one for the whole database, so every replica names a credential's lane alike.
+history_*   the delivery history (pg/history.py: messages and deliveries, as history.py keeps them in SQLite).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import secrets
 
 import psycopg
+
+from .history import SCHEMA as HISTORY_SCHEMA
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mcp_push_deliveries (
@@ -71,6 +74,7 @@ def migrate(url: str) -> list[str]:
         else:
             done.append("procrastinate schema present")
         conn.execute(SCHEMA)
+        conn.execute(HISTORY_SCHEMA)  # the shared delivery history (pg/history.py)
         conn.execute("INSERT INTO mcp_push_meta VALUES ('lane_salt', %s) ON CONFLICT (name) DO NOTHING",
                      (secrets.token_hex(32),))
         done.append("mcp-push schema up to date")
