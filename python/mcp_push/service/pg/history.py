@@ -488,6 +488,7 @@ class HistoryCounts:
 # --- one store per URL in a process (the CLI and the library; an engine owns its own) -------------------
 
 _STORES: dict[str, PgHistory] = {}
+MAX_OPEN_STORES = 4
 _STORES_LOCK = threading.Lock()
 
 
@@ -503,17 +504,19 @@ def pg_store_for(source: Mapping[str, Any]) -> PgHistory | None:
         return None
     url = database_url(source)
     with _STORES_LOCK:
-        store = _STORES.get(url)
+        store = _STORES.pop(url, None)
         if store is None or store._closed:
             store = open_history(source, url)
             if store is None:
                 return None
-            _STORES[url] = store
         else:
             try:
                 store.keep = retention(source)
             except ConfigError:
                 pass
+        _STORES[url] = store  # the most recently used last
+        while len(_STORES) > MAX_OPEN_STORES:  # each has a pool and a writer thread (a test suite: many URLs)
+            _STORES.pop(next(iter(_STORES))).close()
         return store
 
 
