@@ -154,3 +154,22 @@ def test_the_readers_sqlite_sql_is_read_on_the_shared_tables():
                   " WHERE d.title LIKE '%x'") == (
         "SELECT d.*, m.title FROM mcp_push_history_deliveries d JOIN mcp_push_history_messages m ON"
         " m.message_id = d.message_id WHERE d.title LIKE '%%x'")
+
+
+def test_a_database_migrated_before_the_history_loses_history_until_migrated_again(pg_url, caplog):  # noqa: F811
+    import psycopg
+
+    from mcp_push.service.pg.history import open_history
+    from mcp_push.service.pg.schema import migrate
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE mcp_push_history_deliveries, mcp_push_history_messages")
+    with caplog.at_level("WARNING", logger="mcp_push"):
+        assert open_history({}, pg_url) is None  # the server runs on without it
+    assert "no delivery history tables yet: run `mcp-push db migrate`" in caplog.text
+    migrate(pg_url)  # adds them to the existing schema; the rest is left as it was
+    store = open_history({}, pg_url)
+    try:
+        assert isinstance(store, PgHistory) and store.query("SELECT COUNT(*) AS n FROM deliveries") == [{"n": 0}]
+    finally:
+        store.close()

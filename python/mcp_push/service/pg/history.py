@@ -41,7 +41,6 @@ from ...config import ConfigError
 from ...redact import process_redactor
 from ..delivery import Delivery
 from ..history import (
-    MAX_VAR,
     PRUNE_CHUNK,
     PRUNE_EVERY_SECONDS,
     PRUNE_EVERY_WRITES,
@@ -65,7 +64,7 @@ RECONCILE_CHUNK = 1000
 EARLY_KEEP_SECONDS = 120.0
 # One store prunes at a time, whichever process (pg_try_advisory_xact_lock's key).
 PRUNE_LOCK = 0x6D63_7075_7368_68  # "mcpushh"
-POOL_SIZE = 4
+POOL_SIZE = 2  # the writer and a reader: each replica and worker already holds the queue's connections
 DEFAULT_KEEP = Retention(7, 100_000)
 
 SCHEMA = f"""
@@ -156,13 +155,12 @@ class PgHistory:
         self.pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=POOL_SIZE, open=False, timeout=5,
                                                 check=psycopg_pool.ConnectionPool.check_connection,
                                                 kwargs={"connect_timeout": 5})
-        self.pool.open(wait=True, timeout=10)
+        self.pool.open(wait=True, timeout=5)
         try:
             with self.pool.connection() as conn:
                 row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (DELIVERIES,)).fetchone()
             if not (row and row[0]):
-                raise ConfigError(f"the database has no history tables yet: run `mcp-push db migrate` "
-                                  f"({MAX_VAR} and the others apply once it has)")
+                raise ConfigError("the database has no delivery history tables yet: run `mcp-push db migrate`")
         except BaseException:
             self.pool.close()
             raise
