@@ -126,10 +126,12 @@ def pg_sql(sql: str) -> str:
 
 _SETTLE = ("UPDATE mcp_push_history_deliveries SET state = %s, outcome = %s, attempts = %s, http_status = %s, "
            "error = %s, parts = %s, truncated = %s, edited = %s, elapsed_ms = %s, updated = %s, next_at = NULL WHERE ")
-# The final results of the queue's rows whose history still says pending.
+# The final results of the queue's rows whose history still says pending. SKIP LOCKED: two processes
+# reconciling at once take different rows and never wait for each other (they deadlocked, each waiting for
+# a row the other had updated first).
 _FINAL = ("SELECT h.id, d.result, d.finished FROM mcp_push_history_deliveries h JOIN mcp_push_deliveries d"
           " ON d.id = h.outbox_row WHERE h.state IN ('queued', 'retrying') AND d.state = 'final'"
-          " ORDER BY h.id LIMIT %s")
+          " ORDER BY h.id LIMIT %s FOR UPDATE OF h SKIP LOCKED")
 
 
 class PgHistory:
@@ -331,22 +333,25 @@ class PgHistory:
             stop = any(item is None for item in batch)
             ops = [item for item in batch if item is not None]
             due = time.monotonic() - last_reconcile >= RECONCILE_SECONDS
-            if ops or self._early or due:
+            if ops or self._early:
                 try:
                     with self.pool.connection() as conn, conn.transaction():
                         for item in ops:
                             item(conn)
                         if self._early:
                             self._apply_early(conn)
-                        # After what this process wrote (a reader that synced then sees what the queue made
-                        # final meanwhile, a superseded update too), and every RECONCILE_SECONDS.
-                        self.reconcile(conn)
-                    last_reconcile = time.monotonic()
                 except Exception:  # history is lost, never a message: said once per batch
-                    if ops:
-                        log.warning("history: could not write %d records to PostgreSQL", len(ops), exc_info=True)
-                    else:
-                        log.debug("history: reconciling with the queue failed", exc_info=True)
+                    log.warning("history: could not write %d records to PostgreSQL", len(ops), exc_info=True)
+            if ops or due:
+                # After what this process wrote (a reader that synced then sees what the queue made final
+                # meanwhile, a superseded update too), and every RECONCILE_SECONDS; a transaction of its own,
+                # so that a reconcile that fails never costs the records.
+                try:
+                    with self.pool.connection() as conn, conn.transaction():
+                        self.reconcile(conn)
+                except Exception:
+                    log.debug("history: reconciling with the queue failed", exc_info=True)
+                last_reconcile = time.monotonic()
             since_prune += len(ops)
             every = min(PRUNE_EVERY_WRITES, max(100, self.keep.max_deliveries // 10))
             if since_prune >= every or time.monotonic() - last_prune >= PRUNE_EVERY_SECONDS:
