@@ -11,6 +11,7 @@ refs        the vendor's id of a run's message, per lane and run (edit it in pla
 idempotency the REST endpoint's keys (SHA-256 digests) and their first answers.
 meta        the lane-key salt: one for the whole database, so every replica names a credential's lane alike.
 history_*   the delivery history (pg/history.py: messages and deliveries, as history.py keeps them in SQLite).
+routing_*   routing's state and held messages, shared by the replicas (pg/routing.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import secrets
 import psycopg
 
 from .history import SCHEMA as HISTORY_SCHEMA
+from .routing import SCHEMA as ROUTING_SCHEMA
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mcp_push_deliveries (
@@ -75,6 +77,7 @@ def migrate(url: str) -> list[str]:
             done.append("procrastinate schema present")
         conn.execute(SCHEMA)
         conn.execute(HISTORY_SCHEMA)  # the shared delivery history (pg/history.py)
+        conn.execute(ROUTING_SCHEMA)  # routing's state and held messages (pg/routing.py)
         conn.execute("INSERT INTO mcp_push_meta VALUES ('lane_salt', %s) ON CONFLICT (name) DO NOTHING",
                      (secrets.token_hex(32),))
         done.append("mcp-push schema up to date")
