@@ -451,6 +451,28 @@ def test_a_failed_delivery_is_claimed_for_a_retry_once_across_replicas(harness):
     assert first.query("SELECT retried_by FROM deliveries WHERE id = ?", (failed["id"],)) == [{"retried_by": "m2"}]
 
 
+def test_a_failed_delivery_retried_from_another_replicas_status_page_goes_again_once(harness, vendor):
+    from mcp_push.service.status_page import retry_delivery
+
+    vendor.script = [Behaviour(status=400, body="bad")]
+    env = webhook(vendor)
+    accepting, other = harness.engine_with_history(env), harness.engine_with_history(env)
+    accepting.submit("deploy", "failed once")
+    harness.run_until(harness.clock.now + 1)
+    history_of(accepting).sync()
+    [failed] = delivery_rows(history_of(other), failed=True)
+    answer = retry_delivery(other, failed["id"])  # the page's Retry button, on the other replica
+    assert answer["channel"] == "webhook"
+    assert retry_delivery(accepting, failed["id"]) == {
+        "error": f"delivery_id: {failed['id']} is not a failed delivery that was not retried yet"}
+    harness.run_until(harness.clock.now + 1)
+    assert titles(vendor) == ["deploy"]  # the retry, delivered; the first try was refused
+    history_of(other).sync()
+    view = run_view(history_of(accepting), message_id=answer["message_id"])
+    assert view["channels"][0]["state"] == "delivered"
+    assert delivery_rows(history_of(accepting), failed=True)[0]["retried_by"] == answer["message_id"]
+
+
 def test_with_the_history_off_nothing_is_attached_and_notify_status_says_so(harness, vendor):
     engine = harness.engine_with_history({**webhook(vendor), "MCP_PUSH_HISTORY": "false"})
     engine.submit("hello", "world")

@@ -92,6 +92,12 @@ def test_a_run_accepted_on_one_replica_and_sent_by_a_worker_is_told_by_the_other
         + [("webhook", "failed", e) for e in ("start", "update", "end")])
     told = json.dumps([status, page, rows]) + metrics + html.text
     assert SECRET not in told
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:  # what the worker and the replicas wrote, read past the store
+        stored = json.dumps([list(r) for table in ("mcp_push_history_messages", "mcp_push_history_deliveries")
+                             for r in conn.execute(f"SELECT * FROM {table}")], default=str)  # noqa: S608
+    assert "unknown token" in stored and SECRET not in stored
 
 
 def test_a_result_the_history_did_not_hear_of_is_copied_from_the_queue(pg_url):  # noqa: F811
