@@ -60,8 +60,11 @@ MESSAGES, DELIVERIES = "mcp_push_history_messages", "mcp_push_history_deliveries
 RECONCILE_SECONDS = 1.0
 # Pending deliveries reconciled per pass (the rest in the next one).
 RECONCILE_CHUNK = 1000
-# A worker's settled result whose "accepted" (another process's) is not written yet is tried again this long.
+# A worker's settled result whose "accepted" (another process's) is not written yet is tried again every
+# RECONCILE_SECONDS for this long, and at most this many are kept (replicas with MCP_PUSH_HISTORY=false
+# behind workers with it on would record no row for any of them).
 EARLY_KEEP_SECONDS = 120.0
+MAX_EARLY = 5000
 # One store prunes at a time, whichever process (pg_try_advisory_xact_lock's key).
 PRUNE_LOCK = 0x6D63_7075_7368_68  # "mcpushh"
 POOL_SIZE = 2  # the writer and a reader: each replica and worker already holds the queue's connections
@@ -252,8 +255,8 @@ class PgHistory:
                 result.elapsed_ms, self.clock(), *key)
 
         def write(conn: Any) -> None:
-            if conn.execute(sql, args).rowcount == 0:
-                # Its "accepted" is another process's and still to come: tried again after each batch.
+            if conn.execute(sql, args).rowcount == 0 and len(self._early) < MAX_EARLY:
+                # Its "accepted" is another process's and still to come: tried again every RECONCILE_SECONDS.
                 self._early.append((time.monotonic() + EARLY_KEEP_SECONDS, sql, args))
 
         self._put(write)
@@ -319,7 +322,7 @@ class PgHistory:
 
     def _write_loop(self) -> None:
         last_prune, since_prune = time.monotonic(), 0
-        last_reconcile = 0.0
+        last_reconcile = last_early = 0.0
         while True:
             try:
                 batch = [self._ops.get(timeout=RECONCILE_SECONDS)]
@@ -333,13 +336,15 @@ class PgHistory:
             stop = any(item is None for item in batch)
             ops = [item for item in batch if item is not None]
             due = time.monotonic() - last_reconcile >= RECONCILE_SECONDS
-            if ops or self._early:
+            early = bool(self._early) and time.monotonic() - last_early >= RECONCILE_SECONDS
+            if ops or early:
                 try:
                     with self.pool.connection() as conn, conn.transaction():
                         for item in ops:
                             item(conn)
-                        if self._early:
+                        if early:
                             self._apply_early(conn)
+                            last_early = time.monotonic()
                 except Exception:  # history is lost, never a message: said once per batch
                     log.warning("history: could not write %d records to PostgreSQL", len(ops), exc_info=True)
             if ops or due:
