@@ -178,3 +178,16 @@ def test_a_database_migrated_before_the_history_loses_history_until_migrated_aga
         assert isinstance(store, PgHistory) and store.query("SELECT COUNT(*) AS n FROM deliveries") == [{"n": 0}]
     finally:
         store.close()
+
+
+def test_history_on_a_database_that_is_not_there_is_one_line_with_the_password_masked(tmp_path):
+    from .mcp_helpers import free_port
+
+    url = f"postgresql://push:pw_9z8y7x@127.0.0.1:{free_port()}/push"
+    shown = subprocess.run([sys.executable, "-m", "mcp_push", "history"], cwd=REPO, timeout=60, capture_output=True,
+                           text=True, env=child_env({"MCP_PUSH_DATABASE_URL": url,
+                                                     "MCP_PUSH_STATE_DIR": str(tmp_path / "s")}))
+    assert shown.returncode == 2 and shown.stdout == ""
+    [line] = shown.stderr.splitlines()
+    assert line.startswith("mcp-push: error: cannot read the delivery history in PostgreSQL (MCP_PUSH_DATABASE_URL): ")
+    assert "127.0.0.1" in line and "pw_9z8y7x" not in line  # why, the password masked

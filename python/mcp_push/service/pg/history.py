@@ -143,6 +143,7 @@ class PgHistory:
 
     def __init__(self, url: str, keep: Retention = DEFAULT_KEEP, clock: Callable[[], float] = time.time,
                  source: Mapping[str, Any] | None = None):
+        import psycopg
         import psycopg_pool
 
         self.url, self.keep, self.clock = url, keep, clock
@@ -157,6 +158,7 @@ class PgHistory:
         # Settled updates that found no row yet (the writer thread's alone): (give up at, sql, args).
         self._early: list[tuple[float, str, tuple[Any, ...]]] = []
         logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+        psycopg.connect(url, connect_timeout=5).close()  # a database that is not there is said at once
         self.pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=POOL_SIZE, open=False, timeout=5,
                                                 check=psycopg_pool.ConnectionPool.check_connection,
                                                 kwargs={"connect_timeout": 5})
@@ -445,8 +447,13 @@ def open_history(source: Mapping[str, Any], url: str, clock: Callable[[], float]
     except Exception as exc:  # noqa: BLE001 - an unreachable or unmigrated database: no history, say why
         from .url import scrub
 
-        log.warning("history: cannot keep it in PostgreSQL: %s", scrub(str(exc) or type(exc).__name__, url).strip())
+        FAILURES[url] = scrub(str(exc).strip() or type(exc).__name__, url).strip()
+        log.warning("history: cannot keep it in PostgreSQL: %s", FAILURES[url])
         return None
+
+
+# Why the history on a URL could not be opened, the URL's password masked (`mcp-push history` says it).
+FAILURES: dict[str, str] = {}
 
 
 def watch_pg(engine: Any, source: Mapping[str, Any]) -> Any:
