@@ -18,9 +18,11 @@ def open_pg_engine(source: Mapping[str, Any], error: type[Exception]) -> Any:
     except ImportError as exc:
         raise error(str(exc)) from None
     from .engine import PgEngine
-    from .history import watch_pg
 
     try:
-        return watch_pg(PgEngine(source, database_url(source)), source)  # the shared history and the metrics
+        engine = PgEngine(source, database_url(source))
     except BackendUnavailable as exc:
         raise error(str(exc)) from None
+    from .history import watch_pg
+
+    return watch_pg(engine, source)  # the delivery history every replica shares, and the metrics
