@@ -23,6 +23,9 @@ def open_pg_engine(source: Mapping[str, Any], error: type[Exception]) -> Any:
         engine = PgEngine(source, database_url(source))
     except BackendUnavailable as exc:
         raise error(str(exc)) from None
+    from .asks import PgAskStore
+
+    engine.state.asks = PgAskStore(engine.state)  # pending questions shared by the replicas (backend.Backend's slot)
     from .history import watch_pg
 
     return watch_pg(engine, source)  # the delivery history every replica shares, and the metrics
