@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .. import result as R
-from ..configfile import ConfigFileError, load_config
+from ..configfile import ConfigFileError, load_config, one_look
 from ..routed import decide_for, when_text
 from ..selection import configured_channels
 from .engine import Engine, Ticket
@@ -156,8 +156,10 @@ def service_for(engine: Engine) -> RoutingService:
 
 
 def submit(engine: Engine, source: Mapping[str, Any], title: str, content: str, **how: Any) -> Ticket:
-    """engine.submit, routed when there is a config file (the MCP tools and REST call this)."""
-    return service_for(engine).submit(source, title, content, **how)
+    """engine.submit, routed when there is a config file (the MCP tools and REST call this). The config
+    file is looked for once for the message (routing, the checks and the channel selection all ask)."""
+    with one_look():
+        return service_for(engine).submit(source, title, content, **how)
 
 
 def start_routing(engine: Engine, source: Mapping[str, Any]) -> None:
