@@ -219,3 +219,82 @@ def test_the_pipes_are_blocking_again_after_serving(tmp_path):
         assert os.get_blocking(reader.fileno()) and os.get_blocking(writer.fileno())
     assert os.read(read_out, 100) == b"reply\n"
     os.close(read_out)
+
+
+# --- the history: one transaction for a burst of records -------------------------------------------------
+
+
+class _CountingConnection:
+    """The writer's connection, counting its transactions."""
+
+    def __init__(self, db):
+        self.db, self.transactions = db, 0
+
+    def execute(self, sql, *args):
+        if sql == "BEGIN IMMEDIATE":
+            self.transactions += 1
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+
+def test_a_burst_of_history_records_is_written_in_one_transaction_and_a_reader_does_not_wait_for_it(
+        tmp_path, monkeypatch):
+    from mcp_push.service import history
+    from mcp_push.service.history import FILE_NAME, Message, SqliteHistory
+
+    monkeypatch.setattr(history, "LINGER_SECONDS", 600.0)  # only a reader's sync() ends the wait
+    store = SqliteHistory(tmp_path / FILE_NAME)
+    try:
+        counting = store._db = _CountingConnection(store._db)
+        for i in range(20):
+            store.record(Message(f"m{i}", "message", None, f"t{i}", "c"), [], {})
+        assert store.sync(timeout=30)
+        assert counting.transactions == 1
+        assert len(store.query("SELECT message_id FROM messages")) == 20
+    finally:
+        store.close()
+
+
+# --- accepting on the loop; settings read once per env snapshot ----------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_the_embedded_outbox_accepts_on_the_event_loop_and_another_backend_on_a_worker_thread(monkeypatch):
+    import threading
+
+    from mcp_push.service import routing_service
+    from mcp_push.service.engine import Engine
+    from mcp_push.service.server import _Tools
+
+    threads: list[int] = []
+    monkeypatch.setattr(routing_service, "submit", lambda *args, **how: threads.append(threading.get_ident()))
+    engine = Engine({})
+    try:
+        tools = _Tools({}, engine)
+        await tools._submit({}, "title", "content")
+        engine.outbox, embedded = object(), engine.outbox  # a backend that is not the SQLite outbox (PostgreSQL)
+        await tools._submit({}, "title", "content")
+        engine.outbox = embedded
+    finally:
+        engine.close()
+    assert threads[0] == threading.get_ident() and threads[1] != threading.get_ident()
+
+
+def test_a_setting_of_an_env_snapshot_is_read_once_and_a_bad_one_refused_every_time(monkeypatch):
+    from mcp_push import config
+    from mcp_push.config import ConfigError, EnvSnapshot, setting
+
+    reads: list[str] = []
+    real = config.resolve_var
+    monkeypatch.setattr(config, "resolve_var", lambda var, source: reads.append(var.name) or real(var, source))
+    snapshot = EnvSnapshot({"MCP_PUSH_TIMEOUT": "7", "MCP_PUSH_LANE_QUEUE_MAX": "zero"})
+    assert [setting("MCP_PUSH_TIMEOUT", snapshot) for _ in range(3)] == ["7", "7", "7"]
+    assert reads == ["MCP_PUSH_TIMEOUT"]
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="MCP_PUSH_LANE_QUEUE_MAX"):
+            setting("MCP_PUSH_LANE_QUEUE_MAX", snapshot)
+    plain = {"MCP_PUSH_TIMEOUT": "7"}
+    assert setting("MCP_PUSH_TIMEOUT", plain) == setting("MCP_PUSH_TIMEOUT", plain) == "7"
+    assert reads.count("MCP_PUSH_TIMEOUT") == 3  # a plain mapping may change: read every time
