@@ -84,7 +84,8 @@ def _user_config_file() -> str:
     """user_config_dir()'s mcp-push.yaml, as a string made without pathlib."""
     if sys.platform == "win32":
         return str(user_config_dir() / FILE_NAME)
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    home = os.environ.get("HOME") or os.path.expanduser("~")  # expanduser's own answer when HOME is set
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     return os.path.join(base, "mcp-push", FILE_NAME)
 
 

@@ -298,3 +298,18 @@ def test_a_setting_of_an_env_snapshot_is_read_once_and_a_bad_one_refused_every_t
     plain = {"MCP_PUSH_TIMEOUT": "7"}
     assert setting("MCP_PUSH_TIMEOUT", plain) == setting("MCP_PUSH_TIMEOUT", plain) == "7"
     assert reads.count("MCP_PUSH_TIMEOUT") == 3  # a plain mapping may change: read every time
+
+
+def test_a_masker_masks_as_text_does():
+    from mcp_push.redact import REGISTRY
+    from mcp_push.service.outcome import SecretRedactor
+
+    redactor = SecretRedactor({"NTFY_URL": "http://127.0.0.1:9", "NTFY_TOPIC": "t", "NTFY_TOKEN": "tk_secret_1234"})
+    REGISTRY.add(["process-wide-secret-5678"])
+    try:
+        texts = ["token tk_secret_1234 and process-wide-secret-5678", "nothing secret", ""]
+        mask = redactor.masker()
+        assert [mask(text) for text in texts] == [redactor.text(text) for text in texts]
+        assert "tk_secret_1234" not in mask(texts[0]) and "process-wide-secret-5678" not in mask(texts[0])
+    finally:
+        REGISTRY.clear()

@@ -237,9 +237,10 @@ class SqliteHistory:
             made = derive(SecretRedactor, lambda: SecretRedactor(source)) if derive else SecretRedactor(source)
             self._redactor = made
         redactor = self._redactor
-        if redactor is None:
-            return lambda text: process_redactor().text(text) if text else text
-        return lambda text: redactor.text(text) if text else text
+        # The process's secrets are looked up once for the texts of this record, not once per text.
+        masker = getattr(redactor, "masker", None)
+        mask = process_redactor().text if redactor is None else masker() if masker else redactor.text
+        return lambda text: mask(text) if text else text
 
     def accepted(self, message: Message, entries: Sequence[Delivery | R.ChannelResult],
                  source: Mapping[str, Any] | None = None) -> None:
