@@ -260,3 +260,191 @@ def test_retry_attempts_bound_the_tries_across_reschedules(harness, vendor, monk
     harness.run_until(harness.clock.now + 600)
     assert [r.status for r in vendor.received] == [429, 429, 429]
     assert ticket.wait(5) and ticket.result().channels[0].status == "rejected"
+
+
+# --- pending questions (asking/store.py's AskStore: SQLite, service/pg/asks.py) ------------------------------
+
+
+class AskStores:
+    """Stores of one backend: `open()` is another replica's (another process on the folder, another pool on
+    the database)."""
+
+    def __init__(self, kind: str, tmp_path, url: str | None):
+        self.kind, self.tmp_path, self.url = kind, tmp_path, url
+        self.made: list = []
+
+    def open(self):
+        if self.kind == "sqlite":
+            from mcp_push.asking.store import SqliteAskStore
+
+            store = SqliteAskStore(self.tmp_path)
+        else:
+            from mcp_push.service.pg.asks import PgAskStore
+            from mcp_push.service.pg.state import PgState
+
+            store = PgAskStore(PgState(self.url, max_size=4))
+        self.made.append(store)
+        return store
+
+    def raw(self) -> bytes:
+        """Everything the backend keeps of the questions, as bytes (for what must never be in it)."""
+        if self.kind == "sqlite":
+            return b"".join(p.read_bytes() for p in sorted(self.tmp_path.iterdir()) if p.name.startswith("ask"))
+        import psycopg
+
+        with psycopg.connect(self.url) as conn:
+            return b"".join(json.dumps(conn.execute(f"SELECT * FROM {table}").fetchall(),  # noqa: S608 - our names
+                                       default=str).encode()
+                            for table in ("mcp_push_asks", "mcp_push_ask_tokens", "mcp_push_ask_audit",
+                                          "mcp_push_ask_cursors"))
+
+    def close(self) -> None:
+        for store in self.made:
+            store.close()
+            if self.kind == "postgres":
+                store.state.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ask_stores(request, tmp_path):
+    schemas = fresh_schema() if request.param == "postgres" else None
+    made = AskStores(request.param, tmp_path, next(schemas) if schemas is not None else None)
+    yield made
+    made.close()
+    if schemas is not None:
+        schemas.close()
+
+
+def a_question(ask_id: str, now: float, timeout: float = 60.0, channels=("telegram", "webhook"), options=("yes", "no")):
+    from mcp_push.asking.store import AnswerToken, Ask, new_token
+
+    ask = Ask(id=ask_id, question="Deploy?", options=list(options), created=now, expires=now + timeout,
+              default="no", run_id="r1", channels=list(channels))
+    tokens = [AnswerToken(new_token(), ask_id, "webhook", i) for i in range(len(options))]
+    return ask, tokens
+
+
+def test_a_question_asked_on_one_replica_is_found_by_its_token_on_another(ask_stores):
+    from mcp_push.asking.store import PENDING
+
+    first, second = ask_stores.open(), ask_stores.open()
+    ask, tokens = a_question("a1", 1_800_000_000.0)
+    first.create(ask, tokens)
+    found = second.lookup(tokens[1].token)
+    assert found is not None
+    assert (found[0].id, found[0].status, found[0].options, found[0].channels) == ("a1", PENDING, ["yes", "no"],
+                                                                                 ["telegram", "webhook"])
+    assert (found[1].ask_id, found[1].channel, found[1].option) == ("a1", "webhook", 1)
+    assert second.lookup(tokens[1].token[:-2] + "AA") is None
+    assert second.get("a1") == first.get("a1") and second.get("nope") is None
+    # Tokens are kept as digests only: a copy of the database answers nothing.
+    assert not any(t.token.encode() in ask_stores.raw() for t in tokens)
+
+
+def test_the_first_answer_wins_and_later_ones_and_replays_are_refused(ask_stores):
+    from mcp_push.asking.store import ACCEPTED, ANSWERED, DONE, UNKNOWN, USED
+
+    first, second = ask_stores.open(), ask_stores.open()
+    now = 1_800_000_000.0
+    ask, tokens = a_question("a2", now)
+    other, other_tokens = a_question("a3", now)
+    first.create(ask, tokens)
+    first.create(other, other_tokens)
+    won = second.answer("a2", "yes", "the link", "webhook", now + 1, tokens[0].token)
+    assert won.status == ACCEPTED and (won.ask.status, won.ask.answer, won.ask.by, won.ask.at) == \
+        (DONE, "yes", "the link", now + 1)
+    late = first.answer("a2", "no", "@alice", "telegram", now + 2)
+    assert late.status == ANSWERED and late.ask.answer == "yes"
+    assert first.answer("a2", "no", "the link", "webhook", now + 2, tokens[1].token).status == USED
+    assert first.answer("a2", "yes", "the link", "webhook", now + 2, tokens[0].token).status == USED
+    assert first.answer("a2", "yes", "x", "webhook", now + 2, other_tokens[0].token).status == UNKNOWN
+    assert first.answer("nope", "yes", "x", "telegram", now + 2).status == UNKNOWN
+    assert second.get("a3").status == "pending"
+
+
+def test_of_many_answers_at_once_from_several_replicas_exactly_one_is_accepted(ask_stores):
+    import threading
+
+    from mcp_push.asking.store import ACCEPTED
+
+    stores = [ask_stores.open() for _ in range(3)]
+    now = 1_800_000_000.0
+    ask, _ = a_question("a4", now)
+    stores[0].create(ask, [])
+    start = threading.Barrier(6)
+    outcomes: list = []
+
+    def answer(i: int) -> None:
+        start.wait()
+        outcomes.append(stores[i % 3].answer("a4", f"answer {i}", f"user {i}", "telegram", now + 1))
+
+    threads = [threading.Thread(target=answer, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    accepted = [o for o in outcomes if o.status == ACCEPTED]
+    assert len(outcomes) == 6 and len(accepted) == 1
+    assert {o.ask.answer for o in outcomes} == {accepted[0].ask.answer} == {stores[1].get("a4").answer}
+
+
+def test_a_question_times_out_at_its_deadline_and_an_answered_one_stays_answered(ask_stores):
+    from mcp_push.asking.store import ACCEPTED, DONE, EXPIRED, TIMED_OUT
+
+    first, second = ask_stores.open(), ask_stores.open()
+    now = 1_800_000_000.0
+    for ask_id in ("late", "expired", "answered"):
+        ask, tokens = a_question(ask_id, now, timeout=10)
+        first.create(ask, tokens)
+        if ask_id == "late":
+            late_token = tokens[0].token
+    assert second.answer("late", "yes", "the link", "webhook", now + 10, late_token).status == EXPIRED
+    assert first.get("late").status == TIMED_OUT
+    assert second.expire("expired", now + 10).status == TIMED_OUT
+    assert first.answer("expired", "yes", "@alice", "telegram", now + 11).status == EXPIRED
+    assert first.answer("answered", "yes", "@alice", "telegram", now + 9).status == ACCEPTED
+    kept = second.expire("answered", now + 10)
+    assert (kept.status, kept.answer) == (DONE, "yes")
+
+
+def test_pending_lists_every_replica_s_open_questions_of_a_channel_newest_first(ask_stores):
+    first, second = ask_stores.open(), ask_stores.open()
+    now = 1_800_000_000.0
+    for i, channels in enumerate([("telegram",), ("ntfy", "telegram"), ("matrix",), ("telegram",)]):
+        ask, _ = a_question(f"p{i}", now + i, channels=channels)
+        (first if i % 2 else second).create(ask, [])
+    first.answer("p3", "yes", "@alice", "telegram", now + 5)
+    second.set_channels("p2", ["matrix", "telegram"])
+    assert [a.id for a in first.pending("telegram")] == ["p2", "p1", "p0"]
+    assert [a.id for a in second.pending("ntfy")] == ["p1"]
+    assert first.pending("webhook") == []
+
+
+def test_the_audit_log_is_shared_by_the_replicas_and_holds_no_token(ask_stores):
+    first, second = ask_stores.open(), ask_stores.open()
+    ask, tokens = a_question("a5", 1_800_000_000.0)
+    first.create(ask, tokens)
+    first.audit("asked", ask)
+    second.audit("answered", ask, answer="yes", by="@alice", channel="telegram")
+    second.audit("ignored", None, channel="telegram", by="@mallory", where="42", reason="not an allowed sender")
+    lines = (first if ask_stores.kind == "postgres" else second).read_audit()
+    assert [(r["event"], r["ask_id"]) for r in lines] == [("asked", "a5"), ("answered", "a5"), ("ignored", None)]
+    assert lines[0]["question"] == "Deploy?" and lines[0]["channels"] == ["telegram", "webhook"]
+    assert (lines[1]["answer"], lines[1]["by"]) == ("yes", "@alice")
+    assert not any(t.token.encode() in ask_stores.raw() for t in tokens)
+
+
+def test_finished_questions_are_dropped_a_week_after_their_deadline(ask_stores):
+    import time
+
+    from mcp_push.asking.store import KEEP_SECONDS
+
+    first = ask_stores.open()
+    old, old_tokens = a_question("old", time.time() - KEEP_SECONDS - 100, timeout=10)
+    first.create(old, old_tokens)
+    assert first.get("old") is not None
+    second = ask_stores.open()
+    fresh, fresh_tokens = a_question("fresh", time.time())
+    second.create(fresh, fresh_tokens)
+    assert second.get("old") is None and second.lookup(old_tokens[0].token) is None
+    assert second.get("fresh") is not None

@@ -9,7 +9,10 @@ deliveries  every accepted delivery: waiting, sending (a worker has it on the wi
 sends       the requests made with each rate-limited credential (the quota window every worker reads).
 refs        the vendor's id of a run's message, per lane and run (edit it in place from any replica).
 idempotency the REST endpoint's keys (SHA-256 digests) and their first answers.
+asks, ask_tokens, ask_audit, ask_cursors  pending questions and their answer tokens, the audit log, the
+            answer receivers' positions (asks.py, ask_receivers.py).
 meta        the lane-key salt: one for the whole database, so every replica names a credential's lane alike.
+routing_*   routing's state and held messages, shared by the replicas (pg/routing.py).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from __future__ import annotations
 import secrets
 
 import psycopg
+
+from .asks import SCHEMA as ASKS_SCHEMA
+from .routing import SCHEMA as ROUTING_SCHEMA
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mcp_push_deliveries (
@@ -71,6 +77,8 @@ def migrate(url: str) -> list[str]:
         else:
             done.append("procrastinate schema present")
         conn.execute(SCHEMA)
+        conn.execute(ROUTING_SCHEMA)  # routing's state and held messages (pg/routing.py)
+        conn.execute(ASKS_SCHEMA)  # pending questions (asks.py)
         conn.execute("INSERT INTO mcp_push_meta VALUES ('lane_salt', %s) ON CONFLICT (name) DO NOTHING",
                      (secrets.token_hex(32),))
         done.append("mcp-push schema up to date")

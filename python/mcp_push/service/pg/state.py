@@ -89,6 +89,12 @@ class PgState:
     def close(self) -> None:
         self.pool.close()
 
+    def routing_store(self) -> Any:
+        """Routing's state and held messages, shared by every replica (pg/routing.py); routing_service asks."""
+        from .routing import PgRoutingStore
+
+        return PgRoutingStore(self)
+
     # --- accepting (the scheduler's jobs are deferred in the same transaction: jobs.py) ---------------------
 
     def accept(self, delivery: Delivery, limit: int | None, defer: Callable[[psycopg.Connection, Delivery], None],
