@@ -233,6 +233,7 @@ class _LoopWire:
         self._fds = (reader.fileno(), writer.fileno())
         self._stream: asyncio.StreamReader | None = None
         self._transports: list[asyncio.BaseTransport] = []
+        self._writer: asyncio.WriteTransport | None = None
         self._state = _WriteState()
 
     @staticmethod
@@ -274,6 +275,7 @@ class _LoopWire:
         return b"".join(pieces)
 
     async def write(self, data: bytes) -> None:
+        assert self._writer is not None
         if self._state.closed.is_set() or self._writer.is_closing():
             raise BrokenPipeError("stdout is closed")
         self._writer.write(data)
@@ -287,10 +289,11 @@ class _LoopWire:
         and puts the pipes back in blocking mode for whoever shares them."""
         for transport in self._transports:
             transport.close()
-        with anyio.move_on_after(5):
-            await self._state.closed.wait()
-        if not self._state.closed.is_set():
-            self._writer.abort()
+        if self._writer is not None:
+            with anyio.move_on_after(5):
+                await self._state.closed.wait()
+            if not self._state.closed.is_set():
+                self._writer.abort()
         for fd in self._fds:
             with contextlib.suppress(OSError):
                 os.set_blocking(fd, True)
@@ -307,8 +310,8 @@ async def serve_stdio(lowlevel: Any, drain_seconds: float, reader: BinaryIO | No
 
     wire: _ThreadWire | _LoopWire = _LoopWire(reader, writer) if _LoopWire.fits(reader, writer) \
         else _ThreadWire(reader, writer)
-    await wire.open()
     try:
+        await wire.open()
         await _serve(lowlevel, drain_seconds, wire)
     finally:
         await wire.aclose()
