@@ -4,6 +4,7 @@ the Node tests and the cross-runtime conformance suite."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -75,10 +76,12 @@ def tests(session: nox.Session) -> None:
     # Some tests plan in both runtimes (the scaffold test, the one-pipeline replay, the cross-check) and the
     # Inspector CLI is a devDependency: they need js/node_modules.
     npm_ci(session)
-    # One pytest-xdist worker per core (tests use free ports, their own tmp state folders and env): most of the
-    # wall is waiting on subprocesses and sockets. Work-stealing keeps the few slow tests from ending up in a row.
+    # Two pytest-xdist workers per core (tests use free ports, their own tmp state folders and env): about half of
+    # a test's wall is waiting on subprocesses, sockets, PostgreSQL and rate limits (the suite's tests took ~465 s
+    # of wall for ~215 s of CPU, children included), so one worker per core leaves the cores half idle.
+    # Work-stealing keeps the few slow tests from ending up in a row.
     # MCP_PUSH_REQUIRE_NODE: the cross-check and Inspector tests fail rather than skip without node.
-    default = ["-q", "-n", "auto", "--dist", "worksteal"]
+    default = ["-q", "-n", str(2 * _cores()), "--dist", "worksteal"]
     if session.posargs:
         session.run("pytest", *session.posargs)
         return
@@ -89,6 +92,11 @@ def tests(session: nox.Session) -> None:
         RAN_BESIDE["js"] = _finish_node_tests(session, *node)
     if RAN_BESIDE["js"] != 0:  # this session may be the only one run (`nox -s tests`)
         session.error(f"node --test test/ (run beside pytest) exited {RAN_BESIDE['js']}")
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _start_node_tests() -> tuple[subprocess.Popen, object]:
