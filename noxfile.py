@@ -82,12 +82,16 @@ def tests(session: nox.Session) -> None:
     # Work-stealing keeps the few slow tests from ending up in a row.
     # MCP_PUSH_REQUIRE_NODE: the cross-check and Inspector tests fail rather than skip without node.
     default = ["-q", "-n", str(2 * _cores()), "--dist", "worksteal"]
+    # Bytecode caches get written even where the shell sets PYTHONDONTWRITEBYTECODE (empty means unset): uv
+    # installs no .pyc, and the suite starts well over a hundred Python processes (servers, CLIs, hooks,
+    # workers), each compiling what it imports again; every xdist worker would also rewrite all test asserts.
+    env = {"PYTHONDONTWRITEBYTECODE": ""}
     if session.posargs:
-        session.run("pytest", *session.posargs)
+        session.run("pytest", *session.posargs, env=env)
         return
     node = _start_node_tests()
     try:
-        session.run("pytest", *default, env={"MCP_PUSH_REQUIRE_NODE": "1"})
+        session.run("pytest", *default, env={**env, "MCP_PUSH_REQUIRE_NODE": "1"})
     finally:
         RAN_BESIDE["js"] = _finish_node_tests(session, *node)
     if RAN_BESIDE["js"] != 0:  # this session may be the only one run (`nox -s tests`)
