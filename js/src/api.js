@@ -252,6 +252,10 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
       format,
     ),
   );
+  // A connection a previous send's reply has just finished with goes back to its pool on the next turn
+  // of the event loop (undici's, node:http's): starting the requests after that turn reuses it, where
+  // a send that followed at once opened new ones (a tunnel and a TLS handshake each, behind a proxy).
+  await new Promise((resolve) => setImmediate(resolve));
   const started = performance.now();
   return Promise.all(
     plans.map((channelPlan) => {

@@ -141,7 +141,8 @@ async function startVendor() {
  * A forward proxy on 127.0.0.1 that only tunnels (HTTP CONNECT), as undici's ProxyAgent uses it.
  * Records each CONNECT as {target, authorization, upstreamPort} where upstreamPort is the local port
  * of its own connection to the target, so a test can tell the vendor's request came through it.
- * Only 127.0.0.1 targets are tunnelled: the tests never leave loopback.
+ * Only 127.0.0.1 targets are tunnelled: the tests never leave loopback. Tunnels stay open between
+ * requests (the runtime reuses them, as a direct connection): dropTunnels() closes them.
  */
 async function startConnectProxy() {
   const connects = [];
@@ -180,6 +181,11 @@ async function startConnectProxy() {
     port,
     connects,
     plain,
+    /** Closes every open tunnel: the next request through the proxy opens a new one (a CONNECT). */
+    dropTunnels() {
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    },
     close() {
       for (const socket of sockets) socket.destroy();
       server.closeAllConnections();

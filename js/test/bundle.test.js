@@ -242,3 +242,53 @@ test('sendEvent from the bundle sends the card the sources plan (card templates 
     server.close();
   }
 });
+
+test('the bundle compiles undici, nodemailer, ajv, yaml and markdown-it only when first required', async () => {
+  // Each is carried as a string (build.js LAZY_PACKAGES) and compiled by vm.compileFunction when the
+  // bundle first requires it: a direct send compiles none of them, a send through a proxy compiles undici.
+  const received = [];
+  const server = await listen((req, res) => {
+    received.push(req.url);
+    req.resume();
+    req.on('end', () => res.setHeader('content-type', 'application/json').end('{"id":"abc"}'));
+  });
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'qlscripts-'));
+  fs.copyFileSync(path.join(JS, 'dist', 'sendNotify.js'), path.join(folder, 'sendNotify.js'));
+  fs.writeFileSync(
+    path.join(folder, 'job.js'),
+    "const vm = require('node:vm'); const compiled = []; const compile = vm.compileFunction;\n" +
+      'vm.compileFunction = (code, params, options) => { compiled.push(options.filename); return compile(code, params, options); };\n' +
+      "const { sendNotify } = require('./sendNotify');\n" +
+      '(async () => {\n' +
+      "  const direct = await sendNotify('t', 'direct');\n" +
+      '  const afterDirect = [...compiled];\n' +
+      "  process.env.HTTP_PROXY = process.env.PROXY_URL; process.env.NO_PROXY = '127.0.0.1';\n" +
+      "  const proxied = await sendNotify('t', 'proxied');\n" +
+      '  process.stdout.write(JSON.stringify({ afterDirect, compiled, statuses: [direct, proxied].map((r) => r.channels[0].status) }));\n' +
+      '})();\n',
+  );
+  try {
+    const port = server.address().port;
+    const env = {
+      PATH: process.env.PATH,
+      HITOKOTO: 'false',
+      NTFY_URL: `http://127.0.0.1:${port}`,
+      NTFY_TOPIC: 'jobs',
+      PROXY_URL: `http://127.0.0.1:${port}`, // never used: 127.0.0.1 is in NO_PROXY, so the request stays direct
+    };
+    const child = require('node:child_process').spawn(process.execPath, ['job.js'], { cwd: folder, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, stderr);
+    const out = JSON.parse(stdout);
+    assert.deepEqual(out.statuses, ['delivered', 'delivered']);
+    assert.deepEqual(out.afterDirect, []);
+    assert.deepEqual(out.compiled, ['sendNotify.js (bundled undici)']);
+    assert.deepEqual(received, ['/jobs', '/jobs']);
+  } finally {
+    server.close();
+  }
+});

@@ -22,6 +22,7 @@ after(() => Promise.all([telegram.close(), proxy.close()]));
 beforeEach(() => {
   telegram.received.length = 0;
   proxy.connects.length = 0;
+  proxy.dropTunnels(); // each test's request opens its own tunnel, so its CONNECT is seen
 });
 
 async function sendTelegram(extra) {
@@ -96,6 +97,21 @@ test('a proxy that refuses connections is a network_error, and Telegram is not c
   );
   assert.deepEqual(telegram.received, []);
   assert.ok(!JSON.stringify(result).includes('proxy_pass_77') && !stderr.includes('proxy_pass_77'));
+});
+
+test('a second send through the same proxy reuses the tunnel the first opened', async () => {
+  const first = await sendTelegram({ ...through, TG_PROXY_PORT: String(proxy.port) });
+  // undici hands a connection back to its pool on the next turn of the event loop.
+  await new Promise((resolve) => setImmediate(resolve));
+  const second = await sendTelegram({ ...through, TG_PROXY_PORT: String(proxy.port) });
+  assert.deepEqual([first.result.status, second.result.status], ['delivered', 'delivered']);
+  assert.equal(telegram.received.length, 2);
+  assert.equal(proxy.connects.length, 1);
+  // Both requests reached Telegram on the proxy's one upstream connection.
+  assert.deepEqual(
+    telegram.received.map((r) => r.remotePort),
+    [proxy.connects[0].upstreamPort, proxy.connects[0].upstreamPort],
+  );
 });
 
 test('TG_PROXY_HOST without TG_PROXY_PORT sends directly', async () => {

@@ -90,3 +90,78 @@ def test_instances_share_a_lane_only_when_they_share_a_credential(tmp_path):
     keys = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in configured_channels(source)}
     assert keys["a"] == keys["b"] != keys["c"]
     assert keys["a"].startswith("dingtalk:")
+
+
+QUIET = """\
+channels:
+  me: {type: ntfy, env: {NTFY_URL: "${VENDOR}", NTFY_TOPIC: me}}
+routes:
+  - to: [me]
+    quiet_hours: {from: "22:00", to: "07:00", except: [error], then: THEN}
+"""
+
+
+def quiet_env(tmp_path, vendor, then):
+    path = tmp_path / "mcp-push.yaml"
+    path.write_text(QUIET.replace("THEN", then))
+    return {"MCP_PUSH_CONFIG": str(path), "VENDOR": vendor.url, "HITOKOTO": "false"}
+
+
+def night():
+    """23:00 UTC on a day far enough ahead that the service's own thread (real time) never finds it due, and
+    07:00 UTC the morning after, when the quiet hours end."""
+    day = (int(time.time()) // 86400 + 10) * 86400
+    return day + 23 * 3600, day + 31 * 3600
+
+
+def test_quiet_hours_hold_a_message_in_the_server_until_they_end_even_across_a_restart(tmp_path, vendor):
+    env = quiet_env(tmp_path, vendor, "defer")
+    at, morning = night()
+    engine = Engine(env, Outbox(None)).start(resume=False)
+    service = RoutingService(engine, RoutingStore(tmp_path / "routing.sqlite3"))
+    try:
+        [held] = service.submit(env, "build done", "all green", kind="end", run_id="b1", now=at).result().channels
+        assert (held.channel, held.status) == ("me", "queued")
+        hours = "route 1: quiet hours 22:00-07:00 UTC: held until they end"
+        assert held.error == f"{hours}: held until {when_text(morning)}"
+        # The route's `except: [error]`: an error is not held.
+        [loud] = service.submit(env, "deploy failed", "exit 1", kind="error", run_id="d1", now=at).result().channels
+        assert engine.drain(10)
+        assert [r.body.decode() for r in vendor.received] == ["exit 1"]
+        assert service.send_due(now=morning - 1) == 0
+    finally:
+        service.store.close()
+        engine.close()
+    # A new process (the held message lives in routing.sqlite3) sends it when the quiet hours end, once.
+    engine = Engine(env, Outbox(None)).start(resume=False)
+    service = RoutingService(engine, RoutingStore(tmp_path / "routing.sqlite3"))
+    try:
+        assert service.send_due(now=morning - 1) == 0
+        assert service.send_due(now=morning) == 1
+        assert engine.drain(10)
+        assert service.send_due(now=morning + 60) == 0
+    finally:
+        service.store.close()
+        engine.close()
+    assert [r.body.decode() for r in vendor.received] == ["exit 1", "all green"]
+    assert vendor.received[1].headers["Title"] == "=?utf-8?B?" + base64.b64encode(b"build done").decode() + "?="
+
+
+def test_quiet_hours_with_then_drop_send_nothing_and_say_why(tmp_path, vendor):
+    env = quiet_env(tmp_path, vendor, "drop")
+    at, morning = night()
+    engine = Engine(env, Outbox(None)).start(resume=False)
+    service = RoutingService(engine, RoutingStore(tmp_path / "routing.sqlite3"))
+    try:
+        [dropped] = service.submit(env, "50%", "halfway", kind="update", run_id="b1", now=at).result().channels
+        assert (dropped.channel, dropped.ok, dropped.status) == ("me", False, "skipped")
+        assert dropped.error == "route 1: quiet hours 22:00-07:00 UTC"
+        assert service.send_due(now=morning) == 0
+        # Outside the quiet hours the same route sends at once.
+        [sent] = service.submit(env, "60%", "more", kind="update", run_id="b1", now=morning).result().channels
+        assert engine.drain(10)
+    finally:
+        service.store.close()
+        engine.close()
+    assert [r.body.decode() for r in vendor.received] == ["more"]
+    assert (sent.channel, sent.status, sent.error) == ("me", "queued", None)

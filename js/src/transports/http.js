@@ -2,8 +2,7 @@
 // HTTP transport: sends the planned bytes unchanged, with a timeout on connect, on the headers and on
 // every body read (undici ignores a plain `timeout` option, QingLong's 300 s hang; these apply).
 
-const { Agent, EnvHttpProxyAgent, ProxyAgent, request } = require('undici');
-const { secondsText, unquote } = require('../wire');
+const { secondsText } = require('../wire');
 const { TransportError } = require('./index');
 
 // Failures worth another try: the vendor may be restarting. DNS and TLS failures are configuration.
@@ -35,67 +34,71 @@ function useDispatcher(dispatcher) {
   injected = dispatcher;
 }
 
-// Through a proxy, a dispatcher per request, destroyed when it ends: a request undici still holds (a
-// CONNECT a stuck proxy never answers is retried by undici forever) must not outlive its timeout and
-// keep the process alive. Without a spec-named proxy, HTTP(S)_PROXY / NO_PROXY from the environment
-// apply, as they do for Python's requests. With no proxy variable at all every request is direct: those
-// share one keep-alive Agent per timeout (a dispatcher per request paid a connect and ~1 ms of CPU each,
-// js/test/http_pool.test.js). Its connect timeout is the request's, so a connect that hangs ends by
-// itself; its idle sockets are unref'd by undici, so they never keep the process alive; a pooled socket
-// idle 2 s is closed (keepAliveTimeout, clear of servers' 5 s; the Python transport's
-// IDLE_REUSE_SECONDS). No redirect following: the planned request is the request (a redirect would turn
-// a POST into a GET). Returns [dispatcher, own]: own ones are destroyed after the request.
+// Without a spec-named proxy, HTTP(S)_PROXY / NO_PROXY from the environment apply, as they do for
+// Python's requests: through undici's proxy agents, pooled (proxies.js). With no proxy variable at all
+// every request is direct, over node:http (direct.js), with one keep-alive Agent per protocol: undici
+// is then never loaded. No redirect following either way: the planned request is the request (a
+// redirect would turn a POST into a GET).
 const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY'];
-const IDLE_REUSE_MS = 2000;
-const direct = new Map();
 
-function dispatcherFor(planned, ms) {
-  if (planned.proxy) return [proxyFor(planned.proxy, ms), true];
-  if (PROXY_VARIABLES.some((name) => process.env[name])) {
-    return [
-      new EnvHttpProxyAgent({ connect: { timeout: ms }, proxyTls: { timeout: ms }, requestTls: { timeout: ms } }),
-      true,
-    ];
-  }
-  let agent = direct.get(ms);
-  if (!agent) {
-    agent = new Agent({
-      connect: { timeout: ms },
-      keepAliveTimeout: IDLE_REUSE_MS,
-      keepAliveMaxTimeout: IDLE_REUSE_MS,
-    });
-    direct.set(ms, agent);
-  }
-  return [agent, false];
-}
+let undici = null;
+let direct = null;
+let proxies = null;
 
-function proxyFor(proxyUrl, ms) {
-  const url = new URL(proxyUrl);
-  const options = {
-    uri: `${url.protocol}//${url.host}`,
-    connect: { timeout: ms },
-    proxyTls: { timeout: ms },
-    requestTls: { timeout: ms },
+/** How one request goes: {send() -> reply-like, abort() (it timed out), release() (it ended)}. */
+function routeFor(planned, ms, body) {
+  const viaUndici = (dispatcher, lease = null) => {
+    // An abort signal reaches undici's request only once it has a connection: the lease's timedOut()
+    // retires the dispatcher, which ends a CONNECT a stuck proxy never answers (proxies.js).
+    const controller = new AbortController();
+    return {
+      send: () =>
+        (undici ||= require('undici')).request(planned.url, {
+          method: planned.method,
+          headers: { ...planned.headers }, // a copy: undici's proxy agent edits the headers it is given; a plan is frozen
+          body,
+          headersTimeout: ms,
+          bodyTimeout: ms,
+          dispatcher,
+          signal: controller.signal,
+        }),
+      abort() {
+        if (lease) lease.timedOut();
+        controller.abort();
+      },
+      release: () => lease && lease.release(),
+    };
   };
-  if (url.username || url.password) {
-    const credentials = `${unquote(url.username)}:${unquote(url.password)}`;
-    options.token = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
+  if (injected) return viaUndici(injected);
+  if (planned.proxy || PROXY_VARIABLES.some((name) => process.env[name])) {
+    const lease = (proxies ||= require('./proxies')).leaseProxy(planned.proxy || null, ms);
+    return viaUndici(lease.dispatcher, lease);
   }
-  return new ProxyAgent(options);
+  const request = (direct ||= require('./direct')).requestDirect(planned, body);
+  return { send: () => request.reply, abort: request.abort, release: () => {} };
 }
 
 // Vendors mean UTF-8 unless they say otherwise (Chinese error messages). TextDecoder drops a leading
 // byte order mark; the Python transport drops it too.
+// A decoder is made once per label (a one-off decode keeps no state between calls).
+const decoders = new Map();
+
+function decoderFor(label) {
+  let decoder = decoders.get(label);
+  if (decoder === undefined) {
+    try {
+      decoder = new TextDecoder(label);
+    } catch {
+      decoder = null; // an unknown charset label: UTF-8
+    }
+    if (decoders.size < 64) decoders.set(label, decoder);
+  }
+  return decoder;
+}
+
 function decode(buffer, contentType) {
   const match = /charset=["']?([^;"'\s]+)/i.exec(contentType || '');
-  if (match) {
-    try {
-      return new TextDecoder(match[1]).decode(buffer);
-    } catch {
-      // an unknown charset label: fall through to UTF-8
-    }
-  }
-  return new TextDecoder('utf-8').decode(buffer);
+  return ((match && decoderFor(match[1])) || decoderFor('utf-8')).decode(buffer);
 }
 
 // Header names lower-cased (undici's already are); a repeated header joined with ", " as Python's requests does.
@@ -133,13 +136,11 @@ function writtenBeforeFailure(code, message, reason) {
 
 async function sendHttp(planned, timeoutS) {
   const ms = Math.max(1, Math.round(timeoutS * 1000));
-  let dispatcher = injected;
-  let own = false;
+  let route = null;
   // undici runs headersTimeout/bodyTimeout on a coarse timer wheel (0.5 s ticks: 0.5 s fired after
   // 1-1.5 s), and an abort signal reaches a request only once it has a connection (a proxy that never
   // answers the CONNECT held it for minutes). A native timer, restarted whenever bytes arrive, ends the
-  // wait itself: MCP_PUSH_TIMEOUT is what it says.
-  const idle = new AbortController();
+  // wait itself (a connect too, for node:http): MCP_PUSH_TIMEOUT is what it says.
   let timedOut = false;
   let expire;
   const expired = new Promise((resolve, reject) => {
@@ -148,21 +149,13 @@ async function sendHttp(planned, timeoutS) {
   expired.catch(() => {});
   const timer = setTimeout(() => {
     timedOut = true;
-    idle.abort();
+    if (route) route.abort();
     expire(new Error('timed out'));
-    if (own) dispatcher.destroy().catch(() => {});
   }, ms);
   try {
-    if (!dispatcher) [dispatcher, own] = dispatcherFor(planned, ms); // a proxy URL that does not parse throws here
-    const pending = request(planned.url, {
-      method: planned.method,
-      headers: { ...planned.headers }, // a copy: undici's proxy agent edits the headers it is given; a plan is frozen
-      body: typeof planned.body === 'string' ? Buffer.from(planned.body, 'utf8') : undefined,
-      headersTimeout: ms,
-      bodyTimeout: ms,
-      dispatcher,
-      signal: idle.signal,
-    });
+    const body = typeof planned.body === 'string' ? Buffer.from(planned.body, 'utf8') : undefined;
+    route = routeFor(planned, ms, body); // a proxy URL that does not parse throws here
+    const pending = route.send();
     pending.catch(() => {}); // settled after the race was lost: nobody waits for it
     const response = await Promise.race([pending, expired]);
     timer.refresh();
@@ -204,7 +197,7 @@ async function sendHttp(planned, timeoutS) {
     );
   } finally {
     clearTimeout(timer);
-    if (own) dispatcher.destroy().catch(() => {});
+    if (route) route.release();
   }
 }
 

@@ -2,7 +2,8 @@
 pending question of the room (or the one it replies to): a number of one of the numbered options, or
 the option itself; any text for a free-text question. Only MATRIX_ALLOWED_USERS answer (default: the
 room's members other than the sending account); anyone else is ignored and logged. A later answer is
-refused politely in the room, through the delivery engine.
+refused politely in the room, through the delivery engine. Replicas on PostgreSQL sync one at a time per
+account and room, the sync token kept in the database (receivers.py).
 """
 
 from __future__ import annotations
@@ -85,7 +86,14 @@ class MatrixReceiver(Receiver):
             self.members = set(joined.get("joined") or {})
         return sender in self.members and sender != self.me
 
+    def credential(self) -> str:
+        env = self._env()
+        return f"{env['MATRIX_HOMESERVER'].rstrip('/')}\0{env['MATRIX_ACCESS_TOKEN']}\0{env['MATRIX_ROOM_ID']}"
+
     def poll(self) -> None:
+        key = self.lock_key()
+        if key is not None:  # where the last holder stopped
+            self.since = self.shared.cursor(key) or self.since
         if self.me is None:
             whoami = self._get("/_matrix/client/v3/account/whoami")
             if whoami is None:
@@ -115,6 +123,8 @@ class MatrixReceiver(Receiver):
                 self.on_event(event)
             except Exception:
                 log.warning("ask: matrix: an event could not be handled", exc_info=True)
+        if key is not None and self.since:
+            self.shared.set_cursor(key, self.since, self)  # False: another replica holds it and syncs on from here
         if not events:
             self._stopped.wait(IDLE_SECONDS)
 

@@ -1,6 +1,10 @@
 """ntfy answers: each question's buttons POST their option's token to a private reply topic on the same
 server (a random, unguessable name per question); this reads the topic's JSON stream (`/<topic>/json`).
-A message on the topic is only an answer when its body is one of the question's tokens."""
+A message on the topic is only an answer when its body is one of the question's tokens.
+
+Replicas on PostgreSQL (receivers.py): every replica's receiver looks for pending ntfy questions in the
+database and streams each one's topic while it holds that topic's lock, from the last message id kept there;
+so one replica reads a topic at a time, and another takes over when it goes away."""
 
 from __future__ import annotations
 
@@ -15,8 +19,8 @@ from ..config import channel_env
 from ..hooks import HookInput
 from ..hooks.ntfy_auth import ntfy_auth
 from ..specs import load_channels
-from .receivers import Receiver
-from .store import Ask
+from .receivers import TAKEOVER_SECONDS, Receiver
+from .store import PENDING, Ask
 
 log = logging.getLogger("mcp_push.ask")
 
@@ -34,25 +38,68 @@ class NtfyReceiver(Receiver):
 
     def add(self, ask: Ask) -> None:
         self.asks[ask.id] = ask
-        if ask.reply_topic and ask.id not in self.streams:
+        if self.shared is not None:
+            super().add(ask)  # the base thread finds every replica's questions (poll) and starts their streams
+            return
+        self._start_stream(ask)
+
+    def _start_stream(self, ask: Ask) -> None:
+        with self._lock:
+            if not ask.reply_topic or ask.id in self.streams:
+                return
             self.streams.add(ask.id)
-            threading.Thread(target=self._stream, args=(ask,), name="mcp-push-ntfy", daemon=True).start()
+        threading.Thread(target=self._stream, args=(ask,), name="mcp-push-ntfy", daemon=True).start()
+
+    def lock_key(self) -> str | None:
+        return None  # a lock per reply topic (_topic_key), taken by each stream
+
+    def _topic_key(self, ask: Ask) -> str | None:
+        if self.shared is None:
+            return None
+        return self.shared.key(self.name, f"{self._env()['NTFY_URL'].rstrip('/')}/{ask.reply_topic}")
+
+    def _env(self) -> dict[str, str]:
+        return channel_env(load_channels()["ntfy"], self.service.source)
+
+    def _is_live(self, ask: Ask) -> bool:
+        if self.shared is None:
+            return ask.id in self.service.live_asks()
+        now = self.service.clock()
+        current = self.service.store.get(ask.id)
+        return current is not None and current.status == PENDING and current.expires > now
 
     def _headers(self, env: dict[str, str]) -> dict[str, str]:
         auth = ntfy_auth(HookInput(env=env, title="", content="", now=0)).get("authorization")
         return {"Authorization": auth} if auth else {}
 
     def _stream(self, ask: Ask) -> None:
-        env = channel_env(load_channels()["ntfy"], self.service.source)
+        key = self._topic_key(ask)
+        try:
+            self._read_topic(ask, key)
+        except Exception:
+            log.warning("ask: ntfy: the reply topic's reader failed", exc_info=True)
+        finally:
+            if key is not None:
+                self.shared.release(key, self)
+            with self._lock:
+                self.streams.discard(ask.id)
+
+    def _read_topic(self, ask: Ask, key: str | None) -> None:
+        env = self._env()
         url = f"{env['NTFY_URL'].rstrip('/')}/{ask.reply_topic}/json"
         since = "all"  # the topic is this question's alone: whatever it holds is for it
-        while ask.id in self.service.live_asks():
+        while self._is_live(ask):
+            if key is not None:
+                if not self.shared.hold(key, self):
+                    self._stopped.wait(TAKEOVER_SECONDS)  # another replica reads this topic
+                    continue
+                since = self.shared.cursor(key) or since  # where the last reader stopped
             try:
                 with requests.get(url, params={"since": since}, headers=self._headers(env), stream=True,
                                   timeout=(10, READ_TIMEOUT)) as reply:
                     reply.raise_for_status()
                     for line in reply.iter_lines():
-                        if ask.id not in self.service.live_asks():
+                        if not self._is_live(ask):
                             return
                         if not line:
                             continue
@@ -61,6 +108,8 @@ class NtfyReceiver(Receiver):
                             continue
                         since = str(event.get("id") or since)
                         self.on_message(ask, str(event.get("message") or "").strip())
+                        if key is not None and not self.shared.set_cursor(key, since, self):
+                            break  # the lock is lost: the next holder reads on from the stored id
             except (requests.RequestException, ValueError) as exc:
                 log.warning("ask: ntfy: the reply topic's stream failed: %s", self.service.redactor_text(str(exc)))
                 self._stopped.wait(2.0)
@@ -74,5 +123,8 @@ class NtfyReceiver(Receiver):
         option = ask.options[found[1].option]
         self.service.record(ask.id, option, "ntfy", "ntfy", token)
 
-    def poll(self) -> None:  # the streams do the work
+    def poll(self) -> None:
+        """Shared: a stream for each pending ntfy question of any replica (each waits for its topic's lock)."""
+        for ask in self.live():
+            self._start_stream(ask)
         self._stopped.wait(1.0)

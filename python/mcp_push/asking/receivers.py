@@ -1,6 +1,11 @@
 """The answer receivers: one per channel that answers through itself (Telegram, ntfy, Matrix), each in
 its own module. A receiver runs a thread while a question of its process that went to its channel is
-pending, and stops by itself after."""
+pending, and stops by itself after.
+
+Replicas on one database (PostgreSQL: the store has `shared_receivers`, service/pg/ask_receivers.py): a
+receiver serves every replica's pending questions of its channel, and only the replica holding the lock of its
+credential polls the vendor, from the position kept in the database; the others wait their turn and take over
+when the holder goes away. Without it (SQLite) a receiver serves its own process's questions, as before."""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from typing import Any
 from .store import Ask
 
 log = logging.getLogger("mcp_push.ask")
+
+TAKEOVER_SECONDS = 1.0  # how often a replica waiting for a receiver's lock tries it again
 
 
 class Receiver:
@@ -25,6 +32,7 @@ class Receiver:
         self._lock = threading.Lock()
         self._running = False
         self._stopped = threading.Event()
+        self.shared = getattr(service.store, "shared_receivers", None)  # replicas on one database
 
     def add(self, ask: Ask) -> None:
         with self._lock:
@@ -35,18 +43,43 @@ class Receiver:
             self._stopped.clear()
         threading.Thread(target=self._run, name=f"mcp-push-{self.name}", daemon=True).start()
 
+    def credential(self) -> str:
+        """What names the vendor's reader this receiver is (a bot, an account): one holder per credential."""
+        return ""
+
+    def lock_key(self) -> str | None:
+        """The shared lock's key (None: this process alone, or a receiver that locks per question)."""
+        return self.shared.key(self.name, self.credential()) if self.shared is not None else None
+
     def live(self) -> list[Ask]:
-        """This receiver's questions still pending in the service, newest first."""
+        """This receiver's questions still pending in the service, newest first; shared: every replica's
+        pending questions of this channel before their deadline (known from then on to this receiver)."""
+        if self.shared is not None:
+            now = self.service.clock()
+            pending = [a for a in self.service.store.pending(self.name) if a.expires > now]
+            for ask in pending:
+                self.asks.setdefault(ask.id, ask)
+            return pending
         live = set(self.service.live_asks())
         return sorted((a for a in self.asks.values() if a.id in live), key=lambda a: a.created, reverse=True)
 
     def _run(self) -> None:
+        key = None
         try:
             while True:
                 with self._lock:
-                    if self._stopped.is_set() or not self.live():
+                    try:
+                        stop = self._stopped.is_set() or not self.live()
+                    except Exception:  # the shared store away for a moment: try again
+                        log.warning("ask: %s receiver: reading the pending questions failed", self.name)
+                        stop = False
+                    if stop:
                         self._running = False
                         break
+                key = self.lock_key()
+                if key is not None and not self.shared.hold(key, self):
+                    self._stopped.wait(TAKEOVER_SECONDS)  # another replica polls; its turn ends with it
+                    continue
                 try:
                     self.poll()
                 except Exception:
@@ -54,9 +87,12 @@ class Receiver:
                     self._stopped.wait(2.0)
         finally:
             try:
-                self.finish()
+                if key is None or self.shared.holds(key, self):
+                    self.finish()
             except Exception:
                 log.debug("ask: %s receiver: finishing failed", self.name, exc_info=True)
+            if key is not None:
+                self.shared.release(key, self)
 
     def poll(self) -> None:
         raise NotImplementedError

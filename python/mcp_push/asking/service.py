@@ -26,6 +26,7 @@ from typing import Any
 from ..config import agent_defaults, setting, strip_space
 from ..events import schema_checker
 from ..selection import channel_names, channels_error, configured_channels
+from ..service.backend import BackendUnavailable
 from ..specs import load_channels
 from . import render as R
 from .store import ACCEPTED, DONE, PENDING, TIMED_OUT, Ask, AskStore, Outcome, SqliteAskStore
@@ -136,10 +137,14 @@ def public_url(source: Mapping[str, Any]) -> str:
     return strip_space(setting(PUBLIC_URL_VAR, source)).rstrip("/")
 
 
-def open_store(source: Mapping[str, Any]) -> AskStore:
-    """The store in the state folder (beside the outbox), or in memory with MCP_PUSH_OUTBOX=false."""
+def open_store(source: Mapping[str, Any], engine: Any = None) -> AskStore:
+    """The store of the engine's backend when it has one (PostgreSQL: every replica's questions), else the
+    one in the state folder (beside the outbox), or in memory with MCP_PUSH_OUTBOX=false."""
     from ..service.outbox import outbox_enabled, state_dir
 
+    shared = getattr(getattr(engine, "outbox", None), "asks", None)  # backend.Backend's `asks` slot
+    if shared is not None:
+        return shared
     return SqliteAskStore(state_dir(source) if outbox_enabled(source) else None)
 
 
@@ -150,7 +155,7 @@ class AskService:
                  clock: Callable[[], float] = time.time):
         self.source = agent_defaults(source)
         self.engine = engine
-        self.store = store if store is not None else open_store(self.source)
+        self.store = store if store is not None else open_store(self.source, engine)
         self.clock = clock
         self._lock = threading.Lock()
         self._live: dict[str, threading.Event] = {}  # this process's pending questions -> settled
@@ -192,8 +197,11 @@ class AskService:
         if base:
             answer_on.append("the answer links")
         copies = [R.render(ask, channel, base, answer_on, ntfy_base) for channel in targets]
-        self.store.create(ask, [t for copy in copies for t in copy.tokens])
-        self.store.audit("asked", ask)
+        try:
+            self.store.create(ask, [t for copy in copies for t in copy.tokens])
+            self.store.audit("asked", ask)
+        except BackendUnavailable as exc:  # PostgreSQL away: nothing was asked ("database: …; try again")
+            raise AskRefused(str(exc)) from None
         settled = threading.Event()
         with self._lock:
             self._live[ask.id] = settled

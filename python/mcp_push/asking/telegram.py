@@ -4,7 +4,8 @@ gone) to show the answer; a free-text answer is a reply to the question's messag
 chat (TG_USER_ID) answers: anything from another chat is ignored and logged.
 
 Telegram allows one getUpdates poller per bot: a bot with a webhook set, or polled by another program at
-the same time, cannot answer here (409 Conflict, logged).
+the same time, cannot answer here (409 Conflict, logged). Replicas on PostgreSQL poll one at a time per bot,
+the offset kept in the database (receivers.py).
 """
 
 from __future__ import annotations
@@ -67,7 +68,15 @@ class TelegramReceiver(Receiver):
             return None
         return data.get("result")
 
+    def credential(self) -> str:
+        env = self._env()
+        return f"{env['TG_API_HOST'].rstrip('/')}/bot{env['TG_BOT_TOKEN']}"
+
     def poll(self) -> None:
+        key = self.lock_key()
+        if key is not None:  # where the last holder stopped (None: nothing read through the database yet)
+            stored = self.shared.cursor(key)
+            self.offset = int(stored) if stored is not None else self.offset
         body: dict[str, Any] = {"timeout": LONG_POLL_SECONDS, "allowed_updates": ["callback_query", "message"]}
         if self.offset is not None:
             body["offset"] = self.offset
@@ -88,6 +97,8 @@ class TelegramReceiver(Receiver):
                     self.on_message(update["message"])
             except Exception:
                 log.warning("ask: telegram: an update could not be handled", exc_info=True)
+            if key is not None and not self.shared.set_cursor(key, str(self.offset), self):
+                return  # another replica holds the bot now: it reads on from the stored offset
 
     def finish(self) -> None:
         # getUpdates confirms updates up to its offset: without this the next poller would see them again.

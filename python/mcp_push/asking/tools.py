@@ -16,6 +16,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, WithJsonSchema
 
+from ..service.backend import BackendUnavailable
 from .service import ASK_SCHEMA, AskRefused, AskService, ask_problem, result_of
 
 PROGRESS_SECONDS = 2.0  # between progress notifications while waiting
@@ -119,7 +120,10 @@ def register_ask_tools(register: Callable[..., Any], service_for: Callable[[], A
         ask_id: Annotated[str, WithJsonSchema({"type": "string", "minLength": 1,
                                                "description": "The ask_id notify_ask returned"})],
     ) -> Annotated[CallToolResult, AskResult]:
-        ask = await anyio.to_thread.run_sync(service_for().store.get, ask_id)
+        try:
+            ask = await anyio.to_thread.run_sync(service_for().store.get, ask_id)
+        except BackendUnavailable as exc:  # PostgreSQL away: "database: …; try again"
+            return refused(str(exc))
         if ask is None:
             return refused("ask_id: no such question")
         return _result(result_of(ask))

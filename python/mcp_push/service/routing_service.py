@@ -49,8 +49,10 @@ class RoutingService:
         """Opened on first use: a server without a config file makes no file in the state folder."""
         with self._lock:
             if self._store is None:
+                shared = getattr(self.engine.outbox, "routing_store", None)  # PostgreSQL: every replica's
                 path = getattr(self.engine.outbox, "path", None)  # None: an outbox in memory
-                self._store = RoutingStore(path.with_name("routing.sqlite3") if path is not None else None)
+                self._store = shared() if shared is not None else RoutingStore(
+                    path.with_name("routing.sqlite3") if path is not None else None)
             return self._store
 
     def start(self) -> None:

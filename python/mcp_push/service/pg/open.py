@@ -20,6 +20,12 @@ def open_pg_engine(source: Mapping[str, Any], error: type[Exception]) -> Any:
     from .engine import PgEngine
 
     try:
-        return PgEngine(source, database_url(source))
+        engine = PgEngine(source, database_url(source))
     except BackendUnavailable as exc:
         raise error(str(exc)) from None
+    from .asks import PgAskStore
+
+    engine.state.asks = PgAskStore(engine.state)  # pending questions shared by the replicas (backend.Backend's slot)
+    from .history import watch_pg
+
+    return watch_pg(engine, source)  # the delivery history every replica shares, and the metrics
