@@ -93,8 +93,13 @@ class _Sending:
         self.token: str | None = None
         self.replies: list[str] = []
         self.counting = threading.Lock()
+        # A send the MCP server rescheduled and now goes on with (service/pg: a long retry wait is a job's
+        # reschedule, not a sleep) resumes its tries and its deadline, as if it had slept the wait through.
+        resumed = getattr(self.pace, "resumed", None)
+        self.carried, self.resumed_seconds = resumed() if resumed is not None else (0, 0.0)
+        progress.attempts += self.carried
         # The retry deadline covers the whole send, every target and part, not each request.
-        self.started = self.pace.monotonic()
+        self.started = self.pace.monotonic() - self.resumed_seconds
 
     def try_once(self, request: PlannedRequest, success: dict) -> Reply:
         with self.counting:  # targets go out from several threads at once
@@ -117,7 +122,7 @@ class _Sending:
     def call(self, request: PlannedRequest, success: dict) -> Reply:
         """One request, tried again on failures that say "later", within the policy's bounds."""
         policy, pace = self.policy, self.pace
-        tries = 0
+        tries, self.carried = self.carried, 0  # a resumed send's tries were the first request's
         while True:
             tries += 1
             try:
@@ -305,10 +310,10 @@ def send_plan(
     """Sends one channel's plan to completion; every failure becomes a result, never an exception.
     `progress` (the caller's) counts requests and parts as they happen; `attempts` is
     MCP_PUSH_RETRY_ATTEMPTS (retry.attempts_override), None for the policy as written."""
-    started = time.monotonic()
     name = plan.spec.name
     progress = progress or Progress()
     sending = _Sending(plan, timeout, pace, progress, attempts)
+    started = time.monotonic() - sending.resumed_seconds
 
     def redact(text: str) -> str:
         masked = sending.redactor.text(text)

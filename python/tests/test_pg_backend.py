@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 import httpx2
 
@@ -242,3 +243,26 @@ def test_flush_delivers_what_is_pending_in_postgresql_and_exits(pg_url, vendor):
     assert again.returncode == 0 and again.stderr.strip().startswith("Nothing to flush in postgresql://")
     assert ":***@" in again.stderr  # the URL's password masked
     assert len(vendor.received) == 3
+
+
+def test_a_lanes_next_job_goes_when_the_lane_is_free_not_at_the_next_poll(pg_url, vendor, monkeypatch):  # noqa: F811
+    from mcp_push.service.pg import jobs, worker
+    from mcp_push.service.pg.engine import PgEngine
+
+    # Polling would find the next job of the lane 10 minutes on: only the lane's job leaving `doing` (schema.py's
+    # NOTIFY) wakes the worker in time. They are all accepted before it starts, on a queue of this test's own (the
+    # other tests' new jobs notify theirs): no new job wakes it either. Two jobs at a time: a worker of one waits for
+    # its job to end and fetches the next then; one of more fetches again at once, finds the lane busy, and waits.
+    monkeypatch.setattr(worker, "POLL_SECONDS", 600.0)
+    monkeypatch.setattr(jobs, "QUEUE", f"mcp_push_{uuid.uuid4().hex[:8]}")
+    env = {"WEBHOOK_URL": f"{vendor.url}/hook", "WEBHOOK_CONTENT_TYPE": "application/json",
+           "WEBHOOK_BODY": "title: $title\ncontent: $content", "HITOKOTO": "false", "MCP_PUSH_WORKERS": "2"}
+    engine = PgEngine(env, pg_url)
+    try:
+        tickets = [engine.submit(f"m{index}", "c") for index in range(3)]
+        engine.start()
+        assert engine.drain(60)  # a hang guard: polling alone would take 20 minutes
+    finally:
+        engine.close()
+    assert [json.loads(r.body)["title"] for r in vendor.received] == ["m0", "m1", "m2"]
+    assert [t.result().channels[0].status for t in tickets] == ["delivered"] * 3

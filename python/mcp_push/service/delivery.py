@@ -59,7 +59,10 @@ class Delivery:
     # Set while every try so far failed and another is due: what the last one said (redacted).
     retry_error: str | None = None
     priority: str | None = None  # low, normal or high, as routing decided (kept in the outbox's row)
-    tries: int = 0  # tries already made before a reschedule (PostgreSQL): MCP_PUSH_RETRY_ATTEMPTS bounds the total
+    # Tries already made before a reschedule (PostgreSQL), and when (the engine's clock) its send first tried: the
+    # next run goes on with them (MCP_PUSH_RETRY_ATTEMPTS bounds the total, the backoff and deadline go on).
+    tries: int = 0
+    first_try: float | None = None
     # The accepted message it belongs to (history.py; None for one adopted from the outbox after a restart),
     # and whether it edited its run's message in place rather than posting.
     message_id: str | None = None

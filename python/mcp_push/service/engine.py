@@ -93,6 +93,15 @@ class _RetryWatch:
     def retrying(self, error: str) -> None:
         self._delivery.retry_error = error
 
+    def resumed(self) -> tuple[int, float]:
+        """(tries made, seconds since the first) of a send whose job was rescheduled (PostgreSQL) and goes on now:
+        its tries, backoff and deadline carry on, as on this engine's lanes, which sleep the wait through;
+        (0, 0.0) for a new send."""
+        delivery = self._delivery
+        if not delivery.tries or delivery.first_try is None or self._engine is None:
+            return delivery.tries, 0.0
+        return delivery.tries, max(self._engine.clock() - delivery.first_try, 0.0)
+
     def sleep(self, seconds: float) -> None:
         # The observers learn the error and when the next try is due (send_plan sleeps only before one).
         if self._engine is not None:
@@ -413,8 +422,6 @@ class Engine:
             attempts = retry.attempts_override(source)
         except ConfigError as exc:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
-        if delivery.tries:  # tried before its job was rescheduled (PostgreSQL): the total stays bounded
-            attempts = max(retry.RetryPolicy.for_spec(spec, attempts).attempts - delivery.tries, 1)
         post = delivery.plan or self._plan(spec, target_env(spec, source), delivery, overflow)
         editing = spec.edit is not None and is_true(setting(EDIT_VAR, source)) and delivery.run_id
         # Updates edit the run's card, and so do its end and error: the final state replaces the progress.

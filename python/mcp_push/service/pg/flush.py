@@ -23,7 +23,7 @@ POLL_SECONDS = 0.2
 async def _rescue_once(engine: PgEngine) -> int:
     app = _worker_app(engine)
     async with app.open_async():
-        return await rescue(app)
+        return await rescue(app, engine.url)
 
 
 def flush(engine: PgEngine, timeout: float) -> list[R.ChannelResult]:

@@ -13,23 +13,38 @@ A job carries no message: it names a delivery row (`row`), or for a run's update
 - retries: a quota wait of anything else, or a vendor's Retry-After / backoff on a one-request message,
   raises Reschedule and the job goes again that much later, keeping its place in the lane (the same job id); a database
   that went away retries in RETRY_DB_SECONDS.
+- a job put back (rescheduled, or a dead worker's job rescued) whose queueing lock a newer job of its run took
+  meanwhile is finished instead, that newer one (the same arguments: it reads the run's newest row) waiting
+  as long as it would have (_JobManager): procrastinate refuses the retry, and the job would keep its lane.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import datetime
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import psycopg
 from procrastinate import App, BaseConnector, RetryDecision
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, UniqueViolation
+from procrastinate.jobs import Job, Status
+from procrastinate.manager import JobManager
 from procrastinate.retry import BaseRetryStrategy
 
 from ..backend import BackendUnavailable
 from ..delivery import Delivery
+from .url import scrub
+
+log = logging.getLogger("mcp_push")
 
 TASK = "mcp_push.deliver"
 QUEUE = "mcp_push"
 RETRY_DB_SECONDS = 5.0
+# A job's end or retry is stored again this many times (RETRY_DB_SECONDS apart) while PostgreSQL is away; by
+# then the worker's heartbeat has failed too, the worker stops, and a rescue puts the job back.
+PERSIST_TRIES = 12
 MIN_RESCHEDULE_SECONDS = 1.0
 
 
@@ -54,13 +69,71 @@ class Rescheduling(BaseRetryStrategy):
         return None
 
 
+# The newer job of a run that covers a refused retry waits at least as long as that retry would have.
+_WAIT_AS_LONG = ("UPDATE procrastinate_jobs SET scheduled_at = greatest(coalesce(scheduled_at, now()), "
+                 "%(retry_at)s) WHERE queueing_lock = %(queueing_lock)s AND status = 'todo'")
+
+
+class _JobManager(JobManager):
+    """procrastinate's, with a job's end or retry that never leaves it `doing` (holding its lane's lock under a
+    live worker, which no rescue takes):
+
+    - a run's update job (its queueing lock lane/run/gen) put back, by its worker (Reschedule) or by a rescue
+      (its worker died), while a newer update of the run deferred a job under that lock (free while this one
+      ran): procrastinate refuses the retry with a unique violation. That newer job has the same arguments
+      and sends the run's newest row, so this one is finished, and the newer one goes no sooner than this
+      retry would have (a vendor's Retry-After holds);
+    - an end or retry that PostgreSQL did not take (a connection lost) is stored again (_persisting)."""
+
+    def __init__(self, connector: BaseConnector, url: str = ""):
+        super().__init__(connector)
+        self.url = url
+
+    async def retry_job(self, job: Job, retry_at: datetime.datetime | None = None, priority: int | None = None,
+                        queue: str | None = None, lock: str | None = None) -> None:
+        retry = super().retry_job
+        try:
+            await self._persisting(job, lambda: retry(job, retry_at=retry_at, priority=priority, queue=queue,
+                                                      lock=lock))
+        except UniqueViolation:
+            if job.queueing_lock is None:
+                raise
+            log.info("worker: job %s is covered by a newer job of its run; finished", job.id)
+            await self._persisting(job, lambda: self.connector.execute_query_async(
+                _WAIT_AS_LONG, retry_at=retry_at or datetime.datetime.now(datetime.timezone.utc),
+                queueing_lock=job.queueing_lock))
+            await self.finish_job(job, status=Status.SUCCEEDED, delete_job=True)
+
+    async def finish_job(self, job: Job, status: Status, delete_job: bool) -> None:
+        finish = super().finish_job
+        await self._persisting(job, lambda: finish(job, status=status, delete_job=delete_job))
+
+    async def _persisting(self, job: Job, store: Callable[[], Awaitable[None]]) -> None:
+        """`store()`, again every RETRY_DB_SECONDS up to PERSIST_TRIES times while PostgreSQL cannot be reached.
+        Any other error is raised at once (a unique violation, a job another worker's rescue took)."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                await store()
+                return
+            except ConnectorException as exc:
+                if not isinstance(exc.__cause__, psycopg.OperationalError) or tries >= PERSIST_TRIES:
+                    raise
+                cause = str(exc.__cause__) or type(exc.__cause__).__name__
+                log.warning("worker: the state of job %s was not stored (%s); trying again in %s s", job.id,
+                            scrub(cause, self.url) if self.url else " ".join(cause.split()), RETRY_DB_SECONDS)
+            await asyncio.sleep(RETRY_DB_SECONDS)
+
+
 Runner = Callable[..., None]
 
 
-def build_app(connector: BaseConnector, run: Runner | None = None) -> App:
+def build_app(connector: BaseConnector, run: Runner | None = None, url: str = "") -> App:
     """An App with the deliver task; `run(attempts, **job arguments)` does the work (a worker's), or None
-    for an App that only defers."""
+    for an App that only defers. `url`: the database's, masked in what the log says."""
     app = App(connector=connector)
+    app.job_manager = _JobManager(connector, url)  # before the task: it keeps the manager it is given
 
     @app.task(name=TASK, queue=QUEUE, pass_context=True, retry=Rescheduling())
     def deliver(context: Any, **arguments: Any) -> None:

@@ -31,10 +31,10 @@ WAIT_SECONDS = 5.0
 
 def _delivery(row: tuple) -> Delivery:
     """A delivery from a row of take_row's / take_update's columns."""
-    row_id, lane, channel, kind, run_id, title, content, params, created, priority, tries = row
+    row_id, lane, channel, kind, run_id, title, content, params, created, priority, tries, first_try = row
     stored, markup = loaded_params(json.loads(params))
     return Delivery(int(row_id), lane, channel, kind, run_id, title, content, stored, created, format=markup,
-                    priority=priority, tries=int(tries))
+                    priority=priority, tries=int(tries), first_try=first_try)
 
 
 class PgState:
@@ -146,7 +146,7 @@ class PgState:
         """The row a job names, unless it is final already (superseded, or sent before a crash was noticed)."""
         with self.connection() as conn:
             row = conn.execute("SELECT id, lane, channel, kind, run_id, title, content, params, created, priority, "
-                               "tries FROM mcp_push_deliveries WHERE id = %s AND state <> 'final'",
+                               "tries, first_try FROM mcp_push_deliveries WHERE id = %s AND state <> 'final'",
                                (row_id,)).fetchone()
         return _delivery(row) if row else None
 
@@ -154,7 +154,7 @@ class PgState:
         """The newest waiting (or interrupted) update of a run behind its event `gen`; older ones become final."""
         with self.connection() as conn, conn.transaction():
             rows = conn.execute("SELECT id, lane, channel, kind, run_id, title, content, params, created, priority, "
-                                "tries FROM mcp_push_deliveries WHERE lane = %s AND run_id = %s AND "
+                                "tries, first_try FROM mcp_push_deliveries WHERE lane = %s AND run_id = %s AND "
                                 "kind = 'update' AND gen = %s AND state <> 'final' ORDER BY id DESC FOR UPDATE",
                                 (lane, run_id, gen)).fetchall()
             if len(rows) > 1:
@@ -180,10 +180,12 @@ class PgState:
                                  "due IS NOT NULL").fetchone()[0]
         return None if later is None else max(float(later) - now, 0.0)
 
-    def add_tries(self, row_id: int, tries: int) -> None:
-        """Tries made before the job was rescheduled: the next run of the job makes only what is left."""
+    def add_tries(self, row_id: int, tries: int, first_try: float) -> None:
+        """Tries made before the job was rescheduled, the send's first at `first_try` (unless an earlier run
+        said when): the next run of the job goes on with them."""
         with self.connection() as conn:
-            conn.execute("UPDATE mcp_push_deliveries SET tries = tries + %s WHERE id = %s", (tries, row_id))
+            conn.execute("UPDATE mcp_push_deliveries SET tries = tries + %s, first_try = coalesce(first_try, %s) "
+                         "WHERE id = %s", (tries, first_try, row_id))
 
     def sending(self, row_id: int) -> None:
         """On the wire from now: a crash from here on sends it again (at least once, never lost)."""

@@ -3,7 +3,8 @@
 
 A worker that is SIGKILLed leaves its job `doing`, holding its lane; every worker looks for such jobs every
 RESCUE_SECONDS (procrastinate's heartbeats tell a dead worker: none for STALLED_SECONDS) and puts them back,
-in their place in the lane. The row of a job killed on the wire is sent again (at least once, never lost).
+in their place in the lane (one that a newer job of its run covers is finished: jobs._JobManager). The row
+of a job killed on the wire is sent again (at least once, never lost).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from procrastinate import PsycopgConnector
 
 from . import jobs
+from .url import scrub
 
 log = logging.getLogger("mcp_push")
 
@@ -23,13 +25,15 @@ HEARTBEAT_SECONDS = 2.0
 STALLED_SECONDS = 8.0
 RESCUE_SECONDS = 3.0
 UNPARK_SECONDS = 0.5
-# procrastinate notifies workers of new jobs only, not of a lock set free: the next job of a busy lane is
-# found by polling, this often (procrastinate's default, 5 s, made a backlogged lane send one a 5 s).
+# procrastinate notifies workers of new jobs only; a lane's job leaving `doing` notifies them too (schema.py's
+# trigger), so the next job of a busy lane goes at once. Polling, this often, finds what no notification tells: a
+# rescheduled job falling due, a notification that came while the worker was fetching.
 POLL_SECONDS = 0.25
 
 
 def _worker_app(engine: Any) -> Any:
-    return jobs.build_app(PsycopgConnector(conninfo=engine.url, kwargs={"connect_timeout": 5}), engine.run_job)
+    return jobs.build_app(PsycopgConnector(conninfo=engine.url, kwargs={"connect_timeout": 5}), engine.run_job,
+                          engine.url)
 
 
 def _options(concurrency: int, wait: bool = True) -> dict[str, Any]:
@@ -38,27 +42,33 @@ def _options(concurrency: int, wait: bool = True) -> dict[str, Any]:
             "delete_jobs": "successful", "listen_notify": wait, "fetch_job_polling_interval": POLL_SECONDS}
 
 
-async def rescue(app: Any) -> int:
-    """Puts the jobs of dead workers back to be run; returns how many."""
+async def rescue(app: Any, url: str = "") -> int:
+    """Puts the jobs of dead workers back to be run (jobs._JobManager.retry_job: one a newer job of its run
+    covers is finished instead); returns how many were found. A job that cannot be put back now (another
+    worker's rescue took it first, PostgreSQL went away) is said, masked, and left for the next round: the
+    others are still put back."""
     stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_SECONDS, queue=jobs.QUEUE)
-    from procrastinate.exceptions import UniqueViolation
-    from procrastinate.jobs import Status
-
     for job in stalled:
         log.warning("worker: taking over a delivery job of a worker that is gone (job %s)", job.id)
         try:
             await app.job_manager.retry_job(job)
-        except UniqueViolation:
-            # A newer job of the same run and lane already waits under this job's queueing lock, and it
-            # sends the run's newest row when it runs: this one is covered. Finishing it frees the lane's
-            # lock, which it held as `doing`; put back, it would have been refused again forever.
-            log.info("worker: job %s is covered by a newer one of its run; finished", job.id)
-            await app.job_manager.finish_job(job, status=Status.SUCCEEDED, delete_job=True)
+        except Exception as exc:
+            log.warning("worker: job %s of a worker that is gone could not be put back yet: %s", job.id,
+                        _said(exc, url))
     return len(stalled)
+
+
+def _said(exc: BaseException, url: str) -> str:
+    """An error as the log may show it: one line, the database URL's password masked. procrastinate's own errors
+    often say nothing but their type: the driver's error under them says what happened."""
+    cause = exc.__cause__ if not str(exc) and exc.__cause__ is not None else exc
+    text = str(cause) or type(cause).__name__
+    return scrub(text, url) if url else " ".join(text.split())
 
 
 async def _rescuing(app: Any, engine: Any) -> None:
     rounds = 0
+    failing = False  # said once per outage, not every round
     while True:
         await asyncio.sleep(UNPARK_SECONDS)
         rounds += 1
@@ -66,16 +76,23 @@ async def _rescuing(app: Any, engine: Any) -> None:
             await asyncio.to_thread(engine.unpark)  # the parked updates that are due get a job again
             if rounds * UNPARK_SECONDS >= RESCUE_SECONDS:
                 rounds = 0
-                await rescue(app)
-        except Exception:  # PostgreSQL away for a moment: the next round will do
-            log.debug("worker: looking for stalled jobs failed", exc_info=True)
+                await rescue(app, engine.url)
+        except Exception as exc:  # PostgreSQL away for a moment: the next round will do
+            if not failing:
+                log.warning("worker: looking for due and stalled jobs failed; trying again: %s",
+                            _said(exc, engine.url))
+            failing = True
+        else:
+            if failing:
+                log.info("worker: looking for due and stalled jobs works again")
+            failing = False
 
 
 async def serve_jobs(engine: Any, concurrency: int, stop: asyncio.Event | None = None) -> None:
     """Runs jobs until cancelled (or `stop` is set), rescuing dead workers' jobs meanwhile."""
     app = _worker_app(engine)
     async with app.open_async():
-        await rescue(app)
+        await rescue(app, engine.url)
         tasks = [asyncio.create_task(app.run_worker_async(**_options(concurrency))),
                  asyncio.create_task(_rescuing(app, engine))]
         if stop is not None:
