@@ -6,13 +6,19 @@ worker pass in the test's thread, their schedule moved with the fake clock)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
+from mcp_push import result as R
 from mcp_push import retry
 from mcp_push.service import idempotency as idem
 from mcp_push.service.engine import Engine
+from mcp_push.service.history import FILE_NAME, Message, Retention, SqliteHistory
 from mcp_push.service.outbox import Outbox
+from mcp_push.service.run_status import delivery_rows, run_view
+from mcp_push.service.status_tool import status_of
+from mcp_push.service.watchers import history_of, watch
 
 from .local_server import Behaviour
 from .pg_helpers import fresh_schema, shift_schedule
@@ -33,6 +39,7 @@ class Harness:
         self.kind, self.tmp_path, self.url = kind, tmp_path, url
         self.clock = FakeClock()
         self.engines: list = []
+        self.stores: list = []
 
     def engine(self, env: dict[str, str]):
         if self.kind == "sqlite":
@@ -43,6 +50,42 @@ class Harness:
             engine = PgEngine(env, self.url, clock=self.clock)
         self.engines.append(engine)
         return engine
+
+    def engine_with_history(self, env: dict[str, str]):
+        """An engine with the delivery history attached as `serve` attaches it (watchers.watch; PostgreSQL:
+        pg/history.watch_pg), the history in the state folder or in the database."""
+        env = {**env, "MCP_PUSH_STATE_DIR": str(self.tmp_path / "state")}
+        engine = self.engine(env)
+        if self.kind == "sqlite":
+            return watch(engine, env)
+        from mcp_push.service.pg.history import watch_pg
+
+        return watch_pg(engine, env)
+
+    def history_store(self, keep: Retention):
+        """A history store of this backend on the fake clock (a second one on the same database: another replica)."""
+        if self.kind == "sqlite":
+            store = SqliteHistory(self.tmp_path / FILE_NAME, keep, self.clock)
+        else:
+            from mcp_push.service.pg.history import PgHistory
+
+            store = PgHistory(self.url, keep, self.clock)
+        self.stores.append(store)
+        return store
+
+    def raw_history(self) -> str:
+        """Every row of the history's tables as stored, read past the store (what a look at the database shows)."""
+        if self.kind == "sqlite":
+            with sqlite3.connect(self.tmp_path / "state" / FILE_NAME) as db:
+                rows = [list(r) for table in ("messages", "deliveries")
+                        for r in db.execute(f"SELECT * FROM {table}")]  # noqa: S608 - fixed names
+        else:
+            import psycopg
+
+            with psycopg.connect(self.url) as conn:
+                rows = [list(r) for table in ("mcp_push_history_messages", "mcp_push_history_deliveries")
+                        for r in conn.execute(f"SELECT * FROM {table}")]  # noqa: S608 - fixed names
+        return json.dumps(rows)
 
     def restart(self, engine) -> None:
         """The process of `engine` ends (its rows left unfinished, for the next one to take over)."""
@@ -69,6 +112,8 @@ class Harness:
     def close(self) -> None:
         for engine in self.engines:
             engine.close()
+        for store in self.stores:
+            store.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -325,6 +370,181 @@ def test_a_retry_deadline_passed_across_a_reschedule_gives_up_in_the_same_words(
     result = ticket.result().channels[0]
     assert (result.status, result.attempts) == ("rejected", 2)
     assert result.error == "HTTP 429: slow down (not retried: waiting 20 s would pass the 60 s deadline)"
+
+
+# --- the delivery history (history.py; PostgreSQL: pg/history.py, shared by every replica) -----------------
+
+SECRET = "tok_9f8e7d6c5b4a3210"
+
+
+def two_channels(vendor) -> dict[str, str]:
+    """ntfy delivers; the webhook (its URL carries a secret token) is refused with an echo of that URL."""
+    vendor.routes["/bad"] = Behaviour(status=400, body=json.dumps({"error": f"unknown token {SECRET}"}))
+    return {"NTFY_URL": vendor.url, "NTFY_TOPIC": "alerts", "WEBHOOK_URL": f"{vendor.url}/bad?token={SECRET}",
+            "WEBHOOK_CONTENT_TYPE": "application/json", "WEBHOOK_BODY": "title: $title\ncontent: $content",
+            "HITOKOTO": "false"}
+
+
+def test_a_run_is_told_event_by_event_with_each_channels_final_state_by_another_replica(harness, vendor):
+    env = two_channels(vendor)
+    accepting, other = harness.engine_with_history(env), harness.engine_with_history(env)
+    ids = []
+    for kind, progress in (("start", None), ("update", 0.5), ("end", None)):
+        ticket = accepting.submit(f"build {kind}", "text", kind=kind, run_id="build-7",
+                                  note={"step": "tests", "progress": progress, "message": f"{kind} now"})
+        ids.append(ticket.message_id)
+        harness.run_until(harness.clock.now + 1)
+    history_of(accepting).sync()  # what the accepting replica and the worker wrote is in
+    status, is_error = status_of(other, "build-7", None, 50)  # notify_status on the other replica
+    assert not is_error
+    assert (status["state"], status["events_total"], status["last_event"], status["progress"]) == (
+        "ended", 3, "end", 0.5)
+    assert [(e["event"], e["message_id"], e["step"]) for e in status["events"]] == [
+        ("start", ids[0], "tests"), ("update", ids[1], "tests"), ("end", ids[2], "tests")]
+    channels = {c["channel"]: c for c in status["channels"]}
+    assert (channels["ntfy"]["state"], channels["ntfy"]["delivered"], channels["ntfy"]["error"]) == (
+        "delivered", 3, None)
+    webhook = channels["webhook"]
+    assert (webhook["state"], webhook["failed"], webhook["http_status"]) == ("failed", 3, 400)
+    assert "unknown token" in webhook["error"] and SECRET not in json.dumps(status)
+    assert {d["channel"]: (d["state"], d["outcome"], d["attempts"]) for d in status["events"][2]["deliveries"]} == {
+        "ntfy": ("delivered", "delivered", 1), "webhook": ("failed", "rejected", 1)}
+    assert run_view(history_of(other), message_id=ids[0])["run_id"] == "build-7"
+    assert [(r["channel"], r["state"]) for r in delivery_rows(history_of(other), failed=True)] == [
+        ("webhook", "failed")] * 3
+
+
+def test_nothing_unmasked_is_written_to_the_history(harness, vendor):
+    engine = harness.engine_with_history(two_channels(vendor))
+    engine.submit(f"deploy {SECRET}", f"with {SECRET}", kind="start", run_id="r",
+                  note={"step": f"step {SECRET}", "message": f"note {SECRET}"})
+    harness.run_until(harness.clock.now + 1)
+    history_of(engine).sync()
+    stored = harness.raw_history()
+    assert "unknown token" in stored and "deploy" in stored  # the rows are there
+    assert SECRET not in stored
+
+
+def test_superseded_updates_are_skipped_in_the_history_and_the_newest_delivered(harness, vendor):
+    engine = harness.engine_with_history(webhook(vendor))
+    engine.submit("start", "c", kind="start", run_id="r")
+    harness.run_until(harness.clock.now + 1)
+    first = engine.submit("u1", "c", kind="update", run_id="r")
+    second = engine.submit("u2", "c", kind="update", run_id="r")
+    harness.run_until(harness.clock.now + 1)
+    events = {e["message_id"]: e for e in run_view(history_of(engine), run_id="r")["events"]}
+    [older] = events[first.message_id]["deliveries"]
+    assert (older["state"], older["outcome"]) == ("skipped", "superseded")
+    [newer] = events[second.message_id]["deliveries"]
+    assert newer["state"] == "delivered"
+    [channel] = run_view(history_of(engine), run_id="r")["channels"]
+    assert (channel["state"], channel["delivered"], channel["skipped"]) == ("delivered", 2, 1)
+
+
+def test_a_retrying_delivery_shows_its_last_error_and_when_the_next_try_is_due(harness, vendor, monkeypatch):
+    vendor.clock = harness.clock
+    seen = []
+    engine = harness.engine_with_history(wecom(vendor))
+
+    def sleep(seconds: float) -> None:  # the embedded engine sleeps between tries: what the history says then
+        seen.append(run_view(history_of(engine), message_id=ticket.message_id)["channels"][0])
+        harness.advance(seconds)
+
+    monkeypatch.setattr(retry, "PACE", retry.Pace(sleep, harness.clock, lambda: 0.5, harness.clock, at_once=1))
+    vendor.script = [Behaviour(status=429, body='{"errcode":45009,"errmsg":"slow down"}',
+                               headers={"Retry-After": "7"})]
+    ticket = engine.submit("later", "c")
+    assert run_view(history_of(engine), message_id=ticket.message_id)["channels"][0]["state"] == "queued"
+    engine.pump()
+    if not seen:  # PostgreSQL rescheduled the job rather than sleeping: the history says so meanwhile
+        seen.append(run_view(history_of(engine), message_id=ticket.message_id)["channels"][0])
+    [during] = seen
+    assert during["state"] == "retrying" and "slow down" in during["error"] and during["next_at"] is not None
+    harness.run_until(harness.clock.now + 60)
+    final = run_view(history_of(engine), message_id=ticket.message_id)["channels"][0]
+    assert (final["state"], final["error"], final["next_at"]) == ("delivered", None, None)
+
+
+def test_a_delivery_held_by_the_quota_says_when_it_will_go(harness, vendor):
+    vendor.clock = harness.clock
+    engine = harness.engine_with_history(wecom(vendor))
+    tickets = [engine.submit("t", f"message {i}") for i in range(22)]
+    harness.run_until(harness.clock.now + 1)
+    states = [run_view(history_of(engine), message_id=t.message_id)["channels"][0] for t in tickets]
+    sent = len(vendor.received)  # the window's room (it keeps some for runs' ends and errors)
+    assert 0 < sent < 22 and [s["state"] for s in states] == ["delivered"] * sent + ["queued"] * (22 - sent)
+    assert states[sent]["next_at"] is not None  # the first one held knows when the window has room
+    harness.run_until(harness.clock.now + 120)
+    assert [run_view(history_of(engine), message_id=t.message_id)["channels"][0]["state"] for t in tickets] == [
+        "delivered"] * 22
+
+
+def delivered(message_id: str, at: float) -> Message:
+    return Message(message_id, "message", None, "t", "c", created=at)
+
+
+def test_the_history_keeps_the_newest_max_drops_what_is_older_than_the_days_and_never_a_pending_one(harness):
+    store = harness.history_store(Retention(days=1, max_deliveries=10))
+    from mcp_push.service.delivery import Delivery
+
+    pending = Delivery(0, "lane", "ntfy", "message", None, "t", "c", message_id="waiting")
+    store.accepted(delivered("waiting", harness.clock.now), [pending], {})  # never sent: queued
+    for i in range(30):
+        harness.clock.now += 60
+        store.record(delivered(f"m{i}", harness.clock.now), [R.ChannelResult("ntfy", True, R.DELIVERED)], {})
+    store.sync()
+    store.prune()
+    kept = store.query("SELECT message_id FROM deliveries ORDER BY id")
+    assert [r["message_id"] for r in kept] == ["waiting"] + [f"m{i}" for i in range(20, 30)]
+    assert store.query("SELECT COUNT(*) AS n FROM messages")[0]["n"] == 10
+    harness.clock.now += 2 * 86400
+    store.prune()
+    assert [r["state"] for r in store.query("SELECT state FROM deliveries")] == ["queued"]
+
+
+def test_a_failed_delivery_is_claimed_for_a_retry_once_across_replicas(harness):
+    first, second = harness.history_store(Retention(7, 100)), harness.history_store(Retention(7, 100))
+    first.record(Message("m1", "message", None, "deploy", "failed", created=harness.clock.now),
+                 [R.ChannelResult("ntfy", False, R.REJECTED, "no"), R.ChannelResult("bark", True, R.DELIVERED)], {})
+    first.sync()
+    [failed] = second.query("SELECT id FROM deliveries WHERE state = 'failed'")
+    [ok] = second.query("SELECT id FROM deliveries WHERE state = 'delivered'")
+    claimed = second.claim_retry(failed["id"], "m2")
+    assert (claimed["channel"], claimed["title"], claimed["content"]) == ("ntfy", "deploy", "failed")
+    assert first.claim_retry(failed["id"], "m3") is None  # claimed once, whichever replica asks
+    assert first.claim_retry(ok["id"], "m4") is None  # a delivered one is never sent again
+    assert first.query("SELECT retried_by FROM deliveries WHERE id = ?", (failed["id"],)) == [{"retried_by": "m2"}]
+
+
+def test_a_failed_delivery_retried_from_another_replicas_status_page_goes_again_once(harness, vendor):
+    from mcp_push.service.status_page import retry_delivery
+
+    vendor.script = [Behaviour(status=400, body="bad")]
+    env = webhook(vendor)
+    accepting, other = harness.engine_with_history(env), harness.engine_with_history(env)
+    accepting.submit("deploy", "failed once")
+    harness.run_until(harness.clock.now + 1)
+    history_of(accepting).sync()
+    [failed] = delivery_rows(history_of(other), failed=True)
+    answer = retry_delivery(other, failed["id"])  # the page's Retry button, on the other replica
+    assert answer["channel"] == "webhook"
+    assert retry_delivery(accepting, failed["id"]) == {
+        "error": f"delivery_id: {failed['id']} is not a failed delivery that was not retried yet"}
+    harness.run_until(harness.clock.now + 1)
+    assert titles(vendor) == ["deploy"]  # the retry, delivered; the first try was refused
+    history_of(other).sync()
+    view = run_view(history_of(accepting), message_id=answer["message_id"])
+    assert view["channels"][0]["state"] == "delivered"
+    assert delivery_rows(history_of(accepting), failed=True)[0]["retried_by"] == answer["message_id"]
+
+
+def test_with_the_history_off_nothing_is_attached_and_notify_status_says_so(harness, vendor):
+    engine = harness.engine_with_history({**webhook(vendor), "MCP_PUSH_HISTORY": "false"})
+    engine.submit("hello", "world")
+    harness.run_until(harness.clock.now + 1)
+    assert titles(vendor) == ["hello"] and history_of(engine) is None
+    status, is_error = status_of(engine, None, "anything", 50)
+    assert is_error and status["error"] == "history: the delivery history is off (MCP_PUSH_HISTORY=false)"
 
 
 # --- pending questions (asking/store.py's AskStore: SQLite, service/pg/asks.py) ------------------------------

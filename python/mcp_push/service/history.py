@@ -453,10 +453,16 @@ MAX_OPEN_STORES = 8
 
 def store_for(source: Mapping[str, Any]) -> SqliteHistory | None:
     """This process's history of the state folder `source` names (MCP_PUSH_STATE_DIR, else the
-    platform's default), or None with MCP_PUSH_HISTORY=false or a folder that cannot be written (logged)."""
+    platform's default), or None with MCP_PUSH_HISTORY=false or a folder that cannot be written (logged).
+    With MCP_PUSH_DATABASE_URL, the history every replica shares in PostgreSQL (pg/history.py) instead."""
+    from .backend import uses_postgres
     from .outbox import state_dir
 
     try:
+        if uses_postgres(source):  # MCP_PUSH_DATABASE_URL: the history every replica shares (pg/history.py)
+            from .pg.history import pg_store_for
+
+            return pg_store_for(source)  # type: ignore[return-value]  # a HistoryBackend too
         if not history_enabled(source):
             return None
         keep = retention(source)

@@ -50,8 +50,15 @@ def _store(env: Mapping[str, Any]) -> Any:
         raise UsageError("the delivery history is off (MCP_PUSH_HISTORY=false)")
     store = store_for(env)
     if store is None:
+        from .backend import DATABASE_URL_VAR, uses_postgres
         from .outbox import state_dir
 
+        if uses_postgres(env):
+            from .backend import database_url
+            from .pg.history import FAILURES
+
+            why = FAILURES.get(database_url(env), "the postgres extra is missing")
+            raise UsageError(f"cannot read the delivery history in PostgreSQL ({DATABASE_URL_VAR}): {why}")
         raise UsageError(f"cannot read the delivery history in {state_dir(env)} (MCP_PUSH_STATE_DIR)")
     return store
 

@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import anyio
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
@@ -107,7 +108,8 @@ class MetricsApp:
         elif metrics is None:
             status, body, kind = 404, b"no metrics: the engine has none attached\n", "text/plain; charset=utf-8"
         else:
-            status, body, kind = 200, metrics.exposition(), CONTENT_TYPE_LATEST
+            # Off the event loop: a collector may read a database (PostgreSQL's shared history, pg/history.py).
+            status, body, kind = 200, await anyio.to_thread.run_sync(metrics.exposition), CONTENT_TYPE_LATEST
         await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", kind.encode()), (b"content-length", str(len(body)).encode()),
             *([(b"allow", b"GET, HEAD")] if status == 405 else []),

@@ -27,6 +27,7 @@ from ...selection import find_target
 from ...specs import ChannelSpec, load_channels
 from ..delivery import Delivery
 from ..engine import Engine, Lane
+from ..observers import tell
 from ..ratelimit import RateLimiter
 from . import jobs
 from .state import PgState
@@ -116,6 +117,8 @@ class PgEngine(Engine):
             log.exception("worker: %s failed", delivery.channel)
             result = R.ChannelResult(delivery.channel, False, R.INTERNAL_ERROR, type(exc).__name__)
         state.settle(delivery.row, result.to_dict())
+        if state.history is not None:  # the accepting replica's watcher tells the other observers (settle_final)
+            tell([state.history], "settled", delivery, result)
 
     def _run(self, delivery: Delivery, attempts: int, requeue: bool) -> R.ChannelResult:
         source = self._env.current()
@@ -141,6 +144,7 @@ class PgEngine(Engine):
             limiter.seed(self.state.recent_sends(delivery.lane, now - limiter.window))
             wait = limiter.wait(now, delivery.cost, delivery.is_terminal)
             if wait > 0:
+                tell(self.observers, "waiting", delivery, now + wait)
                 if requeue:  # the job of a run's updates makes way for what waits behind it
                     raise jobs.Requeue(wait)
                 raise jobs.Reschedule(wait)
@@ -173,7 +177,10 @@ class PgEngine(Engine):
             with self._watch_lock:
                 delivery = self._watch.pop(row_id, None)
             if delivery is not None:
-                delivery.settle(_channel_result(delivery.channel, found))
+                result = _channel_result(delivery.channel, found)
+                # The observers but the history (the worker wrote it, whichever process that is): the metrics.
+                tell([o for o in self.observers if o is not self.state.history], "settled", delivery, result)
+                delivery.settle(result)
 
     def _watcher(self) -> None:
         while not self._closed:
@@ -254,6 +261,8 @@ class PgEngine(Engine):
         self._watch_wake.set()
         if self._worker is not None:
             self._worker.stop()
+        if self.state.history is not None:
+            self.state.history.close()
         self.state.close()
 
 

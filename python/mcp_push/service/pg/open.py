@@ -26,4 +26,6 @@ def open_pg_engine(source: Mapping[str, Any], error: type[Exception]) -> Any:
     from .asks import PgAskStore
 
     engine.state.asks = PgAskStore(engine.state)  # pending questions shared by the replicas (backend.Backend's slot)
-    return engine
+    from .history import watch_pg
+
+    return watch_pg(engine, source)  # the delivery history every replica shares, and the metrics

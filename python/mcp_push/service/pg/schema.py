@@ -13,6 +13,7 @@ idempotency the REST endpoint's keys (SHA-256 digests) and their first answers.
 asks, ask_tokens, ask_audit, ask_cursors  pending questions and their answer tokens, the audit log, the
             answer receivers' positions (asks.py, ask_receivers.py).
 meta        the lane-key salt: one for the whole database, so every replica names a credential's lane alike.
+history_*   the delivery history (pg/history.py: messages and deliveries, as history.py keeps them in SQLite).
 routing_*   routing's state and held messages, shared by the replicas (pg/routing.py).
 
 And a trigger on procrastinate's jobs: a job of a lane (its `lock`) that leaves `doing` wakes the workers as
@@ -27,6 +28,7 @@ import secrets
 import psycopg
 
 from .asks import SCHEMA as ASKS_SCHEMA
+from .history import SCHEMA as HISTORY_SCHEMA
 from .routing import SCHEMA as ROUTING_SCHEMA
 
 SCHEMA = """
@@ -100,6 +102,7 @@ def migrate(url: str) -> list[str]:
         else:
             done.append("procrastinate schema present")
         conn.execute(SCHEMA)
+        conn.execute(HISTORY_SCHEMA)  # the shared delivery history (pg/history.py)
         conn.execute(ROUTING_SCHEMA)  # routing's state and held messages (pg/routing.py)
         conn.execute(ASKS_SCHEMA)  # pending questions (asks.py)
         conn.execute("INSERT INTO mcp_push_meta VALUES ('lane_salt', %s) ON CONFLICT (name) DO NOTHING",
