@@ -118,13 +118,17 @@ class RoutingService:
         for held in due:
             if held.digest is not None:
                 digests.setdefault((held.digest, held.instance), []).append(held)
+        # Each is forgotten only once the engine has it: a submit that fails (the database away) or a process
+        # that dies here leaves the rest taken, due again RETAKE_SECONDS later (routing_state.RETAKE_SECONDS).
         for held in singles:
             self.engine.submit(held.title, held.content, held.kind, held.run_id, channels=[held.instance],
                                priorities={held.instance: held.priority})
+            self.store.done([held.row])
         for (_, instance), items in digests.items():
             title, content = digest_message(items)
             loudest = max((h.priority for h in items), key=["low", "normal", "high"].index)
             self.engine.submit(title, content, channels=[instance], priorities={instance: loudest})
+            self.store.done([h.row for h in items])
         return len(singles) + len(digests)
 
     def _run(self) -> None:
@@ -132,7 +136,8 @@ class RoutingService:
             try:
                 self.send_due()
                 upcoming = self.store.next_due()
-            except Exception:  # a locked database now and then: the next round will do
+            except Exception as exc:  # a locked or unreachable database: what was taken is due again later
+                log.warning("routing: sending held messages failed, tried again later: %s", exc)
                 log.debug("routing: sending held messages failed", exc_info=True)
                 upcoming = None
             wait = IDLE_WAKE_SECONDS if upcoming is None else min(max(upcoming - time.time(), 0.05), IDLE_WAKE_SECONDS)
