@@ -4,6 +4,9 @@ the Node tests and the cross-runtime conformance suite."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -11,6 +14,9 @@ import nox
 
 nox.options.sessions = ["lint", "tests", "wheel", "js", "conformance"]
 nox.options.reuse_existing_virtualenvs = True
+# uv makes each session's venv and installs into it in a fraction of pip's time (.ci/run installs nox[uv]);
+# virtualenv and pip where uv is missing.
+nox.options.default_venv_backend = "uv|virtualenv"
 ROOT = Path(__file__).parent
 JS = ROOT / "js"
 
@@ -58,27 +64,77 @@ def lint(session: nox.Session) -> None:
         session.run("npm", "run", "--silent", "lint", external=True)
 
 
+# Exit codes of sessions' commands that another session ran beside its own (see tests): name -> code.
+RAN_BESIDE: dict[str, int] = {}
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
+    """pytest, the whole suite; beside it (without posargs) the js session's `node --test`, which mostly
+    waits on its loopback servers: the two overlap instead of running one after the other."""
     session.install("-e", ".[test]")
-    # Some tests plan in both runtimes (the scaffold test, the one-pipeline replay): node needs js/node_modules.
+    # Some tests plan in both runtimes (the scaffold test, the one-pipeline replay, the cross-check) and the
+    # Inspector CLI is a devDependency: they need js/node_modules.
     npm_ci(session)
-    # The Python-vs-Node cross-check and the Inspector CLI need js/node_modules: they run in the conformance session.
-    # One pytest-xdist worker per core (tests use free ports, their own tmp state folders and env): most of the
-    # wall is waiting on subprocesses and sockets. Work-stealing keeps the few slow tests from ending up in a row.
-    default = ["-q", "-n", "auto", "--dist", "worksteal", "-m", "not crosscheck and not inspector"]
-    session.run("pytest", *(session.posargs or default))
+    # Two pytest-xdist workers per core (tests use free ports, their own tmp state folders and env): about half of
+    # a test's wall is waiting on subprocesses, sockets, PostgreSQL and rate limits (the suite's tests took ~465 s
+    # of wall for ~215 s of CPU, children included), so one worker per core leaves the cores half idle.
+    # Work-stealing keeps the few slow tests from ending up in a row.
+    # MCP_PUSH_REQUIRE_NODE: the cross-check and Inspector tests fail rather than skip without node.
+    default = ["-q", "-n", str(2 * _cores()), "--dist", "worksteal"]
+    # Bytecode caches get written even where the shell sets PYTHONDONTWRITEBYTECODE (empty means unset): uv
+    # installs no .pyc, and the suite starts well over a hundred Python processes (servers, CLIs, hooks,
+    # workers), each compiling what it imports again; every xdist worker would also rewrite all test asserts.
+    env = {"PYTHONDONTWRITEBYTECODE": ""}
+    if session.posargs:
+        session.run("pytest", *session.posargs, env=env)
+        return
+    node = _start_node_tests()
+    try:
+        session.run("pytest", *default, env={**env, "MCP_PUSH_REQUIRE_NODE": "1"})
+    finally:
+        RAN_BESIDE["js"] = _finish_node_tests(session, *node)
+    if RAN_BESIDE["js"] != 0:  # this session may be the only one run (`nox -s tests`)
+        session.error(f"node --test test/ (run beside pytest) exited {RAN_BESIDE['js']}")
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _start_node_tests() -> tuple[subprocess.Popen, object]:
+    output = tempfile.TemporaryFile()
+    process = subprocess.Popen(["node", "--test", "test/"], cwd=JS, stdout=output, stderr=subprocess.STDOUT)
+    return process, output
+
+
+def _finish_node_tests(session: nox.Session, process: subprocess.Popen, output) -> int:
+    """Waits for the background `node --test`, prints what it printed (after pytest's output, not
+    interleaved with it) and returns its exit code."""
+    code = process.wait()
+    output.seek(0)
+    session.log("node --test test/ (run beside pytest; the js session reports it):")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(output.read())
+    sys.stdout.flush()
+    output.close()
+    return code
 
 
 @nox.session
 def wheel(session: nox.Session) -> None:
     """Builds the wheel, installs it (not editable) in this fresh venv, and sends to a local server
     from a folder outside the repo: proves the specs travel inside the package."""
-    session.install("build")
+    # Under uv, build's isolated build env and the reinstall of a reused venv go through uv too.
+    uv = session.venv_backend == "uv"
+    session.install("build[uv]" if uv else "build")
+    installer = ["--installer", "uv"] if uv else []
     with tempfile.TemporaryDirectory() as out:
-        session.run("python", "-m", "build", "--wheel", "--outdir", out, str(ROOT))
+        session.run("python", "-m", "build", "--wheel", *installer, "--outdir", out, str(ROOT))
         [wheel_file] = Path(out).glob("mcp_push-*.whl")
-        session.install("--force-reinstall", str(wheel_file))
+        reinstall = ["--reinstall-package", "mcp-push"] if uv else ["--force-reinstall"]
+        session.install(*reinstall, str(wheel_file))
     with tempfile.TemporaryDirectory() as elsewhere, session.chdir(elsewhere):
         session.run("python", str(ROOT / "tools" / "wheel_smoke.py"), env={"MCP_PUSH_SPEC_DIR": ""})
 
@@ -87,7 +143,13 @@ def wheel(session: nox.Session) -> None:
 def js(session: nox.Session) -> None:
     """The Node runtime's own tests (node --test), including the single-file bundle in a bare folder and
     the npm package: `npm pack`, the tarball installed offline into an empty folder outside the repo
-    (its dependencies from the npm cache `npm ci` just filled), then planning and sending from there."""
+    (its dependencies from the npm cache `npm ci` just filled), then planning and sending from there.
+    After the tests session in the same `nox` run this only reports the run it started beside pytest."""
+    if "js" in RAN_BESIDE:
+        if RAN_BESIDE["js"] != 0:
+            session.error(f"node --test test/ (run beside pytest in the tests session) exited {RAN_BESIDE['js']}")
+        session.log("node --test test/ passed beside pytest in the tests session")
+        return
     npm_ci(session)
     with session.chdir(JS):
         session.run("node", "--test", "test/", external=True)
@@ -95,18 +157,12 @@ def js(session: nox.Session) -> None:
 
 @nox.session
 def conformance(session: nox.Session) -> None:
-    """Every conformance case against both runtimes (they must agree exactly), then the randomized
-    cross-check: generated titles and contents must give byte-identical plans in Python and Node."""
+    """Every conformance case against both runtimes (they must agree exactly). The randomized cross-check
+    (generated titles and contents must give byte-identical plans in Python and Node) and the MCP Inspector
+    CLI as an independent client are pytest tests: they run in the tests session."""
     session.install("-e", ".[test]")
     npm_ci(session)
     session.run("python", "tools/conformance.py")
-    # Then, in one pytest run side by side (two workers): the cross-check, and the MCP Inspector CLI (a
-    # devDependency in js/) as an independent MCP client of `python -m mcp_push`.
-    # MCP_PUSH_REQUIRE_NODE: fail rather than skip when node or js/node_modules is missing.
-    session.run(
-        "pytest", "-q", "-n", "2", "-m", "crosscheck or inspector",
-        "python/tests/test_crosscheck.py", "python/tests/test_inspector.py", env={"MCP_PUSH_REQUIRE_NODE": "1"},
-    )
 
 
 def _stale(target: Path, *sources: Path) -> bool:

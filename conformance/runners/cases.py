@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import tempfile
 from dataclasses import dataclass, field
@@ -123,13 +125,28 @@ def json_or_none(text: str | None) -> Any:
 
 
 def load_cases() -> list[Case]:
+    """Fresh Case objects each call (a run records into them), from the files parsed and validated once."""
+    return [Case(file, channel, copy.deepcopy(data)) for file, channel, data in _validated_cases()]
+
+
+@functools.cache
+def _validated_cases() -> list[tuple[str, str, dict[str, Any]]]:
+    # One validator for all files (jsonschema.validate would check the schema itself again for each of them)
+    # and libyaml's parser where PyYAML has it, as mcp_push.specs does: a test process collects cases for
+    # several test modules, and this was most of pytest's collection time.
     schema = json.loads((REPO / "conformance" / "case.schema.json").read_text(encoding="utf-8"))
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     cases = []
     for path in sorted(CASES.glob("*/*.yaml")):
         if path.parent.name == "routing":  # routing decisions, not plans: routing_cases.py
             continue
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        jsonschema.validate(doc, schema)
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (a safe loader)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+        if error is not None:
+            raise error  # what jsonschema.validate raises
         for data in doc["cases"]:
-            cases.append(Case(f"{path.parent.name}/{path.name}", doc["channel"], data))
+            cases.append((f"{path.parent.name}/{path.name}", doc["channel"], data))
     return cases

@@ -118,6 +118,9 @@ for (const [name, headers] of REFUSED) {
     const [viaUndici, direct] = await bothWays({ method: 'POST', url: `${vendor.url}/r`, headers, body: '{}' });
     assert.ok(viaUndici.error, JSON.stringify(viaUndici));
     assert.deepEqual(direct, viaUndici);
+    // Refused before a byte was written: the configuration, never "may have been delivered".
+    assert.deepEqual(viaUndici.wire, []);
+    assert.deepEqual([viaUndici.error.kind, viaUndici.error.maybeDelivered], ['config_error', false]);
   });
 }
 

@@ -97,6 +97,14 @@ def setting(name: str, source: Mapping[str, Any]) -> str:
     around it stripped first) with a ConfigError "<VAR>: <rule>". The text is returned as set: callers that
     parse it further (MCP_PUSH_TIMEOUT, MCP_PUSH_OVERFLOW) word their own rules. A name spec/settings.yaml
     does not declare is a bug, not a user's mistake: KeyError."""
+    if type(source) is EnvSnapshot:
+        # A snapshot does not change: each setting is read and checked once for it (the MCP server reads
+        # a dozen per message). A ConfigError is not kept: it is raised again, worked out each time.
+        return source.derive(("setting", name), lambda: _setting(name, source))
+    return _setting(name, source)
+
+
+def _setting(name: str, source: Mapping[str, Any]) -> str:
     from .specs import load_settings
 
     declared = load_settings()["env"]

@@ -8,11 +8,13 @@ The file is read as YAML 1.2's core schema in both runtimes (PyYAML alone reads 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,18 +72,60 @@ def config_path(source: Mapping[str, Any]) -> Path | None:
         if not path.is_file():
             raise ConfigFileError([f"{CONFIG_VAR}: no file at {named}"])
         return path
-    for path in (Path.cwd() / FILE_NAME, user_config_dir() / FILE_NAME):
-        if path.is_file():
-            return path
-    return None
+    # Looked for on every message (a file made while the server runs applies to the next one): plain
+    # os.path, and the working folder's name asked for (a syscall) only when the file is there.
+    if os.path.isfile(FILE_NAME):
+        return Path.cwd() / FILE_NAME
+    user = _user_config_file()
+    return Path(user) if os.path.isfile(user) else None
+
+
+def _user_config_file() -> str:
+    """user_config_dir()'s mcp-push.yaml, as a string made without pathlib."""
+    if sys.platform == "win32":
+        return str(user_config_dir() / FILE_NAME)
+    home = os.environ.get("HOME") or os.path.expanduser("~")  # expanduser's own answer when HOME is set
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    return os.path.join(base, "mcp-push", FILE_NAME)
 
 
 _cache: dict[str, tuple[tuple[int, int], Config]] = {}
+_one_look = threading.local()
+
+
+@contextlib.contextmanager
+def one_look() -> Iterator[None]:
+    """Within the block, on this thread, load_config looks at the file system once per MCP_PUSH_CONFIG
+    value: one message's routing, checks and channel selection each ask for the config, and see one file."""
+    outer = getattr(_one_look, "memo", None)
+    if outer is None:
+        _one_look.memo = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _one_look.memo = None
 
 
 def load_config(source: Mapping[str, Any]) -> Config | None:
     """The config file in use, checked (ConfigFileError when it cannot be used), or None without one.
     Read again only when the file changes."""
+    memo = getattr(_one_look, "memo", None)
+    if memo is None:
+        return _load_config(source)
+    named = setting(CONFIG_VAR, source)
+    if named not in memo:
+        try:
+            memo[named] = (_load_config(source), None)
+        except ConfigFileError as exc:
+            memo[named] = (None, exc)
+    config, error = memo[named]
+    if error is not None:
+        raise error
+    return config
+
+
+def _load_config(source: Mapping[str, Any]) -> Config | None:
     path = config_path(source)
     if path is None:
         return None

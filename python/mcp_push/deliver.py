@@ -119,10 +119,14 @@ class _Sending:
             )
         return reply
 
-    def call(self, request: PlannedRequest, success: dict) -> Reply:
-        """One request, tried again on failures that say "later", within the policy's bounds."""
+    def call(self, request: PlannedRequest, success: dict, resumes: bool = True) -> Reply:
+        """One request, tried again on failures that say "later", within the policy's bounds. `resumes`: a
+        resumed send's tries are this request's (the message's, not a token's fetch: the next run of a
+        rescheduled job fetches one again where no token is cached, another replica's)."""
         policy, pace = self.policy, self.pace
-        tries, self.carried = self.carried, 0  # a resumed send's tries were the first request's
+        tries = 0
+        if resumes:
+            tries, self.carried = self.carried, 0
         while True:
             tries += 1
             try:
@@ -154,7 +158,7 @@ class _Sending:
             TOKENS.drop(cache_key)
         token = TOKENS.get(cache_key)
         if not token:
-            reply = self.call(self.plan.token_request, spec.token["success"])
+            reply = self.call(self.plan.token_request, spec.token["success"], resumes=False)
             data = parse_json(reply.text)
             try:
                 token = str(resolve_path(data, spec.token["value"]))

@@ -128,13 +128,59 @@ def rfc3339(now: float) -> str:
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_ENVELOPE_FIELDS = frozenset(("run_id", "event", "message", "data", "timestamp"))
+_EVENTS = frozenset(("start", "update", "end", "error"))
+
+
+@functools.lru_cache(maxsize=1)
+def _envelope_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The schema's own artifact_url and timestamp patterns, compiled (jsonschema searches them too)."""
+    properties = envelope_schema()["properties"]
+    return (re.compile(properties["data"]["properties"]["artifact_url"]["pattern"]),
+            re.compile(properties["timestamp"]["pattern"]))
+
+
+def _plainly_valid(data: Any) -> bool:
+    """True only for an envelope the schema accepts, checked by hand in a few microseconds (jsonschema
+    takes tens on every event); False means "ask jsonschema", which then words the problem (or finds
+    none: a float error_code such as 3.0 is an integer to it). Rules as in spec/envelope.schema.json."""
+    if type(data) is not dict or not data.keys() <= _ENVELOPE_FIELDS:
+        return False
+    run_id, event, message = data.get("run_id"), data.get("event"), data.get("message")
+    if not (type(run_id) is str and 1 <= len(run_id) <= 200 and type(message) is str
+            and 1 <= len(message) <= 20000 and type(event) is str and event in _EVENTS):
+        return False
+    url_pattern, stamp_pattern = _envelope_patterns()
+    if "timestamp" in data:
+        stamp = data["timestamp"]
+        if type(stamp) is not str or not stamp_pattern.search(stamp):
+            return False
+    if "data" not in data:
+        return True
+    details = data["data"]
+    if type(details) is not dict:
+        return False
+    if "step" in details and not (type(details["step"]) is str and len(details["step"]) <= 500):
+        return False
+    if "progress" in details:
+        progress = details["progress"]
+        if type(progress) not in (int, float) or not 0 <= progress <= 1:  # NaN fails the range too
+            return False
+    if "artifact_url" in details:
+        url = details["artifact_url"]
+        if type(url) is not str or len(url) > 2048 or not url_pattern.search(url):
+            return False
+    return "error_code" not in details or type(details["error_code"]) in (str, int)
+
+
 def validate_envelope(data: Any, now: float | None = None) -> dict[str, Any]:
     """A normalized copy of the envelope (timestamp filled in when absent), or EnvelopeError naming the
     first problem (fields in alphabetical order, so both runtimes report the same one)."""
-    problems = sorted({p for error in _envelope_validator().iter_errors(data) for p in _problems(error)}
-                      | set(_nan_problems(envelope_schema(), data)))
-    if problems:
-        raise EnvelopeError(*problems[0])
+    if not _plainly_valid(data):
+        problems = sorted({p for error in _envelope_validator().iter_errors(data) for p in _problems(error)}
+                          | set(_nan_problems(envelope_schema(), data)))
+        if problems:
+            raise EnvelopeError(*problems[0])
     envelope = dict(data)
     if "timestamp" not in envelope:
         envelope["timestamp"] = rfc3339(time.time() if now is None else now)

@@ -334,6 +334,27 @@ def test_tries_backoff_and_attempts_go_on_across_reschedules_as_in_one_send(harn
     assert (result.status, result.attempts) == ("delivered", 4)
 
 
+def test_retry_attempts_bound_the_message_s_tries_across_reschedules_when_each_run_fetches_a_token(
+        harness, vendor, monkeypatch):
+    from mcp_push.tokens import TOKENS
+
+    vendor.clock = harness.clock
+    fake_retry_pace(harness, monkeypatch)
+    monkeypatch.setattr(TOKENS, "get", lambda key: None)  # each run on a replica that holds no token yet
+    vendor.routes["/cgi-bin/gettoken"] = Behaviour(body='{"errcode":0,"access_token":"tok_wa_1","expires_in":7200}')
+    vendor.routes["/cgi-bin/message/send"] = Behaviour(status=429, body='{"errcode":45009,"errmsg":"slow down"}',
+                                                       headers={"Retry-After": "7"})
+    engine = harness.engine({"QYWX_AM": "ww_corp_1,corp_secret_wa_2,@all,1000002", "QYWX_ORIGIN": vendor.url,
+                             "HITOKOTO": "false", "MCP_PUSH_RETRY_ATTEMPTS": "2"})
+    ticket = engine.submit("never", "c")
+    harness.run_until(harness.clock.now + 600)
+    # The token's fetch is no try of the message: the message is tried twice in all, whichever run fetched it.
+    assert [r.status for r in vendor.received if r.path.startswith("/cgi-bin/message/send")] == [429, 429]
+    assert ticket.wait(5)
+    result = ticket.result().channels[0]
+    assert result.status == "rejected" and result.error.endswith("(after 2 tries)")
+
+
 def test_a_retry_deadline_passed_across_a_reschedule_gives_up_in_the_same_words(harness, vendor, monkeypatch):
     vendor.clock = harness.clock
     fake_retry_pace(harness, monkeypatch)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 
+from mcp_push.service.backend import BackendUnavailable
 from mcp_push.service.routing_service import RoutingService
+from mcp_push.service.routing_state import RETAKE_SECONDS
 
 from . import test_backends
 
@@ -98,6 +100,44 @@ def test_two_replicas_taking_due_messages_at_once_take_each_one_once(harness, ve
         thread.join(30)
     assert sorted(taken[0] + taken[1]) == sorted(f"t{index}" for index in range(60))
     assert set(taken[0]).isdisjoint(taken[1])
+    # Taken, not yet done: due again only RETAKE_SECONDS after the take, then forgotten once done.
+    assert all(store.next_due() == 200.0 + RETAKE_SECONDS for store in stores)
+    assert stores[0].take_due(200.0 + RETAKE_SECONDS - 1) == []
+    again = stores[1].take_due(200.0 + RETAKE_SECONDS)
+    assert len(again) == 60
+    stores[0].done([held.row for held in again])
     assert all(store.next_due() is None for store in stores)
     for store in stores:
         store.close()
+
+
+def test_a_held_message_whose_submit_failed_is_not_lost_but_sent_once_later(harness, vendor, tmp_path,
+                                                                           monkeypatch):
+    env = routed_env(vendor, tmp_path)
+    at, morning = night(harness.clock.now)
+    engine = harness.engine(env)
+    service = RoutingService(engine)
+    for run in ("b1", "b2"):
+        service.submit(env, f"build {run}", f"{run} green", kind="end", run_id=run, now=at)
+    accepted = engine.submit
+    calls = []
+
+    def database_away(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:  # the first went in; the database is away for the second
+            raise BackendUnavailable("database: not available (test); try again")
+        return accepted(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "submit", database_away)
+    try:
+        service.send_due(now=morning)
+        raise AssertionError("the failed submit should have been raised")
+    except BackendUnavailable:
+        pass
+    monkeypatch.setattr(engine, "submit", accepted)
+    assert service.send_due(now=morning + 1) == 0  # taken a moment ago: not sent twice meanwhile
+    assert service.send_due(now=morning + RETAKE_SECONDS) == 1  # the one whose submit failed
+    assert service.send_due(now=morning + 2 * RETAKE_SECONDS) == 0
+    harness.run_until(harness.clock.now + 1)
+    assert sorted(bodies(vendor)) == ["b1 green", "b2 green"]
+    service.store.close()

@@ -14,7 +14,7 @@ Run it (after `npm ci` in js/):
     python -m pytest python/tests/test_crosscheck.py -m crosscheck -q -p no:cacheprovider
 
 A plain `pytest` collects it too. Without `node` or js/node_modules it skips, saying why; with
-MCP_PUSH_REQUIRE_NODE=1 (meant for `nox -s conformance`) that is a failure instead.
+MCP_PUSH_REQUIRE_NODE=1 (set by `nox -s tests`) that is a failure instead.
 CI replays a fixed, derandomized sequence. MCP_PUSH_CROSSCHECK_EXAMPLES=N changes the number of batches
 (default 200, about 800 messages); MCP_PUSH_CROSSCHECK_RANDOM=1 explores fresh random seeds instead.
 """

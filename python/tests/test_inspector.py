@@ -5,7 +5,7 @@ over streamable HTTP) and prints each answer as JSON.
     python -m pytest python/tests/test_inspector.py -m inspector -q -p no:cacheprovider
 
 Without js/node_modules these skip, saying why; with MCP_PUSH_REQUIRE_NODE=1 (set by `nox -s
-conformance` after `npm ci`) that is a failure instead. With js/node_modules present, a missing
+tests` after `npm ci`) that is a failure instead. With js/node_modules present, a missing
 inspector or node is always a failure: `npm ci` installs it.
 
 Inspector 0.15.0 exit codes: 0 for any tools/call result, an `isError` one included; 1 for a JSON-RPC
@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -59,6 +60,15 @@ def run(inspector: str, env: dict[str, str], *method: str, target: list[str] | N
         timeout=60,
     )
     return process.returncode, process.stdout, process.stderr
+
+
+def arrived(vendor, count: int, timeout: float = 30.0) -> None:
+    """Returns once the vendor has `count` requests, or after `timeout` (the assertion then says what is
+    missing). Without wait=true the tool answers `queued` and the inspector stops the server as it exits:
+    the server delivers while it drains, which on a busy machine can end after the inspector has exited."""
+    deadline = time.monotonic() + timeout
+    while len(vendor.received) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def call(inspector: str, env: dict[str, str], tool: str, *arguments: str):
@@ -107,6 +117,7 @@ def test_dotted_notify_send_is_delivered(inspector, vendor):
                           "title=Backup", "content=finished in 3 min")
     assert code == 0, err
     assert json.loads(out)["isError"] is False
+    arrived(vendor, 1)
     assert vendor.json_bodies() == [{"title": "Backup", "content": "finished in 3 min"}]
 
 

@@ -209,3 +209,39 @@ async def test_with_postgresql_away_a_question_is_refused_with_the_database_s_wo
         assert error.startswith("database: PostgreSQL at postgresql://mcp_push:***@127.0.0.1:")
         assert error.endswith("nothing was accepted, try again") and ":mcp_push@" not in error
     assert not telegram.called("sendMessage")  # nothing was asked
+
+
+def test_two_tokens_of_one_question_answered_at_once_on_two_replicas_take_turns_without_a_deadlock(pg_url):  # noqa: F811
+    # Replica B's answer (its own token) holds the question's row and goes on to use up the question's other
+    # tokens; replica A's answer with one of those tokens arrives meanwhile. Both lock the question's row before
+    # any token's: A waits for B, then finds its token used up (no deadlock, which PostgreSQL would break by
+    # failing one of them).
+    import threading
+
+    from mcp_push.asking.store import USED, AnswerToken, Ask, new_token
+    from mcp_push.service.pg.asks import PgAskStore
+
+    now = 1_800_000_000.0
+    ask = Ask(id="d1", question="Deploy?", options=["yes", "no"], created=now, expires=now + 60, default=None,
+              run_id=None, channels=["webhook"])
+    tokens = [AnswerToken(new_token(), "d1", "webhook", i) for i in range(2)]
+    store = PgAskStore(PgState(pg_url, max_size=2))
+    store.create(ask, tokens)
+    outcome: list = []
+    try:
+        with psycopg.connect(pg_url) as b, psycopg.connect(pg_url, autocommit=True) as watch:
+            b.execute("SELECT id FROM mcp_push_asks WHERE id = 'd1' FOR UPDATE")  # replica B, in its transaction
+            a = threading.Thread(target=lambda: outcome.append(store.answer("d1", "yes", "the link", "webhook",
+                                                                            now + 1, tokens[0].token)))
+            a.start()
+            pid = b.info.backend_pid  # A's answer waits for B's lock
+            wait_until(lambda: watch.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids("
+                                             "pid))", (pid,)).fetchone()[0])
+            b.execute("UPDATE mcp_push_asks SET status = 'answered', answer = 'no' WHERE id = 'd1'")
+            b.execute("UPDATE mcp_push_ask_tokens SET used = true WHERE ask_id = 'd1'")
+            b.commit()
+            a.join(30)
+        assert [o.status for o in outcome] == [USED] and outcome[0].ask.answer == "no"
+    finally:
+        store.close()
+        store.state.close()

@@ -110,6 +110,9 @@ function replyHeaders(raw) {
   return headers;
 }
 
+// undici's refusals of a request it was given (besides InvalidArgumentError), before writing any of it.
+const REFUSED_CODES = new Set(['UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH']);
+
 const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
@@ -177,8 +180,9 @@ async function sendHttp(planned, timeoutS) {
       // number): Python's requests says InvalidURL; this was an internal_error here.
       throw new TransportError('config_error', 'the request cannot be sent as configured (InvalidURL)');
     }
-    if (code === 'UND_ERR_INVALID_ARG' || error.name === 'InvalidArgumentError') {
-      // A control character in a header value or a malformed URL: the configuration, not the network.
+    if (code === 'UND_ERR_INVALID_ARG' || error.name === 'InvalidArgumentError' || REFUSED_CODES.has(code)) {
+      // A control character in a header value or a malformed URL, an Expect header, a Content-Length the body
+      // does not have: refused before a byte was written. The configuration, not the network.
       throw new TransportError('config_error', `the request cannot be sent as configured (${error.name})`);
     }
     if (TIMEOUT_CODES.has(code) || error.name === 'TimeoutError') {

@@ -3,7 +3,7 @@ and no secret (send_plan's errors are already redacted; every secret env value i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..redact import Redactor, env_secrets, process_redactor
@@ -23,6 +23,11 @@ class SecretRedactor:
 
     def text(self, value: str) -> str:
         return process_redactor().text(self._env.text(value))
+
+    def masker(self) -> Callable[[str], str]:
+        """text(), with the process's secrets looked up once: for the several texts of one message."""
+        process, env = process_redactor(), self._env
+        return lambda value: process.text(env.text(value))
 
     def tree(self, value: Any) -> Any:
         """Values masked, keys (field names, channel ids, variable names) kept: for JSON output."""

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .. import result as R
-from ..configfile import ConfigFileError, load_config
+from ..configfile import ConfigFileError, load_config, one_look
 from ..routed import decide_for, when_text
 from ..selection import configured_channels
 from .engine import Engine, Ticket
@@ -118,13 +118,17 @@ class RoutingService:
         for held in due:
             if held.digest is not None:
                 digests.setdefault((held.digest, held.instance), []).append(held)
+        # Each is forgotten only once the engine has it: a submit that fails (the database away) or a process
+        # that dies here leaves the rest taken, due again RETAKE_SECONDS later (routing_state.RETAKE_SECONDS).
         for held in singles:
             self.engine.submit(held.title, held.content, held.kind, held.run_id, channels=[held.instance],
                                priorities={held.instance: held.priority})
+            self.store.done([held.row])
         for (_, instance), items in digests.items():
             title, content = digest_message(items)
             loudest = max((h.priority for h in items), key=["low", "normal", "high"].index)
             self.engine.submit(title, content, channels=[instance], priorities={instance: loudest})
+            self.store.done([h.row for h in items])
         return len(singles) + len(digests)
 
     def _run(self) -> None:
@@ -132,7 +136,8 @@ class RoutingService:
             try:
                 self.send_due()
                 upcoming = self.store.next_due()
-            except Exception:  # a locked database now and then: the next round will do
+            except Exception as exc:  # a locked or unreachable database: what was taken is due again later
+                log.warning("routing: sending held messages failed, tried again later: %s", exc)
                 log.debug("routing: sending held messages failed", exc_info=True)
                 upcoming = None
             wait = IDLE_WAKE_SECONDS if upcoming is None else min(max(upcoming - time.time(), 0.05), IDLE_WAKE_SECONDS)
@@ -158,8 +163,10 @@ def service_for(engine: Engine) -> RoutingService:
 
 
 def submit(engine: Engine, source: Mapping[str, Any], title: str, content: str, **how: Any) -> Ticket:
-    """engine.submit, routed when there is a config file (the MCP tools and REST call this)."""
-    return service_for(engine).submit(source, title, content, **how)
+    """engine.submit, routed when there is a config file (the MCP tools and REST call this). The config
+    file is looked for once for the message (routing, the checks and the channel selection all ask)."""
+    with one_look():
+        return service_for(engine).submit(source, title, content, **how)
 
 
 def start_routing(engine: Engine, source: Mapping[str, Any]) -> None:

@@ -33,10 +33,16 @@ CREATE TABLE IF NOT EXISTS held (
     title TEXT NOT NULL,
     content TEXT NOT NULL,
     priority TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    taken REAL                 -- when a routing service took it to submit; deleted once submitted
 );
 CREATE INDEX IF NOT EXISTS held_due ON held (due);
 """
+
+# A held message taken to be submitted is deleted once the engine has it (`done`). One taken longer ago than
+# this (its process died, or the engine refused to accept while its database was away) is due again: at least
+# once, never lost between the take and the submit.
+RETAKE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,8 @@ class RoutingStore:
             target = str(path)
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.executescript(_SCHEMA)
+        if "taken" not in {row[1] for row in self._db.execute("PRAGMA table_info(held)")}:
+            self._db.execute("ALTER TABLE held ADD COLUMN taken REAL")  # a file from before `taken`
         self._lock = threading.Lock()
 
     @classmethod
@@ -112,23 +120,35 @@ class RoutingStore:
             self._db.execute("UPDATE held SET due = 0 WHERE digest = ? AND instance = ?", (digest, instance))
 
     def take_due(self, now: float) -> list[Held]:
-        """Removes and returns what is due, oldest first; a digest's messages all go with its window."""
+        """Takes what is due, oldest first (a digest's messages all go with its window): marked taken, not
+        deleted, until `done` says the engine has them; what was taken RETAKE_SECONDS ago is due again."""
+        stale = now - RETAKE_SECONDS
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             due_digests = self._db.execute(
-                "SELECT DISTINCT digest, instance FROM held WHERE digest IS NOT NULL AND due <= ?", (now,)).fetchall()
-            rows = self._db.execute("SELECT * FROM held WHERE digest IS NULL AND due <= ? ORDER BY id",
-                                    (now,)).fetchall()
+                "SELECT DISTINCT digest, instance FROM held "
+                "WHERE digest IS NOT NULL AND due <= ? AND (taken IS NULL OR taken <= ?)", (now, stale)).fetchall()
+            rows = self._db.execute(
+                "SELECT id, instance, due, slot, digest, kind, run_id, title, content, priority, created FROM held "
+                "WHERE digest IS NULL AND due <= ? AND (taken IS NULL OR taken <= ?) ORDER BY id",
+                (now, stale)).fetchall()
             for digest, instance in due_digests:
-                rows += self._db.execute("SELECT * FROM held WHERE digest = ? AND instance = ? ORDER BY id",
-                                         (digest, instance)).fetchall()
-            self._db.executemany("DELETE FROM held WHERE id = ?", [(row[0],) for row in rows])
+                rows += self._db.execute(
+                    "SELECT id, instance, due, slot, digest, kind, run_id, title, content, priority, created "
+                    "FROM held WHERE digest = ? AND instance = ? AND (taken IS NULL OR taken <= ?) ORDER BY id",
+                    (digest, instance, stale)).fetchall()
+            self._db.executemany("UPDATE held SET taken = ? WHERE id = ?", [(now, row[0]) for row in rows])
             self._db.execute("COMMIT")
         return [Held(*row) for row in rows]
 
+    def done(self, rows: list[int]) -> None:
+        """Forgets held messages the engine has accepted (take_due took them)."""
+        with self._lock:
+            self._db.executemany("DELETE FROM held WHERE id = ?", [(row,) for row in rows])
+
     def next_due(self) -> float | None:
         with self._lock:
-            row = self._db.execute("SELECT MIN(due) FROM held").fetchone()
+            row = self._db.execute("SELECT MIN(COALESCE(taken + ?, due)) FROM held", (RETAKE_SECONDS,)).fetchone()
         return row[0]
 
     def close(self) -> None:

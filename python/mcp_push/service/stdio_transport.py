@@ -12,15 +12,22 @@ closes, cancels the requests still being served. Here:
 
 While serving, fd 0 reads /dev/null and fd 1 points at stderr (as the SDK does), so a stray print or a
 child process cannot corrupt the wire; both are restored on exit.
+
+When stdin and stdout are pipes (as an MCP host starts a server) on POSIX, the event loop reads and writes
+them itself (asyncio pipe transports, non-blocking while serving): a call costs no hand-off to a reader
+and a writer thread and back, each a wake-up that waits for the GIL and, on a busy machine, for a core.
+Anything else (a file, a terminal, a socket, Windows) is read and written by a thread each, as before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -165,6 +172,133 @@ class _Pending:
             self.empty.set()
 
 
+class _ThreadWire:
+    """The wire read and written by a thread each (any binary streams)."""
+
+    def __init__(self, reader: BinaryIO, writer: BinaryIO):
+        self._reader, self._writer = reader, writer
+        # The wire's own threads: tool calls filling the default thread pool never hold up reading or writing.
+        self._read_thread, self._write_thread = anyio.CapacityLimiter(1), anyio.CapacityLimiter(1)
+
+    async def open(self) -> None:
+        pass
+
+    async def readline(self) -> bytes:
+        return await anyio.to_thread.run_sync(self._reader.readline, abandon_on_cancel=True,
+                                              limiter=self._read_thread)
+
+    async def write(self, data: bytes) -> None:
+        await anyio.to_thread.run_sync(_write_all, self._writer, data, limiter=self._write_thread)
+
+    async def aclose(self) -> None:
+        pass
+
+
+# How much of a line the loop's reader holds before handing a piece over (lines may be longer: pieces are
+# joined); also how far it reads ahead of the server (twice this, then it pauses reading).
+_READ_LIMIT = 256 * 1024
+
+
+class _WriteState(asyncio.Protocol):
+    """The write pipe's flow control: writers wait while the host is not reading (the pipe is full)."""
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.closed = asyncio.Event()
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        self._resumed.clear()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._resumed.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
+        self._resumed.set()
+
+    async def drained(self) -> None:
+        await self._resumed.wait()
+
+
+class _LoopWire:
+    """The wire read and written by the event loop (asyncio's pipe transports on private duplicates of
+    the two pipes, non-blocking while serving). Only for pipes: on a socket the write transport takes
+    incoming data for the peer closing, and a terminal's mode is shared with the shell."""
+
+    def __init__(self, reader: BinaryIO, writer: BinaryIO):
+        self._fds = (reader.fileno(), writer.fileno())
+        self._stream: asyncio.StreamReader | None = None
+        self._transports: list[asyncio.BaseTransport] = []
+        self._writer: asyncio.WriteTransport | None = None
+        self._state = _WriteState()
+
+    @staticmethod
+    def fits(reader: BinaryIO, writer: BinaryIO) -> bool:
+        if os.name != "posix":
+            return False
+        try:
+            asyncio.get_running_loop()  # RuntimeError on another anyio backend (trio)
+            return all(stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode) for stream in (reader, writer))
+        except (AttributeError, OSError, ValueError, RuntimeError):  # no fileno (io.UnsupportedOperation too)
+            return False
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._stream = asyncio.StreamReader(limit=_READ_LIMIT, loop=loop)
+        stream = self._stream
+        read_pipe = os.fdopen(os.dup(self._fds[0]), "rb", buffering=0)
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream, loop=loop),
+                                                    read_pipe)
+        self._transports.append(transport)
+        write_pipe = os.fdopen(os.dup(self._fds[1]), "wb", buffering=0)
+        self._writer, _ = await loop.connect_write_pipe(lambda: self._state, write_pipe)
+        self._transports.append(self._writer)
+
+    async def readline(self) -> bytes:
+        """The next line with its newline (without one at the end of input), b"" at the end: as a
+        binary file's readline, however long the line."""
+        assert self._stream is not None
+        pieces = []
+        while True:
+            try:
+                pieces.append(await self._stream.readuntil(b"\n"))
+                break
+            except asyncio.LimitOverrunError as exc:  # longer than the limit so far: take what is there
+                pieces.append(await self._stream.readexactly(exc.consumed))
+            except asyncio.IncompleteReadError as exc:  # the end of input
+                pieces.append(exc.partial)
+                break
+        return b"".join(pieces)
+
+    async def write(self, data: bytes) -> None:
+        assert self._writer is not None
+        if self._state.closed.is_set() or self._writer.is_closing():
+            raise BrokenPipeError("stdout is closed")
+        self._writer.write(data)
+        if self._state.paused:
+            await self._state.drained()
+        if self._state.closed.is_set():
+            raise BrokenPipeError("stdout is closed")
+
+    async def aclose(self) -> None:
+        """Closes the transports once what was written is out (bounded: a host that stopped reading),
+        and puts the pipes back in blocking mode for whoever shares them."""
+        for transport in self._transports:
+            transport.close()
+        if self._writer is not None:
+            with anyio.move_on_after(5):
+                await self._state.closed.wait()
+            if not self._state.closed.is_set():
+                self._writer.abort()
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.set_blocking(fd, True)
+
+
 async def serve_stdio(lowlevel: Any, drain_seconds: float, reader: BinaryIO | None = None,
                       writer: BinaryIO | None = None) -> None:
     """Serves the SDK's low-level server (`MCPServer._lowlevel_server`) on stdin/stdout (or the given
@@ -174,23 +308,30 @@ async def serve_stdio(lowlevel: Any, drain_seconds: float, reader: BinaryIO | No
             await serve_stdio(lowlevel, drain_seconds, wire_in, wire_out)
         return
 
+    wire: _ThreadWire | _LoopWire = _LoopWire(reader, writer) if _LoopWire.fits(reader, writer) \
+        else _ThreadWire(reader, writer)
+    try:
+        await wire.open()
+        await _serve(lowlevel, drain_seconds, wire)
+    finally:
+        await wire.aclose()
+
+
+async def _serve(lowlevel: Any, drain_seconds: float, wire: _ThreadWire | _LoopWire) -> None:
     to_server, server_reads = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     server_writes, from_server = anyio.create_memory_object_stream[SessionMessage](0)
     pending = _Pending()
     write_lock = anyio.Lock()
     writer_done = anyio.Event()
-    # The wire's own threads: tool calls filling the default thread pool never hold up reading or writing.
-    read_thread, write_thread = anyio.CapacityLimiter(1), anyio.CapacityLimiter(1)
 
     async def write(data: bytes) -> None:
         async with write_lock:
-            await anyio.to_thread.run_sync(_write_all, writer, data, limiter=write_thread)
+            await wire.write(data)
 
     async def read_stdin() -> None:
         async with to_server:
             while True:
-                line = await anyio.to_thread.run_sync(reader.readline, abandon_on_cancel=True,
-                                                      limiter=read_thread)
+                line = await wire.readline()
                 if not line:
                     break
                 message, error = parse_line(line)

@@ -136,6 +136,10 @@ class PgAskStore:
 
     def _answer(self, conn: psycopg.Connection, ask_id: str, answer: str, by: str, channel: str, now: float,
                 token: str | None) -> Outcome:
+        # The question's row is locked until the end of the transaction: the answers of all replicas queue here,
+        # before any token's row is locked. An answer uses up the question's other tokens under this lock, so a
+        # token locked first would deadlock with another token's answer of the same question.
+        ask = self._get(conn, ask_id, lock=True)
         if token is not None:
             digest = token_digest(token)
             # FOR UPDATE: two uses of one token on two replicas take turns; the second sees it used.
@@ -147,8 +151,6 @@ class PgAskStore:
             conn.execute("UPDATE mcp_push_ask_tokens SET used = true WHERE digest = %s", (digest,))
             if row[2]:
                 return Outcome(S.USED, self._get(conn, ask_id))
-        # The question's row is locked until the end of the transaction: the answers of all replicas queue here.
-        ask = self._get(conn, ask_id, lock=True)
         if ask is None:
             return Outcome(S.UNKNOWN)
         if ask.status == S.PENDING and now >= ask.expires:

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..routing_state import Held
+from ..routing_state import RETAKE_SECONDS, Held
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mcp_push_routing_state (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL);
@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS mcp_push_routing_held (
     priority TEXT NOT NULL,
     created DOUBLE PRECISION NOT NULL
 );
+ALTER TABLE mcp_push_routing_held ADD COLUMN IF NOT EXISTS taken DOUBLE PRECISION;
 CREATE INDEX IF NOT EXISTS mcp_push_routing_held_due ON mcp_push_routing_held (due);
 """
 
@@ -81,28 +82,38 @@ class PgRoutingStore:
                          (digest, instance))
 
     def take_due(self, now: float) -> list[Held]:
-        """Removes and returns what is due, oldest first; a digest's messages all go with its window. Under
+        """Takes what is due, oldest first (a digest's messages all go with its window): marked taken until
+        `done`, and due again RETAKE_SECONDS later if never done (routing_state.RoutingStore.take_due). Under
         the routing lock: of two replicas looking at once, one takes them and the other finds nothing."""
+        stale = now - RETAKE_SECONDS
         with self._state.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ROUTING_LOCK,))
             singles = conn.execute(
-                "DELETE FROM mcp_push_routing_held WHERE digest IS NULL AND due <= %s "
+                "UPDATE mcp_push_routing_held SET taken = %s "
+                "WHERE digest IS NULL AND due <= %s AND (taken IS NULL OR taken <= %s) "
                 "RETURNING id, instance, due, slot, digest, kind, run_id, title, content, priority, created",
-                (now,)).fetchall()
+                (now, now, stale)).fetchall()
             windows = conn.execute(
-                "SELECT DISTINCT digest, instance FROM mcp_push_routing_held WHERE digest IS NOT NULL AND due <= %s",
-                (now,)).fetchall()
+                "SELECT DISTINCT digest, instance FROM mcp_push_routing_held "
+                "WHERE digest IS NOT NULL AND due <= %s AND (taken IS NULL OR taken <= %s)", (now, stale)).fetchall()
             digests = []
             for digest, instance in windows:
                 digests += conn.execute(
-                    "DELETE FROM mcp_push_routing_held WHERE digest = %s AND instance = %s "
+                    "UPDATE mcp_push_routing_held SET taken = %s "
+                    "WHERE digest = %s AND instance = %s AND (taken IS NULL OR taken <= %s) "
                     "RETURNING id, instance, due, slot, digest, kind, run_id, title, content, priority, created",
-                    (digest, instance)).fetchall()
+                    (now, digest, instance, stale)).fetchall()
         return [Held(*row) for row in sorted(singles)] + [Held(*row) for row in sorted(digests)]
+
+    def done(self, rows: list[int]) -> None:
+        """Forgets held messages the engine has accepted (take_due took them)."""
+        with self._state.connection() as conn:
+            conn.execute("DELETE FROM mcp_push_routing_held WHERE id = ANY(%s)", (list(rows),))
 
     def next_due(self) -> float | None:
         with self._state.connection() as conn:
-            row = conn.execute("SELECT MIN(due) FROM mcp_push_routing_held").fetchone()
+            row = conn.execute("SELECT MIN(COALESCE(taken + %s, due)) FROM mcp_push_routing_held",
+                               (RETAKE_SECONDS,)).fetchone()
         return row[0]
 
     def close(self) -> None:
