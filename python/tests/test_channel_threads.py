@@ -79,7 +79,8 @@ def test_a_script_with_a_channel_stuck_past_every_timeout_still_exits(tmp_path):
         from mcp_push import dispatch
         listener = socket.create_server(("127.0.0.1", 0))
         url = "http://127.0.0.1:%d" % listener.getsockname()[1]
-        result = dispatch("t", "c", {"HITOKOTO": "false", "MCP_PUSH_TIMEOUT": "0.2", "WEBHOOK_URL": url + "/x?t=$title"})
+        env = {"HITOKOTO": "false", "MCP_PUSH_TIMEOUT": "0.2", "WEBHOOK_URL": url + "/x?t=$title"}
+        result = dispatch("t", "c", env)
         print(result["webhook"].status)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
