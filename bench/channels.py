@@ -114,15 +114,17 @@ MORE_SINK_URLS = {
     "slack": lambda base: {"SLACK_WEBHOOK_URL": f"{base}/slack/services/T0/B0/tok_slack"},
     "teams": lambda base: {"TEAMS_WEBHOOK_URL": f"{base}/teams/workflows/tok_teams"},
 }
-NOT_HTTP = ("console", "smtp")
+# Not HTTP channels: console, SMTP, and Apprise (its own transport: the apprise library in Python, the
+# `apprise` command, a Python process per send, in Node; its services' speed is Apprise's, section 1 above).
+NOT_HTTP = ("console", "smtp", "apprise")
 
 
 def every_http_channel_env(base: str) -> tuple[dict[str, str], list[str]]:
-    """Every HTTP channel at once (all but console and SMTP): each channel's first planning conformance
+    """Every HTTP channel at once (all but console, SMTP and Apprise): each channel's first planning conformance
     case, with every URL an env var can set pointed at the sink at `base`. The channels whose vendor host
     the spec fixes keep their https:// URLs: they reach the sink as their HTTPS proxy (sink.py)."""
     env, channels = every_channel_env()
-    env = {k: v for k, v in env.items() if not k.startswith(("SMTP_", "CONSOLE"))}
+    env = {k: v for k, v in env.items() if not k.startswith(("SMTP_", "CONSOLE", "APPRISE_"))}
     channels = [c for c in channels if c not in NOT_HTTP]
     for name in channels:
         for table in (FANOUT_CHANNELS, MORE_SINK_URLS):

@@ -238,8 +238,9 @@ def fanout_every_http(runs: int, delay_ms: float) -> list[Row]:
                                 f"{median:.3f}", f"{min(ratios):.3f}–{max(ratios):.3f}", "≤ 1.15",
                                 _verdict(median, 1.15), note))
     NOTES.append(
-        f"Every-HTTP-channel fan-out: the {len(channels)} channels but console and SMTP. Those whose URL an env "
-        "var sets point at the sink over plain HTTP; the fixed vendor hosts (" + ", ".join(hosts) + ") reach "
+        f"Every-HTTP-channel fan-out: the {len(channels)} channels but console, SMTP and Apprise (not HTTP "
+        "transports). Those whose URL an env var sets point at the sink over plain HTTP; the fixed vendor "
+        "hosts (" + ", ".join(hosts) + ") reach "
         "it as their HTTPS_PROXY (CONNECT, then TLS with a certificate from a CA made for the run and trusted "
         "through REQUESTS_CA_BUNDLE / NODE_EXTRA_CA_CERTS in the child only), so their requests go over TLS "
         "(a handshake whenever the client opens a connection), as with a real vendor."
