@@ -252,8 +252,9 @@ def run(command: Sequence[str], env: Mapping[str, Any], *, run_id: str | None = 
     holder: list[subprocess.Popen[bytes]] = []
 
     def forward(number: int, _frame: Any) -> None:
-        forwarded.append(number)
-        if holder and not _from_terminal(number) and holder[0].poll() is None:
+        if not holder:  # no child yet: _supervise passes it on once the child is there
+            forwarded.append(number)
+        elif not _from_terminal(number) and holder[0].poll() is None:
             holder[0].send_signal(number)
 
     previous = {number: signal.signal(number, forward) for number in FORWARDED}
@@ -279,9 +280,11 @@ def _supervise(command: Sequence[str], holder: list[subprocess.Popen[bytes]], fo
         print(f"mcp-push run: {command[0]}: {why}", file=sys.stderr)
         reporter.finish(envelope("error", f"{name}: {why}", error_code=code))
         return code
-    early = list(forwarded)  # signals that came before the child: the handler could not pass them on
+    # Signals that came before the child, kept by the handler: passed on once the child is published (one
+    # that comes after the append goes to the child from the handler itself; before, a copy of the list was
+    # taken first, and a SIGINT sent between the copy and the append was lost: the child ran on).
     holder.append(child)
-    for number in early:
+    for number in forwarded:
         if not _from_terminal(number):
             child.send_signal(number)
     if not only_errors:
