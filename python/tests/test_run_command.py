@@ -225,3 +225,27 @@ def test_when_no_server_answers_at_mcp_push_url_the_events_are_sent_from_this_pr
     process = mcp_push_run(vendor, "--run-id", "fallback", "--", *py("pass"), env=env)
     assert process.returncode == 0, process.stderr
     assert [e["title"] for e in events(vendor)] == ["🚀 fallback started", "✅ fallback finished"]
+
+
+def test_a_signal_that_comes_while_the_child_is_being_started_reaches_it(monkeypatch):
+    """In this process: the SIGTERM arrives before `run` has the child (the handler cannot pass it on yet);
+    it must still reach the child once it is there, or the child sleeps on and `run` waits for it."""
+    import os
+
+    from mcp_push.service import run_command
+
+    real = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        child = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, before run_command has the child
+        return child
+
+    monkeypatch.setattr(run_command.subprocess, "Popen", popen)
+    sent: list[dict] = []
+    code = run_command.run(py("import time\ntime.sleep(60)"), {}, run_id="early",
+                           send=lambda envelope, env, channels: sent.append(envelope))
+    monkeypatch.undo()
+    assert code == 128 + signal.SIGTERM
+    assert [e["event"] for e in sent] == ["start", "error"]
+    assert "killed by SIGTERM" in sent[-1]["message"]
