@@ -74,13 +74,13 @@ def worker_command(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
         raise DatabaseCommandError("--concurrency: must be at least 1")
     logging.getLogger("mcp_push").setLevel(logging.INFO)
     from .pg.open import open_pg_engine
-    from .pg.worker import serve_jobs
+    from .pg.worker import serve_jobs_forever
 
     engine = open_pg_engine(env, DatabaseCommandError)
     logging.getLogger("mcp_push").info("worker: delivering from %s (%d at once)", engine.state.shown,
                                        args.concurrency)
     try:
-        asyncio.run(serve_jobs(engine, args.concurrency))
+        asyncio.run(serve_jobs_forever(engine, args.concurrency))
     except KeyboardInterrupt:
         pass
     finally:

@@ -88,8 +88,15 @@ async def _rescuing(app: Any, engine: Any) -> None:
             failing = False
 
 
+class WorkerStopped(RuntimeError):
+    """procrastinate's worker (or the rescuing loop beside it) ended without being asked to."""
+
+
 async def serve_jobs(engine: Any, concurrency: int, stop: asyncio.Event | None = None) -> None:
-    """Runs jobs until cancelled (or `stop` is set), rescuing dead workers' jobs meanwhile."""
+    """Runs jobs until cancelled (or `stop` is set), rescuing dead workers' jobs meanwhile. Raises what ended
+    the worker or the rescuing loop otherwise (WorkerStopped when either returned): the caller starts again.
+    Before, that error was gathered away and serve_jobs returned, so `mcp-push worker` exited 0 and
+    delivered nothing more (seen in the replicas test)."""
     app = _worker_app(engine)
     async with app.open_async():
         await rescue(app, engine.url)
@@ -98,11 +105,36 @@ async def serve_jobs(engine: Any, concurrency: int, stop: asyncio.Event | None =
         if stop is not None:
             tasks.append(asyncio.create_task(stop.wait()))
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+    if stop is not None and stop.is_set():
+        return
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    raise WorkerStopped("the job worker stopped")
+
+
+async def serve_jobs_forever(engine: Any, concurrency: int, stop: asyncio.Event | None = None) -> None:
+    """serve_jobs, started again RETRY_DB_SECONDS after whatever ended it (PostgreSQL gone, a driver error),
+    said once per stop with the URL masked: a worker never stops delivering until it is asked to."""
+    while stop is None or not stop.is_set():
+        try:
+            await serve_jobs(engine, concurrency, stop)
+        except Exception as exc:
+            log.warning("worker: stopped by an error, starting again in %.0f s: %s", jobs.RETRY_DB_SECONDS,
+                        _said(exc, engine.url))
+            log.debug("worker: what stopped it", exc_info=True)
+            if stop is None:
+                await asyncio.sleep(jobs.RETRY_DB_SECONDS)
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), jobs.RETRY_DB_SECONDS)
+            except asyncio.TimeoutError:
+                pass
 
 
 def run_once(engine: Any) -> None:
@@ -135,15 +167,7 @@ class WorkerThread:
         async def main() -> None:
             self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
             self._ready.set()
-            while not self._stop.is_set():
-                try:
-                    await serve_jobs(self.engine, self.concurrency, self._stop)
-                except Exception:  # PostgreSQL went away: try again shortly, never stop delivering
-                    log.warning("worker: stopped by an error; starting again", exc_info=True)
-                    try:
-                        await asyncio.wait_for(self._stop.wait(), jobs.RETRY_DB_SECONDS)
-                    except asyncio.TimeoutError:
-                        pass
+            await serve_jobs_forever(self.engine, self.concurrency, self._stop)
 
         asyncio.run(main())
 
