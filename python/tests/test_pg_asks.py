@@ -108,6 +108,8 @@ def test_a_replica_s_question_is_answered_through_the_other_s_telegram_receiver_
         wait_until(lambda: holding(b))
         telegram.press("go")
         assert b.wait(second.ask.id, 30).answer == "go"
+        # The press is acknowledged after its answer is recorded (telegram.py): wait for that, then none twice.
+        wait_until(lambda: len(telegram.called("answerCallbackQuery")) >= 2)
         acks = telegram.called("answerCallbackQuery")
         assert [ack["callback_query_id"] for ack in acks] == ["cq1", "cq2"]  # none handled twice, none skipped
         later = [body for method, body in telegram.calls[calls_before:] if method == "getUpdates" and "timeout" in body

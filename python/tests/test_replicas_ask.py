@@ -130,6 +130,8 @@ async def test_questions_are_answered_through_any_replica_once_and_the_bot_is_ta
     assert read_later.structured_content["answer"] == "now"
     assert len(b_answers) == 1 and not b_answers[0].is_error
     assert (b_answers[0].structured_content["answer"], b_answers[0].structured_content["by"]) == ("go", "@alice")
+    # A press is acknowledged after its answer is recorded (telegram.py): wait for that, then none twice.
+    wait_until(lambda: len(telegram.called("answerCallbackQuery")) >= 2)
     acks = [ack["callback_query_id"] for ack in telegram.called("answerCallbackQuery")]
     assert acks == ["cq1", "cq2"]  # each press handled once, none skipped, across the takeover
     events = answered_events(pg_url)
