@@ -101,12 +101,19 @@ def _nan_problems(schema: Mapping[str, Any], data: Any, path: tuple[str, ...] = 
 
 
 def schema_checker(schema: Mapping[str, Any]) -> Callable[[Any], list[tuple[str, str]]]:
-    """The check of values against a JSON schema (an MCP tool's input schema), compiled once: it gives
-    the (field, rule) pairs, worded and ordered as the envelope's errors."""
-    import jsonschema
+    """The check of values against a JSON schema (an MCP tool's input schema), compiled once, at its first
+    use: it gives the (field, rule) pairs, worded and ordered as the envelope's errors. Lazily, because the
+    server makes its tools' checks at start and jsonschema's import is about 30 ms of its cold start."""
+    compiled: list[Any] = []
 
-    validator = jsonschema.Draft202012Validator(schema)
-    return lambda value: sorted(p for error in validator.iter_errors(value) for p in _problems(error))
+    def check(value: Any) -> list[tuple[str, str]]:
+        if not compiled:  # two threads may both compile it once: the same validator, no harm
+            import jsonschema
+
+            compiled.append(jsonschema.Draft202012Validator(schema))
+        return sorted(p for error in compiled[0].iter_errors(value) for p in _problems(error))
+
+    return check
 
 
 def argument_problems(schema: Mapping[str, Any], arguments: Any) -> list[tuple[str, str]]:

@@ -101,7 +101,11 @@ async def test_no_schema_is_compiled_per_call(vendor, monkeypatch):
         return real(schema, *args, **kwargs)
 
     async with Client(in_process_server()) as client:
+        # Each tool's checks compile at their first use (events.schema_checker): one call of each kind first.
         await client.call_tool("notify_event", {"run_id": "warm", "event": "start", "message": "m"})
+        await client.call_tool("notify_event", {"run_id": "warm", "event": "end", "message": "m",
+                                                "channels": ["webhook"]})
+        await client.call_tool("notify_event", {"run_id": "warm", "event": "nope", "message": "m"})
         monkeypatch.setattr(jsonschema, "Draft202012Validator", counting)
         for event in ("start", "update", "end"):
             result = await client.call_tool("notify_event", {"run_id": "r", "event": event, "message": "m",

@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 all delivered, 1 some channel failed, 2 usage or configuration error.",
     )
     from .. import __version__  # here, not at the top: `mcp-push hook` must start fast (its early path in main)
-    from .http_app import DEFAULT_PORT
+    from .http_defaults import DEFAULT_PORT  # not http_app: that imports uvicorn, which stdio never needs
 
     parser.add_argument("--version", action="version", version=f"mcp-push {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

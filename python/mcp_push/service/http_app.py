@@ -37,6 +37,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..config import ConfigError, decimal_setting, setting, strip_space
+from .http_defaults import DEFAULT_PORT  # noqa: F401 (its home: http_defaults.py; named here for callers)
 from .idempotency import IdempotencyStore
 from .rest import RestApp, is_rest_path, json_body, respond
 from .status_page import StatusPage, is_status_path
@@ -49,7 +50,6 @@ HEADER_TIMEOUT_VAR = "MCP_PUSH_HTTP_HEADER_TIMEOUT"
 IDLE_TIMEOUT_VAR = "MCP_PUSH_HTTP_IDLE_TIMEOUT"
 MAX_CONNECTIONS_VAR = "MCP_PUSH_HTTP_MAX_CONNECTIONS"
 
-DEFAULT_PORT = 8765
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_IDLE_TIMEOUT = 5.0
