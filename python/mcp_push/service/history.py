@@ -179,6 +179,23 @@ def _clip(text: str | None) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
 
 
+def source_redactor(source: Mapping[str, Any]) -> Any:
+    """The redactor of `source`'s channels' secrets (an env snapshot derives it once): both stores keep the
+    last one for the errors that come later without a source."""
+    from .outcome import SecretRedactor
+
+    derive = getattr(source, "derive", None)
+    return derive(SecretRedactor, lambda: SecretRedactor(source)) if derive else SecretRedactor(source)
+
+
+def record_masker(redactor: Any) -> Callable[[str | None], str | None]:
+    """The mask for one record's texts: `redactor`'s secrets (None: only the process's) and every secret
+    this process knows, looked up once for the record, not once per text."""
+    masker = getattr(redactor, "masker", None)
+    mask = process_redactor().text if redactor is None else masker() if masker else redactor.text
+    return lambda text: mask(text) if text else text
+
+
 class SqliteHistory:
     """history.sqlite3: records come in on a queue (any thread, never blocking) and one writer thread
     writes them in batches and prunes; readers use their own connection (WAL: they never wait for it)."""
@@ -230,17 +247,9 @@ class SqliteHistory:
     def _mask(self, source: Mapping[str, Any] | None) -> Callable[[str | None], str | None]:
         """Masks the secrets of `source`'s channels (the redactor is kept for the errors that come later)
         and every secret this process knows."""
-        from .outcome import SecretRedactor
-
         if source is not None:
-            derive = getattr(source, "derive", None)
-            made = derive(SecretRedactor, lambda: SecretRedactor(source)) if derive else SecretRedactor(source)
-            self._redactor = made
-        redactor = self._redactor
-        # The process's secrets are looked up once for the texts of this record, not once per text.
-        masker = getattr(redactor, "masker", None)
-        mask = process_redactor().text if redactor is None else masker() if masker else redactor.text
-        return lambda text: mask(text) if text else text
+            self._redactor = source_redactor(source)
+        return record_masker(self._redactor)
 
     def accepted(self, message: Message, entries: Sequence[Delivery | R.ChannelResult],
                  source: Mapping[str, Any] | None = None) -> None:

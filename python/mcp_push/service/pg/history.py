@@ -38,7 +38,6 @@ from typing import Any
 
 from ... import result as R
 from ...config import ConfigError
-from ...redact import process_redactor
 from ..delivery import Delivery
 from ..history import (
     PRUNE_CHUNK,
@@ -49,7 +48,9 @@ from ..history import (
     Retention,
     _clip,
     history_enabled,
+    record_masker,
     retention,
+    source_redactor,
     state_of,
 )
 
@@ -185,16 +186,9 @@ class PgHistory:
 
     def _mask(self, source: Mapping[str, Any] | None) -> Callable[[str | None], str | None]:
         """As SqliteHistory's: `source`'s channels' secrets (kept for later errors) and the process's."""
-        from ..outcome import SecretRedactor
-
         if source is not None:
-            derive = getattr(source, "derive", None)
-            self._redactor = derive(SecretRedactor, lambda: SecretRedactor(source)) if derive \
-                else SecretRedactor(source)
-        redactor = self._redactor
-        if redactor is None:
-            return lambda text: process_redactor().text(text) if text else text
-        return lambda text: redactor.text(text) if text else text
+            self._redactor = source_redactor(source)
+        return record_masker(self._redactor)
 
     def accepted(self, message: Message, entries: Sequence[Delivery | R.ChannelResult],
                  source: Mapping[str, Any] | None = None) -> None:
