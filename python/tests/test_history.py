@@ -198,3 +198,26 @@ def test_the_database_is_private_and_in_wal_mode(tmp_path):
     assert (tmp_path / "s" / FILE_NAME).stat().st_mode & 0o077 == 0
     assert sqlite3.connect(tmp_path / "s" / FILE_NAME).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()
+
+
+def test_the_writer_threads_batches_and_prune_pace():
+    """history.drain and history.PrunePace, which both stores' writer threads use."""
+    import queue as queue_module
+
+    from mcp_push.service.history import BATCH_MAX, PrunePace, Retention, drain
+
+    ops: queue_module.Queue = queue_module.Queue()
+    for index in range(BATCH_MAX + 5):
+        ops.put(index)
+    records, stop = drain(ops, [ops.get()])
+    assert (records, stop) == (list(range(BATCH_MAX)), False)
+    ops.put(None)  # the store closes
+    records, stop = drain(ops, [ops.get()])
+    assert (records, stop) == ([BATCH_MAX + i for i in range(5)], True)
+    assert drain(ops, []) == ([], False)  # a writer that waited for nothing takes nothing
+
+    pace = PrunePace(Retention(7, 2000))  # a tenth of the max: every 200 records
+    assert not pace.wrote(199) and pace.wrote(1)
+    pace.pruned()
+    assert not pace.wrote(150)
+    assert PrunePace(Retention(7, 10)).wrote(100)  # at least 100 between prunes, however small the max

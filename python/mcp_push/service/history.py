@@ -196,6 +196,37 @@ def record_masker(redactor: Any) -> Callable[[str | None], str | None]:
     return lambda text: mask(text) if text else text
 
 
+BATCH_MAX = 1000  # records one writer transaction takes at most
+
+
+def drain(ops: queue.Queue, batch: list[Any]) -> tuple[list[Any], bool]:
+    """`batch` with what else is queued, up to BATCH_MAX: (its records, whether the store is closing, said
+    by a None in the queue). Both stores' writer threads take their batches so."""
+    while batch and len(batch) < BATCH_MAX:
+        try:
+            batch.append(ops.get_nowait())
+        except queue.Empty:
+            break
+    return [item for item in batch if item is not None], any(item is None for item in batch)
+
+
+class PrunePace:
+    """When a writer thread prunes: after a tenth of MCP_PUSH_HISTORY_MAX records (so a small max keeps its
+    slack small; at least 100, at most PRUNE_EVERY_WRITES), or PRUNE_EVERY_SECONDS after the last time."""
+
+    def __init__(self, keep: Retention):
+        self.keep, self.last, self.since = keep, time.monotonic(), 0
+
+    def wrote(self, count: int) -> bool:
+        """Counts `count` records written; whether it is time to prune."""
+        self.since += count
+        every = min(PRUNE_EVERY_WRITES, max(100, self.keep.max_deliveries // 10))
+        return self.since >= every or time.monotonic() - self.last >= PRUNE_EVERY_SECONDS
+
+    def pruned(self) -> None:
+        self.last, self.since = time.monotonic(), 0
+
+
 class SqliteHistory:
     """history.sqlite3: records come in on a queue (any thread, never blocking) and one writer thread
     writes them in batches and prunes; readers use their own connection (WAL: they never wait for it)."""
@@ -360,20 +391,14 @@ class SqliteHistory:
     # --- the writer thread ----------------------------------------------------------------------------
 
     def _write_loop(self) -> None:
-        last_prune, since_prune = time.monotonic(), 0
+        pace = PrunePace(self.keep)
         while True:
             op = self._ops.get()
             if op is not None:
                 self._urgent.wait(LINGER_SECONDS)
             self._urgent.clear()  # then drained: whatever a reader waits for was queued before it asked
             batch = [op]
-            while len(batch) < 1000:
-                try:
-                    batch.append(self._ops.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(item is None for item in batch)
-            ops = [item for item in batch if item is not None]
+            ops, stop = drain(self._ops, batch)
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 for item in ops:
@@ -386,15 +411,12 @@ class SqliteHistory:
                     self._db.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-            since_prune += len(ops)
-            # A small MCP_PUSH_HISTORY_MAX is pruned more often: the slack stays a tenth of it.
-            every = min(PRUNE_EVERY_WRITES, max(100, self.keep.max_deliveries // 10))
-            if since_prune >= every or time.monotonic() - last_prune >= PRUNE_EVERY_SECONDS:
+            if pace.wrote(len(ops)):
                 try:
                     self.prune()
                 except Exception:
                     log.warning("history: pruning failed", exc_info=True)
-                last_prune, since_prune = time.monotonic(), 0
+                pace.pruned()
             with self._written:
                 self._done += len(batch)
                 self._written.notify_all()

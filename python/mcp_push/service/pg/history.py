@@ -41,12 +41,12 @@ from ...config import ConfigError
 from ..delivery import Delivery
 from ..history import (
     PRUNE_CHUNK,
-    PRUNE_EVERY_SECONDS,
-    PRUNE_EVERY_WRITES,
     QUEUED,
     Message,
+    PrunePace,
     Retention,
     _clip,
+    drain,
     history_enabled,
     record_masker,
     retention,
@@ -317,20 +317,14 @@ class PgHistory:
         self._early = kept
 
     def _write_loop(self) -> None:
-        last_prune, since_prune = time.monotonic(), 0
+        pace = PrunePace(self.keep)
         last_reconcile = last_early = 0.0
         while True:
             try:
                 batch = [self._ops.get(timeout=RECONCILE_SECONDS)]
             except queue.Empty:
                 batch = []
-            while batch and len(batch) < 1000:
-                try:
-                    batch.append(self._ops.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(item is None for item in batch)
-            ops = [item for item in batch if item is not None]
+            ops, stop = drain(self._ops, batch)
             due = time.monotonic() - last_reconcile >= RECONCILE_SECONDS
             early = bool(self._early) and time.monotonic() - last_early >= RECONCILE_SECONDS
             if ops or early:
@@ -353,14 +347,12 @@ class PgHistory:
                 except Exception:
                     log.debug("history: reconciling with the queue failed", exc_info=True)
                 last_reconcile = time.monotonic()
-            since_prune += len(ops)
-            every = min(PRUNE_EVERY_WRITES, max(100, self.keep.max_deliveries // 10))
-            if since_prune >= every or time.monotonic() - last_prune >= PRUNE_EVERY_SECONDS:
+            if pace.wrote(len(ops)):
                 try:
                     self.prune()
                 except Exception:
                     log.debug("history: pruning failed", exc_info=True)
-                last_prune, since_prune = time.monotonic(), 0
+                pace.pruned()
             with self._written:
                 self._done += len(batch)
                 self._written.notify_all()
