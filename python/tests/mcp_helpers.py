@@ -61,28 +61,70 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def listens_on(pid: int, port: int) -> bool | None:
+    """Whether process `pid` holds the listening TCP socket on `port` (Linux: /proc); None where that cannot be
+    told. free_port's port may be taken by another test's server (another xdist worker) before the child binds
+    it: a connection alone would then reach that server instead."""
+    inodes = set()
+    try:
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{fields[9]}]")
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _start_http_server(extra: Mapping[str, str], timeout: float, host: str,
+                       connect: str) -> tuple[subprocess.Popen, int]:
+    """The server process listening on a free port; a port another process took meanwhile is given up for a
+    new one (the server that could not bind it exits)."""
+    for _ in range(5):
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mcp_push", "serve", "--transport", "http", "--host", host, "--port", str(port)],
+            env=child_env(extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+        )
+        deadline = time.monotonic() + timeout
+        taken = False
+        while True:
+            if process.poll() is not None:
+                stderr = process.stderr.read().decode()
+                if taken or "in use" in stderr:
+                    break  # the port went to another process: try another
+                raise RuntimeError(f"server exited with {process.returncode}: {stderr}")
+            try:
+                socket.create_connection((connect, port), timeout=0.5).close()
+                owner = listens_on(process.pid, port)
+                if owner is not False:
+                    return process, port
+                taken = True  # someone else listens there; ours will fail to bind and exit
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise RuntimeError("the HTTP server did not start listening")
+            time.sleep(0.05)
+    raise RuntimeError("no free port could be bound in 5 tries")
+
+
 @contextmanager
 def http_server(extra: Mapping[str, str] = {}, timeout: float = 20.0, host: str = "127.0.0.1",  # noqa: B006
                 connect: str = "127.0.0.1") -> Iterator[str]:
     """`python -m mcp_push serve --transport http` on a free port of `host`; yields its /mcp URL (at
     `connect`, the address a client uses to reach it)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mcp_push", "serve", "--transport", "http", "--host", host, "--port", str(port)],
-        env=child_env(extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
-    )
+    process, port = _start_http_server(extra, timeout, host, connect)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}: {process.stderr.read().decode()}")
-            try:
-                socket.create_connection((connect, port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the HTTP server did not start listening") from None
-                time.sleep(0.05)
         yield f"http://{connect}:{port}/mcp"
     finally:
         process.terminate()
