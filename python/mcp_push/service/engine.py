@@ -63,6 +63,11 @@ KINDS = ("message", "start", "update", "end", "error")
 MAX_REFS = 1000
 # A lane worker wakes at least this often (a changed clock). The heartbeat has its own interval.
 IDLE_WAKE_SECONDS = 30.0
+# How long accepting a message waits, at most, for the idle lanes it woke to look at their queues. The lane
+# then plans and starts the request while the caller (the server's event loop) waits without the GIL,
+# instead of waiting for the GIL until the loop has built and written its answer. Bounded: a thread the
+# OS is slow to schedule costs the caller this at most.
+HANDOFF_SECONDS = 0.001
 
 
 def queue_max(source: Mapping[str, Any]) -> int:
@@ -119,6 +124,8 @@ class Lane:
         self.busy = False
         self.refs: OrderedDict[str, Any] = OrderedDict()
         self.thread: threading.Thread | None = None
+        self.idle = False  # its thread waits for work (the engine's condition)
+        self.looked: threading.Event | None = None  # set when its thread has next looked at the queue
 
     def supersedes(self, delivery: Delivery) -> list[Delivery]:
         """The waiting deliveries that adding this one would replace (add returns the same)."""
@@ -231,6 +238,7 @@ class Engine:
         # The retry pace under the lane's counting one; None: retry.PACE. The PostgreSQL backend's reschedules
         # a long wait as a job instead of sleeping through it (service/pg/worker.py).
         self.pace: retry.Pace | None = None
+        self.handoff_seconds = HANDOFF_SECONDS
         # Told of every accepted message and every delivery's progress (observers.py: history, metrics).
         self.observers: list[DeliveryObserver] = []
 
@@ -284,7 +292,24 @@ class Engine:
                 entries.append(delivery)
             else:
                 entries.append(R.ChannelResult(spec.name, False, R.REJECTED, queue_full(limit)))
+        self._hand_off(entries)
         return Ticket(entries, message_id=message_id)
+
+    def _hand_off(self, entries: Iterable[Delivery | R.ChannelResult]) -> None:
+        """Waits (HANDOFF_SECONDS at most, without the GIL) until the idle lane threads the new deliveries
+        woke have looked at their queues: they start on them before the caller goes on."""
+        if not self._threaded:
+            return
+        looks = []
+        with self._cond:
+            for entry in entries:
+                lane = self.lanes.get(entry.lane) if isinstance(entry, Delivery) else None
+                if lane is not None and lane.idle:
+                    lane.looked = lane.looked or threading.Event()
+                    looks.append(lane.looked)
+        deadline = time.monotonic() + self.handoff_seconds
+        for looked in looks:
+            looked.wait(max(deadline - time.monotonic(), 0.0))
 
     def _plan(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str,
               edit_ref: Any = None) -> ChannelPlan:
@@ -558,8 +583,15 @@ class Engine:
                     if self._closed:
                         return
                     delivery, wait = self._take(lane, self.clock())
+                    if lane.looked is not None:  # a submit waits for this look (_hand_off)
+                        lane.looked.set()
+                        lane.looked = None
                     if delivery is None:
-                        self._cond.wait(min(wait, IDLE_WAKE_SECONDS) if wait is not None else IDLE_WAKE_SECONDS)
+                        lane.idle = True
+                        try:
+                            self._cond.wait(min(wait, IDLE_WAKE_SECONDS) if wait is not None else IDLE_WAKE_SECONDS)
+                        finally:
+                            lane.idle = False
                         continue
             except Exception:  # the outbox could not be read (locked): try again shortly, never stop the lane
                 log.warning("engine: %s lane: reading the outbox failed; retrying", lane.spec.name, exc_info=True)
