@@ -68,6 +68,8 @@ IDLE_WAKE_SECONDS = 30.0
 # instead of waiting for the GIL until the loop has built and written its answer. Bounded: a thread the
 # OS is slow to schedule costs the caller this at most.
 HANDOFF_SECONDS = 0.001
+# Lane keys remembered (_lane_key): channels times the credentials they had while the server runs.
+LANE_KEYS_MAX = 256
 
 
 def queue_max(source: Mapping[str, Any]) -> int:
@@ -82,6 +84,17 @@ def queue_full(limit: int) -> str:
 def heartbeat_seconds(source: Mapping[str, Any]) -> float:
     """MCP_PUSH_HEARTBEAT_SECONDS (spec/settings.yaml: seconds above 0), or a ConfigError naming it."""
     return decimal_setting(setting(HEARTBEAT_VAR, source))
+
+
+class _SendSettings:
+    """The key of _send_settings' answer in an env snapshot (EnvSnapshot.derive)."""
+
+
+def _send_settings(source: Mapping[str, Any]) -> tuple[float, str, int | None]:
+    """What every delivery reads of the env: (MCP_PUSH_TIMEOUT, MCP_PUSH_OVERFLOW, MCP_PUSH_RETRY_ATTEMPTS),
+    or the ConfigError of the first that cannot work (raised again each time). Once per env snapshot."""
+    return (request_timeout(setting("MCP_PUSH_TIMEOUT", source)), overflow_mode(setting("MCP_PUSH_OVERFLOW", source)),
+            retry.attempts_override(source))
 
 
 class _RetryWatch:
@@ -239,6 +252,7 @@ class Engine:
         # a long wait as a job instead of sleeping through it (service/pg/worker.py).
         self.pace: retry.Pace | None = None
         self.handoff_seconds = HANDOFF_SECONDS
+        self._lane_keys: dict[tuple[str, tuple[str, ...]], str] = {}  # _lane_key's memo
         # Told of every accepted message and every delivery's progress (observers.py: history, metrics).
         self.observers: list[DeliveryObserver] = []
 
@@ -279,7 +293,7 @@ class Engine:
             return Ticket([R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc)) for spec, _ in prepared.targets],
                           message_id=message_id)
         for spec, env in prepared.targets:
-            key = lane_key(spec, env, self.outbox.lane_salt)
+            key = self._lane_key(spec, env)
             delivery = Delivery(0, key, spec.name, kind, run_id, prepared.title, prepared.content,
                                 dict(params or {}), priority=(priorities or {}).get(spec.name), format=format,
                                 message_id=message_id)
@@ -310,6 +324,17 @@ class Engine:
         deadline = time.monotonic() + self.handoff_seconds
         for looked in looks:
             looked.wait(max(deadline - time.monotonic(), 0.0))
+
+    def _lane_key(self, spec: ChannelSpec, env: Mapping[str, str]) -> str:
+        """lane_key(), remembered per channel and credential: an HMAC per message is most of what finding
+        its lane costs. Bounded (rotated credentials must not grow it without end)."""
+        memo_key = (getattr(spec, "channel_id", spec.name), tuple(env.get(name, "") for name in spec.secret_env))
+        key = self._lane_keys.get(memo_key)
+        if key is None:
+            if len(self._lane_keys) >= LANE_KEYS_MAX:
+                self._lane_keys.clear()
+            key = self._lane_keys[memo_key] = lane_key(spec, env, self.outbox.lane_salt)
+        return key
 
     def _plan(self, spec: ChannelSpec, env: Mapping[str, str], delivery: Delivery, overflow: str,
               edit_ref: Any = None) -> ChannelPlan:
@@ -440,11 +465,9 @@ class Engine:
         spec = lane.spec
         if delivery.channel != spec.name:  # two instances with one credential share the lane
             spec = (find_target(self._env.current(), delivery.channel) or (spec, None))[0]
+        source = self._env.current()
         try:
-            source = self._env.current()
-            timeout = request_timeout(setting("MCP_PUSH_TIMEOUT", source))
-            overflow = overflow_mode(setting("MCP_PUSH_OVERFLOW", source))
-            attempts = retry.attempts_override(source)
+            timeout, overflow, attempts = source.derive(_SendSettings, lambda: _send_settings(source))
         except ConfigError as exc:
             return R.ChannelResult(spec.name, False, R.CONFIG_ERROR, str(exc))
         post = delivery.plan or self._plan(spec, target_env(spec, source), delivery, overflow)
