@@ -73,3 +73,28 @@ def test_no_handoff_without_lane_threads(vendor, tmp_path):
     engine.pump()
     assert [r.status for r in ticket.result()] == ["delivered"]
     assert HANDOFF_SECONDS <= 0.002  # a bound on the caller, not a pause
+
+
+def test_a_message_to_one_lane_wakes_no_other_lanes_thread(vendor, tmp_path):
+    vendor.routes["/"] = Behaviour(body='{"id":"m1","ok":true}')
+    env = {**_webhook_env(vendor), "NTFY_URL": vendor.url, "NTFY_TOPIC": "alerts"}
+    engine = Engine(env, Outbox(tmp_path / "o.sqlite3")).start()
+    looks: dict[str, int] = {}
+    take = engine._take
+
+    def counted_take(lane, now):
+        looks[lane.spec.name] = looks.get(lane.spec.name, 0) + 1
+        return take(lane, now)
+
+    engine._take = counted_take  # what each lane's thread does whenever it wakes
+    try:
+        assert engine.submit("both", "lanes").wait(10) and engine.drain(10)
+        assert set(looks) == {"webhook", "ntfy"}
+        before = dict(looks)
+        for i in range(3):
+            assert engine.submit("webhook", f"only {i}", channels=["webhook"]).wait(10)
+        assert engine.drain(10)
+        assert looks["webhook"] > before["webhook"]
+        assert looks["ntfy"] == before["ntfy"], "the ntfy lane's thread was woken for the webhook lane's messages"
+    finally:
+        engine.close()

@@ -137,7 +137,10 @@ class Lane:
         self.busy = False
         self.refs: OrderedDict[str, Any] = OrderedDict()
         self.thread: threading.Thread | None = None
-        self.idle = False  # its thread waits for work (the engine's condition)
+        self.idle = False  # its thread waits for work (`wake`)
+        # What its thread waits on: a condition of the engine's lock of its own, so that a message to this
+        # lane, or the end of another lane's send, wakes no other lane's thread (Engine._lane sets it).
+        self.wake: threading.Condition | None = None
         self.looked: threading.Event | None = None  # set when its thread has next looked at the queue
 
     def supersedes(self, delivery: Delivery) -> list[Delivery]:
@@ -242,7 +245,8 @@ class Engine:
         self.outbox = outbox or Outbox(None, clock)
         self.clock = clock
         self.lanes: dict[str, Lane] = {}
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)  # drain()'s waits; each lane's thread waits on its own
         self._threaded = False
         self._closed = False
         self._stopped = threading.Event()  # set by close(): the heartbeat's wake-up
@@ -348,6 +352,7 @@ class Engine:
             if limiter is not None:
                 limiter.seed(self.outbox.recent_sends(key, self.clock() - limiter.window))
             lane = self.lanes[key] = Lane(key, spec, limiter)
+            lane.wake = threading.Condition(self._lock)
         return lane
 
     def _enqueue(self, spec: ChannelSpec, delivery: Delivery, limit: int | None = None) -> bool:
@@ -372,7 +377,7 @@ class Engine:
                 lane.thread = threading.Thread(target=self._work, args=(lane,), daemon=True,
                                                name=f"mcp-push-lane-{spec.name}")
                 lane.thread.start()
-            self._cond.notify_all()
+            lane.wake.notify()  # its one thread
         for old in superseded:
             replaced = R.ChannelResult(old.channel, False, R.SUPERSEDED, "a newer event of the run replaced it")
             tell(self.observers, "settled", old, replaced)  # before its waiters learn it: they may ask them
@@ -612,7 +617,7 @@ class Engine:
                     if delivery is None:
                         lane.idle = True
                         try:
-                            self._cond.wait(min(wait, IDLE_WAKE_SECONDS) if wait is not None else IDLE_WAKE_SECONDS)
+                            lane.wake.wait(min(wait, IDLE_WAKE_SECONDS) if wait is not None else IDLE_WAKE_SECONDS)
                         finally:
                             lane.idle = False
                         continue
@@ -639,4 +644,7 @@ class Engine:
             self._closed = True
             self._stopped.set()
             self._cond.notify_all()
+            for lane in self.lanes.values():
+                if lane.wake is not None:
+                    lane.wake.notify_all()
         self.outbox.close()
