@@ -4,6 +4,8 @@ The waits here are made long so that nothing depends on how fast a thread is sch
 
 from __future__ import annotations
 
+import threading
+
 from mcp_push.service.engine import HANDOFF_SECONDS, Engine
 from mcp_push.service.outbox import Outbox
 
@@ -96,5 +98,25 @@ def test_a_message_to_one_lane_wakes_no_other_lanes_thread(vendor, tmp_path):
         assert engine.drain(10)
         assert looks["webhook"] > before["webhook"]
         assert looks["ntfy"] == before["ntfy"], "the ntfy lane's thread was woken for the webhook lane's messages"
+    finally:
+        engine.close()
+
+
+def test_a_fan_out_does_not_wait_for_its_lanes(vendor, tmp_path):
+    # Waiting for each lane of a fan-out would hold the answer behind every lane's planning.
+    vendor.routes["/"] = Behaviour(body='{"id":"m1","ok":true}')
+    env = {**_webhook_env(vendor), "NTFY_URL": vendor.url, "NTFY_TOPIC": "alerts"}
+    engine = Engine(env, Outbox(tmp_path / "o.sqlite3")).start()
+    try:
+        assert engine.submit("both", "lanes").wait(10) and engine.drain(10)
+        lanes = list(engine.lanes.values())
+        with engine._cond:
+            assert all(lane.idle for lane in lanes)
+            for lane in lanes:  # their threads keep waiting on the old condition: they never look
+                lane.wake = threading.Condition(engine._lock)
+        engine.handoff_seconds = 0.2
+        ticket = engine.submit("both", "again")
+        assert [r.status for r in ticket.result()] == ["queued", "queued"]
+        assert all(lane.looked is None for lane in lanes), "submit waited for a fan-out's lanes"
     finally:
         engine.close()
