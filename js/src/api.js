@@ -9,6 +9,7 @@ const { secondsText } = require('./wire');
 const { overflowMode } = require('./overflow');
 const { checkFormat } = require('./markdown');
 const { planChannel, requestToDict } = require('./planner');
+const { proxySecrets } = require('./redact');
 const { RetryPolicy, attemptsOverride } = require('./retry');
 const { NO_CHANNEL_NAMED, channelNames, channelProblems, channelsError, configuredChannels } = require('./selection');
 
@@ -88,6 +89,7 @@ function plan(
   const at = now === null ? Date.now() / 1000 : now;
   const overflow = overflowMode(setting('MCP_PUSH_OVERFLOW', source)); // a ConfigError here is thrown
   const entries = [];
+  const proxies = proxySecrets(); // once per message: the same for every channel
   for (const [spec, channelVars] of configuredChannels(source, selected)) {
     const channelPlan = planChannel(
       spec,
@@ -100,6 +102,7 @@ function plan(
       refFor(editRefs, spec.name),
       priority,
       markup,
+      proxies,
     );
     const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
     if (channelPlan.error) {
@@ -238,6 +241,7 @@ async function sendPrepared(prepared, { params = null, now = null, editRefs = nu
 
 async function sendConcurrently(prepared, targets, params, at, editRefs) {
   const { title, content, timeout, overflow, attempts = null, format = 'text' } = prepared;
+  const proxies = proxySecrets();
   const plans = targets.map(([spec, env]) =>
     planChannel(
       spec,
@@ -250,6 +254,7 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
       refFor(editRefs, spec.name),
       (prepared.priorities || {})[spec.name] ?? null,
       format,
+      proxies,
     ),
   );
   // A connection a previous send's reply has just finished with goes back to its pool on the next turn

@@ -215,9 +215,16 @@ function envSecrets(envVars, env) {
   return found;
 }
 
+// The last proxy settings seen and their credentials: the same with every channel of every message, so
+// they are parsed again only when a variable changes (one entry; the key is the six values themselves).
+let proxyMemo = { key: null, secrets: [] };
+
 /** Credentials in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (any case), which the HTTP clients use. */
 function proxySecrets(environ = process.env) {
-  return PROXY_VARS.flatMap((name) => urlUserinfo(environ[name] || ''));
+  const values = PROXY_VARS.map((name) => environ[name] || '');
+  const key = values.join('\n'); // a URL holds no newline that matters: urlUserinfo strips around it
+  if (key !== proxyMemo.key) proxyMemo = { key, secrets: values.flatMap(urlUserinfo) };
+  return [...proxyMemo.secrets];
 }
 
 // --- how a secret travels -------------------------------------------------------------------------
