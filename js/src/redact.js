@@ -302,23 +302,35 @@ function bounded(text, start, end) {
  * registry (REGISTRY) is fed separately, with long-lived secrets only. */
 class Redactor {
   constructor(secrets = []) {
-    this.forms = new Map(); // form -> masked only as a whole token
+    this.known = new Map(); // form -> masked only as a whole token
+    // Secrets added whose forms are not worked out yet: a send's redactor is only read after the vendor
+    // replied (or failed), so its forms are made then, not before the request goes on the wire.
+    this.pending = [];
     this.add(secrets);
   }
 
   add(secrets) {
-    for (const secret of secrets) {
-      if (!secret) continue;
-      for (const [form, whole] of secretForms(String(secret))) {
-        this.forms.set(form, (this.forms.has(form) ? this.forms.get(form) : true) && whole);
+    for (const secret of secrets) if (secret) this.pending.push(String(secret));
+  }
+
+  /** form -> masked only as a whole token, for every secret added so far. */
+  get forms() {
+    if (this.pending.length) {
+      const pending = this.pending;
+      this.pending = [];
+      for (const secret of pending) {
+        for (const [form, whole] of secretForms(secret)) {
+          this.known.set(form, (this.known.has(form) ? this.known.get(form) : true) && whole);
+        }
       }
     }
+    return this.known;
   }
 
   /** A new redactor masking these secrets too; this one is left as it is (a plan's, shared). */
   extended(secrets) {
     const wider = new Redactor();
-    wider.forms = new Map(this.forms);
+    wider.known = new Map(this.forms);
     wider.add(secrets);
     return wider;
   }
@@ -328,7 +340,8 @@ class Redactor {
   text(value) {
     const text = String(value);
     const spans = [];
-    for (const [form, whole] of this.forms) {
+    const forms = this.forms;
+    for (const [form, whole] of forms) {
       for (let start = text.indexOf(form); start !== -1; start = text.indexOf(form, start + 1)) {
         const end = start + form.length;
         if (!whole || bounded(text, start, end)) spans.push([start, end]);
@@ -356,7 +369,8 @@ class Redactor {
     if (Array.isArray(value)) return value.map((v) => this.tree(v));
     if (value !== null && typeof value === 'object') {
       const out = {};
-      for (const [k, v] of Object.entries(value)) out[this.forms.get(k) === false ? MASK : k] = this.tree(v);
+      const forms = this.forms;
+      for (const [k, v] of Object.entries(value)) out[forms.get(k) === false ? MASK : k] = this.tree(v);
       return out;
     }
     return value;

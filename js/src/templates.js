@@ -4,6 +4,7 @@
 // Values are data: a `{{ x }}` inside a title or content is never evaluated.
 
 const { precompiled } = require('./precompiled');
+const { NO_VALUE, compileSimple } = require('./simpleTemplates');
 const { pct, toJson } = require('./wire');
 const { resolvePath } = require('./paths');
 const { valuePasses } = require('./success');
@@ -86,68 +87,6 @@ function strictContext(context) {
   return wrapped;
 }
 
-// Words nunjucks reads as something other than a context name (literals, operators, tags).
-const KEYWORDS = new Set(
-  'true false True False none None null and or not in is if else elif endif for endfor set block raw macro call import from include extends filter'.split(
-    ' ',
-  ),
-);
-const NAME = '[A-Za-z_][A-Za-z0-9_]*';
-const QUOTED = `'[^'\\\\]*'|"[^"\\\\]*"`;
-const OUTPUT = new RegExp(
-  `\\{\\{ *(${NAME}(?:\\.${NAME})*)((?: *\\| *${NAME}(?:\\((?: *(?:${QUOTED}) *(?:, *(?:${QUOTED}) *)*)?\\))?)*) *\\}\\}`,
-  'g',
-);
-const FILTER = new RegExp(` *\\| *(${NAME})(?:\\(((?: *(?:${QUOTED}) *(?:, *(?:${QUOTED}) *)*)?)\\))?`, 'g');
-const ARG = new RegExp(QUOTED, 'g');
-
-/**
- * A template that is only text (no brace) and `{{ name.key... }}` outputs, each through filters of
- * FILTERS with quoted-string arguments only (`{{ env.URL|rstrip('/') }}`): its parts
- * ([text] or [path, filters]), or null for any other template (tags, expressions, literals).
- */
-function simpleParts(source) {
-  const parts = [];
-  let at = 0;
-  for (const match of source.matchAll(OUTPUT)) {
-    const text = source.slice(at, match.index);
-    if (/[{}]/.test(text)) return null;
-    if (text) parts.push([text]);
-    const path = match[1].split('.');
-    if (path.some((name) => KEYWORDS.has(name))) return null;
-    const filters = [];
-    for (const [, name, args] of match[2].matchAll(FILTER)) {
-      if (!Object.hasOwn(FILTERS, name)) return null;
-      filters.push([FILTERS[name], args === undefined ? [] : [...args.matchAll(ARG)].map((a) => a[0].slice(1, -1))]);
-    }
-    parts.push([path, filters]);
-    at = match.index + match[0].length;
-  }
-  const rest = source.slice(at);
-  if (/[{}]/.test(rest)) return null;
-  if (rest) parts.push([rest]);
-  return parts;
-}
-
-const NO_VALUE = Symbol('no value');
-
-// What nunjucks would output for `{{ path|filters }}`, on the plain context, or NO_VALUE wherever its
-// answer is anything but a text, number or boolean reached through own keys of mappings (a missing key,
-// null, a function, a list, an inherited key): then nunjucks renders it, and
-// raises, as it always did.
-function simpleValue(context, path, filters) {
-  let value = context;
-  for (let i = 0; i < path.length; i++) {
-    const key = path[i];
-    if (!isMapping(value) || !Object.prototype.hasOwnProperty.call(value, key)) return NO_VALUE;
-    value = value[key];
-  }
-  if (typeof value !== 'string' && typeof value !== 'number') return NO_VALUE;
-  for (const [filter, args] of filters) value = filter(value, ...args);
-  const kind = typeof value;
-  return kind === 'string' || kind === 'number' || kind === 'boolean' ? value : NO_VALUE;
-}
-
 function nunjucksTemplate(entry, source) {
   if (!entry.template) {
     const nunjucks = require('nunjucks');
@@ -164,30 +103,28 @@ function renderNunjucks(source, context) {
   return nunjucksTemplate({ template: null }, source).render(strictContext(context));
 }
 
-function render(source, context) {
-  if (!source.includes('{')) return source; // most leaves are literals
+/** The template read without nunjucks (simpleTemplates.js), or null when it is not of that subset. */
+function simpleTemplate(source) {
+  return compiledEntry(source).simple;
+}
+
+function compiledEntry(source) {
   let entry = compiled.get(source);
   if (!entry) {
-    entry = { parts: simpleParts(source), template: null };
+    entry = { simple: compileSimple(source, FILTERS), template: null };
     compiled.set(source, entry);
   }
-  // Most templates only put settings into a URL: read here, they skip nunjucks' runtime and the strict
-  // wrappers of the context (most of a plan's rendering time), with the same output.
-  if (entry.parts) {
-    let out = '';
-    for (const part of entry.parts) {
-      if (part.length === 1) {
-        out += part[0];
-        continue;
-      }
-      const value = simpleValue(context, part[0], part[1]);
-      if (value === NO_VALUE) {
-        out = null;
-        break;
-      }
-      out += value;
-    }
-    if (out !== null) return out;
+  return entry;
+}
+
+function render(source, context) {
+  if (!source.includes('{')) return source; // most leaves are literals
+  const entry = compiledEntry(source);
+  // Most templates put settings into a URL or choose a word: read without nunjucks' runtime and the
+  // strict wrappers of the context (most of a plan's rendering time), with the same output.
+  if (entry.simple) {
+    const out = entry.simple(context);
+    if (out !== NO_VALUE) return out;
   }
   return nunjucksTemplate(entry, source).render(strictContext(context));
 }
@@ -240,4 +177,14 @@ function renderTree(node, context) {
   return node;
 }
 
-module.exports = { FILTERS, getEnvironment, render, renderNunjucks, simpleParts, renderTree, OMIT, isMapping, setOwn };
+module.exports = {
+  FILTERS,
+  getEnvironment,
+  render,
+  renderNunjucks,
+  simpleTemplate,
+  renderTree,
+  OMIT,
+  isMapping,
+  setOwn,
+};

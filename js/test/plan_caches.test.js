@@ -82,3 +82,15 @@ test('an env passed to one plan() call is honoured: the next call with another e
   assert.equal(one[0].body, '{"a":"T"}');
   assert.equal(two[0].body, '{"b":"C"}');
 });
+
+test("a redactor works its secrets' forms out at its first use: every secret added before is masked", () => {
+  const { Redactor } = require('../src/redact');
+  const redactor = new Redactor(['FirstSecret123']);
+  redactor.add(['Second Secret 456', '', null]);
+  const wider = redactor.extended(['ThirdSecret789']);
+  const text = 'FirstSecret123 Second%20Secret%20456 ThirdSecret789';
+  assert.equal(redactor.text(text), `${MASK} ${MASK} ThirdSecret789`);
+  assert.equal(wider.text(text), `${MASK} ${MASK} ${MASK}`);
+  redactor.add(['ThirdSecret789']); // after a first use too
+  assert.equal(redactor.text(text), `${MASK} ${MASK} ${MASK}`);
+});
