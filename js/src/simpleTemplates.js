@@ -146,7 +146,7 @@ function value(context, node) {
 
 const isPrimitive = (v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 
-/* eslint-disable eqeqeq -- nunjucks compiles == and != to JavaScript's loose ones */
+// nunjucks compiles == and != to JavaScript's loose ones.
 const COMPARE = {
   '==': (a, b) => a == b,
   '!=': (a, b) => a != b,
@@ -155,7 +155,6 @@ const COMPARE = {
   '<=': (a, b) => a <= b,
   '>=': (a, b) => a >= b,
 };
-/* eslint-enable eqeqeq */
 
 /** The condition's truth, as JavaScript's if() takes nunjucks' compiled condition; NO_VALUE to hand back. */
 function holds(context, cond) {
