@@ -10,6 +10,7 @@ const { overflowMode } = require('./overflow');
 const { checkFormat } = require('./markdown');
 const { planChannel, requestToDict } = require('./planner');
 const { proxySecrets } = require('./redact');
+const { monotonicMs } = require('./clock');
 const { RetryPolicy, attemptsOverride } = require('./retry');
 const { NO_CHANNEL_NAMED, channelNames, channelProblems, channelsError, configuredChannels } = require('./selection');
 
@@ -239,6 +240,9 @@ async function sendPrepared(prepared, { params = null, now = null, editRefs = nu
   return postOrEdit(send, editRefs || {});
 }
 
+// Whether a send of this process has started requests (whose connections may be pooled now).
+let requestsStarted = false;
+
 async function sendConcurrently(prepared, targets, params, at, editRefs) {
   const { title, content, timeout, overflow, attempts = null, format = 'text' } = prepared;
   const proxies = proxySecrets();
@@ -260,8 +264,10 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
   // A connection a previous send's reply has just finished with goes back to its pool on the next turn
   // of the event loop (undici's, node:http's): starting the requests after that turn reuses it, where
   // a send that followed at once opened new ones (a tunnel and a TLS handshake each, behind a proxy).
-  await new Promise((resolve) => setImmediate(resolve));
-  const started = performance.now();
+  // Before this process's first requests no connection can be pooled: they start at once.
+  if (requestsStarted) await new Promise((resolve) => setImmediate(resolve));
+  requestsStarted = true;
+  const started = monotonicMs();
   return Promise.all(
     plans.map((channelPlan) => {
       const budget = timeBudget(channelPlan, timeout, attempts);
@@ -293,7 +299,7 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
             STATUS.TIMEOUT,
             `no result within ${secondsText(budget)} s`,
             counted.attempts,
-            Math.round(performance.now() - started),
+            Math.round(monotonicMs() - started),
             null,
             counted.parts,
             channelPlan.truncated,
