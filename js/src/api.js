@@ -9,7 +9,7 @@ const { secondsText } = require('./wire');
 const { overflowMode } = require('./overflow');
 const { checkFormat } = require('./markdown');
 const { planChannel, requestToDict } = require('./planner');
-const { proxySecrets } = require('./redact');
+const { processRedactor, proxySecrets } = require('./redact');
 const { monotonicMs } = require('./clock');
 const { RetryPolicy, attemptsOverride } = require('./retry');
 const { NO_CHANNEL_NAMED, channelNames, channelProblems, channelsError, configuredChannels } = require('./selection');
@@ -268,6 +268,12 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
   if (requestsStarted) await new Promise((resolve) => setImmediate(resolve));
   requestsStarted = true;
   const started = monotonicMs();
+  // The masks of this send's secrets (its results' and log lines') are worked out after its requests are
+  // on their way, while the vendors answer: not before the requests, nor at the first reply.
+  setImmediate(() => {
+    for (const channelPlan of plans) channelPlan.redactor.prime();
+    processRedactor().prime();
+  });
   return Promise.all(
     plans.map((channelPlan) => {
       const budget = timeBudget(channelPlan, timeout, attempts);

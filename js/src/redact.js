@@ -327,6 +327,11 @@ class Redactor {
     return this.known;
   }
 
+  /** Works out the forms of every secret added so far now (a send does it while its vendors answer). */
+  prime() {
+    return this.forms.size;
+  }
+
   /** A new redactor masking these secrets too; this one is left as it is (a plan's, shared). */
   extended(secrets) {
     const wider = new Redactor();
