@@ -90,7 +90,7 @@ class Expression {
           if (this.take('op', ',') === null) return null;
         }
       }
-      filters.push([this.filters[name], args]);
+      filters.push([name, args]);
     }
     return { path, filters };
   }
@@ -120,7 +120,7 @@ class Expression {
   }
 }
 
-function value(context, node) {
+function value(context, node, filters) {
   if ('literal' in node) return node.literal;
   let current = context;
   for (const key of node.path) {
@@ -137,7 +137,7 @@ function value(context, node) {
   }
   if (!isPrimitive(current)) return NO_VALUE;
   try {
-    for (const [filter, args] of node.filters) current = filter(current, ...args);
+    for (const [name, args] of node.filters) current = filters[name](current, ...args);
   } catch {
     return NO_VALUE; // nunjucks words a filter's error its own way (pure filters: it runs again there)
   }
@@ -157,22 +157,22 @@ const COMPARE = {
 };
 
 /** The condition's truth, as JavaScript's if() takes nunjucks' compiled condition; NO_VALUE to hand back. */
-function holds(context, cond) {
+function holds(context, cond, filters) {
   if (cond.and) {
     for (const part of cond.and) {
-      const truth = holds(context, part);
+      const truth = holds(context, part, filters);
       if (truth !== true) return truth; // false ends it, as && does; NO_VALUE hands it back
     }
     return true;
   }
   if (cond.op) {
-    const left = value(context, cond.left);
+    const left = value(context, cond.left, filters);
     if (left === NO_VALUE) return NO_VALUE;
-    const right = value(context, cond.right);
+    const right = value(context, cond.right, filters);
     if (right === NO_VALUE) return NO_VALUE;
     return COMPARE[cond.op](left, right);
   }
-  const v = value(context, cond);
+  const v = value(context, cond, filters);
   return v === NO_VALUE ? NO_VALUE : Boolean(v);
 }
 
@@ -255,38 +255,48 @@ function block(list, at, filters) {
 }
 
 /**
- * The template as a function of the (plain, unwrapped) context returning its text, or NO_VALUE where
- * nunjucks must render it; null when the template is not of this subset.
+ * The template's parsed form (plain data: text, outputs with filter names, if blocks), or null when the
+ * template is not of this subset. The single-file bundle carries it for every spec template (build.js).
  */
-function compileSimple(source, filters) {
+function parseSimple(source, filters) {
   const list = pieces(source, filters);
   if (list === null) return null;
   const parsed = block(list, 0, filters);
   if (parsed === null || parsed[1] !== list.length) return null;
-  const nodes = parsed[0];
-  return (context) => renderNodes(nodes, context);
+  return parsed[0];
 }
 
-function renderNodes(nodes, context) {
+/**
+ * The template as a function of the (plain, unwrapped) context returning its text, or NO_VALUE where
+ * nunjucks must render it; null when the template is not of this subset. `parsed`: its parseSimple form
+ * when known already (the bundle's).
+ */
+function compileSimple(source, filters, parsed = undefined) {
+  const nodes = parsed === undefined ? parseSimple(source, filters) : parsed;
+  if (nodes === null) return null;
+  return (context) => renderNodes(nodes, context, filters);
+}
+
+function renderNodes(nodes, context, filters) {
   let out = '';
   for (const node of nodes) {
     if (typeof node === 'string') {
       out += node;
     } else if (node.path) {
-      const v = value(context, node);
+      const v = value(context, node, filters);
       if (v === NO_VALUE) return NO_VALUE;
       out += v;
     } else {
       let chosen = node.otherwise;
       for (const [cond, body] of node.branches) {
-        const truth = holds(context, cond);
+        const truth = holds(context, cond, filters);
         if (truth === NO_VALUE) return NO_VALUE;
         if (truth) {
           chosen = body;
           break;
         }
       }
-      const text = renderNodes(chosen, context);
+      const text = renderNodes(chosen, context, filters);
       if (text === NO_VALUE) return NO_VALUE;
       out += text;
     }
@@ -294,4 +304,4 @@ function renderNodes(nodes, context) {
   return out;
 }
 
-module.exports = { NO_VALUE, compileSimple };
+module.exports = { NO_VALUE, compileSimple, parseSimple };

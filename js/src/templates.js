@@ -3,7 +3,7 @@
 // variables, `if`, and the filters below, which the Python runtime registers under the same names.
 // Values are data: a `{{ x }}` inside a title or content is never evaluated.
 
-const { precompiled } = require('./precompiled');
+const { precompiled, precompiledSimple } = require('./precompiled');
 const { NO_VALUE, compileSimple } = require('./simpleTemplates');
 const { pct, toJson } = require('./wire');
 const { resolvePath } = require('./paths');
@@ -111,7 +111,7 @@ function simpleTemplate(source) {
 function compiledEntry(source) {
   let entry = compiled.get(source);
   if (!entry) {
-    entry = { simple: compileSimple(source, FILTERS), template: null };
+    entry = { simple: compileSimple(source, FILTERS, precompiledSimple(source)), template: null };
     compiled.set(source, entry);
   }
   return entry;
