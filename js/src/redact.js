@@ -344,15 +344,15 @@ class Redactor {
    * must not leave half of another that overlaps it visible. */
   text(value) {
     const text = String(value);
-    const spans = [];
     const forms = this.forms;
+    let spans = null; // most texts hold no secret: no array for them
     for (const [form, whole] of forms) {
       for (let start = text.indexOf(form); start !== -1; start = text.indexOf(form, start + 1)) {
         const end = start + form.length;
-        if (!whole || bounded(text, start, end)) spans.push([start, end]);
+        if (!whole || bounded(text, start, end)) (spans || (spans = [])).push([start, end]);
       }
     }
-    if (!spans.length) return text;
+    if (spans === null) return text;
     spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     let out = '';
     let cursor = 0;
@@ -375,7 +375,7 @@ class Redactor {
     if (value !== null && typeof value === 'object') {
       const out = {};
       const forms = this.forms;
-      for (const [k, v] of Object.entries(value)) out[forms.get(k) === false ? MASK : k] = this.tree(v);
+      for (const k of Object.keys(value)) out[forms.get(k) === false ? MASK : k] = this.tree(value[k]);
       return out;
     }
     return value;
