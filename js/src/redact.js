@@ -142,6 +142,7 @@ function urlParts(value) {
 
 /** The credential in a URL setting that is not secret itself (NTFY_URL=http://user:pw@host). */
 function urlUserinfo(value) {
+  if (!String(value).includes('@')) return []; // no userinfo without an @ (most URLs): no regex run
   const match = URL_RE.exec(strip(value));
   if (!match) return [];
   const at = match[1].lastIndexOf('@');
