@@ -18,8 +18,9 @@ const KEYWORDS = new Set(
   ),
 );
 
+// White space as nunjucks' lexer reads it (lexer.js whitespaceChars), not JavaScript's \s.
 const TOKEN =
-  /\s*(?:([A-Za-z_][A-Za-z0-9_]*)|('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|([0-9]+(?:\.[0-9]+)?)|(==|!=|<=|>=|[<>.|(),]))/y;
+  /[ \n\t\r\u00a0]*(?:([A-Za-z_][A-Za-z0-9_]*)|('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|([0-9]+(?:\.[0-9]+)?)|(==|!=|<=|>=|[<>.|(),]))/y;
 
 // A string literal's escapes as nunjucks' lexer reads them: \n \t \r, any other character as itself.
 const unquote = (literal) =>
@@ -31,7 +32,7 @@ function tokenize(text) {
   TOKEN.lastIndex = 0;
   let at = 0;
   while (at < text.length) {
-    if (/^\s*$/.test(text.slice(at))) break;
+    if (/^[ \n\t\r\u00a0]*$/.test(text.slice(at))) break;
     TOKEN.lastIndex = at;
     const m = TOKEN.exec(text);
     if (!m) return null;

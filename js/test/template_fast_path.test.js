@@ -117,6 +117,8 @@ test('templates with anything else go to nunjucks', () => {
     '{{ env.X + 1 }}',
     "{{ (title ~ 'x')|pct }}",
     '{{ env.X|rstrip(a) }}',
+    '{{\ufeffenv.X }}',
+    '{{ env.X\u2028}}',
   ]) {
     assert.equal(simpleTemplate(source), null, source);
   }
@@ -205,6 +207,7 @@ test('edge cases: inherited and pass-through keys, filters that return other typ
     ['x{{ a }}y{{ b }}z', { a: '1', b: 2 }],
     ['{{ a }}', { a: 'contains {{ b }} and {% x %}' }],
     ['{{ a }}\n', { a: 'v' }],
+    ['{{\u00a0a\n}}', { a: 'v' }],
   ];
   for (const [source, context] of cases) same(source, context, JSON.stringify(context));
 });
