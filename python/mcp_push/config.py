@@ -45,6 +45,8 @@ class EnvSnapshot(dict):
 
 def as_text(value: Any) -> str:
     """kwargs may carry Python values (QingLong passes them through); specs only ever see text."""
+    if type(value) is str:  # nearly always: an env value
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
