@@ -349,10 +349,13 @@ class Redactor:
         """Values masked; a key only when it is exactly a long secret (keys are field names, channel ids)."""
         if isinstance(value, str):
             return self.text(value)
+        # Text values are masked without a call through tree() each.
         if isinstance(value, list):
-            return [self.tree(v) for v in value]
+            return [self.text(v) if type(v) is str else self.tree(v) for v in value]
         if isinstance(value, dict):
-            return {(MASK if self._forms.get(str(k)) is False else k): self.tree(v) for k, v in value.items()}
+            forms = self._forms
+            return {(MASK if forms.get(str(k)) is False else k): self.text(v) if type(v) is str else self.tree(v)
+                    for k, v in value.items()}
         return value
 
 

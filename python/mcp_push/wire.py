@@ -131,10 +131,11 @@ def _canonical(value: Any, numbers: list[str]) -> Any:
     marker (json.dumps cannot be told how to write a float)."""
     if type(value) is str:  # the most common leaf, and never changed
         return value
+    # Text leaves, most of a body, are taken as they are without a call each.
     if isinstance(value, dict):
-        return {str(k): _canonical(v, numbers) for k, v in js_key_order(value).items()}
+        return {str(k): v if type(v) is str else _canonical(v, numbers) for k, v in js_key_order(value).items()}
     if isinstance(value, list):
-        return [_canonical(v, numbers) for v in value]
+        return [v if type(v) is str else _canonical(v, numbers) for v in value]
     big_int = isinstance(value, int) and not isinstance(value, bool) and abs(value) > _SAFE_INTEGER
     if isinstance(value, float) or big_int:
         if isinstance(value, float) and not math.isfinite(value):
