@@ -294,12 +294,15 @@ class Redactor:
 
     def add(self, secrets: Iterable[str]) -> None:
         forms = self._forms
+        added = False
         for secret in secrets:
             if secret:
+                added = True
                 for form, whole in secret_forms(str(secret)):
                     forms[form] = forms.get(form, True) and whole
-        # A new tuple, never one changed in place: a text() under way keeps walking the one it took.
-        self._items = tuple(forms.items())
+        if added:
+            # A new tuple, never one changed in place: a text() under way keeps walking the one it took.
+            self._items = tuple(forms.items())
 
     @classmethod
     def from_forms(cls, forms: Mapping[str, bool]) -> Redactor:
