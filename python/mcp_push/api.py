@@ -15,6 +15,7 @@ from . import channel_threads
 from . import result as R
 from .config import ConfigError, is_true, message_text, request_timeout, setting
 from .deliver import Outcome, Progress, send_plan
+from .envlayers import EnvLayers
 from .markdown import check_format
 from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
@@ -367,5 +368,5 @@ def send(
         # QingLong reads SKIP_PUSH_TITLE from the environment whatever the config says.
         source: Mapping[str, Any] = ChainMap(config, {"SKIP_PUSH_TITLE": os.environ.get("SKIP_PUSH_TITLE", "")})
     else:
-        source = ChainMap(config, os.environ)
+        source = EnvLayers(config, os.environ)  # a ChainMap whose os.environ lookups raise nothing
     return dispatch(title, content, source, params, channels=channels, tags=tags, format=format)
