@@ -44,3 +44,9 @@ class EnvLayers(ChainMap):
 
     def __contains__(self, key: Any) -> bool:
         return any(_from(layer, key) is not _MISSING for layer in self.maps)
+
+
+def environ_get(name: str) -> str | None:
+    """os.environ.get(name), without the two KeyErrors an unset name costs."""
+    value = _from(os.environ, name)
+    return None if value is _MISSING else value

@@ -55,3 +55,20 @@ def test_a_request_without_a_body_and_a_body_without_a_length_go_as_urllib3_writ
     reply = pool.urlopen("POST", "/chunked", body=b"abc", headers={"Transfer-Encoding": "chunked"}, retries=False)
     assert reply.status == 200
     assert len(ours) == 3 and ours[1:] == [b"3\r\nabc\r\n", b"0\r\n\r\n"]  # framed by urllib3 as before
+
+
+def test_a_url_prepared_again_comes_out_the_same_and_a_bad_one_fails_every_time(monkeypatch):
+    import pytest
+
+    from mcp_push.transports.http import InvalidURL, prepare
+
+    request = PlannedRequest("x", "POST", "http://us%40er:p%3Aw@h.example:8080/a b?q=1#f", {}, "x")
+    first, second = prepare(request), prepare(request)
+    assert first == second
+    assert (first.host, first.port, first.target) == ("h.example", 8080, "/a%20b?q=1")
+    assert first.headers["Authorization"].startswith("Basic ")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")  # the proxy is the environment's, each time
+    assert prepare(request).target == "http://h.example:8080/a%20b?q=1"
+    for _ in range(2):
+        with pytest.raises(InvalidURL):
+            prepare(PlannedRequest("x", "GET", "ftp://h.example/", {}, None))
