@@ -273,8 +273,14 @@ def exchange(prepared: Prepared, timeout: float) -> BaseHTTPResponse:
     return _pool(prepared).urlopen(
         prepared.method, prepared.target, body=prepared.body, headers=prepared.headers, redirect=False,
         assert_same_host=False, preload_content=False, decode_content=False, retries=_NO_RETRIES,
-        timeout=Timeout(connect=timeout, read=timeout), chunked=False,
+        timeout=_timeout(timeout), chunked=False,
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _timeout(seconds: float) -> Timeout:
+    """One Timeout per value (urllib3 clones it for each connection; it is never changed)."""
+    return Timeout(connect=seconds, read=seconds)
 
 
 def _read(response: BaseHTTPResponse) -> bytes:
