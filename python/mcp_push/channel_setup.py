@@ -14,7 +14,7 @@ from typing import Any
 
 from .config import invalid_config, missing_config
 from .priority import with_priority
-from .redact import Redactor, _proxy_values, env_secrets, proxy_secrets
+from .redact import PROXY_VARS, Redactor, _proxy_values, env_secrets, proxy_secrets
 from .specs import ChannelSpec
 from .transports import Transport, transport_for
 
@@ -45,7 +45,7 @@ _lock = threading.Lock()
 
 def channel_setup(spec: ChannelSpec, env: Mapping[str, str], level: str | None) -> ChannelSetup:
     # HTTPS_PROXY and its kin are read from the process environment (the HTTP client does): part of the key.
-    key = (id(spec), tuple(env.items()), level, tuple(_proxy_values(os.environ)))
+    key = (id(spec), tuple(env.items()), level, _proxy_key())
     found = _entries.get(key)
     if found is not None and found.spec is spec:
         return found
@@ -55,6 +55,17 @@ def channel_setup(spec: ChannelSpec, env: Mapping[str, str], level: str | None) 
             del _entries[next(iter(_entries))]
         _entries[key] = made
     return made
+
+
+# The proxy variables as os.environ holds them (undecoded; CPython's private store on POSIX), else decoded.
+_ENCODED = tuple(os.fsencode(name) for name in PROXY_VARS) if os.name == "posix" else ()
+
+
+def _proxy_key() -> tuple[Any, ...]:
+    data = getattr(os.environ, "_data", None)
+    if _ENCODED and isinstance(data, dict):
+        return tuple(map(data.get, _ENCODED))
+    return tuple(_proxy_values(os.environ))
 
 
 def _make(spec: ChannelSpec, given: Mapping[str, str], level: str | None) -> ChannelSetup:

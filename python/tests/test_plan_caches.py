@@ -126,3 +126,11 @@ def test_a_hook_replaced_in_its_module_is_the_one_that_runs(monkeypatch):
 
     monkeypatch.setattr(module, "ntfy_auth", broken)
     assert _only(plan("t", "c", env=env))["error"] == "RuntimeError: the replaced hook ran"
+
+
+def test_a_message_size_is_counted_as_before_in_both_units():
+    from mcp_push.overflow import size
+
+    for text in ("", "plain ascii", "héllo", "中文", "😀 and 😀", "lone \ud800 surrogate", "\U0010ffff"):
+        assert size(text, "bytes") == len(text.encode("utf-8", "surrogatepass"))
+        assert size(text, "chars") == len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
