@@ -134,3 +134,22 @@ def test_a_message_size_is_counted_as_before_in_both_units():
     for text in ("", "plain ascii", "héllo", "中文", "😀 and 😀", "lone \ud800 surrogate", "\U0010ffff"):
         assert size(text, "bytes") == len(text.encode("utf-8", "surrogatepass"))
         assert size(text, "chars") == len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+def test_a_plain_body_is_encoded_as_the_canonical_way_encodes_it():
+    from mcp_push import wire
+
+    def long_way(value):
+        numbers: list[str] = []
+        text = wire._JSON.encode(wire._canonical(value, numbers))
+        assert not numbers
+        return wire._LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+    plain = [{"a": "x", "b": [1, True, None, {"c": "中文😀\ud800\n\"'<>&"}], "n": -(2**53)}, "top text", 2**53, [],
+             {}, {"k1": {"k2": ["", "\x00\x1f\u2028"]}}]
+    for value in plain:
+        assert wire._plain(value)
+        assert to_json(value) == long_way(value)
+    for value in ({"1": "index key"}, {"a": 1.5}, {"a": 2**53 + 1}, {1: "int key"}, (1, 2), {"a": float("nan")}):
+        assert not wire._plain(value)
+    assert to_json({"b": 1, "1": 2.0, "a": [float("inf")]}) == '{"1":2,"b":1,"a":[null]}'
