@@ -15,6 +15,7 @@ from . import channel_threads
 from . import result as R
 from .config import ConfigError, is_true, message_text, request_timeout, setting
 from .deliver import Outcome, Progress, send_plan
+from .envlayers import EnvLayers
 from .markdown import check_format
 from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
@@ -302,31 +303,52 @@ def send_prepared(
 def _run_concurrently(plans: list[ChannelPlan], timeout: float, attempts: int | None) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(plans)
     progress = [Progress() for _ in plans]
-    done = [threading.Event() for _ in plans]
+    # One wake-up of the caller when the last channel is done, not one per channel: each would take the
+    # GIL from the channels still reading their replies.
+    all_done = threading.Event()
+    running = [len(plans)]
+    finished = [False] * len(plans)
+    counting = threading.Lock()
 
     def work(index: int) -> None:
         try:
             outcomes[index] = send_plan(plans[index], timeout, progress=progress[index], attempts=attempts)
         finally:
-            done[index].set()
+            with counting:
+                finished[index] = True
+                running[0] -= 1
+                if running[0] == 0:
+                    all_done.set()
 
+    if not plans:
+        return []
+    budgets = [time_budget(channel_plan, timeout, attempts) for channel_plan in plans]
     # Daemon worker threads kept between sends (channel_threads.py): a channel stuck past every timeout
     # must not keep the process alive at exit.
     for index, channel_plan in enumerate(plans):
         channel_threads.start(lambda index=index: work(index), f"mcp-push-{channel_plan.spec.name}")
     started = time.monotonic()
-    for index, channel_plan in enumerate(plans):
-        budget = time_budget(channel_plan, timeout, attempts)
-        done[index].wait(max(budget - (time.monotonic() - started), 0))
-        if outcomes[index] is None:
+    waiting = list(range(len(plans)))
+    while waiting:
+        # Until every channel is done, or the first budget of those still running runs out.
+        all_done.wait(max(min(budgets[index] for index in waiting) - (time.monotonic() - started), 0))
+        still = []
+        for index in waiting:
+            if outcomes[index] is not None:
+                continue
+            if not finished[index] and time.monotonic() - started < budgets[index]:
+                still.append(index)
+                continue
             # Still running: it may deliver late, but the caller is not kept waiting for it.
-            waited = seconds_text(budget)
+            channel_plan = plans[index]
+            waited = seconds_text(budgets[index])
             log.warning("%s: no result within %s s; not waiting for it", channel_plan.spec.display_name, waited)
             so_far = progress[index]
             outcomes[index] = Outcome(channel_plan, R.ChannelResult(
                 channel_plan.spec.name, False, R.TIMEOUT, f"no result within {waited} s", so_far.attempts,
                 round((time.monotonic() - started) * 1000), None, so_far.parts, channel_plan.truncated,
             ))
+        waiting = still
     return [o for o in outcomes if o is not None]
 
 
@@ -367,5 +389,5 @@ def send(
         # QingLong reads SKIP_PUSH_TITLE from the environment whatever the config says.
         source: Mapping[str, Any] = ChainMap(config, {"SKIP_PUSH_TITLE": os.environ.get("SKIP_PUSH_TITLE", "")})
     else:
-        source = ChainMap(config, os.environ)
+        source = EnvLayers(config, os.environ)  # a ChainMap whose os.environ lookups raise nothing
     return dispatch(title, content, source, params, channels=channels, tags=tags, format=format)

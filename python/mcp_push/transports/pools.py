@@ -21,7 +21,7 @@ import threading
 import time
 
 from urllib3 import PoolManager, proxy_from_url
-from urllib3.connection import HTTPConnection
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import make_headers
 from urllib3.util.ssl_ import create_urllib3_context
@@ -48,12 +48,50 @@ class _FreshPoolMixin:
         super()._put_conn(conn)
 
 
-class _HTTPPool(_FreshPoolMixin, HTTPConnectionPool):
+class _OneWriteMixin:
+    """Writes a request's headers and its body in one send: urllib3 (and http.client) write them apart,
+    two system calls a request and, on loopback, two wake-ups of the server, while every other channel
+    thread waits for the GIL. The bytes on the wire are the same.
+    Only for a body whose length the headers give (the transport always sets Content-Length): with a
+    Content-Length urllib3 frames nothing itself, so the body goes as it is."""
+
+    def request(self, method, url, body=None, headers=None, **options):
+        if isinstance(body, bytes) and body and headers is not None \
+                and any(name.lower() == "content-length" for name in headers):
+            self._mcp_push_body = body
+            try:
+                return super().request(method, url, body=None, headers=headers, **options)
+            finally:
+                self._mcp_push_body = None
+        return super().request(method, url, body=body, headers=headers, **options)
+
+    def _send_output(self, message_body=None, encode_chunked=False):
+        # http.client's own, with the body joined to the header block it writes (endheaders calls it).
+        body = getattr(self, "_mcp_push_body", None)
+        if body is None or message_body is not None:
+            return super()._send_output(message_body, encode_chunked=encode_chunked)
+        self._mcp_push_body = None
+        self._buffer.extend((b"", b""))
+        head = b"\r\n".join(self._buffer)
+        del self._buffer[:]
+        self.send(head + body)
+        return None
+
+
+class _OneWriteHTTPConnection(_OneWriteMixin, HTTPConnection):
     pass
+
+
+class _OneWriteHTTPSConnection(_OneWriteMixin, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(_FreshPoolMixin, HTTPConnectionPool):
+    ConnectionCls = _OneWriteHTTPConnection
 
 
 class _HTTPSPool(_FreshPoolMixin, HTTPSConnectionPool):
-    pass
+    ConnectionCls = _OneWriteHTTPSConnection
 
 
 _POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
