@@ -544,6 +544,14 @@ def record_sent(source: Mapping[str, Any], title: str, content: str, result: R.S
                          created=store.clock()), result.channels, source, edited)
 
 
+def prepare_store(source: Mapping[str, Any]) -> None:
+    """Opens the store record_sent will write `source`'s send to, and loads what masking its texts needs,
+    ahead of the send's results (api.prepare_record). A store that cannot open is left to record_sent."""
+    from .outcome import SecretRedactor  # noqa: F401 - imported now: source_redactor needs it
+
+    store_for(source)
+
+
 @atexit.register
 def _flush_all() -> None:
     """At exit, what the library and the CLI recorded is written (their writer thread is a daemon)."""

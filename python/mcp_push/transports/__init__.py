@@ -9,6 +9,9 @@ planning must not pay for requests or smtplib.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,6 +39,30 @@ class TransportError(Exception):
         self.kind = kind
         self.retryable = retryable
         self.maybe_delivered = maybe_delivered
+
+
+# What the current thread's send calls once its request is on the wire (written, the reply not yet read):
+# a caller with work to do while the vendor answers waits for it (api._run_concurrently). The HTTP
+# transport's connections tell (pools.py); a transport that does not is on the wire when its send is done.
+_wire = threading.local()
+
+
+@contextmanager
+def on_the_wire(callback: Callable[[], None]) -> Iterator[None]:
+    """`callback` is called each time a request sent in this thread, inside the block, is written."""
+    before = getattr(_wire, "callback", None)
+    _wire.callback = callback
+    try:
+        yield
+    finally:
+        _wire.callback = before
+
+
+def request_written() -> None:
+    """Called by a transport when the request it sends in this thread is written."""
+    callback = getattr(_wire, "callback", None)
+    if callback is not None:
+        callback()
 
 
 class Transport:

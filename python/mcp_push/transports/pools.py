@@ -21,10 +21,12 @@ import threading
 import time
 
 from urllib3 import PoolManager, proxy_from_url
-from urllib3.connection import HTTPConnection
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import make_headers
 from urllib3.util.ssl_ import create_urllib3_context
+
+from . import request_written
 
 IDLE_REUSE_SECONDS = 2.0
 # 8 targets of one channel at once (deliver.TARGETS_AT_ONCE) to one host; a pool per host.
@@ -48,12 +50,29 @@ class _FreshPoolMixin:
         super()._put_conn(conn)
 
 
-class _HTTPPool(_FreshPoolMixin, HTTPConnectionPool):
+class _WrittenMixin:
+    """A connection that says when a request is written (transports.request_written): the sender may then
+    do other work while the vendor answers. A proxy's CONNECT is not the request: it is written in connect()."""
+
+    def request(self, *args, **kwargs) -> None:
+        super().request(*args, **kwargs)
+        request_written()
+
+
+class _HTTPConnection(_WrittenMixin, HTTPConnection):
     pass
+
+
+class _HTTPSConnection(_WrittenMixin, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(_FreshPoolMixin, HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
 
 
 class _HTTPSPool(_FreshPoolMixin, HTTPSConnectionPool):
-    pass
+    ConnectionCls = _HTTPSConnection
 
 
 _POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
