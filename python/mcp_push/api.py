@@ -332,6 +332,7 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float, attempts: int | 
             progress[index].on_wire.set()
             done[index].set()
 
+    _load_transports(plans)
     # Daemon worker threads kept between sends (channel_threads.py): a channel stuck past every timeout
     # must not keep the process alive at exit.
     for index, channel_plan in enumerate(plans):
@@ -352,6 +353,16 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float, attempts: int | 
                 round((time.monotonic() - started) * 1000), None, so_far.parts, channel_plan.truncated,
             ))
     return [o for o in outcomes if o is not None]
+
+
+def _load_transports(plans: list[ChannelPlan]) -> None:
+    """The transports' libraries, imported here before the threads start (Transport.load). One that fails
+    to import is left to its channels' threads, whose results say so: a send never raises."""
+    for transport in {id(p.transport): p.transport for p in plans if not p.error}.values():
+        try:
+            transport.load()
+        except Exception:  # noqa: S112 - reported by each channel that uses it
+            continue
 
 
 # How long the caller waits for every channel's request to be on the wire before it does its `meanwhile`

@@ -170,3 +170,35 @@ def test_a_transport_that_never_tells_is_on_the_wire_when_its_send_is_over(monke
     result = dispatch("t", "c", {"CONSOLE": "true", "HITOKOTO": "false"})
     assert [r.channel for r in result] == ["console"] and result["console"].ok
     assert calls == ["prepared"]
+
+
+def test_the_transports_library_is_imported_in_the_callers_thread_before_the_channels_start(vendor, monkeypatch):
+    from mcp_push import channel_threads
+    from mcp_push.transports import HttpTransport
+
+    order = []
+    load, start = HttpTransport.load, channel_threads.start
+
+    def loading(self):
+        order.append(("load", threading.current_thread() is threading.main_thread()))
+        load(self)
+
+    monkeypatch.setattr(HttpTransport, "load", loading)
+    monkeypatch.setattr(channel_threads, "start", lambda task, name: (order.append(("start", name)), start(task, name)))
+    env = {"NTFY_URL": vendor.url, "NTFY_TOPIC": "a", "GOTIFY_URL": vendor.url, "GOTIFY_TOKEN": "tok",
+           "HITOKOTO": "false"}
+    result = dispatch("t", "c", env)
+    assert [r.ok for r in result] == [True, True]
+    # One load for both HTTP channels, in the caller's thread, before either channel's thread.
+    assert order[0] == ("load", True) and [step for step, _ in order] == ["load", "start", "start"]
+
+
+def test_a_transport_that_cannot_load_ahead_is_left_to_its_channels(vendor, monkeypatch):
+    from mcp_push.transports import HttpTransport
+
+    def broken(self):
+        raise ImportError("no urllib3 here")
+
+    monkeypatch.setattr(HttpTransport, "load", broken)
+    result = dispatch("t", "c", {"NTFY_URL": vendor.url, "NTFY_TOPIC": "a", "HITOKOTO": "false"})
+    assert (result["ntfy"].ok, result["ntfy"].status) == (True, "delivered")

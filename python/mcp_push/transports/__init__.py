@@ -73,6 +73,10 @@ class Transport:
     def send(self, request: PlannedRequest, timeout: float) -> Reply:
         raise NotImplementedError
 
+    def load(self) -> None:
+        """Imports the library `send` uses (a send calls it before its channels' threads start: one import
+        in one thread, not the first channel's thread importing while the others start and wait for it)."""
+
     def retryable(self, status: int) -> bool:
         """The vendor's answer `status` says "later": the request may be tried again."""
         return False
@@ -89,6 +93,9 @@ class HttpTransport(Transport):
 
         return send_http(request, timeout)
 
+    def load(self) -> None:
+        from . import http  # noqa: F401
+
     def retryable(self, status: int) -> bool:
         return status == 429 or status >= 500
 
@@ -100,6 +107,9 @@ class SmtpTransport(Transport):
         from .smtp import send_smtp
 
         return send_smtp(request, timeout)
+
+    def load(self) -> None:
+        from . import smtp  # noqa: F401
 
     def retryable(self, status: int) -> bool:
         return 400 <= status < 500  # SMTP 4xx: transient (greylisting, mailbox busy)
