@@ -37,3 +37,12 @@ def test_importing_notify_freezes_what_is_alive_then_and_later_objects_are_colle
     # The interpreter's and mcp-push's objects at the import: thousands, out of the collector's walks.
     assert seen["frozen"] > 1000
     assert seen["collected"] == [True]
+
+
+def test_notify_imports_the_http_transport_at_once_and_mcp_push_alone_does_not():
+    code = ("import sys\nimport mcp_push\nalone = 'urllib3' in sys.modules\nimport notify\n"
+            "print(alone, 'urllib3' in sys.modules, 'mcp_push.transports.http' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "", "PYTHONPATH": str(REPO / "python")})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "True"]
