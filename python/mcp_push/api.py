@@ -322,14 +322,17 @@ def send_prepared(
 def _run_concurrently(plans: list[ChannelPlan], timeout: float, attempts: int | None,
                       meanwhile: Callable[[], None] | None = None) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(plans)
-    progress = [Progress() for _ in plans]
+    # on_wire[i]: channel i's request is written (or its send is over), for `meanwhile`.
+    on_wire = [threading.Event() for _ in plans] if meanwhile is not None else []
+    progress = [Progress(on_wire[i].set if on_wire else None) for i in range(len(plans))]
     done = [threading.Event() for _ in plans]
 
     def work(index: int) -> None:
         try:
             outcomes[index] = send_plan(plans[index], timeout, progress=progress[index], attempts=attempts)
         finally:
-            progress[index].on_wire.set()
+            if on_wire:
+                on_wire[index].set()
             done[index].set()
 
     _load_transports(plans)
@@ -339,7 +342,7 @@ def _run_concurrently(plans: list[ChannelPlan], timeout: float, attempts: int | 
         channel_threads.start(lambda index=index: work(index), f"mcp-push-{channel_plan.spec.name}")
     started = time.monotonic()
     if meanwhile is not None:
-        _while_answering(progress, meanwhile)
+        _while_answering(on_wire, meanwhile)
     for index, channel_plan in enumerate(plans):
         budget = time_budget(channel_plan, timeout, attempts)
         done[index].wait(max(budget - (time.monotonic() - started), 0))
@@ -370,13 +373,13 @@ def _load_transports(plans: list[ChannelPlan]) -> None:
 MEANWHILE_WAIT_S = 1.0
 
 
-def _while_answering(progress: list[Progress], meanwhile: Callable[[], None]) -> None:
-    """Runs `meanwhile` once every channel's request is written (or its send is over): not before, so the
-    work does not hold the interpreter while channels still plan, connect and write. A failure of it is
-    logged and changes no result."""
+def _while_answering(on_wire: list[threading.Event], meanwhile: Callable[[], None]) -> None:
+    """Runs `meanwhile` once every channel's request is written or its send is over (`on_wire`, one per
+    channel): not before, so the work does not hold the interpreter while channels still plan, connect
+    and write. A failure of it is logged and changes no result."""
     deadline = time.monotonic() + MEANWHILE_WAIT_S
-    for channel in progress:
-        if not channel.on_wire.wait(max(deadline - time.monotonic(), 0)):
+    for channel in on_wire:
+        if not channel.wait(max(deadline - time.monotonic(), 0)):
             return
     try:
         meanwhile()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,13 +48,13 @@ class Outcome:
 
 class Progress:
     """Requests made and parts started so far, counted as they happen: what a caller that stops waiting
-    for a hung send still reports. `on_wire` is set once a request of the send is written (the HTTP
-    transport tells; api._run_concurrently also sets it when the send is over)."""
+    for a hung send still reports. `on_wire`, when given, is called each time a request of the send is
+    written (a transport that tells: transports.on_the_wire)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_wire: Callable[[], None] | None = None) -> None:
         self.attempts = 0
         self.parts = 0
-        self.on_wire = threading.Event()
+        self.on_wire = on_wire
 
 
 class _Failed(Exception):
@@ -107,8 +108,11 @@ class _Sending:
         with self.counting:  # targets go out from several threads at once
             self.progress.attempts += 1
         try:
-            with on_the_wire(self.progress.on_wire.set):
+            if self.progress.on_wire is None:
                 reply = self.plan.transport.send(request, self.timeout)
+            else:
+                with on_the_wire(self.progress.on_wire):
+                    reply = self.plan.transport.send(request, self.timeout)
         except TransportError as exc:
             # A reply lost after the request was written is retried only under an idempotency key.
             retryable = exc.retryable or (exc.maybe_delivered and self.policy.idempotent)

@@ -142,25 +142,38 @@ def test_without_a_state_folder_nothing_is_opened(holding, monkeypatch):
 
 
 def test_meanwhile_runs_once_every_channel_is_on_the_wire_and_not_before(monkeypatch):
-    channels = [Progress(), Progress()]
+    channels = [threading.Event(), threading.Event()]
     calls = []
-    channels[0].on_wire.set()
+    channels[0].set()
     monkeypatch.setattr(api, "MEANWHILE_WAIT_S", 0)
     api._while_answering(channels, lambda: calls.append("ran"))
     assert calls == []  # the second channel's request was not written within the wait: left out
-    channels[1].on_wire.set()
+    channels[1].set()
     api._while_answering(channels, lambda: calls.append("ran"))
     assert calls == ["ran"]
 
 
 def test_a_failing_meanwhile_is_not_the_callers(monkeypatch):
-    channel = Progress()
-    channel.on_wire.set()
+    channel = threading.Event()
+    channel.set()
 
     def boom():
         raise RuntimeError("bug")
 
     api._while_answering([channel], boom)  # logged, not raised
+
+
+def test_a_send_without_meanwhile_tells_nobody_of_its_writes(vendor):
+    # The MCP server's lanes and plain send_plan callers: no callback, nothing set up per try.
+    from mcp_push.deliver import send_plan
+    from mcp_push.planner import plan_channel
+    from mcp_push.selection import configured_channels
+
+    [(spec, env)] = configured_channels({"NTFY_URL": vendor.url, "NTFY_TOPIC": "a"})
+    channel_plan = plan_channel(spec, env, "t", "c", {}, 0.0)
+    progress = Progress()
+    assert send_plan(channel_plan, 5, progress=progress).result.ok
+    assert progress.on_wire is None and progress.attempts == 1
 
 
 def test_a_transport_that_never_tells_is_on_the_wire_when_its_send_is_over(monkeypatch, capsys):
