@@ -15,12 +15,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import httpx2
 import pytest
 
 from .local_server import Behaviour, VendorServer
-from .mcp_helpers import REPO, child_env, free_port
+from .mcp_helpers import REPO, child_env, free_port, listens_on
 from .pg_helpers import fresh_schema
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
@@ -37,16 +38,36 @@ def process(args: list[str], env: dict[str, str]) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def wait_listening(proc: subprocess.Popen, port: int) -> None:
+def wait_listening(proc: subprocess.Popen, port: int) -> bool:
+    """True once `proc` itself listens on `port`; False when another process took the port first (another
+    xdist worker's server: a connection alone would reach it), and ours then cannot bind it."""
     deadline = time.monotonic() + 30
     while True:
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        if proc.poll() is not None:
+            stderr = proc.stderr.read().decode()
+            if "in use" in stderr:
+                return False
+            raise AssertionError(stderr[-2000:])
         try:
             httpx2.get(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=1)
-            return
+            return listens_on(proc.pid, port) is not False
         except httpx2.HTTPError:
             assert time.monotonic() < deadline, "a replica did not start listening"
             time.sleep(0.1)
+
+
+def started_listening(count: int, start: Callable[[list[int]], list[subprocess.Popen]]) -> list[int]:
+    """Ports on which the processes start(ports) made all listen, each its own; started again on new ports
+    when another process had taken one first (rare: all are killed and started anew)."""
+    for _ in range(5):
+        ports = [free_port() for _ in range(count)]
+        procs = start(ports)
+        if all([wait_listening(proc, port) for proc, port in zip(procs, ports, strict=True)]):
+            return ports
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    raise AssertionError(f"{count} free ports could not be listened on in 5 tries")
 
 
 def events_of(vendor: VendorServer, prefix: str) -> list[tuple[str, str, int | None, float, str]]:
@@ -109,13 +130,17 @@ def test_replicas_and_workers_on_postgresql_survive_kills_within_quota_and_in_or
     try:
         workers = [process(["worker", "--concurrency", "4"], {**env, "MCP_PUSH_STATE_DIR": str(tmp_path / f"w{i}")})
                    for i in range(2)]
-        ports = [free_port() for _ in range(3)]
-        replicas = [process(["serve", "--transport", "http", "--port", str(port)],
-                            {**env, "MCP_PUSH_WORKERS": "0", "MCP_PUSH_STATE_DIR": str(tmp_path / f"r{port}")})
-                    for port in ports]
-        procs += workers + replicas
-        for proc, port in zip(replicas, ports, strict=True):
-            wait_listening(proc, port)
+        procs += workers
+        replicas: list[subprocess.Popen] = []
+
+        def start(ports: list[int]) -> list[subprocess.Popen]:
+            replicas[:] = [process(["serve", "--transport", "http", "--port", str(port)],
+                                   {**env, "MCP_PUSH_WORKERS": "0", "MCP_PUSH_STATE_DIR": str(tmp_path / f"r{port}")})
+                           for port in ports]
+            procs.extend(replicas)
+            return replicas
+
+        ports = started_listening(3, start)
 
         dead: set[int] = set()
         client = Client(ports, dead)

@@ -229,23 +229,121 @@ class PrunePace:
         self.last, self.since = time.monotonic(), 0
 
 
-class SqliteHistory:
+class QueuedRecords:
+    """What both history stores share: records come in on a queue from any thread (never blocking the caller)
+    and one writer thread writes them; sync() waits for what was queued before it. The masking of what is
+    recorded is here too: `source`'s channels' secrets (kept for the errors that come later) and every secret
+    this process knows."""
+
+    def _start_queue(self) -> None:
+        self._ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._written = threading.Condition()
+        self._queued = self._done = 0  # ops put, and ops written (the writer's count), for sync()
+        self._closed = False
+        self.pruned = 0  # deliveries pruned so far (the benchmark reads it)
+        self._redactor: Any = None
+
+    def _put(self, op: Callable[[Any], None]) -> None:
+        if self._closed:
+            return
+        with self._written:
+            self._queued += 1
+        self._ops.put(op)
+
+    def _mask(self, source: Mapping[str, Any] | None) -> Callable[[str | None], str | None]:
+        if source is not None:
+            self._redactor = source_redactor(source)
+        return record_masker(self._redactor)
+
+    def _wrote(self, batch: list[Any]) -> None:
+        """The writer thread has written `batch` (a None in it too): sync() callers waiting for it go on."""
+        with self._written:
+            self._done += len(batch)
+            self._written.notify_all()
+
+    def _wait_written(self, timeout: float, hurry: Callable[[], None] | None = None) -> bool:
+        """Waits until everything queued so far is written; hurry() when some is still to write."""
+        with self._written:
+            target = self._queued
+            if hurry is not None and self._done < target:
+                hurry()
+            return self._written.wait_for(lambda: self._done >= target or not self._thread.is_alive(), timeout)
+
+    def _stop_queue(self) -> bool:
+        """Ends the writer thread once it has written what is queued; False when already closed."""
+        if self._closed:
+            return False
+        self._closed = True
+        with self._written:
+            self._queued += 1
+        self._ops.put(None)
+        return True
+
+
+def accepted_rows(message: Message, entries: Sequence[Delivery | R.ChannelResult],
+                  mask: Callable[[str | None], str | None]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The messages row and the deliveries rows (in the tables' column order) of an accepted message: a
+    queued delivery per Delivery, a final one per result given at once."""
+    now = message.created
+    row = (message.message_id, now, message.origin, message.kind, message.run_id, _clip(mask(message.title)),
+           _clip(mask(message.content)), mask(message.step), message.progress, _clip(mask(message.note)) or None,
+           message.retry_of)
+    deliveries = []
+    for entry in entries:
+        if isinstance(entry, Delivery):
+            deliveries.append((message.message_id, message.run_id, message.kind, entry.channel, QUEUED,
+                               R.QUEUED, 0, None, None, 0, 0, 0, 0, entry.row or None, now, now))
+        else:
+            deliveries.append((message.message_id, message.run_id, message.kind, entry.channel,
+                               state_of(entry.status), entry.status, entry.attempts, entry.http_status,
+                               mask(entry.error), entry.parts, int(entry.truncated), 0, entry.elapsed_ms, None,
+                               now, now))
+    return row, deliveries
+
+
+# Pruning, in SQLite's words (pg/history.pg_sql says them in PostgreSQL's): final deliveries before the cutoff,
+# then beyond the newest max, a chunk per statement; then the messages left without a kept delivery (by their
+# indexes, no scan of the deliveries), and never more of them than max.
+PRUNE_OLD = ("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE created < ? AND"
+             " state NOT IN ('queued', 'retrying') LIMIT ?)")
+PRUNE_NEWEST = "SELECT id FROM deliveries WHERE state NOT IN ('queued', 'retrying') ORDER BY id DESC LIMIT 1 OFFSET ?"
+PRUNE_BEYOND = ("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE id <= ? AND"
+                " state NOT IN ('queued', 'retrying') LIMIT ?)")
+PRUNE_MESSAGES = ("DELETE FROM messages WHERE created < COALESCE((SELECT MIN(created) FROM deliveries), ?)",
+                  "DELETE FROM messages WHERE rowid <= (SELECT rowid FROM messages ORDER BY rowid DESC LIMIT 1"
+                  " OFFSET ?)")
+
+
+def prune_with(execute: Callable[[str, tuple[Any, ...]], Any], cutoff: float, keep: Retention) -> int:
+    """Runs the pruning statements through execute(sql, args) -> cursor; how many deliveries went."""
+    deleted = 0
+    for sql, first in ((PRUNE_OLD, cutoff), (PRUNE_BEYOND, None)):
+        if first is None:
+            row = execute(PRUNE_NEWEST, (keep.max_deliveries,)).fetchone()
+            if row is None:
+                break
+            first = row[0]
+        while True:
+            n = execute(sql, (first, PRUNE_CHUNK)).rowcount
+            deleted += n
+            if n < PRUNE_CHUNK:
+                break
+    execute(PRUNE_MESSAGES[0], (cutoff,))
+    execute(PRUNE_MESSAGES[1], (keep.max_deliveries,))
+    return deleted
+
+
+class SqliteHistory(QueuedRecords):
     """history.sqlite3: records come in on a queue (any thread, never blocking) and one writer thread
     writes them in batches and prunes; readers use their own connection (WAL: they never wait for it)."""
 
     def __init__(self, path: Path | None, keep: Retention = Retention(7, 100_000),
                  clock: Callable[[], float] = time.time):
         self.path, self.keep, self.clock = path, keep, clock
-        self._ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._written = threading.Condition()
-        self._queued = 0  # ops put, and ops written (the writer's count), for sync()
+        self._start_queue()
         # Settled updates that came before their delivery's row (the writer thread's alone): see accepted().
         self._early: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
-        self._done = 0
-        self._closed = False
         self._urgent = threading.Event()  # a reader waits (sync) or the store closes: write without lingering
-        self.pruned = 0  # deliveries pruned so far (the benchmark reads it)
-        self._redactor: Any = None
         if path is None:
             # One shared in-memory database: the writer's and the readers' connections see the same rows.
             target, uri = f"file:mcp-push-history-{uuid.uuid4().hex}?mode=memory&cache=shared", True
@@ -283,37 +381,9 @@ class SqliteHistory:
 
     # --- writing (any thread: queued) -------------------------------------------------------------------
 
-    def _put(self, op: Callable[[sqlite3.Connection], None]) -> None:
-        if self._closed:
-            return
-        with self._written:
-            self._queued += 1
-        self._ops.put(op)
-
-    def _mask(self, source: Mapping[str, Any] | None) -> Callable[[str | None], str | None]:
-        """Masks the secrets of `source`'s channels (the redactor is kept for the errors that come later)
-        and every secret this process knows."""
-        if source is not None:
-            self._redactor = source_redactor(source)
-        return record_masker(self._redactor)
-
     def accepted(self, message: Message, entries: Sequence[Delivery | R.ChannelResult],
                  source: Mapping[str, Any] | None = None) -> None:
-        mask = self._mask(source)
-        now = message.created
-        row = (message.message_id, now, message.origin, message.kind, message.run_id, _clip(mask(message.title)),
-               _clip(mask(message.content)), mask(message.step), message.progress, _clip(mask(message.note)) or None,
-               message.retry_of)
-        deliveries = []
-        for entry in entries:
-            if isinstance(entry, Delivery):
-                deliveries.append((message.message_id, message.run_id, message.kind, entry.channel, QUEUED,
-                                   R.QUEUED, 0, None, None, 0, 0, 0, 0, entry.row, now, now))
-            else:
-                deliveries.append((message.message_id, message.run_id, message.kind, entry.channel,
-                                   state_of(entry.status), entry.status, entry.attempts, entry.http_status,
-                                   mask(entry.error), entry.parts, int(entry.truncated), 0, entry.elapsed_ms, None,
-                                   now, now))
+        row, deliveries = accepted_rows(message, entries, self._mask(source))
 
         def write(db: sqlite3.Connection) -> None:
             db.execute("INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
@@ -432,9 +502,7 @@ class SqliteHistory:
                 except Exception:
                     log.warning("history: pruning failed", exc_info=True)
                 pace.pruned()
-            with self._written:
-                self._done += len(batch)
-                self._written.notify_all()
+            self._wrote(batch)
             if stop:
                 return
 
@@ -442,30 +510,7 @@ class SqliteHistory:
         """Deletes final deliveries older than the retention days or beyond the newest max, and messages
         left with none; returns how many deliveries. Run by the writer thread (or a test, with no writer
         busy), a chunk per statement."""
-        cutoff = self.clock() - self.keep.days * 86400
-        deleted = 0
-        db = self._db
-        while True:
-            n = db.execute("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE created < ? AND"
-                           " state NOT IN ('queued', 'retrying') LIMIT ?)", (cutoff, PRUNE_CHUNK)).rowcount
-            deleted += n
-            if n < PRUNE_CHUNK:
-                break
-        row = db.execute("SELECT id FROM deliveries WHERE state NOT IN ('queued', 'retrying') ORDER BY id DESC"
-                         " LIMIT 1 OFFSET ?", (self.keep.max_deliveries,)).fetchone()
-        if row is not None:
-            while True:
-                n = db.execute("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE id <= ? AND"
-                               " state NOT IN ('queued', 'retrying') LIMIT ?)", (row[0], PRUNE_CHUNK)).rowcount
-                deleted += n
-                if n < PRUNE_CHUNK:
-                    break
-        # Messages go with the oldest kept delivery (one no channel took, too), or at the cutoff, and never
-        # more of them are kept than deliveries: by their indexes, no scan of the deliveries.
-        db.execute("DELETE FROM messages WHERE created < COALESCE((SELECT MIN(created) FROM deliveries), ?)",
-                   (cutoff,))
-        db.execute("DELETE FROM messages WHERE rowid <= (SELECT rowid FROM messages ORDER BY rowid DESC LIMIT 1"
-                   " OFFSET ?)", (self.keep.max_deliveries,))
+        deleted = prune_with(self._db.execute, self.clock() - self.keep.days * 86400, self.keep)
         self.pruned += deleted
         return deleted
 
@@ -473,11 +518,7 @@ class SqliteHistory:
 
     def sync(self, timeout: float = 5.0) -> bool:
         """Waits until everything queued so far is written (a reader then sees its own process's records)."""
-        with self._written:
-            target = self._queued
-            if self._done < target:
-                self._urgent.set()
-            return self._written.wait_for(lambda: self._done >= target or not self._thread.is_alive(), timeout)
+        return self._wait_written(timeout, hurry=self._urgent.set)
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.sync()
@@ -487,13 +528,9 @@ class SqliteHistory:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def close(self) -> None:
-        if self._closed:
+        if not self._stop_queue():
             return
-        self._closed = True
-        self._ops.put(None)
         self._urgent.set()
-        with self._written:
-            self._queued += 1
         self._thread.join(10)
         self._db.close()
         with self._read_lock:

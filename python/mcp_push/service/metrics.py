@@ -14,6 +14,7 @@ channel ids and lane keys (salted hashes, lanekey.py): never a credential.
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,6 +26,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from .. import result as R
 from .delivery import Delivery
+
+log = logging.getLogger(__name__)
 
 PATH = "/metrics"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
@@ -40,9 +43,22 @@ class _QueueDepth:
         family = GaugeMetricFamily("mcp_push_queue_depth", "Deliveries waiting in a lane (one channel credential)",
                                    labels=["channel", "lane"])
         engine = self._engine()
-        if engine is not None:
+        if engine is None:
+            yield family
+            return
+        shared = getattr(engine, "queue_depths", None)  # PostgreSQL: the lanes are in the database, not here
+        if shared is None:
             for lane in list(engine.lanes.values()):
                 family.add_metric([lane.spec.name, lane.key], len(lane.queue) + (1 if lane.busy else 0))
+            yield family
+            return
+        try:
+            depths = shared()
+        except Exception:  # PostgreSQL away: the other metrics are still served
+            log.debug("metrics: reading the queue depths failed", exc_info=True)
+            depths = []
+        for channel, lane, count in depths:
+            family.add_metric([channel, lane], count)
         yield family
 
 
