@@ -215,3 +215,22 @@ def test_a_transport_that_cannot_load_ahead_is_left_to_its_channels(vendor, monk
     monkeypatch.setattr(HttpTransport, "load", broken)
     result = dispatch("t", "c", {"NTFY_URL": vendor.url, "NTFY_TOPIC": "a", "HITOKOTO": "false"})
     assert (result["ntfy"].ok, result["ntfy"].status) == (True, "delivered")
+
+
+def test_a_history_that_cannot_open_is_said_once_per_send(vendor, tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    env = {"NTFY_URL": vendor.url, "NTFY_TOPIC": "a", "HITOKOTO": "false", "MCP_PUSH_STATE_DIR": str(blocker / "s")}
+    with caplog.at_level("INFO", logger="mcp_push"):
+        result = dispatch("t", "c", env)
+    assert result["ntfy"].ok and result.message_id is None
+    assert len([r for r in caplog.records if "history: cannot keep it in" in r.getMessage()]) == 1
+
+
+def test_a_postgresql_history_is_left_to_the_record(monkeypatch):
+    # Its connection may wait for a server: opened once, by the record, not also while the vendors answer.
+    opened = []
+    monkeypatch.setattr(history, "store_for", lambda source, quiet=False: opened.append(source))
+    history.prepare_store({"MCP_PUSH_DATABASE_URL": "postgresql://127.0.0.1:9/none"})
+    history.prepare_store({"MCP_PUSH_STATE_DIR": "/nowhere"})
+    assert opened == [{"MCP_PUSH_STATE_DIR": "/nowhere"}]

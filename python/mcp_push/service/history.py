@@ -545,9 +545,10 @@ _STORES_LOCK = threading.Lock()
 MAX_OPEN_STORES = 8
 
 
-def store_for(source: Mapping[str, Any]) -> SqliteHistory | None:
+def store_for(source: Mapping[str, Any], quiet: bool = False) -> SqliteHistory | None:
     """This process's history of the state folder `source` names (MCP_PUSH_STATE_DIR, else the
-    platform's default), or None with MCP_PUSH_HISTORY=false or a folder that cannot be written (logged).
+    platform's default), or None with MCP_PUSH_HISTORY=false or a folder that cannot be written (logged,
+    unless `quiet`: prepare_store's try, which the record's own says again).
     With MCP_PUSH_DATABASE_URL, the history every replica shares in PostgreSQL (pg/history.py) instead."""
     from .backend import uses_postgres
     from .outbox import state_dir
@@ -562,7 +563,8 @@ def store_for(source: Mapping[str, Any]) -> SqliteHistory | None:
         keep = retention(source)
         path = state_dir(source) / FILE_NAME
     except ConfigError as exc:
-        log.warning("history: %s; not recording", exc)
+        if not quiet:
+            log.warning("history: %s; not recording", exc)
         return None
     with _STORES_LOCK:
         store = _STORES.pop(path, None)
@@ -571,7 +573,8 @@ def store_for(source: Mapping[str, Any]) -> SqliteHistory | None:
                 store = SqliteHistory(path, keep)
             except (OSError, sqlite3.Error) as exc:
                 # History is lost, not a message: said where -v shows it, not as a warning on every send.
-                log.info("history: cannot keep it in %s: %s", path, exc)
+                if not quiet:
+                    log.info("history: cannot keep it in %s: %s", path, exc)
                 return None
         _STORES[path] = store  # the most recently used last
         while len(_STORES) > MAX_OPEN_STORES:
@@ -598,10 +601,17 @@ def record_sent(source: Mapping[str, Any], title: str, content: str, result: R.S
 
 def prepare_store(source: Mapping[str, Any]) -> None:
     """Opens the store record_sent will write `source`'s send to, and loads what masking its texts needs,
-    ahead of the send's results (api.prepare_record). A store that cannot open is left to record_sent."""
+    ahead of the send's results (api.prepare_record). A store that cannot open is left to record_sent,
+    which says why; so is PostgreSQL's (its connection may wait for a server: once per send, not twice)."""
+    from .backend import uses_postgres
     from .outcome import SecretRedactor  # noqa: F401 - imported now: source_redactor needs it
 
-    store_for(source)
+    try:
+        if uses_postgres(source):
+            return
+    except ConfigError:
+        return
+    store_for(source, quiet=True)
 
 
 @atexit.register
