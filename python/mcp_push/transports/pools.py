@@ -76,6 +76,7 @@ class _HTTPSPool(_FreshPoolMixin, HTTPSConnectionPool):
 
 
 _POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
+_SOCKS_POOL_CLASSES: dict[str, type] | None = None  # made on first use: urllib3's SOCKS support imports PySocks
 
 _lock = threading.Lock()
 _direct: PoolManager | None = None
@@ -105,6 +106,7 @@ def through(proxy: str, proxy_headers: dict[str, str]) -> PoolManager:
                     from urllib3.contrib.socks import SOCKSProxyManager
 
                     manager = SOCKSProxyManager(proxy, num_pools=POOLS, maxsize=POOL_SIZE, block=False)
+                    manager.pool_classes_by_scheme = _socks_pool_classes()
                 else:
                     # TCP_NODELAY, as on direct connections: urllib3 turns Nagle's algorithm back on for
                     # proxies, and it writes a request's headers and body apart, so on a reused connection
@@ -112,9 +114,38 @@ def through(proxy: str, proxy_headers: dict[str, str]) -> PoolManager:
                     manager = proxy_from_url(proxy, proxy_headers=proxy_headers, num_pools=POOLS,
                                              maxsize=POOL_SIZE, block=False,
                                              socket_options=HTTPConnection.default_socket_options)
-                manager.pool_classes_by_scheme = _POOL_CLASSES
+                    manager.pool_classes_by_scheme = _POOL_CLASSES
                 _proxied[proxy] = manager
     return manager
+
+
+def _socks_pool_classes() -> dict[str, type]:
+    """urllib3's SOCKS pools, with this module's reuse rule and written notice: a SOCKS manager's pools
+    must make SOCKS connections (a plain pool took its options and failed with a TypeError: every request
+    through ALL_PROXY=socks5://... was an internal_error)."""
+    global _SOCKS_POOL_CLASSES
+    if _SOCKS_POOL_CLASSES is None:
+        from urllib3.contrib.socks import (
+            SOCKSConnection,
+            SOCKSHTTPConnectionPool,
+            SOCKSHTTPSConnection,
+            SOCKSHTTPSConnectionPool,
+        )
+
+        class _SOCKSConnection(_WrittenMixin, SOCKSConnection):
+            pass
+
+        class _SOCKSHTTPSConnection(_WrittenMixin, SOCKSHTTPSConnection):
+            pass
+
+        class _SOCKSHTTPPool(_FreshPoolMixin, SOCKSHTTPConnectionPool):
+            ConnectionCls = _SOCKSConnection
+
+        class _SOCKSHTTPSPool(_FreshPoolMixin, SOCKSHTTPSConnectionPool):
+            ConnectionCls = _SOCKSHTTPSConnection
+
+        _SOCKS_POOL_CLASSES = {"http": _SOCKSHTTPPool, "https": _SOCKSHTTPSPool}
+    return _SOCKS_POOL_CLASSES
 
 
 def proxy_headers(username: str | None, password: str | None) -> dict[str, str]:
