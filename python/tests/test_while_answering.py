@@ -234,3 +234,28 @@ def test_a_postgresql_history_is_left_to_the_record(monkeypatch):
     history.prepare_store({"MCP_PUSH_DATABASE_URL": "postgresql://127.0.0.1:9/none"})
     history.prepare_store({"MCP_PUSH_STATE_DIR": "/nowhere"})
     assert opened == [{"MCP_PUSH_STATE_DIR": "/nowhere"}]
+
+
+def test_an_event_opens_its_history_while_the_vendor_answers_too(holding, tmp_path, monkeypatch):
+    from mcp_push.events import RunLog, send_event
+
+    replies = []
+    prepare, real_send = history.prepare_store, send_http
+
+    def prepare_and_signal(source):
+        prepare(source)
+        holding.signal.set()
+
+    def spy(request, timeout):
+        reply = real_send(request, timeout)
+        replies.append(reply.text)
+        return reply
+
+    monkeypatch.setattr(history, "prepare_store", prepare_and_signal)
+    monkeypatch.setattr("mcp_push.transports.http.send_http", spy)
+    env = _env(holding.url, str(tmp_path / "state"))
+    result = send_event({"run_id": "r1", "event": "start", "message": "go"}, env=env, runs=RunLog())
+    assert result["ntfy"].ok
+    assert replies == ['{"id": 1, "signalled": true}']
+    rows = history.store_for(env).query("SELECT message_id, state FROM deliveries")
+    assert rows == [{"message_id": result.message_id, "state": "delivered"}]
