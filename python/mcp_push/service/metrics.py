@@ -78,15 +78,25 @@ class EngineMetrics:
                                  ["channel"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.registry.register(_QueueDepth(engine))
         self._accepted: weakref.WeakKeyDictionary[Delivery, float] = weakref.WeakKeyDictionary()
+        # labels() checks and locks on every call: the children each (metric, labels) has, looked up once.
+        # They stay registered (nothing here removes one), so a kept child is the one labels() would give.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def accepted(self, message: Any, entries: Sequence[Delivery | R.ChannelResult], source: Mapping[str, Any]) -> None:
-        self.messages.labels(message.kind).inc()
+        self._child(self.messages, message.kind).inc()
         now = time.monotonic()
         for entry in entries:
             if isinstance(entry, Delivery):
                 self._accepted[entry] = now
             else:  # settled at once: refused (queue full), a setting that cannot work, skipped
-                self.deliveries.labels(entry.channel, entry.status).inc()
+                self._child(self.deliveries, entry.channel, entry.status).inc()
 
     def waiting(self, delivery: Delivery, next_at: float) -> None:
         self.waits.labels(delivery.channel).inc()
@@ -95,10 +105,10 @@ class EngineMetrics:
         self.retries.labels(delivery.channel).inc()
 
     def settled(self, delivery: Delivery, result: R.ChannelResult) -> None:
-        self.deliveries.labels(delivery.channel, result.status).inc()
+        self._child(self.deliveries, delivery.channel, result.status).inc()
         started = self._accepted.pop(delivery, None)
         if started is not None:
-            self.latency.labels(delivery.channel).observe(time.monotonic() - started)
+            self._child(self.latency, delivery.channel).observe(time.monotonic() - started)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
