@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,7 +21,7 @@ from .wire import append_query, encode_body, normalize_url, pct, to_json
 
 # Where `{{ token }}` renders in a request whose credential is fetched at send time: a per-process nonce
 # of letters, digits and underscores, which no wire encoding changes and no message text can foresee.
-TOKEN_MARK = f"__TOKEN_{uuid.uuid4().hex}__"
+TOKEN_MARK = f"__TOKEN_{os.urandom(16).hex()}__"  # os.urandom as uuid4 draws it, without uuid's import
 
 
 @dataclass(frozen=True)

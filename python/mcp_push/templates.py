@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import re
 from typing import Any
 
@@ -60,6 +59,8 @@ def _chars(value: str) -> int:
 
 
 def _html_escape(value: str) -> str:
+    import html  # here: html.entities' table is a millisecond of a one-shot script's start, for run cards only
+
     return html.escape(str(value), quote=True)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
-import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -122,8 +122,9 @@ def scalar_text(value: Any) -> str:
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# A per-process nonce keeps message text from ever looking like the marker.
-_NUMBER_MARK = f"\x00{uuid.uuid4().hex}\x00"
+# A per-process nonce keeps message text from ever looking like the marker (os.urandom, as uuid4 draws
+# it: uuid's import, with platform's, is a one-shot script's millisecond before its first request).
+_NUMBER_MARK = f"\x00{os.urandom(16).hex()}\x00"
 
 
 def _canonical(value: Any, numbers: list[str]) -> Any:

@@ -29,7 +29,7 @@ def _post(url: str, body: str) -> PlannedRequest:
 
 
 def test_headers_and_body_go_in_one_send_with_the_bytes_urllib3_writes(vendor, monkeypatch):
-    ours = _writes(monkeypatch, pools._OneWriteHTTPConnection)
+    ours = _writes(monkeypatch, pools._HTTPConnection)
     assert send_http(_post(vendor.url + "/one", '{"text":"héllo"}'), 5).status == 200
     [request] = ours
     head, _, body = request.partition(b"\r\n\r\n")
@@ -47,7 +47,7 @@ def test_headers_and_body_go_in_one_send_with_the_bytes_urllib3_writes(vendor, m
 
 
 def test_a_request_without_a_body_and_a_body_without_a_length_go_as_urllib3_writes_them(vendor, monkeypatch):
-    ours = _writes(monkeypatch, pools._OneWriteHTTPConnection)
+    ours = _writes(monkeypatch, pools._HTTPConnection)
     assert send_http(PlannedRequest("x", "GET", vendor.url + "/get", {}, None), 5).status == 200
     assert len(ours) == 1 and ours[0].endswith(b"\r\n\r\n")
     ours.clear()

@@ -47,6 +47,8 @@ PRUNE_EVERY_WRITES = 10_000
 PRUNE_EVERY_SECONDS = 60.0
 # Rows deleted per pruning statement: a long delete would hold the write lock (and the readers' view) long.
 PRUNE_CHUNK = 5000
+# Bytes of history.sqlite3-wal kept once the WAL starts anew (SQLite's journal_size_limit).
+WAL_LIMIT = 4 * 1024 * 1024
 # Stored message texts are cut here: the history answers "what was it", not an archive.
 MAX_TEXT = 4000
 # The writer waits this long after a record before it writes, so the records of a burst of calls share one
@@ -352,6 +354,19 @@ class SqliteHistory(QueuedRecords):
         self._target, self._uri = target, uri
         self._db = self._connect()
         self._db.executescript(SCHEMA)
+        if path is not None:
+            # A script's process exits without closing the database (its writer is a daemon thread), so no
+            # close checkpoints the WAL, and SQLite starts a WAL anew only after a checkpoint: without this
+            # one every script's records were appended to it, and every open read the whole file again
+            # (40 MB after 600 one-shot sends: 20 ms an open, fsyncs in each commit). Passive: it never waits
+            # for another process's reader or writer. WAL_LIMIT then keeps a file once grown from staying so.
+            self._db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}").fetchall()
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            # The WAL starts anew with the next page written, its header synced to disk: written here (the
+            # database header's user_version, unchanged), so that sync is the open's, made while a library
+            # send's vendors answer (api.prepare_record), not the record's after the results.
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            self._db.execute(f"PRAGMA user_version = {int(version)}")
         self._reader = self._connect()
         self._read_lock = threading.Lock()
         self._thread = threading.Thread(target=self._write_loop, daemon=True, name="mcp-push-history")
@@ -530,9 +545,10 @@ _STORES_LOCK = threading.Lock()
 MAX_OPEN_STORES = 8
 
 
-def store_for(source: Mapping[str, Any]) -> SqliteHistory | None:
+def store_for(source: Mapping[str, Any], quiet: bool = False) -> SqliteHistory | None:
     """This process's history of the state folder `source` names (MCP_PUSH_STATE_DIR, else the
-    platform's default), or None with MCP_PUSH_HISTORY=false or a folder that cannot be written (logged).
+    platform's default), or None with MCP_PUSH_HISTORY=false or a folder that cannot be written (logged,
+    unless `quiet`: prepare_store's try, which the record's own says again).
     With MCP_PUSH_DATABASE_URL, the history every replica shares in PostgreSQL (pg/history.py) instead."""
     from .backend import uses_postgres
     from .outbox import state_dir
@@ -547,7 +563,8 @@ def store_for(source: Mapping[str, Any]) -> SqliteHistory | None:
         keep = retention(source)
         path = state_dir(source) / FILE_NAME
     except ConfigError as exc:
-        log.warning("history: %s; not recording", exc)
+        if not quiet:
+            log.warning("history: %s; not recording", exc)
         return None
     with _STORES_LOCK:
         store = _STORES.pop(path, None)
@@ -556,7 +573,8 @@ def store_for(source: Mapping[str, Any]) -> SqliteHistory | None:
                 store = SqliteHistory(path, keep)
             except (OSError, sqlite3.Error) as exc:
                 # History is lost, not a message: said where -v shows it, not as a warning on every send.
-                log.info("history: cannot keep it in %s: %s", path, exc)
+                if not quiet:
+                    log.info("history: cannot keep it in %s: %s", path, exc)
                 return None
         _STORES[path] = store  # the most recently used last
         while len(_STORES) > MAX_OPEN_STORES:
@@ -579,6 +597,21 @@ def record_sent(source: Mapping[str, Any], title: str, content: str, result: R.S
     store.record(Message(result.message_id, kind, run_id, title, content, origin, extra.get("step"),
                          progress if isinstance(progress, int | float) else None, extra.get("message"),
                          created=store.clock()), result.channels, source, edited)
+
+
+def prepare_store(source: Mapping[str, Any]) -> None:
+    """Opens the store record_sent will write `source`'s send to, and loads what masking its texts needs,
+    ahead of the send's results (api.prepare_record). A store that cannot open is left to record_sent,
+    which says why; so is PostgreSQL's (its connection may wait for a server: once per send, not twice)."""
+    from .backend import uses_postgres
+    from .outcome import SecretRedactor  # noqa: F401 - imported now: source_redactor needs it
+
+    try:
+        if uses_postgres(source):
+            return
+    except ConfigError:
+        return
+    store_for(source, quiet=True)
 
 
 @atexit.register

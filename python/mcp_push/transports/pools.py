@@ -26,6 +26,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import make_headers
 from urllib3.util.ssl_ import create_urllib3_context
 
+from . import request_written
+
 IDLE_REUSE_SECONDS = 2.0
 # 8 targets of one channel at once (deliver.TARGETS_AT_ONCE) to one host; a pool per host.
 POOLS = 64
@@ -78,23 +80,33 @@ class _OneWriteMixin:
         return None
 
 
-class _OneWriteHTTPConnection(_OneWriteMixin, HTTPConnection):
+class _WrittenMixin:
+    """A connection that says when a request is written (transports.request_written): the sender may then
+    do other work while the vendor answers. A proxy's CONNECT is not the request: it is written in connect()."""
+
+    def request(self, *args, **kwargs) -> None:
+        super().request(*args, **kwargs)
+        request_written()
+
+
+class _HTTPConnection(_WrittenMixin, _OneWriteMixin, HTTPConnection):
     pass
 
 
-class _OneWriteHTTPSConnection(_OneWriteMixin, HTTPSConnection):
+class _HTTPSConnection(_WrittenMixin, _OneWriteMixin, HTTPSConnection):
     pass
 
 
 class _HTTPPool(_FreshPoolMixin, HTTPConnectionPool):
-    ConnectionCls = _OneWriteHTTPConnection
+    ConnectionCls = _HTTPConnection
 
 
 class _HTTPSPool(_FreshPoolMixin, HTTPSConnectionPool):
-    ConnectionCls = _OneWriteHTTPSConnection
+    ConnectionCls = _HTTPSConnection
 
 
 _POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
+_SOCKS_POOL_CLASSES: dict[str, type] | None = None  # made on first use: urllib3's SOCKS support imports PySocks
 
 _lock = threading.Lock()
 _direct: PoolManager | None = None
@@ -124,6 +136,7 @@ def through(proxy: str, proxy_headers: dict[str, str]) -> PoolManager:
                     from urllib3.contrib.socks import SOCKSProxyManager
 
                     manager = SOCKSProxyManager(proxy, num_pools=POOLS, maxsize=POOL_SIZE, block=False)
+                    manager.pool_classes_by_scheme = _socks_pool_classes()
                 else:
                     # TCP_NODELAY, as on direct connections: urllib3 turns Nagle's algorithm back on for
                     # proxies, and it writes a request's headers and body apart, so on a reused connection
@@ -131,9 +144,38 @@ def through(proxy: str, proxy_headers: dict[str, str]) -> PoolManager:
                     manager = proxy_from_url(proxy, proxy_headers=proxy_headers, num_pools=POOLS,
                                              maxsize=POOL_SIZE, block=False,
                                              socket_options=HTTPConnection.default_socket_options)
-                manager.pool_classes_by_scheme = _POOL_CLASSES
+                    manager.pool_classes_by_scheme = _POOL_CLASSES
                 _proxied[proxy] = manager
     return manager
+
+
+def _socks_pool_classes() -> dict[str, type]:
+    """urllib3's SOCKS pools, with this module's reuse rule and written notice: a SOCKS manager's pools
+    must make SOCKS connections (a plain pool took its options and failed with a TypeError: every request
+    through ALL_PROXY=socks5://... was an internal_error)."""
+    global _SOCKS_POOL_CLASSES
+    if _SOCKS_POOL_CLASSES is None:
+        from urllib3.contrib.socks import (
+            SOCKSConnection,
+            SOCKSHTTPConnectionPool,
+            SOCKSHTTPSConnection,
+            SOCKSHTTPSConnectionPool,
+        )
+
+        class _SOCKSConnection(_WrittenMixin, _OneWriteMixin, SOCKSConnection):
+            pass
+
+        class _SOCKSHTTPSConnection(_WrittenMixin, _OneWriteMixin, SOCKSHTTPSConnection):
+            pass
+
+        class _SOCKSHTTPPool(_FreshPoolMixin, SOCKSHTTPConnectionPool):
+            ConnectionCls = _SOCKSConnection
+
+        class _SOCKSHTTPSPool(_FreshPoolMixin, SOCKSHTTPSConnectionPool):
+            ConnectionCls = _SOCKSHTTPSConnection
+
+        _SOCKS_POOL_CLASSES = {"http": _SOCKSHTTPPool, "https": _SOCKSHTTPSPool}
+    return _SOCKS_POOL_CLASSES
 
 
 def proxy_headers(username: str | None, password: str | None) -> dict[str, str]:
