@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Runs in a fresh interpreter: notes the modules loaded when the first request is written (the HTTP
@@ -32,13 +34,42 @@ LATE = ("sqlite3", "mcp_push.service.history", "uuid", "platform", "html")
 
 
 def test_the_first_request_goes_out_before_the_history_uuid_and_html_are_imported(vendor, tmp_path):
-    env = {"PATH": "", "PYTHONPATH": str(REPO / "python"), "NTFY_URL": vendor.url, "NTFY_TOPIC": "t",
-           "HITOKOTO": "false", "MCP_PUSH_STATE_DIR": str(tmp_path / "state")}
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60, env=env,
-                          cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    modules = json.loads(done.stdout)
+    modules = _first_send(vendor, tmp_path)
     assert [name for name in LATE if name in modules["before"]] == []
     # The send recorded its history (the state folder was set): imported meanwhile, after the write.
     assert {"sqlite3", "mcp_push.service.history"} <= set(modules["after"])
     assert len(vendor.received) == 1
+
+
+# The config file's reader (mcp-push.yaml, docs/ROUTING.md) and routing: a process without a config file
+# looks for one with a stat or two (config_lookup.py) and imports neither.
+CONFIG_ONLY = ("mcp_push.configfile", "mcp_push.routed", "mcp_push.routing")
+
+
+def _first_send(vendor, tmp_path, script=SCRIPT):
+    env = {"PATH": "", "PYTHONPATH": str(REPO / "python"), "NTFY_URL": vendor.url, "NTFY_TOPIC": "t",
+           "HITOKOTO": "false", "MCP_PUSH_STATE_DIR": str(tmp_path / "state"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_without_a_config_file_its_reader_and_routing_are_never_imported(vendor, tmp_path):
+    modules = _first_send(vendor, tmp_path)
+    assert [name for name in CONFIG_ONLY if name in modules["after"]] == []
+
+
+@pytest.mark.parametrize("where", ["working folder", "user folder"])
+def test_a_config_file_found_is_read_and_routes_the_send(vendor, tmp_path, where):
+    folder = tmp_path if where == "working folder" else tmp_path / "config" / "mcp-push"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mcp-push.yaml").write_text(
+        f"channels:\n  alerts: {{type: ntfy, env: {{NTFY_URL: '{vendor.url}', NTFY_TOPIC: alerts}}}}\n",
+        encoding="utf-8")
+    script = SCRIPT.replace('result["ntfy"].ok', 'result["alerts"].ok')
+    modules = _first_send(vendor, tmp_path, script)
+    assert set(CONFIG_ONLY) <= set(modules["after"])
+    # Both the instance and the env-configured ntfy channel went (routing with no routes sends to all).
+    assert sorted(request.path for request in vendor.received) == ["/alerts", "/t"]
