@@ -73,3 +73,23 @@ def test_a_config_file_found_is_read_and_routes_the_send(vendor, tmp_path, where
     assert set(CONFIG_ONLY) <= set(modules["after"])
     # Both the instance and the env-configured ntfy channel went (routing with no routes sends to all).
     assert sorted(request.path for request in vendor.received) == ["/alerts", "/t"]
+
+
+# Patterns only some replies and channels need are compiled at their first use: an IMF-fixdate
+# Retry-After (retry.imf_fixdate) and an e-mail subject's line breaks (templates.line_breaks).
+LAZY_PATTERNS = """
+import json
+from notify import send
+from mcp_push import retry, templates
+assert send("T", "C")["ntfy"].ok
+before = [retry.imf_fixdate.cache_info().currsize, templates.line_breaks.cache_info().currsize]
+assert retry.header_wait("Wed, 21 Oct 2015 07:28:00 GMT", 0) > 0
+assert templates._one_line("a\\r\\nb") == "a b"
+after = [retry.imf_fixdate.cache_info().currsize, templates.line_breaks.cache_info().currsize]
+print(json.dumps({"before": before, "after": after}))
+"""
+
+
+def test_patterns_for_retry_after_dates_and_mail_subjects_are_compiled_at_their_first_use(vendor, tmp_path):
+    compiled = _first_send(vendor, tmp_path, LAZY_PATTERNS)
+    assert compiled == {"before": [0, 0], "after": [1, 1]}
