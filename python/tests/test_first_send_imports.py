@@ -93,3 +93,16 @@ print(json.dumps({"before": before, "after": after}))
 def test_patterns_for_retry_after_dates_and_mail_subjects_are_compiled_at_their_first_use(vendor, tmp_path):
     compiled = _first_send(vendor, tmp_path, LAZY_PATTERNS)
     assert compiled == {"before": [0, 0], "after": [1, 1]}
+
+
+def test_value_classes_made_at_import_and_only_read_are_plain_classes():
+    # A dataclass's methods are compiled from source when it is defined: about half a millisecond of a
+    # fresh process each. These are only constructed and read (their behaviour: test_markdown, test_long_messages).
+    import dataclasses
+
+    from mcp_push.markdown import Dialect, _Node
+    from mcp_push.overflow import Fit
+
+    assert [cls.__name__ for cls in (Dialect, _Node, Fit) if dataclasses.is_dataclass(cls)] == []
+    assert Fit([("t", "c")]).truncated is False and Dialect(
+        esc=str, marks={}, code=str, link=str, image=str, heading=str, quote=str, code_block=str).tags == {}
