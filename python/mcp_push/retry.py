@@ -62,18 +62,23 @@ def attempts_override(source: Mapping[str, Any]) -> int | None:
     return int(text) if text else None
 
 
-@dataclass
 class Pace:
-    """The clock, sleep and randomness retries use; conformance runners and tests swap in fakes."""
+    """The clock, sleep and randomness retries use; conformance runners and tests swap in fakes. A plain
+    slotted class, not a dataclass: one is made at import, and a dataclass is compiled from source."""
 
-    sleep: Callable[[float], None] = time.sleep
-    monotonic: Callable[[], float] = time.monotonic
-    random: Callable[[], float] = random.random
-    # Wall-clock Unix seconds, what a Retry-After date is measured from.
-    wall: Callable[[], float] = time.time
-    # How many targets of one channel are sent at once (deliver.py). A fake clock is one thread's: a
-    # replay's scripted replies answer in order, so the fakes send one at a time.
-    at_once: int = 8
+    __slots__ = ("sleep", "monotonic", "random", "wall", "at_once")
+
+    def __init__(self, sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
+                 random: Callable[[], float] = random.random, wall: Callable[[], float] = time.time,
+                 at_once: int = 8) -> None:
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self.random = random
+        # Wall-clock Unix seconds, what a Retry-After date is measured from.
+        self.wall = wall
+        # How many targets of one channel are sent at once (deliver.py). A fake clock is one thread's: a
+        # replay's scripted replies answer in order, so the fakes send one at a time.
+        self.at_once = at_once
 
 
 PACE = Pace()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,11 @@ def test_value_classes_made_at_import_and_only_read_are_plain_classes():
 
     from mcp_push.markdown import Dialect, _Node
     from mcp_push.overflow import Fit
+    from mcp_push.retry import Pace
+    from mcp_push.transports import Reply
 
-    assert [cls.__name__ for cls in (Dialect, _Node, Fit) if dataclasses.is_dataclass(cls)] == []
+    plain = (Dialect, _Node, Fit, Pace, Reply)
+    assert [cls.__name__ for cls in plain if dataclasses.is_dataclass(cls)] == []
+    assert Reply(200, "").headers == {} and Pace(at_once=1).at_once == 1 and Pace().sleep is time.sleep
     assert Fit([("t", "c")]).truncated is False and Dialect(
         esc=str, marks={}, code=str, link=str, image=str, heading=str, quote=str, code_block=str).tags == {}
