@@ -62,6 +62,13 @@ def test_without_a_config_file_its_reader_and_routing_are_never_imported(vendor,
     assert [name for name in CONFIG_ONLY if name in modules["after"]] == []
 
 
+def test_without_proxy_variables_urllib_request_is_never_imported(vendor, tmp_path):
+    # On Linux urllib.request.getproxies reads only the environment: with no *_proxy variable there is
+    # no proxy (the answers with each kind of variable: test_http_pool).
+    modules = _first_send(vendor, tmp_path)
+    assert "urllib.request" not in modules["after"]
+
+
 @pytest.mark.parametrize("where", ["working folder", "user folder"])
 def test_a_config_file_found_is_read_and_routes_the_send(vendor, tmp_path, where):
     folder = tmp_path if where == "working folder" else tmp_path / "config" / "mcp-push"
