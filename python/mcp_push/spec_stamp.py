@@ -58,7 +58,7 @@ def remembered_digest(root: Path, compute: Callable[[Path], str], listed: Callab
     stamp = root / STAMP_FILE
     if looks is not None:
         try:
-            saved = json.loads(stamp.read_text(encoding="utf-8"))
+            saved = json.loads(stamp.read_bytes().decode("utf-8"))
         except (OSError, ValueError):
             saved = None
         if isinstance(saved, dict) and saved.get("format") == _FORMAT and saved.get("files") == looks:
