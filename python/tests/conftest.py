@@ -98,3 +98,11 @@ def intercept(_interceptor, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(_interceptor.ca_path))
     yield _interceptor
     _interceptor.reset()
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: the list xdist's scheduler gets
+def pytest_collection_modifyitems(config, items):
+    """The slowest tests start first, on every worker (slow_first.py)."""
+    from .slow_first import reorder
+
+    reorder(config, items)

@@ -15,12 +15,13 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx2
 import pytest
 
 from .local_server import Behaviour, VendorServer
-from .mcp_helpers import REPO, child_env, free_port
+from .mcp_helpers import REPO, child_env, free_port, listens_on
 from .pg_helpers import fresh_schema
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
@@ -37,16 +38,44 @@ def process(args: list[str], env: dict[str, str]) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def wait_listening(proc: subprocess.Popen, port: int) -> None:
+def wait_listening(proc: subprocess.Popen, port: int) -> bool:
+    """True once `proc` answers on `port`; False when another process (another xdist worker's server) took the
+    port after free_port() found it free, so that `proc` cannot bind it."""
     deadline = time.monotonic() + 30
     while True:
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        if proc.poll() is not None:
+            stderr = proc.stderr.read().decode()
+            assert "in use" in stderr, stderr[-2000:]
+            return False
         try:
             httpx2.get(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=1)
-            return
+            if listens_on(proc.pid, port) is not False:
+                return True
         except httpx2.HTTPError:
-            assert time.monotonic() < deadline, "a replica did not start listening"
-            time.sleep(0.1)
+            pass
+        assert time.monotonic() < deadline, "a replica did not start listening"
+        time.sleep(0.1)
+
+
+def start_replicas(env: dict[str, str], state: Path, count: int,
+                   procs: list[subprocess.Popen]) -> list[tuple[subprocess.Popen, int]]:
+    """`count` HTTP replicas started together, each listening on a free port of its own (a replica whose port
+    was taken meanwhile is started again on another). Every process started is in `procs`, for the cleanup."""
+    started: list[tuple[subprocess.Popen, int]] = []
+    for _ in range(5):
+        ports = [free_port() for _ in range(count - len(started))]
+        trying = [(process(["serve", "--transport", "http", "--port", str(port)],
+                           {**env, "MCP_PUSH_WORKERS": "0", "MCP_PUSH_STATE_DIR": str(state / f"r{port}")}), port)
+                  for port in ports]
+        procs += [proc for proc, _ in trying]
+        for proc, port in trying:
+            if wait_listening(proc, port):
+                started.append((proc, port))
+            else:
+                proc.wait()
+        if len(started) == count:
+            return started
+    raise AssertionError("no free ports could be bound in 5 tries")
 
 
 def events_of(vendor: VendorServer, prefix: str) -> list[tuple[str, str, int | None, float, str]]:
@@ -109,13 +138,9 @@ def test_replicas_and_workers_on_postgresql_survive_kills_within_quota_and_in_or
     try:
         workers = [process(["worker", "--concurrency", "4"], {**env, "MCP_PUSH_STATE_DIR": str(tmp_path / f"w{i}")})
                    for i in range(2)]
-        ports = [free_port() for _ in range(3)]
-        replicas = [process(["serve", "--transport", "http", "--port", str(port)],
-                            {**env, "MCP_PUSH_WORKERS": "0", "MCP_PUSH_STATE_DIR": str(tmp_path / f"r{port}")})
-                    for port in ports]
-        procs += workers + replicas
-        for proc, port in zip(replicas, ports, strict=True):
-            wait_listening(proc, port)
+        procs += workers
+        started = start_replicas(env, tmp_path, 3, procs)
+        replicas, ports = [proc for proc, _ in started], [port for _, port in started]
 
         dead: set[int] = set()
         client = Client(ports, dead)

@@ -1,0 +1,72 @@
+"""The collection order that starts the slowest tests first on every xdist worker (slow_first.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from xdist.scheduler import worksteal
+
+from .slow_first import LIST, listed_seconds, slow_first, xdist_slices
+
+
+def fake_item(nodeid: str, module_fixture: bool = False):
+    scope = "module" if module_fixture else "function"
+    info = SimpleNamespace(name2fixturedefs={"f": (SimpleNamespace(scope=scope),)})
+    return SimpleNamespace(nodeid=nodeid, _fixtureinfo=info)
+
+
+class FakeNode:
+    def __init__(self, name: str):
+        self.gateway = SimpleNamespace(id=name)
+        self.shutting_down = False
+        self.sent: list[int] = []
+
+    def send_runtest_some(self, indices):
+        self.sent.extend(indices)
+
+    def shutdown(self):  # a worker left without tests
+        self.shutting_down = True
+
+
+@pytest.mark.parametrize(("total", "workers"), [(4794, 4), (10, 4), (7, 3), (3, 4), (100, 1)])
+def test_the_slices_are_the_ones_xdists_worksteal_scheduler_sends_first(monkeypatch, total, workers):
+    monkeypatch.setattr(worksteal, "parse_tx_spec_config", lambda config: ["popen"] * workers)
+    scheduler = worksteal.WorkStealingScheduling(SimpleNamespace())
+    nodes = [FakeNode(f"gw{i}") for i in range(workers)]
+    collection = [f"t{i}" for i in range(total)]
+    for node in nodes:
+        scheduler.add_node(node)
+        scheduler.add_node_collection(node, collection)
+    scheduler.schedule()
+    assert [len(node.sent) for node in nodes] == xdist_slices(total, workers)
+    assert [i for node in nodes for i in node.sent] == list(range(total))  # contiguous, in order
+
+
+def test_each_slice_starts_with_its_share_of_the_slow_tests_longest_first_and_nothing_is_lost():
+    items = [fake_item(f"m.py::t{i}") for i in range(40)]
+    seconds = {"m.py::t39": 100.0, "m.py::t20": 30.0, "m.py::t21": 20.0, "m.py::t5": 15.0, "m.py::t6": 1.0}
+    ordered = slow_first(items, seconds, 4)
+    assert sorted(item.nodeid for item in ordered) == sorted(item.nodeid for item in items)
+    slices, start = [], 0
+    for size in xdist_slices(40, 4):
+        slices.append([item.nodeid for item in ordered[start:start + size]])
+        start += size
+    assert [s[0] for s in slices] == ["m.py::t39", "m.py::t20", "m.py::t21", "m.py::t5"]
+    assert slices[3][:2] == ["m.py::t5", "m.py::t6"]  # the least loaded slice gets the next one
+    rest = [nodeid for s in slices for nodeid in s if nodeid not in seconds]
+    assert rest == [f"m.py::t{i}" for i in range(40) if f"m.py::t{i}" not in seconds]  # the others keep their order
+
+
+def test_tests_sharing_a_module_fixture_move_together_and_without_xdist_the_slow_ones_go_first():
+    items = [fake_item("a.py::x"), fake_item("b.py::one", True), fake_item("b.py::two", True), fake_item("c.py::y")]
+    ordered = [item.nodeid for item in slow_first(items, {"b.py::two": 5.0, "c.py::y": 1.0}, 1)]
+    assert ordered == ["b.py::one", "b.py::two", "c.py::y", "a.py::x"]
+
+
+def test_the_list_names_tests_this_suite_has(request):
+    seconds = listed_seconds(LIST)
+    assert len(seconds) >= 20 and all(value > 0 for value in seconds.values())
+    collected = {item.nodeid for item in request.session.items}
+    if len(collected) > 1000:  # the whole suite was collected: every listed test is one of its tests
+        assert set(seconds) <= collected, sorted(set(seconds) - collected)[:5]
