@@ -45,6 +45,19 @@ def restore_logging_disable():
 
 
 @pytest.fixture(autouse=True)
+def restore_logging_setup():
+    """The CLI run in-process (cli.main: `send` sets mcp_push's level to ERROR, `serve` to INFO, and puts a
+    handler on the root logger) and the detached hook child's setup change process-wide logging; a later test
+    in the same worker (any order: slow_first.py moves tests, xdist steals them) must see warnings as before."""
+    root, ours = logging.getLogger(), logging.getLogger("mcp_push")
+    levels, handlers = (root.level, ours.level), (list(root.handlers), list(ours.handlers))
+    yield
+    root.setLevel(levels[0])
+    ours.setLevel(levels[1])
+    root.handlers[:], ours.handlers[:] = handlers
+
+
+@pytest.fixture(autouse=True)
 def stop_owned_engines():
     """Stops the engines of the test's in-process MCP servers (mcp_helpers.in_process_server)."""
     from .mcp_helpers import OWNED_ENGINES
