@@ -120,11 +120,3 @@ def pytest_collection_modifyitems(config, items):
 
     reorder(config, items)
 
-
-def pytest_configure(config):
-    """pytest's processes (the controller and every xdist worker) end as the program does, without the
-    heap-wide garbage collection at exit (service/program_exit.py): after the whole suite a worker's heap took
-    about 0.9 s of CPU to collect, all workers at once, at the very end of the run."""
-    from mcp_push.service.program_exit import skip_final_collection
-
-    skip_final_collection()

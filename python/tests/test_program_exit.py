@@ -34,9 +34,3 @@ def test_a_program_calling_main_with_its_own_arguments_keeps_its_exit():
     assert done.returncode == 0, done.stderr
     assert '"channel": "aibotk"' in done.stdout
     assert "frozen at exit: False" in done.stderr
-
-
-def test_the_test_processes_end_as_the_program_does():
-    from mcp_push.service import program_exit
-
-    assert program_exit._ARMED == [True]  # conftest's pytest_configure, in this (worker) process
