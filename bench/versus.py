@@ -4,7 +4,7 @@ every round, so a busy machine slows all alike; prints medians and per-round rat
 `nox -s bench`: it answers "did this change help", on a machine too busy for absolute numbers.
 
     git archive main | tar -x -C /tmp/base            # the version to compare with, anywhere
-    python bench/versus.py /tmp/base [--rounds 10] [--plan-rounds 4]
+    python bench/versus.py /tmp/base [--rounds 10] [--plan-rounds 4] [--warm-rounds 8]
 
 Each version runs from its own `python/` folder (PYTHONPATH), with this interpreter and its packages.
 """
@@ -103,15 +103,45 @@ def plan_cost(folders: dict[str, Path], rounds: int) -> None:
     print(f"  {new} / {base}: {_ratios(per_channel[new], per_channel[base])}")
 
 
+def warm_fan_out(folders: dict[str, Path], rounds: int) -> None:
+    """The warm fan-out of section 0 (bench/send_loop.py: one untimed send, then 7 timed), each version
+    (and QingLong's notify.py) in turn every round, on one sink answering after 200 ms."""
+    ql, _ = sample_dir()
+    subjects = dict(folders)
+    if ql is not None:
+        subjects["QingLong"] = ql
+    walls: dict[str, list[float]] = {name: [] for name in subjects}
+    with SinkProcess(200) as sink:
+        env = child_env(qinglong_env(sink.url))
+        for _ in range(rounds):
+            for name, folder in subjects.items():
+                done = subprocess.run([sys.executable, str(HERE / "send_loop.py"), str(folder), "7"], env=env,
+                                      cwd=folder, capture_output=True, text=True, timeout=300, check=True)
+                line = [text for text in done.stderr.splitlines() if text.startswith("BENCH-TIMES")][-1]
+                walls[name] += [float(wall) / 0.2 for wall in line.split()[1:]]
+                if len(sink.arrivals()) != 8 * 11:
+                    raise RuntimeError(f"{name}: {len(sink.arrivals())} of {8 * 11} requests arrived")
+                sink.reset()
+    print(f"warm fan-out, 11 channels, wall / D (D = 200 ms), {rounds} rounds of 7 sends (medians):")
+    for name, values in walls.items():
+        print(f"  {name}: {statistics.median(values):.4f}")
+    if "QingLong" in walls:
+        for name in folders:
+            print(f"  {name} / QingLong: {statistics.median(walls[name]) / statistics.median(walls['QingLong']):.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("base", type=Path, help="the other version's checkout (its python/ is used)")
     parser.add_argument("--rounds", type=int, default=10, help="one-shot rounds (default 10)")
     parser.add_argument("--plan-rounds", type=int, default=4, help="plan() rounds (default 4)")
+    parser.add_argument("--warm-rounds", type=int, default=0, help="warm fan-out rounds (default 0: not run)")
     args = parser.parse_args()
     folders = {"this checkout": HERE.parent / "python", "base": args.base.resolve() / "python"}
     one_shot(folders, args.rounds)
     plan_cost(folders, args.plan_rounds)
+    if args.warm_rounds:
+        warm_fan_out(folders, args.warm_rounds)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ const path = require('node:path');
 const esbuild = require('esbuild');
 const Ajv2020 = require('ajv/dist/2020');
 const { readSpecSource } = require('./src/specSource');
-const { getEnvironment } = require('./src/templates');
+const { FILTERS, getEnvironment } = require('./src/templates');
+const { parseSimple } = require('./src/simpleTemplates');
 
 function embeddedSpecs() {
   const source = readSpecSource();
@@ -101,8 +102,12 @@ const precompiledTemplates = (data) => ({
       path: 'precompiled',
       namespace: 'precompiled-templates',
     }));
+    // And each template's simpleTemplates parse (plain data; null when nunjucks renders it): a bundled
+    // script's first send does not tokenize its templates either.
+    const simple = {};
+    for (const source of templateSources(data)) simple[source] = parseSimple(source, FILTERS);
     build.onLoad({ filter: /.*/, namespace: 'precompiled-templates' }, () => ({
-      contents: `'use strict';\nconst CODE = {\n${entries.join('\n')}\n};\nmodule.exports = { precompiled: (source) => (Object.hasOwn(CODE, source) ? CODE[source]() : undefined) };\n`,
+      contents: `'use strict';\nconst CODE = {\n${entries.join('\n')}\n};\nconst SIMPLE = ${JSON.stringify(simple)};\nmodule.exports = {\n  precompiled: (source) => (Object.hasOwn(CODE, source) ? CODE[source]() : undefined),\n  precompiledSimple: (source) => (Object.hasOwn(SIMPLE, source) ? SIMPLE[source] : undefined),\n};\n`,
       loader: 'js',
     }));
   },

@@ -9,6 +9,8 @@ const { secondsText } = require('./wire');
 const { overflowMode } = require('./overflow');
 const { checkFormat } = require('./markdown');
 const { planChannel, requestToDict } = require('./planner');
+const { processRedactor, proxySecrets } = require('./redact');
+const { monotonicMs } = require('./clock');
 const { RetryPolicy, attemptsOverride } = require('./retry');
 const { NO_CHANNEL_NAMED, channelNames, channelProblems, channelsError, configuredChannels } = require('./selection');
 
@@ -88,6 +90,7 @@ function plan(
   const at = now === null ? Date.now() / 1000 : now;
   const overflow = overflowMode(setting('MCP_PUSH_OVERFLOW', source)); // a ConfigError here is thrown
   const entries = [];
+  const proxies = proxySecrets(); // once per message: the same for every channel
   for (const [spec, channelVars] of configuredChannels(source, selected)) {
     const channelPlan = planChannel(
       spec,
@@ -100,6 +103,7 @@ function plan(
       refFor(editRefs, spec.name),
       priority,
       markup,
+      proxies,
     );
     const mask = redact ? (tree) => channelPlan.redactor.tree(tree) : (tree) => tree;
     if (channelPlan.error) {
@@ -236,8 +240,12 @@ async function sendPrepared(prepared, { params = null, now = null, editRefs = nu
   return postOrEdit(send, editRefs || {});
 }
 
+// Whether a send of this process has started requests (whose connections may be pooled now).
+let requestsStarted = false;
+
 async function sendConcurrently(prepared, targets, params, at, editRefs) {
   const { title, content, timeout, overflow, attempts = null, format = 'text' } = prepared;
+  const proxies = proxySecrets();
   const plans = targets.map(([spec, env]) =>
     planChannel(
       spec,
@@ -250,13 +258,22 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
       refFor(editRefs, spec.name),
       (prepared.priorities || {})[spec.name] ?? null,
       format,
+      proxies,
     ),
   );
   // A connection a previous send's reply has just finished with goes back to its pool on the next turn
   // of the event loop (undici's, node:http's): starting the requests after that turn reuses it, where
   // a send that followed at once opened new ones (a tunnel and a TLS handshake each, behind a proxy).
-  await new Promise((resolve) => setImmediate(resolve));
-  const started = performance.now();
+  // Before this process's first requests no connection can be pooled: they start at once.
+  if (requestsStarted) await new Promise((resolve) => setImmediate(resolve));
+  requestsStarted = true;
+  const started = monotonicMs();
+  // The masks of this send's secrets (its results' and log lines') are worked out after its requests are
+  // on their way, while the vendors answer: not before the requests, nor at the first reply.
+  setImmediate(() => {
+    for (const channelPlan of plans) channelPlan.redactor.prime();
+    processRedactor().prime();
+  });
   return Promise.all(
     plans.map((channelPlan) => {
       const budget = timeBudget(channelPlan, timeout, attempts);
@@ -288,7 +305,7 @@ async function sendConcurrently(prepared, targets, params, at, editRefs) {
             STATUS.TIMEOUT,
             `no result within ${secondsText(budget)} s`,
             counted.attempts,
-            Math.round(performance.now() - started),
+            Math.round(monotonicMs() - started),
             null,
             counted.parts,
             channelPlan.truncated,

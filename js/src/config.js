@@ -102,9 +102,11 @@ function valueProblem(variable, value) {
  * default, checked against its declared type (ASCII white space around it stripped first) with a
  * ConfigError "<VAR>: <rule>"; the text is returned as set. An undeclared name is a bug. config.py's setting.
  */
+let specs = null; // ./specs, required at the first setting read: specs.js requires this module
+
 function setting(name, source) {
-  const { loadSettings } = require('./specs'); // here, not at the top: specs.js requires this module
-  const variable = loadSettings().env[name];
+  specs = specs || require('./specs');
+  const variable = specs.loadSettings().env[name];
   if (!variable) throw new Error(`${name}: not declared in spec/settings.yaml`);
   const value = resolveVar(variable, source);
   const problem = settingProblem(variable, stripSpace(value));

@@ -39,9 +39,12 @@ function userConfigDir() {
   return path.join(process.env.XDG_CONFIG_HOME || path.join(home, '.config'), 'mcp-push');
 }
 
+// No exception for a missing file (the usual case, looked for at every send and plan): building one
+// cost more than the stat.
 const isFile = (file) => {
   try {
-    return fs.statSync(file).isFile();
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    return stat !== undefined && stat.isFile();
   } catch {
     return false;
   }

@@ -15,6 +15,7 @@ const { resolvePath } = require('./paths');
 const { TOKENS } = require('./tokens');
 const { requestVariables } = require('./config');
 const { TransportError } = require('./transports');
+const { monotonicMs } = require('./clock');
 
 // Longest error text in a result; cut only after secrets are masked.
 const MAX_ERROR_CHARS = 300;
@@ -293,9 +294,9 @@ class Starts {
   turn() {
     if (!this.rate) return this.queue;
     this.queue = this.queue.then(async () => {
-      const delay = nextStart(this.times, performance.now() / 1000, this.rate);
+      const delay = nextStart(this.times, monotonicMs() / 1000, this.rate);
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay * 1000));
-      this.times.push(performance.now() / 1000);
+      this.times.push(monotonicMs() / 1000);
     });
     return this.queue;
   }
@@ -311,7 +312,7 @@ function shapeNote(result) {
  * to its Outcome. `counted` (the caller's progress()) counts requests and parts as they happen.
  */
 async function sendPlan(plan, timeout, pace = null, counted = progress(), attempts = null) {
-  const started = performance.now();
+  const started = monotonicMs();
   const { name } = plan.spec;
   const sending = new Sending(plan, timeout, pace, counted, attempts);
   const redact = (text) => {
@@ -339,7 +340,7 @@ async function sendPlan(plan, timeout, pace = null, counted = progress(), attemp
   }
   result.parts = counted.parts;
   result.truncated = plan.truncated;
-  result.elapsed_ms = Math.round(performance.now() - started);
+  result.elapsed_ms = Math.round(monotonicMs() - started);
   if (result.ok) log.info(`${plan.spec.display_name}: delivered (${result.elapsed_ms} ms${shapeNote(result)})`);
   else log.warning(`${plan.spec.display_name}: ${result.status}: ${result.error}`);
   return outcome(plan, result, sending.replies);

@@ -178,7 +178,9 @@ function buildContext(spec, env, title, content, params, now) {
  */
 /**
  * `priority` (low, normal, high) changes what the spec's `priority` block says for that level
- * (priority.js); an edit keeps its own. `markup` 'markdown' converts each part (above). Python's plan_channel.
+ * (priority.js); an edit keeps its own. `markup` 'markdown' converts each part (above). `proxies`: the
+ * proxy settings' credentials (proxySecrets()), read once per message by a caller planning several
+ * channels; null reads them here. Python's plan_channel.
  */
 function planChannel(
   spec,
@@ -191,6 +193,7 @@ function planChannel(
   editRef = null,
   priority = null,
   markup = 'text',
+  proxies = null,
 ) {
   const editing = editRef !== null && editRef !== undefined && spec.edit !== null;
   const level = editing ? null : priority;
@@ -199,7 +202,7 @@ function planChannel(
   [env, post] = withPriority(spec, env, spec.request, level);
   // Settings' secrets are long-lived: the process registry (the logger) holds them too.
   // HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
-  const secrets = [...envSecrets(spec.env, env), ...proxySecrets()];
+  const secrets = [...envSecrets(spec.env, env), ...(proxies === null ? proxySecrets() : proxies)];
   REGISTRY.add(secrets);
   const redactor = new Redactor(secrets);
   const base = {

@@ -142,6 +142,7 @@ function urlParts(value) {
 
 /** The credential in a URL setting that is not secret itself (NTFY_URL=http://user:pw@host). */
 function urlUserinfo(value) {
+  if (!String(value).includes('@')) return []; // no userinfo without an @ (most URLs): no regex run
   const match = URL_RE.exec(strip(value));
   if (!match) return [];
   const at = match[1].lastIndexOf('@');
@@ -215,9 +216,16 @@ function envSecrets(envVars, env) {
   return found;
 }
 
+// The last proxy settings seen and their credentials: the same with every channel of every message, so
+// they are parsed again only when a variable changes (one entry; the key is the six values themselves).
+let proxyMemo = { key: null, secrets: [] };
+
 /** Credentials in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (any case), which the HTTP clients use. */
 function proxySecrets(environ = process.env) {
-  return PROXY_VARS.flatMap((name) => urlUserinfo(environ[name] || ''));
+  const values = PROXY_VARS.map((name) => environ[name] || '');
+  const key = values.join('\n'); // a URL holds no newline that matters: urlUserinfo strips around it
+  if (key !== proxyMemo.key) proxyMemo = { key, secrets: values.flatMap(urlUserinfo) };
+  return [...proxyMemo.secrets];
 }
 
 // --- how a secret travels -------------------------------------------------------------------------
@@ -295,23 +303,40 @@ function bounded(text, start, end) {
  * registry (REGISTRY) is fed separately, with long-lived secrets only. */
 class Redactor {
   constructor(secrets = []) {
-    this.forms = new Map(); // form -> masked only as a whole token
+    this.known = new Map(); // form -> masked only as a whole token
+    // Secrets added whose forms are not worked out yet: a send's redactor is only read after the vendor
+    // replied (or failed), so its forms are made then, not before the request goes on the wire.
+    this.pending = [];
     this.add(secrets);
   }
 
   add(secrets) {
-    for (const secret of secrets) {
-      if (!secret) continue;
-      for (const [form, whole] of secretForms(String(secret))) {
-        this.forms.set(form, (this.forms.has(form) ? this.forms.get(form) : true) && whole);
+    for (const secret of secrets) if (secret) this.pending.push(String(secret));
+  }
+
+  /** form -> masked only as a whole token, for every secret added so far. */
+  get forms() {
+    if (this.pending.length) {
+      const pending = this.pending;
+      this.pending = [];
+      for (const secret of pending) {
+        for (const [form, whole] of secretForms(secret)) {
+          this.known.set(form, (this.known.has(form) ? this.known.get(form) : true) && whole);
+        }
       }
     }
+    return this.known;
+  }
+
+  /** Works out the forms of every secret added so far now (a send does it while its vendors answer). */
+  prime() {
+    return this.forms.size;
   }
 
   /** A new redactor masking these secrets too; this one is left as it is (a plan's, shared). */
   extended(secrets) {
     const wider = new Redactor();
-    wider.forms = new Map(this.forms);
+    wider.known = new Map(this.forms);
     wider.add(secrets);
     return wider;
   }
@@ -320,14 +345,15 @@ class Redactor {
    * must not leave half of another that overlaps it visible. */
   text(value) {
     const text = String(value);
-    const spans = [];
-    for (const [form, whole] of this.forms) {
+    const forms = this.forms;
+    let spans = null; // most texts hold no secret: no array for them
+    for (const [form, whole] of forms) {
       for (let start = text.indexOf(form); start !== -1; start = text.indexOf(form, start + 1)) {
         const end = start + form.length;
-        if (!whole || bounded(text, start, end)) spans.push([start, end]);
+        if (!whole || bounded(text, start, end)) (spans || (spans = [])).push([start, end]);
       }
     }
-    if (!spans.length) return text;
+    if (spans === null) return text;
     spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     let out = '';
     let cursor = 0;
@@ -349,7 +375,8 @@ class Redactor {
     if (Array.isArray(value)) return value.map((v) => this.tree(v));
     if (value !== null && typeof value === 'object') {
       const out = {};
-      for (const [k, v] of Object.entries(value)) out[this.forms.get(k) === false ? MASK : k] = this.tree(v);
+      const forms = this.forms;
+      for (const k of Object.keys(value)) out[forms.get(k) === false ? MASK : k] = this.tree(value[k]);
       return out;
     }
     return value;

@@ -10,6 +10,7 @@ const { setting, stripSpace } = require('./config');
 const { loadSettings } = require('./specs');
 const { parseJson } = require('./success');
 const { resolvePath } = require('./paths');
+const { monotonicMs } = require('./clock');
 
 class RetryPolicy {
   constructor({
@@ -53,7 +54,7 @@ class RetryPolicy {
  */
 const PACE = {
   sleep: (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000)),
-  monotonic: () => performance.now() / 1000,
+  monotonic: () => monotonicMs() / 1000,
   random: () => Math.random(),
   // Wall-clock Unix seconds, what a Retry-After date is measured from.
   wall: () => Date.now() / 1000,

@@ -3,7 +3,8 @@
 // variables, `if`, and the filters below, which the Python runtime registers under the same names.
 // Values are data: a `{{ x }}` inside a title or content is never evaluated.
 
-const { precompiled } = require('./precompiled');
+const { precompiled, precompiledSimple } = require('./precompiled');
+const { NO_VALUE, compileSimple } = require('./simpleTemplates');
 const { pct, toJson } = require('./wire');
 const { resolvePath } = require('./paths');
 const { valuePasses } = require('./success');
@@ -86,18 +87,46 @@ function strictContext(context) {
   return wrapped;
 }
 
-function render(source, context) {
-  if (!source.includes('{')) return source; // most leaves are literals
-  let template = compiled.get(source);
-  if (!template) {
+function nunjucksTemplate(entry, source) {
+  if (!entry.template) {
     const nunjucks = require('nunjucks');
     const props = precompiled(source); // the bundle's, compiled at build time by the same compiler
-    template = props
+    entry.template = props
       ? new nunjucks.Template({ type: 'code', obj: props }, getEnvironment())
       : nunjucks.compile(source, getEnvironment());
-    compiled.set(source, template);
   }
-  return template.render(strictContext(context));
+  return entry.template;
+}
+
+/** The template rendered by nunjucks, always (the reference simple templates are checked against). */
+function renderNunjucks(source, context) {
+  return nunjucksTemplate({ template: null }, source).render(strictContext(context));
+}
+
+/** The template read without nunjucks (simpleTemplates.js), or null when it is not of that subset. */
+function simpleTemplate(source) {
+  return compiledEntry(source).simple;
+}
+
+function compiledEntry(source) {
+  let entry = compiled.get(source);
+  if (!entry) {
+    entry = { simple: compileSimple(source, FILTERS, precompiledSimple(source)), template: null };
+    compiled.set(source, entry);
+  }
+  return entry;
+}
+
+function render(source, context) {
+  if (!source.includes('{')) return source; // most leaves are literals
+  const entry = compiledEntry(source);
+  // Most templates put settings into a URL or choose a word: read without nunjucks' runtime and the
+  // strict wrappers of the context (most of a plan's rendering time), with the same output.
+  if (entry.simple) {
+    const out = entry.simple(context);
+    if (out !== NO_VALUE) return out;
+  }
+  return nunjucksTemplate(entry, source).render(strictContext(context));
 }
 
 const OMIT = Symbol('omit');
@@ -106,8 +135,11 @@ const isMapping = (v) => v !== null && typeof v === 'object' && !Array.isArray(v
 
 // `obj[key] = v` and Object.assign treat a "__proto__" key as the prototype setter and drop it; data
 // keys (params, WEBHOOK_BODY fields) are always own properties, as in Python's dicts.
+// Any other key of a plain object is the same own property either way, and assignment is much cheaper.
 function setOwn(obj, key, value) {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
   return obj;
 }
 
@@ -145,4 +177,14 @@ function renderTree(node, context) {
   return node;
 }
 
-module.exports = { FILTERS, getEnvironment, render, renderTree, OMIT, isMapping, setOwn };
+module.exports = {
+  FILTERS,
+  getEnvironment,
+  render,
+  renderNunjucks,
+  simpleTemplate,
+  renderTree,
+  OMIT,
+  isMapping,
+  setOwn,
+};

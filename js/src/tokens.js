@@ -3,12 +3,13 @@
 
 const crypto = require('node:crypto');
 const { REGISTRY } = require('./redact');
+const { monotonicMs } = require('./clock');
 
 // Refresh a little early so a token never expires between the cache check and the vendor's check.
 const EXPIRY_MARGIN_S = 60;
 
 class TokenCache {
-  constructor(clock = () => performance.now() / 1000) {
+  constructor(clock = () => monotonicMs() / 1000) {
     this.clock = clock;
     this.tokens = new Map();
   }

@@ -292,3 +292,19 @@ test('the bundle compiles undici, nodemailer, ajv, yaml and markdown-it only whe
     server.close();
   }
 });
+
+test("the bundle carries each spec template's simpleTemplates parse, so a bundled send does not tokenize them", () => {
+  execFileSync(process.execPath, [path.join(JS, 'build.js')], { stdio: 'pipe' });
+  const text = fs.readFileSync(path.join(JS, 'dist', 'sendNotify.js'), 'latin1');
+  const start = text.indexOf('SIMPLE=');
+  const end = text.indexOf(';module2.exports', start);
+  assert.ok(start > 0 && end > start, 'no SIMPLE table in the bundle');
+  const table = require('node:vm').runInNewContext(`(${text.slice(start + 'SIMPLE='.length, end)})`);
+  const { FILTERS } = require('../src/templates');
+  const { parseSimple } = require('../src/simpleTemplates');
+  const sources = Object.keys(table);
+  assert.ok(sources.length > 150, `${sources.length} templates`);
+  for (const source of sources)
+    assert.deepEqual(JSON.parse(JSON.stringify(table[source])), parseSimple(source, FILTERS), source);
+  assert.ok(sources.filter((source) => table[source] !== null).length * 10 > sources.length * 8);
+});

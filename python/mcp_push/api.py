@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections import ChainMap
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,6 +15,7 @@ from . import channel_threads
 from . import result as R
 from .config import ConfigError, is_true, message_text, request_timeout, setting
 from .deliver import Outcome, Progress, send_plan
+from .envlayers import EnvLayers
 from .markdown import check_format
 from .overflow import overflow_mode
 from .planner import ChannelPlan, plan_channel
@@ -239,7 +240,8 @@ def dispatch(
     routing = route_prepared(prepared, source, tags=tags, channels=channels, store=store, now=now)
     if routing is not None and not prepared.targets:
         return record(source, prepared.title, prepared.content, routing.merge([]))
-    sent = [outcome.result for outcome in send_prepared(prepared, params, now, edit_refs)]
+    outcomes = send_prepared(prepared, params, now, edit_refs, meanwhile=lambda: prepare_record(source))
+    sent = [outcome.result for outcome in outcomes]
     result = routing.merge(sent) if routing is not None else R.SendResult(sent)
     return record(source, prepared.title, prepared.content, result)
 
@@ -270,19 +272,37 @@ def record(source: Mapping[str, Any], title: str, content: str, result: R.SendRe
     return result
 
 
+def prepare_record(source: Mapping[str, Any]) -> None:
+    """Opens the history `record` will write to (the import, the database, its writer thread): done while
+    the vendors answer a send (send_prepared's `meanwhile`), so the send's end does not wait for it. It
+    only prepares: the record is made after the results, and a history that cannot open is the record's
+    to report, never the send's."""
+    try:
+        if not (setting("MCP_PUSH_STATE_DIR", source) or _RECORD_DEFAULT_STATE[0]):
+            return
+    except ConfigError:
+        return
+    from .service.history import prepare_store
+
+    prepare_store(source)
+
+
 def send_prepared(
     prepared: Prepared,
     params: Mapping[str, Any] | None = None,
     now: float | None = None,
     edit_refs: Mapping[str, Any] | None = None,
     only: Iterable[str] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[Outcome]:
     """Plans and sends a prepared message to its channels (or those named in `only`) concurrently: each
     channel's Outcome (its result, the plan it ran, the vendor's successful replies). With `edit_refs`,
-    edits follow the one edit rule (edits.post_or_edit)."""
+    edits follow the one edit rule (edits.post_or_edit). `meanwhile` is called once, while the vendors
+    answer (_run_concurrently)."""
     from .edits import post_or_edit
 
     now = time.time() if now is None else now
+    pending = [meanwhile]
     if only is not None:
         names = set(only)
         prepared = replace(prepared, targets=[(spec, env) for spec, env in prepared.targets if spec.name in names])
@@ -294,40 +314,99 @@ def send_prepared(
                          refs.get(spec.name), (prepared.priorities or {}).get(spec.name), markup=prepared.format)
             for spec, env in targets
         ]
-        return _run_concurrently(plans, prepared.timeout, prepared.attempts)
+        call, pending[0] = pending[0], None  # the first send's; a refused edit's post (post_or_edit) comes after
+        return _run_concurrently(plans, prepared.timeout, prepared.attempts, call)
 
     return post_or_edit(send, edit_refs or {})
 
 
-def _run_concurrently(plans: list[ChannelPlan], timeout: float, attempts: int | None) -> list[Outcome]:
+def _run_concurrently(plans: list[ChannelPlan], timeout: float, attempts: int | None,
+                      meanwhile: Callable[[], None] | None = None) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(plans)
-    progress = [Progress() for _ in plans]
-    done = [threading.Event() for _ in plans]
+    # on_wire[i]: channel i's request is written (or its send is over), for `meanwhile`.
+    on_wire = [threading.Event() for _ in plans] if meanwhile is not None else []
+    progress = [Progress(on_wire[i].set if on_wire else None) for i in range(len(plans))]
+    # One wake-up of the caller when the last channel is done, not one per channel: each would take the
+    # GIL from the channels still reading their replies.
+    all_done = threading.Event()
+    running = [len(plans)]
+    finished = [False] * len(plans)
+    counting = threading.Lock()
 
     def work(index: int) -> None:
         try:
             outcomes[index] = send_plan(plans[index], timeout, progress=progress[index], attempts=attempts)
         finally:
-            done[index].set()
+            if on_wire:
+                on_wire[index].set()
+            with counting:
+                finished[index] = True
+                running[0] -= 1
+                if running[0] == 0:
+                    all_done.set()
 
+    if not plans:
+        return []
+    budgets = [time_budget(channel_plan, timeout, attempts) for channel_plan in plans]
+    _load_transports(plans)
     # Daemon worker threads kept between sends (channel_threads.py): a channel stuck past every timeout
     # must not keep the process alive at exit.
     for index, channel_plan in enumerate(plans):
         channel_threads.start(lambda index=index: work(index), f"mcp-push-{channel_plan.spec.name}")
     started = time.monotonic()
-    for index, channel_plan in enumerate(plans):
-        budget = time_budget(channel_plan, timeout, attempts)
-        done[index].wait(max(budget - (time.monotonic() - started), 0))
-        if outcomes[index] is None:
+    if meanwhile is not None:
+        _while_answering(on_wire, meanwhile)
+    waiting = list(range(len(plans)))
+    while waiting:
+        # Until every channel is done, or the first budget of those still running runs out.
+        all_done.wait(max(min(budgets[index] for index in waiting) - (time.monotonic() - started), 0))
+        still = []
+        for index in waiting:
+            if outcomes[index] is not None:
+                continue
+            if not finished[index] and time.monotonic() - started < budgets[index]:
+                still.append(index)
+                continue
             # Still running: it may deliver late, but the caller is not kept waiting for it.
-            waited = seconds_text(budget)
+            channel_plan = plans[index]
+            waited = seconds_text(budgets[index])
             log.warning("%s: no result within %s s; not waiting for it", channel_plan.spec.display_name, waited)
             so_far = progress[index]
             outcomes[index] = Outcome(channel_plan, R.ChannelResult(
                 channel_plan.spec.name, False, R.TIMEOUT, f"no result within {waited} s", so_far.attempts,
                 round((time.monotonic() - started) * 1000), None, so_far.parts, channel_plan.truncated,
             ))
+        waiting = still
     return [o for o in outcomes if o is not None]
+
+
+def _load_transports(plans: list[ChannelPlan]) -> None:
+    """The transports' libraries, imported here before the threads start (Transport.load). One that fails
+    to import is left to its channels' threads, whose results say so: a send never raises."""
+    for transport in {id(p.transport): p.transport for p in plans if not p.error}.values():
+        try:
+            transport.load()
+        except Exception:  # noqa: S112 - reported by each channel that uses it
+            continue
+
+
+# How long the caller waits for every channel's request to be on the wire before it does its `meanwhile`
+# work; past it the work is left out (what it prepares is then done after the replies, as without it).
+MEANWHILE_WAIT_S = 1.0
+
+
+def _while_answering(on_wire: list[threading.Event], meanwhile: Callable[[], None]) -> None:
+    """Runs `meanwhile` once every channel's request is written or its send is over (`on_wire`, one per
+    channel): not before, so the work does not hold the interpreter while channels still plan, connect
+    and write. A failure of it is logged and changes no result."""
+    deadline = time.monotonic() + MEANWHILE_WAIT_S
+    for channel in on_wire:
+        if not channel.wait(max(deadline - time.monotonic(), 0)):
+            return
+    try:
+        meanwhile()
+    except Exception:
+        log.debug("work while the vendors answer failed", exc_info=True)
 
 
 def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -367,5 +446,5 @@ def send(
         # QingLong reads SKIP_PUSH_TITLE from the environment whatever the config says.
         source: Mapping[str, Any] = ChainMap(config, {"SKIP_PUSH_TITLE": os.environ.get("SKIP_PUSH_TITLE", "")})
     else:
-        source = ChainMap(config, os.environ)
+        source = EnvLayers(config, os.environ)  # a ChainMap whose os.environ lookups raise nothing
     return dispatch(title, content, source, params, channels=channels, tags=tags, format=format)

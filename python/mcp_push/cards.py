@@ -20,6 +20,8 @@ FORMAT_VAR = "MCP_PUSH_FORMAT"
 
 def take_card(params: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, dict[str, Any]]:
     """(the event's card or None, the params without it)."""
+    if CARD_PARAM not in params:  # a message that is no event: nothing to take out
+        return None, dict(params)
     rest = {key: value for key, value in params.items() if key != CARD_PARAM}
     card = params.get(CARD_PARAM)
     return (card if isinstance(card, Mapping) else None), rest

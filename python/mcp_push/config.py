@@ -45,6 +45,8 @@ class EnvSnapshot(dict):
 
 def as_text(value: Any) -> str:
     """kwargs may carry Python values (QingLong passes them through); specs only ever see text."""
+    if type(value) is str:  # nearly always: an env value
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -140,7 +142,15 @@ def is_set(var: EnvVar, value: str) -> bool:
 
 
 def channel_env(spec: ChannelSpec, source: Mapping[str, Any]) -> dict[str, str]:
-    return {name: resolve_var(var, source) for name, var in spec.env.items()}
+    # resolve_var for each variable, written out: every message reads every configured channel's settings.
+    env = {}
+    get = source.get
+    for name, var in spec.env.items():
+        value = get(name)
+        if type(value) is not str:
+            value = as_text(value)
+        env[name] = value if value != "" else var.default
+    return env
 
 
 def is_configured(spec: ChannelSpec, env: Mapping[str, str]) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from .retry import Pace, RetryPolicy, next_delay
 from .specs import load_settings
 from .success import evaluate, parse_json, rule_holds, vendor_message
 from .tokens import TOKENS
-from .transports import Reply, TransportError
+from .transports import Reply, TransportError, on_the_wire
 from .wire import seconds_text
 
 log = logging.getLogger("mcp_push")
@@ -47,11 +48,13 @@ class Outcome:
 
 class Progress:
     """Requests made and parts started so far, counted as they happen: what a caller that stops waiting
-    for a hung send still reports."""
+    for a hung send still reports. `on_wire`, when given, is called each time a request of the send is
+    written (a transport that tells: transports.on_the_wire)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_wire: Callable[[], None] | None = None) -> None:
         self.attempts = 0
         self.parts = 0
+        self.on_wire = on_wire
 
 
 class _Failed(Exception):
@@ -105,7 +108,11 @@ class _Sending:
         with self.counting:  # targets go out from several threads at once
             self.progress.attempts += 1
         try:
-            reply = self.plan.transport.send(request, self.timeout)
+            if self.progress.on_wire is None:
+                reply = self.plan.transport.send(request, self.timeout)
+            else:
+                with on_the_wire(self.progress.on_wire):
+                    reply = self.plan.transport.send(request, self.timeout)
         except TransportError as exc:
             # A reply lost after the request was written is retried only under an idempotency key.
             retryable = exc.retryable or (exc.maybe_delivered and self.policy.idempotent)

@@ -143,16 +143,19 @@ def dispatch_run(
 
 def _send_run(prepared: Any, source: Mapping[str, Any], run_id: str, kind: str, now: float | None,
               refs: EditRefs, params: Mapping[str, Any] | None = None) -> list[R.ChannelResult]:
-    from .api import send_prepared
+    from .api import prepare_record, send_prepared
+
+    def meanwhile() -> None:  # the history the event is recorded in, opened while the vendors answer
+        prepare_record(source)
 
     if not is_true(setting(EDIT_VAR, source)):
-        return [outcome.result for outcome in send_prepared(prepared, params, now=now)]
+        return [outcome.result for outcome in send_prepared(prepared, params, now=now, meanwhile=meanwhile)]
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
     if kind == "update" or kind in TERMINAL:  # the end or error replaces the progress on the run's card
         found = ((name, refs.get(lane, run_id)) for name, lane in lanes.items())
         edit_refs = {name: ref for name, ref in found if ref is not None}
-    outcomes = send_prepared(prepared, params, now=now, edit_refs=edit_refs)
+    outcomes = send_prepared(prepared, params, now=now, edit_refs=edit_refs, meanwhile=meanwhile)
     for outcome in outcomes:
         name = outcome.plan.spec.name
         if name not in lanes or not outcome.result.ok:

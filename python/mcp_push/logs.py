@@ -12,10 +12,17 @@ class RedactingFilter(logging.Filter):
     """Masks every secret this process has seen in a record's final message (defence in depth)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        redactor = process_redactor()
+        # A record goes through two of these (its logger's and the handler's): the second finds it
+        # masked by the same redactor, its message unchanged since, and has nothing left to mask.
+        masked = record.__dict__.get("_mcp_push_masked")
+        if masked is not None and masked[0] is redactor and masked[1] is record.msg and not record.args:
+            return True
         message = record.getMessage()
-        cleaned = process_redactor().text(message)
+        cleaned = redactor.text(message)
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
+        record._mcp_push_masked = (redactor, record.msg)
         return True
 
 

@@ -29,9 +29,12 @@ def char_size(char: str, unit: str) -> int:
 
 
 def size(text: str, unit: str) -> int:
+    if text.isascii():  # one byte, one UTF-16 unit a character
+        return len(text)
     if unit == "bytes":
         return len(text.encode("utf-8", "surrogatepass"))
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    # UTF-16 code units, counted by the codec: a lone surrogate is one unit, as in JavaScript.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def cut_index(text: str, budget: int, unit: str, window_percent: int) -> int:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .cards import body_size, card_context, card_limit, fit_card, take_card
-from .config import ConfigError, invalid_config, missing_config
+from .channel_setup import channel_setup
+from .config import ConfigError
 from .hooks import HookInput, run_hook
 from .overflow import fit
 from .paths import resolve_path
-from .priority import with_priority
-from .redact import REGISTRY, Redactor, env_secrets, proxy_secrets, url_userinfo
+from .redact import REGISTRY, Redactor, url_userinfo
 from .specs import ChannelSpec, load_settings
 from .templates import OMIT, render, render_tree
 from .transports import Transport, transport_for
@@ -21,7 +21,7 @@ from .wire import append_query, encode_body, normalize_url, pct, to_json
 
 # Where `{{ token }}` renders in a request whose credential is fetched at send time: a per-process nonce
 # of letters, digits and underscores, which no wire encoding changes and no message text can foresee.
-TOKEN_MARK = f"__TOKEN_{uuid.uuid4().hex}__"
+TOKEN_MARK = f"__TOKEN_{os.urandom(16).hex()}__"  # os.urandom as uuid4 draws it, without uuid's import
 
 
 @dataclass(frozen=True)
@@ -241,25 +241,20 @@ def plan_channel(
     (markdown.py) after the cut, so a split never falls inside a tag the conversion wrote."""
     editing = edit_ref is not None and spec.edit is not None
     level = None if editing else priority
-    card_post = with_priority(spec, env, spec.event["request"], level)[1] if spec.event else None
-    env, post = with_priority(spec, env, spec.request, level)
+    # What the settings alone decide (the templates under the level, their secrets, whether they can
+    # work) is worked out once per settings (channel_setup.py); the env is this plan's own copy.
+    setup = channel_setup(spec, env, level)
+    env, post, card_post = dict(setup.env), setup.post, setup.card_post
     # Settings' secrets are long-lived: the process registry (the logging filter) holds them too.
-    # HTTPS_PROXY's credentials too: the HTTP client reads it, and an error may quote the proxy URL.
-    secrets = env_secrets(spec.env, env) + proxy_secrets()
-    REGISTRY.add(secrets)
-    redactor = Redactor(secrets)
-    transport = transport_for(spec.transport)
+    REGISTRY.add(setup.secrets)
+    redactor = setup.redactor()
     success = (spec.edit.get("success") if editing else None) or spec.success
-    base = {"spec": spec, "transport": transport, "redactor": redactor, "env": env, "edits": editing,
+    base = {"spec": spec, "transport": setup.transport, "redactor": redactor, "env": env, "edits": editing,
             "success": success}
     if editing:
         overflow = "truncate"
-    missing = missing_config(spec, env)
-    if missing:
-        return ChannelPlan(**base, error=f"{spec.name} is missing {', '.join(missing)}")
-    invalid = invalid_config(spec, env)
-    if invalid:  # a value the spec's type refuses: named here, not as the library error it would become
-        return ChannelPlan(**base, error="; ".join(invalid))  # names and rules only, never a value
+    if setup.error is not None:
+        return ChannelPlan(**base, error=setup.error)
     truncated = False
     card, params = take_card(params)
     carded = card is not None and spec.event is not None

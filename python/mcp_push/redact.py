@@ -123,6 +123,8 @@ def url_parts(value: str) -> list[str] | None:
 
 def url_userinfo(value: str) -> list[str]:
     """The credential in a URL setting that is not secret itself (NTFY_URL=http://user:pw@host)."""
+    if "@" not in value:  # no userinfo without one (the planner asks for every planned URL)
+        return []
     match = _URL.match(strip_space(value))
     if not match:
         return []
@@ -287,18 +289,36 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()):
         self._forms: dict[str, bool] = {}
+        self._items: tuple[tuple[str, bool], ...] = ()  # _forms' items, as text() walks them
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
+        forms = self._forms
+        added = False
         for secret in secrets:
             if secret:
+                added = True
                 for form, whole in secret_forms(str(secret)):
-                    self._forms[form] = self._forms.get(form, True) and whole
+                    forms[form] = forms.get(form, True) and whole
+        if added:
+            # A new tuple, never one changed in place: a text() under way keeps walking the one it took.
+            self._items = tuple(forms.items())
+
+    @classmethod
+    def from_forms(cls, forms: Mapping[str, bool]) -> Redactor:
+        """A redactor masking the forms another one has (forms()): no secret is worked out again."""
+        made = cls()
+        made._forms = dict(forms)
+        made._items = tuple(made._forms.items())
+        return made
+
+    def forms(self) -> dict[str, bool]:
+        """A copy of what this redactor masks: {form: whole_token_only}."""
+        return dict(self._forms)
 
     def extended(self, secrets: Iterable[str]) -> Redactor:
         """A new redactor masking these secrets too; this one is left as it is (a plan's, shared)."""
-        wider = Redactor()
-        wider._forms = dict(self._forms)
+        wider = Redactor.from_forms(self._forms)
         wider.add(secrets)
         return wider
 
@@ -306,7 +326,9 @@ class Redactor:
         """Every occurrence of every form is masked, overlaps merged into one mask: masking one secret
         first must not leave half of another that overlaps it visible."""
         spans: list[tuple[int, int]] = []
-        for form, whole in tuple(self._forms.items()):  # a snapshot: a token may be added meanwhile
+        for form, whole in self._items:  # a snapshot: a token may be added meanwhile
+            if form not in value:  # most forms are in no text: `in` is the cheapest way to say so
+                continue
             start = value.find(form)
             while start != -1:
                 end = start + len(form)
@@ -330,10 +352,13 @@ class Redactor:
         """Values masked; a key only when it is exactly a long secret (keys are field names, channel ids)."""
         if isinstance(value, str):
             return self.text(value)
+        # Text values are masked without a call through tree() each.
         if isinstance(value, list):
-            return [self.tree(v) for v in value]
+            return [self.text(v) if type(v) is str else self.tree(v) for v in value]
         if isinstance(value, dict):
-            return {(MASK if self._forms.get(str(k)) is False else k): self.tree(v) for k, v in value.items()}
+            forms = self._forms
+            return {(MASK if forms.get(str(k)) is False else k): self.text(v) if type(v) is str else self.tree(v)
+                    for k, v in value.items()}
         return value
 
 

@@ -55,13 +55,30 @@ def _env_channels(
     for name in channel_ids():
         if wanted is not None and name not in wanted:
             continue
-        if not any(is_set(var, resolve_var(var, source)) for var in active_vars(name)):
+        if not _turned_on(active_vars(name), source):
             continue
         spec = load_channel(name)
         env = channel_env(spec, source)
         if is_configured(spec, env):
             found.append((spec, env))
     return found
+
+
+def _turned_on(variables: tuple[Any, ...], source: Mapping[str, Any]) -> bool:
+    """Whether any of a channel's active_when variables is set (is_set of resolve_var), as a loop: every
+    message asks it of every channel, and most are unset."""
+    get = source.get
+    for var in variables:
+        value = get(var.name)
+        if value is None or value == "":
+            if var.default == "":
+                continue
+            value = var.default
+        elif type(value) is not str:
+            value = resolve_var(var, source)
+        if is_set(var, value):
+            return True
+    return False
 
 
 def channel_names(channels: str | Iterable[str] | None) -> list[str] | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import re
 from typing import Any
 
@@ -60,6 +59,8 @@ def _chars(value: str) -> int:
 
 
 def _html_escape(value: str) -> str:
+    import html  # here: html.entities' table is a millisecond of a one-shot script's start, for run cards only
+
     return html.escape(str(value), quote=True)
 
 
@@ -171,8 +172,10 @@ def render_tree(node: Any, context: dict[str, Any]) -> Any:
     """Renders a body tree: template strings, literals, lists, mappings and the $-forms of spec/README.md."""
     if isinstance(node, str):
         return render(node, context)
+    # A text leaf without `{` is a literal: taken as it is, without a call (most leaves of a body).
     if isinstance(node, list):
-        out = [render_tree(item, context) for item in node]
+        out = [(item if "{" not in item else render(item, context)) if type(item) is str else render_tree(item, context)
+               for item in node]
         return [item for item in out if item is not OMIT]
     if isinstance(node, dict):
         if "$ref" in node:
@@ -192,6 +195,9 @@ def render_tree(node: Any, context: dict[str, Any]) -> Any:
             if key == "$merge":
                 merged = resolve_path(context, child) or {}
                 result.update(merged)
+                continue
+            if type(child) is str:
+                result[key] = child if "{" not in child else render(child, context)
                 continue
             value = render_tree(child, context)
             if value is not OMIT:

@@ -733,3 +733,29 @@ def test_finished_questions_are_dropped_a_week_after_their_deadline(ask_stores):
     second.create(fresh, fresh_tokens)
     assert second.get("old") is None and second.lookup(old_tokens[0].token) is None
     assert second.get("fresh") is not None
+
+
+def test_the_queue_depth_metric_counts_what_waits_in_each_lane_and_another_replica_sees_it(harness, vendor):
+    """mcp_push_queue_depth: the lanes' queues in this process (SQLite); on PostgreSQL every replica's rows,
+    so a replica that accepted nothing tells the backlog too (metrics.py, pg/state.queue_depths)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from mcp_push.service.metrics import EngineMetrics
+
+    def depths(metrics) -> dict[tuple[str, str], float]:
+        return {(s.labels["channel"], s.labels["lane"]): s.value
+                for family in text_string_to_metric_families(metrics.exposition().decode())
+                for s in family.samples if s.name == "mcp_push_queue_depth"}
+
+    env = {"NTFY_URL": vendor.url, "NTFY_TOPIC": "depth", "HITOKOTO": "false"}
+    accepting = harness.engine(env)
+    for i in range(3):
+        accepting.submit("t", f"m{i}")
+    [(channel, lane)] = depths(EngineMetrics(accepting))
+    assert channel == "ntfy" and "depth" not in lane  # a salted hash, never the topic or a credential
+    assert depths(EngineMetrics(accepting)) == {("ntfy", lane): 3}
+    other = EngineMetrics(harness.engine(env))
+    assert depths(other) == ({("ntfy", lane): 3} if harness.kind == "postgres" else {})
+    harness.run_until(harness.clock.now + 5)
+    assert len(vendor.received) == 3
+    assert depths(EngineMetrics(accepting)).get(("ntfy", lane), 0) == 0

@@ -7,6 +7,8 @@ import pytest
 
 from mcp_push.service.cli import main
 
+from .pg_helpers import pg_url  # noqa: F401  (the fixture)
+
 CONFIG = """\
 channels:
   pager: {type: ntfy, env: {NTFY_URL: "${VENDOR}", NTFY_TOPIC: pager}, tags: [oncall]}
@@ -73,3 +75,41 @@ def test_a_dry_run_prints_the_decisions_and_plans_only_what_goes(config, capsys)
     assert '"channel": "me"' in captured.out and '"channel": "pager"' not in captured.out
     assert captured.err.splitlines() == ["route: pager: drop (normal) — no route sends it there",
                                          "route: me: send (normal) — route 3: tags deploy → me"]
+
+
+def test_with_postgresql_the_cli_decides_from_the_state_the_replicas_share(
+        config, vendor, pg_url, monkeypatch, tmp_path, capsys):  # noqa: F811
+    """MCP_PUSH_DATABASE_URL: a failure sent from one machine's CLI makes the next end from another (another
+    state folder) a recovery; in the state folder it would not be (routing_stores.py)."""
+    monkeypatch.setenv("MCP_PUSH_DATABASE_URL", pg_url)
+    monkeypatch.setenv("MCP_PUSH_STATE_DIR", str(tmp_path / "one"))
+    assert main(["event", "--run-id", "nightly-2", "--event", "error", "--message", "disk full"]) == 0
+    assert sorted(r.path for r in vendor.received) == ["/me", "/pager"]
+    vendor.received.clear()
+    monkeypatch.setenv("MCP_PUSH_STATE_DIR", str(tmp_path / "two"))
+    capsys.readouterr()
+    assert main(["route", "--explain", "--event", "end", "--run-id", "nightly-3", "--title", "ok"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("pager: send (normal) — route 2:")
+    assert main(["event", "--run-id", "nightly-3", "--event", "end", "--message", "ok"]) == 0
+    assert [r.path for r in vendor.received] == ["/pager"]
+    from mcp_push.service.pg.routing import PgRoutingStore
+    from mcp_push.service.pg.state import PgState
+
+    state = PgState(pg_url)
+    try:
+        assert PgRoutingStore(state).state() != {}
+    finally:
+        state.close()
+    assert not (tmp_path / "one" / "routing.sqlite3").exists() and not (tmp_path / "two" / "routing.sqlite3").exists()
+
+
+def test_with_postgresql_away_the_cli_sends_nothing_and_says_so_in_one_line(config, vendor, monkeypatch, tmp_path,
+                                                                          capsys):
+    monkeypatch.setenv("MCP_PUSH_DATABASE_URL", "postgresql://mcp:s3cret-pw@127.0.0.1:9/mcp")
+    monkeypatch.setenv("MCP_PUSH_STATE_DIR", str(tmp_path / "state"))
+    assert main(["event", "--run-id", "n1", "--event", "error", "--message", "disk full"]) == 2
+    err = capsys.readouterr().err
+    assert vendor.received == []
+    assert "s3cret-pw" not in err and "not available" in err and len(err.strip().splitlines()) == 1
+    assert main(["route", "--explain", "--event", "end", "--title", "ok"]) == 2
+    assert "s3cret-pw" not in capsys.readouterr().err

@@ -63,3 +63,44 @@ def test_a_stopped_worker_is_started_again_and_the_error_said_masked(monkeypatch
     said = [r.getMessage() for r in caplog.records if "stopped by an error" in r.getMessage()]
     assert len(said) == 2
     assert all(PASSWORD not in line and "***" in line for line in said), said
+
+
+def test_a_failed_heartbeat_is_said_and_the_next_one_still_goes(pg_url, monkeypatch, caplog):  # noqa: F811
+    """procrastinate's heartbeat task ends at its first error and nothing notices: the worker ran on without
+    heartbeats, and after STALLED_SECONDS the others re-ran its jobs as a dead worker's (jobs._JobManager)."""
+    from procrastinate.manager import JobManager
+
+    beats: list[str] = []
+    stored = JobManager.update_heartbeat
+
+    async def flaky(self, worker_id):
+        if len(beats) < 2:
+            beats.append("lost")
+            raise RuntimeError(f"connection to {pg_url} lost")
+        beats.append("stored")
+        await stored(self, worker_id)
+
+    monkeypatch.setattr(JobManager, "update_heartbeat", flaky)
+    monkeypatch.setattr(worker, "HEARTBEAT_SECONDS", 0.05)
+    engine = PgEngine({"HITOKOTO": "false"}, pg_url)
+    stop = asyncio.Event()
+
+    async def until_stored() -> None:
+        while beats.count("stored") < 3:
+            await asyncio.sleep(0.05)
+        stop.set()
+
+    async def main() -> None:
+        await asyncio.gather(worker.serve_jobs(engine, 1, stop), asyncio.wait_for(until_stored(), 30))
+
+    try:
+        with caplog.at_level(logging.INFO, logger="mcp_push"):
+            asyncio.run(main())
+    finally:
+        engine.close()
+    assert beats[:2] == ["lost", "lost"] and beats.count("stored") >= 3
+    said = [r.getMessage() for r in caplog.records if "heartbeat" in r.getMessage()]
+    assert said[0].startswith("worker: a heartbeat was not stored (connection to ") and pg_url not in said[0]
+    assert "***" in said[0]  # the URL masked
+    assert sum("was not stored" in line for line in said) == 1  # once per outage
+    assert "worker: heartbeats are stored again" in said

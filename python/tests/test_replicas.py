@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx2
 import pytest
@@ -39,43 +39,35 @@ def process(args: list[str], env: dict[str, str]) -> subprocess.Popen:
 
 
 def wait_listening(proc: subprocess.Popen, port: int) -> bool:
-    """True once `proc` answers on `port`; False when another process (another xdist worker's server) took the
-    port after free_port() found it free, so that `proc` cannot bind it."""
+    """True once `proc` itself listens on `port`; False when another process took the port first (another
+    xdist worker's server: a connection alone would reach it), and ours then cannot bind it."""
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:
             stderr = proc.stderr.read().decode()
-            assert "in use" in stderr, stderr[-2000:]
-            return False
+            if "in use" in stderr:
+                return False
+            raise AssertionError(stderr[-2000:])
         try:
             httpx2.get(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=1)
-            if listens_on(proc.pid, port) is not False:
-                return True
+            return listens_on(proc.pid, port) is not False
         except httpx2.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "a replica did not start listening"
-        time.sleep(0.1)
+            assert time.monotonic() < deadline, "a replica did not start listening"
+            time.sleep(0.1)
 
 
-def start_replicas(env: dict[str, str], state: Path, count: int,
-                   procs: list[subprocess.Popen]) -> list[tuple[subprocess.Popen, int]]:
-    """`count` HTTP replicas started together, each listening on a free port of its own (a replica whose port
-    was taken meanwhile is started again on another). Every process started is in `procs`, for the cleanup."""
-    started: list[tuple[subprocess.Popen, int]] = []
+def started_listening(count: int, start: Callable[[list[int]], list[subprocess.Popen]]) -> list[int]:
+    """Ports on which the processes start(ports) made all listen, each its own; started again on new ports
+    when another process had taken one first (rare: all are killed and started anew)."""
     for _ in range(5):
-        ports = [free_port() for _ in range(count - len(started))]
-        trying = [(process(["serve", "--transport", "http", "--port", str(port)],
-                           {**env, "MCP_PUSH_WORKERS": "0", "MCP_PUSH_STATE_DIR": str(state / f"r{port}")}), port)
-                  for port in ports]
-        procs += [proc for proc, _ in trying]
-        for proc, port in trying:
-            if wait_listening(proc, port):
-                started.append((proc, port))
-            else:
-                proc.wait()
-        if len(started) == count:
-            return started
-    raise AssertionError("no free ports could be bound in 5 tries")
+        ports = [free_port() for _ in range(count)]
+        procs = start(ports)
+        if all([wait_listening(proc, port) for proc, port in zip(procs, ports, strict=True)]):
+            return ports
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    raise AssertionError(f"{count} free ports could not be listened on in 5 tries")
 
 
 def events_of(vendor: VendorServer, prefix: str) -> list[tuple[str, str, int | None, float, str]]:
@@ -139,8 +131,16 @@ def test_replicas_and_workers_on_postgresql_survive_kills_within_quota_and_in_or
         workers = [process(["worker", "--concurrency", "4"], {**env, "MCP_PUSH_STATE_DIR": str(tmp_path / f"w{i}")})
                    for i in range(2)]
         procs += workers
-        started = start_replicas(env, tmp_path, 3, procs)
-        replicas, ports = [proc for proc, _ in started], [port for _, port in started]
+        replicas: list[subprocess.Popen] = []
+
+        def start(ports: list[int]) -> list[subprocess.Popen]:
+            replicas[:] = [process(["serve", "--transport", "http", "--port", str(port)],
+                                   {**env, "MCP_PUSH_WORKERS": "0", "MCP_PUSH_STATE_DIR": str(tmp_path / f"r{port}")})
+                           for port in ports]
+            procs.extend(replicas)
+            return replicas
+
+        ports = started_listening(3, start)
 
         dead: set[int] = set()
         client = Client(ports, dead)

@@ -24,10 +24,10 @@ from mcp import Client
 
 from .ask_fakes import FakeTelegram, wait_until
 from .local_server import VendorServer
-from .mcp_helpers import anyio_backend, free_port, no_server_settings, webhook_env  # noqa: F401 - fixtures
+from .mcp_helpers import anyio_backend, no_server_settings, webhook_env  # noqa: F401 - fixtures
 from .pg_helpers import pg_url  # noqa: F401 - a fixture
 from .test_ask import links_in
-from .test_replicas import process, wait_listening
+from .test_replicas import process, started_listening
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
@@ -43,21 +43,23 @@ def answered_events(url: str) -> list[str]:
 async def test_questions_are_answered_through_any_replica_once_and_the_bot_is_taken_over(pg_url, tmp_path):  # noqa: F811
     telegram = FakeTelegram(CHAT).start()
     webhook = VendorServer().start()
-    a_port, b_port = free_port(), free_port()
-    b_base = f"http://127.0.0.1:{b_port}"
     env = {"MCP_PUSH_DATABASE_URL": pg_url, "MCP_PUSH_WORKERS": "1", "TG_BOT_TOKEN": "6825137102:AAtok_replicas",
-           "TG_USER_ID": CHAT, "TG_API_HOST": telegram.url, "MCP_PUSH_RETRY_ATTEMPTS": "1",
-           "MCP_PUSH_PUBLIC_URL": b_base, **webhook_env(webhook)}
+           "TG_USER_ID": CHAT, "TG_API_HOST": telegram.url, "MCP_PUSH_RETRY_ATTEMPTS": "1", **webhook_env(webhook)}
+    started: list[subprocess.Popen] = []
 
-    def serve(name: str, port: int) -> subprocess.Popen:
-        return process(["serve", "--transport", "http", "--port", str(port)],
-                       {**env, "MCP_PUSH_STATE_DIR": str(tmp_path / name)})
+    def serve_both(ports: list[int]) -> list[subprocess.Popen]:
+        # Both replicas' answer links point at B's port.
+        for port, name in zip(ports, "ab", strict=True):
+            started.append(process(["serve", "--transport", "http", "--port", str(port)],
+                                   {**env, "MCP_PUSH_STATE_DIR": str(tmp_path / name),
+                                    "MCP_PUSH_PUBLIC_URL": f"http://127.0.0.1:{ports[1]}"}))
+        return started[-2:]
 
-    a, b = serve("a", a_port), serve("b", b_port)
-    a_url, b_url = f"http://127.0.0.1:{a_port}/mcp", f"{b_base}/mcp"
     try:
-        wait_listening(a, a_port)
-        wait_listening(b, b_port)
+        a_port, b_port = started_listening(2, serve_both)
+        a, b = started[-2:]
+        b_base = f"http://127.0.0.1:{b_port}"
+        a_url, b_url = f"http://127.0.0.1:{a_port}/mcp", f"{b_base}/mcp"
         # 1. Asked on A, answered on B's answer page.
         answers: list = []
 
@@ -106,10 +108,10 @@ async def test_questions_are_answered_through_any_replica_once_and_the_bot_is_ta
             a.wait(10)
             telegram.press("go")  # B's question, read by B once it holds the bot
     finally:
-        for proc in (a, b):
+        for proc in started:
             if proc.poll() is None:
                 proc.terminate()
-        for proc in (a, b):
+        for proc in started:
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:

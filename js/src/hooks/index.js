@@ -20,11 +20,19 @@ class HookError extends Error {
   }
 }
 
+// name -> function, for the hooks found: looking a file up on disk (and require's own resolution) cost
+// more than most hooks themselves, once per channel per message. At most one entry per file in hooks/;
+// a name with no hook is not kept, and fails each time it is asked for.
+const found = new Map();
+
 function getHook(name) {
+  const known = found.get(name);
+  if (known) return known;
   const exports = NAME.test(name) && name !== 'index' ? hookModule(name) : null;
   if (!exports) throw new HookError(`no hook named '${name}'`);
   const hook = exports[name];
   if (typeof hook !== 'function') throw new HookError(`hooks/${name}.js defines no function ${name}`);
+  found.set(name, hook);
   return hook;
 }
 

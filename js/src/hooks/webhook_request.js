@@ -47,8 +47,14 @@ function fill(node, title, content) {
   return node;
 }
 
-/** A JSON object template is the body itself; otherwise one `key: value` per line. */
-function parseFields(body, title, content) {
+// WEBHOOK_BODY -> its parsed form (fieldTemplates), kept for the few bodies a process uses: parsing it
+// (a regex over every character, a JSON.parse per field) is the same work for every message. fill()
+// builds new values and never changes what is kept. Bounded: cleared when full.
+const parsedBodies = new Map();
+const PARSED_BODIES_MAX = 64;
+
+/** The body template as a JSON object (`{json}`) or its `key: value` fields ([key, JSON value or undefined, text]). */
+function fieldTemplates(body) {
   const whole = strip(body);
   if (whole.startsWith('{')) {
     let parsed = null;
@@ -57,20 +63,35 @@ function parseFields(body, title, content) {
     } catch {
       // not JSON: read it as key: value lines
     }
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return fill(parsed, title, content);
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return { json: parsed };
   }
-  const fields = {};
+  const fields = [];
   for (const [, key, raw] of body.matchAll(FIELD)) {
     const template = strip(raw);
     let parsed;
     try {
       parsed = JSON.parse(template);
     } catch {
-      setOwn(fields, key, substitute(template, title, content));
+      fields.push([key, undefined, template]);
       continue;
     }
-    setOwn(fields, key, fill(parsed, title, content));
+    fields.push([key, parsed, template]);
   }
+  return { fields };
+}
+
+/** A JSON object template is the body itself; otherwise one `key: value` per line. */
+function parseFields(body, title, content) {
+  let parsed = parsedBodies.get(body);
+  if (!parsed) {
+    parsed = fieldTemplates(body);
+    if (parsedBodies.size >= PARSED_BODIES_MAX) parsedBodies.clear();
+    parsedBodies.set(body, parsed);
+  }
+  if (parsed.json) return fill(parsed.json, title, content);
+  const fields = {};
+  for (const [key, value, template] of parsed.fields)
+    setOwn(fields, key, value === undefined ? substitute(template, title, content) : fill(value, title, content));
   return fields;
 }
 

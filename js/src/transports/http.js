@@ -2,6 +2,7 @@
 // HTTP transport: sends the planned bytes unchanged, with a timeout on connect, on the headers and on
 // every body read (undici ignores a plain `timeout` option, QingLong's 300 s hang; these apply).
 
+const { finished } = require('node:stream');
 const { secondsText } = require('../wire');
 const { TransportError } = require('./index');
 
@@ -137,6 +138,23 @@ function writtenBeforeFailure(code, message, reason) {
   return !/when HTTP Tunneling/.test(message); // a proxy that refused the CONNECT tunnel
 }
 
+/**
+ * The whole body of a reply stream (node:http's IncomingMessage, undici's body), `onChunk` called as each
+ * piece arrives; rejects as `for await` over it would: with its error, or ERR_STREAM_PREMATURE_CLOSE when
+ * it ends early. Listeners and stream.finished, not an async iterator, whose machinery cost a script's
+ * first reply more than a millisecond (its last reply is read after every other one).
+ */
+function readBody(stream, onChunk) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    stream.on('data', (chunk) => {
+      chunks.push(chunk);
+      onChunk();
+    });
+    finished(stream, { writable: false }, (error) => (error ? reject(error) : resolve(Buffer.concat(chunks))));
+  });
+}
+
 async function sendHttp(planned, timeoutS) {
   const ms = Math.max(1, Math.round(timeoutS * 1000));
   let route = null;
@@ -162,14 +180,10 @@ async function sendHttp(planned, timeoutS) {
     pending.catch(() => {}); // settled after the race was lost: nobody waits for it
     const response = await Promise.race([pending, expired]);
     timer.refresh();
-    const chunks = [];
-    for await (const chunk of response.body) {
-      chunks.push(chunk);
-      timer.refresh();
-    }
+    const received = await readBody(response.body, () => timer.refresh());
     return {
       status: response.statusCode,
-      text: decode(Buffer.concat(chunks), response.headers['content-type']),
+      text: decode(received, response.headers['content-type']),
       headers: replyHeaders(response.headers),
     };
   } catch (error) {

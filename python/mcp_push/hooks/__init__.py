@@ -37,17 +37,25 @@ class HookInput:
     data: dict[str, Any] = field(default_factory=dict)  # the spec's `data` tables (e.g. SMTP services)
 
 
+# Hook modules once imported, by hook name: import_module's lookup costs more than the hook itself. The
+# function is still read from its module at every call (a test may replace it there).
+_modules: dict[str, Any] = {}
+
+
 def get_hook(name: str) -> Callable[..., dict[str, Any]]:
     """The function `name` of hooks/<name>.py."""
-    if not NAME.match(name):
-        raise HookError(f"no hook named '{name}'")
-    module_name = f"{__name__}.{name}"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:  # the hook exists but imports something missing: a bug to show as it is
-            raise
-        raise HookError(f"no hook named '{name}'") from None
+    module = _modules.get(name)
+    if module is None:
+        if not NAME.match(name):
+            raise HookError(f"no hook named '{name}'")
+        module_name = f"{__name__}.{name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:  # the hook exists but imports something missing: a bug to show as it is
+                raise
+            raise HookError(f"no hook named '{name}'") from None
+        _modules[name] = module
     hook = getattr(module, name, None)
     if not callable(hook):
         raise HookError(f"hooks/{name}.py defines no function {name}")

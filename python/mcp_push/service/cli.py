@@ -9,12 +9,13 @@ hosts' hooks, agent_hooks.py) always exits 0.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NoReturn
 
 from ..config import agent_defaults
@@ -237,16 +238,26 @@ def _send(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
                                                         priority=level, format=args.format))
         return _dry_run(routed if routed is not None else plan(args.title, args.content, env=env, channels=channels,
                                                                format=args.format))
-    return _report(dispatch(args.title, args.content, env, channels=channels, tags=args.tag, store=_store(env),
-                            format=args.format), args.json, env)
+    with _store(env) as store:
+        result = dispatch(args.title, args.content, env, channels=channels, tags=args.tag, store=store,
+                          format=args.format)
+    return _report(result, args.json, env)
 
 
-def _store(env: Mapping[str, Any]) -> Any:
-    """The routing state in the state folder, with a routing config file only (routing_state.py)."""
+@contextlib.contextmanager
+def _store(env: Mapping[str, Any]) -> Iterator[Any]:
+    """Routing's state, with a routing config file only: the state folder's, or with MCP_PUSH_DATABASE_URL
+    the one the replicas share (routing_stores.py); closed after the send."""
     from ..configfile import load_config
-    from .routing_state import RoutingStore
+    from .pg_cli import DatabaseCommandError
+    from .routing_stores import routing_store_for
 
-    return RoutingStore.for_source(env) if load_config(env) is not None else None
+    store = routing_store_for(env, DatabaseCommandError) if load_config(env) is not None else None
+    try:
+        yield store
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _routed_plan(env: Mapping[str, Any], kind: str, run_id: str | None, title: str, tags: Any, channels: Any,
@@ -275,7 +286,9 @@ def _event(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
         routed = _routed_plan(env, args.event, args.run_id, args.message, args.tag, channels,
                               lambda names, level: plan_event(envelope, env=env, channels=names, priority=level))
         return _dry_run(routed if routed is not None else plan_event(envelope, env=env, channels=channels))
-    return _report(send_event(envelope, channels=channels, env=env, tags=args.tag, store=_store(env)), args.json, env)
+    with _store(env) as store:
+        result = send_event(envelope, channels=channels, env=env, tags=args.tag, store=store)
+    return _report(result, args.json, env)
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, Any]) -> int:

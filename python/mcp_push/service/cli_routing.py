@@ -65,16 +65,18 @@ def config_check(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 
 def _decisions(env: Mapping[str, Any], kind: str, run_id: str | None, title: str, tags: Iterable[str] | None,
                channels: Iterable[str] | None) -> list[dict[str, Any]] | None:
-    """What routing decides now, the state folder read but left as it is; None without a config file."""
+    """What routing decides now, its state (the state folder's, or the replicas' with MCP_PUSH_DATABASE_URL)
+    read but left as it is; None without a config file."""
     from ..api import channel_names, prepare_message
     from ..routed import decide_for
-    from .routing_state import RoutingStore
+    from .pg_cli import DatabaseCommandError
+    from .routing_stores import routing_store_for
 
     names = channel_names(channels)
     prepared = prepare_message(title or "-", "-", env, names)
     if prepared.result is not None and prepared.result.channels:
         raise ConfigFileError([r.error or r.status for r in prepared.result.channels])
-    store = _ReadOnly(RoutingStore.for_source(env))
+    store = _ReadOnly(routing_store_for(env, DatabaseCommandError))
     return decide_for(prepared, env, kind, run_id, tags, names, store)
 
 

@@ -47,6 +47,8 @@ PRUNE_EVERY_WRITES = 10_000
 PRUNE_EVERY_SECONDS = 60.0
 # Rows deleted per pruning statement: a long delete would hold the write lock (and the readers' view) long.
 PRUNE_CHUNK = 5000
+# Bytes of history.sqlite3-wal kept once the WAL starts anew (SQLite's journal_size_limit).
+WAL_LIMIT = 4 * 1024 * 1024
 # Stored message texts are cut here: the history answers "what was it", not an archive.
 MAX_TEXT = 4000
 # The writer waits this long after a record before it writes, so the records of a burst of calls share one
@@ -227,23 +229,121 @@ class PrunePace:
         self.last, self.since = time.monotonic(), 0
 
 
-class SqliteHistory:
+class QueuedRecords:
+    """What both history stores share: records come in on a queue from any thread (never blocking the caller)
+    and one writer thread writes them; sync() waits for what was queued before it. The masking of what is
+    recorded is here too: `source`'s channels' secrets (kept for the errors that come later) and every secret
+    this process knows."""
+
+    def _start_queue(self) -> None:
+        self._ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._written = threading.Condition()
+        self._queued = self._done = 0  # ops put, and ops written (the writer's count), for sync()
+        self._closed = False
+        self.pruned = 0  # deliveries pruned so far (the benchmark reads it)
+        self._redactor: Any = None
+
+    def _put(self, op: Callable[[Any], None]) -> None:
+        if self._closed:
+            return
+        with self._written:
+            self._queued += 1
+        self._ops.put(op)
+
+    def _mask(self, source: Mapping[str, Any] | None) -> Callable[[str | None], str | None]:
+        if source is not None:
+            self._redactor = source_redactor(source)
+        return record_masker(self._redactor)
+
+    def _wrote(self, batch: list[Any]) -> None:
+        """The writer thread has written `batch` (a None in it too): sync() callers waiting for it go on."""
+        with self._written:
+            self._done += len(batch)
+            self._written.notify_all()
+
+    def _wait_written(self, timeout: float, hurry: Callable[[], None] | None = None) -> bool:
+        """Waits until everything queued so far is written; hurry() when some is still to write."""
+        with self._written:
+            target = self._queued
+            if hurry is not None and self._done < target:
+                hurry()
+            return self._written.wait_for(lambda: self._done >= target or not self._thread.is_alive(), timeout)
+
+    def _stop_queue(self) -> bool:
+        """Ends the writer thread once it has written what is queued; False when already closed."""
+        if self._closed:
+            return False
+        self._closed = True
+        with self._written:
+            self._queued += 1
+        self._ops.put(None)
+        return True
+
+
+def accepted_rows(message: Message, entries: Sequence[Delivery | R.ChannelResult],
+                  mask: Callable[[str | None], str | None]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The messages row and the deliveries rows (in the tables' column order) of an accepted message: a
+    queued delivery per Delivery, a final one per result given at once."""
+    now = message.created
+    row = (message.message_id, now, message.origin, message.kind, message.run_id, _clip(mask(message.title)),
+           _clip(mask(message.content)), mask(message.step), message.progress, _clip(mask(message.note)) or None,
+           message.retry_of)
+    deliveries = []
+    for entry in entries:
+        if isinstance(entry, Delivery):
+            deliveries.append((message.message_id, message.run_id, message.kind, entry.channel, QUEUED,
+                               R.QUEUED, 0, None, None, 0, 0, 0, 0, entry.row or None, now, now))
+        else:
+            deliveries.append((message.message_id, message.run_id, message.kind, entry.channel,
+                               state_of(entry.status), entry.status, entry.attempts, entry.http_status,
+                               mask(entry.error), entry.parts, int(entry.truncated), 0, entry.elapsed_ms, None,
+                               now, now))
+    return row, deliveries
+
+
+# Pruning, in SQLite's words (pg/history.pg_sql says them in PostgreSQL's): final deliveries before the cutoff,
+# then beyond the newest max, a chunk per statement; then the messages left without a kept delivery (by their
+# indexes, no scan of the deliveries), and never more of them than max.
+PRUNE_OLD = ("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE created < ? AND"
+             " state NOT IN ('queued', 'retrying') LIMIT ?)")
+PRUNE_NEWEST = "SELECT id FROM deliveries WHERE state NOT IN ('queued', 'retrying') ORDER BY id DESC LIMIT 1 OFFSET ?"
+PRUNE_BEYOND = ("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE id <= ? AND"
+                " state NOT IN ('queued', 'retrying') LIMIT ?)")
+PRUNE_MESSAGES = ("DELETE FROM messages WHERE created < COALESCE((SELECT MIN(created) FROM deliveries), ?)",
+                  "DELETE FROM messages WHERE rowid <= (SELECT rowid FROM messages ORDER BY rowid DESC LIMIT 1"
+                  " OFFSET ?)")
+
+
+def prune_with(execute: Callable[[str, tuple[Any, ...]], Any], cutoff: float, keep: Retention) -> int:
+    """Runs the pruning statements through execute(sql, args) -> cursor; how many deliveries went."""
+    deleted = 0
+    for sql, first in ((PRUNE_OLD, cutoff), (PRUNE_BEYOND, None)):
+        if first is None:
+            row = execute(PRUNE_NEWEST, (keep.max_deliveries,)).fetchone()
+            if row is None:
+                break
+            first = row[0]
+        while True:
+            n = execute(sql, (first, PRUNE_CHUNK)).rowcount
+            deleted += n
+            if n < PRUNE_CHUNK:
+                break
+    execute(PRUNE_MESSAGES[0], (cutoff,))
+    execute(PRUNE_MESSAGES[1], (keep.max_deliveries,))
+    return deleted
+
+
+class SqliteHistory(QueuedRecords):
     """history.sqlite3: records come in on a queue (any thread, never blocking) and one writer thread
     writes them in batches and prunes; readers use their own connection (WAL: they never wait for it)."""
 
     def __init__(self, path: Path | None, keep: Retention = Retention(7, 100_000),
                  clock: Callable[[], float] = time.time):
         self.path, self.keep, self.clock = path, keep, clock
-        self._ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._written = threading.Condition()
-        self._queued = 0  # ops put, and ops written (the writer's count), for sync()
+        self._start_queue()
         # Settled updates that came before their delivery's row (the writer thread's alone): see accepted().
         self._early: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
-        self._done = 0
-        self._closed = False
         self._urgent = threading.Event()  # a reader waits (sync) or the store closes: write without lingering
-        self.pruned = 0  # deliveries pruned so far (the benchmark reads it)
-        self._redactor: Any = None
         if path is None:
             # One shared in-memory database: the writer's and the readers' connections see the same rows.
             target, uri = f"file:mcp-push-history-{uuid.uuid4().hex}?mode=memory&cache=shared", True
@@ -254,6 +354,19 @@ class SqliteHistory:
         self._target, self._uri = target, uri
         self._db = self._connect()
         self._db.executescript(SCHEMA)
+        if path is not None:
+            # A script's process exits without closing the database (its writer is a daemon thread), so no
+            # close checkpoints the WAL, and SQLite starts a WAL anew only after a checkpoint: without this
+            # one every script's records were appended to it, and every open read the whole file again
+            # (40 MB after 600 one-shot sends: 20 ms an open, fsyncs in each commit). Passive: it never waits
+            # for another process's reader or writer. WAL_LIMIT then keeps a file once grown from staying so.
+            self._db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}").fetchall()
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            # The WAL starts anew with the next page written, its header synced to disk: written here (the
+            # database header's user_version, unchanged), so that sync is the open's, made while a library
+            # send's vendors answer (api.prepare_record), not the record's after the results.
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            self._db.execute(f"PRAGMA user_version = {int(version)}")
         self._reader = self._connect()
         self._read_lock = threading.Lock()
         self._thread = threading.Thread(target=self._write_loop, daemon=True, name="mcp-push-history")
@@ -268,37 +381,9 @@ class SqliteHistory:
 
     # --- writing (any thread: queued) -------------------------------------------------------------------
 
-    def _put(self, op: Callable[[sqlite3.Connection], None]) -> None:
-        if self._closed:
-            return
-        with self._written:
-            self._queued += 1
-        self._ops.put(op)
-
-    def _mask(self, source: Mapping[str, Any] | None) -> Callable[[str | None], str | None]:
-        """Masks the secrets of `source`'s channels (the redactor is kept for the errors that come later)
-        and every secret this process knows."""
-        if source is not None:
-            self._redactor = source_redactor(source)
-        return record_masker(self._redactor)
-
     def accepted(self, message: Message, entries: Sequence[Delivery | R.ChannelResult],
                  source: Mapping[str, Any] | None = None) -> None:
-        mask = self._mask(source)
-        now = message.created
-        row = (message.message_id, now, message.origin, message.kind, message.run_id, _clip(mask(message.title)),
-               _clip(mask(message.content)), mask(message.step), message.progress, _clip(mask(message.note)) or None,
-               message.retry_of)
-        deliveries = []
-        for entry in entries:
-            if isinstance(entry, Delivery):
-                deliveries.append((message.message_id, message.run_id, message.kind, entry.channel, QUEUED,
-                                   R.QUEUED, 0, None, None, 0, 0, 0, 0, entry.row, now, now))
-            else:
-                deliveries.append((message.message_id, message.run_id, message.kind, entry.channel,
-                                   state_of(entry.status), entry.status, entry.attempts, entry.http_status,
-                                   mask(entry.error), entry.parts, int(entry.truncated), 0, entry.elapsed_ms, None,
-                                   now, now))
+        row, deliveries = accepted_rows(message, entries, self._mask(source))
 
         def write(db: sqlite3.Connection) -> None:
             db.execute("INSERT OR IGNORE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
@@ -417,9 +502,7 @@ class SqliteHistory:
                 except Exception:
                     log.warning("history: pruning failed", exc_info=True)
                 pace.pruned()
-            with self._written:
-                self._done += len(batch)
-                self._written.notify_all()
+            self._wrote(batch)
             if stop:
                 return
 
@@ -427,30 +510,7 @@ class SqliteHistory:
         """Deletes final deliveries older than the retention days or beyond the newest max, and messages
         left with none; returns how many deliveries. Run by the writer thread (or a test, with no writer
         busy), a chunk per statement."""
-        cutoff = self.clock() - self.keep.days * 86400
-        deleted = 0
-        db = self._db
-        while True:
-            n = db.execute("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE created < ? AND"
-                           " state NOT IN ('queued', 'retrying') LIMIT ?)", (cutoff, PRUNE_CHUNK)).rowcount
-            deleted += n
-            if n < PRUNE_CHUNK:
-                break
-        row = db.execute("SELECT id FROM deliveries WHERE state NOT IN ('queued', 'retrying') ORDER BY id DESC"
-                         " LIMIT 1 OFFSET ?", (self.keep.max_deliveries,)).fetchone()
-        if row is not None:
-            while True:
-                n = db.execute("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE id <= ? AND"
-                               " state NOT IN ('queued', 'retrying') LIMIT ?)", (row[0], PRUNE_CHUNK)).rowcount
-                deleted += n
-                if n < PRUNE_CHUNK:
-                    break
-        # Messages go with the oldest kept delivery (one no channel took, too), or at the cutoff, and never
-        # more of them are kept than deliveries: by their indexes, no scan of the deliveries.
-        db.execute("DELETE FROM messages WHERE created < COALESCE((SELECT MIN(created) FROM deliveries), ?)",
-                   (cutoff,))
-        db.execute("DELETE FROM messages WHERE rowid <= (SELECT rowid FROM messages ORDER BY rowid DESC LIMIT 1"
-                   " OFFSET ?)", (self.keep.max_deliveries,))
+        deleted = prune_with(self._db.execute, self.clock() - self.keep.days * 86400, self.keep)
         self.pruned += deleted
         return deleted
 
@@ -458,11 +518,7 @@ class SqliteHistory:
 
     def sync(self, timeout: float = 5.0) -> bool:
         """Waits until everything queued so far is written (a reader then sees its own process's records)."""
-        with self._written:
-            target = self._queued
-            if self._done < target:
-                self._urgent.set()
-            return self._written.wait_for(lambda: self._done >= target or not self._thread.is_alive(), timeout)
+        return self._wait_written(timeout, hurry=self._urgent.set)
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.sync()
@@ -472,13 +528,9 @@ class SqliteHistory:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def close(self) -> None:
-        if self._closed:
+        if not self._stop_queue():
             return
-        self._closed = True
-        self._ops.put(None)
         self._urgent.set()
-        with self._written:
-            self._queued += 1
         self._thread.join(10)
         self._db.close()
         with self._read_lock:
@@ -493,9 +545,10 @@ _STORES_LOCK = threading.Lock()
 MAX_OPEN_STORES = 8
 
 
-def store_for(source: Mapping[str, Any]) -> SqliteHistory | None:
+def store_for(source: Mapping[str, Any], quiet: bool = False) -> SqliteHistory | None:
     """This process's history of the state folder `source` names (MCP_PUSH_STATE_DIR, else the
-    platform's default), or None with MCP_PUSH_HISTORY=false or a folder that cannot be written (logged).
+    platform's default), or None with MCP_PUSH_HISTORY=false or a folder that cannot be written (logged,
+    unless `quiet`: prepare_store's try, which the record's own says again).
     With MCP_PUSH_DATABASE_URL, the history every replica shares in PostgreSQL (pg/history.py) instead."""
     from .backend import uses_postgres
     from .outbox import state_dir
@@ -510,7 +563,8 @@ def store_for(source: Mapping[str, Any]) -> SqliteHistory | None:
         keep = retention(source)
         path = state_dir(source) / FILE_NAME
     except ConfigError as exc:
-        log.warning("history: %s; not recording", exc)
+        if not quiet:
+            log.warning("history: %s; not recording", exc)
         return None
     with _STORES_LOCK:
         store = _STORES.pop(path, None)
@@ -519,7 +573,8 @@ def store_for(source: Mapping[str, Any]) -> SqliteHistory | None:
                 store = SqliteHistory(path, keep)
             except (OSError, sqlite3.Error) as exc:
                 # History is lost, not a message: said where -v shows it, not as a warning on every send.
-                log.info("history: cannot keep it in %s: %s", path, exc)
+                if not quiet:
+                    log.info("history: cannot keep it in %s: %s", path, exc)
                 return None
         _STORES[path] = store  # the most recently used last
         while len(_STORES) > MAX_OPEN_STORES:
@@ -542,6 +597,21 @@ def record_sent(source: Mapping[str, Any], title: str, content: str, result: R.S
     store.record(Message(result.message_id, kind, run_id, title, content, origin, extra.get("step"),
                          progress if isinstance(progress, int | float) else None, extra.get("message"),
                          created=store.clock()), result.channels, source, edited)
+
+
+def prepare_store(source: Mapping[str, Any]) -> None:
+    """Opens the store record_sent will write `source`'s send to, and loads what masking its texts needs,
+    ahead of the send's results (api.prepare_record). A store that cannot open is left to record_sent,
+    which says why; so is PostgreSQL's (its connection may wait for a server: once per send, not twice)."""
+    from .backend import uses_postgres
+    from .outcome import SecretRedactor  # noqa: F401 - imported now: source_redactor needs it
+
+    try:
+        if uses_postgres(source):
+            return
+    except ConfigError:
+        return
+    store_for(source, quiet=True)
 
 
 @atexit.register

@@ -14,6 +14,7 @@ channel ids and lane keys (salted hashes, lanekey.py): never a credential.
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,6 +26,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from .. import result as R
 from .delivery import Delivery
+
+log = logging.getLogger(__name__)
 
 PATH = "/metrics"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
@@ -40,9 +43,22 @@ class _QueueDepth:
         family = GaugeMetricFamily("mcp_push_queue_depth", "Deliveries waiting in a lane (one channel credential)",
                                    labels=["channel", "lane"])
         engine = self._engine()
-        if engine is not None:
+        if engine is None:
+            yield family
+            return
+        shared = getattr(engine, "queue_depths", None)  # PostgreSQL: the lanes are in the database, not here
+        if shared is None:
             for lane in list(engine.lanes.values()):
                 family.add_metric([lane.spec.name, lane.key], len(lane.queue) + (1 if lane.busy else 0))
+            yield family
+            return
+        try:
+            depths = shared()
+        except Exception:  # PostgreSQL away: the other metrics are still served
+            log.debug("metrics: reading the queue depths failed", exc_info=True)
+            depths = []
+        for channel, lane, count in depths:
+            family.add_metric([channel, lane], count)
         yield family
 
 
@@ -62,15 +78,25 @@ class EngineMetrics:
                                  ["channel"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.registry.register(_QueueDepth(engine))
         self._accepted: weakref.WeakKeyDictionary[Delivery, float] = weakref.WeakKeyDictionary()
+        # labels() checks and locks on every call: the children each (metric, labels) has, looked up once.
+        # They stay registered (nothing here removes one), so a kept child is the one labels() would give.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def accepted(self, message: Any, entries: Sequence[Delivery | R.ChannelResult], source: Mapping[str, Any]) -> None:
-        self.messages.labels(message.kind).inc()
+        self._child(self.messages, message.kind).inc()
         now = time.monotonic()
         for entry in entries:
             if isinstance(entry, Delivery):
                 self._accepted[entry] = now
             else:  # settled at once: refused (queue full), a setting that cannot work, skipped
-                self.deliveries.labels(entry.channel, entry.status).inc()
+                self._child(self.deliveries, entry.channel, entry.status).inc()
 
     def waiting(self, delivery: Delivery, next_at: float) -> None:
         self.waits.labels(delivery.channel).inc()
@@ -79,10 +105,10 @@ class EngineMetrics:
         self.retries.labels(delivery.channel).inc()
 
     def settled(self, delivery: Delivery, result: R.ChannelResult) -> None:
-        self.deliveries.labels(delivery.channel, result.status).inc()
+        self._child(self.deliveries, delivery.channel, result.status).inc()
         started = self._accepted.pop(delivery, None)
         if started is not None:
-            self.latency.labels(delivery.channel).observe(time.monotonic() - started)
+            self._child(self.latency, delivery.channel).observe(time.monotonic() - started)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

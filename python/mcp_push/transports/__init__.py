@@ -9,6 +9,9 @@ planning must not pay for requests or smtplib.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,6 +41,30 @@ class TransportError(Exception):
         self.maybe_delivered = maybe_delivered
 
 
+# What the current thread's send calls once its request is on the wire (written, the reply not yet read):
+# a caller with work to do while the vendor answers waits for it (api._run_concurrently). The HTTP
+# transport's connections tell (pools.py); a transport that does not is on the wire when its send is done.
+_wire = threading.local()
+
+
+@contextmanager
+def on_the_wire(callback: Callable[[], None]) -> Iterator[None]:
+    """`callback` is called each time a request sent in this thread, inside the block, is written."""
+    before = getattr(_wire, "callback", None)
+    _wire.callback = callback
+    try:
+        yield
+    finally:
+        _wire.callback = before
+
+
+def request_written() -> None:
+    """Called by a transport when the request it sends in this thread is written."""
+    callback = getattr(_wire, "callback", None)
+    if callback is not None:
+        callback()
+
+
 class Transport:
     name = ""
     round_trips = 1
@@ -45,6 +72,10 @@ class Transport:
 
     def send(self, request: PlannedRequest, timeout: float) -> Reply:
         raise NotImplementedError
+
+    def load(self) -> None:
+        """Imports the library `send` uses (a send calls it before its channels' threads start: one import
+        in one thread, not the first channel's thread importing while the others start and wait for it)."""
 
     def retryable(self, status: int) -> bool:
         """The vendor's answer `status` says "later": the request may be tried again."""
@@ -62,6 +93,9 @@ class HttpTransport(Transport):
 
         return send_http(request, timeout)
 
+    def load(self) -> None:
+        from . import http  # noqa: F401
+
     def retryable(self, status: int) -> bool:
         return status == 429 or status >= 500
 
@@ -73,6 +107,9 @@ class SmtpTransport(Transport):
         from .smtp import send_smtp
 
         return send_smtp(request, timeout)
+
+    def load(self) -> None:
+        from . import smtp  # noqa: F401
 
     def retryable(self, status: int) -> bool:
         return 400 <= status < 500  # SMTP 4xx: transient (greylisting, mailbox busy)

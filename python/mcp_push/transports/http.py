@@ -14,6 +14,7 @@ Connections are pooled per process (pools.py).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from urllib3.exceptions import (
 from urllib3.exceptions import InvalidHeader as _Urllib3InvalidHeader
 from urllib3.util import Retry, make_headers, parse_url
 
+from ..envlayers import environ_get
 from ..planner import PlannedRequest
 from ..wire import seconds_text
 from . import Reply, TransportError, pools
@@ -156,25 +158,13 @@ class Prepared:
 def ca_bundle() -> str | bool:
     """The CA bundle requests' trust_env read (REQUESTS_CA_BUNDLE, then CURL_CA_BUNDLE), else verify
     with the default one (certifi's)."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return environ_get("REQUESTS_CA_BUNDLE") or environ_get("CURL_CA_BUNDLE") or True
 
 
 def prepare(request: PlannedRequest) -> Prepared:
     """requests' PreparedRequest and HTTPAdapter.request_url for the planned request; ValueError (an
     InvalidURL, an InvalidHeader, a UnicodeEncodeError) when it cannot go on the wire as configured."""
-    url = request.url.lstrip()
-    parsed = parse_url(url)  # LocationParseError is a ValueError
-    if not parsed.scheme or parsed.scheme.lower() not in ("http", "https"):
-        raise InvalidURL(f"no HTTP scheme: {parsed.scheme}")
-    if not parsed.host:
-        raise InvalidURL("no host")
-    if parsed.host.startswith(("*", ".")):
-        raise InvalidURL("URL has an invalid label.")
-    netloc = f"{parsed.auth}@" if parsed.auth else ""
-    netloc += parsed.host + (f":{parsed.port}" if parsed.port else "")
-    path = parsed.path or "/"
-    query = f"?{parsed.query}" if parsed.query else ""
-    prepared_url = f"{parsed.scheme}://{netloc}{path}{query}" + (f"#{parsed.fragment}" if parsed.fragment else "")
+    prepared_url, target, scheme, host, port, netloc, user, password = _url_facts(request.url.lstrip())
 
     merged: dict[str, tuple[str, str]] = {name.lower(): (name, value) for name, value in _DEFAULT_HEADERS}
     for name, value in request.headers.items():
@@ -188,26 +178,46 @@ def prepare(request: PlannedRequest) -> Prepared:
         merged["content-length"] = ("Content-Length", str(len(body)))
     elif request.method not in ("GET", "HEAD") and "content-length" not in merged:
         merged["content-length"] = ("Content-Length", "0")
-    user, password = _credentials(prepared_url)
     if user or password:  # requests' prepare_auth: the URL's user and password, as Basic authorization
         merged["authorization"] = ("Authorization", make_headers(basic_auth=f"{user}:{password}")["authorization"])
 
     # Without a spec-named proxy, HTTP(S)_PROXY / NO_PROXY from the environment apply, as requests reads them.
     proxies = {"http": request.proxy, "https": request.proxy} if request.proxy else env_proxies(prepared_url)
-    proxy = select_proxy(prepared_url, proxies)
-    split = urlsplit(prepared_url)
-    scheme = split.scheme.lower()
-    target = path + query
+    proxy = select_proxy(prepared_url, proxies) if proxies else None
     if proxy:
         proxy = _with_scheme(proxy)
         if not parse_url(proxy).host:
             raise InvalidURL("Please check proxy URL. It is malformed and could be missing the host.")
         if scheme != "https" and not proxy.lower().startswith("socks"):
-            target = f"{scheme}://{split.netloc.rsplit('@', 1)[-1]}{target}"  # a forwarding proxy's request line
+            target = f"{scheme}://{netloc}{target}"  # a forwarding proxy's request line
     return Prepared(
-        request.method, prepared_url, scheme, split.hostname or "", split.port, target,
+        request.method, prepared_url, scheme, host, port, target,
         {name: value for name, value in merged.values()}, body, proxy, ca_bundle(),
     )
+
+
+# What prepare() reads from a URL, kept per URL: the same few URLs go out with every message (one that
+# carries the message text is one entry among the bounded few). A URL that cannot go out raises each time.
+@functools.lru_cache(maxsize=512)
+def _url_facts(url: str) -> tuple[str, str, str, str, int | None, str, str, str]:
+    """(the URL as requests prepares it, the request line's path and query, its scheme in lower case, host,
+    port, host and port as written, the user and password of get_auth_from_url)."""
+    parsed = parse_url(url)  # LocationParseError is a ValueError
+    if not parsed.scheme or parsed.scheme.lower() not in ("http", "https"):
+        raise InvalidURL(f"no HTTP scheme: {parsed.scheme}")
+    if not parsed.host:
+        raise InvalidURL("no host")
+    if parsed.host.startswith(("*", ".")):
+        raise InvalidURL("URL has an invalid label.")
+    netloc = f"{parsed.auth}@" if parsed.auth else ""
+    netloc += parsed.host + (f":{parsed.port}" if parsed.port else "")
+    path = parsed.path or "/"
+    query = f"?{parsed.query}" if parsed.query else ""
+    prepared_url = f"{parsed.scheme}://{netloc}{path}{query}" + (f"#{parsed.fragment}" if parsed.fragment else "")
+    split = urlsplit(prepared_url)
+    user, password = _credentials(prepared_url)
+    return (prepared_url, path + query, split.scheme.lower(), split.hostname or "", split.port,
+            split.netloc.rsplit("@", 1)[-1], user, password)
 
 
 def _credentials(url: str) -> tuple[str, str]:
@@ -263,8 +273,14 @@ def exchange(prepared: Prepared, timeout: float) -> BaseHTTPResponse:
     return _pool(prepared).urlopen(
         prepared.method, prepared.target, body=prepared.body, headers=prepared.headers, redirect=False,
         assert_same_host=False, preload_content=False, decode_content=False, retries=_NO_RETRIES,
-        timeout=Timeout(connect=timeout, read=timeout), chunked=False,
+        timeout=_timeout(timeout), chunked=False,
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _timeout(seconds: float) -> Timeout:
+    """One Timeout per value (urllib3 clones it for each connection; it is never changed)."""
+    return Timeout(connect=seconds, read=seconds)
 
 
 def _read(response: BaseHTTPResponse) -> bytes:

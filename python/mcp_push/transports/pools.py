@@ -21,10 +21,12 @@ import threading
 import time
 
 from urllib3 import PoolManager, proxy_from_url
-from urllib3.connection import HTTPConnection
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import make_headers
 from urllib3.util.ssl_ import create_urllib3_context
+
+from . import request_written
 
 IDLE_REUSE_SECONDS = 2.0
 # 8 targets of one channel at once (deliver.TARGETS_AT_ONCE) to one host; a pool per host.
@@ -48,15 +50,63 @@ class _FreshPoolMixin:
         super()._put_conn(conn)
 
 
-class _HTTPPool(_FreshPoolMixin, HTTPConnectionPool):
+class _OneWriteMixin:
+    """Writes a request's headers and its body in one send: urllib3 (and http.client) write them apart,
+    two system calls a request and, on loopback, two wake-ups of the server, while every other channel
+    thread waits for the GIL. The bytes on the wire are the same.
+    Only for a body whose length the headers give (the transport always sets Content-Length): with a
+    Content-Length urllib3 frames nothing itself, so the body goes as it is."""
+
+    def request(self, method, url, body=None, headers=None, **options):
+        if isinstance(body, bytes) and body and headers is not None \
+                and any(name.lower() == "content-length" for name in headers):
+            self._mcp_push_body = body
+            try:
+                return super().request(method, url, body=None, headers=headers, **options)
+            finally:
+                self._mcp_push_body = None
+        return super().request(method, url, body=body, headers=headers, **options)
+
+    def _send_output(self, message_body=None, encode_chunked=False):
+        # http.client's own, with the body joined to the header block it writes (endheaders calls it).
+        body = getattr(self, "_mcp_push_body", None)
+        if body is None or message_body is not None:
+            return super()._send_output(message_body, encode_chunked=encode_chunked)
+        self._mcp_push_body = None
+        self._buffer.extend((b"", b""))
+        head = b"\r\n".join(self._buffer)
+        del self._buffer[:]
+        self.send(head + body)
+        return None
+
+
+class _WrittenMixin:
+    """A connection that says when a request is written (transports.request_written): the sender may then
+    do other work while the vendor answers. A proxy's CONNECT is not the request: it is written in connect()."""
+
+    def request(self, *args, **kwargs) -> None:
+        super().request(*args, **kwargs)
+        request_written()
+
+
+class _HTTPConnection(_WrittenMixin, _OneWriteMixin, HTTPConnection):
     pass
+
+
+class _HTTPSConnection(_WrittenMixin, _OneWriteMixin, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(_FreshPoolMixin, HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
 
 
 class _HTTPSPool(_FreshPoolMixin, HTTPSConnectionPool):
-    pass
+    ConnectionCls = _HTTPSConnection
 
 
 _POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
+_SOCKS_POOL_CLASSES: dict[str, type] | None = None  # made on first use: urllib3's SOCKS support imports PySocks
 
 _lock = threading.Lock()
 _direct: PoolManager | None = None
@@ -86,6 +136,7 @@ def through(proxy: str, proxy_headers: dict[str, str]) -> PoolManager:
                     from urllib3.contrib.socks import SOCKSProxyManager
 
                     manager = SOCKSProxyManager(proxy, num_pools=POOLS, maxsize=POOL_SIZE, block=False)
+                    manager.pool_classes_by_scheme = _socks_pool_classes()
                 else:
                     # TCP_NODELAY, as on direct connections: urllib3 turns Nagle's algorithm back on for
                     # proxies, and it writes a request's headers and body apart, so on a reused connection
@@ -93,9 +144,38 @@ def through(proxy: str, proxy_headers: dict[str, str]) -> PoolManager:
                     manager = proxy_from_url(proxy, proxy_headers=proxy_headers, num_pools=POOLS,
                                              maxsize=POOL_SIZE, block=False,
                                              socket_options=HTTPConnection.default_socket_options)
-                manager.pool_classes_by_scheme = _POOL_CLASSES
+                    manager.pool_classes_by_scheme = _POOL_CLASSES
                 _proxied[proxy] = manager
     return manager
+
+
+def _socks_pool_classes() -> dict[str, type]:
+    """urllib3's SOCKS pools, with this module's reuse rule and written notice: a SOCKS manager's pools
+    must make SOCKS connections (a plain pool took its options and failed with a TypeError: every request
+    through ALL_PROXY=socks5://... was an internal_error)."""
+    global _SOCKS_POOL_CLASSES
+    if _SOCKS_POOL_CLASSES is None:
+        from urllib3.contrib.socks import (
+            SOCKSConnection,
+            SOCKSHTTPConnectionPool,
+            SOCKSHTTPSConnection,
+            SOCKSHTTPSConnectionPool,
+        )
+
+        class _SOCKSConnection(_WrittenMixin, _OneWriteMixin, SOCKSConnection):
+            pass
+
+        class _SOCKSHTTPSConnection(_WrittenMixin, _OneWriteMixin, SOCKSHTTPSConnection):
+            pass
+
+        class _SOCKSHTTPPool(_FreshPoolMixin, SOCKSHTTPConnectionPool):
+            ConnectionCls = _SOCKSConnection
+
+        class _SOCKSHTTPSPool(_FreshPoolMixin, SOCKSHTTPSConnectionPool):
+            ConnectionCls = _SOCKSHTTPSConnection
+
+        _SOCKS_POOL_CLASSES = {"http": _SOCKSHTTPPool, "https": _SOCKSHTTPSPool}
+    return _SOCKS_POOL_CLASSES
 
 
 def proxy_headers(username: str | None, password: str | None) -> dict[str, str]:

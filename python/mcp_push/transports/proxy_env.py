@@ -17,6 +17,8 @@ import struct
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
+from ..envlayers import environ_get
+
 # What the choice depends on besides the URL's scheme and host: the variables read (lower case first),
 # REQUEST_METHOD (CGI: HTTP_PROXY is then ignored), and the environment's size (a proxy variable in
 # another spelling, Https_Proxy, changes it when it comes or goes).
@@ -27,9 +29,8 @@ _ROUTES: dict[tuple, dict[str, str]] = {}
 
 def env_proxies(url: str) -> dict[str, str]:
     """The proxies the environment names for `url`, keyed as requests keys them ("http", "https", "all", ...)."""
-    environ = os.environ
     parts = urlsplit(url)
-    key = (len(environ), *(environ.get(name) for name in _PROXY_VARIABLES), parts.scheme, parts.netloc)
+    key = (len(os.environ), *map(environ_get, _PROXY_VARIABLES), parts.scheme, parts.netloc)
     found = _ROUTES.get(key)
     if found is None:
         if len(_ROUTES) >= 256:

@@ -97,6 +97,9 @@ class PgEngine(Engine):
     def adopt(self, note: str = "") -> list[Delivery]:
         return []  # nothing to adopt: the rows and their jobs are in PostgreSQL, for any worker
 
+    def queue_depths(self) -> list[tuple[str, str, int]]:
+        return self.state.queue_depths()  # every replica's lanes (the database's), for /metrics
+
     # --- a job: the one pipeline on a lane made for it -------------------------------------------------------
 
     def run_job(self, attempts: int, row: int | None = None, lane: str | None = None, run_id: str | None = None,

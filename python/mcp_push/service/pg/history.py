@@ -40,17 +40,15 @@ from ... import result as R
 from ...config import ConfigError
 from ..delivery import Delivery
 from ..history import (
-    PRUNE_CHUNK,
-    QUEUED,
     Message,
     PrunePace,
+    QueuedRecords,
     Retention,
-    _clip,
+    accepted_rows,
     drain,
     history_enabled,
-    record_masker,
+    prune_with,
     retention,
-    source_redactor,
     state_of,
 )
 
@@ -138,7 +136,7 @@ _FINAL = ("SELECT h.id, d.result, d.finished FROM mcp_push_history_deliveries h 
           " ORDER BY h.id LIMIT %s FOR UPDATE OF h SKIP LOCKED")
 
 
-class PgHistory:
+class PgHistory(QueuedRecords):
     """history.HistoryBackend on PostgreSQL; records come in on a queue (any thread, never blocking), one
     writer thread writes them in batches, reconciles with the queue and prunes; readers use the pool."""
 
@@ -148,12 +146,7 @@ class PgHistory:
         import psycopg_pool
 
         self.url, self.keep, self.clock = url, keep, clock
-        self._ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._written = threading.Condition()
-        self._queued = self._done = 0
-        self._closed = False
-        self.pruned = 0
-        self._redactor: Any = None
+        self._start_queue()
         if source is not None:
             self._mask(source)  # a worker never sees an "accepted": its errors are masked with its env's secrets
         # Settled updates that found no row yet (the writer thread's alone): (give up at, sql, args).
@@ -177,36 +170,9 @@ class PgHistory:
 
     # --- writing (any thread: queued) -------------------------------------------------------------------
 
-    def _put(self, op: Callable[[Any], None]) -> None:
-        if self._closed:
-            return
-        with self._written:
-            self._queued += 1
-        self._ops.put(op)
-
-    def _mask(self, source: Mapping[str, Any] | None) -> Callable[[str | None], str | None]:
-        """As SqliteHistory's: `source`'s channels' secrets (kept for later errors) and the process's."""
-        if source is not None:
-            self._redactor = source_redactor(source)
-        return record_masker(self._redactor)
-
     def accepted(self, message: Message, entries: Sequence[Delivery | R.ChannelResult],
                  source: Mapping[str, Any] | None = None) -> None:
-        mask = self._mask(source)
-        now = message.created
-        row = (message.message_id, now, message.origin, message.kind, message.run_id, _clip(mask(message.title)),
-               _clip(mask(message.content)), mask(message.step), message.progress, _clip(mask(message.note)) or None,
-               message.retry_of)
-        deliveries = []
-        for entry in entries:
-            if isinstance(entry, Delivery):
-                deliveries.append((message.message_id, message.run_id, message.kind, entry.channel, QUEUED,
-                                   R.QUEUED, 0, None, None, 0, 0, 0, 0, entry.row or None, now, now))
-            else:
-                deliveries.append((message.message_id, message.run_id, message.kind, entry.channel,
-                                   state_of(entry.status), entry.status, entry.attempts, entry.http_status,
-                                   mask(entry.error), entry.parts, int(entry.truncated), 0, entry.elapsed_ms, None,
-                                   now, now))
+        row, deliveries = accepted_rows(message, entries, self._mask(source))
 
         def write(conn: Any) -> None:
             conn.execute("INSERT INTO mcp_push_history_messages (message_id, created, origin, kind, run_id, title,"
@@ -353,9 +319,7 @@ class PgHistory:
                 except Exception:
                     log.debug("history: pruning failed", exc_info=True)
                 pace.pruned()
-            with self._written:
-                self._done += len(batch)
-                self._written.notify_all()
+            self._wrote(batch)
             if stop:
                 return
 
@@ -363,32 +327,10 @@ class PgHistory:
         """Deletes final deliveries older than the retention days or beyond the newest max, and messages
         left with none; how many deliveries (0 when another process is pruning). A chunk per statement."""
         cutoff = self.clock() - self.keep.days * 86400
-        deleted = 0
-        final = "state NOT IN ('queued', 'retrying')"
-        table = "mcp_push_history_deliveries"
         with self.pool.connection() as conn, conn.transaction():
             if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (PRUNE_LOCK,)).fetchone()[0]:
                 return 0
-            while True:
-                n = conn.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE "  # noqa: S608
-                                 f"created < %s AND {final} LIMIT %s)", (cutoff, PRUNE_CHUNK)).rowcount
-                deleted += n
-                if n < PRUNE_CHUNK:
-                    break
-            row = conn.execute(f"SELECT id FROM {table} WHERE {final} ORDER BY id DESC LIMIT 1 OFFSET %s",  # noqa: S608
-                               (self.keep.max_deliveries,)).fetchone()
-            if row is not None:
-                while True:
-                    n = conn.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE "  # noqa: S608
-                                     f"id <= %s AND {final} LIMIT %s)", (row[0], PRUNE_CHUNK)).rowcount
-                    deleted += n
-                    if n < PRUNE_CHUNK:
-                        break
-            # As in SQLite: messages go with the oldest kept delivery, or at the cutoff, and never more than max.
-            conn.execute("DELETE FROM mcp_push_history_messages WHERE created < COALESCE((SELECT MIN(created) FROM"
-                         " mcp_push_history_deliveries), %s)", (cutoff,))
-            conn.execute("DELETE FROM mcp_push_history_messages WHERE seq <= (SELECT seq FROM"
-                         " mcp_push_history_messages ORDER BY seq DESC LIMIT 1 OFFSET %s)", (self.keep.max_deliveries,))
+            deleted = prune_with(lambda sql, args: conn.execute(pg_sql(sql), args), cutoff, self.keep)
         self.pruned += deleted
         return deleted
 
@@ -396,9 +338,7 @@ class PgHistory:
 
     def sync(self, timeout: float = 5.0) -> bool:
         """Waits until everything this process queued so far is written (and reconciled with the queue)."""
-        with self._written:
-            target = self._queued
-            return self._written.wait_for(lambda: self._done >= target or not self._thread.is_alive(), timeout)
+        return self._wait_written(timeout)
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.sync()
@@ -408,12 +348,8 @@ class PgHistory:
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def close(self) -> None:
-        if self._closed:
+        if not self._stop_queue():
             return
-        self._closed = True
-        with self._written:
-            self._queued += 1
-        self._ops.put(None)
         self._thread.join(10)
         self.pool.close()
 

@@ -83,11 +83,31 @@ class _JobManager(JobManager):
       ran): procrastinate refuses the retry with a unique violation. That newer job has the same arguments
       and sends the run's newest row, so this one is finished, and the newer one goes no sooner than this
       retry would have (a vendor's Retry-After holds);
-    - an end or retry that PostgreSQL did not take (a connection lost) is stored again (_persisting)."""
+    - an end or retry that PostgreSQL did not take (a connection lost) is stored again (_persisting);
+    - a heartbeat that fails (a connection lost or slow under load) is said and the next one is sent on time.
+      procrastinate's heartbeat task ends at its first error, and nothing notices (its side-task monitor
+      stops watching once the periodic deferrer, with no periodic task, has returned at start): the worker
+      then ran on without heartbeats, so after STALLED_SECONDS the other workers took its running jobs as a
+      dead worker's and ran them again, and pruned it, after which its next fetch failed and it stopped."""
 
     def __init__(self, connector: BaseConnector, url: str = ""):
         super().__init__(connector)
         self.url = url
+        self._beat_failing = False  # said once per outage, not every beat
+
+    async def update_heartbeat(self, worker_id: int) -> None:
+        try:
+            await super().update_heartbeat(worker_id)
+        except Exception as exc:
+            if not self._beat_failing:
+                cause = str(exc.__cause__ or exc) or type(exc).__name__
+                log.warning("worker: a heartbeat was not stored (%s); the next one follows on time",
+                            scrub(cause, self.url) if self.url else " ".join(cause.split()))
+            self._beat_failing = True
+        else:
+            if self._beat_failing:
+                log.info("worker: heartbeats are stored again")
+            self._beat_failing = False
 
     async def retry_job(self, job: Job, retry_at: datetime.datetime | None = None, priority: int | None = None,
                         queue: str | None = None, lock: str | None = None) -> None:

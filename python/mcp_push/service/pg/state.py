@@ -213,6 +213,14 @@ class PgState:
             return [(int(row), channel) for row, channel in conn.execute(
                 "SELECT id, channel FROM mcp_push_deliveries WHERE state <> 'final' ORDER BY id")]
 
+    def queue_depths(self) -> list[tuple[str, str, int]]:
+        """(channel, lane, deliveries not final) of every lane, whichever replica accepted them: what
+        mcp_push_queue_depth shows on PostgreSQL (metrics.py), where no replica holds the lanes' queues."""
+        with self.connection() as conn:
+            return [(channel, lane, int(n)) for channel, lane, n in conn.execute(
+                "SELECT channel, lane, count(*) FROM mcp_push_deliveries WHERE state <> 'final' "
+                "GROUP BY channel, lane ORDER BY channel, lane")]
+
     def pending(self) -> int:
         with self.connection() as conn:
             return int(conn.execute("SELECT count(*) FROM mcp_push_deliveries WHERE state <> 'final'").fetchone()[0])
