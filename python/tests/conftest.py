@@ -120,3 +120,10 @@ def pytest_collection_modifyitems(config, items):
 
     reorder(config, items)
 
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's, on the controller
+def pytest_configure_node(node):
+    from .slow_first import tell_workers_the_distribution
+
+    tell_workers_the_distribution(node)
+

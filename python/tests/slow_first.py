@@ -76,9 +76,18 @@ def slow_first(items: list[pytest.Item], seconds: dict[str, float], workers: int
     return ordered
 
 
+# The key under which the controller tells its workers its --dist (a worker's own config says "no").
+DIST = "slow_first_dist"
+
+
+def tell_workers_the_distribution(node) -> None:
+    """pytest-xdist's pytest_configure_node, on the controller: the workers' reorder needs its --dist."""
+    node.workerinput[DIST] = node.config.option.dist
+
+
 def reorder(config: pytest.Config, items: list[pytest.Item]) -> None:
     workerinput = getattr(config, "workerinput", None)
     workers = int(workerinput["workercount"]) if workerinput else 1
-    if workers > 1 and getattr(config.option, "dist", "no") != "worksteal":
+    if workers > 1 and workerinput.get(DIST) != "worksteal":
         workers = 1
     items[:] = slow_first(items, listed_seconds(), workers)

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from xdist.scheduler import worksteal
 
-from .slow_first import LIST, listed_seconds, slow_first, xdist_slices
+from .slow_first import DIST, LIST, listed_seconds, reorder, slow_first, tell_workers_the_distribution, xdist_slices
 
 
 def fake_item(nodeid: str, module_fixture: bool = False):
@@ -70,3 +70,17 @@ def test_the_list_names_tests_this_suite_has(request):
     collected = {item.nodeid for item in request.session.items}
     if len(collected) > 1000:  # the whole suite was collected: every listed test is one of its tests
         assert set(seconds) <= collected, sorted(set(seconds) - collected)[:5]
+
+
+def test_a_worker_deals_the_slow_tests_over_the_slices_only_under_worksteal_which_the_controller_tells_it():
+    node = SimpleNamespace(config=SimpleNamespace(option=SimpleNamespace(dist="worksteal")), workerinput={})
+    tell_workers_the_distribution(node)  # xdist sets a worker's own option.dist to "no"
+    assert node.workerinput == {DIST: "worksteal"}
+    slowest = sorted(listed_seconds(), key=lambda nodeid: -listed_seconds()[nodeid])[:2]
+    items = [fake_item(f"z.py::t{i}") for i in range(20)] + [fake_item(nodeid) for nodeid in slowest]
+    for dist, second_slow_at in (("worksteal", 5), ("load", 1), (None, 1)):
+        config = SimpleNamespace(workerinput={"workercount": 4, **({DIST: dist} if dist else {})})
+        ordered = list(items)
+        reorder(config, ordered)
+        assert ordered[0].nodeid == slowest[0]
+        assert ordered[second_slow_at].nodeid == slowest[1]  # the head of the second slice, or simply next
