@@ -137,3 +137,24 @@ class VendorServer:
 
     def json_bodies(self) -> list:
         return [json.loads(r.body) for r in self.received if r.body]
+
+
+def splice(a: socket.socket, b: socket.socket) -> None:
+    """Copies bytes both ways between two connected sockets, a thread each way, until either side ends; then
+    both are shut down (a relay's two halves: test_socks_proxy.py's SOCKS relay, test_pg_backend.py's proxy)."""
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    for source, sink in ((a, b), (b, a)):
+        threading.Thread(target=pipe, args=(source, sink), daemon=True).start()

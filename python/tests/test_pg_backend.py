@@ -15,7 +15,7 @@ import httpx2
 
 from mcp_push.service.pg.url import masked, scrub
 
-from .local_server import Behaviour
+from .local_server import Behaviour, splice
 from .mcp_helpers import REPO, child_env, http_server
 from .pg_helpers import pg_url  # noqa: F401 - a fixture
 
@@ -87,21 +87,7 @@ class Proxy:
                 return
             upstream = socket.create_connection(self.target)
             self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        for end in (source, sink):
-            try:
-                end.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            splice(client, upstream)
 
     def down(self) -> None:
         try:

@@ -12,6 +12,8 @@ import pytest
 from mcp_push import dispatch
 from mcp_push.transports import pools
 
+from .local_server import splice
+
 pytest.importorskip("socks")
 
 
@@ -61,22 +63,7 @@ class Socks5Relay:
         except (OSError, ConnectionError):
             client.close()
             return
-        for source, sink in ((client, upstream), (upstream, client)):
-            threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                try:
-                    end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        splice(client, upstream)
 
     def close(self) -> None:
         self.listener.close()
