@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .config import invalid_config, missing_config
@@ -21,6 +21,9 @@ from .transports import Transport, transport_for
 # Entries kept: a process sees few distinct settings (a server's config, a script's env); a test
 # suite planning thousands of envs must not grow it without end. The oldest entry goes first.
 MAX_ENTRIES = 512
+# Per entry: request heads and masked texts (a spec has a few request templates, each a few parts).
+MAX_HEADS = 16
+MAX_MASKED = 64
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,24 @@ class ChannelSetup:
     forms: dict[str, bool]  # a Redactor's masking forms for `secrets` (never changed: copied)
     transport: Transport
     error: str | None  # what makes the settings unusable (missing, then invalid), or None
+    # The heads of the request templates that read only the settings (request_heads.py), by the
+    # template's id: (template, RequestHead or None when it reads more). Filled by the planner.
+    heads: dict[int, tuple[Mapping[str, Any], Any]] = field(default_factory=dict)
+    # Texts every message of this setup repeats (the channel's name, its steps, those heads' parts),
+    # masked under `forms`: a plan's redactor reads them instead of scanning them again.
+    masked: dict[str, str] = field(default_factory=dict)
 
     def redactor(self) -> Redactor:
         """A new redactor masking the settings' secrets, to which the message's own may be added."""
-        return Redactor.from_forms(self.forms)
+        return Redactor.from_forms(self.forms, self.masked)
+
+    def remember(self, texts: Iterable[str]) -> None:
+        """Masks these settings-only texts once, for every later plan's redactor (bounded)."""
+        masked = self.masked
+        fresh = [text for text in texts if text not in masked]
+        if fresh and len(masked) < MAX_MASKED:
+            masker = Redactor.from_forms(self.forms)
+            masked.update({text: masker.text(text) for text in fresh})
 
 
 _entries: dict[tuple[Any, ...], ChannelSetup] = {}
@@ -81,8 +98,10 @@ def _make(spec: ChannelSpec, given: Mapping[str, str], level: str | None) -> Cha
         invalid = invalid_config(spec, env)
         if invalid:  # a value the spec's type refuses: named here, not as the library error it would become
             error = "; ".join(invalid)  # names and rules only, never a value
-    return ChannelSetup(spec, env, post, card_post, secrets, Redactor(secrets).forms(), transport_for(spec.transport),
+    made = ChannelSetup(spec, env, post, card_post, secrets, Redactor(secrets).forms(), transport_for(spec.transport),
                         error)
+    made.remember((spec.name, "send", "token"))
+    return made
 
 
 def clear() -> None:

@@ -290,26 +290,33 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()):
         self._forms: dict[str, bool] = {}
         self._items: tuple[tuple[str, bool], ...] = ()  # _forms' items, as text() walks them
+        # {text: text masked} under exactly these forms, shared with the channel setup that made it
+        # (from_forms): texts every message repeats are masked once. Dropped when a form is added.
+        self._memo: Mapping[str, str] | None = None
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
         forms = self._forms
-        added = False
+        changed = False
         for secret in secrets:
             if secret:
-                added = True
                 for form, whole in secret_forms(str(secret)):
-                    forms[form] = forms.get(form, True) and whole
-        if added:
+                    was = forms.get(form)
+                    forms[form] = (True if was is None else was) and whole
+                    changed = changed or forms[form] is not was
+        if changed:
+            self._memo = None  # masked under fewer forms than these: no longer the answer
             # A new tuple, never one changed in place: a text() under way keeps walking the one it took.
             self._items = tuple(forms.items())
 
     @classmethod
-    def from_forms(cls, forms: Mapping[str, bool]) -> Redactor:
-        """A redactor masking the forms another one has (forms()): no secret is worked out again."""
+    def from_forms(cls, forms: Mapping[str, bool], memo: Mapping[str, str] | None = None) -> Redactor:
+        """A redactor masking the forms another one has (forms()): no secret is worked out again. `memo`:
+        texts already masked under exactly these forms (the channel setup's), read, never written."""
         made = cls()
         made._forms = dict(forms)
         made._items = tuple(made._forms.items())
+        made._memo = memo
         return made
 
     def forms(self) -> dict[str, bool]:
@@ -325,6 +332,11 @@ class Redactor:
     def text(self, value: str) -> str:
         """Every occurrence of every form is masked, overlaps merged into one mask: masking one secret
         first must not leave half of another that overlaps it visible."""
+        memo = self._memo
+        if memo is not None:
+            known = memo.get(value)
+            if known is not None:
+                return known
         spans: list[tuple[int, int]] = []
         for form, whole in self._items:  # a snapshot: a token may be added meanwhile
             if form not in value:  # most forms are in no text: `in` is the cheapest way to say so
