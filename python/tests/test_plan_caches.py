@@ -153,3 +153,39 @@ def test_a_plain_body_is_encoded_as_the_canonical_way_encodes_it():
     for value in ({"1": "index key"}, {"a": 1.5}, {"a": 2**53 + 1}, {1: "int key"}, (1, 2), {"a": float("nan")}):
         assert not wire._plain(value)
     assert to_json({"b": 1, "1": 2.0, "a": [float("inf")]}) == '{"1":2,"b":1,"a":[null]}'
+
+
+def test_the_channels_of_a_plain_dict_env_follow_a_config_file_rewritten_between_messages(tmp_path):
+    import os
+
+    path = tmp_path / "mcp-push.yaml"
+    path.write_text("channels:\n  first: {type: ntfy, env: {NTFY_TOPIC: a}}\n")
+    env = {"MCP_PUSH_CONFIG": str(path)}
+    assert [e["channel"] for e in plan("t", "c", env=env)] == ["first"]
+    path.write_text("channels:\n  second: {type: ntfy, env: {NTFY_TOPIC: b}}\n")
+    os.utime(path, ns=(1, 1))
+    assert [e["channel"] for e in plan("t", "c", env=env)] == ["second"]
+
+
+def test_the_channels_of_a_plain_dict_env_are_the_specs_read_now():
+    from mcp_push import specs
+    from mcp_push.selection import configured_channels
+
+    [(before, _)] = configured_channels(dict(NTFY))
+    specs.clear_caches()
+    [(after, _)] = configured_channels(dict(NTFY))
+    assert after is specs.load_channel("ntfy") and after is not before
+
+
+def test_an_env_with_a_value_that_cannot_be_hashed_is_still_planned():
+    entry = _only(plan("t", "c", env={**NTFY, "OTHER": ["a", "list"]}))
+    assert entry["url"] == "https://ntfy.example/alerts"
+
+
+def test_the_kept_channel_answers_are_bounded(monkeypatch):
+    from mcp_push import selection
+
+    monkeypatch.setattr(selection, "MAX_KEPT", 4)
+    for index in range(10):
+        assert _only(plan("t", "c", env={**NTFY, "NTFY_TOPIC": f"k{index}"}))["url"].endswith(f"/k{index}")
+    assert len(selection._kept) <= 4
