@@ -284,7 +284,7 @@ def plan_channel(
     setup = channel_setup(spec, env, level)
     env, post, card_post = dict(setup.env), setup.post, setup.card_post
     # Settings' secrets are long-lived: the process registry (the logging filter) holds them too.
-    REGISTRY.add(setup.secrets)
+    setup.register()
     redactor = setup.redactor()
     success = (spec.edit.get("success") if editing else None) or spec.success
     base = {"spec": spec, "transport": setup.transport, "redactor": redactor, "env": env, "edits": editing,
@@ -347,16 +347,18 @@ def plan_channel(
             parts = [render_part(part_title, part_content) for part_title, part_content in fitted.parts]
         for index, (rendered, context, derived, per_message) in enumerate(parts):
             first = first or context
-            REGISTRY.add(derived)
-            # A message's own secrets stay in its redactor: the registry must not grow with every message.
-            redactor.add(derived + per_message)
+            if derived or per_message:
+                REGISTRY.add(derived)
+                # A message's own secrets stay in its redactor: the registry must not grow with every message.
+                redactor.add(derived + per_message)
             requests.extend(rendered)
             request_parts.extend([index] * len(rendered))
         # A login the templates compose into a URL (SMTP's user:password@, a proxy's) travels as Basic
         # auth or SMTP AUTH PLAIN too: those compositions are secrets made here.
         composed = [part for r in requests for url in (r.url, r.proxy or "") for part in url_userinfo(url)]
-        REGISTRY.add(composed)
-        redactor.add(composed)
+        if composed:
+            REGISTRY.add(composed)
+            redactor.add(composed)
         token_request, token_key = None, None
         if spec.token:
             shown = {**first, "token": load_settings()["token_placeholder"]}

@@ -125,3 +125,35 @@ def test_a_settings_secret_in_a_kept_head_is_masked_in_every_plan():
         assert entry["url"] == "https://api.telegram.org/bot***/sendMessage"
     [raw] = plan("t", "c", env=env, redact=False)
     assert raw["url"] == "https://api.telegram.org/bot123456:tg_head_secret_0a1b/sendMessage"
+
+
+def test_a_plans_redactor_shares_its_setups_forms_until_it_adds_one():
+    spec, env, setup = _setup("telegram", {"TG_BOT_TOKEN": "123:tg_shared_0a1b", "TG_USER_ID": "42"})
+    first, second = setup.redactor(), setup.redactor()
+    first.add(["first_only_secret_77"])
+    assert first.text("first_only_secret_77 123:tg_shared_0a1b") == "*** ***"
+    assert second.text("first_only_secret_77 123:tg_shared_0a1b") == "first_only_secret_77 ***"
+    assert setup.masker.text("first_only_secret_77") == "first_only_secret_77"
+
+
+def test_a_key_that_is_a_long_secret_is_masked_whatever_its_type():
+    redactor = Redactor(["a_long_key_secret", "123456789012"])
+    assert redactor.tree({"a_long_key_secret": "v", "other": "a_long_key_secret"}) == {"***": "v", "other": "***"}
+    assert redactor.tree({123456789012: "n", 5: "k"}) == {"***": "n", 5: "k"}
+    copied = redactor.copy()
+    copied.add(["added_long_key_1"])
+    assert copied.tree({"added_long_key_1": 1, "short": 2}) == {"***": 1, "short": 2}
+    assert redactor.tree({"added_long_key_1": 1}) == {"added_long_key_1": 1}
+
+
+def test_settings_secrets_are_given_to_the_registry_again_after_it_is_cleared():
+    from mcp_push.redact import REGISTRY, process_redactor
+
+    env = {"TG_BOT_TOKEN": "123456:tg_registry_0a1b", "TG_USER_ID": "42"}
+    plan("t", "c", env=env)
+    assert process_redactor().text("123456:tg_registry_0a1b") == "***"
+    REGISTRY.clear()
+    assert process_redactor().text("123456:tg_registry_0a1b") == "123456:tg_registry_0a1b"
+    plan("t", "c", env=env)
+    assert process_redactor().text("123456:tg_registry_0a1b") == "***"
+    REGISTRY.clear()
