@@ -380,16 +380,22 @@ class Redactor:
         """Values masked; a key only when it is exactly a long secret (keys are field names, channel ids)."""
         if isinstance(value, str):
             return self.text(value)
-        # Text values are masked without a call through tree() each.
+        # Text values are masked without a call through tree() each, and a remembered one (the memo)
+        # without a call at all; text() gives "" for "", so a memo's "" falling through is still right.
+        text, tree = self.text, self.tree
+        known = _NOTHING_KNOWN if self._memo is None else self._memo.get
         if isinstance(value, list):
-            return [self.text(v) if type(v) is str else self.tree(v) for v in value]
+            return [(known(v) or text(v)) if type(v) is str else tree(v) for v in value]
         if isinstance(value, dict):
-            text, tree = self.text, self.tree
             if self._long.isdisjoint(map(str, value)):  # no key is a long secret: keys kept, no test each
-                return {k: text(v) if type(v) is str else tree(v) for k, v in value.items()}
+                return {k: (known(v) or text(v)) if type(v) is str else tree(v) for k, v in value.items()}
             long = self._long
-            return {(MASK if str(k) in long else k): text(v) if type(v) is str else tree(v) for k, v in value.items()}
+            return {(MASK if str(k) in long else k): (known(v) or text(v)) if type(v) is str else tree(v)
+                    for k, v in value.items()}
         return value
+
+
+_NOTHING_KNOWN = {}.get  # the memo's get for a redactor without one
 
 
 class SecretRegistry:

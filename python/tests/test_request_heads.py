@@ -102,9 +102,13 @@ def test_a_remembered_text_is_read_instead_of_scanned_while_the_forms_are_the_se
     forms = Redactor(["sk_live_0a1b2c3d4e"]).forms()
     redactor = Redactor.from_forms(forms, {"https://h.example/x": "read from the memo"})
     assert redactor.text("https://h.example/x") == "read from the memo"
+    assert redactor.tree({"u": "https://h.example/x", "l": ["https://h.example/x", ""]}) == {
+        "u": "read from the memo", "l": ["read from the memo", ""]}
     assert redactor.text("sk_live_0a1b2c3d4e") == "***"
     redactor.add(["", "sk_live_0a1b2c3d4e"])  # nothing new: the memo still holds
     assert redactor.text("https://h.example/x") == "read from the memo"
+    redactor.add(["h.example"])
+    assert redactor.tree({"u": "https://h.example/x"}) == {"u": "https://***/x"}
 
 
 def test_a_secret_added_to_a_plans_redactor_masks_the_remembered_texts_too():
