@@ -189,3 +189,9 @@ def test_the_kept_channel_answers_are_bounded(monkeypatch):
     for index in range(10):
         assert _only(plan("t", "c", env={**NTFY, "NTFY_TOPIC": f"k{index}"}))["url"].endswith(f"/k{index}")
     assert len(selection._kept) <= 4
+
+
+def test_a_json_body_escapes_a_lone_surrogate_and_only_that():
+    assert to_json({"a": "plain", "b": ["x"]}) == '{"a":"plain","b":["x"]}'
+    assert to_json({"a": "é中😀"}) == '{"a":"é中😀"}'
+    assert to_json({"a": "x\ud800y", "b": "\udfff"}) == '{"a":"x\\ud800y","b":"\\udfff"}'
