@@ -45,6 +45,19 @@ def restore_logging_disable():
 
 
 @pytest.fixture(autouse=True)
+def restore_logging_setup():
+    """The CLI run in-process (cli.main: `send` sets mcp_push's level to ERROR, `serve` to INFO, and puts a
+    handler on the root logger) and the detached hook child's setup change process-wide logging; a later test
+    in the same worker (any order: slow_first.py moves tests, xdist steals them) must see warnings as before."""
+    root, ours = logging.getLogger(), logging.getLogger("mcp_push")
+    levels, handlers = (root.level, ours.level), (list(root.handlers), list(ours.handlers))
+    yield
+    root.setLevel(levels[0])
+    ours.setLevel(levels[1])
+    root.handlers[:], ours.handlers[:] = handlers
+
+
+@pytest.fixture(autouse=True)
 def stop_owned_engines():
     """Stops the engines of the test's in-process MCP servers (mcp_helpers.in_process_server)."""
     from .mcp_helpers import OWNED_ENGINES
@@ -98,3 +111,19 @@ def intercept(_interceptor, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(_interceptor.ca_path))
     yield _interceptor
     _interceptor.reset()
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection: the list xdist's scheduler gets
+def pytest_collection_modifyitems(config, items):
+    """The slowest tests start first, on every worker (slow_first.py)."""
+    from .slow_first import reorder
+
+    reorder(config, items)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's, on the controller
+def pytest_configure_node(node):
+    from .slow_first import tell_workers_the_distribution
+
+    tell_workers_the_distribution(node)
+

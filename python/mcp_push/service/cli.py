@@ -506,6 +506,11 @@ def _ask(args: argparse.Namespace, env: Mapping[str, Any]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The program (`mcp-push`, `python -m mcp_push`) when `argv` is None; a caller's own list runs in its process."""
+    if argv is None:
+        from .program_exit import skip_final_collection
+
+        skip_final_collection()  # the program's exit skips the heap-wide garbage collection (program_exit.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["hook"] and argv[1:2] and argv[1] not in ("-h", "--help"):
         return _hook_now(argv[1], argv[2:])
