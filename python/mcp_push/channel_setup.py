@@ -60,9 +60,8 @@ class ChannelSetup:
     def remember(self, texts: Iterable[str]) -> None:
         """Masks these settings-only texts once, for every later plan's redactor (bounded)."""
         masked = self.masked
-        fresh = [text for text in texts if text not in masked]
-        if fresh and len(masked) < MAX_MASKED:
-            masked.update({text: self.masker.text(text) for text in fresh})
+        fresh = [text for text in texts if text not in masked][: max(MAX_MASKED - len(masked), 0)]
+        masked.update({text: self.masker.text(text) for text in fresh})
 
 
 _entries: dict[tuple[Any, ...], ChannelSetup] = {}
