@@ -23,7 +23,9 @@ function copy() {
   clean();
   for (const [from, to] of COPIES) {
     if (!fs.existsSync(from)) throw new Error(`${path.relative(REPO, from)} not found: pack mcp-push from a checkout`);
-    fs.cpSync(from, to, { recursive: true });
+    // The Python side's stamp of the spec files (python/mcp_push/spec_stamp.py) describes this checkout's
+    // files, not the package's.
+    fs.cpSync(from, to, { recursive: true, filter: (source) => path.basename(source) !== '.validated.stat' });
   }
 }
 

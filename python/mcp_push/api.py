@@ -14,6 +14,7 @@ from typing import Any
 from . import channel_threads
 from . import result as R
 from .config import ConfigError, is_true, message_text, request_timeout, setting
+from .config_lookup import config_file_in_use
 from .deliver import Outcome, Progress, send_plan
 from .envlayers import EnvLayers
 from .markdown import check_format
@@ -155,6 +156,8 @@ def check_settings(source: Mapping[str, Any]) -> tuple[float, str, int | None]:
 def config_file_problem(source: Mapping[str, Any]) -> R.SendResult | None:
     """The result of a send under a config file that cannot be used (send never raises): nothing goes,
     and one config_error result, named `config`, says every problem of the file."""
+    if not config_file_in_use(source):
+        return None
     from .configfile import ConfigFileError, load_config
 
     try:
@@ -235,9 +238,11 @@ def dispatch(
     prepared.format = markup
     if priority is not None:
         prepared.priorities = {spec.name: priority for spec, _ in prepared.targets}
-    from .routed import route_prepared
+    routing = None
+    if config_file_in_use(source):  # without a config file routing changes nothing: routed.py is not imported
+        from .routed import route_prepared
 
-    routing = route_prepared(prepared, source, tags=tags, channels=channels, store=store, now=now)
+        routing = route_prepared(prepared, source, tags=tags, channels=channels, store=store, now=now)
     if routing is not None and not prepared.targets:
         return record(source, prepared.title, prepared.content, routing.merge([]))
     outcomes = send_prepared(prepared, params, now, edit_refs, meanwhile=lambda: prepare_record(source))

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, as_text, setting
+from .config_lookup import CONFIG_VAR, FILE_NAME, found_config_file, user_config_dir  # noqa: F401 (its names)
 from .specs import channel_ids, load_channel, spec_dir
 
-FILE_NAME = "mcp-push.yaml"
-CONFIG_VAR = "MCP_PUSH_CONFIG"
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _TYPE_WORDS = {"string": "text", "object": "a mapping", "array": "a list", "boolean": "true or false",
@@ -55,14 +52,6 @@ class Config:
         return self.data.get("routes") or []
 
 
-def user_config_dir() -> Path:
-    """The user's config folder for mcp-push (XDG on Linux and BSDs, %APPDATA% on Windows)."""
-    home = Path.home()
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming") / "mcp-push"
-    return Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "mcp-push"
-
-
 def config_path(source: Mapping[str, Any]) -> Path | None:
     """MCP_PUSH_CONFIG (which must name a file), else ./mcp-push.yaml, else the user config folder's; None
     when there is none (then nothing about routing applies)."""
@@ -72,21 +61,11 @@ def config_path(source: Mapping[str, Any]) -> Path | None:
         if not path.is_file():
             raise ConfigFileError([f"{CONFIG_VAR}: no file at {named}"])
         return path
-    # Looked for on every message (a file made while the server runs applies to the next one): plain
-    # os.path, and the working folder's name asked for (a syscall) only when the file is there.
-    if os.path.isfile(FILE_NAME):
-        return Path.cwd() / FILE_NAME
-    user = _user_config_file()
-    return Path(user) if os.path.isfile(user) else None
-
-
-def _user_config_file() -> str:
-    """user_config_dir()'s mcp-push.yaml, as a string made without pathlib."""
-    if sys.platform == "win32":
-        return str(user_config_dir() / FILE_NAME)
-    home = os.environ.get("HOME") or os.path.expanduser("~")  # expanduser's own answer when HOME is set
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    return os.path.join(base, "mcp-push", FILE_NAME)
+    # The working folder's name asked for (a syscall) only when the file is there.
+    found = found_config_file()
+    if found is None:
+        return None
+    return Path.cwd() / FILE_NAME if found == FILE_NAME else Path(found)
 
 
 _cache: dict[str, tuple[tuple[int, int], Config]] = {}

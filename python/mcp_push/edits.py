@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from . import result as R
 from .config import is_true, setting
-from .lanekey import PROCESS_SALT, lane_key
 from .paths import resolve_path
 from .specs import ChannelSpec
 from .success import parse_json
@@ -24,6 +23,16 @@ if TYPE_CHECKING:
     from .deliver import Outcome
 
 log = logging.getLogger("mcp_push")
+
+
+def __getattr__(name: str) -> Any:
+    """lane_key and PROCESS_SALT, still importable from here (the engine does), from lanekey.py when first
+    asked: a plain send (post_or_edit) needs no lane keys and does not import them."""
+    if name in ("lane_key", "PROCESS_SALT"):
+        from . import lanekey
+
+        return getattr(lanekey, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 EDIT_VAR = "MCP_PUSH_EDIT_PROGRESS"
 TERMINAL = ("end", "error")
@@ -150,6 +159,8 @@ def _send_run(prepared: Any, source: Mapping[str, Any], run_id: str, kind: str, 
 
     if not is_true(setting(EDIT_VAR, source)):
         return [outcome.result for outcome in send_prepared(prepared, params, now=now, meanwhile=meanwhile)]
+    from .lanekey import PROCESS_SALT, lane_key  # here: a plain send (post_or_edit) needs no lane keys
+
     lanes = {spec.name: lane_key(spec, env, PROCESS_SALT) for spec, env in prepared.targets if spec.edit is not None}
     edit_refs: dict[str, Any] = {}
     if kind == "update" or kind in TERMINAL:  # the end or error replaces the progress on the run's card

@@ -10,7 +10,6 @@ parser's `html: false`), escaped as each dialect escapes text, so a message neve
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 FORMATS = ("text", "markdown")
@@ -85,22 +84,29 @@ def _prefix_lines(text: str, prefix: str) -> str:
     return "\n".join(prefix + line if line else prefix.rstrip() for line in text.split("\n"))
 
 
-@dataclass(frozen=True)
 class Dialect:
-    """How one target writes each piece: text, marks, code, links, blocks."""
+    """How one target writes each piece: text, marks, code, links, blocks. A plain class, not a dataclass:
+    six are made once at import and only read, and making a dataclass costs a fresh process about half a
+    millisecond (its methods are compiled from source)."""
 
-    esc: Callable[[str], str]
-    marks: dict[str, str]  # em, strong, s -> the mark written on both sides ("" drops it)
-    code: Callable[[str], str]
-    link: Callable[[str, str, bool], str]  # (href, rendered text, is an autolink)
-    image: Callable[[str, str], str]  # (src, alt as plain text)
-    heading: Callable[[int, str], str]
-    quote: Callable[[str], str]
-    code_block: Callable[[str, str], str]  # (code, info)
-    hr: str = "---"
-    bullet: str = "•"
-    hardbreak: str = "\n"  # a line break the source forced (two spaces or a backslash at the end of a line)
-    tags: dict[str, tuple[str, str]] = field(default_factory=dict)  # HTML marks: open and close tags
+    __slots__ = ("esc", "marks", "code", "link", "image", "heading", "quote", "code_block", "hr", "bullet",
+                 "hardbreak", "tags")
+
+    def __init__(
+        self, *, esc: Callable[[str], str],
+        marks: dict[str, str],  # em, strong, s -> the mark written on both sides ("" drops it)
+        code: Callable[[str], str],
+        link: Callable[[str, str, bool], str],  # (href, rendered text, is an autolink)
+        image: Callable[[str, str], str],  # (src, alt as plain text)
+        heading: Callable[[int, str], str], quote: Callable[[str], str],
+        code_block: Callable[[str, str], str],  # (code, info)
+        hr: str = "---", bullet: str = "•",
+        hardbreak: str = "\n",  # a line break the source forced (two spaces or a backslash at the end of a line)
+        tags: dict[str, tuple[str, str]] | None = None,  # HTML marks: open and close tags
+    ) -> None:
+        self.esc, self.marks, self.code, self.link, self.image = esc, marks, code, link, image
+        self.heading, self.quote, self.code_block, self.hr, self.bullet = heading, quote, code_block, hr, bullet
+        self.hardbreak, self.tags = hardbreak, {} if tags is None else tags
 
 
 def _plain_link(href: str, text: str, auto: bool) -> str:
@@ -180,10 +186,12 @@ _LINE_DIALECTS = {
 
 # --- the token stream as a tree --------------------------------------------------------------------------
 
-@dataclass
 class _Node:
-    token: Any
-    children: list[_Node] = field(default_factory=list)
+    __slots__ = ("token", "children")
+
+    def __init__(self, token: Any) -> None:
+        self.token = token
+        self.children: list[_Node] = []
 
 
 def _tree(tokens: list[Any]) -> _Node:

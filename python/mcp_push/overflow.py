@@ -10,7 +10,6 @@ line break when that keeps most of the part. The Node runtime's overflow.js foll
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .config import ConfigError, strip_space
@@ -62,13 +61,16 @@ def overflow_mode(value: str) -> str:
     return mode
 
 
-@dataclass(frozen=True)
 class Fit:
     """A message fitted to a channel: its (title, content) parts, in order, and whether any content was
-    cut (truncate mode, a title leaving too little room, or a split that needed more than max_parts)."""
+    cut (truncate mode, a title leaving too little room, or a split that needed more than max_parts).
+    A plain class: only read, and cheaper to define at import than a dataclass."""
 
-    parts: list[tuple[str, str]]
-    truncated: bool = False
+    __slots__ = ("parts", "truncated")
+
+    def __init__(self, parts: list[tuple[str, str]], truncated: bool = False) -> None:
+        self.parts = parts
+        self.truncated = truncated
 
 
 def fit(title: str, content: str, limit: Mapping[str, Any] | None, mode: str) -> Fit:

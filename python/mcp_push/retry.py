@@ -9,6 +9,7 @@ never is. A request written whose reply was lost is retried only when the spec s
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -61,18 +62,23 @@ def attempts_override(source: Mapping[str, Any]) -> int | None:
     return int(text) if text else None
 
 
-@dataclass
 class Pace:
-    """The clock, sleep and randomness retries use; conformance runners and tests swap in fakes."""
+    """The clock, sleep and randomness retries use; conformance runners and tests swap in fakes. A plain
+    slotted class, not a dataclass: one is made at import, and a dataclass is compiled from source."""
 
-    sleep: Callable[[float], None] = time.sleep
-    monotonic: Callable[[], float] = time.monotonic
-    random: Callable[[], float] = random.random
-    # Wall-clock Unix seconds, what a Retry-After date is measured from.
-    wall: Callable[[], float] = time.time
-    # How many targets of one channel are sent at once (deliver.py). A fake clock is one thread's: a
-    # replay's scripted replies answer in order, so the fakes send one at a time.
-    at_once: int = 8
+    __slots__ = ("sleep", "monotonic", "random", "wall", "at_once")
+
+    def __init__(self, sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
+                 random: Callable[[], float] = random.random, wall: Callable[[], float] = time.time,
+                 at_once: int = 8) -> None:
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self.random = random
+        # Wall-clock Unix seconds, what a Retry-After date is measured from.
+        self.wall = wall
+        # How many targets of one channel are sent at once (deliver.py). A fake clock is one thread's: a
+        # replay's scripted replies answer in order, so the fakes send one at a time.
+        self.at_once = at_once
 
 
 PACE = Pace()
@@ -82,10 +88,16 @@ PACE = Pace()
 # else (the obsolete RFC 850 and asctime forms, a sign, a fraction, another zone) says nothing.
 _DELTA_SECONDS = re.compile(r"[0-9]+")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_IMF_FIXDATE = re.compile(
-    rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{{2}}) ({'|'.join(_MONTHS)}) ([0-9]{{4}})"
-    r" ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
-)
+
+
+@functools.cache
+def imf_fixdate() -> re.Pattern[str]:
+    """The IMF-fixdate pattern, compiled when a Retry-After first holds something other than seconds
+    (about half a millisecond, which a process whose vendors never send a date need not spend)."""
+    return re.compile(rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{{2}}) ({'|'.join(_MONTHS)}) ([0-9]{{4}})"
+                      r" ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT")
+
+
 # A larger delta-seconds is read as 2**31, as RFC 9111 reads one that overflows: every wait is finite.
 MAX_DELTA_SECONDS = 2**31
 
@@ -95,7 +107,7 @@ def header_wait(header: str, now: float) -> float | None:
     value = strip_space(header)
     if _DELTA_SECONDS.fullmatch(value):
         return min(float(value), MAX_DELTA_SECONDS)
-    match = _IMF_FIXDATE.fullmatch(value)
+    match = imf_fixdate().fullmatch(value)
     if match is None:
         return None
     day, month, year, hour, minute, second = match.groups()

@@ -71,7 +71,7 @@ def decide_for(prepared: Any, source: Mapping[str, Any], kind: str = "message", 
                tags: Iterable[str] | None = None, channels: Iterable[str] | None = None,
                store: StateStore | None = None, now: float | None = None) -> list[dict[str, Any]] | None:
     """routing.decide's decisions for a prepared message's instances, or None without a config file."""
-    from .configfile import load_config
+    from .config_lookup import load_config
 
     config = load_config(source)
     if config is None:

@@ -16,13 +16,14 @@ def _instances(source: Mapping[str, Any]) -> list[tuple[ChannelSpec, dict[str, s
     """With a config file (configfile.py): its named instances, in file order, each a copy of its
     channel's spec under the instance's name with the instance's own settings (`${NAME}` read from the
     source), then the env-configured channels not shadowed by an instance's name. None without one."""
-    from dataclasses import replace
-
-    from .configfile import expand, load_config
+    from .config_lookup import load_config
 
     config = load_config(source)
     if config is None:
         return None
+    from dataclasses import replace
+
+    from .configfile import expand
     found = []
     for name, instance in config.channels.items():
         base = load_channel(instance["type"])
@@ -39,7 +40,7 @@ def configured_channels(
     just those of these ids (any case). Only the channels whose active_when variables are set are built."""
     wanted = {name.lower() for name in only} if only is not None else None
     if isinstance(source, EnvSnapshot):  # an unchanging env: the answer is worked out once
-        from .configfile import load_config
+        from .config_lookup import load_config
 
         key = ("configured_channels", None if wanted is None else frozenset(wanted), id(load_config(source)))
         return list(source.derive(key, lambda: configured_channels(dict(source), wanted)))

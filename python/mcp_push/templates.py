@@ -45,12 +45,15 @@ def _rstrip(value: str, chars: str = " ") -> str:
 
 # Every character str.splitlines() breaks at (CR, LF, VT, FF, FS, GS, RS, NEL, U+2028, U+2029): the
 # e-mail library refuses any of them in a header, and a receiver may break the line there.
-_LINE_BREAKS = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# Compiled at the first one_line (e-mail subjects): a process that sends no e-mail never needs it.
+@functools.cache
+def line_breaks() -> re.Pattern[str]:
+    return re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def _one_line(value: str) -> str:
     """Line breaks (CRLF counts as one) become spaces: for header fields such as an e-mail subject."""
-    return _LINE_BREAKS.sub(" ", str(value))
+    return line_breaks().sub(" ", str(value))
 
 
 def _chars(value: str) -> int:

@@ -74,8 +74,9 @@ def test_a_cookie_from_an_earlier_reply_is_not_sent_again(server):
 def test_the_environment_is_read_once_per_host_not_per_request(server, monkeypatch):
     # requests' trust_env scanned all of os.environ per request (getproxies, proxy_bypass).
     calls = []
-    real = proxy_env.getproxies
-    monkeypatch.setattr(proxy_env, "getproxies", lambda: calls.append(1) or real())
+    real = proxy_env._getproxies
+    monkeypatch.setattr(proxy_env, "_getproxies", lambda: calls.append(1) or real())
+    monkeypatch.setenv("FTP_PROXY", "http://ftp.example:2")  # a proxy variable: the environment is read
     for _ in range(5):
         assert _send(server).status == "delivered"
     assert len(calls) == 1

@@ -119,6 +119,14 @@ def test_an_unreadable_parsed_file_is_ignored(spec_copy):
     assert specs_module.load_channel("ntfy").display_name == "ntfy"
 
 
+def test_a_parsed_file_that_is_not_utf8_is_ignored(spec_copy):
+    from mcp_push import specs as specs_module
+
+    path = spec_copy / "validated.json"
+    path.write_bytes(path.read_bytes().replace(b'"display_name":"ntfy"', b'"display_name":"ntfy \xff"', 1))
+    assert specs_module.load_channel("ntfy").display_name == "ntfy"
+
+
 @pytest.mark.parametrize("changed", ["settings.yaml", "templates/event.yaml", "channel.schema.json"])
 def test_parsed_specs_are_stale_when_settings_templates_or_the_schema_change(spec_copy, changed):
     from mcp_push import specs as specs_module

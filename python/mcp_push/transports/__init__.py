@@ -12,19 +12,23 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..planner import PlannedRequest
 
 
-@dataclass
 class Reply:
-    status: int
-    text: str
-    # Header names lower-cased (Retry-After is read from here).
-    headers: dict[str, str] = field(default_factory=dict)
+    """A vendor's reply. A plain slotted class, not a dataclass: only built and read, and a dataclass is
+    compiled from source when a fresh process defines it."""
+
+    __slots__ = ("status", "text", "headers")
+
+    def __init__(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.text = text
+        # Header names lower-cased (Retry-After is read from here).
+        self.headers: dict[str, str] = {} if headers is None else headers
 
 
 class TransportError(Exception):

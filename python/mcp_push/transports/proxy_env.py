@@ -14,10 +14,15 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import sys
 from urllib.parse import urlsplit
-from urllib.request import getproxies, proxy_bypass
 
 from ..envlayers import environ_get
+
+# Where urllib.request.getproxies reads the environment only (not macOS's system settings, not Windows'
+# registry): there, with no *_proxy variable set, it has no proxy for any URL, which is known without
+# importing urllib.request (a millisecond or two of a one-shot script's start).
+_ENVIRONMENT_ONLY = os.name == "posix" and sys.platform != "darwin"
 
 # What the choice depends on besides the URL's scheme and host: the variables read (lower case first),
 # REQUEST_METHOD (CGI: HTTP_PROXY is then ignored), and the environment's size (a proxy variable in
@@ -35,8 +40,22 @@ def env_proxies(url: str) -> dict[str, str]:
     if found is None:
         if len(_ROUTES) >= 256:
             _ROUTES.clear()
-        found = _ROUTES[key] = {} if _bypassed(url) else getproxies()
+        found = _ROUTES[key] = {} if not _may_have_proxies() or _bypassed(url) else _getproxies()
     return dict(found)
+
+
+def _may_have_proxies() -> bool:
+    """False when getproxies() is surely {}: it reads only the environment here and no variable named
+    *_proxy (any case) has a value."""
+    if not _ENVIRONMENT_ONLY:
+        return True
+    return any(value and name[-6:].lower() == "_proxy" for name, value in os.environ.items())
+
+
+def _getproxies() -> dict[str, str]:
+    from urllib.request import getproxies
+
+    return getproxies()
 
 
 def select_proxy(url: str, proxies: dict[str, str]) -> str | None:
@@ -79,6 +98,8 @@ def _bypassed(url: str) -> bool:
                     return True
                 if hostname.endswith("." + entry) or with_port.endswith("." + entry):
                     return True
+    from urllib.request import proxy_bypass
+
     try:
         return bool(proxy_bypass(hostname))
     except (TypeError, socket.gaierror):
