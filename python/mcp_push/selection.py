@@ -57,7 +57,7 @@ _kept: dict[Any, tuple[Any, Any, tuple[tuple[ChannelSpec, dict[str, str]], ...]]
 
 
 def _kept_channels(source: dict[str, Any], wanted: set[str] | None) -> list[tuple[ChannelSpec, dict[str, str]]]:
-    from .configfile import load_config
+    from .config_lookup import load_config
     from .specs import spec_documents
 
     config, documents = load_config(source), spec_documents()

@@ -195,3 +195,16 @@ def test_a_json_body_escapes_a_lone_surrogate_and_only_that():
     assert to_json({"a": "plain", "b": ["x"]}) == '{"a":"plain","b":["x"]}'
     assert to_json({"a": "é中😀"}) == '{"a":"é中😀"}'
     assert to_json({"a": "x\ud800y", "b": "\udfff"}) == '{"a":"x\\ud800y","b":"\\udfff"}'
+
+
+def test_planning_a_plain_dict_env_without_a_config_file_does_not_import_its_reader(tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    script = ("import sys; from mcp_push import plan; plan('t', 'c', env={'NTFY_TOPIC': 'a'}); "
+              "print('mcp_push.configfile' in sys.modules)")
+    python = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={"PYTHONPATH": python, "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
