@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .config import invalid_config, missing_config
 from .priority import with_priority
-from .redact import PROXY_VARS, Redactor, _proxy_values, env_secrets, proxy_secrets
+from .redact import PROXY_VARS, REGISTRY, Redactor, _proxy_values, env_secrets, proxy_secrets
 from .specs import ChannelSpec
 from .transports import Transport, transport_for
 
 # Entries kept: a process sees few distinct settings (a server's config, a script's env); a test
 # suite planning thousands of envs must not grow it without end. The oldest entry goes first.
 MAX_ENTRIES = 512
+# Per entry: request heads and masked texts (a spec has a few request templates, each a few parts).
+MAX_HEADS = 16
+MAX_MASKED = 64
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,35 @@ class ChannelSetup:
     post: Mapping[str, Any]  # the request template under the level
     card_post: Mapping[str, Any] | None  # the event card's request template under the level
     secrets: tuple[str, ...]  # the settings' and proxies' secrets, for the process registry
-    forms: dict[str, bool]  # a Redactor's masking forms for `secrets` (never changed: copied)
+    masker: Redactor  # masks `secrets`; never given out, never added to (plans get copy())
     transport: Transport
     error: str | None  # what makes the settings unusable (missing, then invalid), or None
+    # The heads of the request templates that read only the settings (request_heads.py), by the
+    # template's id: (template, RequestHead or None when it reads more). Filled by the planner.
+    heads: dict[int, tuple[Mapping[str, Any], Any]] = field(default_factory=dict)
+    # Texts every message of this setup repeats (the channel's name, its steps, those heads' parts),
+    # masked by `masker`: a plan's redactor reads them instead of scanning them again.
+    masked: dict[str, str] = field(default_factory=dict)
+    # The REGISTRY generation `secrets` were last given to (register()): once per registry, not per plan.
+    registered: list[int] = field(default_factory=lambda: [-1])
 
     def redactor(self) -> Redactor:
         """A new redactor masking the settings' secrets, to which the message's own may be added."""
-        return Redactor.from_forms(self.forms)
+        return self.masker.copy(self.masked)
+
+    def register(self) -> None:
+        """Gives `secrets` to the process registry (the logging filter) unless it has them since its
+        last clear()."""
+        generation = REGISTRY.generation
+        if self.registered[0] != generation:
+            REGISTRY.add(self.secrets)
+            self.registered[0] = generation
+
+    def remember(self, texts: Iterable[str]) -> None:
+        """Masks these settings-only texts once, for every later plan's redactor (bounded)."""
+        masked = self.masked
+        fresh = [text for text in texts if text not in masked][: max(MAX_MASKED - len(masked), 0)]
+        masked.update({text: self.masker.text(text) for text in fresh})
 
 
 _entries: dict[tuple[Any, ...], ChannelSetup] = {}
@@ -81,8 +106,10 @@ def _make(spec: ChannelSpec, given: Mapping[str, str], level: str | None) -> Cha
         invalid = invalid_config(spec, env)
         if invalid:  # a value the spec's type refuses: named here, not as the library error it would become
             error = "; ".join(invalid)  # names and rules only, never a value
-    return ChannelSetup(spec, env, post, card_post, secrets, Redactor(secrets).forms(), transport_for(spec.transport),
+    made = ChannelSetup(spec, env, post, card_post, secrets, Redactor(secrets), transport_for(spec.transport),
                         error)
+    made.remember((spec.name, "send", "token"))
+    return made
 
 
 def clear() -> None:

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .cards import body_size, card_context, card_limit, fit_card, take_card
-from .channel_setup import channel_setup
+from .channel_setup import MAX_HEADS, ChannelSetup, channel_setup
 from .config import ConfigError
 from .hooks import HookInput, run_hook
 from .overflow import fit
 from .paths import resolve_path
 from .redact import REGISTRY, Redactor, url_userinfo
+from .request_heads import RequestHead, template_settings_only
 from .specs import ChannelSpec, load_settings
 from .templates import OMIT, render, render_tree
 from .transports import Transport, transport_for
@@ -148,20 +149,27 @@ def _has_header(headers: Mapping[str, str], name: str) -> bool:
 
 
 def render_request(
-    spec: ChannelSpec, request: dict[str, Any], context: dict[str, Any], step: str = "send"
+    spec: ChannelSpec, request: dict[str, Any], context: dict[str, Any], step: str = "send",
+    setup: ChannelSetup | None = None,
 ) -> list[PlannedRequest]:
-    """Renders one request template; `for_each` yields one request per item of a context list."""
+    """Renders one request template; `for_each` yields one request per item of a context list. With
+    `setup` (whose settings are the context's `env`), a head that reads only the settings is rendered
+    once per setup (request_heads.py)."""
     transport = transport_for(spec.transport)
     items: list[Any] = [None]
     if "for_each" in request:
         items = list(resolve_path(context, request["for_each"]))
+    head = _settings_head(request, context, setup) if setup is not None else None
     planned = []
     for item in items:
         ctx = context if item is None else {**context, "item": item}
-        method = render(request["method"], ctx).upper()
-        base = normalize_url(render(request["url"], ctx))
-        url = append_query(base, _render_map(request.get("query"), ctx))
-        headers = _render_map(request.get("headers"), ctx)
+        if head is None:
+            method = render(request["method"], ctx).upper()
+            base = normalize_url(render(request["url"], ctx))
+            url = append_query(base, _render_map(request.get("query"), ctx))
+            headers = _render_map(request.get("headers"), ctx)
+        else:
+            method, base, url, headers = head.method, head.base, head.url, dict(head.headers)
         body_tree = render_tree(request["body"], ctx) if "body" in request else None
         if body_tree is OMIT:
             body_tree = None
@@ -173,10 +181,40 @@ def render_request(
                 headers["Content-Type"] = content_type
         else:
             body = body_tree
-        proxy = render(request["proxy"], ctx) if request.get("proxy") else ""
+        if head is None:
+            proxy = render(request["proxy"], ctx) if request.get("proxy") else ""
+        else:
+            proxy = head.proxy
         slots = _token_slots(len(base), encoding, body) if ctx.get("token") == TOKEN_MARK else None
         planned.append(PlannedRequest(spec.name, method, url, headers, body, step, proxy or None, slots))
     return planned
+
+
+def _settings_head(request: dict[str, Any], context: dict[str, Any], setup: ChannelSetup) -> RequestHead | None:
+    """The setup's head for this template, rendered now if it has none yet; None when the template's
+    head reads more than the settings (or fails: rendered per message then, to fail as it always has)."""
+    token = context.get("token")
+    found = setup.heads.get(id(request))
+    if found is not None and found[0] is request:
+        head = found[1]
+        return head if head is not None and head.token == token else None
+    head = None
+    if template_settings_only(request):
+        try:
+            base = normalize_url(render(request["url"], context))
+            head = RequestHead(
+                request, token, render(request["method"], context).upper(), base,
+                append_query(base, _render_map(request.get("query"), context)),
+                _render_map(request.get("headers"), context),
+                render(request["proxy"], context) if request.get("proxy") else "",
+            )
+        except Exception:  # noqa: BLE001 - the per-message path renders it again and raises as it always has
+            return None
+    if len(setup.heads) < MAX_HEADS:
+        setup.heads[id(request)] = (request, head)
+        if head is not None:
+            setup.remember([head.method, head.url, head.proxy, *head.headers.values()])
+    return head
 
 
 def _token_slots(url_split: int, encoding: str, body: Any) -> TokenSlots:
@@ -246,7 +284,7 @@ def plan_channel(
     setup = channel_setup(spec, env, level)
     env, post, card_post = dict(setup.env), setup.post, setup.card_post
     # Settings' secrets are long-lived: the process registry (the logging filter) holds them too.
-    REGISTRY.add(setup.secrets)
+    setup.register()
     redactor = setup.redactor()
     success = (spec.edit.get("success") if editing else None) or spec.success
     base = {"spec": spec, "transport": setup.transport, "redactor": redactor, "env": env, "edits": editing,
@@ -283,7 +321,7 @@ def plan_channel(
             else:
                 context.update(card_context(spec, card_part))
                 template = spec.event["edit_request"] if editing else card_post
-            return render_request(spec, template, context), context, derived, per_message
+            return render_request(spec, template, context, setup=setup), context, derived, per_message
 
         if carded:
             # The card's text for a hook (a signature, Matrix's transaction id): its title and message.
@@ -309,20 +347,22 @@ def plan_channel(
             parts = [render_part(part_title, part_content) for part_title, part_content in fitted.parts]
         for index, (rendered, context, derived, per_message) in enumerate(parts):
             first = first or context
-            REGISTRY.add(derived)
-            # A message's own secrets stay in its redactor: the registry must not grow with every message.
-            redactor.add(derived + per_message)
+            if derived or per_message:
+                REGISTRY.add(derived)
+                # A message's own secrets stay in its redactor: the registry must not grow with every message.
+                redactor.add(derived + per_message)
             requests.extend(rendered)
             request_parts.extend([index] * len(rendered))
         # A login the templates compose into a URL (SMTP's user:password@, a proxy's) travels as Basic
         # auth or SMTP AUTH PLAIN too: those compositions are secrets made here.
         composed = [part for r in requests for url in (r.url, r.proxy or "") for part in url_userinfo(url)]
-        REGISTRY.add(composed)
-        redactor.add(composed)
+        if composed:
+            REGISTRY.add(composed)
+            redactor.add(composed)
         token_request, token_key = None, None
         if spec.token:
             shown = {**first, "token": load_settings()["token_placeholder"]}
-            token_request = render_request(spec, spec.token["request"], shown, step="token")[0]
+            token_request = render_request(spec, spec.token["request"], shown, step="token", setup=setup)[0]
             token_key = render(spec.token["cache_key"], first)
     except ConfigError as exc:
         return ChannelPlan(**base, truncated=truncated, error=redactor.text(str(exc)))

@@ -290,26 +290,49 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()):
         self._forms: dict[str, bool] = {}
         self._items: tuple[tuple[str, bool], ...] = ()  # _forms' items, as text() walks them
+        self._long: frozenset[str] = frozenset()  # the forms masked anywhere (whole=False): a key must be one
+        # {text: text masked} under exactly these forms, shared with the channel setup that made it
+        # (from_forms): texts every message repeats are masked once. Dropped when a form is added.
+        self._memo: Mapping[str, str] | None = None
+        self._shared = False  # _forms is another redactor's too (copy()): copied before it is changed
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
         forms = self._forms
-        added = False
+        changed = False
         for secret in secrets:
             if secret:
-                added = True
+                if self._shared:
+                    forms = self._forms = dict(forms)
+                    self._shared = False
                 for form, whole in secret_forms(str(secret)):
-                    forms[form] = forms.get(form, True) and whole
-        if added:
+                    was = forms.get(form)
+                    forms[form] = (True if was is None else was) and whole
+                    changed = changed or forms[form] is not was
+        if changed:
+            self._memo = None  # masked under fewer forms than these: no longer the answer
             # A new tuple, never one changed in place: a text() under way keeps walking the one it took.
             self._items = tuple(forms.items())
+            self._long = frozenset(form for form, whole in self._items if not whole)
 
     @classmethod
-    def from_forms(cls, forms: Mapping[str, bool]) -> Redactor:
-        """A redactor masking the forms another one has (forms()): no secret is worked out again."""
+    def from_forms(cls, forms: Mapping[str, bool], memo: Mapping[str, str] | None = None) -> Redactor:
+        """A redactor masking the forms another one has (forms()): no secret is worked out again. `memo`:
+        texts already masked under exactly these forms (the channel setup's), read, never written."""
         made = cls()
         made._forms = dict(forms)
         made._items = tuple(made._forms.items())
+        made._long = frozenset(form for form, whole in made._items if not whole)
+        made._memo = memo
+        return made
+
+    def copy(self, memo: Mapping[str, str] | None = None) -> Redactor:
+        """A new redactor masking what this one masks, sharing its forms until one of them adds a secret
+        (a plan's redactor from its setup's, once per message). `memo` as in from_forms."""
+        made = Redactor.__new__(Redactor)
+        made._forms, made._items, made._long = self._forms, self._items, self._long
+        made._memo = memo
+        made._shared = self._shared = True
         return made
 
     def forms(self) -> dict[str, bool]:
@@ -325,6 +348,11 @@ class Redactor:
     def text(self, value: str) -> str:
         """Every occurrence of every form is masked, overlaps merged into one mask: masking one secret
         first must not leave half of another that overlaps it visible."""
+        memo = self._memo
+        if memo is not None:
+            known = memo.get(value)
+            if known is not None:
+                return known
         spans: list[tuple[int, int]] = []
         for form, whole in self._items:  # a snapshot: a token may be added meanwhile
             if form not in value:  # most forms are in no text: `in` is the cheapest way to say so
@@ -352,14 +380,22 @@ class Redactor:
         """Values masked; a key only when it is exactly a long secret (keys are field names, channel ids)."""
         if isinstance(value, str):
             return self.text(value)
-        # Text values are masked without a call through tree() each.
+        # Text values are masked without a call through tree() each, and a remembered one (the memo)
+        # without a call at all; text() gives "" for "", so a memo's "" falling through is still right.
+        text, tree = self.text, self.tree
+        known = _NOTHING_KNOWN if self._memo is None else self._memo.get
         if isinstance(value, list):
-            return [self.text(v) if type(v) is str else self.tree(v) for v in value]
+            return [(known(v) or text(v)) if type(v) is str else tree(v) for v in value]
         if isinstance(value, dict):
-            forms = self._forms
-            return {(MASK if forms.get(str(k)) is False else k): self.text(v) if type(v) is str else self.tree(v)
+            if self._long.isdisjoint(map(str, value)):  # no key is a long secret: keys kept, no test each
+                return {k: (known(v) or text(v)) if type(v) is str else tree(v) for k, v in value.items()}
+            long = self._long
+            return {(MASK if str(k) in long else k): (known(v) or text(v)) if type(v) is str else tree(v)
                     for k, v in value.items()}
         return value
+
+
+_NOTHING_KNOWN = {}.get  # the memo's get for a redactor without one
 
 
 class SecretRegistry:
@@ -373,6 +409,7 @@ class SecretRegistry:
         self._secrets: dict[str, None] = {}
         self._slots: dict[str, tuple[str, ...]] = {}
         self._redactor: Redactor | None = None
+        self.generation = 0  # counts clear()s: what was added before one is no longer held
 
     def add(self, secrets: Iterable[str]) -> None:
         new = [s for s in map(str, secrets) if s and s not in self._secrets]
@@ -398,6 +435,7 @@ class SecretRegistry:
             self._secrets.clear()
             self._slots.clear()
             self._redactor = None
+            self.generation += 1
 
     def __len__(self) -> int:
         """Secrets held (entries, not forms)."""

@@ -4,6 +4,7 @@ channel (spec/README.md, "Choosing channels"). js/src/selection.js is the same, 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -43,6 +44,41 @@ def configured_channels(
 
         key = ("configured_channels", None if wanted is None else frozenset(wanted), id(load_config(source)))
         return list(source.derive(key, lambda: configured_channels(dict(source), wanted)))
+    if type(source) is dict:
+        return _kept_channels(source, wanted)
+    return _configured(source, wanted)
+
+
+# A plain dict env is mostly the same one message after message (a script's env, the bench's): its answer
+# is kept, by the env's items, the config file in use and the specs read, so any change is a new entry.
+MAX_KEPT = 16
+_kept_lock = threading.Lock()
+_kept: dict[Any, tuple[Any, Any, tuple[tuple[ChannelSpec, dict[str, str]], ...]]] = {}
+
+
+def _kept_channels(source: dict[str, Any], wanted: set[str] | None) -> list[tuple[ChannelSpec, dict[str, str]]]:
+    from .config_lookup import load_config
+    from .specs import spec_documents
+
+    config, documents = load_config(source), spec_documents()
+    try:
+        key = (tuple(source.items()), None if wanted is None else frozenset(wanted))
+        found = _kept.get(key)
+    except TypeError:  # a value that cannot be hashed (kwargs may carry any Python value)
+        return _configured(source, wanted)
+    if found is not None and found[0] is config and found[1] is documents:
+        return list(found[2])
+    made = _configured(source, wanted)
+    with _kept_lock:
+        while len(_kept) >= MAX_KEPT:  # the oldest go first
+            del _kept[next(iter(_kept))]
+        _kept[key] = (config, documents, tuple(made))
+    return made
+
+
+def _configured(
+    source: Mapping[str, Any], wanted: set[str] | None
+) -> list[tuple[ChannelSpec, dict[str, str]]]:
     instances = _instances(source)
     if instances is not None:
         return [(spec, env) for spec, env in instances if wanted is None or spec.name in wanted]

@@ -302,6 +302,11 @@ def clear_caches() -> None:
     _validator.cache_clear()
 
 
+def spec_documents() -> Any:
+    """The specs as read now: another object once clear_caches() has them read again (a cache's key)."""
+    return _source()
+
+
 def channel_ids() -> tuple[str, ...]:
     """Every channel id, in file-name order (the order results come in)."""
     return tuple(_source()["channels"])

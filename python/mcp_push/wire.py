@@ -179,6 +179,8 @@ def to_json(value: Any) -> str:
     if _C_ENCODER is not None and _plain(value):  # most bodies: nothing to reorder or rewrite
         text = "".join(_C_ENCODER({}, _JSON.default, json.encoder.encode_basestring, None, ":", ",",
                                   False, False, True)(value, 0))
+        if text.isascii():  # a lone surrogate is not ASCII: nothing to escape, without the regex's scan
+            return text
         return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     numbers: list[str] = []
     text = _JSON.encode(_canonical(value, numbers))

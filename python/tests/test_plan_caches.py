@@ -153,3 +153,58 @@ def test_a_plain_body_is_encoded_as_the_canonical_way_encodes_it():
     for value in ({"1": "index key"}, {"a": 1.5}, {"a": 2**53 + 1}, {1: "int key"}, (1, 2), {"a": float("nan")}):
         assert not wire._plain(value)
     assert to_json({"b": 1, "1": 2.0, "a": [float("inf")]}) == '{"1":2,"b":1,"a":[null]}'
+
+
+def test_the_channels_of_a_plain_dict_env_follow_a_config_file_rewritten_between_messages(tmp_path):
+    import os
+
+    path = tmp_path / "mcp-push.yaml"
+    path.write_text("channels:\n  first: {type: ntfy, env: {NTFY_TOPIC: a}}\n")
+    env = {"MCP_PUSH_CONFIG": str(path)}
+    assert [e["channel"] for e in plan("t", "c", env=env)] == ["first"]
+    path.write_text("channels:\n  second: {type: ntfy, env: {NTFY_TOPIC: b}}\n")
+    os.utime(path, ns=(1, 1))
+    assert [e["channel"] for e in plan("t", "c", env=env)] == ["second"]
+
+
+def test_the_channels_of_a_plain_dict_env_are_the_specs_read_now():
+    from mcp_push import specs
+    from mcp_push.selection import configured_channels
+
+    [(before, _)] = configured_channels(dict(NTFY))
+    specs.clear_caches()
+    [(after, _)] = configured_channels(dict(NTFY))
+    assert after is specs.load_channel("ntfy") and after is not before
+
+
+def test_an_env_with_a_value_that_cannot_be_hashed_is_still_planned():
+    entry = _only(plan("t", "c", env={**NTFY, "OTHER": ["a", "list"]}))
+    assert entry["url"] == "https://ntfy.example/alerts"
+
+
+def test_the_kept_channel_answers_are_bounded(monkeypatch):
+    from mcp_push import selection
+
+    monkeypatch.setattr(selection, "MAX_KEPT", 4)
+    for index in range(10):
+        assert _only(plan("t", "c", env={**NTFY, "NTFY_TOPIC": f"k{index}"}))["url"].endswith(f"/k{index}")
+    assert len(selection._kept) <= 4
+
+
+def test_a_json_body_escapes_a_lone_surrogate_and_only_that():
+    assert to_json({"a": "plain", "b": ["x"]}) == '{"a":"plain","b":["x"]}'
+    assert to_json({"a": "é中😀"}) == '{"a":"é中😀"}'
+    assert to_json({"a": "x\ud800y", "b": "\udfff"}) == '{"a":"x\\ud800y","b":"\\udfff"}'
+
+
+def test_planning_a_plain_dict_env_without_a_config_file_does_not_import_its_reader(tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    script = ("import sys; from mcp_push import plan; plan('t', 'c', env={'NTFY_TOPIC': 'a'}); "
+              "print('mcp_push.configfile' in sys.modules)")
+    python = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={"PYTHONPATH": python, "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
