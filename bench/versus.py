@@ -12,7 +12,6 @@ Each version runs from its own `python/` folder (PYTHONPATH), with this interpre
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -21,8 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from channels import every_channel_env, qinglong_env
+import paired
+from channels import qinglong_env
 from mcp_stdio import child_env
+from paired import ratios
 from qinglong import PY_ONE_SHOT, _parse_times, sample_dir
 from sink import SinkProcess
 
@@ -42,11 +43,6 @@ def _one_shot(folder: Path, env: dict[str, str], cwd: Path) -> tuple[float, floa
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{folder}: the one-shot script failed")
     return wall, usage.ru_utime + usage.ru_stime
-
-
-def _ratios(ours: list[float], theirs: list[float]) -> str:
-    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
-    return f"{statistics.median(ratios):.3f} ({min(ratios):.2f}–{max(ratios):.2f})"
 
 
 def one_shot(folders: dict[str, Path], rounds: int) -> None:
@@ -72,35 +68,20 @@ def one_shot(folders: dict[str, Path], rounds: int) -> None:
     for name in subjects:
         print(f"  {name}: wall {statistics.median(walls[name]):.3f} s, CPU {statistics.median(cpus[name]):.3f} s")
     new, base = list(folders)
-    print(f"  {new} / {base}: wall {_ratios(walls[new], walls[base])}, CPU {_ratios(cpus[new], cpus[base])}")
+    print(f"  {new} / {base}: wall {ratios(walls[new], walls[base])}, CPU {ratios(cpus[new], cpus[base])}")
     if "QingLong" in subjects:
         for name in folders:
-            print(f"  {name} / QingLong: wall {_ratios(walls[name], walls['QingLong'])}, "
-                  f"CPU {_ratios(cpus[name], cpus['QingLong'])}")
+            print(f"  {name} / QingLong: wall {ratios(walls[name], walls['QingLong'])}, "
+                  f"CPU {ratios(cpus[name], cpus['QingLong'])}")
 
 
 def plan_cost(folders: dict[str, Path], rounds: int) -> None:
-    env, _ = every_channel_env()
-    per_channel: dict[str, list[float]] = {name: [] for name in folders}
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(env, fh)
-    try:
-        for _ in range(rounds):
-            for name, folder in folders.items():
-                done = subprocess.run([sys.executable, str(HERE / "plan_cost.py"), "200", "5", fh.name],
-                                      env={**os.environ, "PYTHONPATH": str(folder)}, capture_output=True, text=True,
-                                      cwd=tempfile.gettempdir(), check=True)
-                data = json.loads(done.stdout.strip().splitlines()[-1])
-                if data["errors"]:
-                    raise RuntimeError(f"{name}: {data['errors'][0]}")
-                per_channel[name].append(statistics.median(data["perChannelUs"]))
-    finally:
-        os.unlink(fh.name)
-    print(f"plan() CPU per channel, every channel at once, {rounds} rounds:")
-    for name, values in per_channel.items():
-        print(f"  {name}: {statistics.median(values):.1f} µs")
-    new, base = list(folders)
-    print(f"  {new} / {base}: {_ratios(per_channel[new], per_channel[base])}")
+    def run(name: str, env_file: str) -> str:
+        return subprocess.run([sys.executable, str(HERE / "plan_cost.py"), "200", "5", env_file],
+                              env={**os.environ, "PYTHONPATH": str(folders[name])}, capture_output=True, text=True,
+                              cwd=tempfile.gettempdir(), check=True).stdout
+
+    paired.plan_cost(list(folders), run, rounds, f"plan() CPU per channel, every channel at once, {rounds} rounds:")
 
 
 def warm_fan_out(folders: dict[str, Path], rounds: int) -> None:

@@ -13,48 +13,30 @@ Each version's bundle is js/dist/sendNotify.js of its checkout (build both first
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import statistics
 import subprocess
 import tempfile
 from pathlib import Path
 
-from channels import every_channel_env, qinglong_env
+import paired
+from channels import qinglong_env
 from mcp_stdio import child_env
+from paired import ratios
 from qinglong import QINGLONG_CHANNELS, Subject, one_shot, sample_dir, warm_loop
 from sink import SinkProcess
 
 HERE = Path(__file__).resolve().parent
 
 
-def _ratios(ours: list[float], theirs: list[float]) -> str:
-    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
-    return f"{statistics.median(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f})"
-
-
 def plan_cost(roots: dict[str, Path], rounds: int) -> None:
-    env, _ = every_channel_env()
-    per_channel: dict[str, list[float]] = {name: [] for name in roots}
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(env, fh)
-    try:
-        for _ in range(rounds):
-            for name, root in roots.items():
-                done = subprocess.run(["node", str(root / "bench" / "node_bench.js"), "plan", "200", "5", fh.name],
-                                      env=child_env({}), capture_output=True, text=True, check=True, cwd=root)
-                data = json.loads(done.stdout.strip().splitlines()[-1])
-                if data["errors"]:
-                    raise RuntimeError(f"{name}: {data['errors'][0]}")
-                per_channel[name].append(statistics.median(data["perChannelUs"]))
-    finally:
-        os.unlink(fh.name)
-    print(f"plan() CPU per channel (Node), every channel at once, {rounds} rounds:")
-    for name, values in per_channel.items():
-        print(f"  {name}: {statistics.median(values):.1f} µs  ({' '.join(f'{v:.1f}' for v in values)})")
-    new, base = list(roots)
-    print(f"  {new} / {base}: {_ratios(per_channel[new], per_channel[base])}")
+    def run(name: str, env_file: str) -> str:
+        root = roots[name]
+        return subprocess.run(["node", str(root / "bench" / "node_bench.js"), "plan", "200", "5", env_file],
+                              env=child_env({}), capture_output=True, text=True, check=True, cwd=root).stdout
+
+    title = f"plan() CPU per channel (Node), every channel at once, {rounds} rounds:"
+    paired.plan_cost(list(roots), run, rounds, title, every_value=True)
 
 
 def _subjects(roots: dict[str, Path], temp: Path) -> list[Subject]:
@@ -91,10 +73,10 @@ def drop_in(roots: dict[str, Path], rounds: int, warm_rounds: int, warm_runs: in
                 print(f"  {s.name}: {statistics.median(s.first):.3f} (process wall {statistics.median(s.walls):.3f} s, "
                       f"CPU {statistics.median(s.cpus):.3f} s)")
             new, base = todo[0], todo[1]
-            print(f"  {new.name} / {base.name}: {_ratios(new.first, base.first)}")
+            print(f"  {new.name} / {base.name}: {ratios(new.first, base.first)}")
             for s in todo[:2]:
                 if len(todo) > 2:
-                    print(f"  {s.name} / QingLong: {_ratios(s.first, todo[2].first)}")
+                    print(f"  {s.name} / QingLong: {ratios(s.first, todo[2].first)}")
         if "warm" in parts:
             for _ in range(warm_rounds):
                 for subject in todo:
@@ -105,7 +87,7 @@ def drop_in(roots: dict[str, Path], rounds: int, warm_rounds: int, warm_runs: in
                 print(f"  {s.name}: {statistics.median(s.warm):.4f}")
             if len(todo) > 2:
                 for s in todo[:2]:
-                    print(f"  {s.name} / QingLong: {_ratios(s.warm, todo[2].warm)}")
+                    print(f"  {s.name} / QingLong: {ratios(s.warm, todo[2].warm)}")
 
 
 def main() -> None:
